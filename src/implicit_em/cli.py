@@ -1,0 +1,107 @@
+"""The ``iem`` command line: ``list``, ``run``, ``report``.
+
+    iem list                                   experiments and the claims each decides
+    iem run                                    the quick suite into a fresh runs/<time>/
+    iem run NAME... [--quick] [--out DIR] [--seed N] [--set key=value]... [--force]
+    iem report RUN_DIR                         rebuild RUN_DIR/report.html
+
+Exit code 0 on success; 2 with a one-line reason on bad arguments; 1 if an experiment
+failed (the others' results are kept and reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .experiments.runner import RunError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="iem", description="implicit-em: run the experiment suite and build its report."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list experiments and the claims each decides")
+    r = sub.add_parser(
+        "run",
+        help="run experiments and write the report",
+        description="With no NAME, runs the quick suite (every experiment, --quick sizes).",
+    )
+    r.add_argument("names", nargs="*", metavar="NAME", help="experiment names or 'all'")
+    r.add_argument("--quick", action="store_true", help="small sizes (CI); implied with no NAME")
+    r.add_argument("--out", help="run directory (default: a fresh runs/<timestamp>)")
+    r.add_argument("--seed", type=int, help="seed for every selected experiment")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field (NAME.KEY=VALUE for one experiment); repeatable",
+    )
+    r.add_argument("--force", action="store_true", help="re-run experiments already complete")
+    r.add_argument("--data-dir", help="folder with data files such as MNIST (sets IEM_DATA)")
+    rep = sub.add_parser("report", help="rebuild the HTML report of a run directory")
+    rep.add_argument("run_dir")
+    return p
+
+
+def _cmd_list() -> int:
+    from .claims import CLAIMS
+    from .experiments import list_experiments
+
+    for e in list_experiments():
+        print(f"{e.name:<14} {', '.join(e.claims):<16} {e.title}")
+        for c in e.claims:
+            print(f"{'':<14}   {c}: {CLAIMS[c]}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from .experiments import get_experiments, run_experiments
+    from .experiments.config import parse_overrides
+    from .experiments.runner import default_run_dir
+    from .report import build_report
+
+    if args.data_dir:
+        os.environ["IEM_DATA"] = os.path.abspath(args.data_dir)
+    quick = args.quick or not args.names
+    experiments = get_experiments(args.names)
+    out = args.out or default_run_dir()
+    status = run_experiments(
+        experiments,
+        out,
+        quick=quick,
+        seed=args.seed,
+        overrides=parse_overrides(args.set),
+        force=args.force,
+        argv=["iem", *sys.argv[1:]],
+    )
+    report = build_report(out)
+    print(f"report: {report}")
+    failed = [n for n, s in status.items() if s.startswith("failed")]
+    if failed:
+        print(f"iem: {len(failed)} experiment(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "run":
+            return _cmd_run(args)
+        from .report import build_report
+
+        print(f"report: {build_report(args.run_dir)}")
+        return 0
+    except (ValueError, FileNotFoundError, RunError) as err:
+        print(f"iem: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Datasets that work offline, deterministic by seed: see :func:`load_dataset`."""
+
+from .dataset import Dataset, standardize
+from .mnist import MNISTNotFoundError, download_mnist, find_mnist, read_idx, write_idx
+from .registry import DATASETS, list_datasets, load_dataset
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "MNISTNotFoundError",
+    "download_mnist",
+    "find_mnist",
+    "list_datasets",
+    "load_dataset",
+    "read_idx",
+    "standardize",
+    "write_idx",
+]

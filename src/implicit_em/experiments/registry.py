@@ -1,0 +1,25 @@
+"""The registry of experiments: one module each, listed here in suite order."""
+
+from __future__ import annotations
+
+from .base import Experiment
+from .identities import EXPERIMENT as _identities
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (_identities,)}
+
+
+def list_experiments() -> list[Experiment]:
+    return list(EXPERIMENTS.values())
+
+
+def get_experiments(names) -> list[Experiment]:
+    """Experiments by name, in suite order; ``"all"`` (or no names) selects every one."""
+    names = list(names or ["all"])
+    if "all" in names:
+        return list_experiments()
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(
+            f"unknown experiment(s) {unknown}; available: {', '.join(EXPERIMENTS)} or 'all'"
+        )
+    return [e for e in EXPERIMENTS.values() if e.name in names]

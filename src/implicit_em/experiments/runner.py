@@ -1,0 +1,170 @@
+"""Run experiments into a run directory (DESIGN.md section 5), resumably.
+
+Each experiment runs in a hidden ``.NAME.partial/`` folder that is renamed to ``NAME/``
+only once ``results.json`` is written, so a run directory never holds half an
+experiment. Started again on the same directory, a run skips every experiment whose
+``results.json`` exists with the same config, and re-runs the rest from scratch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import os
+import platform
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._io import jsonable, read_json, write_csv, write_json
+from .base import Experiment, Verdict
+from .config import build_config, check_overrides
+
+
+class RunError(RuntimeError):
+    """A run that cannot proceed (e.g. a completed experiment with another config)."""
+
+
+def environment() -> dict:
+    import matplotlib
+    import sklearn
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "sklearn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "iem_data": os.environ.get("IEM_DATA"),
+    }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def default_run_dir(root="runs") -> Path:
+    """A fresh ``runs/YYYYmmdd-HHMMSS`` folder name (suffixed if it exists)."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, i = Path(root) / stamp, 1
+    while path.exists():
+        path, i = Path(root) / f"{stamp}-{i}", i + 1
+    return path
+
+
+def _check_result(name: str, result) -> dict:
+    if not isinstance(result, dict):
+        raise TypeError(f"{name}.run must return a dict, got {type(result).__name__}")
+    unknown = set(result) - {"metrics", "tables", "verdicts", "summary"}
+    if unknown:
+        raise TypeError(f"{name}.run returned unknown keys {sorted(unknown)}")
+    verdicts = result.get("verdicts", [])
+    if not all(isinstance(v, Verdict) for v in verdicts):
+        raise TypeError(f"{name}.run must return Verdict objects in 'verdicts'")
+    return {
+        "metrics": result.get("metrics", {}),
+        "tables": result.get("tables", {}),
+        "verdicts": [v.to_dict() for v in verdicts],
+        "summary": result.get("summary", ""),
+    }
+
+
+def run_one(exp: Experiment, cfg, run_dir: Path, *, quick: bool, force: bool = False) -> str:
+    """Run ``exp`` with ``cfg`` into ``run_dir/exp.name``; returns ``"done"`` or ``"skipped"``."""
+    final = run_dir / exp.name
+    config = dataclasses.asdict(cfg)
+    results_path = final / "results.json"
+    if results_path.exists() and not force:
+        previous = read_json(results_path)
+        if previous.get("config") == jsonable(config):
+            return "skipped"
+        raise RunError(
+            f"{results_path} was computed with a different config; use a new --out, or "
+            "--force to replace it"
+        )
+    partial = run_dir / f".{exp.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    start = time.perf_counter()
+    result = _check_result(exp.name, exp.run(cfg, partial))
+    wall = time.perf_counter() - start
+    record = {
+        "experiment": exp.name,
+        "title": exp.title,
+        "claims": list(exp.claims),
+        "config": config,
+        "seed": cfg.seed,
+        "quick": quick,
+        "wall_s": round(wall, 3),
+        "finished": _now(),
+        **result,
+    }
+    for table, rows in record["tables"].items():
+        write_csv(partial / f"{table}.csv", rows)
+    record = jsonable(record)
+    record["figures"] = exp.plot(record, partial) if exp.plot else []
+    write_json(partial / "results.json", record)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(partial, final)
+    return "done"
+
+
+def run_experiments(
+    experiments: list[Experiment],
+    run_dir,
+    *,
+    quick: bool = False,
+    seed: int | None = None,
+    overrides=(),
+    force: bool = False,
+    argv=None,
+    log=print,
+) -> dict:
+    """Run ``experiments`` into ``run_dir``; returns ``{name: "done" | "skipped" | error}``.
+
+    A failing experiment is reported and the others still run; what finished is kept.
+    """
+    run_dir = Path(run_dir)
+    check_overrides(experiments, overrides)
+    configs = {
+        e.name: build_config(e, quick=quick, seed=seed, overrides=overrides) for e in experiments
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    meta_path = run_dir / "run.json"
+    meta = read_json(meta_path) if meta_path.exists() else {"started": _now(), "experiments": []}
+    meta.update(argv=list(argv if argv is not None else sys.argv), env=environment())
+    meta.pop("finished", None)
+    write_json(meta_path, meta)
+    status = {}
+    for i, exp in enumerate(experiments, 1):
+        log(f"[{i}/{len(experiments)}] {exp.name}: {exp.title}")
+        start = time.perf_counter()
+        try:
+            status[exp.name] = run_one(exp, configs[exp.name], run_dir, quick=quick, force=force)
+        except RunError:
+            raise
+        except Exception as err:  # keep going: one failure must not lose the others
+            status[exp.name] = f"failed: {type(err).__name__}: {err}"
+            log(traceback.format_exc())
+        log(f"    {status[exp.name]} ({time.perf_counter() - start:.1f} s)")
+        if status[exp.name] in ("done", "skipped") and exp.name not in meta["experiments"]:
+            meta["experiments"].append(exp.name)
+        meta.setdefault("failures", {}).pop(exp.name, None)
+        if status[exp.name].startswith("failed"):
+            meta["failures"][exp.name] = status[exp.name]
+        write_json(meta_path, meta)
+    meta["finished"] = _now()
+    write_json(meta_path, meta)
+    return status

@@ -1,0 +1,459 @@
+r"""The implicit-EM identity: log-sum-exp objectives whose gradients are responsibilities.
+
+For distances (energies) ``d`` with alternatives along ``dim``::
+
+    L(d)      = log sum_j exp(-d_j)          lse_objective  (maximise)
+    r_j       = exp(-d_j) / sum_k exp(-d_k)  responsibilities = softmax(-d)
+    dL/dd_j   = -r_j                         exactly: the gradient *is* the E-step
+
+Three regimes share the identity (Oursland 2025, arXiv:2512.24780):
+
+* unsupervised mixtures -- ``lse_objective`` over component energies, ``r`` latent;
+* attention -- the log-partition ``log sum_j exp(s_j)`` of scores ``s = -d`` has gradient
+  ``softmax(s)``, the attention weights (responsibilities conditioned on the query);
+* cross-entropy -- ``-log r_y`` clamps responsibilities to the targets: its gradient is
+  ``y_j - r_j`` with respect to distances (``r_j - y_j`` with respect to scores/logits).
+
+The identity checks at the end of this module run on user tensors and return the
+maximum absolute error between an autograd gradient and the analytic formula, including
+the Xu & Jordan (1996) relation: one EM step for Gaussian means equals a gradient step on
+the log-likelihood preconditioned by ``Sigma_j / N_j``.
+
+Conventions: an alternative is excluded either by a distance of ``+inf`` or by a boolean
+``mask`` that is ``False`` for it (``True`` = takes part, as in
+``torch.nn.functional.scaled_dot_product_attention``). Excluded alternatives get exactly
+zero responsibility and zero gradient. A row with every alternative excluded, a NaN, or a
+distance of ``-inf`` raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._checks import check_positive, check_reduction, check_tensor, normalize_dim, reduce
+
+__all__ = [
+    "DistanceCrossEntropy",
+    "LSELoss",
+    "attention_advantage_error",
+    "attention_gradient_error",
+    "attention_log_partition",
+    "attention_score_gradient",
+    "attention_weights",
+    "cross_entropy_gradient_error",
+    "distance_cross_entropy",
+    "em_mean_step",
+    "em_step_gradient_error",
+    "gaussian_mixture_energies",
+    "lse_loss",
+    "lse_objective",
+    "preconditioned_gradient_step",
+    "responsibilities",
+    "responsibility_gradient_error",
+]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _distances(d, dim: int, mask, name: str = "d") -> tuple[torch.Tensor, int]:
+    """Validate distances, apply ``mask`` (False -> +inf) and normalise ``dim``.
+
+    One device synchronisation: all checks are folded into a single reduction and only
+    diagnosed in detail when something is wrong.
+    """
+    check_tensor(d, name, min_ndim=1)
+    dim = normalize_dim(dim, d.ndim)
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise TypeError(
+                "mask must be a bool tensor (True = alternative takes part), got "
+                f"{type(mask).__name__ if not isinstance(mask, torch.Tensor) else mask.dtype}"
+            )
+        try:
+            mask = torch.broadcast_to(mask, d.shape)
+        except RuntimeError:
+            raise ValueError(
+                f"mask of shape {tuple(mask.shape)} does not broadcast to {name} of shape "
+                f"{tuple(d.shape)}"
+            ) from None
+        d = d.masked_fill(~mask, math.inf)
+    excluded = d == math.inf
+    bad = torch.isnan(d).any() | (d == -math.inf).any() | excluded.all(dim).any()
+    if bool(bad):
+        if torch.isnan(d).any():
+            raise ValueError(
+                f"{name} contains NaN; distances must be real numbers or +inf (excluded)"
+            )
+        if (d == -math.inf).any():
+            raise ValueError(
+                f"{name} contains -inf; a distance of -inf would take all responsibility. "
+                "Use finite distances, or +inf / mask=False to exclude an alternative"
+            )
+        rows = int(excluded.all(dim).sum())
+        raise ValueError(
+            f"{rows} row(s) of {name} have every alternative along dim={dim} excluded "
+            "(+inf or mask=False); each row needs at least one alternative"
+        )
+    return d, dim
+
+
+# --------------------------------------------------------------------------- objectives
+
+
+def lse_objective(d: torch.Tensor, dim: int = -1, *, mask=None, reduction: str = "none"):
+    r"""Log-partition of distances, ``L = log sum_j exp(-d_j)``; ``dL/dd_j = -r_j``.
+
+    This is the quantity gradient *ascent* maximises; with ``reduction="sum"`` its
+    gradient with respect to ``d`` is exactly ``-responsibilities(d)``.
+
+    Args:
+        d: distances or energies, any shape, alternatives along ``dim``.
+        dim: the axis of alternatives. Default ``-1``.
+        mask: optional bool tensor broadcastable to ``d``; ``False`` excludes.
+        reduction: ``"none"`` (default) | ``"mean"`` | ``"sum"`` over the other axes.
+
+    Shape:
+        ``d``: ``(*, K, *)``; output: ``d.shape`` without ``dim`` (``"none"``) or scalar.
+
+    Raises:
+        ValueError: NaN or ``-inf`` in ``d``, a row with every alternative excluded, a
+            bad ``dim`` or ``reduction``.
+
+    Example:
+        >>> d = torch.tensor([[0.0, 1.0, 2.0]], requires_grad=True)
+        >>> lse_objective(d, reduction="sum").backward()
+        >>> torch.allclose(d.grad, -responsibilities(d))
+        True
+    """
+    check_reduction(reduction)
+    d, dim = _distances(d, dim, mask)
+    # Shift by m = max(-d), held constant: LSE is shift-invariant, so the value and the
+    # gradient are unchanged, and autograd's chain rule through log, sum and exp yields
+    # exp(-d_j - m) / sum_k exp(-d_k - m) = r_j to rounding error even for |d| ~ 1e6
+    # (torch.logsumexp's backward, exp(x - lse), loses about |d| * eps there).
+    m = (-d).amax(dim=dim, keepdim=True).detach()
+    value = torch.log(torch.exp(-d - m).sum(dim)) + m.squeeze(dim)
+    return reduce(value, reduction)
+
+
+def lse_loss(d: torch.Tensor, dim: int = -1, *, mask=None, reduction: str = "mean"):
+    r"""The LSE loss to minimise, ``-log sum_j exp(-d_j)``; its gradient is ``+r``.
+
+    Same arguments as :func:`lse_objective`, but ``reduction`` defaults to ``"mean"`` as
+    for torch losses (so the gradient is ``r / n_rows``).
+    """
+    return -lse_objective(d, dim, mask=mask, reduction=reduction)
+
+
+def responsibilities(d: torch.Tensor, dim: int = -1, *, temperature: float = 1.0, mask=None):
+    r"""Posterior responsibilities ``r = softmax(-d / temperature)`` along ``dim``.
+
+    Excluded alternatives (``+inf`` or ``mask=False``) get exactly zero. As the
+    temperature goes to zero ``r`` becomes the hard (one-hot) assignment.
+
+    Shape:
+        same as ``d``; sums to one along ``dim``.
+
+    Example:
+        >>> responsibilities(torch.tensor([0.0, math.inf]))
+        tensor([1., 0.])
+    """
+    t = check_positive(temperature, "temperature")
+    d, dim = _distances(d, dim, mask)
+    return torch.softmax(-d / t, dim=dim)
+
+
+def distance_cross_entropy(
+    d: torch.Tensor, target: torch.Tensor, dim: int = -1, *, mask=None, reduction: str = "mean"
+):
+    r"""Cross-entropy in distance form, ``-sum_j y_j log r_j`` with ``r = softmax(-d)``.
+
+    For a hard target (class index ``y``) this is ``d_y + log sum_j exp(-d_j)``, so
+    ``dloss/dd_j = y_j - r_j`` (one-hot ``y``): the label clamps the responsibilities.
+    With respect to scores/logits ``s = -d`` the gradient is the familiar ``r_j - y_j``.
+
+    Args:
+        d: distances, alternatives (classes) along ``dim``.
+        target: either integer class indices with ``d``'s shape minus ``dim``, or
+            probabilities with ``d``'s shape that are >= 0 and sum to one along ``dim``.
+        dim: the class axis. Default ``-1``.
+        mask: optional bool tensor; ``False`` excludes a class (a target may not use it).
+        reduction: ``"mean"`` (default) | ``"sum"`` | ``"none"``.
+
+    Raises:
+        ValueError: wrong target shape/rank, class index out of range or excluded, soft
+            targets that are negative or do not sum to one, plus the checks of ``d``.
+
+    Example:
+        >>> d = torch.tensor([[0.5, 2.0, 1.0]])
+        >>> distance_cross_entropy(d, torch.tensor([0]))  # == F.cross_entropy(-d, [0])
+        tensor(0.6041)
+    """
+    check_reduction(reduction)
+    d, dim = _distances(d, dim, mask)
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
+    log_r = torch.log_softmax(-d, dim=dim)
+    n_classes = d.shape[dim]
+    if not target.is_floating_point():
+        expected = d.shape[:dim] + d.shape[dim + 1 :]
+        if target.shape != expected:
+            raise ValueError(
+                f"hard target must hold class indices of shape {tuple(expected)} (d's shape "
+                f"without dim={dim}), got shape {tuple(target.shape)}; for probabilities "
+                f"pass a float tensor of shape {tuple(d.shape)}"
+            )
+        if target.numel() and (target.min() < 0 or target.max() >= n_classes):
+            raise ValueError(
+                f"class indices must lie in [0, {n_classes - 1}], got range "
+                f"[{int(target.min())}, {int(target.max())}]"
+            )
+        picked = log_r.gather(dim, target.long().unsqueeze(dim)).squeeze(dim)
+        if torch.isinf(picked).any():
+            raise ValueError("a target class is excluded (distance +inf or mask=False)")
+        return reduce(-picked, reduction)
+    if target.shape != d.shape:
+        raise ValueError(
+            f"soft target must have d's shape {tuple(d.shape)}, got {tuple(target.shape)}; "
+            f"for class indices pass an integer tensor of shape "
+            f"{tuple(d.shape[:dim] + d.shape[dim + 1 :])}"
+        )
+    target = target.to(d.dtype)
+    tol = max(1e-6, 100 * torch.finfo(d.dtype).eps)
+    if not torch.isfinite(target).all() or (target < 0).any():
+        raise ValueError("soft target must be finite and >= 0")
+    if ((target.sum(dim) - 1).abs() > tol).any():
+        raise ValueError(f"soft target must sum to 1 along dim={dim} (tolerance {tol:g})")
+    excluded = torch.isinf(log_r)
+    if (target[excluded] > 0).any():
+        raise ValueError("soft target puts mass on an excluded alternative")
+    return reduce(-(target * log_r.masked_fill(excluded, 0.0)).sum(dim), reduction)
+
+
+def attention_log_partition(scores: torch.Tensor, dim: int = -1, *, mask=None):
+    r"""Attention log-partition ``A(s) = log sum_j exp(s_j)``; ``dA/ds_j = softmax(s)_j``.
+
+    Scores are negative distances (``s = -d``), so this is :func:`lse_objective` of
+    ``-s``: the attention weights are responsibilities conditioned on the query.
+
+    Shape:
+        ``scores``: ``(*, n_keys)`` for ``dim=-1``; output: ``scores.shape`` without ``dim``.
+    """
+    check_tensor(scores, "scores", min_ndim=1)
+    return lse_objective(-scores, dim, mask=mask)
+
+
+def attention_weights(scores: torch.Tensor, dim: int = -1, *, mask=None):
+    """Attention weights ``softmax(scores)`` along ``dim`` (``mask=False`` excludes a key)."""
+    check_tensor(scores, "scores", min_ndim=1)
+    return responsibilities(-scores, dim, mask=mask)
+
+
+def attention_score_gradient(weights: torch.Tensor, values: torch.Tensor, grad_output):
+    r"""Analytic gradient of a loss with respect to attention scores, in advantage form.
+
+    For ``o_q = sum_k a_qk v_k`` with ``a = softmax(s)`` over keys and upstream gradient
+    ``g_q = dL/do_q``::
+
+        dL/ds_qk = a_qk (u_qk - sum_k' a_qk' u_qk'),   u_qk = g_q . v_k
+
+    each key is pushed by its responsibility times its *advantage* over the
+    responsibility-weighted baseline.
+
+    Shape:
+        ``weights``: ``(*, n_q, n_k)``, ``values``: ``(*, n_k, d_v)``,
+        ``grad_output``: ``(*, n_q, d_v)``; output: ``(*, n_q, n_k)``.
+    """
+    u = grad_output @ values.transpose(-1, -2)
+    return weights * (u - (weights * u).sum(-1, keepdim=True))
+
+
+class LSELoss(nn.Module):
+    """Module form of :func:`lse_loss` (``-log sum_j exp(-d_j)``)."""
+
+    def __init__(self, dim: int = -1, reduction: str = "mean"):
+        super().__init__()
+        self.dim, self.reduction = dim, check_reduction(reduction)
+
+    def forward(self, d, mask=None):
+        return lse_loss(d, self.dim, mask=mask, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, reduction={self.reduction!r}"
+
+
+class DistanceCrossEntropy(nn.Module):
+    """Module form of :func:`distance_cross_entropy`."""
+
+    def __init__(self, dim: int = -1, reduction: str = "mean"):
+        super().__init__()
+        self.dim, self.reduction = dim, check_reduction(reduction)
+
+    def forward(self, d, target, mask=None):
+        return distance_cross_entropy(d, target, self.dim, mask=mask, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, reduction={self.reduction!r}"
+
+
+# --------------------------------------------------------------------------- identity checks
+
+
+def _max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
+    if a.numel() == 0:
+        return 0.0
+    return float((a.double() - b.double()).abs().max())
+
+
+def _grad(fn, x: torch.Tensor) -> torch.Tensor:
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(fn(x), x)
+    return g
+
+
+def responsibility_gradient_error(d: torch.Tensor, dim: int = -1, *, mask=None) -> float:
+    r"""Max ``|dL/dd + r|`` for ``L = sum(log sum_j exp(-d_j))``: autograd vs analytic.
+
+    Returns 0 up to rounding when the identity ``dL/dd_j = -r_j`` holds for ``d``.
+    Excluded alternatives (``+inf`` or ``mask=False``) are compared too (both are 0).
+    """
+    g = _grad(lambda x: lse_objective(x, dim, mask=mask, reduction="sum"), d)
+    return _max_abs(g, -responsibilities(d.detach(), dim, mask=mask))
+
+
+def cross_entropy_gradient_error(
+    d: torch.Tensor, target: torch.Tensor, dim: int = -1, *, mask=None
+) -> float:
+    r"""Max ``|dloss/dd - (y - r)|`` for ``loss = sum(-sum_j y_j log r_j)``.
+
+    Hard targets are one-hot encoded along ``dim`` for the analytic side.
+    """
+    dd, ndim = _distances(d.detach(), dim, mask)
+    g = _grad(lambda x: distance_cross_entropy(x, target, dim, mask=mask, reduction="sum"), d)
+    y = target
+    if not target.is_floating_point():
+        y = torch.nn.functional.one_hot(target.long(), dd.shape[ndim]).movedim(-1, ndim)
+    r = torch.softmax(-dd, dim=ndim)
+    return _max_abs(g, y.to(r.dtype) - r)
+
+
+def attention_gradient_error(scores: torch.Tensor, dim: int = -1, *, mask=None) -> float:
+    """Max ``|dA/ds - softmax(s)|`` for the attention log-partition ``A``."""
+    g = _grad(lambda s: attention_log_partition(s, dim, mask=mask).sum(), scores)
+    return _max_abs(g, attention_weights(scores.detach(), dim, mask=mask))
+
+
+def attention_advantage_error(scores, values, grad_output, *, mask=None) -> float:
+    r"""Max error between autograd's score gradient of ``softmax(s) @ v`` and the advantage form.
+
+    Shape: as :func:`attention_score_gradient`; ``mask`` like the scores.
+    """
+    for name, t in (("scores", scores), ("values", values), ("grad_output", grad_output)):
+        check_tensor(t, name, min_ndim=2)
+    if values.shape[-2] != scores.shape[-1] or grad_output.shape[-1] != values.shape[-1]:
+        raise ValueError(
+            f"expected scores (*, n_q, n_k), values (*, n_k, d_v), grad_output (*, n_q, d_v); "
+            f"got {tuple(scores.shape)}, {tuple(values.shape)}, {tuple(grad_output.shape)}"
+        )
+
+    def out(s):
+        return (attention_weights(s, mask=mask) @ values * grad_output).sum()
+
+    g = _grad(out, scores)
+    a = attention_weights(scores.detach(), mask=mask)
+    return _max_abs(g, attention_score_gradient(a, values, grad_output))
+
+
+# --------------------------------------------------------------------------- Xu & Jordan
+
+
+def _check_gmm(x, means, covariances, weights):
+    check_tensor(x, "x", min_ndim=2)
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (n_samples, n_features), got {tuple(x.shape)}")
+    n, dim = x.shape
+    k = means.shape[0] if isinstance(means, torch.Tensor) and means.ndim == 2 else None
+    shapes = {
+        "means": (means, (k, dim)),
+        "covariances": (covariances, (k, dim, dim)),
+        "weights": (weights, (k,)),
+    }
+    for name, (t, shape) in shapes.items():
+        check_tensor(t, name)
+        if k is None or tuple(t.shape) != shape:
+            raise ValueError(
+                f"{name} must have shape {shape if k else '(n_components, ...)'} for x of "
+                f"shape {(n, dim)}, got {tuple(t.shape)}"
+            )
+    for name, t in (("x", x), ("means", means), ("covariances", covariances)):
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} must be finite")
+    if (weights <= 0).any() or abs(float(weights.sum()) - 1) > 1e-6:
+        raise ValueError("weights must be positive and sum to 1")
+    chol, info = torch.linalg.cholesky_ex(covariances)
+    if (info > 0).any():
+        j = int(torch.nonzero(info)[0])
+        raise ValueError(
+            f"covariances[{j}] is not positive definite; add a small multiple of the identity "
+            "(a covariance floor such as reg_covar) or scale the data"
+        )
+    return chol
+
+
+def gaussian_mixture_energies(x, means, covariances, weights):
+    r"""Energies ``d_nj = -log pi_j - log N(x_n | mu_j, Sigma_j)`` of a Gaussian mixture.
+
+    With these, ``lse_objective(d).sum()`` is the mixture log-likelihood and
+    ``responsibilities(d)`` is the E-step.
+
+    Shape:
+        ``x``: ``(N, D)``, ``means``: ``(K, D)``, ``covariances``: ``(K, D, D)``,
+        ``weights``: ``(K,)``; output ``(N, K)``.
+    """
+    chol = _check_gmm(x, means, covariances, weights)
+    diff = (x[None, :, :] - means[:, None, :]).transpose(-1, -2)  # (K, D, N)
+    z = torch.linalg.solve_triangular(chol, diff, upper=False)  # (K, D, N)
+    maha = (z * z).sum(1).T  # (N, K)
+    half_logdet = torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)  # (K,)
+    dim = x.shape[1]
+    return 0.5 * maha + half_logdet + 0.5 * dim * math.log(2 * math.pi) - torch.log(weights)
+
+
+def em_mean_step(x, means, covariances, weights) -> torch.Tensor:
+    r"""One explicit EM update of the means: ``mu_j' = sum_n r_nj x_n / N_j``.
+
+    The E-step ``r = responsibilities(d)`` is computed explicitly here; covariances and
+    weights are held fixed. Shape: as :func:`gaussian_mixture_energies`; output ``(K, D)``.
+    """
+    r = responsibilities(gaussian_mixture_energies(x, means, covariances, weights).detach())
+    return (r.T @ x) / r.sum(0)[:, None]
+
+
+def preconditioned_gradient_step(x, means, covariances, weights) -> torch.Tensor:
+    r"""Gradient step on the log-likelihood, preconditioned by ``Sigma_j / N_j``.
+
+    ``mu_j' = mu_j + (Sigma_j / N_j) dl/dmu_j`` where ``l = sum_n log sum_j exp(-d_nj)``.
+    Both ``dl/dmu`` and ``N_j = -sum_n dl/dd_nj`` come from one autograd call: the
+    responsibilities are never computed separately. Xu & Jordan (1996) show this equals
+    :func:`em_mean_step`.
+    """
+    mu = means.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        d = gaussian_mixture_energies(x, mu, covariances, weights)
+        g_mu, g_d = torch.autograd.grad(lse_objective(d, reduction="sum"), (mu, d))
+    n_j = -g_d.sum(0)  # (K,) soft counts, read off the gradient
+    step = torch.einsum("kij,kj->ki", covariances, g_mu) / n_j[:, None]
+    return means + step
+
+
+def em_step_gradient_error(x, means, covariances, weights) -> float:
+    """Max abs difference between :func:`em_mean_step` and :func:`preconditioned_gradient_step`."""
+    return _max_abs(
+        em_mean_step(x, means, covariances, weights),
+        preconditioned_gradient_step(x, means, covariances, weights),
+    )

@@ -1,0 +1,24 @@
+"""Matplotlib helpers shared by the experiments' ``plot`` functions (headless, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def new_figure(rows: int = 1, cols: int = 1, *, width: float = 6, height: float = 4, **kw):
+    """A figure with a grid of axes; ``axes`` is always a flat list."""
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False, **kw)
+    return fig, list(axes.ravel())
+
+
+def save_figure(fig, out_dir, name: str, dpi: int = 110) -> Path:
+    path = Path(out_dir) / name
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

@@ -1,0 +1,183 @@
+"""Build one self-contained HTML report from a run directory (figures embedded as base64).
+
+Layout: claims table (every claim, its verdicts, key number, link), one section per
+experiment (summary, verdicts, figures, tables, config), then the environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from .._io import atomic_write_text, read_json
+from ..claims import CLAIMS
+
+_CSS = """
+body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2330;
+max-width:1150px;margin:0 auto;padding:24px 28px 60px;background:#fbfbfd}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:21px;margin:38px 0 6px;padding-top:10px;
+border-top:2px solid #e3e6ee}h3{font-size:16px;margin:22px 0 6px;color:#394152}
+.sub{color:#5d6679;margin:0 0 18px}table{border-collapse:collapse;margin:8px 0 14px;
+background:#fff;font-size:13.5px}th,td{border:1px solid #dde1ea;padding:5px 9px;
+text-align:left;vertical-align:top}th{background:#f0f2f7;font-weight:600}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.v{display:inline-block;padding:1px 9px;border-radius:10px;font-weight:600;font-size:12.5px;
+white-space:nowrap}.confirmed{background:#d8f3df;color:#12612b}.refuted{background:#fbd9d7;
+color:#9b1c14}.partly{background:#fcefc9;color:#7a5300}.open{background:#e4e8f0;color:#3c4658}
+.none{background:#f1f2f5;color:#8a92a3}img{max-width:100%;border:1px solid #e3e6ee;
+background:#fff}figure{margin:10px 0 18px}figcaption{color:#4d5668;font-size:13.5px;
+margin-top:4px}details{margin:6px 0}summary{cursor:pointer;color:#2d5bd7}
+.fail{background:#fde8e6;border:1px solid #f2b8b3;padding:8px 12px;border-radius:6px}
+code{background:#eef0f5;padding:0 4px;border-radius:3px}a{color:#2d5bd7}
+"""
+
+
+def fmt(value) -> str:
+    """Compact number formatting for tables (``1.1e-16``, ``0.9831``, ``12345``)."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) < 1e-3 or abs(value) >= 1e5:
+            return f"{value:.2e}"
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt(v) for v in value)
+    return str(value)
+
+
+def _e(value) -> str:
+    return html.escape(fmt(value))
+
+
+def _badge(verdict: str | None) -> str:
+    if verdict is None:
+        return '<span class="v none">not measured</span>'
+    return f'<span class="v {html.escape(verdict)}">{html.escape(verdict)}</span>'
+
+
+def _table(rows: list[dict], max_rows: int | None = None) -> str:
+    if not rows:
+        return "<p><em>(empty)</em></p>"
+    cols: list[str] = []
+    for row in rows:
+        cols += [k for k in row if k not in cols]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+
+    def cell(v):
+        cls = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+        return f"<td{cls}>{_e(v)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(r.get(c)) for c in cols) + "</tr>" for r in rows)
+    table = f"<table><tr>{head}</tr>{body}</table>"
+    if max_rows is not None and len(rows) > max_rows:
+        return f"<details><summary>{len(rows)} rows (click to show)</summary>{table}</details>"
+    return table
+
+
+def _kv(mapping: dict) -> str:
+    return _table([{"key": k, "value": v} for k, v in mapping.items()])
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
+
+
+def _claims_table(results: dict[str, dict]) -> str:
+    rows = []
+    for cid, text in CLAIMS.items():
+        found = [(name, v) for name, r in results.items() for v in r["verdicts"] if v["claim"] == cid]
+        if not found:
+            rows.append(
+                f"<tr><td>{cid}</td><td>{html.escape(text)}</td><td>{_badge(None)}</td>"
+                "<td></td><td></td></tr>"
+            )
+        for name, v in found:
+            rows.append(
+                f"<tr><td>{cid}</td><td>{html.escape(text)}</td><td>{_badge(v['verdict'])}</td>"
+                f'<td class="num">{_e(v["value"])}</td>'
+                f'<td><a href="#exp-{html.escape(name)}">{html.escape(name)}</a></td></tr>'
+            )
+    head = "<tr><th>ID</th><th>claim</th><th>verdict</th><th>key number</th><th>section</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _section(name: str, r: dict, exp_dir: Path) -> str:
+    parts = [f'<h2 id="exp-{html.escape(name)}">{html.escape(r.get("title", name))}</h2>']
+    parts.append(
+        f'<p class="sub"><code>{html.escape(name)}</code> · claims {", ".join(r["claims"])} · '
+        f'seed {r["seed"]} · {"quick" if r.get("quick") else "full"} sizes · '
+        f"{r['wall_s']:.1f} s</p>"
+    )
+    if r.get("summary"):
+        parts.append(f"<p>{html.escape(r['summary'])}</p>")
+    if r["verdicts"]:
+        parts.append("<h3>Verdicts</h3>")
+        rows = [
+            f"<tr><td>{html.escape(v['claim'])}</td><td>{_badge(v['verdict'])}</td>"
+            f'<td class="num">{_e(v["value"])}</td><td>{html.escape(v["threshold"])}</td>'
+            f"<td>{html.escape(v['evidence'])}</td></tr>"
+            for v in r["verdicts"]
+        ]
+        parts.append(
+            "<table><tr><th>claim</th><th>verdict</th><th>value</th><th>rule</th>"
+            f"<th>evidence</th></tr>{''.join(rows)}</table>"
+        )
+    for fig in r.get("figures", []):
+        path = exp_dir / fig["file"]
+        if path.is_file():
+            parts.append(
+                f"<figure>{_img(path)}<figcaption>{html.escape(fig.get('caption', ''))}"
+                "</figcaption></figure>"
+            )
+    for tname, rows in r.get("tables", {}).items():
+        parts.append(f"<h3>Table: {html.escape(tname)}</h3>{_table(rows, max_rows=30)}")
+    if r.get("metrics"):
+        parts.append(f"<h3>Metrics</h3><details><summary>show</summary>{_kv(r['metrics'])}</details>")
+    parts.append(f"<h3>Config</h3>{_kv(r['config'])}")
+    return "\n".join(parts)
+
+
+def build_report(run_dir) -> Path:
+    """Write ``run_dir/report.html`` from ``run.json`` and each ``*/results.json``."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no run.json)")
+    meta = read_json(run_dir / "run.json")
+    results = {}
+    for name in meta.get("experiments", []):
+        path = run_dir / name / "results.json"
+        if path.is_file():
+            results[name] = read_json(path)
+    failures = meta.get("failures", {})
+    fail_html = "".join(
+        f'<p class="fail"><b>{html.escape(n)}</b> failed: {html.escape(m)}</p>'
+        for n, m in failures.items()
+    )
+    env = dict(meta.get("env", {}), argv=" ".join(meta.get("argv", [])))
+    body = [
+        "<h1>implicit-em report</h1>",
+        f'<p class="sub">run <code>{html.escape(run_dir.name)}</code> · started '
+        f"{html.escape(str(meta.get('started', '?')))} · finished "
+        f"{html.escape(str(meta.get('finished', 'not finished')))}</p>",
+        fail_html,
+        "<h2>Claims</h2><p>Each verdict is computed from measurements in this run; the rule "
+        "that decided it is in the experiment's section.</p>",
+        _claims_table(results),
+        *(_section(name, r, run_dir / name) for name, r in results.items()),
+        f'<h2 id="environment">Environment</h2>{_kv(env)}',
+    ]
+    doc = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>implicit-em report · {html.escape(run_dir.name)}</title>"
+        f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>"
+    )
+    out = run_dir / "report.html"
+    atomic_write_text(out, doc)
+    return out
