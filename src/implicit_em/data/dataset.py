@@ -53,8 +53,7 @@ class Dataset:
     def __repr__(self) -> str:
         classes = "" if self.y_train is None else f", n_classes={self.n_classes}"
         return (
-            f"Dataset({self.name!r}, train={self.X_train.shape}, test={self.X_test.shape}"
-            f"{classes})"
+            f"Dataset({self.name!r}, train={self.X_train.shape}, test={self.X_test.shape}{classes})"
         )
 
 

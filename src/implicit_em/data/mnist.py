@@ -137,9 +137,10 @@ def download_mnist(dest=None, *, base_url: str = MIRROR, timeout: float = 30.0) 
             continue
         fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
-                base_url + name, timeout=timeout
-            ) as response:
+            with (
+                os.fdopen(fd, "wb") as out,
+                urllib.request.urlopen(base_url + name, timeout=timeout) as response,
+            ):
                 shutil.copyfileobj(response, out)
             got = md5(tmp)
             if got != MD5[name]:

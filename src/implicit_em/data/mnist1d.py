@@ -28,11 +28,11 @@ def mnist1d(*, seed: int = 0, n_samples: int = 5000, test_fraction: float = 0.2)
     args.num_samples = n
     args.train_split = 1.0 - check_fraction(test_fraction)
     args.seed = int(seed)
-    np_state, py_state = np.random.get_state(), random.getstate()
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
     try:
         data = make_dataset(args)
     finally:
-        np.random.set_state(np_state)
+        np.random.set_state(np_state)  # noqa: NPY002
         random.setstate(py_state)
     return Dataset(
         "mnist1d",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-from .dataset import Dataset, standardize as _standardize
+from .dataset import Dataset
+from .dataset import standardize as _standardize
 from .digits import digits
 from .ica import ica_sources
 from .mnist import mnist

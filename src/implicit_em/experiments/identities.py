@@ -70,7 +70,9 @@ def _ref_em_step(x, mu, cov, w):
         c = np.linalg.cholesky(cov[j])
         z = np.linalg.solve(c, (x - mu[j]).T)
         energies.append(
-            0.5 * (z * z).sum(0) + np.log(np.diag(c)).sum() + 0.5 * x.shape[1] * np.log(2 * np.pi)
+            0.5 * (z * z).sum(0)
+            + np.log(np.diag(c)).sum()
+            + 0.5 * x.shape[1] * np.log(2 * np.pi)
             - np.log(w[j])
         )
     r = ref_responsibilities(np.stack(energies, 1), 1)
@@ -156,8 +158,10 @@ def _trial(regime: str, rng, cfg, scale: float, dtype) -> float:
         batch = [int(b) for b in rng.integers(1, 4, size=int(rng.integers(0, 3)))]
         n_q, n_k, d_v = (int(v) for v in rng.integers(1, cfg.max_size + 1, size=3))
         s = _tensor(scale * rng.standard_normal([*batch, n_q, n_k]), dtype).requires_grad_(True)
-        v, g = (_tensor(rng.standard_normal(sh), dtype) for sh in ([*batch, n_k, d_v],
-                                                                   [*batch, n_q, d_v]))
+        v, g = (
+            _tensor(rng.standard_normal(sh), dtype)
+            for sh in ([*batch, n_k, d_v], [*batch, n_q, d_v])
+        )
         ((lse.attention_weights(s) @ v) * g).sum().backward()
         a = ref_responsibilities(-s.detach().double().numpy(), -1)
         u = g.double().numpy() @ np.swapaxes(v.double().numpy(), -1, -2)
@@ -202,7 +206,8 @@ def run(cfg: Config, out_dir) -> dict:
     cells = [(r, dt, s) for r in REGIMES for dt in DTYPES for s in cfg.scales]
     rows = []
     for regime, dt_name, scale in track(cells, "identities"):
-        errs = np.array([_trial(regime, rng, cfg, scale, DTYPES[dt_name]) for _ in range(cfg.trials)])
+        dtype = DTYPES[dt_name]
+        errs = np.array([_trial(regime, rng, cfg, scale, dtype) for _ in range(cfg.trials)])
         rows.append(
             {
                 "regime": regime,
@@ -312,9 +317,11 @@ def summarise(rows: list[dict], cfg: Config) -> dict:
         for r in REGIMES
     ]
     return {
-        "metrics": {**{f"max_error_{k}": v for k, v in worst.items()},
-                    "control_min_error_float64": control_min,
-                    "all_finite": all(r["all_finite"] for r in rows)},
+        "metrics": {
+            **{f"max_error_{k}": v for k, v in worst.items()},
+            "control_min_error_float64": control_min,
+            "all_finite": all(r["all_finite"] for r in rows),
+        },
         "tables": {"summary": summary_rows, "errors": rows},
         "verdicts": verdicts,
         "summary": (

@@ -95,9 +95,13 @@ def run_one(exp: Experiment, cfg, run_dir: Path, *, quick: bool, force: bool = F
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed % 2**32)
+    np.random.seed(cfg.seed % 2**32)  # noqa: NPY002 - legacy global RNG users (sklearn)
     start = time.perf_counter()
-    result = _check_result(exp.name, exp.run(cfg, partial))
+    try:
+        result = _check_result(exp.name, exp.run(cfg, partial))
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     wall = time.perf_counter() - start
     record = {
         "experiment": exp.name,

@@ -91,7 +91,7 @@ def _img(path: Path) -> str:
 def _claims_table(results: dict[str, dict]) -> str:
     rows = []
     for cid, text in CLAIMS.items():
-        found = [(name, v) for name, r in results.items() for v in r["verdicts"] if v["claim"] == cid]
+        found = [(n, v) for n, r in results.items() for v in r["verdicts"] if v["claim"] == cid]
         if not found:
             rows.append(
                 f"<tr><td>{cid}</td><td>{html.escape(text)}</td><td>{_badge(None)}</td>"
@@ -111,7 +111,7 @@ def _section(name: str, r: dict, exp_dir: Path) -> str:
     parts = [f'<h2 id="exp-{html.escape(name)}">{html.escape(r.get("title", name))}</h2>']
     parts.append(
         f'<p class="sub"><code>{html.escape(name)}</code> · claims {", ".join(r["claims"])} · '
-        f'seed {r["seed"]} · {"quick" if r.get("quick") else "full"} sizes · '
+        f"seed {r['seed']} · {'quick' if r.get('quick') else 'full'} sizes · "
         f"{r['wall_s']:.1f} s</p>"
     )
     if r.get("summary"):
@@ -138,7 +138,9 @@ def _section(name: str, r: dict, exp_dir: Path) -> str:
     for tname, rows in r.get("tables", {}).items():
         parts.append(f"<h3>Table: {html.escape(tname)}</h3>{_table(rows, max_rows=30)}")
     if r.get("metrics"):
-        parts.append(f"<h3>Metrics</h3><details><summary>show</summary>{_kv(r['metrics'])}</details>")
+        parts.append(
+            f"<h3>Metrics</h3><details><summary>show</summary>{_kv(r['metrics'])}</details>"
+        )
     parts.append(f"<h3>Config</h3>{_kv(r['config'])}")
     return "\n".join(parts)
 

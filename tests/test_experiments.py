@@ -1,0 +1,227 @@
+"""Experiment framework: config overrides, verdicts, atomic/resumable runs, CLI, report."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from implicit_em.cli import main
+from implicit_em.experiments import (
+    ConfigError,
+    Experiment,
+    RunError,
+    Verdict,
+    build_config,
+    get_experiments,
+    grade_below,
+    identities,
+    run_experiments,
+)
+from implicit_em.experiments.config import check_overrides, parse_overrides
+from implicit_em.report import build_report
+from implicit_em.report.html import fmt
+
+
+@dataclass
+class ToyConfig:
+    seed: int = 0
+    n: int = 10
+    rate: float = 0.5
+    flag: bool = False
+    name: str = "a"
+    sizes: tuple[int, ...] = (1, 2)
+    limit: int | None = None
+
+
+CALLS = []
+
+
+def toy_run(cfg, out_dir):
+    CALLS.append(cfg)
+    if cfg.name == "boom":
+        raise RuntimeError("exploded on purpose")
+    value = cfg.n * cfg.rate
+    return {
+        "metrics": {"value": value},
+        "tables": {"t": [{"n": cfg.n, "value": value}]},
+        "verdicts": [Verdict("C1", grade_below(value, 100.0), value, "value < 100", "toy")],
+    }
+
+
+TOY = Experiment("toy", "A toy", ("C1",), ToyConfig, toy_run, quick={"n": 2})
+BOOM = Experiment("boom", "Fails", ("C2",), ToyConfig, toy_run, quick={"name": "boom"})
+
+
+def test_build_config_types_quick_seed_and_overrides():
+    ov = parse_overrides(
+        ["n=7", "rate=0.25", "flag=yes", "name=b", "sizes=3,4,5", "toy.limit=none"]
+    )
+    cfg = build_config(TOY, quick=True, seed=9, overrides=ov)
+    assert (cfg.n, cfg.rate, cfg.flag, cfg.name, cfg.sizes, cfg.limit, cfg.seed) == (
+        7,
+        0.25,
+        True,
+        "b",
+        (3, 4, 5),
+        None,
+        9,
+    )
+    assert build_config(TOY, quick=True).n == 2
+    assert build_config(TOY, overrides=parse_overrides(["limit=4"])).limit == 4
+
+
+@pytest.mark.parametrize(
+    ("item", "match"),
+    [
+        ("n=abc", "expected int"),
+        ("flag=maybe", "expected a bool"),
+        ("rate=x", "expected float"),
+        ("sizes=1,x", "expected int"),
+        ("nope", "key=value"),
+    ],
+)
+def test_bad_override_values(item, match):
+    with pytest.raises(ConfigError, match=match):
+        build_config(TOY, overrides=parse_overrides([item]))
+
+
+def test_unknown_keys_list_valid_ones():
+    with pytest.raises(ConfigError, match="valid keys: flag, limit, n, name, rate, seed, sizes"):
+        check_overrides([TOY], parse_overrides(["bogus=1"]))
+    with pytest.raises(ConfigError, match="not among the selected"):
+        check_overrides([TOY], parse_overrides(["other.n=1"]))
+    with pytest.raises(ConfigError, match="unknown key 'bogus' for experiment 'toy'"):
+        build_config(TOY, overrides=parse_overrides(["toy.bogus=1"]))
+
+
+def test_verdict_validation_and_grading():
+    with pytest.raises(ValueError, match="unknown claim"):
+        Verdict("C99", "confirmed", 1.0, "", "")
+    with pytest.raises(ValueError, match="verdict must be"):
+        Verdict("C1", "yes", 1.0, "", "")
+    assert grade_below(1e-13, 1e-12, 1e-6) == "confirmed"
+    assert grade_below(1e-8, 1e-12, 1e-6) == "partly"
+    assert grade_below(1e-3, 1e-12, 1e-6) == "refuted"
+    assert grade_below(float("nan"), 1e-12) == "open"
+
+
+def test_run_writes_atomically_resumes_and_refuses_other_configs(tmp_path):
+    CALLS.clear()
+    status = run_experiments([TOY], tmp_path, quick=True, argv=["t"], log=lambda *_: None)
+    assert status == {"toy": "done"}
+    res = json.loads((tmp_path / "toy" / "results.json").read_text())
+    assert res["config"]["n"] == 2 and res["seed"] == 0 and res["quick"] is True
+    assert res["verdicts"][0]["verdict"] == "confirmed" and res["wall_s"] >= 0
+    assert (tmp_path / "toy" / "t.csv").read_text().splitlines() == ["n,value", "2,1.0"]
+    assert not list(tmp_path.glob(".*partial"))
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["experiments"] == ["toy"] and "finished" in meta and "torch" in meta["env"]
+    # started again: complete experiments are skipped, not recomputed
+    status = run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None)
+    assert status == {"toy": "skipped"} and len(CALLS) == 1
+    with pytest.raises(RunError, match="different config"):
+        run_experiments([TOY], tmp_path, quick=False, log=lambda *_: None)
+    status = run_experiments([TOY], tmp_path, quick=False, force=True, log=lambda *_: None)
+    assert status == {"toy": "done"} and len(CALLS) == 2
+
+
+def test_a_failure_keeps_other_results_and_an_interrupted_run_restarts_clean(tmp_path):
+    (tmp_path / ".toy.partial").mkdir(parents=True)  # left by a killed run
+    (tmp_path / ".toy.partial" / "junk.png").write_text("x")
+    status = run_experiments([BOOM, TOY], tmp_path, quick=True, log=lambda *_: None)
+    assert status["toy"] == "done" and status["boom"].startswith("failed: RuntimeError")
+    assert not (tmp_path / "boom").exists() and not (tmp_path / ".boom.partial").exists()
+    assert not (tmp_path / "toy" / "junk.png").exists()
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert "exploded on purpose" in meta["failures"]["boom"]
+    html = build_report(tmp_path).read_text()
+    assert "exploded on purpose" in html and 'id="exp-toy"' in html
+
+
+def test_report_lists_every_claim_and_formats_numbers(tmp_path):
+    run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None)
+    html = build_report(tmp_path).read_text()
+    for cid in ("C1", "C9", "C17"):
+        assert f"<td>{cid}</td>" in html
+    assert html.count("not measured") == 16  # every claim but C1
+    assert fmt(1.1102e-16) == "1.11e-16" and fmt(0.98312) == "0.9831" and fmt(3) == "3"
+    with pytest.raises(FileNotFoundError, match="not a run directory"):
+        build_report(tmp_path / "toy")
+
+
+def test_identities_verdicts_follow_the_measurements():
+    cfg = identities.Config(trials=1, scales=(1.0,))
+
+    def rows(errors):
+        return [
+            {
+                "regime": r,
+                "claim": c,
+                "dtype": dt,
+                "scale": 1.0,
+                "trials": 1,
+                "max_abs_error": errors.get(r, 1e-16),
+                "median_abs_error": 0.0,
+                "all_finite": True,
+            }
+            for r, c in identities.REGIMES.items()
+            for dt in identities.DTYPES
+        ]
+
+    def verdicts(errors):
+        return {x.claim: x.verdict for x in identities.summarise(rows(errors), cfg)["verdicts"]}
+
+    base = {"control": 1.0, "ce_literal": 2.0}
+    assert verdicts(base) == {
+        "C1": "confirmed",
+        "C2": "partly",
+        "C3": "confirmed",
+        "C4": "confirmed",
+    }
+    assert verdicts({**base, "lse": 0.3})["C1"] == "refuted"
+    assert verdicts({**base, "attention": 1e-8})["C3"] == "partly"
+    # the control went undetected: the check proves nothing
+    assert verdicts({"ce_literal": 2.0})["C1"] == "open"
+    assert verdicts({"control": 1.0, "ce_literal": 1e-16})["C2"] == "confirmed"
+
+
+def test_registry_selection():
+    assert [e.name for e in get_experiments([])] == [e.name for e in get_experiments(["all"])]
+    with pytest.raises(ValueError, match="available"):
+        get_experiments(["nope"])
+
+
+def test_cli_end_to_end_identities(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "identities", "--quick", "--out", str(out), "--set", "trials=3"]) == 0
+    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+    res = json.loads((out / "identities" / "results.json").read_text())
+    assert res["config"]["trials"] == 3
+    verdicts = {v["claim"]: v for v in res["verdicts"]}
+    assert set(verdicts) == {"C1", "C2", "C3", "C4"}
+    for v in verdicts.values():
+        assert v["verdict"] in ("confirmed", "refuted", "partly", "open")
+        assert isinstance(v["value"], float) and v["threshold"] and v["evidence"]
+    assert verdicts["C1"]["value"] < 1e-12  # measured, float64
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "error_vs_scale.png" in html
+    assert (out / "identities" / "error_vs_scale.png").stat().st_size > 10_000
+    # second invocation resumes: the experiment is skipped
+    assert main(["run", "identities", "--quick", "--out", str(out), "--set", "trials=3"]) == 0
+    assert "skipped" in capsys.readouterr().out
+    # bad arguments: exit 2 with a one-line reason
+    assert main(["run", "identities", "--out", str(out), "--set", "trails=3"]) == 2
+    assert "valid keys" in capsys.readouterr().err
+    assert main(["run", "nope", "--out", str(out)]) == 2
+
+
+def test_console_script_lists_experiments():
+    exe = Path(sys.executable).parent / "iem"
+    cmd = [str(exe), "list"] if exe.exists() else [sys.executable, "-m", "implicit_em", "list"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "identities" in proc.stdout and "C1:" in proc.stdout
