@@ -59,11 +59,13 @@ __all__ = [
 # --------------------------------------------------------------------------- inputs
 
 
-def _distances(d, dim: int, mask, name: str = "d") -> tuple[torch.Tensor, int]:
+def _distances(d, dim: int, mask, name: str = "d") -> tuple[torch.Tensor, int, torch.Tensor]:
     """Validate distances, apply ``mask`` (False -> +inf) and normalise ``dim``.
 
-    One device synchronisation: all checks are folded into a single reduction and only
-    diagnosed in detail when something is wrong.
+    Returns ``(d, dim, m)`` with ``m = max(-d)`` along ``dim`` (kept, detached). The
+    checks cost one reduction, which the LSE needs anyway: ``m`` is NaN if a row has a
+    NaN, ``+inf`` if it has a ``-inf`` distance and ``-inf`` if every alternative is
+    excluded, so a single ``isfinite(m).all()`` catches all three.
     """
     check_tensor(d, name, min_ndim=1)
     dim = normalize_dim(dim, d.ndim)
@@ -81,9 +83,8 @@ def _distances(d, dim: int, mask, name: str = "d") -> tuple[torch.Tensor, int]:
                 f"{tuple(d.shape)}"
             ) from None
         d = d.masked_fill(~mask, math.inf)
-    excluded = d == math.inf
-    bad = torch.isnan(d).any() | (d == -math.inf).any() | excluded.all(dim).any()
-    if bool(bad):
+    m = -d.detach().amin(dim=dim, keepdim=True)
+    if d.numel() and not bool(torch.isfinite(m).all()):
         if torch.isnan(d).any():
             raise ValueError(
                 f"{name} contains NaN; distances must be real numbers or +inf (excluded)"
@@ -93,12 +94,12 @@ def _distances(d, dim: int, mask, name: str = "d") -> tuple[torch.Tensor, int]:
                 f"{name} contains -inf; a distance of -inf would take all responsibility. "
                 "Use finite distances, or +inf / mask=False to exclude an alternative"
             )
-        rows = int(excluded.all(dim).sum())
+        rows = int((m == -math.inf).sum())
         raise ValueError(
             f"{rows} row(s) of {name} have every alternative along dim={dim} excluded "
             "(+inf or mask=False); each row needs at least one alternative"
         )
-    return d, dim
+    return d, dim, m
 
 
 # --------------------------------------------------------------------------- objectives
@@ -130,12 +131,11 @@ def lse_objective(d: torch.Tensor, dim: int = -1, *, mask=None, reduction: str =
         True
     """
     check_reduction(reduction)
-    d, dim = _distances(d, dim, mask)
+    d, dim, m = _distances(d, dim, mask)
     # Shift by m = max(-d), held constant: LSE is shift-invariant, so the value and the
     # gradient are unchanged, and autograd's chain rule through log, sum and exp yields
     # exp(-d_j - m) / sum_k exp(-d_k - m) = r_j to rounding error even for |d| ~ 1e6
     # (torch.logsumexp's backward, exp(x - lse), loses about |d| * eps there).
-    m = (-d).amax(dim=dim, keepdim=True).detach()
     value = torch.log(torch.exp(-d - m).sum(dim)) + m.squeeze(dim)
     return reduce(value, reduction)
 
@@ -163,8 +163,8 @@ def responsibilities(d: torch.Tensor, dim: int = -1, *, temperature: float = 1.0
         tensor([1., 0.])
     """
     t = check_positive(temperature, "temperature")
-    d, dim = _distances(d, dim, mask)
-    return torch.softmax(-d / t, dim=dim)
+    d, dim, _ = _distances(d, dim, mask)
+    return torch.softmax(d * (-1.0 / t), dim=dim)
 
 
 def distance_cross_entropy(
@@ -194,7 +194,7 @@ def distance_cross_entropy(
         tensor(0.6041)
     """
     check_reduction(reduction)
-    d, dim = _distances(d, dim, mask)
+    d, dim, _ = _distances(d, dim, mask)
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
     log_r = torch.log_softmax(-d, dim=dim)
@@ -333,7 +333,7 @@ def cross_entropy_gradient_error(
 
     Hard targets are one-hot encoded along ``dim`` for the analytic side.
     """
-    dd, ndim = _distances(d.detach(), dim, mask)
+    dd, ndim, _ = _distances(d.detach(), dim, mask)
     g = _grad(lambda x: distance_cross_entropy(x, target, dim, mask=mask, reduction="sum"), d)
     y = target
     if not target.is_floating_point():

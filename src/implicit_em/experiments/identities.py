@@ -327,7 +327,7 @@ def summarise(rows: list[dict], cfg: Config) -> dict:
         "summary": (
             "Autograd gradients of the library's LSE objectives against an independent NumPy "
             "float64 evaluation of the analytic formulas, over random shapes, axes, excluded "
-            f"alternatives and distance scales {span}."
+            f"alternatives and distance {span}."
         ),
     }
 
@@ -338,7 +338,7 @@ def plot(result: dict, out_dir) -> list[dict]:
 
     rows = result["tables"]["errors"]
     floor = 1e-18
-    fig, axes = new_figure(1, 2, width=11, height=4.2, sharey=True)
+    fig, axes = new_figure(1, 2, width=11, height=4.8, sharey=True)
     for ax, dt in zip(axes, DTYPES, strict=True):
         for regime in REGIMES:
             pts = sorted(
@@ -352,7 +352,8 @@ def plot(result: dict, out_dir) -> list[dict]:
         ax.axhline(result["config"]["confirm_threshold"], color="k", lw=0.8, ls=":")
         ax.set(xscale="log", yscale="log", xlabel="distance scale", title=dt)
     axes[0].set_ylabel(f"max |autograd - analytic| (0 drawn at {floor:g})")
-    axes[1].legend(fontsize=7, loc="center right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
     save_figure(fig, out_dir, "error_vs_scale.png")
     return [
         {

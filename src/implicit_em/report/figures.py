@@ -16,9 +16,10 @@ def new_figure(rows: int = 1, cols: int = 1, *, width: float = 6, height: float 
     return fig, list(axes.ravel())
 
 
-def save_figure(fig, out_dir, name: str, dpi: int = 110) -> Path:
+def save_figure(fig, out_dir, name: str, dpi: int = 110, tight: bool = True) -> Path:
     path = Path(out_dir) / name
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout(rect=(0, 0.1 if fig.legends else 0, 1, 1))
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
