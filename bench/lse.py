@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import median_seconds, report  # noqa: E402
-
-from implicit_em import lse  # noqa: E402
+from _common import median_seconds, report
+from implicit_em import lse
 
 
 def fwd_bwd(fn, x):
@@ -41,19 +40,38 @@ def main(argv=None):
     d = torch.randn(a.rows, a.cols, generator=g).to(a.device).requires_grad_(True)
     y = torch.randint(0, a.cols, (a.rows,), generator=g).to(a.device)
     cases = [
-        ("lse_objective", lambda x: lse.lse_objective(x).sum(),
-         "torch.logsumexp", lambda x: torch.logsumexp(-x, -1).sum()),
-        ("responsibilities", lambda x: (lse.responsibilities(x) ** 2).sum(),
-         "torch.softmax", lambda x: (torch.softmax(-x, -1) ** 2).sum()),
-        ("distance_cross_entropy", lambda x: lse.distance_cross_entropy(x, y),
-         "F.cross_entropy", lambda x: F.cross_entropy(-x, y)),
+        (
+            "lse_objective",
+            lambda x: lse.lse_objective(x).sum(),
+            "torch.logsumexp",
+            lambda x: torch.logsumexp(-x, -1).sum(),
+        ),
+        (
+            "responsibilities",
+            lambda x: (lse.responsibilities(x) ** 2).sum(),
+            "torch.softmax",
+            lambda x: (torch.softmax(-x, -1) ** 2).sum(),
+        ),
+        (
+            "distance_cross_entropy",
+            lambda x: lse.distance_cross_entropy(x, y),
+            "F.cross_entropy",
+            lambda x: F.cross_entropy(-x, y),
+        ),
     ]
     rows = []
     for name, fn, base_name, base in cases:
         t_base = median_seconds(fwd_bwd(base, d), a.min_run_time)
         t = median_seconds(fwd_bwd(fn, d), a.min_run_time)
-        rows.append({"op": name, "baseline": base_name, "ms": t * 1e3,
-                     "baseline_ms": t_base * 1e3, "ratio": t / t_base})
+        rows.append(
+            {
+                "op": name,
+                "baseline": base_name,
+                "ms": t * 1e3,
+                "baseline_ms": t_base * 1e3,
+                "ratio": t / t_base,
+            }
+        )
     report("lse", rows, {"shape": [a.rows, a.cols], "dtype": "float32", "device": a.device})
 
 
