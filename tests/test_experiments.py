@@ -189,6 +189,13 @@ def test_identities_verdicts_follow_the_measurements():
     assert verdicts({"control": 1.0, "ce_literal": 1e-16})["C2"] == "confirmed"
 
 
+def test_identities_is_deterministic_given_the_seed(tmp_path):
+    cfg = identities.Config(trials=2, scales=(1e-2, 1e3))
+    a = identities.run(cfg, tmp_path)["tables"]["errors"]
+    b = identities.run(cfg, tmp_path)["tables"]["errors"]
+    assert a == b
+
+
 def test_registry_selection():
     assert [e.name for e in get_experiments([])] == [e.name for e in get_experiments(["all"])]
     with pytest.raises(ValueError, match="available"):

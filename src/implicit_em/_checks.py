@@ -66,12 +66,3 @@ def reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "sum":
         return x.sum()
     return x
-
-
-def check_no_nan(x: torch.Tensor, name: str) -> None:
-    if torch.isnan(x).any():
-        n = int(torch.isnan(x).sum())
-        raise ValueError(
-            f"{name} contains {n} NaN value(s) out of {x.numel()}; "
-            "remove or impute them before calling (NaN has no responsibility)"
-        )
