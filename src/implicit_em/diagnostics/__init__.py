@@ -1,0 +1,49 @@
+"""Diagnostics of implicit EM inside any model: unit health, redundancy,
+responsibilities, linear regions, linear probes, the EM-structure map and a Monitor."""
+
+from .em_structure import EMRow, EMStructureMap, em_structure
+from .monitor import Monitor
+from .probe import linear_probe
+from .redundancy import (
+    activation_redundancy,
+    correlation_redundancy,
+    direction_groups,
+    effective_rank,
+    gaussian_total_correlation,
+    weight_cosine,
+    weight_redundancy,
+)
+from .regions import count_activation_patterns, count_regions_2d
+from .responsibility import responsibility_stats
+from .units import (
+    activation_rate,
+    dead_by_activity,
+    dead_by_variance,
+    l0_sparsity,
+    unit_health,
+    unit_variance,
+)
+
+__all__ = [
+    "EMRow",
+    "EMStructureMap",
+    "Monitor",
+    "activation_rate",
+    "activation_redundancy",
+    "correlation_redundancy",
+    "count_activation_patterns",
+    "count_regions_2d",
+    "dead_by_activity",
+    "dead_by_variance",
+    "direction_groups",
+    "effective_rank",
+    "em_structure",
+    "gaussian_total_correlation",
+    "l0_sparsity",
+    "linear_probe",
+    "responsibility_stats",
+    "unit_health",
+    "unit_variance",
+    "weight_cosine",
+    "weight_redundancy",
+]

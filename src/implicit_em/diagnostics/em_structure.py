@@ -1,0 +1,486 @@
+r"""The EM-structure map of any ``nn.Module``: where does implicit EM live?
+
+Implicit EM needs exponentiation and normalisation over alternatives (a log-sum-exp):
+there the gradient is a responsibility. :func:`em_structure` walks a model -- with
+``torch.fx`` when it traces, with forward hooks otherwise -- and returns one row per
+layer/op:
+
+* ``kind``: ``normalisation over alternatives`` (softmax, log_softmax, softmin,
+  logsumexp, cross-entropy, attention, the library's LSE ops and competitive modules:
+  **EM structure**), ``element-wise gate`` (ReLU, tanh, GELU, ...: none), ``linear``,
+  ``normalisation (no alternatives)`` (LayerNorm, BatchNorm: none) or ``other``;
+* measured on the example batch: the mean normalised responsibility entropy
+  (``H(r) / log K``: 0 = hard assignment, 1 = uniform) and the dead fraction
+  (gates: units whose derivative is ``< dead_tol`` on every input; EM ops: alternatives
+  whose responsibility stays ``< dead_tol`` on every input), and the cross-unit
+  ``coupling`` ``||J - diag(J)||_F / ||J||_F`` of ops that map a vector to a vector of
+  the same shape (0 for element-wise gates; competition needs it to be > 0).
+
+Library modules take part by defining ``em_responsibilities(*inputs)`` (the
+responsibilities they normalise, alternatives along ``self.dim``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.fx as fx
+import torch.nn.functional as F
+from torch import nn
+
+from .. import lse as _lse
+
+EM = "normalisation over alternatives"
+GATE = "element-wise gate"
+LINEAR = "linear"
+NORM = "normalisation (no alternatives)"
+OTHER = "other"
+
+
+# ----------------------------------------------------------------------------- op tables
+# Each EM entry maps to a function (args, kwargs, output) -> (responsibilities, axis).
+
+
+def _dim(args, kwargs, pos, default=-1):
+    if "dim" in kwargs and kwargs["dim"] is not None:
+        return kwargs["dim"]
+    return args[pos] if len(args) > pos and isinstance(args[pos], int) else default
+
+
+def _from_output(pos=1):
+    return lambda a, k, out: (out, _dim(a, k, pos))
+
+
+def _exp_output(pos=1):
+    return lambda a, k, out: (out.exp(), _dim(a, k, pos))
+
+
+def _softmax_of_input(pos=1, sign=1.0, default=-1):
+    def f(a, k, out):
+        axis = _dim(a, k, pos, default)
+        return torch.softmax(sign * a[0], axis), axis
+
+    return f
+
+
+def _sdpa(a, k, out):
+    q, key = a[0], a[1]
+    scale = k.get("scale") or 1.0 / math.sqrt(q.shape[-1])
+    scores = q @ key.transpose(-2, -1) * scale
+    mask = k.get("attn_mask", a[3] if len(a) > 3 else None)
+    if k.get("is_causal", False):
+        causal = torch.ones(scores.shape[-2:], dtype=torch.bool, device=q.device).tril()
+        scores = scores.masked_fill(~causal, -math.inf)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -math.inf) if mask.dtype == torch.bool else scores + mask
+    return torch.softmax(scores, -1), -1
+
+
+EM_FUNCTIONS = {
+    F.softmax: ("softmax", _from_output()),
+    torch.softmax: ("softmax", _from_output()),
+    F.softmin: ("softmin", _from_output()),
+    F.log_softmax: ("log_softmax", _exp_output()),
+    torch.log_softmax: ("log_softmax", _exp_output()),
+    torch.logsumexp: ("logsumexp", _softmax_of_input()),
+    F.cross_entropy: ("cross_entropy", _softmax_of_input(pos=99, default=1)),
+    F.scaled_dot_product_attention: ("scaled_dot_product_attention", _sdpa),
+    _lse.lse_objective: ("lse_objective", _softmax_of_input(sign=-1.0)),
+    _lse.lse_loss: ("lse_loss", _softmax_of_input(sign=-1.0)),
+    _lse.responsibilities: ("responsibilities", _from_output()),
+    _lse.distance_cross_entropy: ("distance_cross_entropy", _softmax_of_input(pos=2, sign=-1.0)),
+    _lse.attention_log_partition: ("attention_log_partition", _softmax_of_input()),
+    _lse.attention_weights: ("attention_weights", _from_output()),
+}
+EM_METHODS = {
+    "softmax": _from_output(),
+    "log_softmax": _exp_output(),
+    "logsumexp": _softmax_of_input(),
+}
+GATE_MODULES = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.RReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.Hardtanh,
+    nn.Hardsigmoid,
+    nn.Hardswish,
+    nn.Softplus,
+    nn.Softsign,
+    nn.Tanhshrink,
+    nn.Softshrink,
+    nn.Hardshrink,
+    nn.LogSigmoid,
+)
+GATE_FUNCTIONS = {
+    F.relu: "relu",
+    torch.relu: "relu",
+    F.relu6: "relu6",
+    F.leaky_relu: "leaky_relu",
+    F.elu: "elu",
+    F.selu: "selu",
+    F.celu: "celu",
+    F.gelu: "gelu",
+    F.silu: "silu",
+    F.mish: "mish",
+    torch.tanh: "tanh",
+    F.tanh: "tanh",
+    torch.sigmoid: "sigmoid",
+    F.sigmoid: "sigmoid",
+    F.hardtanh: "hardtanh",
+    F.softplus: "softplus",
+    F.softsign: "softsign",
+    F.hardswish: "hardswish",
+    F.logsigmoid: "logsigmoid",
+}
+GATE_METHODS = {"relu", "tanh", "sigmoid", "relu_", "tanh_", "sigmoid_"}
+LINEAR_MODULES = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
+NORM_MODULES = (nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.RMSNorm)
+SKIP_MODULES = (nn.Dropout, nn.Identity, nn.Flatten, nn.Unflatten)
+
+
+# ----------------------------------------------------------------------------- result
+
+
+@dataclass
+class EMRow:
+    """One layer/op of the map (see the module docstring for the measured columns)."""
+
+    name: str
+    op: str
+    kind: str
+    em: bool
+    axis: int | None
+    shape: tuple
+    responsibility_entropy: float | None = None
+    dead_fraction: float | None = None
+    coupling: float | None = None
+
+
+@dataclass
+class EMStructureMap:
+    """The rows of :func:`em_structure`, how they were found, and notes."""
+
+    rows: list[EMRow]
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def em_rows(self) -> list[EMRow]:
+        return [r for r in self.rows if r.em]
+
+    def to_rows(self) -> list[dict]:
+        """The table as a list of plain dicts (for JSON/CSV)."""
+        return [dict(asdict(r), shape=list(r.shape)) for r in self.rows]
+
+    def __str__(self) -> str:
+        def f(v):
+            return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+        head = ("layer/op", "op", "EM", "axis", "kind", "shape", "H(r)/logK", "dead", "coupling")
+        body = [
+            (
+                r.name,
+                r.op,
+                "yes" if r.em else "no",
+                f(r.axis),
+                r.kind,
+                "x".join(map(str, r.shape)),
+                f(r.responsibility_entropy),
+                f(r.dead_fraction),
+                f(r.coupling),
+            )
+            for r in self.rows
+        ]
+        widths = [
+            max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
+        ]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
+        lines.append(f"(traced with {self.method})")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+def _entropy_and_dead(r: torch.Tensor, axis: int, dead_tol: float) -> tuple[float, float]:
+    r = r.detach().float().movedim(axis, -1)
+    k = r.shape[-1]
+    r = r.reshape(-1, k)
+    h = -(r * torch.log(r.clamp_min(1e-30))).sum(-1)
+    entropy = float(h.mean() / math.log(k)) if k > 1 else 0.0
+    dead = float((r.amax(0) < dead_tol).double().mean())
+    return entropy, dead
+
+
+def _unit_axis(ndim: int) -> int:
+    return 1 if ndim in (4, 5) else -1  # channels for conv maps, features otherwise
+
+
+def _gate_dead(op, z: torch.Tensor, dead_tol: float) -> float:
+    z = z.detach().float().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(op(z).sum(), z)
+    axis = _unit_axis(z.ndim)
+    active = (g.abs() >= dead_tol).movedim(axis, -1).reshape(-1, z.shape[axis]).any(0)
+    return float((~active).double().mean())
+
+
+def _coupling(op, z: torch.Tensor, axis: int, rows: int = 4) -> float | None:
+    """``||offdiag J|| / ||J||`` of ``op`` restricted to a few single inputs."""
+    z = z.detach().float()
+    if z.ndim == 0 or z.shape[axis] < 2 or z.shape[axis] > 512:
+        return None
+    moved = z.movedim(axis, -1)
+    flat = moved.reshape(-1, moved.shape[-1])
+    off = total = 0.0
+    for i in range(min(rows, flat.shape[0])):
+
+        def single(v, i=i):
+            x = flat.clone()
+            x[i] = v
+            out = op(x.reshape(moved.shape).movedim(-1, axis))
+            if not isinstance(out, torch.Tensor) or out.shape != z.shape:
+                raise ValueError("shape changes")
+            return out.movedim(axis, -1).reshape(flat.shape)[i]
+
+        try:
+            jac = torch.autograd.functional.jacobian(single, flat[i])
+        except (ValueError, RuntimeError, TypeError):
+            return None
+        total += float((jac * jac).sum())
+        off += float((jac * jac).sum() - (torch.diagonal(jac) ** 2).sum())
+    return math.sqrt(off / total) if total > 0 else 0.0
+
+
+# ----------------------------------------------------------------------------- classification
+
+
+def _is_em_module(m: nn.Module) -> bool:
+    return isinstance(
+        m, (nn.Softmax, nn.LogSoftmax, nn.Softmin, nn.MultiheadAttention, nn.CrossEntropyLoss)
+    ) or hasattr(m, "em_responsibilities")
+
+
+def _module_row(name, m, args, kwargs, out, dead_tol) -> EMRow | None:
+    op = type(m).__name__
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else ()
+    if isinstance(m, SKIP_MODULES):
+        return None
+    if _is_em_module(m):
+        if hasattr(m, "em_responsibilities"):
+            r, axis = m.em_responsibilities(*args), getattr(m, "dim", -1)
+        elif isinstance(m, nn.MultiheadAttention):
+            kw = dict(kwargs, need_weights=True, average_attn_weights=False)
+            with torch.no_grad():
+                r, axis = m(*args, **kw)[1], -1
+            shape = tuple(out[0].shape)
+        elif isinstance(m, nn.CrossEntropyLoss):
+            r, axis = torch.softmax(args[0], 1 if args[0].ndim > 1 else 0), 1
+        elif isinstance(m, nn.LogSoftmax):
+            r, axis = out.exp(), m.dim if m.dim is not None else -1
+        else:
+            r, axis = out, m.dim if m.dim is not None else -1
+        ent, dead = _entropy_and_dead(r, axis, dead_tol)
+        coupling = None
+        if isinstance(out, torch.Tensor) and args and isinstance(args[0], torch.Tensor):
+            if out.shape == args[0].shape:
+                coupling = _coupling(m, args[0], axis)
+        return EMRow(name, op, EM, True, axis, shape, ent, dead, coupling)
+    z = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    if isinstance(m, GATE_MODULES) and z is not None:
+        axis = _unit_axis(z.ndim)
+        return EMRow(
+            name,
+            op,
+            GATE,
+            False,
+            axis,
+            shape,
+            None,
+            _gate_dead(m, z, dead_tol),
+            _coupling(m, z, axis),
+        )
+    if isinstance(m, LINEAR_MODULES):
+        return EMRow(name, op, LINEAR, False, None, shape)
+    if isinstance(m, NORM_MODULES) and z is not None:
+        axis = -1 if isinstance(m, nn.LayerNorm) else 1
+        return EMRow(name, op, NORM, False, axis, shape, coupling=_coupling(m, z, axis))
+    return EMRow(name, op, OTHER, False, None, shape)
+
+
+def _function_row(name, target, args, kwargs, out, dead_tol, method: bool) -> EMRow | None:
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else ()
+    if method:
+        label, em_fn = target, EM_METHODS.get(target)
+        gate = target in GATE_METHODS
+    else:
+        entry = EM_FUNCTIONS.get(target)
+        label, em_fn = entry if entry else (GATE_FUNCTIONS.get(target), None)
+        gate = target in GATE_FUNCTIONS
+    z = args[0] if args and isinstance(args[0], torch.Tensor) else None
+
+    def op(x):
+        if method:
+            return getattr(x, target)(*args[1:], **kwargs)
+        return target(x, *args[1:], **kwargs)
+
+    if em_fn is not None:
+        r, axis = em_fn(args, kwargs, out)
+        ent, dead = _entropy_and_dead(r, axis, dead_tol)
+        coupling = None  # attention's alternatives are keys, not the input's features
+        same = z is not None and isinstance(out, torch.Tensor) and out.shape == z.shape
+        if same and label != "scaled_dot_product_attention":
+            coupling = _coupling(op, z, axis)
+        return EMRow(name, label, EM, True, axis, shape, ent, dead, coupling)
+    if gate and z is not None:
+        axis = _unit_axis(z.ndim)
+        return EMRow(
+            name,
+            label,
+            GATE,
+            False,
+            axis,
+            shape,
+            None,
+            _gate_dead(op, z, dead_tol),
+            _coupling(op, z, axis),
+        )
+    return None  # arithmetic, reshapes, indexing: not layers
+
+
+# ----------------------------------------------------------------------------- walking
+
+
+class _Tracer(fx.Tracer):
+    def __init__(self):
+        super().__init__(autowrap_modules=(math, _lse))
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return (
+            super().is_leaf_module(m, qualname)
+            or _is_em_module(m)
+            or type(m).__module__.startswith("implicit_em")
+        )
+
+
+def _with_fx(model, inputs, dead_tol) -> list[EMRow]:
+    tracer = _Tracer()
+    graph = tracer.trace(model)
+    gm = fx.GraphModule(tracer.root, graph)
+    rows: list[EMRow] = []
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, n):
+            out = super().run_node(n)
+            if n.op in ("call_module", "call_function", "call_method"):
+                args, kwargs = self.fetch_args_kwargs_from_env(n)
+                if n.op == "call_module":
+                    row = _module_row(
+                        n.target, self.module.get_submodule(n.target), args, kwargs, out, dead_tol
+                    )
+                else:
+                    row = _function_row(
+                        n.name, n.target, args, kwargs, out, dead_tol, method=n.op == "call_method"
+                    )
+                if row is not None:
+                    rows.append(row)
+            return out
+
+    with torch.no_grad():
+        Recorder(gm).run(*inputs)
+    return rows
+
+
+def _with_hooks(model, inputs, dead_tol) -> list[EMRow]:
+    records = []
+    handles = []
+    for name, m in model.named_modules():
+        leaf = not any(True for _ in m.children())
+        if name and (leaf or _is_em_module(m)):
+
+            def hook(mod, args, kwargs, out, name=name):
+                records.append((name, mod, args, kwargs, out))
+
+            handles.append(m.register_forward_hook(hook, with_kwargs=True))
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    rows = []
+    for name, mod, args, kwargs, out in records:
+        row = _module_row(name, mod, args, kwargs, out, dead_tol)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def em_structure(
+    model: nn.Module, example_input, *, head: str | None = None, dead_tol: float = 1e-3
+) -> EMStructureMap:
+    """Map where implicit EM lives in ``model`` and measure it on ``example_input``.
+
+    Args:
+        model: any ``nn.Module`` (evaluated in eval mode, restored afterwards).
+        example_input: a tensor, or a tuple of positional inputs.
+        head: the loss applied to the model's output, if any: ``"cross_entropy"``
+            (responsibilities ``softmax(output)`` over classes) or
+            ``"distance_cross_entropy"`` (``softmax(-output)``); adds a ``loss`` row.
+        dead_tol: threshold for dead gates (derivative) and dead alternatives
+            (responsibility).
+
+    Returns:
+        :class:`EMStructureMap`; ``print`` it for a table, ``.to_rows()`` for data.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        >>> m = em_structure(net, torch.randn(16, 4), head="cross_entropy")
+        >>> [(r.op, r.em) for r in m.rows]
+        [('Linear', False), ('ReLU', False), ('Linear', False), ('cross_entropy', True)]
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    inputs = example_input if isinstance(example_input, tuple) else (example_input,)
+    if head not in (None, "cross_entropy", "distance_cross_entropy"):
+        raise ValueError(
+            f"head must be None, 'cross_entropy' or 'distance_cross_entropy', got {head!r}"
+        )
+    was_training = model.training
+    model.eval()
+    notes = []
+    try:
+        try:
+            rows, method = _with_fx(model, inputs, dead_tol), "torch.fx"
+        except Exception as err:  # fx cannot trace data-dependent control flow
+            rows, method = _with_hooks(model, inputs, dead_tol), "forward hooks"
+            notes.append(
+                f"torch.fx could not trace the model ({type(err).__name__}); with hooks "
+                "only modules are visible, not functional ops inside forward()"
+            )
+        if head is not None:
+            with torch.no_grad():
+                out = model(*inputs)
+            logits = out if head == "cross_entropy" else -out
+            r = torch.softmax(logits.float(), -1 if logits.ndim < 3 else 1)
+            axis = -1 if logits.ndim < 3 else 1
+            ent, dead = _entropy_and_dead(r, axis, dead_tol)
+            rows.append(EMRow("loss", head, EM, True, axis, tuple(out.shape), ent, dead))
+    finally:
+        model.train(was_training)
+    return EMStructureMap(rows, method, notes)

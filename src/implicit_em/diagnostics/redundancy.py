@@ -1,0 +1,159 @@
+r"""Redundancy of weights and of activations.
+
+* weights ``W`` ``(n_units, n_inputs)``: pairwise ``|cos|`` between rows, near-duplicate
+  pairs, groups of near-parallel directions, effective rank;
+* activations ``A`` ``(n_samples, n_units)``: effective rank of the centred matrix,
+  output redundancy ``||Corr - I||_F^2`` (off-diagonal) and the Gaussian total
+  correlation ``TC = sum_j H(a_j) - H(a) = -1/2 log det Corr`` (nats).
+
+Effective rank (Roy & Vetterli's "effective dimension" variant used in the seeds):
+``erank(M) = (sum_i s_i)^2 / sum_i s_i^2`` over the singular values ``s`` of ``M``; it is
+``r`` for ``r`` equal singular values and 1 for a rank-one matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._inputs import as_matrix
+
+
+def _erank_from_singular_values(s: torch.Tensor) -> float:
+    s = s.double().clamp_min(0)
+    total = float((s * s).sum())
+    return float(s.sum() ** 2 / total) if total > 0 else 0.0
+
+
+def effective_rank(matrix, *, center: bool = False) -> float:
+    """``(sum s)^2 / sum s^2`` over the singular values of ``matrix`` ``(n, k)``.
+
+    With ``center=True`` the column means are removed first (the spectrum of the
+    covariance rather than of the raw matrix). Computed from the eigenvalues of the
+    smaller Gram matrix, so ``(20000, 1024)`` costs one ``1024 x 1024`` eigensolve.
+    """
+    m = as_matrix(matrix, "matrix", min_rows=1)
+    if center:
+        m = m - m.mean(0, keepdim=True)
+    gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
+    eig = torch.linalg.eigvalsh(gram.double())
+    return _erank_from_singular_values(eig.clamp_min(0).sqrt())
+
+
+def weight_cosine(weight) -> torch.Tensor:
+    """``|cos|`` between every pair of rows of ``weight`` ``(n_units, n_inputs)`` -> ``(k, k)``.
+
+    Zero rows have cosine 0 with everything.
+    """
+    w = as_matrix(weight, "weight", min_rows=1).double()
+    norms = w.norm(dim=1, keepdim=True)
+    unit = torch.where(norms > 0, w / norms.clamp_min(1e-300), torch.zeros_like(w))
+    return (unit @ unit.T).abs().clamp_max(1.0)
+
+
+def direction_groups(weight, threshold: float = 0.95) -> np.ndarray:
+    """Group rows into near-parallel directions: average-linkage clustering on
+    ``1 - |cos|``, cut at ``1 - threshold``. Returns integer labels ``(n_units,)``."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must lie in (0, 1], got {threshold!r}")
+    cos = weight_cosine(weight).numpy()
+    k = cos.shape[0]
+    if k == 1:
+        return np.zeros(1, dtype=np.int64)
+    dist = np.clip(1.0 - cos, 0.0, None)
+    np.fill_diagonal(dist, 0.0)
+    tree = linkage(squareform(dist, checks=False), method="average")
+    return fcluster(tree, t=1.0 - threshold, criterion="distance").astype(np.int64) - 1
+
+
+def weight_redundancy(weight, threshold: float = 0.95) -> dict:
+    """Pairwise ``|cos|`` statistics of the rows of ``weight``.
+
+    Returns:
+        ``mean_abs_cos`` and ``max_abs_cos`` over pairs ``i < j``, ``near_duplicate_pairs``
+        (pairs with ``|cos| > threshold``), ``n_direction_groups`` (see
+        :func:`direction_groups`) and ``effective_rank`` of ``weight``.
+    """
+    cos = weight_cosine(weight)
+    k = cos.shape[0]
+    iu = torch.triu_indices(k, k, offset=1)
+    pairs = cos[iu[0], iu[1]]
+    return {
+        "n_units": k,
+        "mean_abs_cos": float(pairs.mean()) if pairs.numel() else 0.0,
+        "max_abs_cos": float(pairs.max()) if pairs.numel() else 0.0,
+        "near_duplicate_pairs": int((pairs > threshold).sum()),
+        "n_direction_groups": int(direction_groups(weight, threshold).max() + 1),
+        "effective_rank": effective_rank(weight),
+    }
+
+
+def _covariance(a: torch.Tensor) -> torch.Tensor:
+    a = a - a.mean(0, keepdim=True)
+    return (a.T @ a).double() / (a.shape[0] - 1)
+
+
+def _correlation(cov: torch.Tensor, tau: float) -> tuple[torch.Tensor, int]:
+    """Correlation of the non-constant units (variance >= tau) and the constant count."""
+    var = torch.diagonal(cov)
+    keep = var >= tau
+    c = cov[keep][:, keep]
+    sd = torch.diagonal(c).sqrt()
+    return c / sd[:, None] / sd[None, :], int((~keep).sum())
+
+
+def correlation_redundancy(activations, tau: float = 1e-12) -> float:
+    """Off-diagonal ``||Corr - I||_F^2`` over units with variance ``>= tau``."""
+    corr, _ = _correlation(_covariance(as_matrix(activations)), tau)
+    off = corr - torch.diag(torch.diagonal(corr))
+    return float((off * off).sum())
+
+
+def gaussian_total_correlation(activations, tau: float = 1e-12) -> float:
+    """Gaussian estimate of total correlation, ``-1/2 log det Corr`` in nats (>= 0).
+
+    Exact for jointly Gaussian activations; ``inf`` when units are linearly dependent
+    to working precision. Constant units (variance ``< tau``) are left out.
+    """
+    a = as_matrix(activations)
+    corr, _ = _correlation(_covariance(a), tau)
+    return _gaussian_tc(corr, torch.finfo(a.dtype).eps)
+
+
+def _gaussian_tc(corr: torch.Tensor, eps: float) -> float:
+    """``-1/2 log det corr``; ``inf`` when ``corr`` is singular to working precision
+    (a Cholesky pivot below ``10 k eps`` of the activations' dtype)."""
+    k = corr.shape[0]
+    if k == 0:
+        return 0.0
+    chol, info = torch.linalg.cholesky_ex(corr)
+    pivots = torch.diagonal(chol) ** 2
+    if int(info) != 0 or float(pivots.min()) < 10 * k * eps:
+        return float("inf")  # some units are (numerically) linear combinations of others
+    return float(-0.5 * torch.log(pivots).sum())
+
+
+def activation_redundancy(activations, tau: float = 1e-12) -> dict:
+    """Effective rank (centred), ``||Corr - I||^2`` and Gaussian TC from one covariance.
+
+    Returns:
+        ``effective_rank``, ``corr_offdiag_sq``, ``corr_offdiag_sq_per_pair``,
+        ``gaussian_tc`` (nats), ``n_constant_units``.
+    """
+    a = as_matrix(activations)
+    cov = _covariance(a)
+    eig = torch.linalg.eigvalsh(cov)
+    corr, n_const = _correlation(cov, tau)
+    off = corr - torch.diag(torch.diagonal(corr))
+    k = corr.shape[0]
+    offsq = float((off * off).sum())
+    return {
+        "effective_rank": _erank_from_singular_values(eig.clamp_min(0).sqrt()),
+        "corr_offdiag_sq": offsq,
+        "corr_offdiag_sq_per_pair": offsq / (k * (k - 1)) if k > 1 else 0.0,
+        "gaussian_tc": _gaussian_tc(corr, torch.finfo(a.dtype).eps),
+        "n_constant_units": n_const,
+    }

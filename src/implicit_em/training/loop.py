@@ -1,0 +1,393 @@
+r"""The one training loop every experiment uses.
+
+``train(model, loss_fn, data, ...)`` runs mini-batch optimisation with a progress bar,
+callbacks, optional mixed precision, atomic checkpoints and exact resume, on one process
+or under ``torchrun`` with DistributedDataParallel.
+
+Determinism: the order of epoch ``e`` is ``randperm(n)`` from a generator seeded with
+``(seed, e)``, the global torch RNG is seeded with ``seed`` at the start and saved in
+checkpoints, so a run interrupted and resumed from its checkpoint ends with the same
+weights as an uninterrupted one (on CPU, bit for bit).
+
+Distributed: every rank sees the same permutation and takes a contiguous slice of each
+global batch; its loss is scaled by ``n_local * world_size / n_global`` so that DDP's
+gradient average equals the gradient of the mean loss over the whole global batch, i.e.
+the same update as one process with the same global ``batch_size``. Losses must be means
+over the batch; a final batch with fewer samples than ranks is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..progress import enabled as progress_enabled
+from .callbacks import Callback, TrainState
+from .checkpoint import load_checkpoint, save_checkpoint
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        model: the trained (unwrapped) module.
+        history: one record per epoch: ``{"epoch", "step", "lr", "wall_s", <term means>}``.
+        steps: optimisation steps taken in total (including before a resume).
+        resumed_from: the step a checkpoint resumed from, or ``None``.
+    """
+
+    model: nn.Module
+    history: list[dict] = field(default_factory=list)
+    steps: int = 0
+    resumed_from: int | None = None
+    wall_s: float = 0.0
+
+
+def setup_distributed() -> tuple[int, int]:
+    """Initialise ``torch.distributed`` from ``torchrun``'s environment when needed.
+
+    Returns ``(rank, world_size)``; ``(0, 1)`` outside a distributed launch. The backend
+    is NCCL on CUDA machines and gloo otherwise.
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside a DDP (or ``torch.compile``) wrapper."""
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
+class _Tensors:
+    """Index tensors directly: a whole batch is one gather, no per-sample Python."""
+
+    def __init__(self, tensors: Sequence[torch.Tensor]):
+        n = {len(t) for t in tensors}
+        if len(n) != 1:
+            raise ValueError(f"data tensors must share their first dimension, got {sorted(n)}")
+        self.tensors, self.n = tuple(tensors), n.pop()
+
+    def batch(self, idx: torch.Tensor, device) -> tuple:
+        return tuple(t[idx].to(device, non_blocking=True) for t in self.tensors)
+
+
+class _MapDataset:
+    """A ``torch.utils.data.Dataset``: samples are collated with the default collate."""
+
+    def __init__(self, dataset):
+        from torch.utils.data import default_collate
+
+        self.dataset, self.n, self.collate = dataset, len(dataset), default_collate
+
+    def batch(self, idx: torch.Tensor, device) -> tuple:
+        out = self.collate([self.dataset[int(i)] for i in idx])
+        out = out if isinstance(out, (tuple, list)) else (out,)
+        return tuple(t.to(device, non_blocking=True) for t in out)
+
+
+def _as_source(data):
+    if isinstance(data, torch.Tensor):
+        return _Tensors([data])
+    if isinstance(data, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in data):
+        return _Tensors(data)
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        return _MapDataset(data)
+    raise TypeError(
+        "data must be a tensor, a tuple of tensors with a shared first dimension, or a "
+        f"torch.utils.data.Dataset; got {type(data).__name__}"
+    )
+
+
+def _terms(out) -> tuple[torch.Tensor, dict]:
+    """The objective and its named terms from a loss function's return value."""
+    if isinstance(out, torch.Tensor):
+        if out.ndim != 0:
+            raise ValueError(f"loss_fn must return a scalar, got shape {tuple(out.shape)}")
+        return out, {"loss": out}
+    if isinstance(out, dict) and out:
+        total = out["loss"] if "loss" in out else sum(out.values())
+        return total, {"loss": total, **{k: v for k, v in out.items() if k != "loss"}}
+    raise TypeError("loss_fn must return a scalar tensor or a non-empty dict of scalar tensors")
+
+
+def _scheduler(schedule, optimizer, total_steps: int, warmup_steps: int):
+    if schedule is None:
+        return None
+    if callable(schedule):
+        return schedule(optimizer, total_steps)
+    if schedule != "cosine":
+        raise ValueError(f"schedule must be None, 'cosine' or a callable, got {schedule!r}")
+
+    def factor(step):
+        warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+        return warm * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _amp_dtype(amp, device: torch.device):
+    if amp in (False, None):
+        return None
+    if amp is True:
+        return torch.float16 if device.type == "cuda" else torch.bfloat16
+    if amp in ("bf16", "fp16"):
+        return torch.bfloat16 if amp == "bf16" else torch.float16
+    raise ValueError(f"amp must be False, True, 'bf16' or 'fp16', got {amp!r}")
+
+
+def _progress(total: int, description: str, show: bool):
+    if not show:
+        return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        transient=True,
+    )
+    bar.start()
+    bar.add_task(description, total=total, info="")
+    return bar
+
+
+def train(
+    model: nn.Module,
+    loss_fn: Callable,
+    data,
+    *,
+    epochs: int = 1,
+    batch_size: int = 128,
+    optimizer: str | Callable = "adam",
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    schedule=None,
+    warmup_steps: int = 0,
+    grad_clip: float | None = None,
+    device=None,
+    amp=False,
+    callbacks: Sequence[Callback] = (),
+    checkpoint=None,
+    checkpoint_every: int | None = None,
+    resume: bool = True,
+    seed: int = 0,
+    max_steps: int | None = None,
+    progress: bool = True,
+    description: str = "train",
+) -> TrainResult:
+    """Train ``model`` by mini-batch gradient descent on ``loss_fn``.
+
+    Args:
+        model: any ``nn.Module``; moved to ``device`` (and wrapped in DDP when
+            ``torch.distributed`` is initialised or ``torchrun`` launched the process).
+        loss_fn: ``loss_fn(model, batch) -> scalar | dict`` with ``batch`` the tuple of
+            tensors of one mini-batch on ``device``. A dict holds named terms; its
+            ``"loss"`` entry is minimised if present, otherwise the sum of the terms.
+            Under DDP ``model`` is the wrapper: call it, not its submodules.
+        data: a tensor, a tuple of tensors sharing the first dimension, or a Dataset.
+        epochs, batch_size: passes over the data and the *global* batch size.
+        optimizer: ``"adam" | "adamw" | "sgd"`` or ``fn(params) -> Optimizer``.
+        lr, weight_decay: for the named optimisers.
+        schedule: ``None``, ``"cosine"`` (per step, with ``warmup_steps``) or
+            ``fn(optimizer, total_steps) -> LRScheduler``.
+        grad_clip: clip the global gradient norm to this value.
+        device: default CUDA (this rank's GPU) when available, else CPU.
+        amp: ``True`` (bf16 on CPU, fp16 + GradScaler on CUDA), ``"bf16"`` or ``"fp16"``.
+        callbacks: :class:`Callback` objects (e.g. :class:`implicit_em.diagnostics.Monitor`).
+        checkpoint: a file path; saved atomically every ``checkpoint_every`` steps (default:
+            each epoch) and at the end, and resumed from when it exists and ``resume``.
+        seed: seeds the data order and the global torch RNG.
+        max_steps: stop after this many steps in total.
+        progress: show a progress bar with the running loss (rank 0; ``IEM_PROGRESS=0``
+            turns all bars off).
+
+    Returns:
+        :class:`TrainResult`.
+
+    Raises:
+        FloatingPointError: the loss became NaN/Inf (the last checkpoint is kept).
+
+    Example:
+        >>> net = nn.Linear(3, 1)
+        >>> x, y = torch.randn(64, 3), torch.randn(64, 1)
+        >>> mse = lambda m, b: ((m(b[0]) - b[1]) ** 2).mean()
+        >>> result = train(net, mse, (x, y), epochs=2, batch_size=16, progress=False)
+        >>> result.steps
+        8
+    """
+    rank, world = setup_distributed()
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    if batch_size < world:
+        raise ValueError(f"batch_size ({batch_size}) must be >= the number of ranks ({world})")
+    source = _as_source(data)
+    if source.n == 0:
+        raise ValueError("data is empty")
+    if device is None:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    model = model.to(device)
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if callable(optimizer):
+        opt = optimizer(params)
+    elif optimizer in OPTIMIZERS:
+        opt = OPTIMIZERS[optimizer](params, lr=lr, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a callable")
+
+    batches = list(torch.arange(source.n).split(batch_size))
+    if len(batches[-1]) < world:
+        batches.pop()  # every rank needs at least one sample
+    steps_per_epoch = len(batches)
+    total_steps = epochs * steps_per_epoch
+    if max_steps is not None:
+        total_steps = min(total_steps, max_steps)
+    sched = _scheduler(schedule, opt, max(total_steps, 1), warmup_steps)
+    amp_dtype = _amp_dtype(amp, device)
+    scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
+
+    torch.manual_seed(seed)
+    state = TrainState(model=model, optimizer=opt, rank=rank, world_size=world)
+    history: list[dict] = []
+    epoch, done, sums, resumed_from = 0, 0, {}, None  # position: batch `done` of `epoch`
+    if checkpoint is not None and resume and Path(checkpoint).exists():
+        ck = load_checkpoint(checkpoint, model, opt, sched, scaler, callbacks)
+        epoch, done, state.step = ck["epoch"], ck["batch"], ck["step"]
+        history, sums = ck["history"], ck["sums"]
+        resumed_from = state.step
+    every = checkpoint_every or steps_per_epoch
+
+    def save():
+        if checkpoint is not None:
+            save_checkpoint(
+                checkpoint,
+                model,
+                opt,
+                sched,
+                scaler,
+                callbacks,
+                rank=rank,
+                epoch=epoch,
+                batch=done,
+                step=state.step,
+                history=history,
+                sums=sums,
+            )
+
+    def step(batch, n_global: int) -> float:
+        ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+        with ctx:
+            total, terms = _terms(loss_fn(net, batch))
+        value = float(total.detach())
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"loss became {value} at step {state.step} (epoch {epoch}); lower the "
+                "learning rate, check the inputs for NaN/Inf, or set grad_clip"
+            )
+        if world > 1:  # DDP averages over ranks: weight by this rank's share of the batch
+            total = total * (len(batch[0]) * world / n_global)
+        opt.zero_grad(set_to_none=True)
+        (scaler.scale(total) if scaler is not None else total).backward()
+        if scaler is not None:
+            scaler.unscale_(opt)
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
+        if sched is not None:
+            sched.step()
+        state.terms = {k: float(v.detach()) for k, v in terms.items()}
+        return value
+
+    for cb in callbacks:
+        cb.on_train_start(state)
+    bar = _progress(total_steps, description, progress and rank == 0 and progress_enabled())
+    if bar:
+        bar.update(bar.task_ids[0], completed=min(state.step, total_steps))
+    start = time.perf_counter()
+    net.train()
+    try:
+        while epoch < epochs and state.step < total_steps and not state.stop:
+            state.epoch = epoch
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            perm = torch.randperm(source.n, generator=gen)
+            while done < steps_per_epoch and state.step < total_steps and not state.stop:
+                global_idx = perm[batches[done]]
+                local = source.batch(global_idx.tensor_split(world)[rank], device)
+                value = step(local, len(global_idx))
+                state.step += 1
+                done += 1
+                for k, v in state.terms.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                sums["_steps"] = sums.get("_steps", 0) + 1
+                for cb in callbacks:
+                    cb.on_step_end(state)
+                if state.step % every == 0:
+                    save()
+                if bar:
+                    info = f"epoch {epoch + 1}/{epochs} loss {value:.4g}"
+                    bar.update(bar.task_ids[0], advance=1, info=info)
+            if done < steps_per_epoch:  # stopped inside the epoch
+                break
+            counted = sums.pop("_steps", 0)
+            if counted:
+                history.append(
+                    {
+                        "epoch": epoch,
+                        "step": state.step,
+                        "lr": opt.param_groups[0]["lr"],
+                        "wall_s": round(time.perf_counter() - start, 3),
+                        **{k: v / counted for k, v in sums.items()},
+                    }
+                )
+            for cb in callbacks:
+                cb.on_epoch_end(state)
+            epoch, done, sums = epoch + 1, 0, {}
+        save()
+    finally:
+        if bar:
+            bar.stop()
+    for cb in callbacks:
+        cb.on_train_end(state)
+    return TrainResult(
+        model=model,
+        history=history,
+        steps=state.step,
+        resumed_from=resumed_from,
+        wall_s=time.perf_counter() - start,
+    )

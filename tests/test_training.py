@@ -1,0 +1,163 @@
+"""The training loop: convergence, named terms, exact resume, errors, AMP, DDP."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from implicit_em.diagnostics import Monitor, unit_health
+from implicit_em.training import Callback, train
+
+
+def _data(n=120, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [0.0]]) + 0.3
+    return x, y
+
+
+def _mse(m, batch):
+    return ((m(batch[0]) - batch[1]) ** 2).mean()
+
+
+def test_loss_decreases_and_history_has_named_terms():
+    x, y = _data()
+    torch.manual_seed(0)
+    net = nn.Linear(4, 1)
+
+    def loss_fn(m, batch):
+        err = ((m(batch[0]) - batch[1]) ** 2).mean()
+        return {"mse": err, "l2": 1e-3 * m.weight.pow(2).sum()}
+
+    res = train(net, loss_fn, (x, y), epochs=30, batch_size=32, lr=0.05, progress=False)
+    assert res.steps == 30 * 4 and len(res.history) == 30
+    first, last = res.history[0], res.history[-1]
+    assert set(first) >= {"epoch", "step", "lr", "wall_s", "loss", "mse", "l2"}
+    assert last["loss"] == pytest.approx(last["mse"] + last["l2"], rel=1e-6)
+    assert last["mse"] < 0.01 * first["mse"]
+
+
+class Interrupt(Callback):
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def on_step_end(self, state):
+        self.calls += 1
+        if state.step == self.at:
+            raise KeyboardInterrupt
+
+
+def _model():
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 1))
+
+
+def _monitor(x):
+    return Monitor({"health": lambda m: unit_health(m[:2](x))}, every=5)
+
+
+@pytest.mark.parametrize("interrupt_at", [7, 12, 22])
+def test_resume_gives_the_same_final_weights(tmp_path, interrupt_at):
+    x, y = _data()
+    kw = dict(
+        epochs=4,
+        batch_size=20,
+        lr=1e-2,
+        schedule="cosine",
+        warmup_steps=3,
+        seed=11,
+        progress=False,
+        checkpoint_every=5,
+    )
+    ref_mon = _monitor(x)
+    ref = train(_model(), _mse, (x, y), callbacks=[ref_mon], **kw)
+
+    ck = tmp_path / "ck.pt"
+    mon = _monitor(x)
+    with pytest.raises(KeyboardInterrupt):
+        train(_model(), _mse, (x, y), callbacks=[mon, Interrupt(interrupt_at)], checkpoint=ck, **kw)
+    assert ck.exists()
+    mon2 = _monitor(x)
+    counter = Interrupt(-1)
+    res = train(_model(), _mse, (x, y), callbacks=[mon2, counter], checkpoint=ck, **kw)
+    assert res.resumed_from == (interrupt_at // 5) * 5 and res.steps == ref.steps
+    assert counter.calls == ref.steps - res.resumed_from  # only the remaining steps ran
+    for a, b in zip(ref.model.state_dict().values(), res.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert res.history == [
+        dict(h, wall_s=r["wall_s"]) for h, r in zip(ref.history, res.history, strict=True)
+    ]
+    assert [r["step"] for r in mon2.history] == [r["step"] for r in ref_mon.history]
+    assert mon2.history[-1]["health.dead_activity"] == ref_mon.history[-1]["health.dead_activity"]
+
+
+def test_finished_checkpoint_is_not_retrained(tmp_path):
+    x, y = _data()
+    ck = tmp_path / "ck.pt"
+    a = train(nn.Linear(4, 1), _mse, (x, y), epochs=2, batch_size=40, checkpoint=ck, progress=False)
+    b = train(nn.Linear(4, 1), _mse, (x, y), epochs=2, batch_size=40, checkpoint=ck, progress=False)
+    assert b.resumed_from == a.steps == b.steps == 6
+    assert torch.equal(a.model.weight, b.model.weight)
+
+
+def test_nan_loss_raises_and_bad_arguments():
+    x, y = _data()
+    x[5, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match="loss became nan at step 0"):
+        train(nn.Linear(4, 1), _mse, (x, y), batch_size=200, progress=False)
+    with pytest.raises(ValueError, match="first dimension"):
+        train(nn.Linear(4, 1), _mse, (x, y[:5]), progress=False)
+    with pytest.raises(ValueError, match="optimizer"):
+        train(nn.Linear(4, 1), _mse, (x, y), optimizer="lbfgs", progress=False)
+    with pytest.raises(ValueError, match="amp"):
+        train(nn.Linear(4, 1), _mse, (x, y), amp="fp8", progress=False)
+    with pytest.raises(TypeError, match="scalar tensor"):
+        train(nn.Linear(4, 1), lambda m, b: 1.0, (x, y), progress=False)
+    with pytest.raises(ValueError, match="scalar"):
+        train(nn.Linear(4, 1), lambda m, b: m(b[0]), (x, y), progress=False)
+
+
+def test_bf16_autocast_on_cpu_trains():
+    x, y = _data()
+    res = train(
+        nn.Linear(4, 1), _mse, (x, y), epochs=20, batch_size=30, lr=0.05, amp="bf16", progress=False
+    )
+    assert res.history[-1]["loss"] < 0.1 * res.history[0]["loss"]
+
+
+def test_map_style_dataset_and_max_steps():
+    x, y = _data(50)
+    ds = torch.utils.data.TensorDataset(x, y)
+    res = train(nn.Linear(4, 1), _mse, ds, epochs=5, batch_size=8, max_steps=9, progress=False)
+    assert res.steps == 9
+
+
+def test_ddp_two_gloo_processes_match_one_process(tmp_path):
+    script = Path(__file__).with_name("ddp_train_script.py")
+    env = dict(os.environ, OMP_NUM_THREADS="1", IEM_PROGRESS="0")
+    single, ddp = tmp_path / "single.pt", tmp_path / "ddp.pt"
+    subprocess.run([sys.executable, str(script), str(single)], check=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(script),
+            str(ddp),
+        ],
+        env=env,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a, b = torch.load(single), torch.load(ddp)
+    assert a["steps"] == b["steps"] == 12
+    for k in a["state"]:
+        torch.testing.assert_close(a["state"][k], b["state"][k], rtol=0, atol=1e-12)
