@@ -162,7 +162,7 @@ def test_ddp_two_gloo_processes_match_one_process(tmp_path):
         f"--master_port={port}",
     ]
     proc = subprocess.run(
-        launch + [str(script), str(ddp)], env=env, timeout=300, capture_output=True, text=True
+        [*launch, str(script), str(ddp)], env=env, timeout=300, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     a, b = torch.load(single), torch.load(ddp)
