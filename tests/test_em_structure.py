@@ -118,3 +118,15 @@ def test_model_mode_is_restored_and_bad_arguments():
         em_structure(net, torch.randn(4, 2), head="mse")
     with pytest.raises(TypeError):
         em_structure(lambda x: x, torch.randn(4, 2))
+
+
+def test_competitive_modules_are_classified_soft_or_hard():
+    from implicit_em.activations import LWTA, Maxout, SoLU
+    from implicit_em.diagnostics.em_structure import HARD
+
+    net = nn.Sequential(nn.Linear(4, 12), SoLU(), LWTA(3), nn.Linear(12, 12), Maxout(3))
+    rows = {r.op: r for r in em_structure(net, torch.randn(32, 4)).rows}
+    assert rows["SoLU"].kind == EM and rows["SoLU"].em and rows["SoLU"].coupling > 0.01
+    assert rows["LWTA"].kind == HARD and not rows["LWTA"].em
+    assert rows["LWTA"].responsibility_entropy == 0.0  # hard assignment
+    assert rows["Maxout"].kind == HARD and rows["Maxout"].shape == (32, 4)

@@ -232,3 +232,23 @@ def test_console_script_lists_experiments():
     proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "identities" in proc.stdout and "C1:" in proc.stdout
+
+
+def test_em_structure_experiment_runs_and_decides_c17(tmp_path):
+    from implicit_em.experiments import em_structure as exp
+
+    res = exp.run(exp.Config(epochs=1, hidden=16), tmp_path)
+    models = {r["model"]: r for r in res["tables"]["models"]}
+    assert set(models) == {"relu_mlp", "tanh_mlp", "attention", "competitive"}
+    assert (
+        models["relu_mlp"]["internal_em_ops"] == 0 and models["competitive"]["internal_em_ops"] == 2
+    )
+    (v,) = res["verdicts"]
+    assert v.claim == "C17" and v.verdict == "confirmed"
+    # the verdict follows the measurements: a coupled "gate" refutes the claim
+    rows = [dict(r) for r in res["tables"]["maps"]]
+    for r in rows:
+        if r["kind"] == "element-wise gate":
+            r["coupling"] = 0.3
+    cfg = exp.Config()
+    assert exp.summarise(rows, res["tables"]["models"], cfg)["verdicts"][0].verdict == "refuted"

@@ -282,6 +282,9 @@ class LSELoss(nn.Module):
     def forward(self, d, mask=None):
         return lse_loss(d, self.dim, mask=mask, reduction=self.reduction)
 
+    def em_responsibilities(self, d, mask=None):
+        return responsibilities(d, self.dim, mask=mask).movedim(self.dim, -1)
+
     def extra_repr(self) -> str:
         return f"dim={self.dim}, reduction={self.reduction!r}"
 
@@ -295,6 +298,9 @@ class DistanceCrossEntropy(nn.Module):
 
     def forward(self, d, target, mask=None):
         return distance_cross_entropy(d, target, self.dim, mask=mask, reduction=self.reduction)
+
+    def em_responsibilities(self, d, target=None, mask=None):
+        return responsibilities(d, self.dim, mask=mask).movedim(self.dim, -1)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, reduction={self.reduction!r}"

@@ -9,7 +9,15 @@ from rich.progress import track as _rich_track
 
 
 def enabled() -> bool:
-    return os.environ.get("IEM_PROGRESS", "1") not in ("0", "false", "no")
+    """Bars show on a terminal unless ``IEM_PROGRESS=0``; ``IEM_PROGRESS=1`` forces them."""
+    setting = os.environ.get("IEM_PROGRESS", "")
+    if setting in ("0", "false", "no"):
+        return False
+    if setting in ("1", "true", "yes"):
+        return True
+    from rich.console import Console
+
+    return Console().is_terminal
 
 
 def track(items: Sequence | Iterable, description: str, total: int | None = None):

@@ -6,8 +6,10 @@ there the gradient is a responsibility. :func:`em_structure` walks a model -- wi
 layer/op:
 
 * ``kind``: ``normalisation over alternatives`` (softmax, log_softmax, softmin,
-  logsumexp, cross-entropy, attention, the library's LSE ops and competitive modules:
-  **EM structure**), ``element-wise gate`` (ReLU, tanh, GELU, ...: none), ``linear``,
+  logsumexp, cross-entropy, attention, the library's LSE ops and soft competitive
+  modules: **EM structure**), ``hard competition (no LSE)`` (maxout, hard LWTA:
+  zero-temperature assignment, measured but not EM), ``element-wise gate`` (ReLU, tanh,
+  GELU, ...: none), ``linear``,
   ``normalisation (no alternatives)`` (LayerNorm, BatchNorm: none) or ``other``;
 * measured on the example batch: the mean normalised responsibility entropy
   (``H(r) / log K``: 0 = hard assignment, 1 = uniform) and the dead fraction
@@ -16,8 +18,9 @@ layer/op:
   ``coupling`` ``||J - diag(J)||_F / ||J||_F`` of ops that map a vector to a vector of
   the same shape (0 for element-wise gates; competition needs it to be > 0).
 
-Library modules take part by defining ``em_responsibilities(*inputs)`` (the
-responsibilities they normalise, alternatives along ``self.dim``).
+Library modules take part by defining ``em_responsibilities(*inputs)``: the
+responsibilities they normalise, with the alternatives on the last axis (``self.dim``
+is reported as the axis).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from torch import nn
 from .. import lse as _lse
 
 EM = "normalisation over alternatives"
+HARD = "hard competition (no LSE)"
 GATE = "element-wise gate"
 LINEAR = "linear"
 NORM = "normalisation (no alternatives)"
@@ -282,8 +286,9 @@ def _module_row(name, m, args, kwargs, out, dead_tol) -> EMRow | None:
     if isinstance(m, SKIP_MODULES):
         return None
     if _is_em_module(m):
-        if hasattr(m, "em_responsibilities"):
+        if hasattr(m, "em_responsibilities"):  # alternatives on the last axis
             r, axis = m.em_responsibilities(*args), getattr(m, "dim", -1)
+            ent, dead = _entropy_and_dead(r, -1, dead_tol)
         elif isinstance(m, nn.MultiheadAttention):
             kw = dict(kwargs, need_weights=True, average_attn_weights=False)
             with torch.no_grad():
@@ -295,12 +300,14 @@ def _module_row(name, m, args, kwargs, out, dead_tol) -> EMRow | None:
             r, axis = out.exp(), m.dim if m.dim is not None else -1
         else:
             r, axis = out, m.dim if m.dim is not None else -1
-        ent, dead = _entropy_and_dead(r, axis, dead_tol)
+        if not hasattr(m, "em_responsibilities"):
+            ent, dead = _entropy_and_dead(r, axis, dead_tol)
         coupling = None
         if isinstance(out, torch.Tensor) and args and isinstance(args[0], torch.Tensor):
             if out.shape == args[0].shape:
                 coupling = _coupling(m, args[0], axis)
-        return EMRow(name, op, EM, True, axis, shape, ent, dead, coupling)
+        soft = bool(getattr(m, "em_soft", True))
+        return EMRow(name, op, EM if soft else HARD, soft, axis, shape, ent, dead, coupling)
     z = args[0] if args and isinstance(args[0], torch.Tensor) else None
     if isinstance(m, GATE_MODULES) and z is not None:
         axis = _unit_axis(z.ndim)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .base import Experiment
+from .em_structure import EXPERIMENT as _em_structure
 from .identities import EXPERIMENT as _identities
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (_identities,)}
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (_identities, _em_structure)}
 
 
 def list_experiments() -> list[Experiment]:
