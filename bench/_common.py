@@ -21,8 +21,12 @@ def median_seconds(fn, min_run_time: float = 1.0) -> float:
 
 def report(name: str, rows: list[dict], meta: dict) -> Path:
     """Print ``rows`` as an aligned table and write them with ``meta`` to results/NAME.json."""
-    cols = list(rows[0])
-    cells = [[f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols] for r in rows]
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+
+    def cell(v):
+        return "" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
+
+    cells = [[cell(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     for row in cells:

@@ -169,3 +169,27 @@ def test_ddp_two_gloo_processes_match_one_process(tmp_path):
     assert a["steps"] == b["steps"] == 12
     for k in a["state"]:
         torch.testing.assert_close(a["state"][k], b["state"][k], rtol=0, atol=1e-12)
+
+
+def test_monitor_records_every_n_steps_flattens_dicts_and_restores_mode():
+    x, y = _data(64)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 1))
+    seen_modes = []
+
+    def probe(m):
+        seen_modes.append(m.training)
+        return {"a": 1.0, "b": unit_health(m[:2](x))["dead_activity"]}
+
+    mon = Monitor({"p": probe, "w": lambda m: m[0].weight.norm()}, every=3)
+    res = train(net, _mse, (x, y), epochs=2, batch_size=16, callbacks=[mon], progress=False)
+    assert [r["step"] for r in mon.history] == [0, 3, 6, 8]  # start, every 3, end
+    assert set(mon.history[0]) == {"step", "epoch", "p.a", "p.b", "w"}
+    steps, values = mon.series("w")
+    assert steps == [0, 3, 6, 8] and values[-1] == pytest.approx(
+        float(net[0].weight.detach().norm())
+    )
+    assert not any(seen_modes) and net.training and res.steps == 8
+    with pytest.raises(ValueError, match="probe"):
+        Monitor({})
+    with pytest.raises(ValueError, match="every"):
+        Monitor({"a": lambda m: 0.0}, every=0)

@@ -1,10 +1,12 @@
 """implicit-em: implicit expectation-maximisation inside neural networks.
 
-``import implicit_em as iem``; the identity lives in :mod:`implicit_em.lse`, datasets in
-:mod:`implicit_em.data`, the experiment suite in :mod:`implicit_em.experiments`.
+``import implicit_em as iem``: the identity in :mod:`implicit_em.lse`, activations in
+:mod:`implicit_em.activations`, measurements in :mod:`implicit_em.diagnostics`, the
+training loop in :mod:`implicit_em.training`, datasets in :mod:`implicit_em.data`, and
+the experiment suite in :mod:`implicit_em.experiments`.
 """
 
-from . import data, lse
+from . import activations, data, diagnostics, lse, training
 from .lse import (
     DistanceCrossEntropy,
     LSELoss,
@@ -20,10 +22,13 @@ __all__ = [
     "DistanceCrossEntropy",
     "LSELoss",
     "__version__",
+    "activations",
     "data",
+    "diagnostics",
     "distance_cross_entropy",
     "lse",
     "lse_loss",
     "lse_objective",
     "responsibilities",
+    "training",
 ]
