@@ -30,6 +30,7 @@ background:#fff}figure{margin:10px 0 18px}figcaption{color:#4d5668;font-size:13.
 margin-top:4px}details{margin:6px 0}summary{cursor:pointer;color:#2d5bd7}
 .fail{background:#fde8e6;border:1px solid #f2b8b3;padding:8px 12px;border-radius:6px}
 code{background:#eef0f5;padding:0 4px;border-radius:3px}a{color:#2d5bd7}
+.tw{overflow-x:auto;max-width:100%}
 """
 
 
@@ -73,7 +74,7 @@ def _table(rows: list[dict], max_rows: int | None = None) -> str:
         return f"<td{cls}>{_e(v)}</td>"
 
     body = "".join("<tr>" + "".join(cell(r.get(c)) for c in cols) + "</tr>" for r in rows)
-    table = f"<table><tr>{head}</tr>{body}</table>"
+    table = f'<div class="tw"><table><tr>{head}</tr>{body}</table></div>'
     if max_rows is not None and len(rows) > max_rows:
         return f"<details><summary>{len(rows)} rows (click to show)</summary>{table}</details>"
     return table
