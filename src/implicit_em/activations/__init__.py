@@ -36,11 +36,14 @@ from .derived import (
     properties,
     soft_relu,
 )
+from .registry import ACTIVATIONS, ActivationSpec, make_activation
 
 __all__ = [
+    "ACTIVATIONS",
     "ENERGY_MODELS",
     "LWTA",
     "STANDARD_ACTIVATIONS",
+    "ActivationSpec",
     "Cauchy",
     "ContinuousModel",
     "DerivedActivation",
@@ -63,6 +66,7 @@ __all__ = [
     "grouped_softmax",
     "grouped_solu",
     "lwta",
+    "make_activation",
     "maxout",
     "nearest_standard",
     "neg_log_softmin",
