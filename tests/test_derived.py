@@ -162,7 +162,8 @@ def test_user_models():
 
 def test_derived_module_learns_its_parameters():
     act = D.DerivedActivation("student_t", learn=("m", "sigma"), nu=2.0)
-    assert isinstance(act.m, torch.nn.Parameter) and not isinstance(act.nu, torch.nn.Parameter)
+    assert isinstance(act.m, torch.nn.Parameter) and act.fixed == {"nu": 2.0}
+    assert set(dict(act.named_parameters())) == {"m", "sigma"}
     z = torch.randn(50, 4)
     act(z).pow(2).sum().backward()
     assert act.m.grad is not None and act.sigma.grad is not None  # sigma via log(sigma)

@@ -55,6 +55,11 @@ from .._checks import check_tensor
 STATISTICS = ("mean", "mode", "std")
 
 
+def _scale(z: torch.Tensor, c) -> torch.Tensor:
+    """``z * c``, skipping the pass when ``c`` is the number 1."""
+    return z if not isinstance(c, torch.Tensor) and c == 1 else z * c
+
+
 def _param(name: str, value, *, positive: bool = True, minimum: float | None = None):
     """Check a number (finite; > 0 if ``positive``); tensors are used as given."""
     if isinstance(value, torch.Tensor):
@@ -184,7 +189,7 @@ class Gaussian(TwoSigned):
 
     def closed_form(self, z, statistic):
         if statistic == "mean":
-            return torch.tanh(self.params["m"] * z / self.params["sigma"] ** 2)
+            return torch.tanh(_scale(z, self.params["m"] / self.params["sigma"] ** 2))
         return super().closed_form(z, statistic)
 
 
@@ -203,7 +208,7 @@ class Laplace(TwoSigned):
     def closed_form(self, z, statistic):
         if statistic == "mean":
             m = self.params["m"]
-            return torch.tanh(torch.clamp(z, -m, m) / self.params["b"])
+            return torch.tanh(_scale(torch.clamp(z, -m, m), 1.0 / self.params["b"]))
         return super().closed_form(z, statistic)
 
 
@@ -309,10 +314,15 @@ class Gate(DiscreteModel):
         return torch.sigmoid(u) if self.link == "logistic" else torch.special.ndtr(u)
 
     def closed_form(self, z, statistic):
+        t = self.params["temperature"]
+        if statistic == "mean":  # fused torch kernels: T silu(z/T) = z sigmoid(z/T), etc.
+            u = _scale(z, 1.0 / t)
+            if self.output == "probability":
+                return torch.sigmoid(u) if self.link == "logistic" else torch.special.ndtr(u)
+            gated = nn.functional.silu(u) if self.link == "logistic" else nn.functional.gelu(u)
+            return _scale(gated, t)
         p = self.p_on(z)
         scale = z if self.output == "gated" else torch.ones_like(z)
-        if statistic == "mean":
-            return scale * p
         if statistic == "std":
             return scale.abs() * (p * (1 - p)).sqrt()
         return torch.where(z > 0, scale, torch.zeros_like(z))
@@ -546,27 +556,35 @@ class DerivedActivation(nn.Module):
             raise ValueError(
                 f"cannot learn {sorted(unknown)}: {model!r} has parameters {sorted(numeric)}"
             )
-        self.positive = sorted(k for k in numeric if k in POSITIVE)
-        for k, v in numeric.items():
-            raw = torch.tensor(math.log(v) if k in self.positive else v)
-            if k in learn:
-                self.register_parameter(k, nn.Parameter(raw))
-            else:
-                self.register_buffer(k, raw)
-        self.names = sorted(numeric)
+        self.positive = sorted(k for k in learn if k in POSITIVE)
+        self.fixed = {k: v for k, v in numeric.items() if k not in learn}  # plain floats
+        for k in learn:  # positive parameters are learned through their logarithm
+            v = numeric[k]
+            self.register_parameter(
+                k, nn.Parameter(torch.tensor(math.log(v) if k in self.positive else v))
+            )
+        self.learned = sorted(learn)
 
     def current_params(self) -> dict:
-        return {
+        learned = {
             k: getattr(self, k).exp() if k in self.positive else getattr(self, k)
-            for k in self.names
+            for k in self.learned
         }
+        return {**self.fixed, **learned}
+
+    def energy_model(self) -> EnergyModel:
+        """The :class:`EnergyModel` with the module's current parameter values."""
+        return ENERGY_MODELS[self.model](**self.options, **self.current_params())
 
     def forward(self, z):
-        model = ENERGY_MODELS[self.model](**self.options, **self.current_params())
-        return posterior_activation(z, model, self.statistic)
+        return posterior_activation(z, self.energy_model(), self.statistic)
 
     def extra_repr(self) -> str:
-        ps = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in self.current_params().items())
+        ps = ", ".join(
+            f"{k}={float(torch.as_tensor(v).detach()):.4g}"
+            + (" (learned)" if k in self.learned else "")
+            for k, v in self.current_params().items()
+        )
         return f"{self.model!r}, statistic={self.statistic!r}" + (f", {ps}" if ps else "")
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from .activations import EXPERIMENT as _activations
 from .base import Experiment
+from .dead_units import EXPERIMENT as _dead_units
 from .em_structure import EXPERIMENT as _em_structure
 from .identities import EXPERIMENT as _identities
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (_identities, _em_structure)}
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e for e in (_identities, _activations, _dead_units, _em_structure)
+}
 
 
 def list_experiments() -> list[Experiment]:
