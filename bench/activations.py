@@ -57,6 +57,7 @@ def main(argv=None):
         }
         best = sec
         if not a.no_compile:
+            torch._dynamo.reset()  # fresh caches: no recompile-limit fallback to eager
             comp = median_seconds(fwd_bwd(torch.compile(act), x), a.min_run_time)
             row.update(compiled_x_relu=comp / t["relu"], compiled_x_tanh=comp / t["tanh"])
             best = min(sec, comp)

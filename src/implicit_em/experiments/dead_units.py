@@ -190,7 +190,10 @@ def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, l
         "grad_to_shifted_vs_others": grad_ratio,
         "shifted_with_exactly_zero_grad": zero_grad_units,
         "accuracy_after_shift": acc_shifted,
-        "recovered_fraction": float(recovered.sum()) / max(int(was_off.sum()), 1),
+        # None: the shift left no unit inactive (the activation keeps its gradient)
+        "recovered_fraction": float(recovered.sum()) / int(was_off.sum())
+        if was_off.any()
+        else None,
         "accuracy_after_recovery": _accuracy(model, x_te, y_te),
     }, history
 
@@ -214,13 +217,14 @@ def run(cfg: Config, out_dir) -> dict:
 def summarise(rows, history, skipped, cfg) -> dict:
     relu = [r for r in rows if r["activation"] == "relu"]
     soft = [r for r in rows if r["activation"] != "relu"]
-    relu_recovered = max((r["recovered_fraction"] for r in relu), default=float("nan"))
+    relu_recovered = max((r["recovered_fraction"] or 0.0 for r in relu), default=float("nan"))
     relu_grad = max((r["grad_to_shifted_vs_others"] for r in relu), default=float("nan"))
     gradless = sorted({r["activation"] for r in soft if r["shifted_with_exactly_zero_grad"] > 0})
     soft_grad = {r["activation"]: r["grad_to_shifted_vs_others"] for r in soft}
     best_soft = {}
     for r in soft:
-        best_soft[r["activation"]] = max(best_soft.get(r["activation"], 0), r["recovered_fraction"])
+        prev, cur = best_soft.get(r["activation"]), r["recovered_fraction"]
+        best_soft[r["activation"]] = cur if prev is None else max(prev, cur or 0.0)
     relu_dies = relu_recovered <= 0.01 and relu_grad == 0
     if not relu_dies:
         verdict = "refuted"
@@ -232,7 +236,8 @@ def summarise(rows, history, skipped, cfg) -> dict:
         f"after the shift, shifted ReLU units get exactly zero gradient (ratio {relu_grad:.1e}) "
         f"and at most {relu_recovered:.0%} recover; "
         + ", ".join(
-            f"{a}: gradient ratio {soft_grad[a]:.1e}, up to {best_soft[a]:.0%} recover"
+            f"{a}: gradient ratio {soft_grad[a]:.1e}, "
+            + ("never inactive" if best_soft[a] is None else f"up to {best_soft[a]:.0%} recover")
             for a in best_soft
         )
         + (f"; exactly zero gradient also for: {', '.join(gradless)}" if gradless else "")
@@ -283,7 +288,7 @@ def plot(result: dict, out_dir) -> list[dict]:
     labels = [f"{r['dataset']}\n{r['activation']}\n{r['optimizer']}" for r in runs]
     ax.bar(
         range(len(runs)),
-        [r["recovered_fraction"] for r in runs],
+        [r["recovered_fraction"] or 0.0 for r in runs],
         color=["#c0392b" if r["activation"] == "relu" else "#2e86c1" for r in runs],
     )
     ax.set_xticks(range(len(runs)), labels, fontsize=6)
