@@ -252,3 +252,46 @@ def test_em_structure_experiment_runs_and_decides_c17(tmp_path):
             r["coupling"] = 0.3
     cfg = exp.Config()
     assert exp.summarise(rows, res["tables"]["models"], cfg)["verdicts"][0].verdict == "refuted"
+
+
+def test_activations_experiment_verdicts_follow_measurements(tmp_path):
+    from implicit_em.experiments import activations as exp
+
+    cfg = exp.Config(n_points=401, temperatures=(1.0, 0.1, 0.01), gaussian_grid=2)
+    res = exp.run(cfg, tmp_path)
+    v = {x.claim: x.verdict for x in res["verdicts"]}
+    assert v == {"C5": "confirmed", "C6": "partly", "C7": "refuted", "C8": "confirmed"}
+    assert (tmp_path / "curves.json").exists()
+    rows = [dict(r) for r in res["tables"]["properties"]]
+    # if the Student-t activations were monotone and saturated at +-1, C7 would be confirmed
+    for r in rows:
+        if r["model"] in ("student_t", "cauchy"):
+            r.update(monotone="increasing", limit_pos=1.0, redescending=False)
+    again = exp.summarise(rows, res["tables"]["temperature"], 1e-15, cfg)
+    assert {x.claim: x.verdict for x in again["verdicts"]}["C7"] == "confirmed"
+    worse = exp.summarise(res["tables"]["properties"], res["tables"]["temperature"], 1e-3, cfg)
+    assert {x.claim: x.verdict for x in worse["verdicts"]}["C5"] == "refuted"
+
+
+def test_dead_units_experiment_small_run(tmp_path):
+    from implicit_em.experiments import dead_units as exp
+
+    cfg = exp.Config(
+        datasets=("digits",),
+        activations=("relu", "tanh"),
+        optimizers=("adam",),
+        hidden=16,
+        epochs=1,
+        recovery_epochs=1,
+        monitor_every=5,
+    )
+    res = exp.run(cfg, tmp_path)
+    runs = {r["activation"]: r for r in res["tables"]["runs"]}
+    assert runs["relu"]["grad_to_shifted_vs_others"] == 0.0
+    assert runs["relu"]["shifted_inactive_after_shift"] == 1.0
+    assert runs["tanh"]["grad_to_shifted_vs_others"] > 0.0
+    (v,) = res["verdicts"]
+    assert v.claim == "C9" and v.verdict == "confirmed"
+    rows = [dict(r) for r in res["tables"]["runs"]]
+    rows[0]["recovered_fraction"] = 0.5  # a recovering ReLU would refute the claim
+    assert exp.summarise(rows, [], [], cfg)["verdicts"][0].verdict == "refuted"

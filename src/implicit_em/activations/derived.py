@@ -28,9 +28,10 @@ gate          off: 0; on: ``-z/T`` (logistic) or    P(on) = ``sigmoid(z/T)`` / `
               ``-log Phi(-z/T)`` (probit)           mode ``z [z > 0]`` = ReLU at any ``T``
 ============  ====================================  =====================================
 
-So a heavy-tailed (Student-t, Cauchy) noise model does **not** give a slow-saturating
-activation: far from both hypotheses, both explain ``z`` equally badly and the posterior
-returns to 50/50. The gated family ``z sigmoid(z / T)`` tends to ReLU as ``T -> 0``
+(Cauchy, ``nu = 1``: ``2 m z / (z^2 + m^2 + sigma^2)``.) So a heavy-tailed (Student-t,
+Cauchy) noise model does **not** give a slow-saturating activation: far from both
+hypotheses, both explain ``z`` equally badly and the posterior returns to 50/50. The
+gated family ``z sigmoid(z / T)`` tends to ReLU as ``T -> 0``
 (sup-distance ``~0.28 T``). Continuous latents: ``gaussian_prior`` (Wiener shrinkage
 ``tau^2 z / (tau^2 + sigma^2)``) and ``laplace_prior`` (Bayesian soft-thresholding; its
 mode is the soft-threshold ``sign(z) max(|z| - sigma^2/b, 0)``).
@@ -226,15 +227,29 @@ class StudentT(TwoSigned):
         nu, s = self.params.get("nu", 1.0), self.params["sigma"]
         return 0.5 * (nu + 1) * torch.log1p(u**2 / (nu * s**2))
 
+    def closed_form(self, z, statistic):
+        if statistic != "mean":
+            return super().closed_form(z, statistic)
+        nu, s, m = self.params.get("nu", 1.0), self.params["sigma"], self.params["m"]
+        k = nu * s**2  # one log of a ratio instead of two log1p
+        ratio = (k + (z + m) ** 2) / (k + (z - m) ** 2)
+        return torch.tanh(0.25 * (nu + 1) * torch.log(ratio))
+
 
 class Cauchy(StudentT):
-    """Student-t with ``nu = 1``."""
+    """Student-t with ``nu = 1``: ``E[s|z] = 2 m z / (z^2 + m^2 + sigma^2)``."""
 
     name = "cauchy"
 
     def __init__(self, m=1.0, sigma=1.0):
         super().__init__(m, sigma, nu=1.0)
         del self.params["nu"]
+
+    def closed_form(self, z, statistic):
+        if statistic != "mean":
+            return super().closed_form(z, statistic)
+        m, s = self.params["m"], self.params["sigma"]
+        return 2 * m * z / (z**2 + (m**2 + s**2))  # rational: visibly ~2m/z far out
 
 
 class Huber(TwoSigned):
