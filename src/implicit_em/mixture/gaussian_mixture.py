@@ -1,0 +1,646 @@
+r"""``GaussianMixture``: fitted by explicit EM or by gradient descent (implicit EM).
+
+The gradient solver maximises the exact log-likelihood
+``sum_n log sum_k exp(-d_nk)`` with energies ``d_nk = -log pi_k - log N(x_n | mu_k,
+Sigma_k)`` through :func:`implicit_em.lse.lse_objective`: the responsibilities are
+never computed for the update -- they arrive as gradients (``dL/dd_nk = -r_nk``). The
+parameters are the weight logits, the means and the precision Cholesky factors, whose
+``log det`` is the volume term that stops components from collapsing.
+
+Both solvers run on any torch device and dtype, in chunks of ``chunk_size`` rows, with
+mini-batches for the gradient solver, and under ``torch.distributed``: each rank holds a
+shard, EM all-reduces sufficient statistics and the gradient solver all-reduces
+gradients, so all ranks end with the parameters of one process on all the data.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..lse import lse_objective
+from ..progress import enabled as progress_enabled
+from .gaussian import (
+    COVARIANCE_TYPES,
+    covariances_from_precision_cholesky,
+    log_gaussian_prob,
+    n_parameters,
+    parameters_from_statistics,
+    precision_cholesky,
+    sufficient_statistics,
+)
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+SOLVERS = ("em", "gradient")
+OPTIMIZERS = ("adam", "lbfgs", "sgd")
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def _all_reduce(*tensors):
+    if _distributed():
+        for t in tensors:
+            dist.all_reduce(t)
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture model, scikit-learn compatible, fitted by EM or gradient descent.
+
+    Args:
+        n_components: number of mixture components ``K``.
+        covariance_type: ``"full"`` | ``"tied"`` | ``"diag"`` | ``"spherical"``.
+        solver: ``"em"`` (explicit EM) or ``"gradient"`` (implicit EM: gradient ascent on
+            the log-likelihood).
+        tol: stop when the mean log-likelihood improves by less than this.
+        reg_covar: added to covariance diagonals (EM); the gradient solver bounds the
+            precision Cholesky diagonal by ``1/sqrt(reg_covar)`` instead.
+        max_iter: EM iterations, or gradient epochs (passes over the data).
+        n_init: initialisations; the best lower bound is kept.
+        init_params: ``"kmeans"`` | ``"k-means++"`` | ``"random"`` | ``"random_from_data"``.
+        weights_init, means_init, precisions_init: explicit initial parameters (as in
+            scikit-learn; ``precisions_init`` are precision matrices).
+        batch_size: mini-batch size of the gradient solver (``None``: full batch).
+        optimizer: ``"adam"`` | ``"lbfgs"`` (full batch) | ``"sgd"`` (gradient solver).
+        learning_rate: step size of the gradient solver.
+        device, dtype: torch device/dtype of the computation (default: the input's;
+            float64 for float64 NumPy input).
+        random_state: seed (int), ``RandomState`` or ``None``.
+        warm_start: start from the previous fit's parameters.
+        verbose: ``>0`` shows a progress bar with the current bound.
+        chunk_size: rows processed at once (bounds memory).
+
+    Attributes:
+        weights_, means_, covariances_, precisions_cholesky_: fitted parameters (NumPy).
+        converged_, n_iter_, lower_bound_ (mean log-likelihood), lower_bound_history_.
+
+    Example:
+        >>> X = np.r_[np.random.default_rng(0).normal(-3, 1, (100, 2)),
+        ...           np.random.default_rng(1).normal(3, 1, (100, 2))]
+        >>> gm = GaussianMixture(2, random_state=0).fit(X)
+        >>> np.sort(gm.means_[:, 0]).round(0)
+        array([-3.,  3.])
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        solver: str = "em",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        batch_size: int | None = None,
+        optimizer: str = "adam",
+        learning_rate: float = 0.05,
+        device=None,
+        dtype=None,
+        random_state=None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        chunk_size: int = 65536,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.solver = solver
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.chunk_size = chunk_size
+
+    # ------------------------------------------------------------------ validation
+
+    def _check_parameters(self):
+        def positive_int(name):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+
+        for name in ("n_components", "max_iter", "n_init", "chunk_size"):
+            positive_int(name)
+        choices = {
+            "covariance_type": COVARIANCE_TYPES,
+            "solver": SOLVERS,
+            "init_params": INIT_PARAMS,
+            "optimizer": OPTIMIZERS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("tol", "reg_covar", "learning_rate"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.batch_size is not None:
+            positive_int("batch_size")
+
+    def _torch_options(self, X_is_torch, X):
+        device = (
+            torch.device(self.device)
+            if self.device is not None
+            else (X.device if X_is_torch else torch.device("cpu"))
+        )
+        if self.dtype is not None:
+            dtype = (
+                self.dtype
+                if isinstance(self.dtype, torch.dtype)
+                else getattr(torch, np.dtype(self.dtype).name)
+            )
+        elif X_is_torch:
+            dtype = X.dtype if X.is_floating_point() else torch.get_default_dtype()
+        else:
+            dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+        return device, dtype
+
+    def _validate(self, X, reset: bool) -> torch.Tensor:
+        """Validate ``X`` (NumPy via scikit-learn, torch directly) -> torch tensor."""
+        is_torch = isinstance(X, torch.Tensor)
+        if is_torch:
+            if X.ndim != 2:
+                raise ValueError(f"Expected 2D input (n_samples, n_features), got {X.ndim}D")
+            if not bool(torch.isfinite(X).all()):
+                raise ValueError("Input X contains NaN or infinity")
+            if reset:
+                self.n_features_in_ = X.shape[1]
+            elif X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input"
+                )
+        else:
+            X = validate_data(
+                self,
+                X,
+                dtype=[np.float64, np.float32],
+                reset=reset,
+                ensure_min_samples=2 if reset else 1,
+            )
+        if reset:
+            self._input_kind = "torch" if is_torch else "numpy"
+            self._device, self._dtype = self._torch_options(is_torch, X)
+        if not is_torch:  # torch needs a writeable, C-ordered buffer (copied only if not)
+            X = torch.from_numpy(np.require(X, requirements=["C", "W"]))
+        return X.to(self._device, self._dtype)
+
+    def _output(self, t: torch.Tensor, like):
+        if isinstance(like, torch.Tensor):
+            return t.to(like.device)
+        return t.detach().cpu().numpy()
+
+    # ------------------------------------------------------------------ initialisation
+
+    def _initialize(self, X: torch.Tensor, rng) -> dict:
+        """Initial ``{"weights", "means", "p"}`` (means in the centred frame)."""
+        n, d = X.shape
+        k = self.n_components
+        if (
+            self.means_init is not None
+            or self.weights_init is not None
+            or (self.precisions_init is not None)
+        ):
+            return self._initialize_explicit(X, rng)
+        Xn = X.detach().cpu().double().numpy()
+        if self.init_params == "kmeans":
+            from sklearn.cluster import KMeans
+
+            labels = KMeans(k, n_init=1, random_state=rng).fit(Xn).labels_
+            resp = np.zeros((n, k))
+            resp[np.arange(n), labels] = 1
+        elif self.init_params == "random":
+            resp = rng.uniform(size=(n, k))
+            resp /= resp.sum(1, keepdims=True)
+        else:
+            if self.init_params == "k-means++":
+                from sklearn.cluster import kmeans_plusplus
+
+                _, idx = kmeans_plusplus(Xn, k, random_state=rng)
+            else:
+                idx = rng.choice(n, size=k, replace=False)
+            resp = np.zeros((n, k))
+            resp[idx, np.arange(k)] = 1
+        resp_t = torch.as_tensor(resp, dtype=X.dtype, device=X.device)
+        return self._m_step(X, resp_t, n)
+
+    def _initialize_explicit(self, X, rng) -> dict:
+        d, k = X.shape[1], self.n_components
+        partial = None
+        if self.means_init is None or self.weights_init is None or self.precisions_init is None:
+            partial = self._initialize_from_defaults(X, rng)
+
+        def t(a):
+            return torch.as_tensor(np.asarray(a), dtype=X.dtype, device=X.device)
+
+        weights = t(self.weights_init) if self.weights_init is not None else partial["weights"]
+        means = (
+            t(self.means_init) - self._shift if self.means_init is not None else (partial["means"])
+        )
+        if weights.shape != (k,) or means.shape != (k, d):
+            raise ValueError(
+                f"weights_init must have shape ({k},) and means_init ({k}, {d}); got "
+                f"{tuple(weights.shape)} and {tuple(means.shape)}"
+            )
+        if self.precisions_init is not None:
+            prec = t(self.precisions_init)
+            if self.covariance_type in ("full", "tied"):  # upper P with P P^T = prec
+                p = precision_cholesky(torch.linalg.inv(prec), self.covariance_type)
+            else:
+                p = prec.sqrt()
+        else:
+            p = partial["p"]
+        return {"weights": weights / weights.sum(), "means": means, "p": p}
+
+    def _initialize_from_defaults(self, X, rng):
+        saved = (self.weights_init, self.means_init, self.precisions_init)
+        self.weights_init = self.means_init = self.precisions_init = None
+        try:
+            return self._initialize(X, rng)
+        finally:
+            self.weights_init, self.means_init, self.precisions_init = saved
+
+    # ------------------------------------------------------------------ EM
+
+    def _chunks(self, X):
+        return X.split(self.chunk_size)
+
+    def _weighted_log_prob(self, X, params):
+        return log_gaussian_prob(X, params["means"], params["p"], self.covariance_type) + (
+            torch.log(params["weights"])
+        )
+
+    def _m_step(self, X, resp, n_total) -> dict:
+        """Parameters from responsibilities (two passes: means, then centred scatter)."""
+        ct = self.covariance_type
+        stats = sufficient_statistics(X, resp, ct)
+        _all_reduce(stats["nk"], stats["sx"])
+        _, means, _ = parameters_from_statistics(stats, n_total, self.reg_covar, ct)
+        full = sufficient_statistics(X, resp, ct, means)
+        _all_reduce(full["scatter"])
+        weights, means, cov = parameters_from_statistics(full, n_total, self.reg_covar, ct)
+        return {"weights": weights, "means": means, "p": precision_cholesky(cov, ct)}
+
+    def _e_step(self, X, params):
+        """``(log_resp, sum of log-likelihoods)`` over chunks."""
+        log_resp, total = [], torch.zeros((), dtype=X.dtype, device=X.device)
+        for chunk in self._chunks(X):
+            wlp = self._weighted_log_prob(chunk, params)
+            norm = torch.logsumexp(wlp, 1, keepdim=True)
+            log_resp.append(wlp - norm)
+            total = total + norm.sum()
+        return torch.cat(log_resp), total
+
+    def _fit_em(self, X, params, n_total, bar):
+        history, converged, lower = [], False, -math.inf
+        for it in range(1, self.max_iter + 1):
+            log_resp, total = self._e_step(X, params)
+            _all_reduce(total)
+            prev, lower = lower, float(total) / n_total
+            history.append(lower)
+            self._tick(bar, it, lower)
+            params = self._m_step(X, log_resp.exp(), n_total)  # as scikit-learn: E, M, test
+            if abs(lower - prev) < self.tol:
+                converged = True
+                break
+        return params, history, converged, it
+
+    # ------------------------------------------------------------------ gradient
+
+    def _pmax(self):
+        return 1.0 / math.sqrt(self.reg_covar) if self.reg_covar > 0 else math.inf
+
+    def _raw_from_params(self, params) -> dict:
+        ct, p, pmax = self.covariance_type, params["p"], self._pmax()
+
+        def logit(v):
+            if math.isinf(pmax):
+                return torch.log(v)
+            q = (v / pmax).clamp(1e-12, 1 - 1e-7)
+            return torch.log(q) - torch.log1p(-q)
+
+        if ct in ("full", "tied"):
+            raw = torch.triu(p, 1) + torch.diag_embed(logit(torch.diagonal(p, dim1=-2, dim2=-1)))
+        else:
+            raw = logit(p)
+        return {
+            "logits": torch.log(params["weights"]).clone(),
+            "means": params["means"].clone(),
+            "raw_p": raw.clone(),
+        }
+
+    def _params_from_raw(self, raw) -> dict:
+        ct, pmax = self.covariance_type, self._pmax()
+
+        def bound(v):
+            return torch.exp(v) if math.isinf(pmax) else pmax * torch.sigmoid(v)
+
+        if ct in ("full", "tied"):
+            r = raw["raw_p"]
+            p = torch.triu(r, 1) + torch.diag_embed(bound(torch.diagonal(r, dim1=-2, dim2=-1)))
+        else:
+            p = bound(raw["raw_p"])
+        return {"weights": torch.softmax(raw["logits"], 0), "means": raw["means"], "p": p}
+
+    def _energies(self, X, raw):
+        """``d_nk = -log pi_k - log N(x_n | mu_k, Sigma_k)`` from the raw parameters."""
+        params = self._params_from_raw(raw)
+        log_pi = torch.log_softmax(raw["logits"], 0)
+        return -(log_gaussian_prob(X, params["means"], params["p"], self.covariance_type) + log_pi)
+
+    def _make_optimizer(self, leaves):
+        if self.optimizer == "adam":
+            return torch.optim.Adam(leaves, lr=self.learning_rate)
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(leaves, lr=self.learning_rate, momentum=0.9)
+        return torch.optim.LBFGS(
+            leaves, lr=self.learning_rate, max_iter=20, line_search_fn="strong_wolfe"
+        )
+
+    def _objective_sum(self, X, raw):
+        """``sum_n log sum_k exp(-d_nk)`` over chunks (with autograd)."""
+        return sum(lse_objective(self._energies(c, raw), reduction="sum") for c in self._chunks(X))
+
+    def _gradient_epoch(self, X, raw, opt, n_total, gen):
+        leaves = list(raw.values())
+        if self.optimizer == "lbfgs":
+
+            def closure():
+                opt.zero_grad()
+                loss = -self._objective_sum(X, raw) / n_total
+                loss.backward()
+                self._reduce_grads(leaves)
+                return loss
+
+            opt.step(closure)
+            return
+        n = X.shape[0]
+        size = self.batch_size or n
+        order = torch.randperm(n, generator=gen).to(X.device) if size < n else None
+        for start in range(0, n, size):
+            batch = X if order is None else X[order[start : start + size]]
+            opt.zero_grad()
+            # global mean over the batch across ranks: scale by the global batch size
+            count = torch.tensor(float(len(batch)), dtype=X.dtype, device=X.device)
+            _all_reduce(count)
+            loss = -lse_objective(self._energies(batch, raw), reduction="sum") / count
+            loss.backward()
+            self._reduce_grads(leaves)
+            opt.step()
+
+    @staticmethod
+    def _reduce_grads(leaves):
+        if _distributed():
+            for leaf in leaves:
+                dist.all_reduce(leaf.grad)
+
+    def _fit_gradient(self, X, params, n_total, bar, gen, state=None):
+        raw = (
+            state["raw"]
+            if state
+            else {
+                k: v.detach().requires_grad_(True) for k, v in self._raw_from_params(params).items()
+            }
+        )
+        opt = state["opt"] if state else self._make_optimizer(list(raw.values()))
+        history, converged, lower = [], False, -math.inf
+        for it in range(1, self.max_iter + 1):
+            self._gradient_epoch(X, raw, opt, n_total, gen)
+            with torch.no_grad():
+                total = self._objective_sum(X, raw)
+            _all_reduce(total)
+            prev, lower = lower, float(total) / n_total
+            if not math.isfinite(lower):
+                raise FloatingPointError(
+                    "the log-likelihood became non-finite: lower learning_rate, increase "
+                    "reg_covar, or scale the data"
+                )
+            history.append(lower)
+            self._tick(bar, it, lower)
+            if abs(lower - prev) < self.tol:
+                converged = True
+                break
+        with torch.no_grad():
+            params = {k: v.detach() for k, v in self._params_from_raw(raw).items()}
+        return params, history, converged, it, {"raw": raw, "opt": opt}
+
+    # ------------------------------------------------------------------ fit
+
+    def _tick(self, bar, it, lower):
+        if bar is not None:
+            bar.update(bar.task_ids[0], completed=it, info=f"bound {lower:.5g}")
+
+    def _progress(self, total):
+        if not (self.verbose and progress_enabled()):
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        bar = Progress(
+            TextColumn("GaussianMixture"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            transient=True,
+        )
+        bar.start()
+        bar.add_task("fit", total=total, info="")
+        return bar
+
+    def fit(self, X, y=None):
+        """Estimate the parameters with the chosen solver; returns ``self``."""
+        self._check_parameters()
+        Xt = self._validate(X, reset=True)
+        n = Xt.shape[0]
+        n_total = torch.tensor(float(n), dtype=Xt.dtype, device=Xt.device)
+        _all_reduce(n_total)
+        n_total = float(n_total)
+        if n < self.n_components and not _distributed():
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n}"
+            )
+        warm = self.warm_start and hasattr(self, "_params")
+        if not warm:
+            shift = Xt.mean(0)
+            count = torch.tensor(float(n), dtype=Xt.dtype, device=Xt.device)
+            shift = shift * count
+            _all_reduce(shift)
+            self._shift = shift / n_total
+        Xc = Xt - self._shift
+        rng = check_random_state(self.random_state)
+        best = None
+        n_init = 1 if warm else self.n_init
+        bar = self._progress(self.max_iter * n_init)
+        try:
+            for _ in range(n_init):
+                params = self._params if warm else self._initialize(Xc, rng)
+                if _distributed():  # every rank starts from rank 0's initialisation
+                    for v in params.values():
+                        dist.broadcast(v, 0)
+                gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
+                if self.solver == "em":
+                    params, hist, conv, n_iter = self._fit_em(Xc, params, n_total, bar)
+                    state = None
+                else:
+                    params, hist, conv, n_iter, state = self._fit_gradient(
+                        Xc, params, n_total, bar, gen
+                    )
+                if best is None or hist[-1] > best[1][-1]:
+                    best = (params, hist, conv, n_iter, state)
+        finally:
+            if bar is not None:
+                bar.stop()
+        params, hist, conv, n_iter, state = best
+        self._gen = gen  # partial_fit continues with the same stream of mini-batch orders
+        self._set_fitted(params, hist, conv, n_iter, state)
+        if not conv:
+            warnings.warn(
+                f"Best of {n_init} initialisation(s) did not converge in {self.max_iter} "
+                f"{'iterations' if self.solver == 'em' else 'epochs'}: increase max_iter or "
+                "tol, or check the data",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    @available_if(lambda self: self.solver == "gradient")
+    def partial_fit(self, X, y=None):
+        """One epoch of the gradient solver on ``X`` (initialises on the first call).
+
+        Only with ``solver="gradient"`` (EM re-estimates from whole-data statistics).
+        """
+        self._check_parameters()
+        first = not hasattr(self, "_params")
+        Xt = self._validate(X, reset=first)
+        if first:
+            self._shift = Xt.mean(0)
+        Xc = Xt - self._shift
+        n_total = float(Xt.shape[0])
+        if first:
+            if Xt.shape[0] < self.n_components:
+                raise ValueError(
+                    f"Expected n_samples >= n_components but got n_components = "
+                    f"{self.n_components}, n_samples = {Xt.shape[0]}"
+                )
+            rng = check_random_state(self.random_state)
+            self._params = self._initialize(Xc, rng)
+            self._gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
+            self._state = None
+        max_iter, self.max_iter = self.max_iter, 1
+        try:
+            params, hist, _, _, state = self._fit_gradient(
+                Xc, self._params, n_total, None, self._gen, self._state
+            )
+        finally:
+            self.max_iter = max_iter
+        previous = list(getattr(self, "lower_bound_history_", []))
+        self._set_fitted(params, previous + hist, False, len(previous) + 1, state)
+        return self
+
+    def _set_fitted(self, params, hist, conv, n_iter, state):
+        self._params = {k: v.detach() for k, v in params.items()}
+        self._state = state
+        ct = self.covariance_type
+        p = self._params["p"]
+        self.weights_ = self._params["weights"].cpu().numpy()
+        self.means_ = (self._params["means"] + self._shift).cpu().numpy()
+        self.precisions_cholesky_ = p.cpu().numpy()
+        self.covariances_ = covariances_from_precision_cholesky(p, ct).cpu().numpy()
+        if ct in ("full", "tied"):
+            self.precisions_ = (p @ p.mT).cpu().numpy()
+        else:
+            self.precisions_ = (p**2).cpu().numpy()
+        self.converged_, self.n_iter_ = conv, n_iter
+        self.lower_bound_, self.lower_bound_history_ = hist[-1], list(hist)
+
+    # ------------------------------------------------------------------ inference
+
+    def _log_resp(self, X):
+        check_is_fitted(self, "_params")
+        Xt = self._validate(X, reset=False) - self._shift
+        wlp = torch.cat([self._weighted_log_prob(c, self._params) for c in self._chunks(Xt)])
+        norm = torch.logsumexp(wlp, 1)
+        return wlp - norm[:, None], norm
+
+    def score_samples(self, X):
+        """Log-likelihood of each sample, ``(n_samples,)``."""
+        return self._output(self._log_resp(X)[1], X)
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of ``X`` (a float)."""
+        return float(self._log_resp(X)[1].mean())
+
+    def predict_proba(self, X):
+        """Responsibilities ``(n_samples, n_components)``."""
+        return self._output(self._log_resp(X)[0].exp(), X)
+
+    def predict(self, X):
+        """Most responsible component of each sample."""
+        return self._output(self._log_resp(X)[0].argmax(1), X)
+
+    def fit_predict(self, X, y=None):
+        return self.fit(X).predict(X)
+
+    def sample(self, n_samples: int = 1):
+        """Draw ``(X, y)`` from the fitted mixture (NumPy, or torch after a torch fit)."""
+        check_is_fitted(self, "_params")
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        d = self.means_.shape[1]
+        cov = self.covariances_
+        parts, labels = [], []
+        for k, c in enumerate(counts):  # one draw per component, vectorised inside
+            if self.covariance_type == "full":
+                ck = cov[k]
+            elif self.covariance_type == "tied":
+                ck = cov
+            elif self.covariance_type == "diag":
+                ck = np.diag(cov[k])
+            else:
+                ck = np.eye(d) * cov[k]
+            parts.append(rng.multivariate_normal(self.means_[k], ck, c))
+            labels.append(np.full(c, k))
+        X, y = np.vstack(parts), np.concatenate(labels)
+        if getattr(self, "_input_kind", "numpy") == "torch":
+            return torch.as_tensor(X, dtype=self._dtype), torch.as_tensor(y)
+        return X, y
+
+    def _n_parameters(self) -> int:
+        return n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        n = X.shape[0]
+        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X) -> float:
+        """Akaike information criterion on ``X`` (lower is better)."""
+        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
