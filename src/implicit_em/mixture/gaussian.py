@@ -70,7 +70,7 @@ def log_gaussian_prob(X, means, p, covariance_type: str) -> torch.Tensor:
     diag/spherical/tied use matrix products (the E-step is two GEMMs); full uses one
     batched product per component.
     """
-    n, d = X.shape
+    d = X.shape[1]
     log_det = log_det_cholesky(p, covariance_type, d)
     if covariance_type == "full":
         y = torch.einsum("nd,kde->kne", X, p) - torch.einsum("kd,kde->ke", means, p)[:, None]

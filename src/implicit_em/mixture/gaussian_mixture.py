@@ -220,7 +220,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _initialize(self, X: torch.Tensor, rng) -> dict:
         """Initial ``{"weights", "means", "p"}`` (means in the centred frame)."""
-        n, d = X.shape
+        n = X.shape[0]
         k = self.n_components
         if (
             self.means_init is not None
