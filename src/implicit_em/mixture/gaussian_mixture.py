@@ -302,9 +302,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         stats = sufficient_statistics(X, resp, ct)
         _all_reduce(stats["nk"], stats["sx"])
         _, means, _ = parameters_from_statistics(stats, n_total, self.reg_covar, ct)
-        full = sufficient_statistics(X, resp, ct, means)
-        _all_reduce(full["scatter"])
-        weights, means, cov = parameters_from_statistics(full, n_total, self.reg_covar, ct)
+        scatter = sufficient_statistics(X, resp, ct, means)["scatter"]  # local, global means
+        _all_reduce(scatter)
+        stats["scatter"] = scatter
+        weights, means, cov = parameters_from_statistics(stats, n_total, self.reg_covar, ct)
         return {"weights": weights, "means": means, "p": precision_cholesky(cov, ct)}
 
     def _e_step(self, X, params):

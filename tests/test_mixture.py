@@ -1,0 +1,193 @@
+"""GaussianMixture against scikit-learn (estimator checks, identical EM steps, final
+likelihoods), robustness, torch/NumPy in-out, and the two-process distributed fit."""
+
+import os
+import socket
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SKGaussianMixture
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from implicit_em.mixture import COVARIANCE_TYPES, GaussianMixture
+
+
+def _blobs(seed=0, n=200, offset=0.0):
+    rng = np.random.default_rng(seed)
+    return (
+        offset
+        + np.r_[
+            rng.normal(-2, 1, (n, 3)),
+            rng.normal(2, 0.5, (n, 3)),
+            rng.normal([0, 4, 0], 0.7, (n, 3)),
+        ]
+    )
+
+
+@parametrize_with_checks(
+    [GaussianMixture(), GaussianMixture(solver="gradient", max_iter=20, covariance_type="diag")]
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+def _init(X, ct, k=3):
+    means = X[[0, 250, 500]]
+    d = X.shape[1]
+    prec = {
+        "full": np.stack([np.eye(d) * 0.8] * k),
+        "tied": np.eye(d) * 0.8,
+        "diag": np.full((k, d), 0.8),
+        "spherical": np.full(k, 0.8),
+    }[ct]
+    return dict(weights_init=[0.3, 0.3, 0.4], means_init=means, precisions_init=prec)
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+@pytest.mark.parametrize("n_iter", [1, 7])
+def test_em_steps_equal_scikit_learn(ct, n_iter):
+    X = _blobs()
+    kw = dict(covariance_type=ct, max_iter=n_iter, tol=0.0, **_init(X, ct))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = SKGaussianMixture(3, **kw).fit(X)
+        ours = GaussianMixture(3, **kw).fit(X)
+    for attr in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        np.testing.assert_allclose(
+            getattr(ours, attr), getattr(ref, attr), rtol=1e-9, atol=1e-10, err_msg=attr
+        )
+    assert ours.lower_bound_ == pytest.approx(ref.lower_bound_, rel=1e-12)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-10)
+    np.testing.assert_allclose(ours.score_samples(X), ref.score_samples(X), rtol=1e-10)
+    assert ours.bic(X) == pytest.approx(ref.bic(X)) and ours.aic(X) == pytest.approx(ref.aic(X))
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+def test_gradient_solver_reaches_the_em_likelihood(ct):
+    X = _blobs(1)
+    ref = SKGaussianMixture(3, covariance_type=ct, random_state=0, tol=1e-8, max_iter=500).fit(X)
+    g = GaussianMixture(
+        3,
+        covariance_type=ct,
+        solver="gradient",
+        random_state=0,
+        tol=1e-7,
+        max_iter=1000,
+        learning_rate=0.05,
+    ).fit(X)
+    assert g.converged_
+    assert abs(g.lower_bound_ - ref.lower_bound_) < 1e-3 * abs(ref.lower_bound_)
+    lbfgs = GaussianMixture(
+        3,
+        covariance_type=ct,
+        solver="gradient",
+        optimizer="lbfgs",
+        random_state=0,
+        tol=1e-9,
+        max_iter=100,
+        learning_rate=1.0,
+    ).fit(X)
+    assert abs(lbfgs.lower_bound_ - ref.lower_bound_) < 1e-3 * abs(ref.lower_bound_)
+
+
+def test_mini_batches_and_partial_fit_improve_the_bound():
+    X = _blobs(2)
+    g = GaussianMixture(
+        3, solver="gradient", batch_size=64, max_iter=5, random_state=0, covariance_type="diag"
+    )
+    g.partial_fit(X)
+    first = g.lower_bound_
+    for _ in range(10):
+        g.partial_fit(X)
+    assert g.lower_bound_ > first and len(g.lower_bound_history_) == 11
+    assert not hasattr(GaussianMixture(solver="em"), "partial_fit")
+
+
+def test_float32_has_no_catastrophic_cancellation():
+    X = _blobs(3, offset=1e4)  # large offset, small variances
+    ref = GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    f32 = GaussianMixture(3, covariance_type="diag", random_state=0).fit(X.astype(np.float32))
+    order = np.argsort(ref.means_[:, 1]), np.argsort(f32.means_[:, 1])
+    np.testing.assert_allclose(f32.covariances_[order[1]], ref.covariances_[order[0]], rtol=1e-3)
+
+
+def test_torch_in_torch_out_and_numpy_in_numpy_out():
+    X = _blobs(4)
+    Xt = torch.tensor(X, dtype=torch.float32)
+    g = GaussianMixture(3, random_state=0).fit(Xt)
+    assert isinstance(g.predict(Xt), torch.Tensor) and g.predict_proba(Xt).dtype == torch.float32
+    assert isinstance(g.score_samples(X), np.ndarray) and isinstance(g.score(Xt), float)
+    Xs, ys = g.sample(50)
+    assert isinstance(Xs, torch.Tensor) and Xs.shape == (50, 3) and len(ys) == 50
+    g.fit(Xt)  # fitting twice works
+    g.fit(X)
+    assert isinstance(g.sample(5)[0], np.ndarray)
+
+
+def test_bad_input_and_singular_covariance():
+    X = _blobs(5)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        GaussianMixture(2).fit(bad)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        GaussianMixture(2).fit(torch.tensor(bad))
+    with pytest.raises(ValueError, match="n_samples >= n_components"):
+        GaussianMixture(5).fit(X[:3])
+    with pytest.raises(ValueError, match="2D"):
+        GaussianMixture(2).fit(torch.zeros(3, 2, 2))
+    with pytest.raises(ValueError, match="covariance_type"):
+        GaussianMixture(2, covariance_type="banded").fit(X)
+    dup = np.repeat(X[:1], 10, axis=0)
+    with pytest.raises(ValueError, match="increase reg_covar"):
+        GaussianMixture(1, reg_covar=0.0).fit(dup)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        GaussianMixture(3, max_iter=1, tol=0.0, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("solver", ["em", "gradient"])
+def test_two_gloo_processes_match_one_process(tmp_path, solver):
+    script = Path(__file__).with_name("gmm_ddp_script.py")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    single, shards = tmp_path / "single.npz", tmp_path / "ddp.npz"
+    proc = subprocess.run(
+        [sys.executable, str(script), solver, str(single)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes=1",
+            "--nproc_per_node=2",
+            "--master_addr=127.0.0.1",
+            f"--master_port={port}",
+            str(script),
+            solver,
+            str(shards),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a, b = np.load(single), np.load(shards)
+    for key in ("means", "cov", "weights", "bound"):
+        np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-6, err_msg=key)
