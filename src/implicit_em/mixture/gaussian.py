@@ -91,30 +91,6 @@ def log_gaussian_prob(X, means, p, covariance_type: str) -> torch.Tensor:
     return -0.5 * (d * math.log(2 * math.pi) + maha.clamp_min(0)) + log_det
 
 
-def sufficient_statistics(X, resp, covariance_type: str, means=None) -> dict:
-    """Sums over samples for the M-step: ``nk``, ``sx`` and the scatter around ``means``.
-
-    With ``means=None`` only ``nk`` and ``sx`` are returned (first pass); given the means,
-    the centred scatter ``sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T`` (full/tied), or its
-    diagonal (diag), or its trace (spherical), is returned too (second pass). full/tied
-    use the centred differences (no cancellation); diag/spherical use GEMMs on data the
-    estimator has centred globally. Sums (not means), so that chunks and processes can
-    be added up (all-reduced).
-    """
-    stats = {"nk": resp.sum(0), "sx": resp.T @ X}
-    if means is None:
-        return stats
-    if covariance_type in ("full", "tied"):
-        diff = X[None] - means[:, None]  # (K, N, D)
-        scatter = (diff * resp.T[..., None]).mT @ diff  # (K, D, D)
-        stats["scatter"] = scatter.sum(0) if covariance_type == "tied" else scatter
-    else:  # GEMMs: sum_n r (x - mu)^2 = r^T x^2 - 2 mu r^T x + n_k mu^2 (data centred)
-        s = resp.T @ (X * X) - 2 * means * stats["sx"] + stats["nk"][:, None] * means**2
-        s = s.clamp_min(0)
-        stats["scatter"] = s if covariance_type == "diag" else s.sum(1)
-    return stats
-
-
 def parameters_from_statistics(stats: dict, n_samples, reg_covar: float, covariance_type: str):
     """Weights, means and covariances (with ``reg_covar`` on the diagonal) from sums."""
     nk = stats["nk"] + 10 * torch.finfo(stats["nk"].dtype).eps
@@ -146,3 +122,103 @@ def n_parameters(n_components: int, n_features: int, covariance_type: str) -> in
         "spherical": k,
     }[covariance_type]
     return int(cov + k * d + k - 1)
+
+
+# ----------------------------------------------------------------------------- GEMM form
+# With a per-sample design row f(x) = [second-order terms, x, 1], the E-step (weighted
+# log-densities of all components) and the M-step (counts, first and second moment
+# sums) are each one matrix product against the precomputed design matrix F.
+
+
+def design_matrix(X: torch.Tensor, covariance_type: str) -> torch.Tensor:
+    """``F = [q(x), x, 1]``: ``q = x^2`` (diag), ``|x|^2`` (spherical), ``x_i x_j`` for
+    ``i <= j`` (full/tied). Shape ``(N, Q + D + 1)``."""
+    if covariance_type == "diag":
+        q = X * X
+    elif covariance_type == "spherical":
+        q = (X * X).sum(1, keepdim=True)
+    else:
+        i, j = torch.triu_indices(X.shape[1], X.shape[1], device=X.device)
+        q = X[:, i] * X[:, j]
+    return torch.cat([q, X, torch.ones_like(X[:, :1])], 1)
+
+
+def _quadratic_weights(p: torch.Tensor, covariance_type: str, k: int) -> torch.Tensor:
+    """Per component, the weights of ``q(x)`` in ``x^T Sigma^{-1} x``: ``(K, Q)``."""
+    if covariance_type == "diag":
+        return p**2
+    if covariance_type == "spherical":
+        return (p**2)[:, None]
+    prec = p @ p.mT
+    if covariance_type == "tied":
+        prec = prec.expand(k, *prec.shape)
+    d = prec.shape[-1]
+    i, j = torch.triu_indices(d, d, device=p.device)
+    return prec[:, i, j] * torch.where(i == j, 1.0, 2.0).to(p.dtype)
+
+
+def _precision_times_means(p, means, covariance_type):
+    if covariance_type == "diag":
+        return p**2 * means
+    if covariance_type == "spherical":
+        return (p**2)[:, None] * means
+    prec = p @ p.mT
+    if covariance_type == "tied":
+        return means @ prec  # prec is symmetric
+    return torch.einsum("kde,ke->kd", prec, means)
+
+
+def design_weights(means, p, log_weights, covariance_type: str) -> torch.Tensor:
+    """``W`` with ``F @ W^T = log pi_k + log N(x | mu_k, Sigma_k)``: ``(K, Q + D + 1)``.
+
+    ``-1/2 (x - mu)^T A (x - mu) = -1/2 q(x) . a + x . A mu - 1/2 mu^T A mu``; the
+    constant column carries ``log det P + log pi - D/2 log 2 pi``.
+    """
+    k, d = means.shape
+    a_mu = _precision_times_means(p, means, covariance_type)
+    const = (
+        log_det_cholesky(p, covariance_type, d)
+        + log_weights
+        - 0.5 * (d * math.log(2 * math.pi) + (means * a_mu).sum(1))
+    )
+    quad = _quadratic_weights(p, covariance_type, k)
+    return torch.cat([-0.5 * quad, a_mu, const.expand(k)[:, None]], 1)
+
+
+def normalize_log_prob(wlp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log sum_k exp(wlp), responsibilities)`` along dim 1, without subnormals.
+
+    Exponents are clamped at ``log(tiny) + 1`` (about -86 in float32): responsibilities
+    below ``~1e-37`` become that floor instead of subnormal numbers, whose arithmetic is
+    ~10x slower on CPUs. The effect on the log-likelihood is below ``K * 1e-37``.
+    """
+    m = wlp.amax(1, keepdim=True)
+    floor = math.log(torch.finfo(wlp.dtype).tiny) + 1.0
+    e = torch.exp((wlp - m).clamp_min_(floor))
+    total = e.sum(1, keepdim=True)
+    return (m + torch.log(total)).squeeze(1), e.div_(total)
+
+
+def split_moments(sums: torch.Tensor, n_features: int) -> dict:
+    """``{"nk", "sx", "sq"}`` from ``R^T F`` (counts, ``sum r x``, ``sum r q(x)``)."""
+    d = n_features
+    return {"nk": sums[:, -1], "sx": sums[:, -1 - d : -1], "sq": sums[:, : -1 - d]}
+
+
+def scatter_from_moments(stats: dict, covariance_type: str) -> torch.Tensor:
+    """Centred scatter ``sum_n r_nk (x - mu_k)(x - mu_k)^T`` from the moment sums
+    (``sum r x x^T - n_k mu_k mu_k^T``), in the shape :func:`parameters_from_statistics`
+    expects. Exact in exact arithmetic; the estimator centres the data first."""
+    nk = stats["nk"] + 10 * torch.finfo(stats["nk"].dtype).eps
+    sx, sq = stats["sx"], stats["sq"]
+    if covariance_type == "diag":
+        return (sq - sx**2 / nk[:, None]).clamp_min(0)
+    if covariance_type == "spherical":
+        return (sq[:, 0] - (sx**2).sum(1) / nk).clamp_min(0)
+    d = sx.shape[1]
+    i, j = torch.triu_indices(d, d, device=sx.device)
+    m = sq.new_zeros(sq.shape[0], d, d)
+    m[:, i, j] = sq
+    m[:, j, i] = sq
+    scatter = m - sx[:, :, None] * sx[:, None, :] / nk[:, None, None]
+    return scatter.sum(0) if covariance_type == "tied" else scatter

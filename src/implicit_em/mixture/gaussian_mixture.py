@@ -32,16 +32,33 @@ from ..progress import enabled as progress_enabled
 from .gaussian import (
     COVARIANCE_TYPES,
     covariances_from_precision_cholesky,
+    design_matrix,
+    design_weights,
     log_gaussian_prob,
     n_parameters,
+    normalize_log_prob,
     parameters_from_statistics,
     precision_cholesky,
-    sufficient_statistics,
+    scatter_from_moments,
+    split_moments,
 )
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 SOLVERS = ("em", "gradient")
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
+
+
+DESIGN_BUDGET = 2**27  # entries of the cached design matrix (512 MB in float32)
+
+
+class _LazyDesigns:
+    """Iterates design-matrix chunks, building each on the fly."""
+
+    def __init__(self, chunks, covariance_type):
+        self.chunks, self.covariance_type = chunks, covariance_type
+
+    def __iter__(self):
+        return (design_matrix(xc, self.covariance_type) for xc in self.chunks)
 
 
 def _distributed() -> bool:
@@ -78,7 +95,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         random_state: seed (int), ``RandomState`` or ``None``.
         warm_start: start from the previous fit's parameters.
         verbose: ``>0`` shows a progress bar with the current bound.
-        chunk_size: rows processed at once (bounds memory).
+        chunk_size: at most this many rows are processed at once (EM chunks are also
+            kept cache-sized: each EM iteration is two GEMMs per chunk).
 
     Attributes:
         weights_, means_, covariances_, precisions_cholesky_: fitted parameters (NumPy).
@@ -288,45 +306,65 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ EM
 
+    def _design_width(self, n_features: int) -> int:
+        d = n_features
+        return {"diag": d, "spherical": 1}.get(self.covariance_type, d * (d + 1) // 2) + d + 1
+
     def _chunks(self, X):
         return X.split(self.chunk_size)
+
+    def _designs(self, X):
+        """Design-matrix chunks ``F = [q(x), x, 1]``: built once per fit when they fit in
+        ``DESIGN_BUDGET`` entries (each EM iteration is then two GEMMs per chunk), else
+        rebuilt chunk by chunk in every iteration (bounded memory)."""
+        if X.shape[0] * self._design_width(X.shape[1]) <= DESIGN_BUDGET:
+            return [design_matrix(xc, self.covariance_type) for xc in self._chunks(X)]
+        return _LazyDesigns(self._chunks(X), self.covariance_type)
 
     def _weighted_log_prob(self, X, params):
         return log_gaussian_prob(X, params["means"], params["p"], self.covariance_type) + (
             torch.log(params["weights"])
         )
 
-    def _m_step(self, X, resp, n_total) -> dict:
-        """Parameters from responsibilities (two passes: means, then centred scatter)."""
+    def _parameters(self, sums, n_total, n_features) -> dict:
+        """M-step from the all-reduced moment sums ``R^T F``."""
         ct = self.covariance_type
-        stats = sufficient_statistics(X, resp, ct)
-        _all_reduce(stats["nk"], stats["sx"])
-        _, means, _ = parameters_from_statistics(stats, n_total, self.reg_covar, ct)
-        scatter = sufficient_statistics(X, resp, ct, means)["scatter"]  # local, global means
-        _all_reduce(scatter)
-        stats["scatter"] = scatter
+        _all_reduce(sums)
+        stats = split_moments(sums, n_features)
+        stats["scatter"] = scatter_from_moments(stats, ct)
         weights, means, cov = parameters_from_statistics(stats, n_total, self.reg_covar, ct)
         return {"weights": weights, "means": means, "p": precision_cholesky(cov, ct)}
 
-    def _e_step(self, X, params):
-        """``(log_resp, sum of log-likelihoods)`` over chunks."""
-        log_resp, total = [], torch.zeros((), dtype=X.dtype, device=X.device)
-        for chunk in self._chunks(X):
-            wlp = self._weighted_log_prob(chunk, params)
-            norm = torch.logsumexp(wlp, 1, keepdim=True)
-            log_resp.append(wlp - norm)
+    def _m_step(self, X, resp, n_total) -> dict:
+        """Parameters from given responsibilities (used for initialisation)."""
+        sums = 0
+        for f, rc in zip(self._designs(X), resp.split(self.chunk_size), strict=True):
+            sums = sums + rc.T @ f
+        return self._parameters(sums, n_total, X.shape[1])
+
+    def _em_step(self, designs, params, n_total, n_features):
+        """One EM iteration: per chunk, E-step ``F @ W^T`` (weighted log-densities of all
+        components) and M-step ``R^T @ F`` (counts and moment sums)."""
+        ct = self.covariance_type
+        w = design_weights(params["means"], params["p"], torch.log(params["weights"]), ct)
+        total, sums = 0.0, 0
+        for f in designs:
+            norm, resp = normalize_log_prob(f @ w.T)
             total = total + norm.sum()
-        return torch.cat(log_resp), total
+            sums = sums + resp.T @ f
+        total = torch.as_tensor(total, dtype=w.dtype, device=w.device)
+        _all_reduce(total)
+        return total, self._parameters(sums, n_total, n_features)
 
     def _fit_em(self, X, params, n_total, bar):
         history, converged, lower = [], False, -math.inf
+        designs = self._designs(X)
         for it in range(1, self.max_iter + 1):
-            log_resp, total = self._e_step(X, params)
-            _all_reduce(total)
+            total, new = self._em_step(designs, params, n_total, X.shape[1])
             prev, lower = lower, float(total) / n_total
             history.append(lower)
             self._tick(bar, it, lower)
-            params = self._m_step(X, log_resp.exp(), n_total)  # as scikit-learn: E, M, test
+            params = new  # as scikit-learn: E-step (bound), M-step, then the test
             if abs(lower - prev) < self.tol:
                 converged = True
                 break
