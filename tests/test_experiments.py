@@ -295,3 +295,25 @@ def test_dead_units_experiment_small_run(tmp_path):
     rows = [dict(r) for r in res["tables"]["runs"]]
     rows[0]["recovered_fraction"] = 0.5  # a recovering ReLU would refute the claim
     assert exp.summarise(rows, [], [], cfg)["verdicts"][0].verdict == "refuted"
+
+
+def test_mixture_experiment_small_run_and_verdict_rule(tmp_path):
+    from implicit_em.experiments import mixture as exp
+
+    cfg = exp.Config(
+        identity_trials=3, n_2d=200, n_samples=600, n_features=4, n_components=3, iterations=4
+    )
+    res = exp.run(cfg, tmp_path)
+    solvers = {r["solver"]: r for r in res["tables"]["solvers"]}
+    # our EM and scikit-learn's take identical steps from the same initialisation
+    assert solvers["em"]["final_heldout_loglik"] == pytest.approx(
+        solvers["sklearn"]["final_heldout_loglik"], rel=1e-10
+    )
+    (v,) = res["verdicts"]
+    assert v.claim == "C4" and v.value < 1e-12 and v.verdict in ("confirmed", "partly")
+    traces = [dict(r) for r in res["tables"]["traces"]]
+    for r in traces:  # a gradient fit that ends on EM's value confirms the claim
+        if r["solver"] == "gradient":
+            r["heldout_loglik"] = solvers["em"]["final_heldout_loglik"]
+    assert exp.summarise(traces, 1e-15, cfg)["verdicts"][0].verdict == "confirmed"
+    assert exp.summarise(traces, 1e-3, cfg)["verdicts"][0].verdict == "refuted"

@@ -7,9 +7,10 @@ from .base import Experiment
 from .dead_units import EXPERIMENT as _dead_units
 from .em_structure import EXPERIMENT as _em_structure
 from .identities import EXPERIMENT as _identities
+from .mixture import EXPERIMENT as _mixture
 
 EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e for e in (_identities, _activations, _dead_units, _em_structure)
+    e.name: e for e in (_identities, _mixture, _activations, _dead_units, _em_structure)
 }
 
 
