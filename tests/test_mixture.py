@@ -191,3 +191,22 @@ def test_two_gloo_processes_match_one_process(tmp_path, solver):
     a, b = np.load(single), np.load(shards)
     for key in ("means", "cov", "weights", "bound"):
         np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-6, err_msg=key)
+
+
+def test_an_emptied_component_is_reseeded_and_reported():
+    X = _blobs(6)
+    far = [*X[[0, 250]].tolist(), [1e3, 1e3, 1e3]]  # the third component owns nothing
+    gm = GaussianMixture(
+        3,
+        covariance_type="diag",
+        weights_init=[0.4, 0.4, 0.2],
+        means_init=far,
+        max_iter=200,
+        random_state=0,
+    )
+    with pytest.warns(RuntimeWarning, match="re-seeded"):
+        gm.fit(X)
+    assert gm.n_reseeded_ >= 1 and np.all(gm.weights_ > 0.05)
+    assert np.abs(gm.means_).max() < 20  # no component left at 1e3
+    ref = GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    assert gm.lower_bound_ == pytest.approx(ref.lower_bound_, rel=1e-2)

@@ -101,6 +101,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     Attributes:
         weights_, means_, covariances_, precisions_cholesky_: fitted parameters (NumPy).
         converged_, n_iter_, lower_bound_ (mean log-likelihood), lower_bound_history_.
+        n_reseeded_: how often EM moved an emptied component (total responsibility < 1)
+            to a random data point (a ``RuntimeWarning`` reports it).
 
     Example:
         >>> X = np.r_[np.random.default_rng(0).normal(-3, 1, (100, 2)),
@@ -333,7 +335,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         stats = split_moments(sums, n_features)
         stats["scatter"] = scatter_from_moments(stats, ct)
         weights, means, cov = parameters_from_statistics(stats, n_total, self.reg_covar, ct)
+        self._last_nk = stats["nk"]
         return {"weights": weights, "means": means, "p": precision_cholesky(cov, ct)}
+
+    def _reseed(self, X, params, empty, gen) -> dict:
+        """Move components that lost (almost) all responsibility to random data points,
+        with the data's per-feature spread and a small weight; identical on all ranks."""
+        k = int(empty.sum())
+        idx = torch.randint(0, X.shape[0], (k,), generator=gen).to(X.device)
+        means, p, weights = params["means"].clone(), params["p"].clone(), params["weights"]
+        means[empty] = X[idx]
+        if _distributed():
+            dist.broadcast(means, 0)
+        var = X.var(0).clamp_min(self.reg_covar or 1e-12)
+        _all_reduce(var)
+        var = var / (dist.get_world_size() if _distributed() else 1)
+        if self.covariance_type == "full":
+            p[empty] = torch.diag(var.rsqrt())
+        elif self.covariance_type == "diag":
+            p[empty] = var.rsqrt()
+        elif self.covariance_type == "spherical":
+            p[empty] = var.mean().rsqrt()
+        weights = torch.where(empty, torch.full_like(weights, 1.0 / len(weights)), weights)
+        return {"weights": weights / weights.sum(), "means": means, "p": p}
 
     def _m_step(self, X, resp, n_total) -> dict:
         """Parameters from given responsibilities (used for initialisation)."""
@@ -356,11 +380,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         _all_reduce(total)
         return total, self._parameters(sums, n_total, n_features)
 
-    def _fit_em(self, X, params, n_total, bar):
+    def _fit_em(self, X, params, n_total, bar, gen):
         history, converged, lower = [], False, -math.inf
         designs = self._designs(X)
         for it in range(1, self.max_iter + 1):
             total, new = self._em_step(designs, params, n_total, X.shape[1])
+            empty = self._last_nk < 1.0  # less than one sample's worth of responsibility
+            if self.covariance_type != "tied" and bool(empty.any()):
+                new = self._reseed(X, new, empty, gen)
+                self.n_reseeded_ += int(empty.sum())
+                lower = -math.inf  # the bound jumps: do not test convergence on it
             prev, lower = lower, float(total) / n_total
             history.append(lower)
             self._tick(bar, it, lower)
@@ -535,6 +564,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         best = None
         n_init = 1 if warm else self.n_init
+        self.n_reseeded_ = 0
         bar = self._progress(self.max_iter * n_init)
         try:
             for _ in range(n_init):
@@ -544,7 +574,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                         dist.broadcast(v, 0)
                 gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
                 if self.solver == "em":
-                    params, hist, conv, n_iter = self._fit_em(Xc, params, n_total, bar)
+                    params, hist, conv, n_iter = self._fit_em(Xc, params, n_total, bar, gen)
                     state = None
                 else:
                     params, hist, conv, n_iter, state = self._fit_gradient(
@@ -558,6 +588,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         params, hist, conv, n_iter, state = best
         self._gen = gen  # partial_fit continues with the same stream of mini-batch orders
         self._set_fitted(params, hist, conv, n_iter, state)
+        if self.n_reseeded_:
+            warnings.warn(
+                f"{self.n_reseeded_} time(s) a component lost all responsibility and was "
+                "re-seeded at a random data point; consider fewer components (see n_reseeded_)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if not conv:
             warnings.warn(
                 f"Best of {n_init} initialisation(s) did not converge in {self.max_iter} "
