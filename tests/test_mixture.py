@@ -1,10 +1,6 @@
 """GaussianMixture against scikit-learn (estimator checks, identical EM steps, final
 likelihoods), robustness, torch/NumPy in-out, and the two-process distributed fit."""
 
-import os
-import socket
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -154,40 +150,11 @@ def test_bad_input_and_singular_covariance():
 
 
 @pytest.mark.parametrize("solver", ["em", "gradient"])
-def test_two_gloo_processes_match_one_process(tmp_path, solver):
+def test_two_gloo_processes_match_one_process(tmp_path, solver, run_script):
     script = Path(__file__).with_name("gmm_ddp_script.py")
-    env = dict(os.environ, OMP_NUM_THREADS="1")
     single, shards = tmp_path / "single.npz", tmp_path / "ddp.npz"
-    proc = subprocess.run(
-        [sys.executable, str(script), solver, str(single)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nnodes=1",
-            "--nproc_per_node=2",
-            "--master_addr=127.0.0.1",
-            f"--master_port={port}",
-            str(script),
-            solver,
-            str(shards),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_script(script, solver, single)
+    run_script(script, solver, shards, processes=2)
     a, b = np.load(single), np.load(shards)
     for key in ("means", "cov", "weights", "bound"):
         np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-6, err_msg=key)

@@ -1,9 +1,5 @@
 """The training loop: convergence, named terms, exact resume, errors, AMP, DDP."""
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -137,34 +133,11 @@ def test_map_style_dataset_and_max_steps():
     assert res.steps == 9
 
 
-def test_ddp_two_gloo_processes_match_one_process(tmp_path):
+def test_ddp_two_gloo_processes_match_one_process(tmp_path, run_script):
     script = Path(__file__).with_name("ddp_train_script.py")
-    env = dict(os.environ, OMP_NUM_THREADS="1", IEM_PROGRESS="0")
     single, ddp = tmp_path / "single.pt", tmp_path / "ddp.pt"
-    proc = subprocess.run(
-        [sys.executable, str(script), str(single)],
-        env=env,
-        timeout=300,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    with socket.socket() as sock:  # a free loopback port for the rendezvous
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    launch = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={port}",
-    ]
-    proc = subprocess.run(
-        [*launch, str(script), str(ddp)], env=env, timeout=300, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_script(script, single)
+    run_script(script, ddp, processes=2)
     a, b = torch.load(single), torch.load(ddp)
     assert a["steps"] == b["steps"] == 12
     for k in a["state"]:
