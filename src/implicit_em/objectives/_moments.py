@@ -1,0 +1,76 @@
+"""Batch moments for the objectives, optionally gathered across processes.
+
+Global moments are all-reduced sums divided by the all-reduced count, through
+``torch.distributed.nn.functional.all_reduce`` (differentiable). Every rank then holds
+the same loss; its backward sums the loss gradient over ranks, so each rank's parameter
+gradient is ``world_size`` times its own share and DDP's average over ranks equals the
+one-process gradient on the concatenated batch (the silent ``1/world_size`` bug of
+non-differentiable gathers is avoided).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.distributed as dist
+
+from .._checks import check_tensor
+
+
+def as_batch(z, name: str = "z", min_rows: int = 2) -> torch.Tensor:
+    """``z`` as a float32/float64 ``(batch, features)`` tensor with ``batch >= 2``."""
+    check_tensor(z, name, min_ndim=2)
+    if z.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (batch, features), got shape {tuple(z.shape)}")
+    if z.shape[0] < min_rows:
+        raise ValueError(
+            f"{name} needs a batch of at least {min_rows} samples for batch statistics, "
+            f"got {z.shape[0]}"
+        )
+    if z.dtype in (torch.float16, torch.bfloat16):
+        z = z.float()  # statistics in float32
+    return z
+
+
+def _world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _sum(t: torch.Tensor, gather: bool) -> torch.Tensor:
+    if gather and _world() > 1:
+        import warnings
+
+        from torch.distributed.nn.functional import all_reduce
+
+        with warnings.catch_warnings():  # deprecated name, same differentiable collective
+            warnings.simplefilter("ignore", FutureWarning)
+            return all_reduce(t)
+    return t
+
+
+def moments(
+    z: torch.Tensor, gather: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(n, mean, cov)`` of the rows of ``z`` (unbiased covariance, ``(D, D)``).
+
+    With ``gather=True`` under ``torch.distributed`` they are the moments of all ranks'
+    batches together.
+    """
+    n = _sum(torch.tensor(float(z.shape[0]), dtype=z.dtype, device=z.device), gather)
+    mean = _sum(z.sum(0), gather) / n
+    zc = z - mean
+    cov = _sum(zc.T @ zc, gather) / (n - 1)
+    return n, mean, cov
+
+
+def warn_constant(var: torch.Tensor, tol: float = 1e-12) -> None:
+    """Warn (once per call) when some features have (almost) zero variance."""
+    const = int((var.detach() <= tol).sum())
+    if const:
+        warnings.warn(
+            f"{const} feature(s) are constant over the batch; their terms use a variance "
+            "floor (the loss stays finite)",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,58 @@
+r"""Decorrelation of batch-normalised features (Barlow Twins style)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._moments import _sum, as_batch, moments
+
+
+def _correlation(z, gather, eps):
+    cov = moments(z, gather)[2]
+    sd = torch.sqrt(torch.diagonal(cov) + eps)
+    return cov / sd[:, None] / sd[None, :]
+
+
+def decorrelation_loss(z, eps: float = 1e-6, gather_distributed: bool = False):
+    r"""Single view: ``||Corr(z) - I||_F^2`` over off-diagonal entries (linear redundancy)."""
+    c = _correlation(as_batch(z), gather_distributed, eps)
+    off = c - torch.diag(torch.diagonal(c))
+    return (off * off).sum()
+
+
+def cross_decorrelation_loss(
+    z1,
+    z2,
+    lam: float = 5e-3,
+    eps: float = 1e-6,
+    gather_distributed: bool = False,
+    return_terms: bool = False,
+):
+    r"""Two views (Barlow Twins): ``sum_i (1 - C_ii)^2 + lam sum_{i != j} C_ij^2`` with
+    ``C`` the cross-correlation of the batch-standardised views."""
+    z1, z2 = as_batch(z1, "z1"), as_batch(z2, "z2")
+    if z1.shape != z2.shape:
+        raise ValueError(
+            f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}"
+        )
+    n, m1, c1 = moments(z1, gather_distributed)
+    _, m2, c2 = moments(z2, gather_distributed)
+    a = (z1 - m1) / torch.sqrt(torch.diagonal(c1) + eps)
+    b = (z2 - m2) / torch.sqrt(torch.diagonal(c2) + eps)
+    c = _sum(a.T @ b, gather_distributed) / (n - 1)
+    on = ((1 - torch.diagonal(c)) ** 2).sum()
+    off = (c**2).sum() - (torch.diagonal(c) ** 2).sum()
+    loss = on + lam * off
+    return (loss, {"on_diag": on.detach(), "off_diag": off.detach()}) if return_terms else loss
+
+
+class Decorrelation(nn.Module):
+    """Module form of :func:`decorrelation_loss`."""
+
+    def __init__(self, gather_distributed=False):
+        super().__init__()
+        self.gather_distributed = gather_distributed
+
+    def forward(self, z):
+        return decorrelation_loss(z, gather_distributed=self.gather_distributed)

@@ -1,0 +1,168 @@
+r"""InfoMax objectives: Gaussian proxies (log-det of the covariance or correlation) and
+the exact Bell-Sejnowski InfoMax of an invertible layer.
+
+For ``z = W x + b`` (seed 004) InfoMax maximises ``sum_j H(z_j) - lambda TC(z)``.
+Under a Gaussian assumption ``H(z) = 1/2 log det Cov(z) + const`` and
+``TC(z) = -1/2 log det Corr(z)``, giving the loss
+``-log det C + lambda ||C - diag(C)||_F^2`` (``C``: batch covariance or correlation).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .._checks import check_reduction, check_tensor
+from ._moments import as_batch, moments, warn_constant
+
+
+def ledoit_wolf_shrinkage(z: torch.Tensor) -> float:
+    """Ledoit-Wolf shrinkage intensity ``alpha`` in ``(1 - alpha) S + alpha mu I``
+    (computed without gradient; ``z``: ``(n, D)``)."""
+    with torch.no_grad():
+        x = z - z.mean(0)
+        n = x.shape[0]
+        s = x.T @ x / n
+        mu = torch.trace(s) / s.shape[0]
+        delta = ((s - mu * torch.eye(s.shape[0], dtype=s.dtype, device=s.device)) ** 2).sum()
+        beta = ((x * x).sum(1) ** 2).sum() / n**2 - (s * s).sum() / n
+        if float(delta) <= 0:
+            return 1.0
+        return float(torch.clamp(beta / delta, 0.0, 1.0))
+
+
+def _shrink(cov: torch.Tensor, alpha: float) -> torch.Tensor:
+    if alpha == 0:
+        return cov
+    d = cov.shape[0]
+    mu = torch.trace(cov) / d
+    return (1 - alpha) * cov + alpha * mu * torch.eye(d, dtype=cov.dtype, device=cov.device)
+
+
+def gaussian_infomax(
+    z,
+    lam: float = 0.0,
+    *,
+    correlation: bool = False,
+    shrinkage="auto",
+    eps: float = 1e-6,
+    gather_distributed: bool = False,
+    return_terms: bool = False,
+):
+    r"""Gaussian InfoMax loss ``-log det C + lam ||C - diag(C)||_F^2``.
+
+    Args:
+        z: ``(batch, features)`` activations (fp16/bf16 are computed in float32).
+        lam: weight of the off-diagonal (redundancy / total-correlation) penalty.
+        correlation: use the scale-free correlation matrix (``-log det Corr = 2 TC`` of
+            a Gaussian) instead of the covariance.
+        shrinkage: ``"auto"`` -- Ledoit-Wolf intensity when ``features >= batch`` (the
+            sample covariance is then singular), else none; or a number in ``[0, 1]``.
+        eps: variance floor (constant features give a finite loss and a warning).
+        gather_distributed: moments over all ranks (see ``objectives._moments``).
+        return_terms: also return ``{"logdet": ..., "offdiag": ...}``.
+
+    Returns:
+        the scalar loss (and the named terms).
+
+    Example:
+        >>> z = torch.randn(256, 4)
+        >>> float(gaussian_infomax(z * 2)) < float(gaussian_infomax(z))  # more volume
+        True
+    """
+    z = as_batch(z)
+    _, _, cov = moments(z, gather_distributed)
+    var = torch.diagonal(cov)
+    warn_constant(var)
+    d = cov.shape[0]
+    cov = cov + eps * torch.eye(d, dtype=cov.dtype, device=cov.device)
+    if correlation:
+        sd = torch.diagonal(cov).sqrt()
+        cov = cov / sd[:, None] / sd[None, :]
+    alpha = shrinkage
+    if shrinkage == "auto":
+        alpha = ledoit_wolf_shrinkage(z) if d >= z.shape[0] else 0.0
+    elif not (isinstance(shrinkage, (int, float)) and 0 <= shrinkage <= 1):
+        raise ValueError(f"shrinkage must be 'auto' or a number in [0, 1], got {shrinkage!r}")
+    c = _shrink(cov, float(alpha))
+    chol, info = torch.linalg.cholesky_ex(c)
+    if int(info) != 0:  # numerically singular even after shrinkage: add more ridge
+        c = c + 1e-3 * torch.trace(c) / d * torch.eye(d, dtype=c.dtype, device=c.device)
+        chol = torch.linalg.cholesky(c)
+    logdet = 2 * torch.log(torch.diagonal(chol)).sum()
+    off = c - torch.diag(torch.diagonal(c))
+    offdiag = (off * off).sum()
+    loss = -logdet + lam * offdiag
+    if return_terms:
+        return loss, {"logdet": logdet.detach(), "offdiag": offdiag.detach()}
+    return loss
+
+
+SOURCES = ("logistic", "tanh", "extended")
+
+
+def bell_sejnowski_infomax(z, weight, nonlinearity: str = "logistic", reduction: str = "mean"):
+    r"""Exact InfoMax of an invertible layer ``z = W x`` (Bell & Sejnowski 1995):
+
+    ``loss = -log|det W| - E[sum_j log g'(z_j)]``
+
+    with ``g`` the logistic (``log g' = -softplus(z) - softplus(-z)``), ``tanh``
+    (``log(1 - tanh^2 z)``) or the extended sub/super-Gaussian switch (Lee et al. 1999):
+    per unit, ``k_j = sign(E[sech^2 z_j] E[z_j^2] - E[z_j tanh z_j])`` picks the
+    super-Gaussian density ``-2 log cosh z`` (``k = 1``) or the sub-Gaussian
+    ``-z^2/2 + log cosh z`` (``k = -1``). This is maximum likelihood ICA; the Gaussian
+    proxies of :func:`gaussian_infomax` only see second-order structure.
+
+    Shape: ``z``: ``(batch, D)``, ``weight``: ``(D, D)``.
+    """
+    z = as_batch(z)
+    check_tensor(weight, "weight", min_ndim=2)
+    if weight.ndim != 2 or weight.shape[0] != weight.shape[1] or weight.shape[0] != z.shape[1]:
+        raise ValueError(
+            f"weight must be square (D, D) with D = z.shape[1] = {z.shape[1]}, got "
+            f"{tuple(weight.shape)}; for non-square layers use log_det_gram"
+        )
+    check_reduction(reduction)
+    if nonlinearity == "logistic":
+        log_gp = -nn.functional.softplus(z) - nn.functional.softplus(-z)
+    elif nonlinearity == "tanh":
+        # log(1 - tanh^2 z) = -2 log cosh z = log 4 - 2 (softplus(2 z) - z)
+        log_gp = math.log(4.0) - 2 * (nn.functional.softplus(2 * z) - z)
+    elif nonlinearity == "extended":
+        with torch.no_grad():
+            t = torch.tanh(z)
+            k = torch.sign((1 - t**2).mean(0) * (z**2).mean(0) - (z * t).mean(0))
+        log_cosh = nn.functional.softplus(2 * z) - z - math.log(2.0)
+        log_gp = torch.where(k > 0, -2 * log_cosh, -0.5 * z**2 + log_cosh)
+    else:
+        raise ValueError(f"nonlinearity must be one of {SOURCES}, got {nonlinearity!r}")
+    per_sample = -log_gp.sum(1) - torch.linalg.slogdet(weight)[1]
+    if reduction == "mean":
+        return per_sample.mean()
+    return per_sample.sum() if reduction == "sum" else per_sample
+
+
+class GaussianInfoMax(nn.Module):
+    """Module form of :func:`gaussian_infomax` (returns the loss; terms in ``.last_terms``)."""
+
+    def __init__(self, lam=0.0, correlation=False, shrinkage="auto", gather_distributed=False):
+        super().__init__()
+        self.lam, self.correlation = lam, correlation
+        self.shrinkage, self.gather_distributed = shrinkage, gather_distributed
+        self.last_terms: dict = {}
+
+    def forward(self, z):
+        loss, self.last_terms = gaussian_infomax(
+            z,
+            self.lam,
+            correlation=self.correlation,
+            shrinkage=self.shrinkage,
+            gather_distributed=self.gather_distributed,
+            return_terms=True,
+        )
+        return loss
+
+    def extra_repr(self) -> str:
+        return f"lam={self.lam}, correlation={self.correlation}, shrinkage={self.shrinkage!r}"

@@ -1,0 +1,55 @@
+r"""Variance terms that keep units alive: the seeds' ``-sum log Var`` and a bounded hinge."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._moments import as_batch, moments, warn_constant
+
+
+def log_variance_loss(z, eps: float = 1e-6, gather_distributed: bool = False):
+    r"""``-sum_j log(Var(z_j) + eps)`` (seed 004's marginal-entropy term, Gaussian).
+
+    **Unbounded below**: scaling ``z`` by ``s`` lowers it by ``2 D log s`` without limit,
+    so on its own it rewards blowing up the activations' scale; pair it with a weight
+    constraint (normalised rows, ``-log|det W|`` with a bounded input) or use
+    :func:`variance_hinge`.
+    """
+    z = as_batch(z)
+    var = torch.diagonal(moments(z, gather_distributed)[2])
+    warn_constant(var)
+    return -torch.log(var + eps).sum()
+
+
+def variance_hinge(z, gamma: float = 1.0, eps: float = 1e-4, gather_distributed: bool = False):
+    r"""VICReg-style ``mean_j relu(gamma - sqrt(Var(z_j) + eps))``: bounded below by 0,
+    zero once every unit's standard deviation reaches ``gamma``."""
+    z = as_batch(z)
+    var = torch.diagonal(moments(z, gather_distributed)[2])
+    return torch.relu(gamma - torch.sqrt(var + eps)).mean()
+
+
+class LogVariance(nn.Module):
+    """Module form of :func:`log_variance_loss`."""
+
+    def __init__(self, eps=1e-6, gather_distributed=False):
+        super().__init__()
+        self.eps, self.gather_distributed = eps, gather_distributed
+
+    def forward(self, z):
+        return log_variance_loss(z, self.eps, self.gather_distributed)
+
+
+class VarianceHinge(nn.Module):
+    """Module form of :func:`variance_hinge`."""
+
+    def __init__(self, gamma=1.0, eps=1e-4, gather_distributed=False):
+        super().__init__()
+        self.gamma, self.eps, self.gather_distributed = gamma, eps, gather_distributed
+
+    def forward(self, z):
+        return variance_hinge(z, self.gamma, self.eps, self.gather_distributed)
+
+    def extra_repr(self) -> str:
+        return f"gamma={self.gamma}"

@@ -1,0 +1,212 @@
+"""Objectives against NumPy/SciPy/scikit-learn references, gradcheck, robustness (NaN-free
+training at large weights), and distributed moments equal to one process."""
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.covariance import ledoit_wolf
+
+from implicit_em import objectives as O
+
+
+def _z(n=200, d=5, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(d, d, generator=g, dtype=dtype)
+    return torch.randn(n, d, generator=g, dtype=dtype) @ a
+
+
+def test_gaussian_infomax_matches_numpy():
+    z = _z()
+    c = np.cov(z.numpy().T)
+    off = c - np.diag(np.diag(c))
+    want = -np.linalg.slogdet(c)[1] + 0.3 * (off**2).sum()
+    got, terms = O.gaussian_infomax(z, 0.3, shrinkage=0.0, eps=0.0, return_terms=True)
+    assert float(got) == pytest.approx(want, rel=1e-10)
+    assert float(terms["logdet"]) == pytest.approx(np.linalg.slogdet(c)[1], rel=1e-10)
+    corr = O.gaussian_infomax(z, correlation=True, shrinkage=0.0, eps=0.0)
+    assert float(corr) == pytest.approx(-np.linalg.slogdet(np.corrcoef(z.numpy().T))[1])
+
+
+def test_ledoit_wolf_matches_scikit_learn_and_auto_shrinkage_handles_wide_batches():
+    z = _z(n=30, d=10)
+    assert O.ledoit_wolf_shrinkage(z) == pytest.approx(ledoit_wolf(z.numpy())[1], rel=1e-8)
+    wide = _z(n=8, d=20)  # features >= batch: sample covariance singular
+    loss = O.gaussian_infomax(wide)
+    assert torch.isfinite(loss)
+
+
+def test_variance_terms():
+    z = _z()
+    base = O.log_variance_loss(z, eps=0.0)
+    # unbounded below: scaling by 10 lowers it by 2 D log 10, for ever
+    assert float(O.log_variance_loss(10 * z, eps=0.0)) == pytest.approx(
+        float(base) - 2 * 5 * math.log(10), rel=1e-10
+    )
+    assert float(base) == pytest.approx(-np.log(z.numpy().var(0, ddof=1)).sum(), rel=1e-10)
+    assert float(O.variance_hinge(100 * z, gamma=1.0)) == 0.0
+    small = O.variance_hinge(1e-3 * z, gamma=1.0)
+    assert 0.9 < float(small) < 1.0
+
+
+def test_decorrelation_terms():
+    z = _z()
+    c = np.corrcoef(z.numpy().T)
+    assert float(O.decorrelation_loss(z, eps=0.0)) == pytest.approx(
+        ((c - np.diag(np.diag(c))) ** 2).sum(), rel=1e-8
+    )
+    loss, terms = O.cross_decorrelation_loss(z, z, lam=0.1, eps=0.0, return_terms=True)
+    assert float(terms["on_diag"]) < 1e-20
+    assert float(loss) == pytest.approx(0.1 * ((c - np.diag(np.diag(c))) ** 2).sum(), rel=1e-8)
+
+
+def test_weight_terms():
+    q, _ = torch.linalg.qr(torch.randn(6, 6, dtype=torch.float64))
+    assert float(O.weight_orthogonality(3 * q)) < 1e-20
+    w = torch.randn(6, 6, dtype=torch.float64)
+    assert float(O.neg_log_abs_det(w)) == pytest.approx(-np.linalg.slogdet(w.numpy())[1])
+    wide = torch.randn(3, 7, dtype=torch.float64)
+    want = -0.5 * np.linalg.slogdet(wide.numpy() @ wide.numpy().T)[1]
+    assert float(O.neg_log_det_gram(wide)) == pytest.approx(want)
+    assert float(O.neg_log_det_gram(wide.T)) == pytest.approx(want)
+    with pytest.raises(ValueError, match="square"):
+        O.neg_log_abs_det(wide)
+
+
+def test_bell_sejnowski_matches_its_formula():
+    z, w = _z(d=4), torch.randn(4, 4, dtype=torch.float64)
+    zn = z.numpy()
+    sig = 1 / (1 + np.exp(-zn))
+    want = -np.log(sig * (1 - sig)).sum(1).mean() - np.linalg.slogdet(w.numpy())[1]
+    assert float(O.bell_sejnowski_infomax(z, w)) == pytest.approx(want, rel=1e-10)
+    t = -np.log(1 - np.tanh(zn) ** 2).sum(1).mean() - np.linalg.slogdet(w.numpy())[1]
+    assert float(O.bell_sejnowski_infomax(z, w, "tanh")) == pytest.approx(t, rel=1e-8)
+    assert torch.isfinite(O.bell_sejnowski_infomax(z * 100, w, "extended"))
+
+
+def _hsic_reference(x, y):
+    def k(a):
+        a = a.reshape(len(a), -1)
+        d2 = ((a[:, None, :] - a[None, :, :]) ** 2).sum(-1)
+        iu = np.triu_indices(len(a), 1)
+        s = np.median(np.sqrt(d2[iu]))
+        return np.exp(-d2 / (2 * s**2))
+
+    n = len(x)
+    h = np.eye(n) - 1.0 / n
+    return np.trace(k(x) @ h @ k(y) @ h) / (n - 1) ** 2
+
+
+def test_hsic_estimators():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 2))
+    y = np.sin(2 * x[:, :1]) + 0.1 * rng.normal(size=(150, 1))
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    assert float(O.hsic(xt, yt)) == pytest.approx(_hsic_reference(x, y), rel=1e-8)
+    dep = float(O.hsic(xt, yt, estimator="unbiased"))
+    indep = float(O.hsic(xt, torch.tensor(rng.normal(size=(150, 1))), estimator="unbiased"))
+    assert dep > 10 * abs(indep)
+    rff = float(O.hsic_rff(xt, yt, n_features=4096))
+    assert rff == pytest.approx(float(O.hsic(xt, yt)), rel=0.2)
+
+
+def test_pairwise_hsic_sums_pairs():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(120, 1))
+    z = torch.tensor(np.c_[a, a**2, rng.normal(size=(120, 1))])
+    want = sum(float(O.hsic(z[:, i], z[:, j])) for i in range(3) for j in range(i + 1, 3))
+    assert float(O.pairwise_hsic(z)) == pytest.approx(want, rel=1e-8)
+    assert float(O.pairwise_hsic(z, n_features=2048)) == pytest.approx(want, rel=0.25)
+
+
+def test_entropy_estimators_and_responsibility_entropy():
+    g = torch.Generator().manual_seed(0)
+    z = torch.cat([torch.randn(20000, 1, generator=g), torch.rand(20000, 1, generator=g)], 1)
+    h = O.vasicek_entropy(z.double())
+    assert float(h[0]) == pytest.approx(0.5 * math.log(2 * math.pi * math.e), abs=0.02)
+    assert float(h[1]) == pytest.approx(0.0, abs=0.02)  # uniform on [0, 1]
+    assert float(O.gaussian_entropy(z)[0]) == pytest.approx(1.4189, abs=0.02)
+    d = torch.randn(50, 4, dtype=torch.float64)
+    r = torch.softmax(-d, 1).numpy()
+    assert float(O.responsibility_entropy(d)) == pytest.approx(
+        -(r * np.log(r)).sum(1).mean(), rel=1e-10
+    )
+    u = r.mean(0)
+    assert float(O.responsibility_entropy(d, "balance")) == pytest.approx(
+        (u * np.log(u)).sum(), rel=1e-10
+    )
+
+
+def test_gradcheck():
+    z = _z(n=12, d=3).requires_grad_(True)
+    w = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    for fn in (
+        lambda v: O.gaussian_infomax(v, 0.2, shrinkage=0.1),
+        lambda v: O.gaussian_infomax(v, correlation=True),
+        lambda v: O.decorrelation_loss(v),
+        lambda v: O.cross_decorrelation_loss(v, v.flip(0)),
+        lambda v: O.log_variance_loss(v),
+        lambda v: O.variance_hinge(v, gamma=10.0),
+        lambda v: O.pairwise_hsic(v, bandwidth=1.0),
+        lambda v: O.responsibility_entropy(v, "balance"),
+    ):
+        assert torch.autograd.gradcheck(fn, (z,))
+    assert torch.autograd.gradcheck(lambda v, m: O.bell_sejnowski_infomax(v, m), (z, w))
+
+
+def test_robust_inputs():
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        O.gaussian_infomax(torch.randn(1, 3))
+    with pytest.raises(ValueError, match="2-D"):
+        O.decorrelation_loss(torch.randn(4, 3, 2))
+    half = O.gaussian_infomax(torch.randn(64, 4).bfloat16())
+    assert half.dtype == torch.float32 and torch.isfinite(half)
+    z = torch.randn(32, 4)
+    z[:, 2] = 1.0  # a constant feature
+    with pytest.warns(RuntimeWarning, match="constant"):
+        assert torch.isfinite(O.gaussian_infomax(z))
+    with pytest.warns(RuntimeWarning, match="constant"):
+        assert torch.isfinite(O.log_variance_loss(z))
+
+
+OBJECTIVES = {
+    "gaussian": lambda z, m: O.gaussian_infomax(z, 0.5),
+    "correlation": lambda z, m: O.gaussian_infomax(z, correlation=True),
+    "log_variance+orth": lambda z, m: O.log_variance_loss(z) + O.weight_orthogonality(m.weight),
+    "hinge+decorrelation": lambda z, m: O.variance_hinge(z) + O.decorrelation_loss(z),
+    "hsic_rff": lambda z, m: O.pairwise_hsic(z, n_features=32) + O.variance_hinge(z),
+    "bell_sejnowski": lambda z, m: O.bell_sejnowski_infomax(z, m.weight, "extended"),
+    "entropy": lambda z, m: O.responsibility_entropy(z, "balance") + O.neg_log_abs_det(m.weight),
+}
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+def test_2000_steps_at_large_weights_stay_finite(name):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(6, 6)
+    with torch.no_grad():
+        layer.weight.mul_(100 / layer.weight.abs().max())  # weights up to 100
+    opt = torch.optim.Adam(layer.parameters(), lr=1e-2)
+    x = torch.randn(32, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for _ in range(2000):
+            opt.zero_grad()
+            loss = OBJECTIVES[name](layer(x), layer)
+            assert torch.isfinite(loss)
+            loss.backward()
+            assert all(torch.isfinite(p.grad).all() for p in layer.parameters())
+            opt.step()
+
+
+def test_two_gloo_processes_match_one_process(tmp_path, run_script):
+    script = Path(__file__).with_name("objectives_ddp_script.py")
+    run_script(script, tmp_path / "one.pt")
+    run_script(script, tmp_path / "two.pt", processes=2)
+    one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
+    for name in one:
+        torch.testing.assert_close(two[name][0], one[name][0], rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(two[name][1], one[name][1], rtol=1e-8, atol=1e-10)
