@@ -317,3 +317,25 @@ def test_mixture_experiment_small_run_and_verdict_rule(tmp_path):
             r["heldout_loglik"] = solvers["em"]["final_heldout_loglik"]
     assert exp.summarise(traces, 1e-15, cfg)["verdicts"][0].verdict == "confirmed"
     assert exp.summarise(traces, 1e-3, cfg)["verdicts"][0].verdict == "refuted"
+
+
+def test_amari_distance_and_ica_verdict_rule(tmp_path):
+    import numpy as np
+
+    from implicit_em.experiments import ica
+
+    a = np.random.default_rng(0).normal(size=(4, 4))
+    perm_scale = np.diag([2.0, -1.0, 0.5, 3.0])[[2, 0, 3, 1]]
+    assert ica.amari_distance(perm_scale @ np.linalg.inv(a), a) == pytest.approx(0, abs=1e-12)
+    assert ica.amari_distance(np.eye(4), a) > 0.1
+    cfg = ica.Config(n_samples=600, n_sources=(3,), epochs=1, batch_size=200)
+    res = ica.run(cfg, tmp_path)
+    methods = {r["method"] for r in res["tables"]["amari"]}
+    assert "FastICA (scikit-learn)" in methods and "pairwise_hsic" in methods
+    rows = [dict(r) for r in res["tables"]["amari"]]
+    for r in rows:  # second-order objectives as good as FastICA: the proxy suffices
+        if r["method"] in ("gaussian_infomax", "decorrelation+hinge"):
+            r["amari"] = 0.01
+        if r["method"].startswith("FastICA"):
+            r["amari"] = 0.01
+    assert ica.summarise(rows, cfg)["verdicts"][0].verdict == "confirmed"
