@@ -339,3 +339,22 @@ def test_amari_distance_and_ica_verdict_rule(tmp_path):
         if r["method"].startswith("FastICA"):
             r["amari"] = 0.01
     assert ica.summarise(rows, cfg)["verdicts"][0].verdict == "confirmed"
+
+
+def test_collapse_experiment_small_run_and_verdict_rules(tmp_path):
+    from implicit_em.experiments import collapse as exp
+
+    cfg = exp.Config(epochs=2, monitor_every=5)
+    res = exp.run(cfg, tmp_path)
+    rows = {r["variant"]: r for r in res["tables"]["variants"]}
+    assert set(rows) == set(exp.VARIANTS)
+    assert rows["lse"]["weight_norm_growth"] > 1.0  # the unbounded LSE loss grows the weights
+    fixed = [dict(r) for r in res["tables"]["variants"]]
+    for r in fixed:  # if LSE collapsed and every other variant held, both are confirmed
+        r["collapsed"] = r["variant"] == "lse"
+    v = {x.claim: x.verdict for x in exp.summarise(fixed, [], cfg)["verdicts"]}
+    assert v == {"C11": "confirmed", "C12": "confirmed"}
+    for r in fixed:
+        r["collapsed"] = True
+    v = {x.claim: x.verdict for x in exp.summarise(fixed, [], cfg)["verdicts"]}
+    assert v == {"C11": "partly", "C12": "refuted"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .activations import EXPERIMENT as _activations
 from .base import Experiment
+from .collapse import EXPERIMENT as _collapse
 from .dead_units import EXPERIMENT as _dead_units
 from .em_structure import EXPERIMENT as _em_structure
 from .ica import EXPERIMENT as _ica
@@ -11,7 +12,8 @@ from .identities import EXPERIMENT as _identities
 from .mixture import EXPERIMENT as _mixture
 
 EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e for e in (_identities, _mixture, _activations, _dead_units, _em_structure, _ica)
+    e.name: e
+    for e in (_identities, _mixture, _activations, _dead_units, _em_structure, _collapse, _ica)
 }
 
 
