@@ -280,28 +280,44 @@ def _is_em_module(m: nn.Module) -> bool:
     ) or hasattr(m, "em_responsibilities")
 
 
+def _gate_row(name, label, op, z, shape, dead_tol) -> EMRow:
+    """An element-wise gate: dead units and (zero) coupling along the unit axis."""
+    axis = _unit_axis(z.ndim)
+    return EMRow(
+        name,
+        label,
+        GATE,
+        False,
+        axis,
+        shape,
+        None,
+        _gate_dead(op, z, dead_tol),
+        _coupling(op, z, axis),
+    )
+
+
 def _module_row(name, m, args, kwargs, out, dead_tol) -> EMRow | None:
     op = type(m).__name__
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else ()
     if isinstance(m, SKIP_MODULES):
         return None
     if _is_em_module(m):
-        if hasattr(m, "em_responsibilities"):  # alternatives on the last axis
-            r, axis = m.em_responsibilities(*args), getattr(m, "dim", -1)
-            ent, dead = _entropy_and_dead(r, -1, dead_tol)
+        # r: the responsibilities; r_axis: their alternatives; axis: the axis reported
+        if hasattr(m, "em_responsibilities"):  # library modules: alternatives last
+            r, r_axis, axis = m.em_responsibilities(*args), -1, getattr(m, "dim", -1)
         elif isinstance(m, nn.MultiheadAttention):
             kw = dict(kwargs, need_weights=True, average_attn_weights=False)
             with torch.no_grad():
-                r, axis = m(*args, **kw)[1], -1
+                r, r_axis = m(*args, **kw)[1], -1
             shape = tuple(out[0].shape)
         elif isinstance(m, nn.CrossEntropyLoss):
-            r, axis = torch.softmax(args[0], 1 if args[0].ndim > 1 else 0), 1
-        elif isinstance(m, nn.LogSoftmax):
-            r, axis = out.exp(), m.dim if m.dim is not None else -1
-        else:
-            r, axis = out, m.dim if m.dim is not None else -1
+            r, r_axis = torch.softmax(args[0], 1 if args[0].ndim > 1 else 0), 1
+        else:  # Softmax, Softmin, LogSoftmax
+            r = out.exp() if isinstance(m, nn.LogSoftmax) else out
+            r_axis = m.dim if m.dim is not None else -1
         if not hasattr(m, "em_responsibilities"):
-            ent, dead = _entropy_and_dead(r, axis, dead_tol)
+            axis = r_axis
+        ent, dead = _entropy_and_dead(r, r_axis, dead_tol)
         coupling = None
         if isinstance(out, torch.Tensor) and args and isinstance(args[0], torch.Tensor):
             if out.shape == args[0].shape:
@@ -310,18 +326,7 @@ def _module_row(name, m, args, kwargs, out, dead_tol) -> EMRow | None:
         return EMRow(name, op, EM if soft else HARD, soft, axis, shape, ent, dead, coupling)
     z = args[0] if args and isinstance(args[0], torch.Tensor) else None
     if isinstance(m, GATE_MODULES) and z is not None:
-        axis = _unit_axis(z.ndim)
-        return EMRow(
-            name,
-            op,
-            GATE,
-            False,
-            axis,
-            shape,
-            None,
-            _gate_dead(m, z, dead_tol),
-            _coupling(m, z, axis),
-        )
+        return _gate_row(name, op, m, z, shape, dead_tol)
     if isinstance(m, LINEAR_MODULES):
         return EMRow(name, op, LINEAR, False, None, shape)
     if isinstance(m, NORM_MODULES) and z is not None:
@@ -355,18 +360,7 @@ def _function_row(name, target, args, kwargs, out, dead_tol, method: bool) -> EM
             coupling = _coupling(op, z, axis)
         return EMRow(name, label, EM, True, axis, shape, ent, dead, coupling)
     if gate and z is not None:
-        axis = _unit_axis(z.ndim)
-        return EMRow(
-            name,
-            label,
-            GATE,
-            False,
-            axis,
-            shape,
-            None,
-            _gate_dead(op, z, dead_tol),
-            _coupling(op, z, axis),
-        )
+        return _gate_row(name, label, op, z, shape, dead_tol)
     return None  # arithmetic, reshapes, indexing: not layers
 
 

@@ -137,18 +137,21 @@ def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, l
     def loss(m, b):
         return F.cross_entropy(m(b[0]), b[1])
 
+    def fit(epochs, seed, callbacks=(), stage=""):
+        train(
+            model,
+            loss,
+            (x_tr, y_tr),
+            epochs=epochs,
+            batch_size=cfg.batch_size,
+            optimizer=_optimizer(opt, cfg),
+            seed=seed,
+            callbacks=callbacks,
+            description=f"dead_units:{act}/{opt}{stage}",
+        )
+
     monitor = Monitor({"inactive": dead}, every=cfg.monitor_every)
-    train(
-        model,
-        loss,
-        (x_tr, y_tr),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        optimizer=_optimizer(opt, cfg),
-        seed=run_seed,
-        callbacks=[monitor],
-        description=f"dead_units:{act}/{opt}",
-    )
+    fit(cfg.epochs, run_seed, [monitor])
     acc_before = _accuracy(model, x_te, y_te)
     d1_before, _ = inactive_units(model, probe, cfg.tol)
 
@@ -167,16 +170,7 @@ def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, l
     grad_ratio = float(row_grad[shifted].mean() / row_grad[keep].mean().clamp_min(1e-30))
     zero_grad_units = float((row_grad[shifted] == 0).float().mean())
     acc_shifted = _accuracy(model, x_te, y_te)
-    train(
-        model,
-        loss,
-        (x_tr, y_tr),
-        epochs=cfg.recovery_epochs,
-        batch_size=cfg.batch_size,
-        optimizer=_optimizer(opt, cfg),
-        seed=run_seed + 1,
-        description=f"dead_units:{act}/{opt} recovery",
-    )
+    fit(cfg.recovery_epochs, run_seed + 1, stage=" recovery")
     d1_final, _ = inactive_units(model, probe, cfg.tol)
     was_off = d1_after_shift[shifted]
     recovered = (~d1_final[shifted]) & was_off

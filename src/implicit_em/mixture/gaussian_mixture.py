@@ -319,9 +319,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Design-matrix chunks ``F = [q(x), x, 1]``: built once per fit when they fit in
         ``DESIGN_BUDGET`` entries (each EM iteration is then two GEMMs per chunk), else
         rebuilt chunk by chunk in every iteration (bounded memory)."""
+        cached = getattr(self, "_design_cache", None)
+        if cached is not None and cached[0] is X:  # initialisation and EM share one build
+            return cached[1]
         if X.shape[0] * self._design_width(X.shape[1]) <= DESIGN_BUDGET:
-            return [design_matrix(xc, self.covariance_type) for xc in self._chunks(X)]
-        return _LazyDesigns(self._chunks(X), self.covariance_type)
+            designs = [design_matrix(xc, self.covariance_type) for xc in self._chunks(X)]
+        else:
+            designs = _LazyDesigns(self._chunks(X), self.covariance_type)
+        self._design_cache = (X, designs)
+        return designs
 
     def _weighted_log_prob(self, X, params):
         return log_gaussian_prob(X, params["means"], params["p"], self.covariance_type) + (
@@ -583,6 +589,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 if best is None or hist[-1] > best[1][-1]:
                     best = (params, hist, conv, n_iter, state)
         finally:
+            self._design_cache = None  # free the design matrix, also after an error
             if bar is not None:
                 bar.stop()
         params, hist, conv, n_iter, state = best
