@@ -1,6 +1,6 @@
 """Fit GaussianMixture on this rank's shard (or on all data without torchrun).
 
-python tests/gmm_ddp_script.py SOLVER OUT.npz
+python tests/gmm_ddp_script.py SOLVER[:OPTIMIZER] OUT.npz
 python -m torch.distributed.run --nproc_per_node=2 tests/gmm_ddp_script.py SOLVER OUT.npz
 """
 
@@ -12,7 +12,8 @@ import torch
 import torch.distributed as dist
 
 
-def main(solver, out):
+def main(spec, out):
+    solver, _, optimizer = spec.partition(":")
     from implicit_em.mixture import GaussianMixture
 
     rng = np.random.default_rng(0)
@@ -29,7 +30,8 @@ def main(solver, out):
         weights_init=[0.5, 0.5],
         means_init=[[-1.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
         precisions_init=np.stack([np.eye(3)] * 2),
-        learning_rate=0.05,
+        optimizer=optimizer or "adam",
+        learning_rate=None if optimizer else 0.05,
     )
     import warnings
 

@@ -317,6 +317,11 @@ def test_mixture_experiment_small_run_and_verdict_rule(tmp_path):
             r["heldout_loglik"] = solvers["em"]["final_heldout_loglik"]
     assert exp.summarise(traces, 1e-15, cfg)["verdicts"][0].verdict == "confirmed"
     assert exp.summarise(traces, 1e-3, cfg)["verdicts"][0].verdict == "refuted"
+    assert res["metrics"]["preconditioned_max_relative_gap"] < 1e-9  # retraces EM
+    for r in traces:  # preconditioned steps that leave EM's path: the full form fails
+        if r["solver"] == "preconditioned":
+            r["heldout_loglik"] *= 1.01
+    assert exp.summarise(traces, 1e-15, cfg)["verdicts"][0].verdict == "partly"
 
 
 def test_amari_distance_and_ica_verdict_rule(tmp_path):

@@ -27,7 +27,11 @@ def _blobs(seed=0, n=200, offset=0.0):
 
 
 @parametrize_with_checks(
-    [GaussianMixture(), GaussianMixture(solver="gradient", max_iter=20, covariance_type="diag")]
+    [
+        GaussianMixture(),
+        GaussianMixture(solver="gradient", max_iter=20, covariance_type="diag"),
+        GaussianMixture(solver="gradient", optimizer="preconditioned", covariance_type="tied"),
+    ]
 )
 def test_scikit_learn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
@@ -94,6 +98,52 @@ def test_gradient_solver_reaches_the_em_likelihood(ct):
     assert abs(lbfgs.lower_bound_ - ref.lower_bound_) < 1e-3 * abs(ref.lower_bound_)
 
 
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+@pytest.mark.parametrize("n_iter", [1, 7])
+def test_preconditioned_gradient_steps_are_em_steps(ct, n_iter):
+    """Autograd's gradient times the Xu-Jordan preconditioner is exactly one EM step."""
+    X = _blobs(3)
+    kw = dict(covariance_type=ct, max_iter=n_iter, tol=0.0, **_init(X, ct))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        em = GaussianMixture(3, **kw).fit(X)
+        pg = GaussianMixture(3, solver="gradient", optimizer="preconditioned", **kw).fit(X)
+        half = GaussianMixture(
+            3, solver="gradient", optimizer="preconditioned", learning_rate=0.5, **kw
+        ).fit(X)
+    for attr in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(pg, attr), getattr(em, attr), rtol=0, atol=1e-10)
+    assert pg.lower_bound_history_ == pytest.approx(em.lower_bound_history_, rel=1e-12)
+    if n_iter == 1:  # a half step lands half-way between the start and the EM update
+        np.testing.assert_allclose(
+            half.means_, (em.means_ + np.asarray(kw["means_init"])) / 2, atol=1e-10
+        )
+
+
+def test_preconditioned_mini_batches_reach_the_em_likelihood():
+    X = _blobs(4)
+    ref = GaussianMixture(3, random_state=0, tol=1e-8).fit(X)
+    g = GaussianMixture(
+        3,
+        solver="gradient",
+        optimizer="preconditioned",
+        batch_size=150,
+        learning_rate=0.2,  # a constant step leaves noise of order learning_rate
+        max_iter=30,
+        tol=0.0,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g.fit(X)
+    assert abs(g.score(X) - ref.score(X)) < 1e-3 * abs(ref.score(X))
+    g.partial_fit(X)  # continues from the fitted state
+    assert len(g.lower_bound_history_) == 31
+    for lr in (0, 1.5):
+        with pytest.raises(ValueError, match="0 < learning_rate <= 1"):
+            GaussianMixture(solver="gradient", optimizer="preconditioned", learning_rate=lr).fit(X)
+
+
 def test_mini_batches_and_partial_fit_improve_the_bound():
     X = _blobs(2)
     g = GaussianMixture(
@@ -149,7 +199,7 @@ def test_bad_input_and_singular_covariance():
         GaussianMixture(3, max_iter=1, tol=0.0, random_state=0).fit(X)
 
 
-@pytest.mark.parametrize("solver", ["em", "gradient"])
+@pytest.mark.parametrize("solver", ["em", "gradient", "gradient:preconditioned"])
 def test_two_gloo_processes_match_one_process(tmp_path, solver, run_script):
     script = Path(__file__).with_name("gmm_ddp_script.py")
     single, shards = tmp_path / "single.npz", tmp_path / "ddp.npz"

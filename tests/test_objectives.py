@@ -140,6 +140,31 @@ def test_entropy_estimators_and_responsibility_entropy():
     )
 
 
+def test_knn_entropy_and_total_correlation():
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(3000, 3, generator=g, dtype=torch.float64)
+    assert float(O.knn_entropy(z)) == pytest.approx(1.5 * math.log(2 * math.pi * math.e), abs=0.1)
+    # a correlated Gaussian: TC = -1/2 log det Corr (scipy-free closed form, NumPy det)
+    y = z @ torch.tensor([[1, 0.8, 0.3], [0, 0.6, 0.5], [0, 0, 0.8]], dtype=torch.float64)
+    true = -0.5 * np.linalg.slogdet(np.corrcoef(y.numpy().T))[1]
+    assert float(O.total_correlation(y, "gaussian")) == pytest.approx(true, rel=1e-10)
+    assert float(O.total_correlation(y)) == pytest.approx(true, abs=0.05)
+    # independent non-Gaussian units: ~0; y = x^2 + noise: the spacing TC sees what the
+    # Gaussian TC (zero correlation) cannot
+    laplace = torch.log(torch.rand(3000, 1, generator=g) / torch.rand(3000, 1, generator=g))
+    u = torch.cat([torch.rand(3000, 1, generator=g), laplace], 1)
+    x = torch.randn(3000, 1, generator=g, dtype=torch.float64)
+    w = torch.cat([x, x**2 + 0.1 * torch.randn(3000, 1, generator=g, dtype=torch.float64)], 1)
+    assert abs(float(O.total_correlation(u.double()))) < 0.1  # estimator bias ~0.05 nat
+    assert float(O.total_correlation(w)) > 1.0 > 0.01 > float(O.total_correlation(w, "gaussian"))
+    batch = O.total_correlation(torch.stack([y[:, :2], u.double(), w]))  # groups at once
+    assert batch.shape == (3,) and float(batch[2]) == pytest.approx(float(O.total_correlation(w)))
+    with pytest.raises(ValueError, match="k must lie"):
+        O.knn_entropy(z[:3], k=5)
+    with pytest.raises(ValueError, match="estimator"):
+        O.total_correlation(z, "kde")
+
+
 def test_gradcheck():
     z = _z(n=12, d=3).requires_grad_(True)
     w = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
@@ -155,6 +180,38 @@ def test_gradcheck():
     ):
         assert torch.autograd.gradcheck(fn, (z,))
     assert torch.autograd.gradcheck(lambda v, m: O.bell_sejnowski_infomax(v, m), (z, w))
+
+
+def test_module_forms_equal_the_functions():
+    g = torch.Generator().manual_seed(5)
+    z, z2 = torch.randn(2, 64, 4, generator=g, dtype=torch.float64)
+    w = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    pairs = [
+        (O.GaussianInfoMax(0.3), (z,), O.gaussian_infomax(z, 0.3)),
+        (O.BellSejnowskiInfoMax("tanh"), (z, w), O.bell_sejnowski_infomax(z, w, "tanh")),
+        (O.Decorrelation(), (z,), O.decorrelation_loss(z)),
+        (O.CrossDecorrelation(0.1), (z, z2), O.cross_decorrelation_loss(z, z2, 0.1)),
+        (O.LogVariance(), (z,), O.log_variance_loss(z)),
+        (O.VarianceHinge(2.0), (z,), O.variance_hinge(z, 2.0)),
+        (O.PairwiseHSIC(None), (z,), O.pairwise_hsic(z)),
+        (O.PairwiseHSIC(16, seed=3), (z,), O.pairwise_hsic(z, n_features=16, seed=3)),
+        (O.ResponsibilityEntropy("balance"), (z,), O.responsibility_entropy(z, "balance")),
+        (O.WeightVolume("neg_log_abs_det"), (w,), O.neg_log_abs_det(w)),
+        (O.WeightVolume("neg_log_det_gram"), (w[:2],), O.neg_log_det_gram(w[:2])),
+        (O.WeightVolume(), (w,), O.weight_orthogonality(w)),
+    ]
+    for module, args, want in pairs:
+        torch.testing.assert_close(module(*args), want, msg=repr(module))
+    module = O.CrossDecorrelation()
+    module(z, z2)
+    assert set(module.last_terms) == {"on_diag", "off_diag"}
+    for bad in (
+        lambda: O.WeightVolume("det"),
+        lambda: O.BellSejnowskiInfoMax("relu"),
+        lambda: O.ResponsibilityEntropy("flat"),
+    ):
+        with pytest.raises(ValueError, match=r"must be one of|must be 'sharpen'"):
+            bad()
 
 
 def test_robust_inputs():

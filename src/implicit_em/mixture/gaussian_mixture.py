@@ -45,7 +45,8 @@ from .gaussian import (
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 SOLVERS = ("em", "gradient")
-OPTIMIZERS = ("adam", "lbfgs", "sgd")
+OPTIMIZERS = ("adam", "lbfgs", "sgd", "preconditioned")
+DEFAULT_LEARNING_RATE = {"adam": 0.05, "sgd": 0.05, "lbfgs": 1.0, "preconditioned": 1.0}
 
 
 DESIGN_BUDGET = 2**27  # entries of the cached design matrix (512 MB in float32)
@@ -88,8 +89,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         weights_init, means_init, precisions_init: explicit initial parameters (as in
             scikit-learn; ``precisions_init`` are precision matrices).
         batch_size: mini-batch size of the gradient solver (``None``: full batch).
-        optimizer: ``"adam"`` | ``"lbfgs"`` (full batch) | ``"sgd"`` (gradient solver).
-        learning_rate: step size of the gradient solver.
+        optimizer: gradient solver's optimiser: ``"adam"`` | ``"sgd"`` | ``"lbfgs"`` (full
+            batch) | ``"preconditioned"``: autograd's gradient times the Xu & Jordan (1996)
+            preconditioner (``Sigma_k / N_k`` for means, ``2/N_k Sigma_k (.) Sigma_k`` for
+            covariances, ``1/N`` for weights), with ``N_k`` read off the weight-logit
+            gradient; at ``learning_rate=1`` and full batch each epoch is exactly one EM
+            step, with mini-batches a stochastic-approximation (online) EM.
+        learning_rate: step size of the gradient solver (``None``: 0.05 for adam/sgd, 1 for
+            lbfgs and preconditioned, whose step must lie in ``(0, 1]``).
         device, dtype: torch device/dtype of the computation (default: the input's;
             float64 for float64 NumPy input).
         random_state: seed (int), ``RandomState`` or ``None``.
@@ -128,7 +135,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         precisions_init=None,
         batch_size: int | None = None,
         optimizer: str = "adam",
-        learning_rate: float = 0.05,
+        learning_rate: float | None = None,
         device=None,
         dtype=None,
         random_state=None,
@@ -178,8 +185,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name in ("tol", "reg_covar", "learning_rate"):
             v = getattr(self, name)
+            if name == "learning_rate" and v is None:
+                continue
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.optimizer == "preconditioned" and not 0 < self._lr() <= 1:
+            raise ValueError(
+                "optimizer='preconditioned' needs 0 < learning_rate <= 1 (1 is one EM step "
+                f"per full batch; smaller values damp mini-batch noise), got {self.learning_rate!r}"
+            )
         if self.batch_size is not None:
             positive_int("batch_size")
 
@@ -448,20 +462,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_pi = torch.log_softmax(raw["logits"], 0)
         return -(log_gaussian_prob(X, params["means"], params["p"], self.covariance_type) + log_pi)
 
+    def _lr(self) -> float:
+        lr = self.learning_rate
+        return DEFAULT_LEARNING_RATE.get(self.optimizer, 0.05) if lr is None else float(lr)
+
     def _make_optimizer(self, leaves):
         if self.optimizer == "adam":
-            return torch.optim.Adam(leaves, lr=self.learning_rate)
+            return torch.optim.Adam(leaves, lr=self._lr())
         if self.optimizer == "sgd":
-            return torch.optim.SGD(leaves, lr=self.learning_rate, momentum=0.9)
-        return torch.optim.LBFGS(
-            leaves, lr=self.learning_rate, max_iter=20, line_search_fn="strong_wolfe"
-        )
+            return torch.optim.SGD(leaves, lr=self._lr(), momentum=0.9)
+        if self.optimizer == "lbfgs":
+            return torch.optim.LBFGS(
+                leaves, lr=self._lr(), max_iter=20, line_search_fn="strong_wolfe"
+            )
+        return None  # preconditioned: the step is computed in _preconditioned_step
 
     def _objective_sum(self, X, raw):
         """``sum_n log sum_k exp(-d_nk)`` over chunks (with autograd)."""
         return sum(lse_objective(self._energies(c, raw), reduction="sum") for c in self._chunks(X))
 
     def _gradient_epoch(self, X, raw, opt, n_total, gen):
+        """One pass over the data; returns the all-reduced objective sum at the start of a
+        full-batch pass when it was computed on the way (else ``None``)."""
+        if self.optimizer == "preconditioned":
+            return self._preconditioned_epoch(X, raw, gen)
         leaves = list(raw.values())
         if self.optimizer == "lbfgs":
 
@@ -473,7 +497,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 return loss
 
             opt.step(closure)
-            return
+            return None
         n = X.shape[0]
         size = self.batch_size or n
         order = torch.randperm(n, generator=gen).to(X.device) if size < n else None
@@ -487,6 +511,89 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             loss.backward()
             self._reduce_grads(leaves)
             opt.step()
+        return None
+
+    def _preconditioned_epoch(self, X, raw, gen):
+        with torch.no_grad():
+            params = self._params_from_raw(raw)
+        cov = covariances_from_precision_cholesky(params["p"], self.covariance_type)
+        n = X.shape[0]
+        size = self.batch_size or n
+        order = torch.randperm(n, generator=gen).to(X.device) if size < n else None
+        total = None
+        for start in range(0, n, size):
+            batch = X if order is None else X[order[start : start + size]]
+            total, params, cov = self._preconditioned_step(batch, params, cov, gen)
+        with torch.no_grad():
+            for name, value in self._raw_from_params(params).items():
+                raw[name].copy_(value)
+        return total if order is None else None
+
+    def _preconditioned_step(self, X, params, cov, gen):
+        r"""``theta + lr * P(theta) grad l(theta)`` with the Xu-Jordan preconditioner ``P``.
+
+        ``l = sum_n log sum_k exp(F_n . W_k)`` is differentiated by autograd with respect to
+        the weight logits ``a``, the means and the covariances; then ``N_k = N pi_k +
+        dl/da_k`` (the responsibilities arrive as gradients), ``mu_k* = mu_k + Sigma_k
+        dl/dmu_k / N_k``, ``Sigma_k* = Sigma_k + 2/N_k Sigma_k dl/dSigma_k Sigma_k - d_k
+        d_k^T + reg_covar I`` with ``d_k = mu_k* - mu_k`` (the scatter about the new
+        mean), ``pi* = N_k / N``. ``(pi*, mu*, Sigma*)`` is exactly the EM update, and the
+        step moves ``lr`` of the way there (a convex combination: ``Sigma`` stays SPD).
+        """
+        ct, d = self.covariance_type, X.shape[1]
+        logits = torch.log(params["weights"]).detach().requires_grad_(True)
+        means = params["means"].detach().clone().requires_grad_(True)
+        cov_leaf = cov.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            sym = (cov_leaf + cov_leaf.mT) / 2 if ct in ("full", "tied") else cov_leaf
+            w = design_weights(means, precision_cholesky(sym, ct), torch.log_softmax(logits, 0), ct)
+            objective = sum(lse_objective(-(f @ w.T), reduction="sum") for f in self._designs(X))
+            g_a, g_mu, g_cov = torch.autograd.grad(objective, (logits, means, cov_leaf))
+        total = objective.detach()
+        count = torch.tensor(float(X.shape[0]), dtype=X.dtype, device=X.device)
+        _all_reduce(total, count, g_a, g_mu, g_cov)
+        with torch.no_grad():
+            weights = params["weights"]
+            nk = count * weights + g_a + 10 * torch.finfo(X.dtype).eps
+            if ct == "full":
+                step = torch.einsum("kde,ke->kd", cov, g_mu)
+                target = cov + 2 * cov @ g_cov @ cov / nk[:, None, None]
+            elif ct == "tied":
+                step = g_mu @ cov
+                target = cov + 2 * cov @ g_cov @ cov / count
+            elif ct == "diag":
+                step = cov * g_mu
+                target = cov + 2 * cov**2 * g_cov / nk[:, None]
+            else:
+                step = cov[:, None] * g_mu
+                target = cov + 2 * cov**2 * g_cov / (nk * d)
+            new_means = means.detach() + step / nk[:, None]
+            delta = new_means - means.detach()
+            if ct == "full":
+                target = target - delta[:, :, None] * delta[:, None, :]
+            elif ct == "tied":
+                target = target - (nk[:, None] * delta).T @ delta / count
+            elif ct == "diag":
+                target = target - delta**2
+            else:
+                target = target - (delta**2).sum(1) / d
+            if ct in ("full", "tied"):
+                target = target + self.reg_covar * torch.eye(d, dtype=X.dtype, device=X.device)
+            else:
+                target = target + self.reg_covar
+            lr = self._lr()
+            new = {
+                "weights": weights + lr * (nk / count - weights),
+                "means": params["means"] + lr * (new_means - params["means"]),
+            }
+            cov = cov + lr * (target - cov)
+            new["p"] = precision_cholesky(cov, ct)
+            empty = nk < 1.0
+            if ct != "tied" and bool(empty.any()):
+                new = self._reseed(X, new, empty, gen)
+                cov = covariances_from_precision_cholesky(new["p"], ct)
+                self.n_reseeded_ = getattr(self, "n_reseeded_", 0) + int(empty.sum())
+        return total, new, cov
 
     @staticmethod
     def _reduce_grads(leaves):
@@ -505,10 +612,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         opt = state["opt"] if state else self._make_optimizer(list(raw.values()))
         history, converged, lower = [], False, -math.inf
         for it in range(1, self.max_iter + 1):
-            self._gradient_epoch(X, raw, opt, n_total, gen)
-            with torch.no_grad():
-                total = self._objective_sum(X, raw)
-            _all_reduce(total)
+            total = self._gradient_epoch(X, raw, opt, n_total, gen)
+            if total is None:
+                with torch.no_grad():
+                    total = self._objective_sum(X, raw)
+                _all_reduce(total)
             prev, lower = lower, float(total) / n_total
             if not math.isfinite(lower):
                 raise FloatingPointError(

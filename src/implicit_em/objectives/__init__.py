@@ -1,22 +1,48 @@
 """Volume control and InfoMax objectives (functional and module forms)."""
 
-from .decorrelation import Decorrelation, cross_decorrelation_loss, decorrelation_loss
-from .entropy import gaussian_entropy, responsibility_entropy, vasicek_entropy
-from .hsic import gaussian_kernel, hsic, hsic_rff, median_bandwidth, pairwise_hsic
+from .decorrelation import (
+    CrossDecorrelation,
+    Decorrelation,
+    cross_decorrelation_loss,
+    decorrelation_loss,
+)
+from .entropy import (
+    ResponsibilityEntropy,
+    gaussian_entropy,
+    knn_entropy,
+    responsibility_entropy,
+    total_correlation,
+    vasicek_entropy,
+)
+from .hsic import (
+    PairwiseHSIC,
+    gaussian_kernel,
+    hsic,
+    hsic_rff,
+    median_bandwidth,
+    pairwise_hsic,
+    unit_median_bandwidths,
+)
 from .infomax import (
+    BellSejnowskiInfoMax,
     GaussianInfoMax,
     bell_sejnowski_infomax,
     gaussian_infomax,
     ledoit_wolf_shrinkage,
 )
 from .variance import LogVariance, VarianceHinge, log_variance_loss, variance_hinge
-from .weights import neg_log_abs_det, neg_log_det_gram, weight_orthogonality
+from .weights import WeightVolume, neg_log_abs_det, neg_log_det_gram, weight_orthogonality
 
 __all__ = [
+    "BellSejnowskiInfoMax",
+    "CrossDecorrelation",
     "Decorrelation",
     "GaussianInfoMax",
     "LogVariance",
+    "PairwiseHSIC",
+    "ResponsibilityEntropy",
     "VarianceHinge",
+    "WeightVolume",
     "bell_sejnowski_infomax",
     "cross_decorrelation_loss",
     "decorrelation_loss",
@@ -25,6 +51,7 @@ __all__ = [
     "gaussian_kernel",
     "hsic",
     "hsic_rff",
+    "knn_entropy",
     "ledoit_wolf_shrinkage",
     "log_variance_loss",
     "median_bandwidth",
@@ -32,6 +59,8 @@ __all__ = [
     "neg_log_det_gram",
     "pairwise_hsic",
     "responsibility_entropy",
+    "total_correlation",
+    "unit_median_bandwidths",
     "variance_hinge",
     "vasicek_entropy",
     "weight_orthogonality",

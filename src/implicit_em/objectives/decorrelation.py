@@ -47,6 +47,25 @@ def cross_decorrelation_loss(
     return (loss, {"on_diag": on.detach(), "off_diag": off.detach()}) if return_terms else loss
 
 
+class CrossDecorrelation(nn.Module):
+    """Module form of :func:`cross_decorrelation_loss`: ``forward(z1, z2)``; the named
+    terms of the last call are in ``.last_terms``."""
+
+    def __init__(self, lam=5e-3, gather_distributed=False):
+        super().__init__()
+        self.lam, self.gather_distributed = lam, gather_distributed
+        self.last_terms: dict = {}
+
+    def forward(self, z1, z2):
+        loss, self.last_terms = cross_decorrelation_loss(
+            z1, z2, self.lam, gather_distributed=self.gather_distributed, return_terms=True
+        )
+        return loss
+
+    def extra_repr(self) -> str:
+        return f"lam={self.lam}"
+
+
 class Decorrelation(nn.Module):
     """Module form of :func:`decorrelation_loss`."""
 

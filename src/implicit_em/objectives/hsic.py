@@ -4,7 +4,8 @@ r"""HSIC (Hilbert-Schmidt independence criterion) with Gaussian kernels.
 Song et al. 2012), ``hsic_rff`` (linear time: random Fourier features, ``||Cov(phi(x),
 psi(y))||_F^2``), and ``pairwise_hsic`` -- the sum of HSIC over all pairs of units, a
 redundancy loss that also sees non-linear dependence. Bandwidths use the median
-heuristic (computed without gradient).
+heuristic (computed without gradient, on at most ``MEDIAN_ROWS`` evenly spaced rows so
+that the random-feature versions stay linear in the batch size).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from ._moments import as_batch
 
@@ -22,12 +24,33 @@ def _as_2d(x, name):
     return as_batch(x, name, min_rows=2)
 
 
+MEDIAN_ROWS = 1024
+
+
+def _subsample(x: torch.Tensor, rows: int) -> torch.Tensor:
+    if len(x) <= rows:
+        return x
+    return x[torch.linspace(0, len(x) - 1, rows, device=x.device).long()]
+
+
 def median_bandwidth(x: torch.Tensor) -> torch.Tensor:
-    """Median pairwise distance of the rows of ``x`` (no gradient; 1 if all equal)."""
+    """Median pairwise distance of the rows of ``x`` (no gradient; 1 if all equal;
+    from ``MEDIAN_ROWS`` evenly spaced rows when there are more)."""
     with torch.no_grad():
+        x = _subsample(x, MEDIAN_ROWS)
         d = torch.cdist(x, x)
         iu = torch.triu_indices(len(x), len(x), 1, device=x.device)
         med = d[iu[0], iu[1]].median()
+        return torch.where(med > 0, med, torch.ones_like(med))
+
+
+def unit_median_bandwidths(z: torch.Tensor) -> torch.Tensor:
+    """Per column of ``z`` ``(n, K)``, the median ``|z_i - z_j|`` over pairs: ``(K,)``
+    (no gradient; from ``MEDIAN_ROWS // 2`` evenly spaced rows when there are more)."""
+    with torch.no_grad():
+        x = _subsample(z, MEDIAN_ROWS // 2)
+        iu = torch.triu_indices(len(x), len(x), 1, device=z.device)
+        med = (x[iu[0]] - x[iu[1]]).abs().median(0).values
         return torch.where(med > 0, med, torch.ones_like(med))
 
 
@@ -87,29 +110,52 @@ def hsic_rff(x, y, *, n_features: int = 256, seed: int = 0):
 def pairwise_hsic(z, *, n_features: int | None = None, seed: int = 0, bandwidth=None):
     r"""``sum_{i < j} HSIC(z_i, z_j)`` over the units (columns) of ``z`` ``(n, K)``.
 
-    Exact (biased) with ``n_features=None`` -- memory ``K n^2`` -- or with random Fourier
-    features (memory ``(K m)^2``). ``bandwidth``: one kernel width for every unit
-    (default: each unit's median heuristic, treated as a constant by autograd).
+    Exact (biased) with ``n_features=None`` -- memory ``K n^2`` -- or with ``n_features``
+    random Fourier features per unit (memory ``n K m + (K m)^2``, linear in ``n``):
+    ``(||C||_F^2 - sum_i ||C_ii||_F^2) / 2`` with ``C`` the covariance of all units'
+    features. ``bandwidth``: one kernel width for every unit (default: each unit's
+    median heuristic, treated as a constant by autograd).
     """
     z = as_batch(z)
     n, k = z.shape
     if k < 2:
         return z.new_zeros(())
+    sigma = unit_median_bandwidths(z) if bandwidth is None else torch.as_tensor(bandwidth)
+    sigma = sigma.to(z).expand(k)
     if n_features is None:
-        kern = torch.stack([gaussian_kernel(z[:, j : j + 1], bandwidth) for j in range(k)])
-        flat = _center(kern).reshape(k, -1)
-        gram = flat @ kern.reshape(k, -1).T / (n - 1) ** 2  # <H K_i H, K_j>
-    else:
-        g = torch.Generator().manual_seed(seed)
-        feats = torch.stack(
-            [
-                _rff(z[:, j : j + 1], n_features, median_bandwidth(z[:, j : j + 1]), g)
-                for j in range(k)
-            ],
-            1,
-        )  # (n, K, m)
-        f = (feats - feats.mean(0)).reshape(n, -1)
-        c = (f.T @ f / (n - 1)).reshape(k, n_features, k, n_features)
-        gram = (c * c).sum((1, 3))
-    iu = torch.triu_indices(k, k, 1, device=z.device)
-    return gram[iu[0], iu[1]].sum()
+        diff = (z[:, None, :] - z[None, :, :]) / sigma  # (n, n, K)
+        kern = torch.exp(-0.5 * diff * diff).permute(2, 0, 1)  # (K, n, n)
+        gram = _center(kern).reshape(k, -1) @ kern.reshape(k, -1).T / (n - 1) ** 2
+        iu = torch.triu_indices(k, k, 1, device=z.device)
+        return gram[iu[0], iu[1]].sum()
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(k, n_features, generator=g, dtype=z.dtype).to(z.device) / sigma[:, None]
+    b = (2 * math.pi * torch.rand(k, n_features, generator=g, dtype=z.dtype)).to(z.device)
+    feats = math.sqrt(2.0 / n_features) * torch.cos(z[:, :, None] * w + b)  # (n, K, m)
+    f = feats - feats.mean(0)
+    flat = f.reshape(n, -1)
+    total = ((flat.T @ flat) ** 2).sum()
+    own = (torch.einsum("nkm,nkl->kml", f, f) ** 2).sum()
+    return (total - own) / (2 * (n - 1) ** 2)
+
+
+class PairwiseHSIC(nn.Module):
+    """Module form of :func:`pairwise_hsic` (a redundancy loss over units).
+
+    Example:
+        >>> z = torch.randn(256, 8)
+        >>> float(PairwiseHSIC(n_features=32)(z)) >= 0
+        True
+    """
+
+    def __init__(self, n_features: int | None = 64, seed: int = 0, bandwidth=None):
+        super().__init__()
+        self.n_features, self.seed, self.bandwidth = n_features, seed, bandwidth
+
+    def forward(self, z):
+        return pairwise_hsic(
+            z, n_features=self.n_features, seed=self.seed, bandwidth=self.bandwidth
+        )
+
+    def extra_repr(self) -> str:
+        return f"n_features={self.n_features}, seed={self.seed}"

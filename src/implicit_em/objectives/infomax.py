@@ -144,6 +144,30 @@ def bell_sejnowski_infomax(z, weight, nonlinearity: str = "logistic", reduction:
     return per_sample.sum() if reduction == "sum" else per_sample
 
 
+class BellSejnowskiInfoMax(nn.Module):
+    """Module form of :func:`bell_sejnowski_infomax`: ``forward(z, weight)``.
+
+    Example:
+        >>> layer = nn.Linear(3, 3, bias=False)
+        >>> loss = BellSejnowskiInfoMax("extended")(layer(torch.randn(64, 3)), layer.weight)
+        >>> loss.shape
+        torch.Size([])
+    """
+
+    def __init__(self, nonlinearity: str = "logistic", reduction: str = "mean"):
+        super().__init__()
+        if nonlinearity not in SOURCES:
+            raise ValueError(f"nonlinearity must be one of {SOURCES}, got {nonlinearity!r}")
+        check_reduction(reduction)
+        self.nonlinearity, self.reduction = nonlinearity, reduction
+
+    def forward(self, z, weight):
+        return bell_sejnowski_infomax(z, weight, self.nonlinearity, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"nonlinearity={self.nonlinearity!r}, reduction={self.reduction!r}"
+
+
 class GaussianInfoMax(nn.Module):
     """Module form of :func:`gaussian_infomax` (returns the loss; terms in ``.last_terms``)."""
 

@@ -3,6 +3,7 @@ r"""Weight-space volume and redundancy terms."""
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from .._checks import check_tensor
 
@@ -35,3 +36,32 @@ def neg_log_det_gram(w):
     w = _weight(w)
     g = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
     return -0.5 * torch.linalg.slogdet(g)[1]
+
+
+WEIGHT_TERMS = {
+    "orthogonality": weight_orthogonality,
+    "neg_log_abs_det": neg_log_abs_det,
+    "neg_log_det_gram": neg_log_det_gram,
+}
+
+
+class WeightVolume(nn.Module):
+    """Module form of the weight terms: ``forward(weight)`` with ``kind`` one of
+    ``"orthogonality"`` | ``"neg_log_abs_det"`` | ``"neg_log_det_gram"``.
+
+    Example:
+        >>> layer = nn.Linear(8, 4)
+        >>> loss = WeightVolume("neg_log_det_gram")(layer.weight)
+    """
+
+    def __init__(self, kind: str = "orthogonality"):
+        super().__init__()
+        if kind not in WEIGHT_TERMS:
+            raise ValueError(f"kind must be one of {tuple(WEIGHT_TERMS)}, got {kind!r}")
+        self.kind = kind
+
+    def forward(self, weight):
+        return WEIGHT_TERMS[self.kind](weight)
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}"
