@@ -363,3 +363,42 @@ def test_collapse_experiment_small_run_and_verdict_rules(tmp_path):
         r["collapsed"] = True
     v = {x.claim: x.verdict for x in exp.summarise(fixed, [], cfg)["verdicts"]}
     assert v == {"C11": "partly", "C12": "refuted"}
+
+
+def test_infomax_experiment_small_run_and_verdict_rules(tmp_path):
+    from implicit_em.experiments import infomax as exp
+
+    cfg = exp.Config(
+        datasets=("digits",),
+        widths=(8,),
+        epochs=1,
+        tc_pairs=4,
+        tc_rows=300,
+        pair_samples=300,
+        permutations=49,
+        alpha=0.05,
+    )
+    res = exp.run(cfg, tmp_path)
+    methods = {r["method"] for r in res["tables"]["features"]}
+    assert {"PCA", "FastICA", "sparse autoencoder", "gaussian_infomax"} <= methods
+    pairs = {p["case"]: p for p in res["tables"]["dependence"]}
+    assert pairs["circle"]["hsic_p"] < 0.05 < pairs["circle"]["gaussian_p"]  # corr misses it
+    rows = [dict(r) for r in res["tables"]["features"]]
+    for r in rows:  # InfoMax features as good as the baselines and non-redundant
+        if r["method"] == "gaussian_infomax":
+            r.update(dead_units=0, mean_abs_corr=0.01, probe_accuracy=1.0)
+    dep = [dict(p) for p in res["tables"]["dependence"]]
+    verdicts = exp.summarise(rows, dep, [], cfg)["verdicts"]
+    assert verdicts[0].verdict == "confirmed"
+    for r in rows:  # redundant everywhere: refuted
+        if r["method"] == "gaussian_infomax":
+            r["mean_abs_corr"] = 0.5
+    assert exp.summarise(rows, dep, [], cfg)["verdicts"][0].verdict == "refuted"
+    for p in dep:  # the proxy sees everything: C14 confirmed; HSIC blind: refuted
+        p["gaussian_p"] = 0.0 if p["case"] != "independent" else 0.5
+    assert exp.summarise(rows, dep, [], cfg)["verdicts"][1].verdict == "confirmed"
+    for p in dep:
+        p["gaussian_p"] = p["hsic_p"] = 0.5
+    assert exp.summarise(rows, dep, [], cfg)["verdicts"][1].verdict == "refuted"
+    with pytest.raises(ValueError, match="permutations"):
+        exp.run(exp.Config(permutations=10, alpha=0.01), tmp_path)

@@ -9,11 +9,21 @@ from .dead_units import EXPERIMENT as _dead_units
 from .em_structure import EXPERIMENT as _em_structure
 from .ica import EXPERIMENT as _ica
 from .identities import EXPERIMENT as _identities
+from .infomax import EXPERIMENT as _infomax
 from .mixture import EXPERIMENT as _mixture
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
-    for e in (_identities, _mixture, _activations, _dead_units, _em_structure, _collapse, _ica)
+    for e in (
+        _identities,
+        _mixture,
+        _activations,
+        _dead_units,
+        _em_structure,
+        _collapse,
+        _infomax,
+        _ica,
+    )
 }
 
 

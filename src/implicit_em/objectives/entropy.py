@@ -4,6 +4,7 @@ m-spacing marginals, Kozachenko-Leonenko joint) and total correlation from them.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -86,14 +87,22 @@ def knn_entropy(z, k: int = 3, chunk_size: int = 2048):
     n, d = x.shape[1], x.shape[2]
     if not 1 <= k < n:
         raise ValueError(f"k must lie in [1, {n - 1}] for {n} samples, got {k}")
-    # ties (repeated rows) give eps = 0: floor at a tiny distance instead of -inf
     kth = torch.cat(
         [
             torch.cdist(c, x).topk(k + 1, dim=-1, largest=False).values[..., k]
             for c in x.split(chunk_size, dim=1)
         ],
         1,
-    ).clamp_min(1e-300)
+    )
+    if bool((kth == 0).any()):
+        warnings.warn(
+            "repeated rows (atoms, e.g. ReLU zeros) make some k-NN distances 0: the "
+            "differential entropy is -inf there and the estimate is meaningless; leave such "
+            "units out or raise k",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    kth = kth.clamp_min(1e-300)
     log_ball = d / 2 * math.log(math.pi) - math.lgamma(d / 2 + 1)
     h = torch.special.digamma(torch.tensor(float(n))) - torch.special.digamma(
         torch.tensor(float(k))
