@@ -233,10 +233,12 @@ def _p_values(a, b, cfg, rng) -> dict:
     kx = O.gaussian_kernel(at)
     kx = kx - kx.mean(0) - kx.mean(1, keepdim=True) + kx.mean()  # centred once
     ly = O.gaussian_kernel(bt[:, None])
-    perm = torch.as_tensor(idx)
-    hs = (kx[None] * ly[perm[:, :, None], perm[:, None, :]]).sum((1, 2)).numpy() / (n - 1) ** 2
-    groups = torch.stack([torch.stack([at[:, 0], bt[p]], 1) for p in perm])
-    tc = O.total_correlation(groups).numpy()
+    hs, tc = [], []
+    for perm in torch.as_tensor(idx).split(16):  # 16 permutations at a time: 16 n^2 memory
+        lp = ly[perm[:, :, None], perm[:, None, :]]
+        hs.append((kx[None] * lp).sum((1, 2)) / (n - 1) ** 2)
+        tc.append(O.total_correlation(torch.stack([at[:, 0].expand_as(perm), bt[perm]], 2)))
+    hs, tc = torch.cat(hs).numpy(), torch.cat(tc).numpy()
     return {
         name: float((1 + (s[1:] >= s[0]).sum()) / (1 + perms))
         for name, s in (("gaussian_p", corr), ("hsic_p", hs), ("spacing_tc_p", tc))

@@ -1,5 +1,6 @@
 """Volume control and InfoMax objectives (functional and module forms)."""
 
+from .covariance import CovarianceObjective, covariance_objective
 from .decorrelation import (
     CrossDecorrelation,
     Decorrelation,
@@ -35,6 +36,7 @@ from .weights import WeightVolume, neg_log_abs_det, neg_log_det_gram, weight_ort
 
 __all__ = [
     "BellSejnowskiInfoMax",
+    "CovarianceObjective",
     "CrossDecorrelation",
     "Decorrelation",
     "GaussianInfoMax",
@@ -44,6 +46,7 @@ __all__ = [
     "VarianceHinge",
     "WeightVolume",
     "bell_sejnowski_infomax",
+    "covariance_objective",
     "cross_decorrelation_loss",
     "decorrelation_loss",
     "gaussian_entropy",

@@ -49,6 +49,21 @@ def _sum(t: torch.Tensor, gather: bool) -> torch.Tensor:
     return t
 
 
+class _Gram(torch.autograd.Function):
+    """``X^T X`` whose backward is one GEMM, ``X (G + G^T)`` (autograd's generic matmul
+    backward computes two products for the two operands)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.T @ x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return x @ (grad + grad.T)
+
+
 def moments(
     z: torch.Tensor, gather: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -60,7 +75,7 @@ def moments(
     n = _sum(torch.tensor(float(z.shape[0]), dtype=z.dtype, device=z.device), gather)
     mean = _sum(z.sum(0), gather) / n
     zc = z - mean
-    cov = _sum(zc.T @ zc, gather) / (n - 1)
+    cov = _sum(_Gram.apply(zc), gather) / (n - 1)
     return n, mean, cov
 
 

@@ -41,6 +41,34 @@ def _shrink(cov: torch.Tensor, alpha: float) -> torch.Tensor:
     return (1 - alpha) * cov + alpha * mu * torch.eye(d, dtype=cov.dtype, device=cov.device)
 
 
+class _LogDetSPD(torch.autograd.Function):
+    """``log det C`` of a symmetric positive-definite ``C`` by Cholesky; backward
+    ``grad * C^{-1}`` from the same factor (``cholesky_inverse``). A numerically
+    singular ``C`` gets a ridge of ``1e-3 trace(C) / D`` (value and gradient of the
+    ridged matrix)."""
+
+    @staticmethod
+    def forward(ctx, c):
+        chol, info = torch.linalg.cholesky_ex(c)
+        if int(info) != 0:
+            d = c.shape[0]
+            ridge = 1e-3 * torch.trace(c) / d * torch.eye(d, dtype=c.dtype, device=c.device)
+            chol = torch.linalg.cholesky(c + ridge)
+        ctx.save_for_backward(chol)
+        return 2 * torch.log(torch.diagonal(chol)).sum()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (chol,) = ctx.saved_tensors
+        return grad * torch.cholesky_inverse(chol)
+
+
+def log_det_spd(c: torch.Tensor) -> torch.Tensor:
+    """``log det C`` of a symmetric positive-definite matrix (differentiable, see
+    :class:`_LogDetSPD`)."""
+    return _LogDetSPD.apply(c)
+
+
 def gaussian_infomax(
     z,
     lam: float = 0.0,
@@ -87,11 +115,7 @@ def gaussian_infomax(
     elif not (isinstance(shrinkage, (int, float)) and 0 <= shrinkage <= 1):
         raise ValueError(f"shrinkage must be 'auto' or a number in [0, 1], got {shrinkage!r}")
     c = _shrink(cov, float(alpha))
-    chol, info = torch.linalg.cholesky_ex(c)
-    if int(info) != 0:  # numerically singular even after shrinkage: add more ridge
-        c = c + 1e-3 * torch.trace(c) / d * torch.eye(d, dtype=c.dtype, device=c.device)
-        chol = torch.linalg.cholesky(c)
-    logdet = 2 * torch.log(torch.diagonal(chol)).sum()
+    logdet = log_det_spd(c)  # numerically singular even after shrinkage: ridge
     off = c - torch.diag(torch.diagonal(c))
     offdiag = (off * off).sum()
     loss = -logdet + lam * offdiag

@@ -1,0 +1,107 @@
+r"""Several covariance-based terms from one batch covariance (one Gram product).
+
+Gaussian InfoMax, decorrelation and the variance terms are all functions of the batch
+covariance ``C`` of ``z``; computing it once and backpropagating through it once costs
+two ``n x K x K`` products instead of two per term.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._moments import as_batch, moments, warn_constant
+from .infomax import _shrink, ledoit_wolf_shrinkage, log_det_spd
+
+TERMS = ("logdet", "offdiag", "decorrelation", "log_variance", "variance_hinge")
+
+
+def covariance_objective(
+    z,
+    *,
+    logdet: float = 0.0,
+    offdiag: float = 0.0,
+    decorrelation: float = 0.0,
+    log_variance: float = 0.0,
+    variance_hinge: float = 0.0,
+    gamma: float = 1.0,
+    shrinkage="auto",
+    eps: float = 1e-6,
+    gather_distributed: bool = False,
+):
+    r"""Weighted sum of covariance terms of ``z`` ``(batch, K)``, from one covariance ``C``:
+
+    ``logdet * (-log det C) + offdiag * ||C - diag C||_F^2 + decorrelation *
+    ||Corr - I||_F^2 + log_variance * (-sum_j log(C_jj + eps)) + variance_hinge *
+    mean_j relu(gamma - sqrt(C_jj + eps))`` -- the terms of :func:`gaussian_infomax`
+    (``logdet=1, offdiag=lam``), :func:`decorrelation_loss`, :func:`log_variance_loss`
+    and :func:`variance_hinge` with the same values. Terms with weight 0 are skipped.
+
+    Returns:
+        ``(loss, terms)`` with the unweighted terms (detached) for logging.
+
+    Example:
+        >>> z = torch.randn(512, 8)
+        >>> loss, terms = covariance_objective(z, logdet=1.0, decorrelation=1.0)
+        >>> sorted(terms)
+        ['decorrelation', 'logdet']
+    """
+    z = as_batch(z)
+    weights = {
+        "logdet": logdet,
+        "offdiag": offdiag,
+        "decorrelation": decorrelation,
+        "log_variance": log_variance,
+        "variance_hinge": variance_hinge,
+    }
+    active = {k: float(w) for k, w in weights.items() if w}
+    if not active:
+        raise ValueError(f"give at least one non-zero weight among {TERMS}")
+    _, _, cov = moments(z, gather_distributed)
+    var = torch.diagonal(cov)
+    warn_constant(var)
+    d = cov.shape[0]
+    eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
+    terms = {}
+    if "logdet" in active or "offdiag" in active:
+        alpha = shrinkage
+        if shrinkage == "auto":
+            alpha = ledoit_wolf_shrinkage(z) if d >= z.shape[0] else 0.0
+        c = _shrink(cov + eps * eye, float(alpha))
+        if "logdet" in active:
+            terms["logdet"] = -log_det_spd(c)
+        if "offdiag" in active:
+            off = c - torch.diag(torch.diagonal(c))
+            terms["offdiag"] = (off * off).sum()
+    if "decorrelation" in active:
+        sd = torch.sqrt(var + eps)
+        corr = cov / sd[:, None] / sd[None, :]
+        off = corr - torch.diag(torch.diagonal(corr))
+        terms["decorrelation"] = (off * off).sum()
+    if "log_variance" in active:
+        terms["log_variance"] = -torch.log(var + eps).sum()
+    if "variance_hinge" in active:
+        terms["variance_hinge"] = torch.relu(gamma - torch.sqrt(var + 1e-4)).mean()
+    loss = sum(active[k] * t for k, t in terms.items())
+    return loss, {k: t.detach() for k, t in terms.items()}
+
+
+class CovarianceObjective(nn.Module):
+    """Module form of :func:`covariance_objective`; the last terms are in ``.last_terms``."""
+
+    def __init__(self, gather_distributed: bool = False, **weights):
+        super().__init__()
+        unknown = set(weights) - set(TERMS) - {"gamma", "shrinkage", "eps"}
+        if unknown:
+            raise ValueError(f"unknown terms {sorted(unknown)}; expected some of {TERMS}")
+        self.weights, self.gather_distributed = weights, gather_distributed
+        self.last_terms: dict = {}
+
+    def forward(self, z):
+        loss, self.last_terms = covariance_objective(
+            z, gather_distributed=self.gather_distributed, **self.weights
+        )
+        return loss
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.weights.items())
