@@ -142,6 +142,24 @@ def test_a_failure_keeps_other_results_and_an_interrupted_run_restarts_clean(tmp
     assert "exploded on purpose" in html and 'id="exp-toy"' in html
 
 
+def test_a_live_run_locks_its_directory_and_a_stale_lock_is_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".lock").write_text(str(sleeper.pid))  # a live writer
+        with pytest.raises(RunError, match=f"process {sleeper.pid}"):
+            run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None)
+        assert not (tmp_path / "toy").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # the writer is gone: its lock is stale and the next run takes it over, then frees it
+    assert run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None) == {"toy": "done"}
+    assert not (tmp_path / ".lock").exists()
+
+
 def test_report_lists_every_claim_and_formats_numbers(tmp_path):
     run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None)
     html = build_report(tmp_path).read_text()

@@ -3,7 +3,9 @@
 Each experiment runs in a hidden ``.NAME.partial/`` folder that is renamed to ``NAME/``
 only once ``results.json`` is written, so a run directory never holds half an
 experiment. Started again on the same directory, a run skips every experiment whose
-``results.json`` exists with the same config, and re-runs the rest from scratch.
+``results.json`` exists with the same config, and re-runs the rest from scratch. A
+``.lock`` file holding the writer's process id keeps a second run out of a directory
+that a live run is writing (a stale lock, whose process is gone, is taken over).
 """
 
 from __future__ import annotations
@@ -125,6 +127,47 @@ def run_one(exp: Experiment, cfg, run_dir: Path, *, quick: bool, force: bool = F
     return "done"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class _RunLock:
+    """Exclusive ``run_dir/.lock`` (``O_EXCL``) for the duration of a run."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / ".lock"
+
+    def __enter__(self):
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _alive(pid):
+                    raise RunError(
+                        f"another run (process {pid}) is writing to {self.path.parent}; wait "
+                        "for it, or use another --out"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return self
+        raise RunError(f"could not take the lock {self.path}; remove it if no run is active")
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+
+
 def run_experiments(
     experiments: list[Experiment],
     run_dir,
@@ -146,6 +189,11 @@ def run_experiments(
         e.name: build_config(e, quick=quick, seed=seed, overrides=overrides) for e in experiments
     }
     run_dir.mkdir(parents=True, exist_ok=True)
+    with _RunLock(run_dir):
+        return _run_locked(experiments, configs, run_dir, quick, force, argv, log)
+
+
+def _run_locked(experiments, configs, run_dir, quick, force, argv, log) -> dict:
     meta_path = run_dir / "run.json"
     meta = read_json(meta_path) if meta_path.exists() else {"started": _now(), "experiments": []}
     meta.update(argv=list(argv if argv is not None else sys.argv), env=environment())
