@@ -362,6 +362,16 @@ def test_amari_distance_and_ica_verdict_rule(tmp_path):
         if r["method"].startswith("FastICA"):
             r["amari"] = 0.01
     assert ica.summarise(rows, cfg)["verdicts"][0].verdict == "confirmed"
+    for r in rows:  # the proxy fails; HSIC separates: partly; HSIC fails too: refuted
+        if r["method"] in ("gaussian_infomax", "decorrelation+hinge"):
+            r["amari"] = 0.3
+        if r["method"] == "pairwise_hsic":
+            r["amari"] = 0.015
+    assert ica.summarise(rows, cfg)["verdicts"][0].verdict == "partly"
+    for r in rows:
+        if r["method"] == "pairwise_hsic":
+            r["amari"] = 0.3
+    assert ica.summarise(rows, cfg)["verdicts"][0].verdict == "refuted"
 
 
 def test_collapse_experiment_small_run_and_verdict_rules(tmp_path):
