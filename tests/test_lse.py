@@ -145,6 +145,24 @@ def test_excluded_alternatives_get_exactly_zero(dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_flush_tiny_changes_values_and_gradients_by_less_than_tiny(dtype):
+    g = torch.Generator().manual_seed(0)
+    d = torch.randn(64, 50, generator=g, dtype=torch.float64) * 400  # spread: subnormal exps
+    ref = d.clone().requires_grad_(True)
+    lse.lse_objective(ref, reduction="sum").backward()  # float64, no flush
+    x = d.to(dtype).clone().requires_grad_(True)  # (to() returns d itself for float64)
+    value = lse.lse_objective(x, reduction="sum", flush_tiny=True)
+    value.backward()
+    plain = lse.lse_objective(d.to(dtype), reduction="sum")
+    assert float(value.detach()) == float(plain)  # the floor is below rounding of a sum >= 1
+    tiny = torch.finfo(dtype).tiny
+    assert float((x.grad.double() - ref.grad).abs().max()) < max(3 * tiny, TOL[dtype])
+    excluded = torch.tensor([[0.0, math.inf]], dtype=dtype, requires_grad=True)
+    lse.lse_objective(excluded, reduction="sum", flush_tiny=True).backward()
+    assert excluded.grad[0, 1] == 0  # exclusion stays exact
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_finite_for_huge_distances(dtype):
     d = torch.tensor([[1e6, 1e6 + 1, -1e6], [1e6, 1e6, 1e6]], dtype=dtype, requires_grad=True)
     value = lse.lse_objective(d, reduction="sum")

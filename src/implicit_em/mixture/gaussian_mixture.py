@@ -489,7 +489,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _objective_sum(self, X, raw):
         """``sum_n log sum_k exp(-d_nk)`` over chunks (with autograd)."""
-        return sum(lse_objective(self._energies(c, raw), reduction="sum") for c in self._chunks(X))
+        return sum(
+            lse_objective(self._energies(c, raw), reduction="sum", flush_tiny=True)
+            for c in self._chunks(X)
+        )
 
     def _gradient_epoch(self, X, raw, opt, n_total, gen):
         """One pass over the data; returns the all-reduced objective sum at the start of a
@@ -517,7 +520,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             # global mean over the batch across ranks: scale by the global batch size
             count = torch.tensor(float(len(batch)), dtype=X.dtype, device=X.device)
             _all_reduce(count)
-            loss = -lse_objective(self._energies(batch, raw), reduction="sum") / count
+            loss = -lse_objective(self._energies(batch, raw), reduction="sum", flush_tiny=True)
+            loss = loss / count
             loss.backward()
             self._reduce_grads(leaves)
             opt.step()
@@ -557,7 +561,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         with torch.enable_grad():
             sym = (cov_leaf + cov_leaf.mT) / 2 if ct in ("full", "tied") else cov_leaf
             w = design_weights(means, precision_cholesky(sym, ct), torch.log_softmax(logits, 0), ct)
-            objective = sum(lse_objective(-(f @ w.T), reduction="sum") for f in self._designs(X))
+            objective = sum(
+                lse_objective(-(f @ w.T), reduction="sum", flush_tiny=True)
+                for f in self._designs(X)
+            )
             g_a, g_mu, g_cov = torch.autograd.grad(objective, (logits, means, cov_leaf))
         total = objective.detach()
         count = torch.tensor(float(X.shape[0]), dtype=X.dtype, device=X.device)
