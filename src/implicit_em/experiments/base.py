@@ -48,6 +48,18 @@ class Verdict:
         return asdict(self)
 
 
+def image_dataset(name: str, seed: int, mnist_train: int):
+    """``digits`` or ``mnist`` (``mnist_train`` training images of the local files);
+    ``None`` when the MNIST files are not available (experiments record the skip)."""
+    from ..data import find_mnist, load_dataset
+
+    if name != "mnist":
+        return load_dataset(name, seed=seed)
+    if find_mnist() is None:
+        return None
+    return load_dataset("mnist", seed=seed, download=False, n_train=mnist_train)
+
+
 def grade_below(value: float, confirmed: float, partly: float | None = None) -> str:
     """``"confirmed"`` if ``value < confirmed``, ``"partly"`` if ``< partly``, else refuted.
 

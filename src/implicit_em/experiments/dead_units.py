@@ -22,10 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..activations import ACTIVATIONS, make_activation
-from ..data import find_mnist, load_dataset
 from ..diagnostics import Monitor
 from ..training import train
-from .base import Experiment, Verdict
+from .base import Experiment, Verdict, image_dataset
 
 STANDARD = {"relu": nn.ReLU, "tanh": nn.Tanh}
 SOFT_DERIVED = ("gate_silu", "laplace")
@@ -96,12 +95,9 @@ def inactive_units(model: MLP, x: torch.Tensor, tol: float) -> tuple[torch.Tenso
 
 
 def _data(name: str, cfg: Config):
-    if name == "mnist":
-        if find_mnist() is None:
-            return None
-        ds = load_dataset("mnist", seed=cfg.seed, download=False, n_train=cfg.mnist_train)
-    else:
-        ds = load_dataset(name, seed=cfg.seed)
+    ds = image_dataset(name, cfg.seed, cfg.mnist_train)
+    if ds is None:
+        return None
     mean, std = ds.X_train.mean(0), ds.X_train.std(0) + 1e-6
     ds.X_train, ds.X_test = (ds.X_train - mean) / std, (ds.X_test - mean) / std
     return ds

@@ -79,6 +79,18 @@ def moments(
     return n, mean, cov
 
 
+def correlation(cov: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """``C_ij / sqrt((C_ii + eps) (C_jj + eps))``."""
+    sd = torch.sqrt(torch.diagonal(cov) + eps)
+    return cov / sd[:, None] / sd[None, :]
+
+
+def off_diagonal_sq(c: torch.Tensor) -> torch.Tensor:
+    """``sum_{i != j} C_ij^2``."""
+    off = c - torch.diag(torch.diagonal(c))  # not sum(C^2) - sum(diag^2): no cancellation
+    return (off * off).sum()
+
+
 def warn_constant(var: torch.Tensor, tol: float = 1e-12) -> None:
     """Warn (once per call) when some features have (almost) zero variance."""
     const = int((var.detach() <= tol).sum())

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._moments import as_batch, moments, warn_constant
-from .infomax import _shrink, ledoit_wolf_shrinkage, log_det_spd
+from ._moments import as_batch, correlation, moments, off_diagonal_sq, warn_constant
+from .infomax import _shrink, log_det_spd
 
 TERMS = ("logdet", "offdiag", "decorrelation", "log_variance", "variance_hinge")
 
@@ -64,20 +64,13 @@ def covariance_objective(
     eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
     terms = {}
     if "logdet" in active or "offdiag" in active:
-        alpha = shrinkage
-        if shrinkage == "auto":
-            alpha = ledoit_wolf_shrinkage(z) if d >= z.shape[0] else 0.0
-        c = _shrink(cov + eps * eye, float(alpha))
+        c = _shrink(cov + eps * eye, z, shrinkage)
         if "logdet" in active:
             terms["logdet"] = -log_det_spd(c)
         if "offdiag" in active:
-            off = c - torch.diag(torch.diagonal(c))
-            terms["offdiag"] = (off * off).sum()
+            terms["offdiag"] = off_diagonal_sq(c)
     if "decorrelation" in active:
-        sd = torch.sqrt(var + eps)
-        corr = cov / sd[:, None] / sd[None, :]
-        off = corr - torch.diag(torch.diagonal(corr))
-        terms["decorrelation"] = (off * off).sum()
+        terms["decorrelation"] = off_diagonal_sq(correlation(cov, eps))
     if "log_variance" in active:
         terms["log_variance"] = -torch.log(var + eps).sum()
     if "variance_hinge" in active:

@@ -5,20 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._moments import _sum, as_batch, moments
-
-
-def _correlation(z, gather, eps):
-    cov = moments(z, gather)[2]
-    sd = torch.sqrt(torch.diagonal(cov) + eps)
-    return cov / sd[:, None] / sd[None, :]
+from ._moments import _sum, as_batch, correlation, moments, off_diagonal_sq
 
 
 def decorrelation_loss(z, eps: float = 1e-6, gather_distributed: bool = False):
     r"""Single view: ``||Corr(z) - I||_F^2`` over off-diagonal entries (linear redundancy)."""
-    c = _correlation(as_batch(z), gather_distributed, eps)
-    off = c - torch.diag(torch.diagonal(c))
-    return (off * off).sum()
+    return off_diagonal_sq(correlation(moments(as_batch(z), gather_distributed)[2], eps))
 
 
 def cross_decorrelation_loss(

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from .._checks import check_reduction, check_tensor
-from ._moments import as_batch, moments, warn_constant
+from ._moments import as_batch, moments, off_diagonal_sq, warn_constant
+from ._moments import correlation as corr_of
 
 
 def ledoit_wolf_shrinkage(z: torch.Tensor) -> float:
@@ -33,10 +34,18 @@ def ledoit_wolf_shrinkage(z: torch.Tensor) -> float:
         return float(torch.clamp(beta / delta, 0.0, 1.0))
 
 
-def _shrink(cov: torch.Tensor, alpha: float) -> torch.Tensor:
+def _shrink(cov: torch.Tensor, z: torch.Tensor, shrinkage) -> torch.Tensor:
+    """``(1 - alpha) C + alpha mu I``; ``shrinkage="auto"``: Ledoit-Wolf's ``alpha`` when
+    features >= batch (the sample covariance is then singular), else none."""
+    d = cov.shape[0]
+    if shrinkage == "auto":
+        alpha = ledoit_wolf_shrinkage(z) if d >= z.shape[0] else 0.0
+    elif isinstance(shrinkage, (int, float)) and 0 <= shrinkage <= 1:
+        alpha = float(shrinkage)
+    else:
+        raise ValueError(f"shrinkage must be 'auto' or a number in [0, 1], got {shrinkage!r}")
     if alpha == 0:
         return cov
-    d = cov.shape[0]
     mu = torch.trace(cov) / d
     return (1 - alpha) * cov + alpha * mu * torch.eye(d, dtype=cov.dtype, device=cov.device)
 
@@ -111,18 +120,9 @@ def gaussian_infomax(
     warn_constant(var)
     d = cov.shape[0]
     cov = cov + eps * torch.eye(d, dtype=cov.dtype, device=cov.device)
-    if correlation:
-        sd = torch.diagonal(cov).sqrt()
-        cov = cov / sd[:, None] / sd[None, :]
-    alpha = shrinkage
-    if shrinkage == "auto":
-        alpha = ledoit_wolf_shrinkage(z) if d >= z.shape[0] else 0.0
-    elif not (isinstance(shrinkage, (int, float)) and 0 <= shrinkage <= 1):
-        raise ValueError(f"shrinkage must be 'auto' or a number in [0, 1], got {shrinkage!r}")
-    c = _shrink(cov, float(alpha))
+    c = _shrink(corr_of(cov) if correlation else cov, z, shrinkage)
     logdet = log_det_spd(c)  # numerically singular even after shrinkage: ridge
-    off = c - torch.diag(torch.diagonal(c))
-    offdiag = (off * off).sum()
+    offdiag = off_diagonal_sq(c)
     loss = -logdet + lam * offdiag
     if return_terms:
         return loss, {"logdet": logdet.detach(), "offdiag": offdiag.detach()}
