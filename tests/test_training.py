@@ -166,3 +166,114 @@ def test_monitor_records_every_n_steps_flattens_dicts_and_restores_mode():
         Monitor({})
     with pytest.raises(ValueError, match="every"):
         Monitor({"a": lambda m: 0.0}, every=0)
+
+
+# ---------------------------------------------------------------- robustness (issue 10)
+
+
+def _poisoned_setup(from_step):
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(256, 4, generator=g), torch.randint(0, 3, (256,), generator=g)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    calls = {"n": 0}
+
+    def loss_fn(m, batch):
+        calls["n"] += 1
+        ce = nn.functional.cross_entropy(m(batch[0]), batch[1])
+        if calls["n"] > from_step:  # finite loss, NaN gradient (sqrt'(0) * 0)
+            ce = ce + 0 * torch.sqrt(m[0].weight.sum() * 0)
+        return ce
+
+    return model, loss_fn, (x, y)
+
+
+def test_nan_gradient_with_finite_loss_is_refused_before_the_step(tmp_path):
+    model, loss_fn, data = _poisoned_setup(from_step=10)  # steps are counted from 0
+    ck = tmp_path / "ck.pt"
+    before = None
+
+    class Snapshot(Callback):
+        def on_step_end(self, state):
+            nonlocal before
+            before = {k: v.clone() for k, v in state.model.state_dict().items()}
+
+    with pytest.raises(FloatingPointError, match=r"step 10 \(epoch 1\) in 0\.weight"):
+        train(
+            model, loss_fn, data, epochs=2, batch_size=32, progress=False, checkpoint=ck,
+            checkpoint_every=4, callbacks=[Snapshot()],
+        )  # fmt: skip
+    # the refused step wrote nothing: the weights are those after step 9, all finite
+    for k, v in model.state_dict().items():
+        assert torch.isfinite(v).all(), k
+        assert torch.equal(v, before[k]), k
+    saved = torch.load(ck, weights_only=False)
+    assert saved["position"]["step"] == 8  # the last good checkpoint is kept
+    assert all(torch.isfinite(v).all() for v in saved["model"].values())
+
+
+def test_nan_gradient_on_the_last_step_raises_instead_of_returning_nan_weights():
+    model, loss_fn, data = _poisoned_setup(from_step=15)  # the last of 2 x 8 steps
+    with pytest.raises(FloatingPointError, match="step 15"):
+        train(model, loss_fn, data, epochs=2, batch_size=32, progress=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_check_finite_gradients_names_the_parameters_and_passes_finite_ones():
+    from implicit_em.training.loop import check_finite_gradients
+
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    for p in net.parameters():
+        p.grad = torch.ones_like(p) * 1e30  # huge but finite: no false alarm
+    check_finite_gradients(net, list(net.parameters()), 3, 0)
+    net[1].bias.grad[0] = float("inf")
+    with pytest.raises(FloatingPointError, match=r"step 3 \(epoch 0\) in 1\.bias"):
+        check_finite_gradients(net, list(net.parameters()), 3, 0)
+
+
+def test_resume_with_other_settings_raises_listing_them(tmp_path):
+    x, y = _data()
+    ck = tmp_path / "ck.pt"
+    kw = dict(epochs=2, batch_size=20, lr=1e-2, progress=False, checkpoint=ck)
+    train(_model(), _mse, (x, y), **kw)
+    with pytest.raises(ValueError, match=r"batch_size: checkpoint 20, now 30.*lr: checkpoint"):
+        train(_model(), _mse, (x, y), **{**kw, "batch_size": 30, "lr": 0.1})
+    with pytest.raises(ValueError, match="n_samples: checkpoint 120, now 100"):
+        train(_model(), _mse, (x[:100], y[:100]), **kw)
+    with pytest.raises(ValueError, match="epochs: checkpoint 2, now 3"):
+        train(_model(), _mse, (x, y), **{**kw, "epochs": 3})
+    forced = train(_model(), _mse, (x, y), **{**kw, "epochs": 3, "resume": "force"})
+    assert forced.resumed_from == 12 and forced.steps == 18
+    with pytest.raises(ValueError, match="resume must be"):
+        train(_model(), _mse, (x, y), **{**kw, "resume": "yes"})
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "not_a_checkpoint"])
+def test_damaged_checkpoint_names_the_file_and_keeps_it(tmp_path, damage):
+    from implicit_em.training import CheckpointError
+
+    x, y = _data()
+    ck = tmp_path / "ck.pt"
+    kw = dict(epochs=1, batch_size=20, progress=False, checkpoint=ck)
+    train(_model(), _mse, (x, y), **kw)
+    raw = ck.read_bytes()
+    if damage == "truncate":
+        ck.write_bytes(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        ck.write_bytes(b"\x00garbage" * 100)
+    elif damage == "empty":
+        ck.write_bytes(b"")
+    else:
+        torch.save({"weights": torch.ones(2)}, ck)
+    damaged = ck.read_bytes()
+    with pytest.raises(CheckpointError, match=str(ck).replace("\\", "\\\\")):
+        train(_model(), _mse, (x, y), **kw)
+    assert ck.read_bytes() == damaged
+    assert issubclass(CheckpointError, ValueError)
+
+
+def test_fp16_grad_scaler_keeps_its_own_skip_logic():
+    model, loss_fn, data = _poisoned_setup(from_step=10)
+    res = train(model, loss_fn, data, epochs=2, batch_size=32, amp="fp16", progress=False)
+    assert res.steps == 16  # the scaler skipped the non-finite steps instead of raising
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import pickle
+import zipfile
 
 import torch
 import torch.distributed as dist
@@ -10,10 +12,17 @@ import torch.distributed as dist
 from .._io import atomic_write_bytes
 
 
-def save_checkpoint(path, model, optimizer, scheduler, scaler, callbacks, *, rank=0, **position):
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read (truncated, corrupt, or not a checkpoint)."""
+
+
+def save_checkpoint(
+    path, model, optimizer, scheduler, scaler, callbacks, *, rank=0, settings=None, **position
+):
     """Write a checkpoint (rank 0 only; other ranks wait at a barrier under DDP).
 
-    ``position`` holds the loop's place (``epoch``, ``batch``, ``step``, ``history``, ...).
+    ``position`` holds the loop's place (``epoch``, ``batch``, ``step``, ``history``, ...);
+    ``settings`` the run's settings that a resume must match (see :func:`load_checkpoint`).
     The file is replaced atomically, so an interruption never leaves a torn checkpoint.
     """
     if rank == 0:
@@ -26,6 +35,7 @@ def save_checkpoint(path, model, optimizer, scheduler, scaler, callbacks, *, ran
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "position": position,
+            "settings": settings,
         }
         buf = io.BytesIO()
         torch.save(state, buf)
@@ -34,9 +44,61 @@ def save_checkpoint(path, model, optimizer, scheduler, scaler, callbacks, *, ran
         dist.barrier()
 
 
-def load_checkpoint(path, model, optimizer, scheduler, scaler, callbacks) -> dict:
-    """Restore everything :func:`save_checkpoint` wrote; returns the saved ``position``."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+_STATE_KEYS = {"model", "optimizer", "scheduler", "scaler", "callbacks", "rng", "position"}
+
+
+def _read(path) -> dict:
+    """``torch.load`` with one clear error for a damaged file (which is left in place)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (
+        OSError,
+        EOFError,
+        RuntimeError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        ValueError,
+        KeyError,
+        AttributeError,
+        IndexError,
+    ) as err:
+        raise CheckpointError(
+            f"checkpoint {path} is damaged and cannot be read ({type(err).__name__}: {err}); "
+            "the file was kept: delete it to start over, or pass resume=False"
+        ) from err
+    if not isinstance(state, dict) or not _STATE_KEYS <= set(state):
+        raise CheckpointError(
+            f"{path} is not a training checkpoint (expected keys {sorted(_STATE_KEYS)}); the "
+            "file was kept: delete it or pass another checkpoint path"
+        )
+    return state
+
+
+def load_checkpoint(
+    path, model, optimizer, scheduler, scaler, callbacks, *, settings=None, force=False
+) -> dict:
+    """Restore everything :func:`save_checkpoint` wrote; returns the saved ``position``.
+
+    Raises:
+        CheckpointError: the file is truncated or corrupt (it is kept).
+        ValueError: ``settings`` differ from those recorded in the checkpoint (unless
+            ``force``), or the callbacks differ.
+    """
+    state = _read(path)
+    saved = state.get("settings")
+    if settings is not None and saved is not None and not force:
+        differ = [
+            f"{k}: checkpoint {saved.get(k)!r}, now {v!r}"
+            for k, v in settings.items()
+            if saved.get(k) != v
+        ]
+        if differ:
+            raise ValueError(
+                f"checkpoint {path} was written with other settings ({'; '.join(differ)}); "
+                "resuming would continue another run. Use the same settings, another "
+                "checkpoint path, resume=False to start over, or resume='force' to continue "
+                "anyway"
+            )
     if len(state["callbacks"]) != len(callbacks):
         raise ValueError(
             f"checkpoint {path} was written with {len(state['callbacks'])} callback(s) but "

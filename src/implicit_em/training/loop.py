@@ -128,6 +128,32 @@ def _terms(out) -> tuple[torch.Tensor, dict]:
     raise TypeError("loss_fn must return a scalar tensor or a non-empty dict of scalar tensors")
 
 
+def check_finite_gradients(model: nn.Module, params, step: int, epoch: int) -> None:
+    """Raise ``FloatingPointError`` naming the parameters if any gradient is NaN/Inf.
+
+    One fused reduction over all gradients (``max |g|`` per tensor via ``_foreach_norm``,
+    which is NaN or inf exactly when a gradient is) and one host sync; the names are
+    looked up only on the error path.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    peak = torch.stack(torch._foreach_norm(grads, math.inf))  # stack promotes dtypes
+    if bool(torch.isfinite(peak).all()):
+        return
+    bad = [
+        name
+        for name, p in model.named_parameters()
+        if p.grad is not None and not bool(torch.isfinite(p.grad).all())
+    ]
+    raise FloatingPointError(
+        f"non-finite gradient at step {step} (epoch {epoch}) in {', '.join(bad)} with a finite "
+        "loss; the optimiser step was refused, so the weights and the last checkpoint are "
+        "unchanged. Look for sqrt/log/division at 0 in the loss, lower the learning rate, "
+        "or set grad_clip"
+    )
+
+
 def _scheduler(schedule, optimizer, total_steps: int, warmup_steps: int):
     if schedule is None:
         return None
@@ -195,7 +221,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     checkpoint=None,
     checkpoint_every: int | None = None,
-    resume: bool = True,
+    resume: bool | str = True,
     seed: int = 0,
     max_steps: int | None = None,
     progress: bool = True,
@@ -222,6 +248,11 @@ def train(
         callbacks: :class:`Callback` objects (e.g. :class:`implicit_em.diagnostics.Monitor`).
         checkpoint: a file path; saved atomically every ``checkpoint_every`` steps (default:
             each epoch) and at the end, and resumed from when it exists and ``resume``.
+            The checkpoint records the settings that fix the trajectory (data size,
+            batch size, epochs, optimiser, learning rate, weight decay, schedule, seed,
+            ranks); resuming with different ones raises ``ValueError`` listing them.
+        resume: ``True`` (resume when settings match), ``False`` (start over and
+            overwrite), or ``"force"`` (resume even when the settings differ).
         seed: seeds the data order and the global torch RNG.
         max_steps: stop after this many steps in total.
         progress: show a progress bar with the running loss (rank 0; ``IEM_PROGRESS=0``
@@ -231,7 +262,11 @@ def train(
         :class:`TrainResult`.
 
     Raises:
-        FloatingPointError: the loss became NaN/Inf (the last checkpoint is kept).
+        FloatingPointError: the loss became NaN/Inf, or a gradient did (checked before the
+            optimiser step, so no NaN reaches the weights; the step and the parameters
+            are named). The last good checkpoint is kept. With fp16 AMP the grad
+            scaler skips such steps itself (and lowers its scale) instead.
+        ValueError: bad settings, or a checkpoint written with other settings.
 
     Example:
         >>> net = nn.Linear(3, 1)
@@ -244,6 +279,8 @@ def train(
     rank, world = setup_distributed()
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    if resume not in (True, False, "force"):
+        raise ValueError(f"resume must be True, False or 'force', got {resume!r}")
     if batch_size < world:
         raise ValueError(f"batch_size ({batch_size}) must be >= the number of ranks ({world})")
     source = _as_source(data)
@@ -282,8 +319,24 @@ def train(
     state = TrainState(model=model, optimizer=opt, rank=rank, world_size=world)
     history: list[dict] = []
     epoch, done, sums, resumed_from = 0, 0, {}, None  # position: batch `done` of `epoch`
+    settings = {  # what fixes the trajectory; a resume must match (or be forced)
+        "n_samples": source.n,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "optimizer": optimizer if isinstance(optimizer, str) else "callable",
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "schedule": schedule if schedule is None or isinstance(schedule, str) else "callable",
+        "warmup_steps": warmup_steps,
+        "seed": seed,
+        "world_size": world,
+    }
     if checkpoint is not None and resume and Path(checkpoint).exists():
-        ck = load_checkpoint(checkpoint, model, opt, sched, scaler, callbacks)
+        ck = load_checkpoint(
+            checkpoint, model, opt, sched, scaler, callbacks,
+            settings=settings, force=resume == "force",
+        )  # fmt: skip
         epoch, done, state.step = ck["epoch"], ck["batch"], ck["step"]
         history, sums = ck["history"], ck["sums"]
         resumed_from = state.step
@@ -299,6 +352,7 @@ def train(
                 scaler,
                 callbacks,
                 rank=rank,
+                settings=settings,
                 epoch=epoch,
                 batch=done,
                 step=state.step,
@@ -321,7 +375,9 @@ def train(
         opt.zero_grad(set_to_none=True)
         (scaler.scale(total) if scaler is not None else total).backward()
         if scaler is not None:
-            scaler.unscale_(opt)
+            scaler.unscale_(opt)  # the scaler finds non-finite gradients and skips the step
+        else:
+            check_finite_gradients(model, params, state.step, epoch)
         if grad_clip is not None:
             nn.utils.clip_grad_norm_(params, grad_clip)
         if scaler is not None:
