@@ -233,3 +233,109 @@ def test_an_emptied_component_is_reseeded_and_reported():
     assert np.abs(gm.means_).max() < 20  # no component left at 1e3
     ref = GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
     assert gm.lower_bound_ == pytest.approx(ref.lower_bound_, rel=1e-2)
+
+
+# ---------------------------------------------------------------- robustness (issue 10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_half_precision_input_is_fitted_in_float32_and_returned_in_its_dtype(
+    dtype, covariance_type
+):
+    X = torch.as_tensor(_blobs(n=60), dtype=torch.float32)
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X.to(dtype))
+    ref = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(
+        X.to(dtype).float()
+    )
+    assert np.isfinite(gm.lower_bound_) and np.isfinite(gm.weights_).all()
+    assert gm.lower_bound_ == pytest.approx(ref.lower_bound_, rel=1e-6)
+    proba = gm.predict_proba(X[:5].to(dtype))
+    assert proba.dtype == dtype and torch.isfinite(proba).all()
+    assert torch.equal(gm.predict(X.to(dtype)), ref.predict(X.to(dtype).float()))
+    assert gm.sample(4)[0].dtype == dtype
+    with pytest.raises(TypeError, match="float32 or float64"):
+        GaussianMixture(2, dtype=dtype).fit(X)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "preconditioned"])
+def test_gradient_solver_is_scale_invariant(optimizer):
+    """Scaling the data (and reg_covar, which is in the data's squared units) by s moves
+    the mean log-likelihood by -d log s and nothing else; with reg_covar left at its
+    default the bound stays within 0.02 (before: -7623 against EM's -21 at s = 1e4)."""
+    X = _blobs(seed=1, n=80)
+    kw = dict(solver="gradient", optimizer=optimizer, max_iter=200, random_state=0)
+    exact, default = [], []
+    for s in (1.0, 1e4, 1e8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = GaussianMixture(3, reg_covar=1e-6 * s**2, **kw).fit(X * s)
+            exact.append(gm.lower_bound_ + X.shape[1] * np.log(s))
+            gm = GaussianMixture(3, **kw).fit(X * s)
+            default.append(gm.lower_bound_ + X.shape[1] * np.log(s))
+    em = GaussianMixture(3, random_state=0).fit(X).lower_bound_
+    assert exact[1] == pytest.approx(exact[0], abs=1e-9)
+    assert exact[2] == pytest.approx(exact[0], abs=1e-9)
+    assert default[1] == pytest.approx(default[0], abs=0.02)
+    assert default[2] == pytest.approx(default[0], abs=0.02)
+    assert min(default) > em - 0.05  # and the bound is EM's, not stuck far below
+
+
+def test_requires_grad_input_is_detached_up_front():
+    X = torch.as_tensor(_blobs(n=30), dtype=torch.float32).requires_grad_(True)
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    out = gm.predict_proba(X)
+    assert not out.requires_grad and torch.isfinite(out).all()
+
+
+def test_far_points_get_finite_responsibilities_and_a_warned_score():
+    X = _blobs(n=60)
+    for ct in COVARIANCE_TYPES:
+        gm = GaussianMixture(3, covariance_type=ct, random_state=0).fit(X)
+        far = np.array([[1e200, 1e200, 1e200], [-1e200, 0.0, 1e150]])
+        proba = gm.predict_proba(far)
+        assert np.isfinite(proba).all() and np.allclose(proba.sum(1), 1)
+        # the limit: the component whose covariance is widest along x/|x| wins
+        cov = gm.covariances_
+        u = far / np.abs(far).max(1, keepdims=True)
+        prec = {
+            "full": lambda: np.linalg.inv(cov),
+            "tied": lambda: np.repeat(np.linalg.inv(cov)[None], 3, 0),
+            "diag": lambda: np.stack([np.diag(1 / c) for c in cov]),
+            "spherical": lambda: np.stack([np.eye(3) / c for c in cov]),
+        }[ct]()
+        q = np.einsum("nd,kde,ne->nk", u, prec, u)
+        if ct != "tied":  # tied: equal q, the tie is shared by weights and means
+            assert (gm.predict(far) == q.argmin(1)).all()
+        with pytest.warns(RuntimeWarning, match="below the floating-point range"):
+            assert np.isneginf(gm.score_samples(far)).all()
+
+
+@pytest.mark.parametrize(("optimizer", "lr"), [("adam", 1e6), ("sgd", 10.0)])
+def test_diverging_gradient_fit_gives_the_solver_advice(optimizer, lr):
+    X = _blobs(n=40)
+    gm = GaussianMixture(3, solver="gradient", optimizer=optimizer, learning_rate=lr)
+    with pytest.raises(FloatingPointError, match="lower learning_rate.*preconditioned"):
+        gm.fit(X)
+
+
+def test_warm_start_with_another_shape_says_so():
+    X = _blobs(n=40)
+    gm = GaussianMixture(3, warm_start=True, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="n_features 3 -> 2"):
+        gm.fit(X[:, :2])
+    gm.set_params(covariance_type="diag")
+    with pytest.raises(ValueError, match="covariance_type 'full' -> 'diag'"):
+        gm.fit(X)
+    gm.set_params(covariance_type="full", n_components=2)
+    with pytest.raises(ValueError, match="n_components 3 -> 2"):
+        gm.fit(X)
+    gm.set_params(warm_start=False)
+    assert np.isfinite(gm.fit(X).lower_bound_)  # a cold start is fine
+
+
+def test_meta_device_is_refused_at_the_entry_point():
+    with pytest.raises(ValueError, match="meta"):
+        GaussianMixture(2).fit(torch.empty(10, 2, device="meta"))
+    with pytest.raises(ValueError, match="meta"):
+        GaussianMixture(2, device="meta").fit(torch.randn(10, 2))

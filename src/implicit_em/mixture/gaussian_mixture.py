@@ -34,6 +34,7 @@ from .gaussian import (
     covariances_from_precision_cholesky,
     design_matrix,
     design_weights,
+    log_det_cholesky,
     log_gaussian_prob,
     n_parameters,
     normalize_log_prob,
@@ -84,7 +85,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             the log-likelihood).
         tol: stop when the mean log-likelihood improves by less than this.
         reg_covar: added to covariance diagonals (EM); the gradient solver bounds the
-            precision Cholesky diagonal by ``1/sqrt(reg_covar)`` instead.
+            precision Cholesky diagonal by ``1/sqrt(reg_covar)`` instead. The gradient
+            solver works on the centred data divided by one global scale (the root mean
+            variance), so its steps do not depend on the data's units; results are
+            reported in the data's units.
         max_iter: EM iterations, or gradient epochs (passes over the data).
         n_init: initialisations; the best lower bound is kept.
         init_params: ``"kmeans"`` | ``"k-means++"`` | ``"random"`` | ``"random_from_data"``.
@@ -100,13 +104,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         learning_rate: step size of the gradient solver (``None``: 0.05 for adam/sgd, 1 for
             lbfgs and preconditioned, whose step must lie in ``(0, 1]``).
         device, dtype: torch device/dtype of the computation (default: the input's;
-            float64 for float64 NumPy input).
+            float64 for float64 NumPy input). float16/bfloat16 input is computed in
+            float32 and the outputs of ``predict_proba``/``score_samples``/``sample`` are
+            returned in the input's dtype; ``dtype`` itself must be float32 or float64.
+            Input that requires grad is detached (the fit is not differentiable).
         random_state: seed (int), ``RandomState`` or ``None``.
         warm_start: start from the previous fit's parameters.
         verbose: ``>0`` shows a progress bar with the current bound.
         chunk_size: at most this many rows are processed at once (cached EM design
             chunks are also kept cache-sized, ~6 MB: each EM iteration is two GEMMs per
             chunk, the second reading what the first left in cache).
+
+    Raises:
+        ValueError: NaN/inf, empty or meta-device input; bad hyper-parameters; a warm
+            start on data or settings of another shape.
+        TypeError: a half-precision ``dtype`` or a non-float ``dtype``.
+        FloatingPointError: the gradient solver diverged (lower ``learning_rate`` or use
+            ``optimizer="preconditioned"``).
 
     Attributes:
         weights_, means_, covariances_, precisions_cholesky_: fitted parameters (NumPy).
@@ -206,14 +220,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if self.device is not None
             else (X.device if X_is_torch else torch.device("cpu"))
         )
-        if self.dtype is not None:
-            dtype = (
-                self.dtype
-                if isinstance(self.dtype, torch.dtype)
-                else getattr(torch, np.dtype(self.dtype).name)
+        if device.type == "meta":
+            raise ValueError(
+                "GaussianMixture cannot fit on the 'meta' device (it holds no values); "
+                "pass data on 'cpu' or 'cuda', or set device="
             )
+        if self.dtype is not None:
+            try:
+                dtype = (
+                    self.dtype
+                    if isinstance(self.dtype, torch.dtype)
+                    else getattr(torch, np.dtype(self.dtype).name)
+                )
+            except (TypeError, AttributeError):
+                dtype = None
+            if dtype not in (torch.float32, torch.float64):
+                raise TypeError(
+                    f"dtype must be float32 or float64 (or None), got {self.dtype!r}; "
+                    "half-precision input is computed in float32 automatically"
+                )
         elif X_is_torch:
             dtype = X.dtype if X.is_floating_point() else torch.get_default_dtype()
+            if dtype in (torch.float16, torch.bfloat16):
+                dtype = torch.float32  # Cholesky, logdet and EM sums need float32 at least
         else:
             dtype = torch.float64 if X.dtype == np.float64 else torch.float32
         return device, dtype
@@ -222,8 +251,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Validate ``X`` (NumPy via scikit-learn, torch directly) -> torch tensor."""
         is_torch = isinstance(X, torch.Tensor)
         if is_torch:
+            if X.device.type == "meta":
+                raise ValueError(
+                    "X is on the 'meta' device and holds no values; GaussianMixture needs "
+                    "real data (move it to 'cpu' or 'cuda')"
+                )
             if X.ndim != 2:
                 raise ValueError(f"Expected 2D input (n_samples, n_features), got {X.ndim}D")
+            if X.is_complex():
+                raise TypeError(f"X must be real, got dtype {X.dtype}")
+            X = X.detach()  # the fit is not differentiable: never build a graph through it
+            if reset and X.shape[0] < 2:
+                raise ValueError(
+                    f"Found array with {X.shape[0]} sample(s) (shape={tuple(X.shape)}) while "
+                    "a minimum of 2 is required by GaussianMixture."
+                )
+            if X.shape[1] < 1:
+                raise ValueError(
+                    f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a minimum "
+                    "of 1 is required by GaussianMixture."
+                )
             if not bool(torch.isfinite(X).all()):
                 raise ValueError("Input X contains NaN or infinity")
             if reset:
@@ -243,6 +290,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         if reset:
             self._input_kind = "torch" if is_torch else "numpy"
+            self._input_dtype = X.dtype if is_torch and X.is_floating_point() else None
             self._device, self._dtype = self._torch_options(is_torch, X)
         if not is_torch:  # torch needs a writeable, C-ordered buffer (copied only if not)
             X = torch.from_numpy(np.require(X, requirements=["C", "W"]))
@@ -250,6 +298,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _output(self, t: torch.Tensor, like):
         if isinstance(like, torch.Tensor):
+            if t.is_floating_point() and like.dtype in (torch.float16, torch.bfloat16):
+                t = t.to(like.dtype)  # computed in float32, returned in the input's dtype
             return t.to(like.device)
         return t.detach().cpu().numpy()
 
@@ -376,7 +426,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         means[empty] = X[idx]
         if _distributed():
             dist.broadcast(means, 0)
-        var = X.var(0).clamp_min(self.reg_covar or 1e-12)
+        var = X.var(0).clamp_min(self._reg() or 1e-12)
         _all_reduce(var)
         var = var / (dist.get_world_size() if _distributed() else 1)
         if self.covariance_type == "full":
@@ -431,8 +481,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ gradient
 
+    def _reg(self) -> float:
+        """``reg_covar`` in the units of the data the solver sees (scaled by ``1/_scale``)."""
+        return self.reg_covar / getattr(self, "_scale", 1.0) ** 2
+
     def _pmax(self):
-        return 1.0 / math.sqrt(self.reg_covar) if self.reg_covar > 0 else math.inf
+        return 1.0 / math.sqrt(self._reg()) if self.reg_covar > 0 else math.inf
 
     def _raw_from_params(self, params) -> dict:
         ct, p, pmax = self.covariance_type, params["p"], self._pmax()
@@ -595,9 +649,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             else:
                 target = target - (delta**2).sum(1) / d
             if ct in ("full", "tied"):
-                target = target + self.reg_covar * torch.eye(d, dtype=X.dtype, device=X.device)
+                target = target + self._reg() * torch.eye(d, dtype=X.dtype, device=X.device)
             else:
-                target = target + self.reg_covar
+                target = target + self._reg()
             lr = self._lr()
             new = {
                 "weights": weights + lr * (nk / count - weights),
@@ -618,28 +672,57 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             for leaf in leaves:
                 dist.all_reduce(leaf.grad)
 
-    def _fit_gradient(self, X, params, n_total, bar, gen, state=None):
-        raw = (
-            state["raw"]
-            if state
-            else {
-                k: v.detach().requires_grad_(True) for k, v in self._raw_from_params(params).items()
-            }
+    @staticmethod
+    def _data_scale(Xc, n_total) -> float:
+        """Root mean variance of the centred data over all ranks (1 for constant data);
+        computed as ``m * rms(X / m)`` with ``m = max |X|`` so that squares cannot overflow."""
+        peak = Xc.abs().amax() if Xc.numel() else torch.zeros((), dtype=Xc.dtype)
+        if _distributed():
+            dist.all_reduce(peak, op=dist.ReduceOp.MAX)
+        if not float(peak) > 0:
+            return 1.0
+        ss = ((Xc / peak) ** 2).sum()
+        _all_reduce(ss)
+        scale = float(peak) * math.sqrt(float(ss) / (n_total * Xc.shape[1]))
+        return scale if math.isfinite(scale) and scale > 0 else 1.0
+
+    def _diverged(self, epoch: int) -> FloatingPointError:
+        return FloatingPointError(
+            f"the gradient solver diverged in epoch {epoch}: the parameters or the "
+            f"log-likelihood became non-finite with optimizer={self.optimizer!r} and "
+            f"learning_rate={self._lr()}; lower learning_rate, or use "
+            "optimizer='preconditioned' (EM-sized steps, which cannot overshoot)"
         )
+
+    def _fit_gradient(self, X, params, n_total, bar, gen, state=None):
+        """Gradient ascent on the log-likelihood of ``X / _scale`` (so that steps do not
+        depend on the data's units). ``X``, ``params`` and the returned parameters and
+        bounds are in the data's units; ``state`` (raw parameters, optimiser) is scaled."""
+        s = self._scale
+        Xs = X / s if s != 1.0 else X
+        log_jacobian = X.shape[1] * math.log(s)  # log N(x/s) = log N(x) + d log s
+        if state:
+            raw = state["raw"]
+        else:
+            scaled = {"weights": params["weights"], "means": params["means"] / s}
+            scaled["p"] = params["p"] * s  # precision Cholesky of Sigma / s^2
+            raw = {
+                k: v.detach().requires_grad_(True) for k, v in self._raw_from_params(scaled).items()
+            }
         opt = state["opt"] if state else self._make_optimizer(list(raw.values()))
         history, converged, lower = [], False, -math.inf
         for it in range(1, self.max_iter + 1):
-            total = self._gradient_epoch(X, raw, opt, n_total, gen)
-            if total is None:
-                with torch.no_grad():
-                    total = self._objective_sum(X, raw)
-                _all_reduce(total)
-            prev, lower = lower, float(total) / n_total
+            try:
+                total = self._gradient_epoch(Xs, raw, opt, n_total, gen)
+                if total is None:
+                    with torch.no_grad():
+                        total = self._objective_sum(Xs, raw)
+                    _all_reduce(total)
+            except ValueError as err:  # lse_objective refuses NaN or all-inf energies; the
+                raise self._diverged(it) from err  # data were checked, so the step diverged
+            prev, lower = lower, float(total) / n_total - log_jacobian
             if not math.isfinite(lower):
-                raise FloatingPointError(
-                    "the log-likelihood became non-finite: lower learning_rate, increase "
-                    "reg_covar, or scale the data"
-                )
+                raise self._diverged(it)
             history.append(lower)
             self._tick(bar, it, lower)
             if abs(lower - prev) < self.tol:
@@ -647,6 +730,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 break
         with torch.no_grad():
             params = {k: v.detach() for k, v in self._params_from_raw(raw).items()}
+        params["means"], params["p"] = params["means"] * s, params["p"] / s
         return params, history, converged, it, {"raw": raw, "opt": opt}
 
     # ------------------------------------------------------------------ fit
@@ -685,13 +769,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"{self.n_components}, n_samples = {n}"
             )
         warm = self.warm_start and hasattr(self, "_params")
-        if not warm:
+        if warm:
+            self._check_warm_start(Xt)
+        else:
             shift = Xt.mean(0)
             count = torch.tensor(float(n), dtype=Xt.dtype, device=Xt.device)
             shift = shift * count
             _all_reduce(shift)
             self._shift = shift / n_total
         Xc = Xt - self._shift
+        if not warm:
+            self._fitted_shape = (self.n_components, Xt.shape[1], self.covariance_type)
+            self._scale = self._data_scale(Xc, n_total) if self.solver == "gradient" else 1.0
         rng = check_random_state(self.random_state)
         best = None
         n_init = 1 if warm else self.n_init
@@ -748,7 +837,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Xt = self._validate(X, reset=first)
         if first:
             self._shift = Xt.mean(0)
+        else:
+            self._check_warm_start(Xt)
         Xc = Xt - self._shift
+        if first:
+            self._fitted_shape = (self.n_components, Xt.shape[1], self.covariance_type)
+            self._scale = self._data_scale(Xc, float(Xt.shape[0]))
         n_total = float(Xt.shape[0])
         if first:
             if Xt.shape[0] < self.n_components:
@@ -771,6 +865,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._set_fitted(params, previous + hist, False, len(previous) + 1, state)
         return self
 
+    def _check_warm_start(self, X):
+        """A warm start continues a fit: the shapes must be those of that fit."""
+        fitted = getattr(self, "_fitted_shape", None)
+        now = (self.n_components, X.shape[1], self.covariance_type)
+        if fitted is not None and fitted != now:
+            names = ("n_components", "n_features", "covariance_type")
+            differ = [f"{k} {a!r} -> {b!r}" for k, a, b in zip(names, fitted, now) if a != b]
+            raise ValueError(
+                f"warm start continues the previous fit, but {', '.join(differ)}; use the "
+                "same shape, or set warm_start=False (or a new estimator) for a cold start"
+            )
+
     def _set_fitted(self, params, hist, conv, n_iter, state):
         self._params = {k: v.detach() for k, v in params.items()}
         self._state = state
@@ -789,20 +895,53 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ inference
 
-    def _log_resp(self, X):
+    def _log_resp(self, X, warn: bool = False):
         check_is_fitted(self, "_params")
         Xt = self._validate(X, reset=False) - self._shift
         wlp = torch.cat([self._weighted_log_prob(c, self._params) for c in self._chunks(Xt)])
         norm = torch.logsumexp(wlp, 1)
-        return wlp - norm[:, None], norm
+        log_resp = wlp - norm[:, None]
+        far = ~torch.isfinite(norm)
+        if bool(far.any()):
+            log_resp[far] = self._far_log_resp(Xt[far])
+            if warn:
+                warnings.warn(
+                    f"{int(far.sum())} sample(s) lie so far from every component that their "
+                    "log-likelihood is below the floating-point range (-inf); their "
+                    "responsibilities are still exact limits (see predict_proba)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        return log_resp, norm
+
+    def _far_log_resp(self, X):
+        r"""Log-responsibilities of rows whose log-densities all underflow (``|x|`` ~ 1e200).
+
+        With ``c = max_j |x_j|`` and ``q_k`` the Mahalanobis term, ``log pi_k N_k(x) =
+        -c^2 q_k(x / c) / 2 + a_k``: the responsibilities are the softmax of
+        ``c^2 (t_k - max t) + a_k`` with ``t_k = -q_k(x/c) / 2`` finite, so every component
+        but the nearest (in ``q(x/c)``) gets exactly 0 and ties share by ``a_k``.
+        """
+        params, ct, d = self._params, self.covariance_type, X.shape[1]
+        c = X.abs().amax(1, keepdim=True)
+        const = log_det_cholesky(params["p"], ct, d) - 0.5 * d * math.log(2 * math.pi)
+        t = torch.cat(
+            [
+                log_gaussian_prob(x / cc, params["means"] / cc, params["p"], ct)[:1] - const
+                for x, cc in zip(X.split(1), c, strict=True)
+            ]
+        )  # one row at a time: the means are scaled by that row's c (rare rows only)
+        gap = (t - t.amax(1, keepdim=True)) * c * c  # -inf where the gap overflows
+        return torch.log_softmax(gap + const + torch.log(params["weights"]), 1)
 
     def score_samples(self, X):
-        """Log-likelihood of each sample, ``(n_samples,)``."""
-        return self._output(self._log_resp(X)[1], X)
+        """Log-likelihood of each sample, ``(n_samples,)``; ``-inf`` (with a
+        ``RuntimeWarning``) where it is below the floating-point range."""
+        return self._output(self._log_resp(X, warn=True)[1], X)
 
     def score(self, X, y=None):
         """Mean log-likelihood of ``X`` (a float)."""
-        return float(self._log_resp(X)[1].mean())
+        return float(self._log_resp(X, warn=True)[1].mean())
 
     def predict_proba(self, X):
         """Responsibilities ``(n_samples, n_components)``."""
@@ -838,7 +977,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             labels.append(np.full(c, k))
         X, y = np.vstack(parts), np.concatenate(labels)
         if getattr(self, "_input_kind", "numpy") == "torch":
-            return torch.as_tensor(X, dtype=self._dtype), torch.as_tensor(y)
+            dtype = getattr(self, "_input_dtype", None) or self._dtype
+            return torch.as_tensor(X, dtype=dtype), torch.as_tensor(y)
         return X, y
 
     def _n_parameters(self) -> int:
