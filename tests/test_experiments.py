@@ -142,22 +142,70 @@ def test_a_failure_keeps_other_results_and_an_interrupted_run_restarts_clean(tmp
     assert "exploded on purpose" in html and 'id="exp-toy"' in html
 
 
-def test_a_live_run_locks_its_directory_and_a_stale_lock_is_taken_over(tmp_path):
-    import subprocess
-    import sys
+_HOLD_LOCK = """
+import sys, time
+from implicit_em.experiments.runner import RunLock
+with RunLock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
 
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+def test_a_live_run_locks_its_directory_and_a_dead_one_does_not(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     try:
-        (tmp_path / ".lock").write_text(str(sleeper.pid))  # a live writer
-        with pytest.raises(RunError, match=f"process {sleeper.pid}"):
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunError, match=f"process {holder.pid}"):
             run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None)
         assert not (tmp_path / "toy").exists()
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    # the writer is gone: its lock is stale and the next run takes it over, then frees it
+        holder.kill()
+        holder.wait()
+    assert (tmp_path / ".lock").exists()  # killed: the file stays, but the lock died with it
     assert run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None) == {"toy": "done"}
     assert not (tmp_path / ".lock").exists()
+    (tmp_path / ".lock").write_text("")  # an empty lock file (the old race) is no lock
+    assert run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None) == {"toy": "skipped"}
+
+
+def _contend(run_dir, barrier, holders, peak, rounds):
+    import time
+
+    from implicit_em.experiments.runner import RunLock
+
+    for _ in range(rounds):
+        barrier.wait()
+        try:
+            with RunLock(run_dir):
+                with holders.get_lock():
+                    holders.value += 1
+                    peak.value = max(peak.value, holders.value)
+                time.sleep(0.02)
+                with holders.get_lock():
+                    holders.value -= 1
+        except RunError:
+            pass
+        barrier.wait()
+
+
+def test_the_run_lock_admits_one_of_several_processes_started_together(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    n, rounds = 4, 30
+    barrier, holders, peak = ctx.Barrier(n), ctx.Value("i", 0), ctx.Value("i", 0)
+    procs = [
+        ctx.Process(target=_contend, args=(tmp_path, barrier, holders, peak, rounds))
+        for _ in range(n)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    assert peak.value == 1  # never two holders at once (the O_EXCL + pid-file lock: up to 3)
 
 
 def test_report_lists_every_claim_and_formats_numbers(tmp_path):
@@ -430,3 +478,108 @@ def test_infomax_experiment_small_run_and_verdict_rules(tmp_path):
     assert exp.summarise(rows, dep, [], cfg)["verdicts"][1].verdict == "refuted"
     with pytest.raises(ValueError, match="permutations"):
         exp.run(exp.Config(permutations=10, alpha=0.01), tmp_path)
+
+
+# ---------------------------------------------------------------- robustness (issue 10)
+
+
+@pytest.mark.parametrize(
+    ("item", "match"),
+    [
+        ("identities.trials=-5", r"identities\.trials: expected a value >= 1, got -5"),
+        ("identities.trials=0", r"identities\.trials: expected a value >= 1, got 0"),
+        ("identities.scales=", r"identities\.scales: expected at least one value"),
+        ("identities.scales=1,-2", r"identities\.scales: expected a value > 0.0, got -2"),
+        ("identities.max_rank=0", r"identities\.max_rank: expected a value >= 1"),
+        ("identities.max_size=-1", r"identities\.max_size: expected a value >= 1"),
+        ("identities.confirm_threshold=nan", r"confirm_threshold: expected a finite number"),
+        ("identities.exclude_fraction=2", r"exclude_fraction: expected a value >= 0.0 and <="),
+        ("identities.seed=99999999999999999999", r"identities\.seed: expected a value >= 0 and"),
+        ("identities.seed=-1", r"identities\.seed: expected a value >= 0"),
+        ("infomax.alpha=1", r"infomax\.alpha: expected a value > 0.0 and < 1.0"),
+        ("collapse.blowup_factor=inf", r"collapse\.blowup_factor: expected a finite number"),
+    ],
+)
+def test_config_values_outside_their_range_are_refused_before_anything_runs(tmp_path, item, match):
+    exp = get_experiments([item.split(".")[0]])
+    with pytest.raises(ConfigError, match=match):
+        run_experiments(exp, tmp_path, quick=True, overrides=parse_overrides([item]))
+    assert not any(tmp_path.iterdir())  # nothing ran, nothing was left behind
+    assert main(["run", exp[0].name, "--out", str(tmp_path / "cli"), "--set", item]) == 2
+
+
+def test_every_registered_config_passes_its_own_ranges_at_quick_and_full_sizes():
+    from implicit_em.experiments.config import check_ranges
+
+    for exp in get_experiments(["all"]):
+        for quick in (False, True):
+            check_ranges(build_config(exp, quick=quick), exp.name)  # raises if not
+
+
+def test_bounded_declares_a_range():
+    from implicit_em.experiments.config import bounded, check_ranges
+
+    @dataclass
+    class Cfg:
+        seed: int = 0
+        share: float = bounded(0.5, min=0.0, max=1.0)
+        offset: float = bounded(-1.0, min=-5.0)
+
+    check_ranges(Cfg(), "x")
+    check_ranges(Cfg(share=0.0, offset=-5.0), "x")
+    with pytest.raises(ConfigError, match=r"x\.share: expected a value >= 0.0 and <= 1.0"):
+        check_ranges(Cfg(share=1.5), "x")
+    with pytest.raises(TypeError, match="min/max/gt/lt"):
+        bounded(1, above=0)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b'{"experiment": "toy", "con', b"[1, 2]", b'{"experiment": 3}', "verdicts", "tables"],
+)
+def test_a_damaged_results_file_is_rerun_and_kept_and_the_report_skips_it(tmp_path, damage):
+    run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None)
+    path = tmp_path / "toy" / "results.json"
+    if isinstance(damage, bytes):
+        path.write_bytes(damage)
+    else:  # valid JSON, wrong types inside
+        record = json.loads(path.read_text())
+        record[damage] = {"verdicts": "oops"}[damage] if damage == "verdicts" else [1]
+        path.write_text(json.dumps(record))
+    bad = path.read_bytes()
+    notes = []
+    html = build_report(tmp_path, log=notes.append).read_text()
+    assert "skipped" in html and str(path) in html and 'id="exp-toy"' not in html
+    assert len(notes) == 1 and str(path) in notes[0] and "damaged" in notes[0]
+    assert main(["report", str(tmp_path)]) == 0
+    logs = []
+    assert run_experiments([TOY], tmp_path, quick=True, log=logs.append) == {"toy": "done"}
+    assert any("results.json.damaged" in line for line in logs)
+    assert (tmp_path / "toy" / "results.json.damaged").read_bytes() == bad
+    assert json.loads(path.read_text())["experiment"] == "toy"
+    assert 'id="exp-toy"' in build_report(tmp_path).read_text()
+
+
+def test_a_damaged_run_record_is_named(tmp_path, capsys):
+    run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None)
+    (tmp_path / "run.json").write_text('{"started": ')
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "run.json") in err and "damaged" in err
+    logs = []
+    assert run_experiments([TOY], tmp_path, quick=True, log=logs.append) == {"toy": "skipped"}
+    assert (tmp_path / "run.json.damaged").exists() and any("run.json" in x for x in logs)
+    assert 'id="exp-toy"' in build_report(tmp_path).read_text()
+
+
+def test_cli_out_that_is_a_file_or_unwritable_is_one_line_and_exit_2(tmp_path, capsys):
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    assert main(["run", "identities", "--quick", "--out", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("iem: error:") and str(target) in err and len(err.splitlines()) == 1
+    assert main(["run", "identities", "--quick", "--out", str(target / "run")]) == 2
+    err = capsys.readouterr().err.strip()  # a path through a file: not a directory
+    assert err.startswith("iem: error:") and len(err.splitlines()) == 1
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "not a run directory" in capsys.readouterr().err

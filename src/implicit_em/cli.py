@@ -98,8 +98,12 @@ def main(argv=None) -> int:
 
         print(f"report: {build_report(args.run_dir)}")
         return 0
-    except (ValueError, FileNotFoundError, RunError) as err:
+    except (ValueError, RunError) as err:
         print(f"iem: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # --out is a file, unwritable, missing run directory, disk full
+        where = f": {err.filename}" if err.filename else ""
+        print(f"iem: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
 
 

@@ -21,6 +21,7 @@ from ..diagnostics import Monitor, responsibility_stats, unit_health
 from ..lse import lse_loss
 from ..training import train
 from .base import Experiment, Verdict
+from .config import bounded
 
 VARIANTS = {
     # name: (family, loss(z, layer))
@@ -49,8 +50,12 @@ class Config:
     batch_size: int = 128
     lr: float = 1e-2
     monitor_every: int = 20
-    wta_threshold: float = 0.5  # max mean responsibility above this: winner-take-all
-    blowup_factor: float = 10.0  # weight norm or activation scale growth: degenerate
+    wta_threshold: float = bounded(
+        0.5, gt=0.0, max=1.0
+    )  # max mean responsibility above this: winner-take-all
+    blowup_factor: float = bounded(
+        10.0, gt=1.0
+    )  # weight norm or activation scale growth: degenerate
 
 
 QUICK = {"epochs": 6, "monitor_every": 10}

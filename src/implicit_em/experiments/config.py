@@ -4,11 +4,19 @@ Values given with ``--set`` are converted to the dataclass field's type (int, fl
 bool, str, tuples/lists of those as comma-separated items, and ``X | None`` with
 ``none``); a key no selected experiment has is rejected with the list of valid keys.
 ``--set name.key=value`` targets one experiment.
+
+Every value is then checked against its field's range before anything runs
+(:func:`check_ranges`): a field declares it with :func:`bounded` (``metadata`` keys
+``min``/``max`` inclusive, ``gt``/``lt`` exclusive); fields that declare nothing get their
+type's rule: ``seed`` in ``[0, 2**31 - 1]``, other ints (counts) ``>= 1``, floats finite
+and ``> 0``, tuples non-empty with each element checked by the same rule.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import types
 import typing
 from dataclasses import dataclass
@@ -75,6 +83,68 @@ def convert(raw: str, tp, where: str):
     raise ConfigError(f"{where}: fields of type {tp} cannot be set from the command line")
 
 
+SEED_MAX = 2**31 - 1
+_TYPE_RULES = {int: {"min": 1}, float: {"gt": 0.0}}
+
+
+def bounded(default, **limits):
+    """A config field with a declared range: ``x: float = bounded(0.25, min=0, max=1)``.
+
+    ``limits``: ``min``/``max`` (inclusive), ``gt``/``lt`` (exclusive).
+    """
+    unknown = set(limits) - {"min", "max", "gt", "lt"}
+    if unknown:
+        raise TypeError(f"bounded() takes min/max/gt/lt, got {sorted(unknown)}")
+    return dataclasses.field(default=default, metadata={"range": limits})
+
+
+def _range_text(limits: dict) -> str:
+    parts = [f">= {limits['min']}"] if "min" in limits else []
+    parts += [f"> {limits['gt']}"] if "gt" in limits else []
+    parts += [f"<= {limits['max']}"] if "max" in limits else []
+    parts += [f"< {limits['lt']}"] if "lt" in limits else []
+    return " and ".join(parts)
+
+
+def _check_value(value, limits: dict, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return
+    if not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    ok = (
+        ("min" not in limits or value >= limits["min"])
+        and ("gt" not in limits or value > limits["gt"])
+        and ("max" not in limits or value <= limits["max"])
+        and ("lt" not in limits or value < limits["lt"])
+    )
+    if not ok:
+        raise ConfigError(f"{where}: expected a value {_range_text(limits)}, got {value!r}")
+
+
+def check_ranges(cfg, name: str) -> None:
+    """Raise :class:`ConfigError` for any field of ``cfg`` outside its declared range."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        value, where = getattr(cfg, f.name), f"{name}.{f.name}"
+        tp = hints[f.name]
+        if typing.get_origin(tp) in (types.UnionType, typing.Union):
+            if value is None:
+                continue
+            tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        elem = typing.get_args(tp)[0] if typing.get_origin(tp) in (tuple, list) else None
+        if f.name == "seed":
+            limits = {"min": 0, "max": SEED_MAX}
+        else:
+            limits = f.metadata.get("range", _TYPE_RULES.get(elem or tp, {}))
+        if elem is not None:
+            if not value:
+                raise ConfigError(f"{where}: expected at least one value, got an empty list")
+            for v in value:
+                _check_value(v, limits, where)
+        else:
+            _check_value(value, limits, where)
+
+
 def build_config(
     exp: Experiment, *, quick: bool = False, seed: int | None = None, overrides=()
 ) -> object:
@@ -94,7 +164,9 @@ def build_config(
                 f"{', '.join(sorted(hints))}"
             )
         values[ov.key] = convert(ov.raw, hints[ov.key], f"{exp.name}.{ov.key}")
-    return exp.config(**values)
+    cfg = exp.config(**values)
+    check_ranges(cfg, exp.name)
+    return cfg
 
 
 def check_overrides(experiments: list[Experiment], overrides) -> None:

@@ -20,6 +20,7 @@ from .. import objectives as O
 from ..data import load_dataset
 from ..training import train
 from .base import Experiment, Verdict
+from .config import bounded
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Config:
     batch_size: int = 500
     lr: float = 0.01
     hsic_features: int = 64  # random Fourier features per unit for pairwise HSIC
-    goal_ratio: float = 2.0  # best InfoMax variant within this factor of FastICA
+    goal_ratio: float = bounded(2.0, min=1.0)  # best InfoMax variant within this factor of FastICA
 
 
 QUICK = {"n_samples": 4000, "n_sources": (4,), "epochs": 8, "batch_size": 250}

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from .. import lse
 from ..progress import track
 from .base import Experiment, Verdict, grade_below
+from .config import bounded
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -44,7 +45,9 @@ class Config:
     scales: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6)
     max_rank: int = 4  # tensors of rank 1..max_rank
     max_size: int = 7  # each axis of length 1..max_size
-    exclude_fraction: float = 0.25  # trials with excluded alternatives (+inf or mask)
+    exclude_fraction: float = bounded(
+        0.25, min=0.0, max=1.0
+    )  # trials with excluded alternatives (+inf or mask)
     confirm_threshold: float = 1e-12  # float64 error below this confirms an identity
     partly_threshold: float = 1e-6
 

@@ -32,6 +32,7 @@ from ..diagnostics import gaussian_total_correlation, linear_probe
 from ..objectives.hsic import _center
 from ..training import train
 from .base import Experiment, Verdict, image_dataset
+from .config import bounded
 
 
 @dataclass
@@ -44,14 +45,16 @@ class Config:
     batch_size: int = 256
     lr: float = 0.01
     hsic_features: int = 16
-    sparsity: float = 0.01  # L1 weight of the sparse autoencoder
+    sparsity: float = bounded(0.01, min=0.0)  # L1 weight of the sparse autoencoder
     tc_pairs: int = 48  # unit pairs for the spacing TC
     tc_rows: int = 1500
     pair_samples: int = 800  # part 2
     permutations: int = 200
-    alpha: float = 0.01
-    redundancy_max: float = 0.1  # C13: mean |corr| at most this
-    probe_ratio: float = 0.95  # C13: probe accuracy at least this x the best baseline
+    alpha: float = bounded(0.01, gt=0.0, lt=1.0)
+    redundancy_max: float = bounded(0.1, gt=0.0, max=1.0)  # C13: mean |corr| at most this
+    probe_ratio: float = bounded(
+        0.95, gt=0.0, max=1.0
+    )  # C13: probe accuracy at least this x the best baseline
 
 
 QUICK = {

@@ -3,9 +3,13 @@
 Each experiment runs in a hidden ``.NAME.partial/`` folder that is renamed to ``NAME/``
 only once ``results.json`` is written, so a run directory never holds half an
 experiment. Started again on the same directory, a run skips every experiment whose
-``results.json`` exists with the same config, and re-runs the rest from scratch. A
-``.lock`` file holding the writer's process id keeps a second run out of a directory
-that a live run is writing (a stale lock, whose process is gone, is taken over).
+``results.json`` exists with the same config, and re-runs the rest from scratch; a
+damaged ``results.json`` (truncated, empty, wrong structure) counts as incomplete: the
+experiment is re-run and the damaged file kept beside the new one as
+``results.json.damaged``. An exclusive ``fcntl.flock`` on ``.lock`` (which holds the
+writer's process id, for the error message) keeps a second run out of a directory that a
+live run is writing; the kernel drops the lock when its process ends, so there are no
+stale locks to take over.
 """
 
 from __future__ import annotations
@@ -20,12 +24,18 @@ import time
 import traceback
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: fall back to O_EXCL lock files
+    fcntl = None
+
 import numpy as np
 import torch
 
-from .._io import jsonable, read_json, write_csv, write_json
+from .._io import jsonable, write_csv, write_json
 from .base import Experiment, Verdict
 from .config import build_config, check_overrides
+from .results import DamagedFileError, read_results, read_run_meta
 
 
 class RunError(RuntimeError):
@@ -80,26 +90,33 @@ def _check_result(name: str, result) -> dict:
     }
 
 
-def run_one(exp: Experiment, cfg, run_dir: Path, *, quick: bool, force: bool = False) -> str:
+def run_one(
+    exp: Experiment, cfg, run_dir: Path, *, quick: bool, force: bool = False, log=print
+) -> str:
     """Run ``exp`` with ``cfg`` into ``run_dir/exp.name``; returns ``"done"`` or ``"skipped"``."""
     final = run_dir / exp.name
     config = dataclasses.asdict(cfg)
     results_path = final / "results.json"
     if results_path.exists() and not force:
-        previous = read_json(results_path)
-        if previous.get("config") == jsonable(config):
-            return "skipped"
-        raise RunError(
-            f"{results_path} was computed with a different config; use a new --out, or "
-            "--force to replace it"
-        )
+        try:
+            previous = read_results(results_path)
+        except DamagedFileError as err:
+            os.replace(results_path, final / "results.json.damaged")
+            log(f"    {err}; re-running it (the damaged file is kept as results.json.damaged)")
+        else:
+            if previous["config"] == jsonable(config):
+                return "skipped"
+            raise RunError(
+                f"{results_path} was computed with a different config; use a new --out, or "
+                "--force to replace it"
+            )
     partial = run_dir / f".{exp.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed % 2**32)  # noqa: NPY002 - legacy global RNG users (sklearn)
     start = time.perf_counter()
     try:
+        partial.mkdir(parents=True)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed % 2**32)  # noqa: NPY002 - legacy global RNG users (sklearn)
         result = _check_result(exp.name, exp.run(cfg, partial))
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -121,51 +138,67 @@ def run_one(exp: Experiment, cfg, run_dir: Path, *, quick: bool, force: bool = F
     record = jsonable(record)
     record["figures"] = exp.plot(record, partial) if exp.plot else []
     write_json(partial / "results.json", record)
+    for damaged in final.glob("*.damaged"):  # keep what could not be read, for a post-mortem
+        os.replace(damaged, partial / damaged.name)
     if final.exists():
         shutil.rmtree(final)
     os.replace(partial, final)
     return "done"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+class RunLock:
+    """Exclusive lock on ``run_dir/.lock`` for the duration of a run.
 
-
-class _RunLock:
-    """Exclusive ``run_dir/.lock`` (``O_EXCL``) for the duration of a run."""
+    ``flock`` is atomic and released by the kernel when the process ends. The file is
+    removed on exit while still locked; a process that opened the old file just before
+    that sees, after taking its lock, that the path now names another file, and retries.
+    """
 
     def __init__(self, run_dir: Path):
-        self.path = run_dir / ".lock"
+        self.path = Path(run_dir) / ".lock"
+        self.fd = None
+
+    def _busy(self) -> RunError:
+        try:
+            holder = self.path.read_text().strip() or "?"
+        except OSError:
+            holder = "?"
+        return RunError(
+            f"another run (process {holder}) is writing to {self.path.parent}; wait for it, "
+            "or use another --out"
+        )
 
     def __enter__(self):
-        for _ in range(2):
+        if fcntl is None:  # pragma: no cover
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                self.fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _alive(pid):
-                    raise RunError(
-                        f"another run (process {pid}) is writing to {self.path.parent}; wait "
-                        "for it, or use another --out"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
+                raise self._busy() from None
+            os.write(self.fd, str(os.getpid()).encode())
             return self
-        raise RunError(f"could not take the lock {self.path}; remove it if no run is active")
+        while True:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._busy() from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder removed the file as we opened it: try again
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
 
     def __exit__(self, *exc):
         self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+        self.fd = None
 
 
 def run_experiments(
@@ -189,13 +222,22 @@ def run_experiments(
         e.name: build_config(e, quick=quick, seed=seed, overrides=overrides) for e in experiments
     }
     run_dir.mkdir(parents=True, exist_ok=True)
-    with _RunLock(run_dir):
+    with RunLock(run_dir):
         return _run_locked(experiments, configs, run_dir, quick, force, argv, log)
 
 
 def _run_locked(experiments, configs, run_dir, quick, force, argv, log) -> dict:
     meta_path = run_dir / "run.json"
-    meta = read_json(meta_path) if meta_path.exists() else {"started": _now(), "experiments": []}
+    meta = {"started": _now(), "experiments": []}
+    if meta_path.exists():
+        try:
+            meta = read_run_meta(meta_path)
+        except DamagedFileError as err:
+            os.replace(meta_path, run_dir / "run.json.damaged")
+            meta["experiments"] = sorted(  # what is complete is still complete
+                p.parent.name for p in run_dir.glob("*/results.json")
+            )
+            log(f"{err}; starting a new run record (the damaged file is kept as run.json.damaged)")
     meta.update(argv=list(argv if argv is not None else sys.argv), env=environment())
     meta.pop("finished", None)
     write_json(meta_path, meta)
@@ -204,7 +246,9 @@ def _run_locked(experiments, configs, run_dir, quick, force, argv, log) -> dict:
         log(f"[{i}/{len(experiments)}] {exp.name}: {exp.title}")
         start = time.perf_counter()
         try:
-            status[exp.name] = run_one(exp, configs[exp.name], run_dir, quick=quick, force=force)
+            status[exp.name] = run_one(
+                exp, configs[exp.name], run_dir, quick=quick, force=force, log=log
+            )
         except RunError:
             raise
         except Exception as err:  # keep going: one failure must not lose the others

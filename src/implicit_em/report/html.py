@@ -10,8 +10,11 @@ import base64
 import html
 from pathlib import Path
 
-from .._io import atomic_write_text, read_json
+import sys
+
+from .._io import atomic_write_text
 from ..claims import CLAIMS
+from ..experiments.results import DamagedFileError, read_results, read_run_meta
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2330;
@@ -146,21 +149,34 @@ def _section(name: str, r: dict, exp_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def build_report(run_dir) -> Path:
-    """Write ``run_dir/report.html`` from ``run.json`` and each ``*/results.json``."""
+def build_report(run_dir, log=None) -> Path:
+    """Write ``run_dir/report.html`` from ``run.json`` and each ``*/results.json``.
+
+    A damaged ``results.json`` is skipped with a note in the report (and on ``log``,
+    default standard error); a damaged ``run.json`` raises :class:`DamagedFileError`.
+    """
     run_dir = Path(run_dir)
+    log = log or (lambda msg: print(msg, file=sys.stderr))
     if not (run_dir / "run.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no run.json)")
-    meta = read_json(run_dir / "run.json")
-    results = {}
-    for name in meta.get("experiments", []):
+    meta = read_run_meta(run_dir / "run.json")
+    results, damaged = {}, {}
+    for name in meta["experiments"]:
         path = run_dir / name / "results.json"
         if path.is_file():
-            results[name] = read_json(path)
-    failures = meta.get("failures", {})
+            try:
+                results[name] = read_results(path)
+            except DamagedFileError as err:
+                damaged[name] = str(err)
+                log(f"iem: skipped {name}: {err}")
+    failures = {str(n): str(m) for n, m in meta.get("failures", {}).items()}
     fail_html = "".join(
         f'<p class="fail"><b>{html.escape(n)}</b> failed: {html.escape(m)}</p>'
         for n, m in failures.items()
+    ) + "".join(
+        f'<p class="fail"><b>{html.escape(n)}</b> skipped: {html.escape(m)}. Run the same '
+        "<code>iem run</code> command on this directory to recompute it.</p>"
+        for n, m in damaged.items()
     )
     env = dict(meta.get("env", {}), argv=" ".join(meta.get("argv", [])))
     body = [
