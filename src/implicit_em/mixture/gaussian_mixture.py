@@ -871,7 +871,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         now = (self.n_components, X.shape[1], self.covariance_type)
         if fitted is not None and fitted != now:
             names = ("n_components", "n_features", "covariance_type")
-            differ = [f"{k} {a!r} -> {b!r}" for k, a, b in zip(names, fitted, now) if a != b]
+            differ = [
+                f"{k} {a!r} -> {b!r}" for k, a, b in zip(names, fitted, now, strict=True) if a != b
+            ]
             raise ValueError(
                 f"warm start continues the previous fit, but {', '.join(differ)}; use the "
                 "same shape, or set warm_start=False (or a new estimator) for a cold start"

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import base64
 import html
-from pathlib import Path
-
 import sys
+from pathlib import Path
 
 from .._io import atomic_write_text
 from ..claims import CLAIMS
