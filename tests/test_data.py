@@ -193,3 +193,27 @@ def test_real_mnist_test_set(real_mnist_dir):
         assert mnist_mod.md5(real_mnist_dir / name) == mnist_mod.MD5[name]
     with gzip.open(real_mnist_dir / mnist_mod.FILES["test_images"]) as f:
         assert f.read(4) == b"\x00\x00\x08\x03"
+
+
+def test_mnist_truncated_gzip_names_the_file(isolated):
+    folder = _fake_mnist(isolated / "data" / "mnist", n_test=50)
+    path = folder / mnist_mod.FILES["test_images"]
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match=rf"{path.name} is a damaged gzip file"):
+        load_dataset("mnist", data_dir=isolated / "data", download=False)
+    path.write_bytes(b"\x1f\x8b" + b"\x00" * 40)  # a gzip magic, then garbage
+    with pytest.raises(ValueError, match=rf"{path.name} is a damaged gzip file"):
+        read_idx(path)
+
+
+def test_mnist_labels_outside_0_to_9_are_refused(isolated):
+    folder = _fake_mnist(isolated / "data" / "mnist", n_test=50)
+    path = folder / mnist_mod.FILES["test_labels"]
+    labels = read_idx(path).copy()
+    labels[[3, 7]] = [10, 200]
+    write_idx(path, labels)
+    with pytest.raises(ValueError, match=rf"{path.name}: 2 label\(s\) outside 0-9 \(largest 200"):
+        load_dataset("mnist", data_dir=isolated / "data", download=False)
+    write_idx(path, labels.astype(np.int32))
+    with pytest.raises(ValueError, match="unsigned bytes"):
+        load_dataset("mnist", data_dir=isolated / "data", download=False)

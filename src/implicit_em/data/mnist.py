@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 import os
 import shutil
 import tempfile
@@ -57,7 +58,12 @@ def read_idx(path) -> np.ndarray:
     with open(path, "rb") as f:
         raw = f.read()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as err:  # truncated or corrupt stream
+            raise ValueError(
+                f"{path} is a damaged gzip file ({err}); download it again or replace it"
+            ) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4]!r})")
     ndim = raw[3]
@@ -207,6 +213,17 @@ def mnist(
             raise ValueError(
                 f"{folder}: expected images (n, rows, cols) and labels (n,), got "
                 f"{images.shape} and {labels.shape}"
+            )
+        if images.dtype != np.uint8 or labels.dtype != np.uint8:
+            raise ValueError(
+                f"{folder}: MNIST images and labels are unsigned bytes, got {images.dtype} "
+                f"and {labels.dtype}"
+            )
+        if len(labels) and int(labels.max()) > 9:
+            bad = int((labels > 9).sum())
+            raise ValueError(
+                f"{folder / FILES[f'{kind}_labels']}: {bad} label(s) outside 0-9 (largest "
+                f"{int(labels.max())}); the file is damaged or not MNIST"
             )
         return images.reshape(len(images), -1).astype(np.float32) / 255.0, labels
 
