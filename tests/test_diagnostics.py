@@ -85,7 +85,8 @@ def test_gaussian_tc_of_a_correlated_pair_and_degenerate_cases():
     x = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=200_000)
     assert D.gaussian_total_correlation(x) == pytest.approx(-0.5 * math.log(1 - rho**2), abs=0.01)
     dup = np.c_[x[:, :1], x[:, :1], np.zeros((len(x), 1))]  # duplicate + constant unit
-    rep = D.activation_redundancy(dup)
+    with pytest.warns(RuntimeWarning, match="linear combinations"):
+        rep = D.activation_redundancy(dup)
     assert rep["gaussian_tc"] == math.inf and rep["n_constant_units"] == 1
 
 

@@ -159,7 +159,7 @@ def test_knn_entropy_and_total_correlation():
     assert float(O.total_correlation(w)) > 1.0 > 0.01 > float(O.total_correlation(w, "gaussian"))
     batch = O.total_correlation(torch.stack([y[:, :2], u.double(), w]))  # groups at once
     assert batch.shape == (3,) and float(batch[2]) == pytest.approx(float(O.total_correlation(w)))
-    with pytest.raises(ValueError, match="k must lie"):
+    with pytest.raises(ValueError, match="z needs more than k = 5 samples"):
         O.knn_entropy(z[:3], k=5)
     with pytest.raises(ValueError, match="estimator"):
         O.total_correlation(z, "kde")

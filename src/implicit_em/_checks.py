@@ -13,10 +13,29 @@ import torch
 REDUCTIONS = ("none", "mean", "sum")
 
 
-def check_tensor(x, name: str, *, floating: bool = True, min_ndim: int = 0) -> torch.Tensor:
-    """Return ``x`` if it is a (floating-point) tensor with at least ``min_ndim`` dims."""
+def check_tensor(
+    x,
+    name: str,
+    *,
+    floating: bool = True,
+    min_ndim: int = 0,
+    finite: bool = False,
+    meta_ok: bool = False,
+) -> torch.Tensor:
+    """Return ``x`` if it is a (floating-point) tensor with at least ``min_ndim`` dims.
+
+    Tensors on the ``meta`` device (shapes without values) are refused unless
+    ``meta_ok`` (functions that never read values, e.g. activations, infer shapes). With
+    ``finite=True`` NaN/inf are refused too, at the cost of one reduction (see
+    :func:`check_finite`).
+    """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.device.type == "meta" and not meta_ok:
+        raise ValueError(
+            f"{name} is on the 'meta' device and holds no values; pass a tensor on 'cpu' or "
+            "'cuda' (meta tensors are for shape inference only)"
+        )
     if floating and not x.is_floating_point():
         raise TypeError(
             f"{name} must be a floating-point tensor, got dtype {x.dtype}; "
@@ -26,7 +45,36 @@ def check_tensor(x, name: str, *, floating: bool = True, min_ndim: int = 0) -> t
         raise ValueError(
             f"{name} must have at least {min_ndim} dimension(s), got shape {tuple(x.shape)}"
         )
+    if finite:
+        check_finite(x, name)
     return x
+
+
+def check_finite(x: torch.Tensor, name: str, *, square_rows: int = 0) -> torch.Tensor:
+    """Raise ``ValueError`` if ``x`` holds NaN/inf; returns ``max |x|`` (0-dim, detached).
+
+    One reduction and one host sync: ``amax`` propagates NaN and reaches inf, so a single
+    ``max |x|`` answers both. With ``square_rows = n`` it also refuses values whose
+    squares summed over ``n`` rows would overflow ``x``'s dtype (batch second moments),
+    saying to rescale or use float64.
+    """
+    if x.numel() == 0:
+        return torch.zeros((), dtype=x.dtype, device=x.device)
+    peak = x.detach().abs().amax()
+    value = float(peak)
+    if not math.isfinite(value):
+        kind = "NaN" if math.isnan(value) else "inf"
+        raise ValueError(
+            f"{name} contains {kind}; expected finite values (check the inputs, or lower "
+            "the learning rate if they come from a diverging model)"
+        )
+    if square_rows and value * value * square_rows > torch.finfo(x.dtype).max:
+        raise ValueError(
+            f"{name} has values up to {value:.3g}, so its batch second moments overflow "
+            f"{x.dtype} (max {torch.finfo(x.dtype).max:.3g}); rescale {name} or pass it in "
+            "float64"
+        )
+    return peak
 
 
 def normalize_dim(dim: int, ndim: int, name: str = "dim") -> int:
@@ -58,10 +106,18 @@ def check_reduction(reduction: str) -> str:
     return reduction
 
 
-def reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
-    """Apply a torch-style ``reduction`` ("none" | "mean" | "sum")."""
+def reduce(x: torch.Tensor, reduction: str, name: str = "input") -> torch.Tensor:
+    """Apply a torch-style ``reduction`` ("none" | "mean" | "sum").
+
+    The mean of nothing is undefined (NaN in torch): it raises ``ValueError`` instead.
+    """
     check_reduction(reduction)
     if reduction == "mean":
+        if x.numel() == 0:
+            raise ValueError(
+                f"{name} has no rows to average (reduction='mean' of an empty batch is "
+                "undefined); use reduction='sum' (0) or 'none', or skip empty batches"
+            )
         return x.mean()
     if reduction == "sum":
         return x.sum()

@@ -59,16 +59,25 @@ __all__ = [
 # --------------------------------------------------------------------------- inputs
 
 
-def _distances(d, dim: int, mask, name: str = "d") -> tuple[torch.Tensor, int, torch.Tensor]:
+def _distances(
+    d, dim: int, mask, name: str = "d", scores: bool = False
+) -> tuple[torch.Tensor, int, torch.Tensor]:
     """Validate distances, apply ``mask`` (False -> +inf) and normalise ``dim``.
 
     Returns ``(d, dim, m)`` with ``m = max(-d)`` along ``dim`` (kept, detached). The
     checks cost one reduction, which the LSE needs anyway: ``m`` is NaN if a row has a
     NaN, ``+inf`` if it has a ``-inf`` distance and ``-inf`` if every alternative is
-    excluded, so a single ``isfinite(m).all()`` catches all three.
+    excluded, so a single ``isfinite(m).all()`` catches all three. With ``scores=True``
+    ``d`` holds negated scores and the messages speak of scores (``+inf`` forbidden,
+    ``-inf`` excludes).
     """
     check_tensor(d, name, min_ndim=1)
     dim = normalize_dim(dim, d.ndim)
+    if d.shape[dim] == 0:
+        raise ValueError(
+            f"{name} has no alternatives along dim={dim} (shape {tuple(d.shape)}); each row "
+            "needs at least one"
+        )
     if mask is not None:
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
             raise TypeError(
@@ -89,15 +98,17 @@ def _distances(d, dim: int, mask, name: str = "d") -> tuple[torch.Tensor, int, t
             raise ValueError(
                 f"{name} contains NaN; distances must be real numbers or +inf (excluded)"
             )
+        big, small = ("+inf", "-inf") if scores else ("-inf", "+inf")
+        what = "score" if scores else "distance"
         if (d == -math.inf).any():
             raise ValueError(
-                f"{name} contains -inf; a distance of -inf would take all responsibility. "
-                "Use finite distances, or +inf / mask=False to exclude an alternative"
+                f"{name} contains {big}; a {what} of {big} would take all responsibility. "
+                f"Use finite {what}s, or {small} / mask=False to exclude an alternative"
             )
         rows = int((m == -math.inf).sum())
         raise ValueError(
             f"{rows} row(s) of {name} have every alternative along dim={dim} excluded "
-            "(+inf or mask=False); each row needs at least one alternative"
+            f"({small} or mask=False); each row needs at least one alternative"
         )
     return d, dim, m
 
@@ -145,6 +156,11 @@ def lse_objective(
     """
     check_reduction(reduction)
     d, dim, m = _distances(d, dim, mask)
+    return reduce(_log_partition(d, dim, m, flush_tiny), reduction, "d")
+
+
+def _log_partition(d: torch.Tensor, dim: int, m: torch.Tensor, flush_tiny: bool = False):
+    """``log sum_j exp(-d_j)`` along ``dim`` given ``m = max(-d)`` (from :func:`_distances`)."""
     # Shift by m = max(-d), held constant: LSE is shift-invariant, so the value and the
     # gradient are unchanged, and autograd's chain rule through log, sum and exp yields
     # exp(-d_j - m) / sum_k exp(-d_k - m) = r_j to rounding error even for |d| ~ 1e6
@@ -152,8 +168,7 @@ def lse_objective(
     shifted = -d - m
     if flush_tiny:
         shifted = shifted.clamp_min(math.log(torch.finfo(shifted.dtype).tiny) + 1.0)
-    value = torch.log(torch.exp(shifted).sum(dim)) + m.squeeze(dim)
-    return reduce(value, reduction)
+    return torch.log(torch.exp(shifted).sum(dim)) + m.squeeze(dim)
 
 
 def lse_loss(d: torch.Tensor, dim: int = -1, *, mask=None, reduction: str = "mean"):
@@ -230,8 +245,11 @@ def distance_cross_entropy(
             )
         picked = log_r.gather(dim, target.long().unsqueeze(dim)).squeeze(dim)
         if torch.isinf(picked).any():
-            raise ValueError("a target class is excluded (distance +inf or mask=False)")
-        return reduce(-picked, reduction)
+            raise ValueError(
+                "a target class is excluded in d (distance +inf or mask=False); the target's "
+                "alternative must take part"
+            )
+        return reduce(-picked, reduction, "d")
     if target.shape != d.shape:
         raise ValueError(
             f"soft target must have d's shape {tuple(d.shape)}, got {tuple(target.shape)}; "
@@ -247,7 +265,7 @@ def distance_cross_entropy(
     excluded = torch.isinf(log_r)
     if (target[excluded] > 0).any():
         raise ValueError("soft target puts mass on an excluded alternative")
-    return reduce(-(target * log_r.masked_fill(excluded, 0.0)).sum(dim), reduction)
+    return reduce(-(target * log_r.masked_fill(excluded, 0.0)).sum(dim), reduction, "d")
 
 
 def attention_log_partition(scores: torch.Tensor, dim: int = -1, *, mask=None):
@@ -260,13 +278,15 @@ def attention_log_partition(scores: torch.Tensor, dim: int = -1, *, mask=None):
         ``scores``: ``(*, n_keys)`` for ``dim=-1``; output: ``scores.shape`` without ``dim``.
     """
     check_tensor(scores, "scores", min_ndim=1)
-    return lse_objective(-scores, dim, mask=mask)
+    d, dim, m = _distances(-scores, dim, mask, name="scores", scores=True)
+    return _log_partition(d, dim, m)
 
 
 def attention_weights(scores: torch.Tensor, dim: int = -1, *, mask=None):
     """Attention weights ``softmax(scores)`` along ``dim`` (``mask=False`` excludes a key)."""
     check_tensor(scores, "scores", min_ndim=1)
-    return responsibilities(-scores, dim, mask=mask)
+    d, dim, _ = _distances(-scores, dim, mask, name="scores", scores=True)
+    return torch.softmax(-d, dim=dim)
 
 
 def attention_score_gradient(weights: torch.Tensor, values: torch.Tensor, grad_output):
@@ -283,7 +303,19 @@ def attention_score_gradient(weights: torch.Tensor, values: torch.Tensor, grad_o
     Shape:
         ``weights``: ``(*, n_q, n_k)``, ``values``: ``(*, n_k, d_v)``,
         ``grad_output``: ``(*, n_q, d_v)``; output: ``(*, n_q, n_k)``.
+
+    Raises:
+        ValueError: NaN/inf in any input, or ``weights`` outside ``[0, 1]``.
+        TypeError: non-float inputs or inputs of different dtypes.
     """
+    _same_dtype(weights=weights, values=values, grad_output=grad_output)
+    for name, t in (("weights", weights), ("values", values), ("grad_output", grad_output)):
+        check_tensor(t, name, min_ndim=1, finite=True)
+    if weights.numel() and not 0 <= float(weights.amin()) <= float(weights.amax()) <= 1:
+        raise ValueError(
+            "weights must be attention weights (softmax outputs, in [0, 1]); got values in "
+            f"[{float(weights.amin()):.3g}, {float(weights.amax()):.3g}]"
+        )
     u = grad_output @ values.transpose(-1, -2)
     return weights * (u - (weights * u).sum(-1, keepdim=True))
 
@@ -325,6 +357,14 @@ class DistanceCrossEntropy(nn.Module):
 # --------------------------------------------------------------------------- identity checks
 
 
+def _same_dtype(**tensors) -> None:
+    """``TypeError`` naming every argument unless all tensors share one dtype."""
+    dtypes = {t.dtype for t in tensors.values() if isinstance(t, torch.Tensor)}
+    if len(dtypes) > 1:
+        got = ", ".join(f"{k} {t.dtype}" for k, t in tensors.items() if isinstance(t, torch.Tensor))
+        raise TypeError(f"{', '.join(tensors)} must share one dtype, got {got}")
+
+
 def _max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
     if a.numel() == 0:
         return 0.0
@@ -344,6 +384,7 @@ def responsibility_gradient_error(d: torch.Tensor, dim: int = -1, *, mask=None) 
     Returns 0 up to rounding when the identity ``dL/dd_j = -r_j`` holds for ``d``.
     Excluded alternatives (``+inf`` or ``mask=False``) are compared too (both are 0).
     """
+    _distances(d, dim, mask)
     g = _grad(lambda x: lse_objective(x, dim, mask=mask, reduction="sum"), d)
     return _max_abs(g, -responsibilities(d.detach(), dim, mask=mask))
 
@@ -366,6 +407,7 @@ def cross_entropy_gradient_error(
 
 def attention_gradient_error(scores: torch.Tensor, dim: int = -1, *, mask=None) -> float:
     """Max ``|dA/ds - softmax(s)|`` for the attention log-partition ``A``."""
+    check_tensor(scores, "scores", min_ndim=1)
     g = _grad(lambda s: attention_log_partition(s, dim, mask=mask).sum(), scores)
     return _max_abs(g, attention_weights(scores.detach(), dim, mask=mask))
 
@@ -377,6 +419,7 @@ def attention_advantage_error(scores, values, grad_output, *, mask=None) -> floa
     """
     for name, t in (("scores", scores), ("values", values), ("grad_output", grad_output)):
         check_tensor(t, name, min_ndim=2)
+    _same_dtype(scores=scores, values=values, grad_output=grad_output)
     if values.shape[-2] != scores.shape[-1] or grad_output.shape[-1] != values.shape[-1]:
         raise ValueError(
             f"expected scores (*, n_q, n_k), values (*, n_k, d_v), grad_output (*, n_q, d_v); "
@@ -399,6 +442,9 @@ def _check_gmm(x, means, covariances, weights):
     if x.ndim != 2:
         raise ValueError(f"x must have shape (n_samples, n_features), got {tuple(x.shape)}")
     n, dim = x.shape
+    if n == 0 or dim == 0:
+        raise ValueError(f"x needs at least one sample and one feature, got shape {(n, dim)}")
+    _same_dtype(x=x, means=means, covariances=covariances, weights=weights)
     k = means.shape[0] if isinstance(means, torch.Tensor) and means.ndim == 2 else None
     shapes = {
         "means": (means, (k, dim)),
@@ -443,7 +489,13 @@ def gaussian_mixture_energies(x, means, covariances, weights):
     maha = (z * z).sum(1).T  # (N, K)
     half_logdet = torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)  # (K,)
     dim = x.shape[1]
-    return 0.5 * maha + half_logdet + 0.5 * dim * math.log(2 * math.pi) - torch.log(weights)
+    d = 0.5 * maha + half_logdet + 0.5 * dim * math.log(2 * math.pi) - torch.log(weights)
+    if not bool(torch.isfinite(d).all()):
+        raise ValueError(
+            f"x lies so far from the components (max |x| = {float(x.abs().max()):.3g}) that "
+            f"the energies overflow {x.dtype}; rescale x or use float64"
+        )
+    return d
 
 
 def em_mean_step(x, means, covariances, weights) -> torch.Tensor:

@@ -65,13 +65,13 @@ def _check_group_size(group_size) -> int:
 
 def _groups(z: torch.Tensor, group_size: int, dim: int) -> tuple[torch.Tensor, int]:
     """View ``z`` with ``dim`` split into ``(K / G, G)``; returns the view and its group axis."""
-    check_tensor(z, "z", min_ndim=1)
+    check_tensor(z, "z", min_ndim=1, meta_ok=True)
     dim = normalize_dim(dim, z.ndim)
     _check_group_size(group_size)
     k = z.shape[dim]
     if k % group_size:
         raise ValueError(
-            f"group_size={group_size} must divide the size {k} of dim={dim}; valid group "
+            f"group_size={group_size} must divide the size {k} of z along dim={dim}; valid group "
             f"sizes: {[g for g in range(1, k + 1) if k % g == 0]}"
         )
     shape = (*z.shape[:dim], k // group_size, group_size, *z.shape[dim + 1 :])
@@ -94,7 +94,7 @@ def solu(z: torch.Tensor, dim: int = -1, temperature=1.0) -> torch.Tensor:
         >>> solu(torch.tensor([1.0, 1.0]))
         tensor([0.5000, 0.5000])
     """
-    check_tensor(z, "z", min_ndim=1)
+    check_tensor(z, "z", min_ndim=1, meta_ok=True)
     dim = normalize_dim(dim, z.ndim)
     return z * torch.softmax(z / _temperature(temperature), dim)
 
@@ -106,7 +106,7 @@ def neg_log_softmin(z: torch.Tensor, dim: int = -1, temperature=1.0) -> torch.Te
     kept and ``a_j`` is the per-alternative loss ``-log r_j`` (``T = 1``). For scores,
     ``log_softmax(s) = -neg_log_softmin(-s)``.
     """
-    check_tensor(z, "z", min_ndim=1)
+    check_tensor(z, "z", min_ndim=1, meta_ok=True)
     dim = normalize_dim(dim, z.ndim)
     t = _temperature(temperature)
     return z + t * torch.logsumexp(-z / t, dim, keepdim=True)

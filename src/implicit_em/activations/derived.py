@@ -232,7 +232,8 @@ class StudentT(TwoSigned):
             return super().closed_form(z, statistic)
         nu, s, m = self.params.get("nu", 1.0), self.params["sigma"], self.params["m"]
         k = nu * s**2  # one log of a ratio instead of two log1p
-        ratio = (k + (z + m) ** 2) / (k + (z - m) ** 2)
+        big = z.abs().clamp_min(1.0)  # numerator and denominator over z^2: no overflow
+        ratio = (k / big**2 + ((z + m) / big) ** 2) / (k / big**2 + ((z - m) / big) ** 2)
         return torch.tanh(0.25 * (nu + 1) * torch.log(ratio))
 
 
@@ -450,6 +451,14 @@ class GaussianPrior(ContinuousModel):
         return torch.ones_like(z) * (t2 * s2 / (t2 + s2)) ** 0.5
 
 
+def _mills(mu: torch.Tensor) -> torch.Tensor:
+    """Inverse Mills ratio ``phi(mu) / Phi(mu)``; ``-mu`` (its asymptote) below -1e4,
+    where ``mu^2`` and ``log Phi`` would overflow (no NaN in either branch's gradient)."""
+    safe = mu.clamp_min(-1e4)
+    ratio = torch.exp(-0.5 * math.log(2 * math.pi) - 0.5 * safe**2 - torch.special.log_ndtr(safe))
+    return torch.where(mu > -1e4, ratio, -mu)
+
+
 class LaplacePrior(ContinuousModel):
     """``s ~ Laplace(0, b)``, ``z | s ~ N(s, sigma^2)``: Bayesian soft-thresholding.
 
@@ -478,11 +487,13 @@ class LaplacePrior(ContinuousModel):
             return super().closed_form(z, statistic)
         mu_p, mu_m = (z - a) / sig, (z + a) / sig
         log_cdf_p, log_cdf_m = torch.special.log_ndtr(mu_p), torch.special.log_ndtr(-mu_m)
-        log_w = torch.stack([0.5 * mu_p**2 + log_cdf_p, 0.5 * mu_m**2 + log_cdf_m], -1)
-        log_pdf = -0.5 * math.log(2 * math.pi)
-        mean_p = z - a + sig * torch.exp(log_pdf - 0.5 * mu_p**2 - log_cdf_p)
-        mean_m = z + a - sig * torch.exp(log_pdf - 0.5 * mu_m**2 - log_cdf_m)
-        return (torch.softmax(log_w, -1) * torch.stack([mean_p, mean_m], -1)).sum(-1)
+        # branch weights softmax(mu_p^2/2 + log Phi(mu_p), mu_m^2/2 + log Phi(-mu_m)): the
+        # difference of the squares is -4 a z / sigma^2, formed without squaring z (which
+        # overflows float32 beyond |z| ~ 1e19)
+        w_p = torch.sigmoid(-2 * a * z / sig**2 + log_cdf_p - log_cdf_m)
+        mean_p = z - a + sig * _mills(mu_p)
+        mean_m = z + a - sig * _mills(-mu_m)
+        return w_p * mean_p + (1 - w_p) * mean_m
 
 
 ENERGY_MODELS: dict[str, Callable[..., EnergyModel]] = {
@@ -523,7 +534,7 @@ def posterior_activation(z, model: EnergyModel, statistic: str = "mean", method:
         >>> torch.allclose(posterior_activation(z, Gaussian(m=2.0, sigma=1.0)), torch.tanh(2 * z))
         True
     """
-    check_tensor(z, "z")
+    check_tensor(z, "z", meta_ok=True)
     if not isinstance(model, EnergyModel):
         raise TypeError(f"model must be an EnergyModel, got {type(model).__name__}")
     if statistic not in STATISTICS:

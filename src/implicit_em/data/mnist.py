@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import zlib
 import os
 import shutil
 import tempfile
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np

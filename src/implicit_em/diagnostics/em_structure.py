@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import lse as _lse
+from .._checks import check_finite
 
 EM = "normalisation over alternatives"
 HARD = "hard competition (no LSE)"
@@ -458,6 +459,17 @@ def em_structure(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     inputs = example_input if isinstance(example_input, tuple) else (example_input,)
+    for t in inputs:
+        if isinstance(t, torch.Tensor):
+            if t.device.type == "meta":
+                raise ValueError("example_input is on the 'meta' device and holds no values")
+            if t.ndim == 0 or t.shape[0] == 0:
+                raise ValueError(
+                    f"example_input needs a batch of at least one sample, got shape "
+                    f"{tuple(t.shape)}"
+                )
+            if t.is_floating_point():
+                check_finite(t, "example_input")
     if head not in (None, "cross_entropy", "distance_cross_entropy"):
         raise ValueError(
             f"head must be None, 'cross_entropy' or 'distance_cross_entropy', got {head!r}"
@@ -466,6 +478,14 @@ def em_structure(
     model.eval()
     notes = []
     try:
+        try:
+            with torch.no_grad():
+                model(*inputs)  # the model must accept the input before it is traced
+        except Exception as err:
+            raise ValueError(
+                f"the model cannot run on example_input ({type(err).__name__}: {err}); pass "
+                "an input it accepts (dtype, device and shape of a real batch)"
+            ) from err
         try:
             rows, method = _with_fx(model, inputs, dead_tol), "torch.fx"
         except Exception as err:  # fx cannot trace data-dependent control flow

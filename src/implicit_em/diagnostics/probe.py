@@ -10,6 +10,10 @@ import torch
 
 def _numpy(x, name):
     if isinstance(x, torch.Tensor):
+        if x.device.type == "meta":
+            raise ValueError(f"{name} is on the 'meta' device and holds no values")
+        if x.dtype in (torch.float16, torch.bfloat16):
+            x = x.float()  # NumPy has no bfloat16
         x = x.detach().cpu().numpy()
     x = np.asarray(x)
     if x.dtype.kind == "f" and not np.isfinite(x).all():
@@ -48,12 +52,19 @@ def linear_probe(
     for name, x, y in (("train", xtr, ytr), ("test", xte, yte)):
         if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
             raise ValueError(
-                f"{name} features must be (n, d) and labels (n,), got {x.shape} and {y.shape}"
+                f"{name}_features must be (n, d) and {name}_labels (n,), got {x.shape} and "
+                f"{y.shape}"
             )
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"{name}_features needs samples and features, got {x.shape}")
     if xtr.shape[1] != xte.shape[1]:
-        raise ValueError(f"train has {xtr.shape[1]} features but test has {xte.shape[1]}")
+        raise ValueError(
+            f"train_features has {xtr.shape[1]} features but test_features {xte.shape[1]}"
+        )
     if len(np.unique(ytr)) < 2:
-        raise ValueError("train_labels must contain at least 2 classes")
+        raise ValueError(
+            f"train_labels must contain at least 2 classes (train_features has {len(xtr)} rows)"
+        )
     model = make_pipeline(
         StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
     )

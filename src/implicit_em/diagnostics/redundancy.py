@@ -13,6 +13,8 @@ Effective rank (Roy & Vetterli's "effective dimension" variant used in the seeds
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -120,19 +122,29 @@ def gaussian_total_correlation(activations, tau: float = 1e-12) -> float:
     """
     a = as_matrix(activations)
     corr, _ = _correlation(_covariance(a), tau)
-    return _gaussian_tc(corr, torch.finfo(a.dtype).eps)
+    return _gaussian_tc(corr, torch.finfo(a.dtype).eps, a.shape[0])
 
 
-def _gaussian_tc(corr: torch.Tensor, eps: float) -> float:
-    """``-1/2 log det corr``; ``inf`` when ``corr`` is singular to working precision
-    (a Cholesky pivot below ``10 k eps`` of the activations' dtype)."""
+def _gaussian_tc(corr: torch.Tensor, eps: float, n: int) -> float:
+    """``-1/2 log det corr``; ``inf`` with a ``RuntimeWarning`` when ``corr`` is singular
+    to working precision (a Cholesky pivot below ``10 k eps`` of the activations' dtype)."""
     k = corr.shape[0]
     if k == 0:
         return 0.0
     chol, info = torch.linalg.cholesky_ex(corr)
     pivots = torch.diagonal(chol) ** 2
     if int(info) != 0 or float(pivots.min()) < 10 * k * eps:
-        return float("inf")  # some units are (numerically) linear combinations of others
+        why = (
+            f"only {n} samples for {k} units"
+            if n <= k
+            else "some units are (numerically) linear combinations of others"
+        )
+        warnings.warn(
+            f"the Gaussian total correlation is +inf: {why} (the correlation matrix is singular)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return float("inf")
     return float(-0.5 * torch.log(pivots).sum())
 
 
@@ -154,6 +166,6 @@ def activation_redundancy(activations, tau: float = 1e-12) -> dict:
         "effective_rank": _erank_from_singular_values(eig.clamp_min(0).sqrt()),
         "corr_offdiag_sq": offsq,
         "corr_offdiag_sq_per_pair": offsq / (k * (k - 1)) if k > 1 else 0.0,
-        "gaussian_tc": _gaussian_tc(corr, torch.finfo(a.dtype).eps),
+        "gaussian_tc": _gaussian_tc(corr, torch.finfo(a.dtype).eps, a.shape[0]),
         "n_constant_units": n_const,
     }

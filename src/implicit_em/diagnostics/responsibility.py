@@ -14,7 +14,8 @@ import math
 
 import torch
 
-from ..lse import lse_loss
+from .._checks import check_tensor
+from ..lse import _distances, _log_partition
 
 
 def responsibility_stats(
@@ -45,13 +46,17 @@ def responsibility_stats(
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    d = (-x if scores else x).detach()
-    log_r = lse_loss(d, dim, reduction="none").unsqueeze(dim) - d  # -L - d = log r
-    dim = dim % log_r.ndim
+    if x.is_floating_point() and x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    check_tensor(x, "x", min_ndim=1)
+    d, dim, m = _distances((-x if scores else x).detach(), dim, None, name="x", scores=scores)
+    log_r = -d - _log_partition(d, dim, m).unsqueeze(dim)  # log r = -d - L
     k = log_r.shape[dim]
     log_r = log_r.movedim(dim, -1).reshape(-1, k)
     if log_r.shape[0] < 2:
-        raise ValueError(f"need at least 2 inputs for usage statistics, got {log_r.shape[0]}")
+        raise ValueError(
+            f"x needs at least 2 inputs (rows) for usage statistics, got {log_r.shape[0]}"
+        )
     r = log_r.exp()
     h = -(r * log_r.nan_to_num(neginf=0.0)).sum(-1).double()  # excluded: 0 * log 0 = 0
     usage = r.mean(0).double()

@@ -27,6 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._checks import check_finite
 from ..lse import lse_objective
 from ..progress import enabled as progress_enabled
 from .gaussian import (
@@ -257,19 +258,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     "real data (move it to 'cpu' or 'cuda')"
                 )
             if X.ndim != 2:
-                raise ValueError(f"Expected 2D input (n_samples, n_features), got {X.ndim}D")
+                raise ValueError(
+                    f"Expected 2D input X (n_samples, n_features), got {X.ndim}D; reshape a "
+                    "single feature with X.reshape(-1, 1) or a single sample with X.reshape(1, -1)"
+                )
             if X.is_complex():
                 raise TypeError(f"X must be real, got dtype {X.dtype}")
             X = X.detach()  # the fit is not differentiable: never build a graph through it
             if reset and X.shape[0] < 2:
                 raise ValueError(
-                    f"Found array with {X.shape[0]} sample(s) (shape={tuple(X.shape)}) while "
-                    "a minimum of 2 is required by GaussianMixture."
+                    f"X has {X.shape[0]} sample(s) (shape={tuple(X.shape)}) while a minimum of 2 "
+                    "is required by GaussianMixture."
                 )
             if X.shape[1] < 1:
                 raise ValueError(
-                    f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a minimum "
-                    "of 1 is required by GaussianMixture."
+                    f"X has 0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 is "
+                    "required by GaussianMixture."
                 )
             if not bool(torch.isfinite(X).all()):
                 raise ValueError("Input X contains NaN or infinity")
@@ -778,6 +782,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             _all_reduce(shift)
             self._shift = shift / n_total
         Xc = Xt - self._shift
+        check_finite(Xc, "X", square_rows=n)  # the design matrix holds squares of Xc
         if not warm:
             self._fitted_shape = (self.n_components, Xt.shape[1], self.covariance_type)
             self._scale = self._data_scale(Xc, n_total) if self.solver == "gradient" else 1.0
@@ -840,6 +845,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             self._check_warm_start(Xt)
         Xc = Xt - self._shift
+        check_finite(Xc, "X", square_rows=Xc.shape[0])
         if first:
             self._fitted_shape = (self.n_components, Xt.shape[1], self.covariance_type)
             self._scale = self._data_scale(Xc, float(Xt.shape[0]))

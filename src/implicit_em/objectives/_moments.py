@@ -15,11 +15,17 @@ import warnings
 import torch
 import torch.distributed as dist
 
-from .._checks import check_tensor
+from .._checks import check_finite, check_tensor
 
 
 def as_batch(z, name: str = "z", min_rows: int = 2) -> torch.Tensor:
-    """``z`` as a float32/float64 ``(batch, features)`` tensor with ``batch >= 2``."""
+    """``z`` as a finite float32/float64 ``(batch, features)`` tensor with ``batch >= 2``.
+
+    The one validation every objective runs on its batch (one reduction, see
+    :func:`implicit_em._checks.check_finite`): a tensor of floats, not on ``meta``, 2-D,
+    enough rows, no NaN/inf, no values whose batch second moments overflow. Half
+    precision is computed in float32.
+    """
     check_tensor(z, name, min_ndim=2)
     if z.ndim != 2:
         raise ValueError(f"{name} must be 2-D (batch, features), got shape {tuple(z.shape)}")
@@ -30,6 +36,7 @@ def as_batch(z, name: str = "z", min_rows: int = 2) -> torch.Tensor:
         )
     if z.dtype in (torch.float16, torch.bfloat16):
         z = z.float()  # statistics in float32
+    check_finite(z, name, square_rows=z.shape[0])
     return z
 
 

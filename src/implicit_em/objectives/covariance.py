@@ -12,6 +12,7 @@ from torch import nn
 
 from ._moments import as_batch, correlation, moments, off_diagonal_sq, warn_constant
 from .infomax import _shrink, log_det_spd
+from .variance import hinge_mean
 
 TERMS = ("logdet", "offdiag", "decorrelation", "log_variance", "variance_hinge")
 
@@ -74,7 +75,7 @@ def covariance_objective(
     if "log_variance" in active:
         terms["log_variance"] = -torch.log(var + eps).sum()
     if "variance_hinge" in active:
-        terms["variance_hinge"] = torch.relu(gamma - torch.sqrt(var + 1e-4)).mean()
+        terms["variance_hinge"] = hinge_mean(var, gamma, 1e-4)
     loss = sum(active[k] * t for k, t in terms.items())
     return loss, {k: t.detach() for k, t in terms.items()}
 

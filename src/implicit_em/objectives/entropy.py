@@ -9,8 +9,10 @@ import warnings
 import torch
 from torch import nn
 
-from .._checks import check_tensor
-from ._moments import as_batch
+from .._checks import check_finite, check_tensor, normalize_dim
+from ._moments import as_batch, warn_constant
+
+_HALF = (torch.float16, torch.bfloat16)
 
 
 def responsibility_entropy(z, mode: str = "sharpen", dim: int = -1):
@@ -20,7 +22,13 @@ def responsibility_entropy(z, mode: str = "sharpen", dim: int = -1):
     confident assignments). ``mode="balance"``: ``-H(mean_n r_n)`` (minimise it for
     balanced use of all units -- against winner-take-all).
     """
-    z = as_batch(z) if z.ndim == 2 else z
+    check_tensor(z, "z", min_ndim=1)
+    z = as_batch(z) if z.ndim == 2 else z.float() if z.dtype in _HALF else z
+    if z.ndim != 2:
+        check_finite(z, "z")
+    dim = normalize_dim(dim, z.ndim)
+    if z.shape[dim] == 0:
+        raise ValueError(f"z has no alternatives along dim={dim} (shape {tuple(z.shape)})")
     log_r = torch.log_softmax(-z, dim)
     if mode == "sharpen":
         return -(log_r.exp() * log_r).sum(dim).mean()
@@ -47,9 +55,17 @@ class ResponsibilityEntropy(nn.Module):
 
 
 def gaussian_entropy(z):
-    r"""Per-unit Gaussian entropy ``1/2 log(2 pi e Var(z_j))``, shape ``(K,)``."""
+    r"""Per-unit Gaussian entropy ``1/2 log(2 pi e Var(z_j))``, shape ``(K,)``.
+
+    A constant unit has entropy ``-inf``; it gets the floor ``Var = tiny`` of the dtype
+    instead (finite, zero gradient) and a ``RuntimeWarning``.
+    """
     z = as_batch(z)
-    return 0.5 * torch.log(2 * math.pi * math.e * z.var(0))
+    var = z.var(0)
+    tiny = torch.finfo(var.dtype).tiny
+    if var.numel() and bool((var <= tiny).any()):
+        warn_constant(var, tiny)
+    return 0.5 * torch.log(2 * math.pi * math.e * var.clamp_min(tiny))
 
 
 def vasicek_entropy(z, m: int | None = None):
@@ -64,6 +80,13 @@ def vasicek_entropy(z, m: int | None = None):
     if not 1 <= m < n:
         raise ValueError(f"m must lie in [1, {n - 1}], got {m}")
     x = torch.sort(z, 0).values
+    if bool((x[-1] == x[0]).any()):
+        warnings.warn(
+            "constant unit(s): their differential entropy is -inf; the estimate uses the "
+            "smallest positive spacing instead (finite, but meaningless for those units)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     idx = torch.arange(n, device=z.device)
     up, lo = x[(idx + m).clamp_max(n - 1)], x[(idx - m).clamp_min(0)]
     spacing = (up - lo).clamp_min(torch.finfo(z.dtype).tiny)
@@ -79,14 +102,12 @@ def knn_entropy(z, k: int = 3, chunk_size: int = 2048):
     for any density; the bias grows with ``D`` (use it for ``D`` up to about 10). Memory
     ``B * chunk_size * n``.
     """
-    check_tensor(z, "z", min_ndim=2)
-    if z.ndim not in (2, 3):
-        raise ValueError(f"z must be (n, D) or (B, n, D), got shape {tuple(z.shape)}")
-    x = (z if z.ndim == 3 else z[None]).detach()
-    x = x.double() if x.dtype != torch.float64 else x
+    x = _groups(z)
     n, d = x.shape[1], x.shape[2]
-    if not 1 <= k < n:
-        raise ValueError(f"k must lie in [1, {n - 1}] for {n} samples, got {k}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if n <= k:
+        raise ValueError(f"z needs more than k = {k} samples (rows) for the k-NN estimate, got {n}")
     kth = torch.cat(
         [
             torch.cdist(c, x).topk(k + 1, dim=-1, largest=False).values[..., k]
@@ -111,6 +132,18 @@ def knn_entropy(z, k: int = 3, chunk_size: int = 2048):
     return out.to(z.dtype if z.is_floating_point() else torch.float64).reshape(z.shape[:-2])
 
 
+def _groups(z, min_rows: int = 1) -> torch.Tensor:
+    """``z`` ``(n, D)`` or ``(B, n, D)`` as a finite, detached float64 ``(B, n, D)``."""
+    check_tensor(z, "z", min_ndim=2)
+    if z.ndim not in (2, 3):
+        raise ValueError(f"z must be (n, D) or (B, n, D), got shape {tuple(z.shape)}")
+    x = (z if z.ndim == 3 else z[None]).detach().double()
+    if x.shape[1] < min_rows:
+        raise ValueError(f"z needs at least {min_rows} samples (rows), got shape {tuple(z.shape)}")
+    check_finite(x, "z")
+    return x
+
+
 def total_correlation(z, estimator: str = "spacing", *, k: int = 3, m: int | None = None):
     r"""Total correlation ``TC(z) = sum_j H(z_j) - H(z)`` in nats (0 iff independent).
 
@@ -129,19 +162,48 @@ def total_correlation(z, estimator: str = "spacing", *, k: int = 3, m: int | Non
         >>> float(total_correlation(z, "gaussian")) < 0.01 < 0.5 < float(total_correlation(z))
         True
     """
-    check_tensor(z, "z", min_ndim=2)
-    if z.ndim not in (2, 3):
-        raise ValueError(f"z must be (n, D) or (B, n, D), got shape {tuple(z.shape)}")
+    if estimator not in ("spacing", "gaussian"):
+        raise ValueError(f"estimator must be 'spacing' or 'gaussian', got {estimator!r}")
+    x = _groups(z, min_rows=2)
+    out_dtype = z.dtype if z.is_floating_point() and z.dtype not in _HALF else torch.float32
+    b = x.shape[0]
+    constant = x.amax(1) == x.amin(1)  # (B, D): independent of everything, TC share 0
+    if bool(constant.any()):
+        warnings.warn(
+            f"{int(constant.sum())} constant unit(s): they carry no information and are left "
+            "out of the total correlation (a constant is independent of everything)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        tc = [
+            _total_correlation(x[i : i + 1, :, ~constant[i]], estimator, k, m)
+            if int((~constant[i]).sum()) >= 2
+            else x.new_zeros(1)
+            for i in range(b)  # per group only on this degenerate path
+        ]
+        return torch.cat(tc).to(out_dtype).reshape(z.shape[:-2])
+    return _total_correlation(x, estimator, k, m).to(out_dtype).reshape(z.shape[:-2])
+
+
+def _total_correlation(x: torch.Tensor, estimator: str, k: int, m) -> torch.Tensor:
+    """TC of checked groups ``x`` ``(B, n, D)`` without constant units, ``(B,)``."""
+    b, n, d = x.shape
     if estimator == "gaussian":
-        x = z.detach().double()
+        if n <= d:
+            raise ValueError(
+                f"z needs more samples than units for a Gaussian total correlation (the "
+                f"correlation matrix is singular otherwise), got {n} samples of {d} units"
+            )
         x = x - x.mean(-2, keepdim=True)
         cov = x.mT @ x
-        sd = torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(1e-300).sqrt()
+        sd = torch.diagonal(cov, dim1=-2, dim2=-1).sqrt()
         corr = cov / sd[..., :, None] / sd[..., None, :]
-        return (-0.5 * torch.linalg.slogdet(corr)[1]).to(z.dtype)
-    if estimator != "spacing":
-        raise ValueError(f"estimator must be 'spacing' or 'gaussian', got {estimator!r}")
-    x = z.detach() if z.ndim == 3 else z.detach()[None]
-    b, n, d = x.shape
+        tc = -0.5 * torch.linalg.slogdet(corr)[1]
+        if not bool(torch.isfinite(tc).all()):
+            raise ValueError(
+                "z has perfectly collinear units (the correlation matrix is singular, so "
+                "the Gaussian total correlation is +inf); drop duplicated units"
+            )
+        return tc
     marginals = vasicek_entropy(x.transpose(0, 1).reshape(n, b * d), m).reshape(b, d).sum(1)
-    return (marginals - knn_entropy(x, k)).reshape(z.shape[:-2])
+    return marginals - knn_entropy(x, k)

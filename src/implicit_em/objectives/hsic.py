@@ -34,8 +34,12 @@ def _subsample(x: torch.Tensor, rows: int) -> torch.Tensor:
 
 
 def median_bandwidth(x: torch.Tensor) -> torch.Tensor:
-    """Median pairwise distance of the rows of ``x`` (no gradient; 1 if all equal;
-    from ``MEDIAN_ROWS`` evenly spaced rows when there are more)."""
+    """Median pairwise distance of the rows of ``x`` ``(n, d)`` or ``(n,)`` (no gradient;
+    1 if all equal; from ``MEDIAN_ROWS`` evenly spaced rows when there are more)."""
+    return _median_bandwidth(_as_2d(x, "x"))
+
+
+def _median_bandwidth(x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         x = _subsample(x, MEDIAN_ROWS)
         d = torch.cdist(x, x)
@@ -48,6 +52,10 @@ def unit_median_bandwidths(z: torch.Tensor) -> torch.Tensor:
     """Per column of ``z`` ``(n, K)``, the median ``|z_i - z_j|`` over pairs: ``(K,)``
     (no gradient; from ``MEDIAN_ROWS // 8`` evenly spaced rows -- 8128 pairs -- when there
     are more)."""
+    return _unit_median_bandwidths(as_batch(z))
+
+
+def _unit_median_bandwidths(z: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         x = _subsample(z, MEDIAN_ROWS // 8)
         iu = torch.triu_indices(len(x), len(x), 1, device=z.device)
@@ -56,8 +64,13 @@ def unit_median_bandwidths(z: torch.Tensor) -> torch.Tensor:
 
 
 def gaussian_kernel(x: torch.Tensor, bandwidth=None) -> torch.Tensor:
-    """``exp(-||x_i - x_j||^2 / (2 sigma^2))`` with ``sigma`` = ``bandwidth`` or the median."""
-    sigma = median_bandwidth(x) if bandwidth is None else bandwidth
+    """``exp(-||x_i - x_j||^2 / (2 sigma^2))`` with ``sigma`` = ``bandwidth`` or the median;
+    ``x``: ``(n, d)`` or ``(n,)``, output ``(n, n)``."""
+    return _gaussian_kernel(_as_2d(x, "x"), bandwidth)
+
+
+def _gaussian_kernel(x: torch.Tensor, bandwidth=None) -> torch.Tensor:
+    sigma = _median_bandwidth(x) if bandwidth is None else bandwidth
     return torch.exp(-(torch.cdist(x, x) ** 2) / (2 * sigma**2))
 
 
@@ -75,13 +88,13 @@ def hsic(x, y, *, estimator: str = "biased", bandwidth_x=None, bandwidth_y=None)
     n = x.shape[0]
     if y.shape[0] != n:
         raise ValueError(f"x and y need the same number of samples, got {n} and {y.shape[0]}")
-    k, l_ = gaussian_kernel(x, bandwidth_x), gaussian_kernel(y, bandwidth_y)
+    k, l_ = _gaussian_kernel(x, bandwidth_x), _gaussian_kernel(y, bandwidth_y)
     if estimator == "biased":
         return (_center(k) * l_).sum() / (n - 1) ** 2
     if estimator != "unbiased":
         raise ValueError(f"estimator must be 'biased' or 'unbiased', got {estimator!r}")
     if n < 4:
-        raise ValueError(f"the unbiased estimator needs at least 4 samples, got {n}")
+        raise ValueError(f"the unbiased estimator needs x and y with at least 4 samples, got {n}")
     k = k - torch.diag(torch.diagonal(k))
     l_ = l_ - torch.diag(torch.diagonal(l_))
     term1 = (k * l_).sum()
@@ -102,8 +115,8 @@ def hsic_rff(x, y, *, n_features: int = 256, seed: int = 0):
     x, y = _as_2d(x, "x"), _as_2d(y, "y")
     n = x.shape[0]
     g = torch.Generator().manual_seed(seed)
-    fx = _rff(x, n_features, median_bandwidth(x), g)
-    fy = _rff(y, n_features, median_bandwidth(y), g)
+    fx = _rff(x, n_features, _median_bandwidth(x), g)
+    fy = _rff(y, n_features, _median_bandwidth(y), g)
     c = (fx - fx.mean(0)).T @ (fy - fy.mean(0)) / (n - 1)
     return (c * c).sum()
 
@@ -121,7 +134,7 @@ def pairwise_hsic(z, *, n_features: int | None = None, seed: int = 0, bandwidth=
     n, k = z.shape
     if k < 2:
         return z.new_zeros(())
-    sigma = unit_median_bandwidths(z) if bandwidth is None else torch.as_tensor(bandwidth)
+    sigma = _unit_median_bandwidths(z) if bandwidth is None else torch.as_tensor(bandwidth)
     sigma = sigma.to(z).expand(k)
     if n_features is None:
         diff = (z[:, None, :] - z[None, :, :]) / sigma  # (n, n, K)

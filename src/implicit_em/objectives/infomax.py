@@ -17,11 +17,16 @@ from torch import nn
 from .._checks import check_reduction, check_tensor
 from ._moments import as_batch, moments, off_diagonal_sq, warn_constant
 from ._moments import correlation as corr_of
+from .weights import neg_log_abs_det
 
 
 def ledoit_wolf_shrinkage(z: torch.Tensor) -> float:
     """Ledoit-Wolf shrinkage intensity ``alpha`` in ``(1 - alpha) S + alpha mu I``
     (computed without gradient; ``z``: ``(n, D)``)."""
+    return _ledoit_wolf(as_batch(z))
+
+
+def _ledoit_wolf(z: torch.Tensor) -> float:
     with torch.no_grad():
         x = z - z.mean(0)
         n = x.shape[0]
@@ -39,7 +44,7 @@ def _shrink(cov: torch.Tensor, z: torch.Tensor, shrinkage) -> torch.Tensor:
     features >= batch (the sample covariance is then singular), else none."""
     d = cov.shape[0]
     if shrinkage == "auto":
-        alpha = ledoit_wolf_shrinkage(z) if d >= z.shape[0] else 0.0
+        alpha = _ledoit_wolf(z) if d >= z.shape[0] else 0.0
     elif isinstance(shrinkage, (int, float)) and 0 <= shrinkage <= 1:
         alpha = float(shrinkage)
     else:
@@ -167,7 +172,7 @@ def bell_sejnowski_infomax(z, weight, nonlinearity: str = "logistic", reduction:
         log_gp = torch.where(k > 0, -2 * log_cosh, -0.5 * z**2 + log_cosh)
     else:
         raise ValueError(f"nonlinearity must be one of {SOURCES}, got {nonlinearity!r}")
-    per_sample = -log_gp.sum(1) - torch.linalg.slogdet(weight)[1]
+    per_sample = -log_gp.sum(1) + neg_log_abs_det(weight).to(log_gp.dtype)
     if reduction == "mean":
         return per_sample.mean()
     return per_sample.sum() if reduction == "sum" else per_sample

@@ -27,7 +27,12 @@ def variance_hinge(z, gamma: float = 1.0, eps: float = 1e-4, gather_distributed:
     zero once every unit's standard deviation reaches ``gamma``."""
     z = as_batch(z)
     var = torch.diagonal(moments(z, gather_distributed)[2])
-    return torch.relu(gamma - torch.sqrt(var + eps)).mean()
+    return hinge_mean(var, gamma, eps)
+
+
+def hinge_mean(var: torch.Tensor, gamma: float, eps: float) -> torch.Tensor:
+    """``mean_j relu(gamma - sqrt(var_j + eps))``; 0 when there are no units."""
+    return torch.relu(gamma - torch.sqrt(var + eps)).sum() / max(var.numel(), 1)
 
 
 class LogVariance(nn.Module):

@@ -2,22 +2,37 @@ r"""Weight-space volume and redundancy terms."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from .._checks import check_tensor
+from .._checks import check_finite, check_tensor
 
 
 def _weight(w):
+    """``w`` checked (2-D, finite, one reduction) and in float32 at least; also ``max |w|``."""
     check_tensor(w, "weight", min_ndim=2)
     if w.ndim != 2:
         raise ValueError(f"weight must be 2-D (out, in), got shape {tuple(w.shape)}")
-    return w
+    if w.dtype in (torch.float16, torch.bfloat16):
+        w = w.float()  # determinants need float32 at least
+    return w, float(check_finite(w, "weight"))
+
+
+def _finite_volume(value: torch.Tensor, what: str) -> torch.Tensor:
+    if not bool(torch.isfinite(value)):
+        raise ValueError(
+            f"weight is (numerically) singular, so {what} is +inf: its rows are linearly "
+            "dependent. Initialise it with full rank (e.g. nn.init.orthogonal_) or add an "
+            "orthogonality term"
+        )
+    return value
 
 
 def weight_orthogonality(w):
     r"""``||W_hat W_hat^T - I||_F^2`` with unit-norm rows ``W_hat`` (row redundancy)."""
-    w = _weight(w)
+    w, _ = _weight(w)
     u = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
     g = u @ u.T
     return ((g - torch.eye(g.shape[0], dtype=g.dtype, device=g.device)) ** 2).sum()
@@ -25,17 +40,26 @@ def weight_orthogonality(w):
 
 def neg_log_abs_det(w):
     r"""``-log|det W|`` of a square ``W``: the exact volume term of the seeds' section 1.2."""
-    w = _weight(w)
+    w, peak = _weight(w)
     if w.shape[0] != w.shape[1]:
         raise ValueError(f"weight must be square, got {tuple(w.shape)}; use neg_log_det_gram")
-    return -torch.linalg.slogdet(w)[1]
+    if w.shape[0] == 0:
+        return w.sum() * 0
+    scale = peak if peak > 0 else 1.0  # det(W) = s^D det(W / s): no over/underflow
+    value = -torch.linalg.slogdet(w / scale)[1] - w.shape[0] * math.log(scale)
+    return _finite_volume(value, "-log|det W|")
 
 
 def neg_log_det_gram(w):
     r"""``-1/2 log det(W W^T)`` (wide, out <= in) or ``-1/2 log det(W^T W)`` (tall)."""
-    w = _weight(w)
-    g = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-    return -0.5 * torch.linalg.slogdet(g)[1]
+    w, peak = _weight(w)
+    if min(w.shape) == 0:
+        return w.sum() * 0
+    scale = peak if peak > 0 else 1.0  # the Gram of W / s cannot overflow
+    u = w / scale
+    g = u @ u.T if w.shape[0] <= w.shape[1] else u.T @ u
+    value = -0.5 * torch.linalg.slogdet(g)[1] - g.shape[0] * math.log(scale)
+    return _finite_volume(value, "-1/2 log det(W W^T)")
 
 
 WEIGHT_TERMS = {
