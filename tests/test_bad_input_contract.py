@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import implicit_em.activations as A
@@ -421,3 +423,33 @@ NOT_TENSOR_INPUT = {  # public callables whose first argument is not a data tens
     "diagnostics.Monitor": "a training callback taking probe functions",
     "diagnostics.count_regions_2d": "takes a function and a box, evaluates it on a grid",
 }
+
+
+# --------------------------------------------------------------------------- property
+
+
+@st.composite
+def _hostile(draw):
+    """A float tensor of 1-3 dims (axes may be empty) mixing ordinary, huge, tiny and
+    non-finite values, in a random float dtype."""
+    shape = draw(st.lists(st.integers(0, 5), min_size=1, max_size=3))
+    pool = [0.0, 1.0, -2.5, 1e30, -1e30, 1e-30, math.nan, math.inf, -math.inf]
+    values = draw(
+        st.lists(st.sampled_from(pool), min_size=math.prod(shape), max_size=math.prod(shape))
+    )
+    dtype = draw(st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16]))
+    return torch.tensor(values, dtype=torch.float64).reshape(shape).to(dtype)
+
+
+_PROPERTY_CALLS = {
+    "d": [L.lse_objective, L.responsibilities, L.lse_loss, D.responsibility_stats],
+    "z": [O.decorrelation_loss, O.variance_hinge, O.gaussian_infomax, O.pairwise_hsic],
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=_hostile(), which=st.sampled_from(["d", "z"]), index=st.integers(0, 3))
+def test_the_contract_holds_for_random_hostile_tensors(x, which, index):
+    fn = _PROPERTY_CALLS[which][index]
+    arg = "x" if fn is D.responsibility_stats else which
+    check_contract(fn, x, arg)

@@ -338,3 +338,32 @@ def test_modules_repr_pickle_and_match_functions():
     torch.testing.assert_close(ce(d, y), lse.distance_cross_entropy(d, y))
     with pytest.raises(ValueError, match="reduction"):
         lse.LSELoss(reduction="bad")
+
+
+# ---------------------------------------------------------------- robustness (issue 10)
+
+
+def test_zero_alternatives_raise_the_documented_error_and_zero_rows_are_fine():
+    from implicit_em.lse import lse_objective, responsibilities
+
+    with pytest.raises(ValueError, match=r"d has no alternatives along dim=1"):
+        lse_objective(torch.randn(3, 0))
+    with pytest.raises(ValueError, match=r"d has no alternatives along dim=0"):
+        responsibilities(torch.randn(0, 3), dim=0)
+    assert lse_objective(torch.randn(0, 4)).shape == (0,)  # (0, K) is fine
+    assert float(lse_objective(torch.randn(0, 4), reduction="sum")) == 0.0
+    with pytest.raises(ValueError, match="no rows to average"):
+        lse_objective(torch.randn(0, 4), reduction="mean")  # was NaN
+
+
+def test_attention_errors_speak_of_scores():
+    from implicit_em.lse import attention_log_partition, attention_weights
+
+    s = torch.randn(2, 3)
+    s[0, 1] = math.inf
+    with pytest.raises(ValueError, match=r"scores contains \+inf; a score of \+inf"):
+        attention_weights(s)
+    s[0, 1] = -math.inf  # excludes that key
+    assert torch.isfinite(attention_log_partition(s)).all()
+    with pytest.raises(ValueError, match="meta"):
+        attention_weights(torch.empty(2, 3, device="meta"))

@@ -300,3 +300,74 @@ def test_two_gloo_processes_match_one_process(tmp_path, run_script):
     for name in one:
         torch.testing.assert_close(two[name][0], one[name][0], rtol=1e-10, atol=1e-12)
         torch.testing.assert_close(two[name][1], one[name][1], rtol=1e-8, atol=1e-10)
+
+
+# ---------------------------------------------------------------- robustness (issue 10)
+
+
+def test_total_correlation_leaves_constant_units_out_with_a_warning():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 1, generator=g, dtype=torch.float64)
+    z = torch.cat([x, x + 0.3 * torch.randn(600, 1, generator=g, dtype=torch.float64)], 1)
+    with_const = torch.cat([z, torch.full((600, 1), 2.0, dtype=torch.float64)], 1)
+    for estimator in ("spacing", "gaussian"):
+        with pytest.warns(RuntimeWarning, match="constant unit"):
+            tc = O.total_correlation(with_const, estimator)
+        assert float(tc) == pytest.approx(float(O.total_correlation(z, estimator)), abs=1e-9)
+        with pytest.warns(RuntimeWarning, match="constant unit"):
+            alone = O.total_correlation(torch.cat([x, torch.ones_like(x)], 1), estimator)
+        assert float(alone) == 0.0  # one informative unit: nothing to be redundant with
+    with pytest.raises(ValueError, match="more samples than units"):
+        O.total_correlation(z[:2], "gaussian")  # batch 2: was +inf
+
+
+def test_gaussian_entropy_of_a_constant_unit_is_finite_warned_and_has_a_zero_gradient():
+    z = torch.cat([torch.randn(32, 2), torch.full((32, 1), 3.0)], 1).requires_grad_(True)
+    with pytest.warns(RuntimeWarning, match="constant"):
+        h = O.gaussian_entropy(z)
+    assert torch.isfinite(h).all()
+    h.sum().backward()
+    assert torch.isfinite(z.grad).all() and float(z.grad[:, 2].abs().max()) == 0.0
+
+
+def test_variance_hinge_and_other_objectives_on_no_units_give_zero():
+    z = torch.randn(8, 0)
+    assert float(O.variance_hinge(z)) == 0.0
+    assert float(O.decorrelation_loss(z)) == 0.0
+    loss, _ = O.covariance_objective(z, variance_hinge=1.0, logdet=1.0)
+    assert float(loss) == 0.0
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        O.decorrelation_loss,
+        O.variance_hinge,
+        O.log_variance_loss,
+        O.pairwise_hsic,
+        lambda z: O.bell_sejnowski_infomax(z, torch.eye(z.shape[1])),
+        O.gaussian_entropy,
+        O.vasicek_entropy,
+        lambda z: O.hsic(z, z),
+        O.gaussian_infomax,
+        lambda z: O.covariance_objective(z, logdet=1.0)[0],
+    ],
+)
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_objectives_refuse_non_finite_batches_with_one_clear_error(fn, bad):
+    z = torch.randn(16, 3)
+    z[4, 1] = bad
+    with pytest.raises(ValueError, match=r"^z contains (NaN|inf)|^x contains (NaN|inf)"):
+        fn(z)
+
+
+def test_weight_volume_is_scale_safe_and_refuses_singular_weights():
+    w = torch.randn(4, 4, dtype=torch.float64)
+    for s in (1e-30, 1e30):
+        ref = float(O.neg_log_abs_det(w)) - 4 * math.log(s)
+        assert float(O.neg_log_abs_det((w * s).float())) == pytest.approx(ref, rel=1e-5)
+        wide = torch.randn(3, 6, dtype=torch.float64)
+        ref = float(O.neg_log_det_gram(wide)) - 3 * math.log(s)
+        assert float(O.neg_log_det_gram((wide * s).float())) == pytest.approx(ref, rel=1e-5)
+    with pytest.raises(ValueError, match="singular"):
+        O.neg_log_abs_det(torch.ones(3, 3))
