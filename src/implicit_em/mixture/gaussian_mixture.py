@@ -224,7 +224,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if device.type == "meta":
             raise ValueError(
                 "GaussianMixture cannot fit on the 'meta' device (it holds no values); "
-                "pass data on 'cpu' or 'cuda', or set device="
+                "set device='cpu' or 'cuda'"
             )
         if self.dtype is not None:
             try:
