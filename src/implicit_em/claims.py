@@ -1,26 +1,217 @@
-"""The claims the experiment suite measures (IDs and wording from CLAIMS.md)."""
+"""The claims the experiment suite measures, with the source documents' own words.
 
-CLAIMS: dict[str, str] = {
-    "C1": "For L = log sum exp(-d), dL/dd_j = -r_j exactly.",
-    "C2": "Cross-entropy clamps responsibilities: distance-form gradient r_j - y_j.",
-    "C3": "Attention weights are responsibilities conditioned on the query.",
-    "C4": "Gradient descent on a mixture's LSE objective performs EM; "
-    "EM mean step = gradient step preconditioned by Sigma/N_j.",
-    "C5": "Two signed Gaussians give E[s|z] = tanh(m z / sigma^2).",
-    "C6": "Laplace distances give a soft-sign-like activation.",
-    "C7": "Heavy-tailed (Student-t) distances give slow-saturating odd functions.",
-    "C8": "ReLU is the zero-temperature limit of soft competition.",
-    "C9": "ReLU units die and cannot recover; soft (tanh-like) units keep gradient everywhere.",
-    "C10": "Without competition, hidden units learn redundant hyperplanes; "
-    "competition forces specialisation.",
-    "C11": "Softmax without volume control collapses (one unit wins, or weights degenerate).",
-    "C12": "InfoMax alone prevents both collapse modes (dead units and winner-take-all) "
-    "with no extra regulariser.",
-    "C13": "InfoMax yields non-redundant, informative features on real data.",
-    "C14": "The Gaussian / decorrelation proxy is good enough; HSIC catches what it misses.",
-    "C15": "Competitive activations keep expressiveness (many active regions) "
-    "while adding competition.",
-    "C16": "Greedy layer-wise EM pretraining gives each layer specialised units; "
-    "end-to-end fine-tuning may undo it.",
-    "C17": "Internal EM structure exists only where LSE normalisation over alternatives exists.",
+The theory is Oursland (2025), *Gradient Descent as Implicit EM in Distance-Based Neural
+Models*, arXiv:2512.24780, and four companion notes. Each claim has an ID, our wording
+(the testable statement), the notes it comes from, and a short quote of their words, so
+that a report can show what was claimed next to what was measured. ``CLAIMS`` maps ID to
+our wording; ``REGISTRY`` holds the full records; ``SOURCES`` names the documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The five source documents ("seeds"): number -> (file name, title)
+SOURCES: dict[str, tuple[str, str]] = {
+    "000": ("000_e534871dc5706ec6.txt", "Implicit EM in Neural Activations - Overview Notes"),
+    "001": ("001_ab685065aa4f2a9f.txt", "Layer-Wise Implicit EM"),
+    "002": ("002_73f7b861810ce0e3.txt", "Why ReLU Breaks EM"),
+    "003": (
+        "003_5f11e468d7584997.txt",
+        "Gradient Descent as Implicit EM in Distance-Based Neural Models (arXiv:2512.24780)",
+    ),
+    "004": ("004_052398d69c9348f1.txt", "InfoMax as the Objective for Implicit EM"),
 }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: ``id``, our testable ``text``, the ``sources`` it comes from (keys of
+    :data:`SOURCES`) and the sources' own ``words``."""
+
+    id: str
+    text: str
+    sources: tuple[str, ...]
+    words: str
+
+    def source_label(self) -> str:
+        """``"seed 003 (003_5f11...txt)"``-style provenance for the report."""
+        return ", ".join(f"seed {s} ({SOURCES[s][0]})" for s in self.sources)
+
+
+_CLAIMS = [
+    Claim(
+        "C1",
+        "For L = log sum exp(-d), dL/dd_j = -r_j exactly.",
+        ("003", "000"),
+        "For any objective with log-sum-exp structure over distances or energies, the "
+        "gradient with respect to each distance is exactly the negative posterior "
+        "responsibility of the corresponding component.",
+    ),
+    Claim(
+        "C2",
+        "Cross-entropy clamps responsibilities to the targets: for -log r_y with "
+        "r = softmax(-d), the distance-form gradient is y_j - r_j (logit form r_j - y_j).",
+        ("003",),
+        "cross-entropy classification, where supervision clamps responsibilities to targets.",
+    ),
+    Claim(
+        "C3",
+        "Attention weights are responsibilities conditioned on the query.",
+        ("003",),
+        "attention, where responsibilities are conditioned on queries",
+    ),
+    Claim(
+        "C4",
+        "Gradient descent on a mixture's LSE objective performs EM; "
+        "EM mean step = gradient step preconditioned by Sigma/N_j.",
+        ("003",),
+        "gradient descent on such objectives performs expectation-maximization implicitly",
+    ),
+    Claim(
+        "C5",
+        "Two signed Gaussians give E[s|z] = tanh(m z / sigma^2).",
+        ("000",),
+        "Under a symmetric two-component Gaussian distance model ... the posterior "
+        "expectation is E[s | z] = tanh(m z / sigma^2).",
+    ),
+    Claim(
+        "C6",
+        "Laplace distances give a soft-sign-like activation.",
+        ("000",),
+        "Laplace distances => soft-sign-like nonlinearities",
+    ),
+    Claim(
+        "C7",
+        "Heavy-tailed (Student-t) distances give slow-saturating odd functions.",
+        ("000",),
+        "Heavy-tailed distances (e.g. Student-t) => slow-saturating odd functions",
+    ),
+    Claim(
+        "C8",
+        "ReLU is the zero-temperature limit of soft competition.",
+        ("002",),
+        "ReLU can be interpreted as a limiting case of soft competition where the "
+        "temperature goes to zero and one hypothesis always wins.",
+    ),
+    Claim(
+        "C9",
+        "ReLU units die and cannot recover; soft (tanh-like) units keep gradient everywhere.",
+        ("002",),
+        "Once a unit enters a regime where it outputs zero, it behaves as if the "
+        "corresponding hypothesis has been permanently removed ... both hypotheses always "
+        "retain nonzero responsibility, gradients never vanish completely.",
+    ),
+    Claim(
+        "C10",
+        "Without competition, hidden units learn redundant hyperplanes; "
+        "competition forces specialisation.",
+        ("001",),
+        "Nothing prevents multiple hyperplanes from learning the same cut ... Output "
+        "prototypes must specialize.",
+    ),
+    Claim(
+        "C11",
+        "Softmax without volume control collapses (one unit wins, or weights degenerate).",
+        ("001", "004"),
+        "Softmax without regularization allows collapse - one unit dominates by growing "
+        "weights unboundedly.",
+    ),
+    Claim(
+        "C12",
+        "InfoMax alone prevents both collapse modes (dead units and winner-take-all) "
+        "with no extra regulariser.",
+        ("004",),
+        "InfoMax naturally prevents both collapse modes ... No additional regularization "
+        "needed.",
+    ),
+    Claim(
+        "C13",
+        "InfoMax yields non-redundant, informative features on real data.",
+        ("004",),
+        "Does this actually produce non-redundant hyperplanes on real data?",
+    ),
+    Claim(
+        "C14",
+        "The Gaussian / decorrelation proxy is good enough; HSIC catches what it misses.",
+        ("004",),
+        "Decorrelation proxy ... Catches most redundancy. HSIC: For nonlinear dependence "
+        "... More expensive. More thorough.",
+    ),
+    Claim(
+        "C15",
+        "Competitive activations keep expressiveness (many active regions) "
+        "while adding competition.",
+        ("001",),
+        "An activation that introduces competition while preserving expressiveness would "
+        "be valuable.",
+    ),
+    Claim(
+        "C16",
+        "Greedy layer-wise EM pretraining gives each layer specialised units; "
+        "end-to-end fine-tuning may undo it.",
+        ("001",),
+        "Each layer's prototypes are forced to differentiate ... Fine-tuning may undo the "
+        "specialization if the end-to-end loss doesn't preserve it.",
+    ),
+    Claim(
+        "C17",
+        "Internal EM structure exists only where LSE normalisation over alternatives exists.",
+        ("002",),
+        "Where log-sum-exp normalization over alternatives exists, EM is implicit.",
+    ),
+    Claim(
+        "C18",
+        "In z = Wx + b, r = softmax(-z) trained with InfoMax on z, gradients flow through "
+        "the softmax and W receives responsibility-weighted updates.",
+        ("004",),
+        "Gradients flow through softmax to W. The chain rule delivers responsibility-"
+        "weighted updates. This is the EM mechanism.",
+    ),
+    Claim(
+        "C19",
+        "K independent partitions create 2^K regions; InfoMax gives maximum regions, "
+        "maximum expressiveness.",
+        ("004",),
+        "K independent binary partitions create 2^K regions ... InfoMax gives maximum "
+        "regions, maximum expressiveness.",
+    ),
+    Claim(
+        "C20",
+        "InfoMax composes when stacked: a second layer trained on the first's outputs "
+        "learns further independent, informative features.",
+        ("004",),
+        "Stacking: If layer 1 has InfoMax, what does layer 2 see? Does InfoMax compose?",
+    ),
+    Claim(
+        "C21",
+        "A competitive layer must pass something forward: responsibilities lose magnitude; "
+        "raw activations after competition may work; other competitive activations work too.",
+        ("001", "004"),
+        "What is the right output for a competitive layer? ... Responsibilities lose "
+        "magnitude. Raw activations after competition may work.",
+    ),
+    Claim(
+        "C22",
+        "A supervised signal and InfoMax combine (auxiliary loss).",
+        ("004",),
+        "Supervised extension: How does a supervised signal interact with InfoMax? "
+        "Auxiliary loss? Constraint?",
+    ),
+    Claim(
+        "C23",
+        "Robust (Huber) energies give hybrid linear-saturating activations.",
+        ("000",),
+        "Robust losses => hybrid linear-saturating behaviors",
+    ),
+    Claim(
+        "C24",
+        "Hard (zero-temperature) EM cannot revise its decisions once made; soft EM can.",
+        ("002",),
+        "the E-step becomes hard assignment, EM loses its ability to revise earlier "
+        "decisions.",
+    ),
+]
+
+REGISTRY: dict[str, Claim] = {c.id: c for c in _CLAIMS}
+CLAIMS: dict[str, str] = {c.id: c.text for c in _CLAIMS}

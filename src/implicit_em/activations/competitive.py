@@ -3,7 +3,7 @@ r"""Competitive activations: element-wise outputs whose Jacobian couples units.
 An element-wise activation has a diagonal Jacobian: units never compete. These
 activations normalise over alternatives (units along ``dim``, or groups of ``G`` units),
 so raising one unit's input lowers the others' share -- the backward pass carries
-responsibilities, as in the E-step of EM (seed 001, "Approach 2").
+responsibilities, as in the E-step of EM (claims C15, C21 in :mod:`implicit_em.claims`).
 
 ==============================  ==================================================
 function (module)               Jacobian ``J_ij = d a_i / d z_j`` (within a group)

@@ -1,4 +1,4 @@
-r"""Activations derived as posterior statistics of implicit EM (seed 000).
+r"""Activations derived as posterior statistics of implicit EM (claims C5-C8, C23).
 
 Name latent hypotheses ``s``, an energy ``d(z, s)`` and (for a continuous latent) a
 prior; normalise ``p(s | z) = softmax_s(-d(z, s))`` and take a posterior statistic

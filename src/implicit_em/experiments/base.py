@@ -6,7 +6,7 @@ An experiment is one file with a ``@dataclass`` config (which has a ``seed`` fie
 
 ``run`` returns ``{"metrics": {...}, "tables": {name: [row dicts]},
 "verdicts": [Verdict, ...], "summary": "text"}``; the runner adds the config, seed and
-wall time and writes ``results.json`` atomically (DESIGN.md section 5).
+wall time and writes ``results.json`` atomically (see :mod:`implicit_em.experiments.results`).
 """
 
 from __future__ import annotations

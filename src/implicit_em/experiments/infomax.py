@@ -87,7 +87,7 @@ class NormedLinear(nn.Module):
 
 def _objectives(cfg):
     return {
-        # seed 004: maximise sum_j H(z_j) - lam TC(z); Gaussian: 1/2 sum log Var + lam/2
+        # InfoMax (claim C12): maximise sum_j H(z_j) - lam TC(z); Gaussian: 1/2 sum log Var + lam/2
         # log det Corr. lam = 1 is -log det Cov (indifferent to rotations inside the
         # subspace), lam = 2 penalises redundancy on top; "+offdiag" is the covariance
         # off-diagonal penalty of gaussian_infomax(z, lam) instead (scale-dependent)

@@ -2,7 +2,7 @@
 
 ``results.json`` and ``run.json`` are written atomically, but a disk, a copy or a hand
 edit can still damage them. :func:`read_results` and :func:`read_run_meta` parse and
-check the structure (DESIGN.md section 5) and raise :class:`DamagedFileError` naming the
+check the structure and raise :class:`DamagedFileError` naming the
 file and what is wrong, instead of a JSON decoder message or a ``KeyError`` later on.
 """
 

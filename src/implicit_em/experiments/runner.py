@@ -1,4 +1,4 @@
-"""Run experiments into a run directory (DESIGN.md section 5), resumably.
+"""Run experiments into a run directory, resumably.
 
 Each experiment runs in a hidden ``.NAME.partial/`` folder that is renamed to ``NAME/``
 only once ``results.json`` is written, so a run directory never holds half an
