@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from implicit_em.claims import CLAIMS
 from implicit_em.cli import main
 from implicit_em.experiments import (
     ConfigError,
@@ -116,17 +117,23 @@ def test_run_writes_atomically_resumes_and_refuses_other_configs(tmp_path):
     res = json.loads((tmp_path / "toy" / "results.json").read_text())
     assert res["config"]["n"] == 2 and res["seed"] == 0 and res["quick"] is True
     assert res["verdicts"][0]["verdict"] == "confirmed" and res["wall_s"] >= 0
-    assert (tmp_path / "toy" / "t.csv").read_text().splitlines() == ["n,value", "2,1.0"]
+    assert res["schema"] == 1 and res["seeds"] == [0, 1]  # quick: two seeds
+    assert res["verdicts"][0]["seeds_agree"] == 2 and res["verdicts"][0]["seeds_total"] == 2
+    assert [c.seed for c in CALLS] == [0, 1]
+    csv = (tmp_path / "toy" / "t.csv").read_text().splitlines()
+    assert csv == ["seed,n,value", "0,2,1.0", "1,2,1.0"]
     assert not list(tmp_path.glob(".*partial"))
     meta = json.loads((tmp_path / "run.json").read_text())
     assert meta["experiments"] == ["toy"] and "finished" in meta and "torch" in meta["env"]
     # started again: complete experiments are skipped, not recomputed
     status = run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None)
-    assert status == {"toy": "skipped"} and len(CALLS) == 1
+    assert status == {"toy": "skipped"} and len(CALLS) == 2
     with pytest.raises(RunError, match="different config"):
         run_experiments([TOY], tmp_path, quick=False, log=lambda *_: None)
     status = run_experiments([TOY], tmp_path, quick=False, force=True, log=lambda *_: None)
-    assert status == {"toy": "done"} and len(CALLS) == 2
+    assert status == {"toy": "done"} and len(CALLS) == 2 + 5  # full: five seeds
+    assert run_experiments([TOY], tmp_path / "one", seed=7, log=lambda *_: None) == {"toy": "done"}
+    assert CALLS[-1].seed == 7 and len(CALLS) == 8  # --seed: one seed, for debugging
 
 
 def test_a_failure_keeps_other_results_and_an_interrupted_run_restarts_clean(tmp_path):
@@ -213,7 +220,7 @@ def test_report_lists_every_claim_and_formats_numbers(tmp_path):
     html = build_report(tmp_path).read_text()
     for cid in ("C1", "C9", "C17"):
         assert f"<td>{cid}</td>" in html
-    assert html.count("not measured") == 16  # every claim but C1
+    assert html.count("not measured") == len(CLAIMS) - 1  # every claim but C1
     assert fmt(1.1102e-16) == "1.11e-16" and fmt(0.98312) == "0.9831" and fmt(3) == "3"
     with pytest.raises(FileNotFoundError, match="not a run directory"):
         build_report(tmp_path / "toy")
@@ -244,15 +251,17 @@ def test_identities_verdicts_follow_the_measurements():
     base = {"control": 1.0, "ce_literal": 2.0}
     assert verdicts(base) == {
         "C1": "confirmed",
-        "C2": "partly",
+        "C2": "confirmed",
         "C3": "confirmed",
         "C4": "confirmed",
     }
     assert verdicts({**base, "lse": 0.3})["C1"] == "refuted"
     assert verdicts({**base, "attention": 1e-8})["C3"] == "partly"
-    # the control went undetected: the check proves nothing
+    assert verdicts({**base, "ce_hard": 1e-8})["C2"] == "partly"
+    assert verdicts({**base, "ce_soft": 0.5})["C2"] == "refuted"
+    # a control went undetected: the check proves nothing
     assert verdicts({"ce_literal": 2.0})["C1"] == "open"
-    assert verdicts({"control": 1.0, "ce_literal": 1e-16})["C2"] == "confirmed"
+    assert verdicts({"control": 1.0, "ce_literal": 1e-16})["C2"] == "open"
 
 
 def test_identities_is_deterministic_given_the_seed(tmp_path):

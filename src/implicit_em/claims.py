@@ -122,8 +122,7 @@ _CLAIMS = [
         "InfoMax alone prevents both collapse modes (dead units and winner-take-all) "
         "with no extra regulariser.",
         ("004",),
-        "InfoMax naturally prevents both collapse modes ... No additional regularization "
-        "needed.",
+        "InfoMax naturally prevents both collapse modes ... No additional regularization needed.",
     ),
     Claim(
         "C13",
@@ -208,8 +207,7 @@ _CLAIMS = [
         "C24",
         "Hard (zero-temperature) EM cannot revise its decisions once made; soft EM can.",
         ("002",),
-        "the E-step becomes hard assignment, EM loses its ability to revise earlier "
-        "decisions.",
+        "the E-step becomes hard assignment, EM loses its ability to revise earlier decisions.",
     ),
 ]
 

@@ -2,7 +2,7 @@
 
     iem list                                   experiments and the claims each decides
     iem run                                    the quick suite into a fresh runs/<time>/
-    iem run NAME... [--quick] [--out DIR] [--seed N] [--set key=value]... [--force]
+    iem run NAME... [--quick] [--out DIR] [--seeds N | --seed N] [--set key=value]... [--force]
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
 
 Exit code 0 on success; 2 with a one-line reason on bad arguments; 1 if an experiment
@@ -32,7 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("names", nargs="*", metavar="NAME", help="experiment names or 'all'")
     r.add_argument("--quick", action="store_true", help="small sizes (CI); implied with no NAME")
     r.add_argument("--out", help="run directory (default: a fresh runs/<timestamp>)")
-    r.add_argument("--seed", type=int, help="seed for every selected experiment")
+    r.add_argument("--seed", type=int, help="run one seed, N, for every experiment (for debugging)")
+    r.add_argument(
+        "--seeds",
+        type=int,
+        help="seeds per stochastic experiment (default 2 with --quick, 5 at full sizes)",
+    )
     r.add_argument(
         "--set",
         action="append",
@@ -77,6 +82,7 @@ def _cmd_run(args) -> int:
         overrides=parse_overrides(args.set),
         force=args.force,
         argv=["iem", *sys.argv[1:]],
+        n_seeds=args.seeds,
     )
     report = build_report(out)
     print(f"report: {report}")

@@ -1,4 +1,5 @@
-"""The experiment suite: each experiment gives measured verdicts on the claims in :mod:`implicit_em.claims`."""
+"""The experiment suite: each experiment gives measured verdicts on the claims in
+:mod:`implicit_em.claims`."""
 
 from .base import Experiment, Verdict, grade_below
 from .config import ConfigError, build_config

@@ -297,4 +297,5 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     plot=plot,
     description=__doc__.splitlines()[0],
+    stochastic=False,
 )

@@ -11,41 +11,13 @@ wall time and writes ``results.json`` atomically (see :mod:`implicit_em.experime
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 
-from ..claims import CLAIMS
+from .results import VERDICTS, Verdict
+from .verdicts import grade_below
 
-VERDICTS = ("confirmed", "refuted", "partly", "open")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A claim's verdict, computed from a measurement.
-
-    Attributes:
-        claim: claim ID (``"C1"`` ... ``"C17"``).
-        verdict: ``"confirmed" | "refuted" | "partly" | "open"``.
-        value: the key measured number (``None`` if there is none).
-        threshold: the rule that decided the verdict, in words.
-        evidence: one sentence with the numbers behind it.
-    """
-
-    claim: str
-    verdict: str
-    value: float | None
-    threshold: str
-    evidence: str
-
-    def __post_init__(self):
-        if self.claim not in CLAIMS:
-            raise ValueError(f"unknown claim {self.claim!r}; expected one of {list(CLAIMS)}")
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["VERDICTS", "Experiment", "Verdict", "grade_below", "image_dataset"]
 
 
 def image_dataset(name: str, seed: int, mnist_train: int):
@@ -60,20 +32,6 @@ def image_dataset(name: str, seed: int, mnist_train: int):
     return load_dataset("mnist", seed=seed, download=False, n_train=mnist_train)
 
 
-def grade_below(value: float, confirmed: float, partly: float | None = None) -> str:
-    """``"confirmed"`` if ``value < confirmed``, ``"partly"`` if ``< partly``, else refuted.
-
-    A non-finite ``value`` (the measurement failed) gives ``"open"``.
-    """
-    if value is None or not math.isfinite(value):
-        return "open"
-    if value < confirmed:
-        return "confirmed"
-    if partly is not None and value < partly:
-        return "partly"
-    return "refuted"
-
-
 @dataclass
 class Experiment:
     """A registered experiment."""
@@ -86,6 +44,7 @@ class Experiment:
     quick: dict = field(default_factory=dict)
     plot: Callable[[dict, object], list] | None = None
     description: str = ""
+    stochastic: bool = True  # False: one seed decides (deterministic measurements)
 
     def __post_init__(self):
         if not is_dataclass(self.config) or "seed" not in {f.name for f in fields(self.config)}:

@@ -1,23 +1,163 @@
-"""Reading a run directory's JSON files back, with one clear error for a damaged file.
+"""The one definition of a run directory's records: ``Verdict``, ``Figure``, ``Result``.
 
-``results.json`` and ``run.json`` are written atomically, but a disk, a copy or a hand
-edit can still damage them. :func:`read_results` and :func:`read_run_meta` parse and
-check the structure and raise :class:`DamagedFileError` naming the
-file and what is wrong, instead of a JSON decoder message or a ``KeyError`` later on.
+``RUN_DIR/<experiment>/results.json`` is ``Result.to_dict()`` (with ``"schema": 1``),
+written by the runner and read back by the report through :func:`read_results`; nothing
+else reads or writes it by string keys. ``RUN_DIR/run.json`` is read by
+:func:`read_run_meta`. Both readers check the structure and raise
+:class:`DamagedFileError` naming the file and what is wrong, instead of a JSON decoder
+message or a ``KeyError`` later on (the files are written atomically, but a disk, a copy
+or a hand edit can still damage them).
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from .._io import jsonable, write_json
+from ..claims import CLAIMS
+
+SCHEMA = 1
+VERDICTS = ("confirmed", "refuted", "partly", "open")
 
 
 class DamagedFileError(ValueError):
     """A run-directory JSON file that is truncated, empty or of the wrong structure."""
 
 
-# key -> the type(s) its value must have; verdict rows and figures are checked inside
-_RESULTS = {
+def _number(value):
+    """A JSON number back from :func:`implicit_em._io.jsonable` (``"nan"``/``"inf"`` too)."""
+    if value in ("nan", "inf", "-inf"):
+        return float(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's verdict, computed from measurements.
+
+    Attributes:
+        claim: claim ID (see :data:`implicit_em.claims.CLAIMS`).
+        verdict: ``"confirmed" | "refuted" | "partly" | "open"``.
+        value: the key measured number (``None`` if there is none); across seeds, the mean.
+        threshold: the rule that decided the verdict, in words.
+        evidence: one sentence with the numbers behind it.
+        interval: 95 % interval of ``value`` across seeds (``None`` for one seed).
+        seeds_agree, seeds_total: how many seeds gave this verdict, of how many.
+        per_seed: each seed's own verdict, in seed order.
+    """
+
+    claim: str
+    verdict: str
+    value: float | None
+    threshold: str
+    evidence: str
+    interval: tuple[float, float] | None = None
+    seeds_agree: int | None = None
+    seeds_total: int | None = None
+    per_seed: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.claim not in CLAIMS:
+            raise ValueError(f"unknown claim {self.claim!r}; expected one of {list(CLAIMS)}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Verdict:
+        d = dict(d)
+        d["value"] = _number(d.get("value"))
+        if d.get("interval") is not None:
+            d["interval"] = tuple(_number(v) for v in d["interval"])
+        d["per_seed"] = tuple(d.get("per_seed", ()))
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure file in the experiment's folder and its caption."""
+
+    file: str
+    caption: str = ""
+
+
+@dataclass
+class Result:
+    """One experiment's results in a run directory (``results.json``).
+
+    ``seeds`` lists the seeds that ran; ``tables`` hold every seed's rows (with a
+    ``seed`` column when there are several); ``verdicts`` are combined across seeds;
+    ``per_seed`` keeps each seed's metrics and verdicts; figures are drawn from the
+    first seed's record.
+    """
+
+    experiment: str
+    title: str
+    claims: list[str]
+    config: dict
+    seed: int
+    quick: bool
+    wall_s: float
+    finished: str
+    metrics: dict = field(default_factory=dict)
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    summary: str = ""
+    seeds: list[int] = field(default_factory=list)
+    per_seed: list[dict] = field(default_factory=list)
+    data: str = ""  # the data actually used, in words (e.g. "MNIST: 8k/2k of t10k")
+    schema: int = SCHEMA
+
+    def to_dict(self) -> dict:
+        return jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, d, path: Path | str = "results.json") -> Result:
+        """Parse and check a ``results.json`` record; :class:`DamagedFileError` if bad."""
+        path = Path(path)
+        _require(d, _RESULT_TYPES, path, "the record")
+        if d.get("schema", SCHEMA) != SCHEMA:
+            raise DamagedFileError(
+                f"{path} has schema {d.get('schema')!r}; this version reads schema {SCHEMA} "
+                "(re-run the experiment to rewrite it)"
+            )
+        verdicts = []
+        for i, v in enumerate(d["verdicts"]):
+            _require(v, _VERDICT_TYPES, path, f"verdicts[{i}]")
+            value = v.get("value")
+            bad_type = isinstance(value, bool) or not isinstance(value, (int, float))
+            if value is not None and bad_type:
+                if value not in ("nan", "inf", "-inf"):
+                    raise DamagedFileError(
+                        f"{path} is damaged: verdicts[{i}]['value'] is {value!r}"
+                    )
+            try:
+                verdicts.append(Verdict.from_dict(v))
+            except (TypeError, ValueError) as err:
+                raise DamagedFileError(f"{path} is damaged: verdicts[{i}]: {err}") from None
+        for name, rows in d["tables"].items():
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise DamagedFileError(f"{path} is damaged: table {name!r} is not a list of rows")
+        figures = d.get("figures", [])
+        if not isinstance(figures, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("file"), str) for f in figures
+        ):
+            raise DamagedFileError(f"{path} is damaged: 'figures' is not a list of {{'file': ...}}")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        values["verdicts"] = verdicts
+        values["figures"] = [Figure(f["file"], f.get("caption", "")) for f in figures]
+        return cls(**values)
+
+
+# key -> the type(s) its value must have
+_RESULT_TYPES = {
     "experiment": str,
     "config": dict,
     "seed": int,
@@ -27,7 +167,7 @@ _RESULTS = {
     "tables": dict,
     "verdicts": list,
 }
-_VERDICT = {"claim": str, "verdict": str, "threshold": str, "evidence": str}
+_VERDICT_TYPES = {"claim": str, "verdict": str, "threshold": str, "evidence": str}
 
 
 def _load(path: Path):
@@ -50,26 +190,15 @@ def _require(mapping, spec: dict, path: Path, what: str) -> None:
             )
 
 
-def read_results(path) -> dict:
-    """An experiment's ``results.json``, checked; raises :class:`DamagedFileError`."""
+def read_results(path) -> Result:
+    """An experiment's ``results.json`` as a :class:`Result`; :class:`DamagedFileError`."""
     path = Path(path)
-    record = _load(path)
-    _require(record, _RESULTS, path, "the record")
-    for i, v in enumerate(record["verdicts"]):
-        _require(v, _VERDICT, path, f"verdicts[{i}]")
-        value = v.get("value")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            if value not in ("nan", "inf", "-inf"):
-                raise DamagedFileError(f"{path} is damaged: verdicts[{i}]['value'] is {value!r}")
-    for name, rows in record["tables"].items():
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise DamagedFileError(f"{path} is damaged: table {name!r} is not a list of rows")
-    figures = record.get("figures", [])
-    if not isinstance(figures, list) or not all(
-        isinstance(f, dict) and isinstance(f.get("file"), str) for f in figures
-    ):
-        raise DamagedFileError(f"{path} is damaged: 'figures' is not a list of {{'file': ...}}")
-    return record
+    return Result.from_dict(_load(path), path)
+
+
+def write_results(path, result: Result) -> None:
+    """Write ``result`` atomically as JSON (non-finite floats as ``"nan"``/``"inf"``)."""
+    write_json(path, result.to_dict())
 
 
 def read_run_meta(path) -> dict:
@@ -83,3 +212,10 @@ def read_run_meta(path) -> dict:
     if not isinstance(failures, dict):
         raise DamagedFileError(f"{path} is damaged: 'failures' is not a dict")
     return meta
+
+
+def finite_or_none(value) -> float | None:
+    """``value`` as a float if it is a finite number, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None

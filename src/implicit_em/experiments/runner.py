@@ -35,7 +35,11 @@ import torch
 from .._io import jsonable, write_csv, write_json
 from .base import Experiment, Verdict
 from .config import build_config, check_overrides
-from .results import DamagedFileError, read_results, read_run_meta
+from .results import DamagedFileError, Figure, Result, read_results, read_run_meta, write_results
+from .verdicts import combine_seeds
+
+QUICK_SEEDS = 2  # seeds per stochastic experiment at quick sizes (make run)
+FULL_SEEDS = 5  # and at full sizes (iem run all)
 
 
 class RunError(RuntimeError):
@@ -76,7 +80,7 @@ def default_run_dir(root="runs") -> Path:
 def _check_result(name: str, result) -> dict:
     if not isinstance(result, dict):
         raise TypeError(f"{name}.run must return a dict, got {type(result).__name__}")
-    unknown = set(result) - {"metrics", "tables", "verdicts", "summary"}
+    unknown = set(result) - {"metrics", "tables", "verdicts", "summary", "data"}
     if unknown:
         raise TypeError(f"{name}.run returned unknown keys {sorted(unknown)}")
     verdicts = result.get("verdicts", [])
@@ -85,17 +89,68 @@ def _check_result(name: str, result) -> dict:
     return {
         "metrics": result.get("metrics", {}),
         "tables": result.get("tables", {}),
-        "verdicts": [v.to_dict() for v in verdicts],
+        "verdicts": list(verdicts),
         "summary": result.get("summary", ""),
+        "data": result.get("data", ""),
+    }
+
+
+def seeds_for(exp: Experiment, cfg, n_seeds: int) -> list[int]:
+    """The seeds ``exp`` runs: ``cfg.seed, cfg.seed + 1, ...`` (one for deterministic
+    experiments)."""
+    n = n_seeds if exp.stochastic else 1
+    return [cfg.seed + i for i in range(n)]
+
+
+def _combine(exp: Experiment, seeds: list[int], runs: list[dict]) -> dict:
+    """One record from the per-seed results: verdicts combined claim by claim (in the
+    order the first seed gave them), tables stacked with a ``seed`` column."""
+    claims = list(dict.fromkeys(v.claim for v in runs[0]["verdicts"]))
+    verdicts = []
+    for claim in claims:
+        per_seed = [next(v for v in r["verdicts"] if v.claim == claim) for r in runs]
+        verdicts.append(combine_seeds(per_seed, seeds))
+    tables = runs[0]["tables"]
+    if len(runs) > 1:
+        tables = {
+            name: [{"seed": s, **row} for s, r in zip(seeds, runs, strict=True)
+                   for row in r["tables"].get(name, [])]
+            for name in runs[0]["tables"]
+        }  # fmt: skip
+    per_seed = [
+        {"seed": s, "metrics": r["metrics"], "verdicts": [v.to_dict() for v in r["verdicts"]]}
+        for s, r in zip(seeds, runs, strict=True)
+    ]
+    return {
+        "metrics": runs[0]["metrics"],
+        "tables": tables,
+        "verdicts": verdicts,
+        "summary": runs[0]["summary"],
+        "data": runs[0]["data"],
+        "per_seed": per_seed,
     }
 
 
 def run_one(
-    exp: Experiment, cfg, run_dir: Path, *, quick: bool, force: bool = False, log=print
+    exp: Experiment,
+    cfg,
+    run_dir: Path,
+    *,
+    quick: bool,
+    force: bool = False,
+    log=print,
+    n_seeds: int = 1,
 ) -> str:
-    """Run ``exp`` with ``cfg`` into ``run_dir/exp.name``; returns ``"done"`` or ``"skipped"``."""
+    """Run ``exp`` with ``cfg`` on its seeds (:func:`seeds_for`) into ``run_dir/exp.name``;
+    returns ``"done"`` or ``"skipped"``.
+
+    The first seed runs in the experiment's folder (its files feed the figures), the
+    others in ``seed-<s>/`` below it; verdicts are combined across seeds
+    (:func:`implicit_em.experiments.verdicts.combine_seeds`).
+    """
     final = run_dir / exp.name
     config = dataclasses.asdict(cfg)
+    seeds = seeds_for(exp, cfg, n_seeds)
     results_path = final / "results.json"
     if results_path.exists() and not force:
         try:
@@ -104,40 +159,49 @@ def run_one(
             os.replace(results_path, final / "results.json.damaged")
             log(f"    {err}; re-running it (the damaged file is kept as results.json.damaged)")
         else:
-            if previous["config"] == jsonable(config):
+            if previous.config == jsonable(config) and previous.seeds == seeds:
                 return "skipped"
             raise RunError(
-                f"{results_path} was computed with a different config; use a new --out, or "
-                "--force to replace it"
+                f"{results_path} was computed with a different config or seeds; use a new "
+                "--out, or --force to replace it"
             )
     partial = run_dir / f".{exp.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     start = time.perf_counter()
     try:
-        partial.mkdir(parents=True)
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed % 2**32)  # noqa: NPY002 - legacy global RNG users (sklearn)
-        result = _check_result(exp.name, exp.run(cfg, partial))
+        runs = []
+        for i, seed in enumerate(seeds):
+            out = partial if i == 0 else partial / f"seed-{seed}"
+            out.mkdir(parents=True)
+            torch.manual_seed(seed)
+            np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global RNG users (sklearn)
+            seed_cfg = dataclasses.replace(cfg, seed=seed)
+            runs.append(_check_result(exp.name, exp.run(seed_cfg, out)))
+            if len(seeds) > 1:
+                log(f"    seed {seed} done ({time.perf_counter() - start:.1f} s)")
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    wall = time.perf_counter() - start
-    record = {
-        "experiment": exp.name,
-        "title": exp.title,
-        "claims": list(exp.claims),
-        "config": config,
-        "seed": cfg.seed,
-        "quick": quick,
-        "wall_s": round(wall, 3),
-        "finished": _now(),
-        **result,
-    }
-    for table, rows in record["tables"].items():
+    combined = _combine(exp, seeds, runs)
+    result = Result(
+        experiment=exp.name,
+        title=exp.title,
+        claims=list(exp.claims),
+        config=jsonable(config),
+        seed=cfg.seed,
+        quick=quick,
+        wall_s=round(time.perf_counter() - start, 3),
+        finished=_now(),
+        seeds=seeds,
+        **combined,
+    )
+    for table, rows in result.tables.items():
         write_csv(partial / f"{table}.csv", rows)
-    record = jsonable(record)
-    record["figures"] = exp.plot(record, partial) if exp.plot else []
-    write_json(partial / "results.json", record)
+    if exp.plot:  # figures come from the first seed's record
+        first = Result(**{**dataclasses.asdict(result), "verdicts": result.verdicts,
+                          "tables": runs[0]["tables"]}).to_dict()  # fmt: skip
+        result.figures = [Figure(f["file"], f.get("caption", "")) for f in exp.plot(first, partial)]
+    write_results(partial / "results.json", result)
     for damaged in final.glob("*.damaged"):  # keep what could not be read, for a post-mortem
         os.replace(damaged, partial / damaged.name)
     if final.exists():
@@ -211,22 +275,30 @@ def run_experiments(
     force: bool = False,
     argv=None,
     log=print,
+    n_seeds: int | None = None,
 ) -> dict:
     """Run ``experiments`` into ``run_dir``; returns ``{name: "done" | "skipped" | error}``.
 
-    A failing experiment is reported and the others still run; what finished is kept.
+    Stochastic experiments run on ``n_seeds`` seeds (default: ``QUICK_SEEDS`` with
+    ``quick``, else ``FULL_SEEDS``; one when ``seed`` is given, for debugging) and
+    decide on all of them. A failing experiment is reported and the others still run;
+    what finished is kept.
     """
     run_dir = Path(run_dir)
+    if n_seeds is None:
+        n_seeds = 1 if seed is not None else (QUICK_SEEDS if quick else FULL_SEEDS)
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
     check_overrides(experiments, overrides)
     configs = {
         e.name: build_config(e, quick=quick, seed=seed, overrides=overrides) for e in experiments
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir):
-        return _run_locked(experiments, configs, run_dir, quick, force, argv, log)
+        return _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds)
 
 
-def _run_locked(experiments, configs, run_dir, quick, force, argv, log) -> dict:
+def _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds) -> dict:
     meta_path = run_dir / "run.json"
     meta = {"started": _now(), "experiments": []}
     if meta_path.exists():
@@ -238,7 +310,12 @@ def _run_locked(experiments, configs, run_dir, quick, force, argv, log) -> dict:
                 p.parent.name for p in run_dir.glob("*/results.json")
             )
             log(f"{err}; starting a new run record (the damaged file is kept as run.json.damaged)")
-    meta.update(argv=list(argv if argv is not None else sys.argv), env=environment())
+    meta.update(
+        argv=list(argv if argv is not None else sys.argv),
+        env=environment(),
+        quick=quick,
+        n_seeds=n_seeds,
+    )
     meta.pop("finished", None)
     write_json(meta_path, meta)
     status = {}
@@ -247,14 +324,16 @@ def _run_locked(experiments, configs, run_dir, quick, force, argv, log) -> dict:
         start = time.perf_counter()
         try:
             status[exp.name] = run_one(
-                exp, configs[exp.name], run_dir, quick=quick, force=force, log=log
+                exp, configs[exp.name], run_dir, quick=quick, force=force, log=log, n_seeds=n_seeds
             )
         except RunError:
             raise
         except Exception as err:  # keep going: one failure must not lose the others
             status[exp.name] = f"failed: {type(err).__name__}: {err}"
             log(traceback.format_exc())
-        log(f"    {status[exp.name]} ({time.perf_counter() - start:.1f} s)")
+        took = time.perf_counter() - start
+        log(f"    {status[exp.name]} ({took:.1f} s)")
+        meta.setdefault("wall_s", {})[exp.name] = round(took, 3)
         if status[exp.name] in ("done", "skipped") and exp.name not in meta["experiments"]:
             meta["experiments"].append(exp.name)
         meta.setdefault("failures", {}).pop(exp.name, None)

@@ -1,7 +1,8 @@
 r"""InfoMax objectives: Gaussian proxies (log-det of the covariance or correlation) and
 the exact Bell-Sejnowski InfoMax of an invertible layer.
 
-For ``z = W x + b`` (claims C12-C14 in :mod:`implicit_em.claims`) InfoMax maximises ``sum_j H(z_j) - lambda TC(z)``.
+For ``z = W x + b`` (claims C12-C14 in :mod:`implicit_em.claims`) InfoMax
+maximises ``sum_j H(z_j) - lambda TC(z)``.
 Under a Gaussian assumption ``H(z) = 1/2 log det Cov(z) + const`` and
 ``TC(z) = -1/2 log det Corr(z)``, giving the loss
 ``-log det C + lambda ||C - diag(C)||_F^2`` (``C``: batch covariance or correlation).

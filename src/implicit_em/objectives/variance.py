@@ -1,4 +1,5 @@
-r"""Variance terms that keep units alive: the ``-sum log Var`` entropy term of claim C12 and a bounded hinge."""
+r"""Variance terms that keep units alive: the ``-sum log Var`` entropy term of claim C12
+and a bounded hinge."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from ._moments import as_batch, moments, warn_constant
 
 
 def log_variance_loss(z, eps: float = 1e-6, gather_distributed: bool = False):
-    r"""``-sum_j log(Var(z_j) + eps)`` (the InfoMax marginal-entropy term under a Gaussian assumption; claims C12, C13 in :mod:`implicit_em.claims`).
+    r"""``-sum_j log(Var(z_j) + eps)`` (the InfoMax marginal-entropy
+    term under a Gaussian assumption; claims C12, C13 in :mod:`implicit_em.claims`).
 
     **Unbounded below**: scaling ``z`` by ``s`` lowers it by ``2 D log s`` without limit,
     so on its own it rewards blowing up the activations' scale; pair it with a weight

@@ -39,7 +39,8 @@ def weight_orthogonality(w):
 
 
 def neg_log_abs_det(w):
-    r"""``-log|det W|`` of a square ``W``: the exact volume term (claim C11 in :mod:`implicit_em.claims`)."""
+    r"""``-log|det W|`` of a square ``W``: the exact volume term
+    (claim C11 in :mod:`implicit_em.claims`)."""
     w, peak = _weight(w)
     if w.shape[0] != w.shape[1]:
         raise ValueError(f"weight must be square, got {tuple(w.shape)}; use neg_log_det_gram")

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from .._io import atomic_write_text
-from ..claims import CLAIMS
-from ..experiments.results import DamagedFileError, read_results, read_run_meta
+from ..claims import CLAIMS, REGISTRY
+from ..experiments.results import DamagedFileError, Result, Verdict, read_results, read_run_meta
+from ..experiments.verdicts import PARTS_RULE, SEEDS_RULE, combine_parts
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2330;
@@ -32,7 +33,8 @@ background:#fff}figure{margin:10px 0 18px}figcaption{color:#4d5668;font-size:13.
 margin-top:4px}details{margin:6px 0}summary{cursor:pointer;color:#2d5bd7}
 .fail{background:#fde8e6;border:1px solid #f2b8b3;padding:8px 12px;border-radius:6px}
 code{background:#eef0f5;padding:0 4px;border-radius:3px}a{color:#2d5bd7}
-.tw{overflow-x:auto;max-width:100%}
+.tw{overflow-x:auto;max-width:100%}.words{color:#5d6679;font-size:12.5px;margin-top:3px;
+font-style:italic}.ci{color:#5d6679;font-size:12px}ul.doubts li{margin:4px 0}
 """
 
 
@@ -91,68 +93,151 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
 
 
-def _claims_table(results: dict[str, dict]) -> str:
+def _value(v: Verdict) -> str:
+    """The key number, with its 95 % interval across seeds when there is one."""
+    text = _e(v.value)
+    if v.interval is not None:
+        lo, hi = v.interval
+        text += f' <span class="ci">[{_e(lo)}, {_e(hi)}]</span>'
+    return text
+
+
+def _seeds(v: Verdict) -> str:
+    return f"{v.seeds_agree}/{v.seeds_total}" if v.seeds_total else ""
+
+
+def claim_verdicts(results: dict[str, Result]) -> dict[str, tuple[str, list[tuple[str, Verdict]]]]:
+    """``{claim: (combined verdict, [(experiment, verdict), ...])}`` for measured claims."""
+    out = {}
+    for cid in CLAIMS:
+        parts = [(n, v) for n, r in results.items() for v in r.verdicts if v.claim == cid]
+        if parts:
+            out[cid] = (combine_parts([v.verdict for _, v in parts]), parts)
+    return out
+
+
+def _claims_table(verdicts: dict) -> str:
     rows = []
-    for cid, text in CLAIMS.items():
-        found = [(n, v) for n, r in results.items() for v in r["verdicts"] if v["claim"] == cid]
-        if not found:
+    for cid, claim in REGISTRY.items():
+        words = (
+            f'<div class="words">&ldquo;{html.escape(claim.words)}&rdquo; '
+            f"&mdash; {html.escape(claim.source_label())}</div>"
+        )
+        text = f"{html.escape(claim.text)}{words}"
+        if cid not in verdicts:
             rows.append(
-                f"<tr><td>{cid}</td><td>{html.escape(text)}</td><td>{_badge(None)}</td>"
-                "<td></td><td></td></tr>"
+                f"<tr><td>{cid}</td><td>{text}</td><td>{_badge(None)}</td>"
+                "<td></td><td></td><td></td></tr>"
             )
-        for name, v in found:
-            rows.append(
-                f"<tr><td>{cid}</td><td>{html.escape(text)}</td><td>{_badge(v['verdict'])}</td>"
-                f'<td class="num">{_e(v["value"])}</td>'
-                f'<td><a href="#exp-{html.escape(name)}">{html.escape(name)}</a></td></tr>'
-            )
-    head = "<tr><th>ID</th><th>claim</th><th>verdict</th><th>key number</th><th>section</th></tr>"
+            continue
+        verdict, parts = verdicts[cid]
+        links = "<br>".join(
+            f'<a href="#exp-{html.escape(n)}">{html.escape(n)}</a> {_badge(v.verdict)}'
+            if len(parts) > 1
+            else f'<a href="#exp-{html.escape(n)}">{html.escape(n)}</a>'
+            for n, v in parts
+        )
+        values = "<br>".join(_value(v) for _, v in parts)
+        seeds = "<br>".join(_seeds(v) for _, v in parts)
+        rows.append(
+            f"<tr><td>{cid}</td><td>{text}</td><td>{_badge(verdict)}</td>"
+            f'<td class="num">{values}</td><td class="num">{seeds}</td><td>{links}</td></tr>'
+        )
+    head = (
+        "<tr><th>ID</th><th>claim, and the source's own words</th><th>verdict</th>"
+        "<th>key number [95 % interval]</th><th>seeds agreeing</th><th>evidence</th></tr>"
+    )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _section(name: str, r: dict, exp_dir: Path) -> str:
-    parts = [f'<h2 id="exp-{html.escape(name)}">{html.escape(r.get("title", name))}</h2>']
-    parts.append(
-        f'<p class="sub"><code>{html.escape(name)}</code> · claims {", ".join(r["claims"])} · '
-        f"seed {r['seed']} · {'quick' if r.get('quick') else 'full'} sizes · "
-        f"{r['wall_s']:.1f} s</p>"
+def _doubts(verdicts: dict) -> str:
+    """One line per refuted or partly claim: why (the evidence of the parts that fail)."""
+    lines = []
+    for cid, (verdict, parts) in verdicts.items():
+        if verdict not in ("refuted", "partly"):
+            continue
+        why = " ".join(
+            f"[{html.escape(n)}: {html.escape(v.verdict)}] {html.escape(v.evidence)}"
+            for n, v in parts
+            if v.verdict != "confirmed"
+        )
+        lines.append(f"<li>{_badge(verdict)} <b>{cid}</b> {html.escape(CLAIMS[cid])} {why}</li>")
+    if not lines:
+        return "<p>None in this run: every measured claim was confirmed or left open.</p>"
+    return f'<ul class="doubts">{"".join(lines)}</ul>'
+
+
+def _overview(meta: dict, results: dict[str, Result]) -> str:
+    env = meta.get("env", {})
+    quick = meta.get("quick")
+    sizes = "quick sizes" if quick else "full sizes" if quick is not None else "sizes unknown"
+    n = meta.get("n_seeds")
+    seeds = (
+        f"{n} seed(s) per stochastic experiment (deterministic ones run once)"
+        if n
+        else "seeds: see each section"
     )
-    if r.get("summary"):
-        parts.append(f"<p>{html.escape(r['summary'])}</p>")
-    if r["verdicts"]:
+    data = "".join(
+        f"<li><code>{html.escape(name)}</code>: {html.escape(r.data)}</li>"
+        for name, r in results.items()
+        if r.data
+    )
+    wall = sum(r.wall_s for r in results.values())
+    machine = (
+        f"{env.get('platform', '?')}, {env.get('device', '?')}, {env.get('threads', '?')} "
+        f"torch threads of {env.get('cpu_count', '?')} CPUs"
+    )
+    return (
+        f'<p class="sub"><b>{sizes}</b> · {html.escape(seeds)} · total wall time '
+        f"{wall / 60:.1f} min · {html.escape(machine)}</p>"
+        + (f"<p>Data actually used:</p><ul>{data}</ul>" if data else "")
+    )
+
+
+def _section(name: str, r: Result, exp_dir: Path) -> str:
+    parts = [f'<h2 id="exp-{html.escape(name)}">{html.escape(r.title or name)}</h2>']
+    seeds = ", ".join(str(s) for s in r.seeds) if r.seeds else str(r.seed)
+    parts.append(
+        f'<p class="sub"><code>{html.escape(name)}</code> · claims {", ".join(r.claims)} · '
+        f"seed(s) {seeds} · {'quick' if r.quick else 'full'} sizes · {r.wall_s:.1f} s</p>"
+    )
+    if r.summary:
+        parts.append(f"<p>{html.escape(r.summary)}</p>")
+    if r.verdicts:
         parts.append("<h3>Verdicts</h3>")
         rows = [
-            f"<tr><td>{html.escape(v['claim'])}</td><td>{_badge(v['verdict'])}</td>"
-            f'<td class="num">{_e(v["value"])}</td><td>{html.escape(v["threshold"])}</td>'
-            f"<td>{html.escape(v['evidence'])}</td></tr>"
-            for v in r["verdicts"]
+            f"<tr><td>{html.escape(v.claim)}</td><td>{_badge(v.verdict)}</td>"
+            f'<td class="num">{_value(v)}</td><td class="num">{_seeds(v)}</td>'
+            f"<td>{html.escape(v.threshold)}</td><td>{html.escape(v.evidence)}</td></tr>"
+            for v in r.verdicts
         ]
         parts.append(
-            "<table><tr><th>claim</th><th>verdict</th><th>value</th><th>rule</th>"
-            f"<th>evidence</th></tr>{''.join(rows)}</table>"
+            "<table><tr><th>claim</th><th>verdict</th><th>value</th><th>seeds</th>"
+            f"<th>rule</th><th>evidence</th></tr>{''.join(rows)}</table>"
         )
-    for fig in r.get("figures", []):
-        path = exp_dir / fig["file"]
+    for fig in r.figures:
+        path = exp_dir / fig.file
         if path.is_file():
             parts.append(
-                f"<figure>{_img(path)}<figcaption>{html.escape(fig.get('caption', ''))}"
-                "</figcaption></figure>"
+                f"<figure>{_img(path)}<figcaption>{html.escape(fig.caption)}</figcaption></figure>"
             )
-    for tname, rows in r.get("tables", {}).items():
+    for tname, rows in r.tables.items():
         parts.append(f"<h3>Table: {html.escape(tname)}</h3>{_table(rows, max_rows=30)}")
-    if r.get("metrics"):
-        parts.append(
-            f"<h3>Metrics</h3><details><summary>show</summary>{_kv(r['metrics'])}</details>"
-        )
-    parts.append(f"<h3>Config</h3>{_kv(r['config'])}")
+    if r.metrics:
+        parts.append(f"<h3>Metrics</h3><details><summary>show</summary>{_kv(r.metrics)}</details>")
+    parts.append(f"<h3>Config</h3>{_kv(r.config)}")
     return "\n".join(parts)
 
 
 def build_report(run_dir, log=None) -> Path:
     """Write ``run_dir/report.html`` from ``run.json`` and each ``*/results.json``.
 
-    A damaged ``results.json`` is skipped with a note in the report (and on ``log``,
-    default standard error); a damaged ``run.json`` raises :class:`DamagedFileError`.
+    Layout: what ran (sizes, seeds, data, machine, wall time); the claims table with one
+    verdict per claim (combined across experiments by
+    :func:`implicit_em.experiments.verdicts.combine_parts`); where the sources are wrong
+    or unproven; one section per experiment; the environment. A damaged
+    ``results.json`` is skipped with a note in the report (and on ``log``, default
+    standard error); a damaged ``run.json`` raises :class:`DamagedFileError`.
     """
     run_dir = Path(run_dir)
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -177,16 +262,21 @@ def build_report(run_dir, log=None) -> Path:
         "<code>iem run</code> command on this directory to recompute it.</p>"
         for n, m in damaged.items()
     )
+    verdicts = claim_verdicts(results)
     env = dict(meta.get("env", {}), argv=" ".join(meta.get("argv", [])))
     body = [
         "<h1>implicit-em report</h1>",
         f'<p class="sub">run <code>{html.escape(run_dir.name)}</code> · started '
         f"{html.escape(str(meta.get('started', '?')))} · finished "
         f"{html.escape(str(meta.get('finished', 'not finished')))}</p>",
+        _overview(meta, results),
         fail_html,
-        "<h2>Claims</h2><p>Each verdict is computed from measurements in this run; the rule "
-        "that decided it is in the experiment's section.</p>",
-        _claims_table(results),
+        "<h2>Claims</h2><p>One verdict per claim, computed from measurements in this run. "
+        f"Rules: {html.escape(SEEDS_RULE)}; {html.escape(PARTS_RULE)}. Each experiment's "
+        "own rule is in its section.</p>",
+        _claims_table(verdicts),
+        "<h2>Where the sources are wrong or unproven</h2>",
+        _doubts(verdicts),
         *(_section(name, r, run_dir / name) for name, r in results.items()),
         f'<h2 id="environment">Environment</h2>{_kv(env)}',
     ]
