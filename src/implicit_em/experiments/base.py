@@ -17,7 +17,14 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from .results import VERDICTS, Verdict
 from .verdicts import grade_below
 
-__all__ = ["VERDICTS", "Experiment", "Verdict", "grade_below", "image_dataset"]
+__all__ = [
+    "VERDICTS",
+    "Experiment",
+    "Verdict",
+    "describe_image_data",
+    "grade_below",
+    "image_dataset",
+]
 
 
 def image_dataset(name: str, seed: int, mnist_train: int):
@@ -30,6 +37,25 @@ def image_dataset(name: str, seed: int, mnist_train: int):
     if find_mnist() is None:
         return None
     return load_dataset("mnist", seed=seed, download=False, n_train=mnist_train)
+
+
+def describe_image_data(name: str, mnist_train: int) -> str:
+    """What :func:`image_dataset` gives, in words, for the report's "data used" line."""
+    from ..data import find_mnist
+
+    if name == "digits":
+        return "scikit-learn digits: 1797 8x8 images split 1438 train / 359 test"
+    if name != "mnist":
+        return name
+    found = find_mnist()
+    if found is None:
+        return "MNIST: not available (set IEM_DATA to its folder); skipped"
+    if found[1]:
+        return f"MNIST: {mnist_train} of the 60k training images; the 10k test images"
+    return (
+        f"MNIST: the 10k test images split 8k/2k, {min(mnist_train, 8000)} of the 8k for "
+        "training (the 60k training set was not available)"
+    )
 
 
 @dataclass

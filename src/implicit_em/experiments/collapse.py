@@ -20,7 +20,7 @@ from ..data import load_dataset
 from ..diagnostics import Monitor, responsibility_stats, unit_health
 from ..lse import lse_loss
 from ..training import train
-from .base import Experiment, Verdict
+from .base import Experiment, Verdict, describe_image_data
 from .config import bounded
 
 VARIANTS = {
@@ -170,6 +170,7 @@ def summarise(rows, history, cfg) -> dict:
                 "; ".join(f"{r['variant']}: {mode(r)}" for r in infomax) + ".",
             ),
         ],
+        "data": describe_image_data("digits", 0) + " (standardised)",
         "summary": (
             "A softmax prototype layer on digits under the LSE loss, LSE plus volume controls, "
             "and InfoMax objectives alone: the collapse modes each one shows."

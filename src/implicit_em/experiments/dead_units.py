@@ -24,7 +24,7 @@ from torch import nn
 from ..activations import ACTIVATIONS, make_activation
 from ..diagnostics import Monitor
 from ..training import train
-from .base import Experiment, Verdict, image_dataset
+from .base import Experiment, Verdict, describe_image_data, image_dataset
 
 STANDARD = {"relu": nn.ReLU, "tanh": nn.Tanh}
 SOFT_DERIVED = ("gate_silu", "laplace")
@@ -248,6 +248,7 @@ def summarise(rows, history, skipped, cfg) -> dict:
                 evidence,
             )
         ],
+        "data": "; ".join(describe_image_data(n, cfg.mnist_train) for n in cfg.datasets),
         "summary": (
             "Inactive units during training, and a recovery test after pushing half of the "
             "first-layer units into their off region, for standard, derived and competitive "

@@ -28,7 +28,7 @@ from ..data import load_dataset
 from ..diagnostics import em_structure
 from ..diagnostics.em_structure import EM, GATE, HARD, LINEAR, NORM
 from ..training import train
-from .base import Experiment, Verdict
+from .base import Experiment, Verdict, describe_image_data
 
 
 @dataclass
@@ -178,6 +178,7 @@ def summarise(map_rows: list[dict], summary: list[dict], cfg: Config) -> dict:
                 evidence,
             )
         ],
+        "data": describe_image_data("digits", 0) + " (standardised)",
         "summary": (
             "Four classifiers trained on digits (ReLU MLP, tanh MLP, a self-attention block, "
             "an MLP with the library's SoLU and grouped-SoLU activations), each mapped on the "

@@ -175,6 +175,10 @@ def summarise(rows, cfg) -> dict:
                 evidence,
             )
         ],
+        "data": (
+            f"synthetic ICA mixtures of Laplace and uniform sources ({cfg.n_samples} "
+            f"samples; {', '.join(map(str, cfg.n_sources))} sources)"
+        ),
         "summary": (
             "Source separation on ICA mixtures with known mixing matrices: Amari distance of "
             "each InfoMax objective's unmixing matrix vs FastICA."

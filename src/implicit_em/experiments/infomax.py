@@ -31,7 +31,7 @@ from .. import objectives as O
 from ..diagnostics import gaussian_total_correlation, linear_probe
 from ..objectives.hsic import _center
 from ..training import train
-from .base import Experiment, Verdict, image_dataset
+from .base import Experiment, Verdict, describe_image_data, image_dataset
 from .config import bounded
 
 
@@ -409,6 +409,7 @@ def summarise(rows, pairs, skipped, cfg) -> dict:
                 evidence14,
             ),
         ],
+        "data": "; ".join(describe_image_data(n, cfg.mnist_train) for n in cfg.datasets),
         "summary": (
             "One-layer features from InfoMax objectives vs PCA, FastICA, a sparse "
             "autoencoder and random projections; and which dependences the second-order "

@@ -218,6 +218,10 @@ def summarise(traces, identity, cfg) -> dict:
                 evidence,
             )
         ],
+        "data": (
+            f"synthetic Gaussian clusters: {cfg.n_2d} 2-D points (4 clusters), "
+            f"{cfg.n_samples} x {cfg.n_features}-D ({cfg.n_components} clusters), 80/20 split"
+        ),
         "summary": (
             "The Xu-Jordan step identity, and EM vs gradient ascent on the LSE objective vs "
             "scikit-learn from the same initial parameters."
