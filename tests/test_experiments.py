@@ -335,7 +335,13 @@ def test_activations_experiment_verdicts_follow_measurements(tmp_path):
     cfg = exp.Config(n_points=401, temperatures=(1.0, 0.1, 0.01), gaussian_grid=2)
     res = exp.run(cfg, tmp_path)
     v = {x.claim: x.verdict for x in res["verdicts"]}
-    assert v == {"C5": "confirmed", "C6": "partly", "C7": "refuted", "C8": "confirmed"}
+    assert v == {
+        "C5": "confirmed",
+        "C6": "partly",
+        "C7": "refuted",
+        "C8": "confirmed",
+        "C23": "partly",
+    }
     assert (tmp_path / "curves.json").exists()
     rows = [dict(r) for r in res["tables"]["properties"]]
     # if the Student-t activations were monotone and saturated at +-1, C7 would be confirmed
@@ -592,3 +598,22 @@ def test_cli_out_that_is_a_file_or_unwritable_is_one_line_and_exit_2(tmp_path, c
     assert err.startswith("iem: error:") and len(err.splitlines()) == 1
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_c23_rule_gives_each_outcome():
+    from implicit_em.experiments.activations import decide_c23
+
+    def row(lin=0.01, beyond=0.0, inside=1e-3, consistent=1e-16):
+        return {
+            "activation": "h", "threshold": 2.0, "closed_vs_numeric": consistent,
+            "linear_deviation": lin, "max_grad_beyond": beyond, "min_grad_inside": inside,
+            "plateau": 0.76,
+        }  # fmt: skip
+
+    tanh = row(lin=0.3, beyond=0.07, inside=0.07)
+    assert decide_c23([row(), row()], tanh).verdict == "confirmed"
+    assert decide_c23([row(lin=0.5), row()], tanh).verdict == "partly"  # saturates only
+    assert decide_c23([row(beyond=0.1), row(beyond=0.1)], tanh).verdict == "partly"  # linear
+    assert decide_c23([row(lin=0.5, beyond=0.1)], tanh).verdict == "refuted"
+    assert decide_c23([row(consistent=1e-3)], tanh).verdict == "open"
+    assert decide_c23([row()], row()).verdict == "open"  # the control passed: no test
