@@ -390,8 +390,9 @@ def test_mixture_experiment_small_run_and_verdict_rule(tmp_path):
     assert solvers["em"]["final_heldout_loglik"] == pytest.approx(
         solvers["sklearn"]["final_heldout_loglik"], rel=1e-10
     )
-    (v,) = res["verdicts"]
+    v, c24 = res["verdicts"]
     assert v.claim == "C4" and v.value < 1e-12 and v.verdict in ("confirmed", "partly")
+    assert c24.claim == "C24" and len(res["tables"]["hard_vs_soft"]) == 4
     traces = [dict(r) for r in res["tables"]["traces"]]
     for r in traces:  # a gradient fit that ends on EM's value confirms the claim
         if r["solver"] == "gradient":
@@ -617,3 +618,37 @@ def test_c23_rule_gives_each_outcome():
     assert decide_c23([row(lin=0.5, beyond=0.1)], tanh).verdict == "refuted"
     assert decide_c23([row(consistent=1e-3)], tanh).verdict == "open"
     assert decide_c23([row()], row()).verdict == "open"  # the control passed: no test
+
+
+def test_c24_rule_gives_each_outcome():
+    from implicit_em.experiments.mixture import decide_c24
+
+    def rows(hard_unc, hard_back, soft_unc, soft_back, held=(-3.0, -3.0)):
+        out = []
+        for s, empty in (("one_far", 1), ("two_on_one", 0)):
+            for em, unc, back, ll in (("hard", hard_unc, hard_back, held[0]),
+                                      ("soft", soft_unc, soft_back, held[1])):  # fmt: skip
+                out.append({"scenario": s, "em": em, "uncovered_clusters": unc,
+                            "empty_at_start": empty, "came_back": min(back, empty),
+                            "heldout_loglik": ll})  # fmt: skip
+        return out
+
+    assert decide_c24(rows(1, 0, 0, 1)).verdict == "confirmed"
+    assert decide_c24(rows(2, 0, 2, 1)).verdict == "partly"  # soft revives, still uncovered
+    assert decide_c24(rows(2, 0, 2, 0, held=(-3.0, -2.9))).verdict == "partly"  # ends better
+    assert decide_c24(rows(2, 0, 2, 0)).verdict == "refuted"  # soft stuck the same way
+    assert decide_c24(rows(0, 1, 0, 1)).verdict == "refuted"  # hard never stuck
+
+
+def test_hard_em_never_moves_an_empty_component_and_soft_em_does():
+    import numpy as np
+
+    from implicit_em.experiments.mixture import CENTRES, _scenario, classification_em
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([c + 0.5 * rng.standard_normal((100, 2)) for c in CENTRES])
+    start = _scenario("one_far", X, rng)
+    hard = classification_em(X, *start, hard=True, iters=10)
+    soft = classification_em(X, *start, hard=False, iters=10)
+    assert np.array_equal(hard[0][2], start[0][2]) and hard[2][2] == 0.0
+    assert np.linalg.norm(soft[0][2] - start[0][2]) > 10 and soft[2][2] > 0
