@@ -337,7 +337,7 @@ def test_activations_experiment_verdicts_follow_measurements(tmp_path):
     v = {x.claim: x.verdict for x in res["verdicts"]}
     assert v == {
         "C5": "confirmed",
-        "C6": "partly",
+        "C6": "refuted",
         "C7": "refuted",
         "C8": "confirmed",
         "C23": "partly",
@@ -652,3 +652,22 @@ def test_hard_em_never_moves_an_empty_component_and_soft_em_does():
     soft = classification_em(X, *start, hard=False, iters=10)
     assert np.array_equal(hard[0][2], start[0][2]) and hard[2][2] == 0.0
     assert np.linalg.norm(soft[0][2] - start[0][2]) > 10 and soft[2][2] > 0
+
+
+def test_c6_rule_gives_each_outcome_and_tails_are_measured():
+    import torch
+
+    from implicit_em.experiments.activations import decide_c6, tail_approach
+
+    soft = tail_approach(torch.nn.functional.softsign)
+    tanh = tail_approach(torch.tanh)
+    assert soft["flat_at"] is None and soft["tail_slope"] == pytest.approx(-1.0, abs=0.05)
+    assert tanh["flat_at"] == 30.0  # 1 - tanh(30) is 0 in float64: not a 1/|z| approach
+    flat = {"flat_at": 10.0, "tail_slope": None}
+    power = {"flat_at": None, "tail_slope": -1.0}
+    steep = {"flat_at": None, "tail_slope": -3.0}
+    assert decide_c6([power, power], soft, tanh) == "confirmed"
+    assert decide_c6([flat, flat], soft, tanh) == "refuted"
+    assert decide_c6([flat, power], soft, tanh) == "partly"
+    assert decide_c6([steep], soft, tanh) == "partly"
+    assert decide_c6([power], tanh, tanh) == "open"  # the softsign control failed
