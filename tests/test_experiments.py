@@ -671,3 +671,18 @@ def test_c6_rule_gives_each_outcome_and_tails_are_measured():
     assert decide_c6([flat, power], soft, tanh) == "partly"
     assert decide_c6([steep], soft, tanh) == "partly"
     assert decide_c6([power], tanh, tanh) == "open"  # the softsign control failed
+
+
+def test_quick_runs_mark_undecidable_claims_indicative_and_show_the_last_full_run(tmp_path):
+    import dataclasses
+
+    toy = dataclasses.replace(TOY, indicative_when_quick=("C1",))
+    run_experiments([toy], tmp_path / "full", quick=False, n_seeds=1, log=lambda *_: None)
+    run_experiments([toy], tmp_path / "quick", quick=True, log=lambda *_: None)
+    full = json.loads((tmp_path / "full" / "toy" / "results.json").read_text())
+    quick = json.loads((tmp_path / "quick" / "toy" / "results.json").read_text())
+    assert full["verdicts"][0]["indicative"] is False
+    assert quick["verdicts"][0]["indicative"] is True
+    html = build_report(tmp_path / "quick").read_text()
+    assert "indicative (quick sizes)" in html and "last full run <code>full</code>" in html
+    assert "indicative (quick sizes)" not in build_report(tmp_path / "full").read_text()

@@ -71,6 +71,9 @@ class Experiment:
     plot: Callable[[dict, object], list] | None = None
     description: str = ""
     stochastic: bool = True  # False: one seed decides (deterministic measurements)
+    # claims whose verdict at quick sizes has been seen to differ from the full run's:
+    # a quick run marks them "indicative (quick sizes)" instead of deciding them
+    indicative_when_quick: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not is_dataclass(self.config) or "seed" not in {f.name for f in fields(self.config)}:

@@ -47,6 +47,8 @@ class Verdict:
         interval: 95 % interval of ``value`` across seeds (``None`` for one seed).
         seeds_agree, seeds_total: how many seeds gave this verdict, of how many.
         per_seed: each seed's own verdict, in seed order.
+        indicative: measured at quick sizes, where this claim's verdict is known to
+            differ from the full run's; shown as "indicative (quick sizes)".
     """
 
     claim: str
@@ -58,6 +60,7 @@ class Verdict:
     seeds_agree: int | None = None
     seeds_total: int | None = None
     per_seed: tuple[str, ...] = ()
+    indicative: bool = False
 
     def __post_init__(self):
         if self.claim not in CLAIMS:

@@ -183,6 +183,11 @@ def run_one(
         shutil.rmtree(partial, ignore_errors=True)
         raise
     combined = _combine(exp, seeds, runs)
+    if quick:  # verdicts that quick sizes cannot decide are shown as indicative only
+        combined["verdicts"] = [
+            dataclasses.replace(v, indicative=v.claim in exp.indicative_when_quick)
+            for v in combined["verdicts"]
+        ]
     result = Result(
         experiment=exp.name,
         title=exp.title,

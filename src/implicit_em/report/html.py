@@ -116,7 +116,37 @@ def claim_verdicts(results: dict[str, Result]) -> dict[str, tuple[str, list[tupl
     return out
 
 
-def _claims_table(verdicts: dict) -> str:
+def _indicative(parts) -> bool:
+    return any(v.indicative for _, v in parts)
+
+
+def last_full_run(run_dir: Path) -> tuple[str, dict] | None:
+    """The newest finished full-size run beside ``run_dir`` (same parent folder):
+    ``(name, claim_verdicts)``, or ``None``."""
+    best = None
+    for meta_path in run_dir.parent.glob("*/run.json"):
+        if meta_path.parent.resolve() == run_dir.resolve():
+            continue
+        try:
+            meta = read_run_meta(meta_path)
+        except (DamagedFileError, OSError):
+            continue
+        if meta.get("quick") is not False or "finished" not in meta:
+            continue
+        if best is None or str(meta["finished"]) > str(best[1]["finished"]):
+            best = (meta_path.parent, meta)
+    if best is None:
+        return None
+    results = {}
+    for name in best[1]["experiments"]:
+        try:
+            results[name] = read_results(best[0] / name / "results.json")
+        except (DamagedFileError, OSError):
+            continue
+    return best[0].name, claim_verdicts(results)
+
+
+def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
     rows = []
     for cid, claim in REGISTRY.items():
         words = (
@@ -131,6 +161,19 @@ def _claims_table(verdicts: dict) -> str:
             )
             continue
         verdict, parts = verdicts[cid]
+        badge = _badge(verdict)
+        if _indicative(parts):
+            last = full[1].get(cid) if full else None
+            badge = (
+                '<span class="v open">indicative (quick sizes)</span>'
+                f'<div class="words">quick: {html.escape(verdict)}; '
+                + (
+                    f"last full run <code>{html.escape(full[0])}</code>: {_badge(last[0])}"
+                    if last
+                    else "no full run in this folder yet (iem run all)"
+                )
+                + "</div>"
+            )
         links = "<br>".join(
             f'<a href="#exp-{html.escape(n)}">{html.escape(n)}</a> {_badge(v.verdict)}'
             if len(parts) > 1
@@ -140,7 +183,7 @@ def _claims_table(verdicts: dict) -> str:
         values = "<br>".join(_value(v) for _, v in parts)
         seeds = "<br>".join(_seeds(v) for _, v in parts)
         rows.append(
-            f"<tr><td>{cid}</td><td>{text}</td><td>{_badge(verdict)}</td>"
+            f"<tr><td>{cid}</td><td>{text}</td><td>{badge}</td>"
             f'<td class="num">{values}</td><td class="num">{seeds}</td><td>{links}</td></tr>'
         )
     head = (
@@ -161,7 +204,10 @@ def _doubts(verdicts: dict) -> str:
             for n, v in parts
             if v.verdict != "confirmed"
         )
-        lines.append(f"<li>{_badge(verdict)} <b>{cid}</b> {html.escape(CLAIMS[cid])} {why}</li>")
+        note = " (indicative: quick sizes)" if _indicative(parts) else ""
+        lines.append(
+            f"<li>{_badge(verdict)}{note} <b>{cid}</b> {html.escape(CLAIMS[cid])} {why}</li>"
+        )
     if not lines:
         return "<p>None in this run: every measured claim was confirmed or left open.</p>"
     return f'<ul class="doubts">{"".join(lines)}</ul>'
@@ -274,7 +320,7 @@ def build_report(run_dir, log=None) -> Path:
         "<h2>Claims</h2><p>One verdict per claim, computed from measurements in this run. "
         f"Rules: {html.escape(SEEDS_RULE)}; {html.escape(PARTS_RULE)}. Each experiment's "
         "own rule is in its section.</p>",
-        _claims_table(verdicts),
+        _claims_table(verdicts, last_full_run(run_dir) if meta.get("quick") else None),
         "<h2>Where the sources are wrong or unproven</h2>",
         _doubts(verdicts),
         *(_section(name, r, run_dir / name) for name, r in results.items()),
