@@ -1,6 +1,7 @@
 """Experiment framework: config overrides, verdicts, atomic/resumable runs, CLI, report."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -455,6 +456,15 @@ def test_collapse_experiment_small_run_and_verdict_rules(tmp_path):
         r["collapsed"] = True
     v = {x.claim: x.verdict for x in exp.summarise(fixed, [], cfg)["verdicts"]}
     assert v == {"C11": "partly", "C12": "refuted"}
+    # C12 judges InfoMax alone: a variant with an added regulariser does not count
+    assert rows["decorrelation+variance_hinge"]["family"] == "infomax+regulariser"
+    for r in fixed:
+        r["collapsed"] = r["family"] != "infomax+regulariser"
+    v = {x.claim: x.verdict for x in exp.summarise(fixed, [], cfg)["verdicts"]}
+    assert v["C12"] == "refuted"
+    assert res["metrics"]["logdet_drop_weights_x10"] == pytest.approx(
+        2 * cfg.units * math.log(10), rel=1e-6
+    )
 
 
 def test_infomax_experiment_small_run_and_verdict_rules(tmp_path):
