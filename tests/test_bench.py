@@ -21,3 +21,18 @@ def test_objectives_benchmark_runs_and_reports_ratios(tmp_path, monkeypatch):
     assert parts == {"objective", "train_step", "hsic"}
     assert all(math.isfinite(r["x_mse"]) and r["x_mse"] > 0 for r in rows if "x_mse" in r)
     assert (tmp_path / "objectives-quick.json").exists()
+
+
+def test_checks_benchmark_runs_and_reports_ratios(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import _common
+    import checks as bench
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    try:
+        rows = bench.main(["--quick"])
+    finally:
+        sys.modules.pop("checks", None)
+    assert {r["part"] for r in rows} == {"train", "objective"}
+    assert all(math.isfinite(r["ratio"]) and r["ratio"] > 0 for r in rows)
+    assert (tmp_path / "checks-quick.json").exists()
