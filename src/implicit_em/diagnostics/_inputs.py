@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
+
+from .._checks import check_finite
 
 
 def as_matrix(x, name: str = "activations", *, min_rows: int = 2) -> torch.Tensor:
@@ -36,10 +36,7 @@ def as_matrix(x, name: str = "activations", *, min_rows: int = 2) -> torch.Tenso
         x = x.float()
     elif x.dtype in (torch.float16, torch.bfloat16):
         x = x.float()
-    # max |x| propagates NaN and reaches inf: one reduction instead of isfinite()
-    peak = float(x.detach().abs().amax()) if x.numel() else 0.0
-    if not math.isfinite(peak):
-        raise ValueError(f"{name} contains NaN or Inf; diagnostics need finite values")
+    peak = float(check_finite(x, name))  # one reduction: NaN, inf and the scale
     if x.dtype != torch.float64 and peak * peak * x.shape[0] > torch.finfo(x.dtype).max:
         x = x.double()  # second moments of values this large overflow float32
     return x.detach()

@@ -12,7 +12,6 @@ or a hand edit can still damage them).
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -215,10 +214,3 @@ def read_run_meta(path) -> dict:
     if not isinstance(failures, dict):
         raise DamagedFileError(f"{path} is damaged: 'failures' is not a dict")
     return meta
-
-
-def finite_or_none(value) -> float | None:
-    """``value`` as a float if it is a finite number, else ``None``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None

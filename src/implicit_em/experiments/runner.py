@@ -102,14 +102,16 @@ def seeds_for(exp: Experiment, cfg, n_seeds: int) -> list[int]:
     return [cfg.seed + i for i in range(n)]
 
 
-def _combine(exp: Experiment, seeds: list[int], runs: list[dict]) -> dict:
+def _combine(seeds: list[int], runs: list[dict], indicative=()) -> dict:
     """One record from the per-seed results: verdicts combined claim by claim (in the
-    order the first seed gave them), tables stacked with a ``seed`` column."""
+    order the first seed gave them; claims in ``indicative`` marked so), tables stacked
+    with a ``seed`` column."""
     claims = list(dict.fromkeys(v.claim for v in runs[0]["verdicts"]))
     verdicts = []
     for claim in claims:
         per_seed = [next(v for v in r["verdicts"] if v.claim == claim) for r in runs]
-        verdicts.append(combine_seeds(per_seed, seeds))
+        combined = combine_seeds(per_seed, seeds)
+        verdicts.append(dataclasses.replace(combined, indicative=claim in indicative))
     tables = runs[0]["tables"]
     if len(runs) > 1:
         tables = {
@@ -182,12 +184,8 @@ def run_one(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    combined = _combine(exp, seeds, runs)
-    if quick:  # verdicts that quick sizes cannot decide are shown as indicative only
-        combined["verdicts"] = [
-            dataclasses.replace(v, indicative=v.claim in exp.indicative_when_quick)
-            for v in combined["verdicts"]
-        ]
+    # verdicts that quick sizes cannot decide are shown as indicative only
+    combined = _combine(seeds, runs, exp.indicative_when_quick if quick else ())
     result = Result(
         experiment=exp.name,
         title=exp.title,
@@ -203,8 +201,7 @@ def run_one(
     for table, rows in result.tables.items():
         write_csv(partial / f"{table}.csv", rows)
     if exp.plot:  # figures come from the first seed's record
-        first = Result(**{**dataclasses.asdict(result), "verdicts": result.verdicts,
-                          "tables": runs[0]["tables"]}).to_dict()  # fmt: skip
+        first = {**result.to_dict(), "tables": jsonable(runs[0]["tables"])}
         result.figures = [Figure(f["file"], f.get("caption", "")) for f in exp.plot(first, partial)]
     write_results(partial / "results.json", result)
     for damaged in final.glob("*.damaged"):  # keep what could not be read, for a post-mortem

@@ -17,6 +17,7 @@ agree and ``"partly"`` when they do not.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from .results import Verdict
 
@@ -80,14 +81,13 @@ def combine_seeds(per_seed: list[Verdict], seeds: list[int]) -> Verdict:
     claims = {v.claim for v in per_seed}
     if len(claims) != 1:
         raise ValueError(f"combine_seeds needs verdicts on one claim, got {sorted(claims)}")
+    first = per_seed[0]
+    if len(per_seed) == 1:
+        return replace(first, seeds_agree=1, seeds_total=1, per_seed=(first.verdict,))
     names = [v.verdict for v in per_seed]
     verdict = vote(names)
     mean, interval = interval95([v.value for v in per_seed])
     agree = sum(n == verdict for n in names)
-    first = per_seed[0]
-    if len(per_seed) == 1:
-        return Verdict(**{**first.to_dict(), "seeds_agree": 1, "seeds_total": 1,
-                          "per_seed": (first.verdict,)})  # fmt: skip
     split = ", ".join(f"seed {s}: {n}" for s, n in zip(seeds, names, strict=True))
     evidence = (
         f"{agree}/{len(names)} seeds agree ({split}). Seed {seeds[0]}: {first.evidence}"

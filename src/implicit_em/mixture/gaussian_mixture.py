@@ -677,10 +677,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 dist.all_reduce(leaf.grad)
 
     @staticmethod
-    def _data_scale(Xc, n_total) -> float:
+    def _data_scale(Xc, n_total, peak) -> float:
         """Root mean variance of the centred data over all ranks (1 for constant data);
-        computed as ``m * rms(X / m)`` with ``m = max |X|`` so that squares cannot overflow."""
-        peak = Xc.abs().amax() if Xc.numel() else torch.zeros((), dtype=Xc.dtype)
+        computed as ``m * rms(X / m)`` with ``m = max |X|`` (``peak``, this rank's, from
+        :func:`check_finite`) so that squares cannot overflow."""
+        peak = peak.clone()
         if _distributed():
             dist.all_reduce(peak, op=dist.ReduceOp.MAX)
         if not float(peak) > 0:
@@ -782,10 +783,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             _all_reduce(shift)
             self._shift = shift / n_total
         Xc = Xt - self._shift
-        check_finite(Xc, "X", square_rows=n)  # the design matrix holds squares of Xc
+        peak = check_finite(Xc, "X", square_rows=n)  # the design matrix holds squares of Xc
         if not warm:
             self._fitted_shape = (self.n_components, Xt.shape[1], self.covariance_type)
-            self._scale = self._data_scale(Xc, n_total) if self.solver == "gradient" else 1.0
+            gradient = self.solver == "gradient"
+            self._scale = self._data_scale(Xc, n_total, peak) if gradient else 1.0
         rng = check_random_state(self.random_state)
         best = None
         n_init = 1 if warm else self.n_init
@@ -845,10 +847,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             self._check_warm_start(Xt)
         Xc = Xt - self._shift
-        check_finite(Xc, "X", square_rows=Xc.shape[0])
+        peak = check_finite(Xc, "X", square_rows=Xc.shape[0])
         if first:
             self._fitted_shape = (self.n_components, Xt.shape[1], self.covariance_type)
-            self._scale = self._data_scale(Xc, float(Xt.shape[0]))
+            self._scale = self._data_scale(Xc, float(Xt.shape[0]), peak)
         n_total = float(Xt.shape[0])
         if first:
             if Xt.shape[0] < self.n_components:

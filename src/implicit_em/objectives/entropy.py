@@ -63,8 +63,7 @@ def gaussian_entropy(z):
     z = as_batch(z)
     var = z.var(0)
     tiny = torch.finfo(var.dtype).tiny
-    if var.numel() and bool((var <= tiny).any()):
-        warn_constant(var, tiny)
+    warn_constant(var, tiny)
     return 0.5 * torch.log(2 * math.pi * math.e * var.clamp_min(tiny))
 
 
