@@ -57,6 +57,35 @@ def test_jacobian_structure():
     torch.testing.assert_close(jn, torch.eye(12, dtype=torch.float64) - torch.softmax(-z, 0))
 
 
+@pytest.mark.parametrize(
+    "module",
+    [
+        C.SoLU(temperature=0.7),
+        C.NegLogSoftmin(temperature=1.3),
+        C.GroupedSoftmax(4, temperature=0.5),
+        C.GroupedSoLU(3, temperature=2.0),
+        C.SoLU(dim=0),
+    ],
+    ids=repr,
+)
+def test_jacobian_diagonal_matches_autograd(module):
+    module = module.double()
+    z = Z if module.dim == -1 else Z.T.contiguous()  # alternatives along module.dim
+    got = module.jacobian_diagonal(z).movedim(module.dim, -1)
+    for i, row in enumerate(z.movedim(module.dim, -1)):  # one full Jacobian per sample
+
+        def fn(v):
+            return module(v if module.dim == -1 else v[:, None])
+
+        jac = _jacobian(fn, row).reshape(len(row), len(row))
+        torch.testing.assert_close(got[i], torch.diagonal(jac))
+
+
+def test_jacobian_diagonal_refuses_layer_norm():
+    with pytest.raises(NotImplementedError, match="jacrev"):
+        C.SoLU(layer_norm=12).jacobian_diagonal(Z.float())
+
+
 def test_gradcheck():
     z = Z.clone().requires_grad_(True)
     for fn in (

@@ -6,10 +6,17 @@ the Laplace posterior mean ``tanh(clip(z, -1, 1))``) and two competitive activat
 (SoLU, grouped SoLU), with Adam and with SGD. A unit is *inactive* when its local
 derivative ``|d a_j / d z_j|`` stays below ``tol`` on every probe input.
 
-1. The inactive fraction of both hidden layers is recorded during training (Monitor).
+1. Ordinary training: the inactive fraction of both hidden layers over training
+   (Monitor) and at its end -- do units die without being pushed?
 2. Recovery test: the biases of half the first-layer units are shifted so that every
-   pre-activation of those units is ``<= -margin``; we measure the gradient that still
-   reaches them, then train again and count how many become active again.
+   pre-activation of those units is ``<= -margin``; we record which shifted units then get
+   exactly zero local derivative in float32 and in float64 (an analytic zero, like the
+   Laplace mean's plateau, is zero in both; an underflow, like tanh's at ``z = -10``, only
+   in float32), train again and count the shifted units that are active afterwards.
+3. Where each activation's float32 and float64 derivative reach exactly zero, on a grid
+   of negative inputs (deterministic).
+
+C9 is decided in three parts, as the seed states it (:func:`decide_c9`).
 """
 
 from __future__ import annotations
@@ -25,10 +32,13 @@ from ..activations import ACTIVATIONS, make_activation
 from ..diagnostics import Monitor
 from ..training import train
 from .base import Experiment, Verdict, describe_image_data, image_dataset
+from .config import bounded
+from .verdicts import combine_parts
 
 STANDARD = {"relu": nn.ReLU, "tanh": nn.Tanh}
 SOFT_DERIVED = ("gate_silu", "laplace")
 COMPETITIVE = ("solu", "grouped_solu")
+ZERO_GRID = (-2.0, -4.0, -6.0, -8.0, -10.0, -15.0, -20.0, -40.0, -90.0, -110.0, -200.0, -800.0)
 
 
 @dataclass
@@ -48,6 +58,7 @@ class Config:
     tol: float = 1e-4  # inactive: |d a / d z| < tol on every probe input
     probe_size: int = 512
     monitor_every: int = 25
+    recover_min: float = bounded(0.5, gt=0.0, max=1.0)  # C9: "recovers" = this share active
 
 
 QUICK = {"epochs": 4, "recovery_epochs": 3, "datasets": ("digits",), "hidden": 64}
@@ -74,8 +85,13 @@ class MLP(nn.Module):
 
 
 def local_derivative(act: nn.Module, z: torch.Tensor, elementwise: bool) -> torch.Tensor:
-    """``d a_j / d z_j`` for every input and unit, shape like ``z``."""
+    """``d a_j / d z_j`` for every input and unit, shape like ``z``: autograd for
+    element-wise activations, the closed form for competitive ones that give it, the
+    full Jacobian's diagonal otherwise."""
     z = z.detach()
+    if hasattr(act, "jacobian_diagonal"):
+        with torch.no_grad():
+            return act.jacobian_diagonal(z)
     if elementwise:
         z = z.clone().requires_grad_(True)
         with torch.enable_grad():
@@ -92,6 +108,49 @@ def inactive_units(model: MLP, x: torch.Tensor, tol: float) -> tuple[torch.Tenso
     d1 = local_derivative(model.a1, z1, model.elementwise)
     d2 = local_derivative(model.a2, z2, model.elementwise)
     return (d1.abs() < tol).all(0), (d2.abs() < tol).all(0)
+
+
+def zero_derivative_units(model: MLP, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Bool masks ``(k,)`` of first-layer units whose local derivative is exactly 0 on
+    every row of ``x``, computed in float32 and in float64 (a float64 copy of the model):
+    zero in both is an analytic zero, zero in float32 only an underflow."""
+    out = {}
+    for name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
+        m = model if dtype == torch.float32 else _copy(model).double()
+        with torch.no_grad():
+            z1 = m.l1(x.to(dtype))
+        out[name] = (local_derivative(m.a1, z1, m.elementwise) == 0).all(0)
+    return out
+
+
+def _copy(model):
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def zero_derivative_grid(activations) -> list[dict]:
+    """Part 3: where each activation's ``d a / d z`` first reaches exactly 0 on the inputs
+    ``ZERO_GRID`` (descending), in float32 and in float64 (competitive activations: one
+    unit at ``z`` among seven at 0). The same onset in both is an analytic zero (a
+    plateau, ReLU's off side); a later onset in float64, or none, is an underflow."""
+    rows = []
+    for act in activations:
+        onset = {}
+        for dtype in (torch.float32, torch.float64):
+            mod = _activation(act).to(dtype)
+            elementwise = act in STANDARD or ACTIVATIONS[act].elementwise
+            z = torch.zeros(len(ZERO_GRID), 8, dtype=dtype)
+            z[:, 0] = torch.tensor(ZERO_GRID, dtype=dtype)
+            d = local_derivative(mod, z, elementwise)[:, 0]
+            zeros = [zv for zv, dv in zip(ZERO_GRID, d.tolist(), strict=True) if dv == 0]
+            onset[dtype] = zeros[0] if zeros else None
+        f32, f64 = onset[torch.float32], onset[torch.float64]
+        kind = "none" if f32 is None else "analytic" if f32 == f64 else "underflow"
+        rows.append(
+            {"activation": act, "first_zero_float32": f32, "first_zero_float64": f64, "zero": kind}
+        )
+    return rows
 
 
 def _data(name: str, cfg: Config):
@@ -158,18 +217,17 @@ def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, l
         z1 = model.l1(x_tr)
         model.l1.bias[shifted] -= z1[:, shifted].amax(0) + cfg.margin
     d1_after_shift, _ = inactive_units(model, probe, cfg.tol)
+    zero = zero_derivative_units(model, probe)
     model.zero_grad()
     loss(model, (x_tr, y_tr)).backward()
     row_grad = model.l1.weight.grad.norm(dim=1)
     keep = torch.ones(cfg.hidden, dtype=torch.bool)
     keep[shifted] = False
     grad_ratio = float(row_grad[shifted].mean() / row_grad[keep].mean().clamp_min(1e-30))
-    zero_grad_units = float((row_grad[shifted] == 0).float().mean())
     acc_shifted = _accuracy(model, x_te, y_te)
     fit(cfg.recovery_epochs, run_seed + 1, stage=" recovery")
     d1_final, _ = inactive_units(model, probe, cfg.tol)
     was_off = d1_after_shift[shifted]
-    recovered = (~d1_final[shifted]) & was_off
     history = [dict(r, activation=act, optimizer=opt) for r in monitor.history]
     return {
         "activation": act,
@@ -178,12 +236,12 @@ def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, l
         "inactive_layer1_end_of_training": float(d1_before.float().mean()),
         "shifted_inactive_after_shift": float(was_off.float().mean()),
         "grad_to_shifted_vs_others": grad_ratio,
-        "shifted_with_exactly_zero_grad": zero_grad_units,
+        "shifted_zero_derivative_float32": float(zero["float32"][shifted].float().mean()),
+        "shifted_zero_derivative_float64": float(zero["float64"][shifted].float().mean()),
         "accuracy_after_shift": acc_shifted,
-        # None: the shift left no unit inactive (the activation keeps its gradient)
-        "recovered_fraction": float(recovered.sum()) / int(was_off.sum())
-        if was_off.any()
-        else None,
+        # one rule for every activation: the share of shifted units active after
+        # retraining (a unit the shift could not switch off counts as active)
+        "recovered_fraction": float((~d1_final[shifted]).float().mean()),
         "accuracy_after_recovery": _accuracy(model, x_te, y_te),
     }, history
 
@@ -201,58 +259,139 @@ def run(cfg: Config, out_dir) -> dict:
                 row, hist = one_run(ds, act, opt, cfg, seed)
                 rows.append({"dataset": name, **row})
                 history += [dict(h, dataset=name) for h in hist]
-    return summarise(rows, history, skipped, cfg)
+    return summarise(rows, history, skipped, cfg, zero_derivative_grid(cfg.activations))
 
 
-def summarise(rows, history, skipped, cfg) -> dict:
+def decide_c9(
+    rows: list[dict], zero: dict[str, str], recover_min: float = 0.5
+) -> tuple[str, dict[str, str]]:
+    """C9 in the seed's three parts, from one seed's :func:`one_run` rows and each
+    activation's kind of zero derivative (``zero``: :func:`zero_derivative_grid`'s
+    ``"none" | "underflow" | "analytic"``).
+
+    * ``die``: units die in ordinary training. Confirmed iff ReLU ends some run with
+      inactive first-layer units and no other activation does; partly iff ReLU and
+      some other activation do; refuted iff ReLU never does.
+    * ``relu_stuck``: forced-off ReLU units cannot recover. Confirmed iff ReLU's zero is
+      analytic, every shifted ReLU unit gets exactly zero derivative in float64 and at
+      most 1 % are active after retraining; refuted otherwise.
+    * ``soft_recover``: soft units keep gradient and recover. An activation recovers
+      when, on average over its runs, at least ``recover_min`` of its shifted units
+      are active after retraining. Confirmed iff every non-ReLU activation recovers
+      and none has an analytic zero; refuted iff none recovers; partly otherwise.
+
+    Returns ``(verdict, parts)``: the parts combined by
+    :func:`implicit_em.experiments.verdicts.combine_parts`; ``open`` without ReLU
+    runs or without other runs.
+    """
     relu = [r for r in rows if r["activation"] == "relu"]
     soft = [r for r in rows if r["activation"] != "relu"]
-    relu_recovered = max((r["recovered_fraction"] or 0.0 for r in relu), default=float("nan"))
-    relu_grad = max((r["grad_to_shifted_vs_others"] for r in relu), default=float("nan"))
-    gradless = sorted({r["activation"] for r in soft if r["shifted_with_exactly_zero_grad"] > 0})
-    soft_grad = {r["activation"]: r["grad_to_shifted_vs_others"] for r in soft}
-    best_soft = {}
-    for r in soft:
-        prev, cur = best_soft.get(r["activation"]), r["recovered_fraction"]
-        best_soft[r["activation"]] = cur if prev is None else max(prev, cur or 0.0)
-    relu_dies = relu_recovered <= 0.01 and relu_grad == 0
-    if not relu_dies:
-        verdict = "refuted"
-    elif gradless:
-        verdict = "partly"
+    if not relu or not soft:
+        return "open", {}
+    others_die = any(r["inactive_layer1_end_of_training"] > 0 for r in soft)
+    if not any(r["inactive_layer1_end_of_training"] > 0 for r in relu):
+        die = "refuted"
     else:
-        verdict = "confirmed"
-    evidence = (
-        f"after the shift, shifted ReLU units get exactly zero gradient (ratio {relu_grad:.1e}) "
-        f"and at most {relu_recovered:.0%} recover; "
-        + ", ".join(
-            f"{a}: gradient ratio {soft_grad[a]:.1e}, "
-            + ("never inactive" if best_soft[a] is None else f"up to {best_soft[a]:.0%} recover")
-            for a in best_soft
+        die = "partly" if others_die else "confirmed"
+    stuck = zero.get("relu") == "analytic" and all(
+        r["shifted_zero_derivative_float64"] == 1.0 and r["recovered_fraction"] <= 0.01
+        for r in relu
+    )
+    by_act = {}
+    for r in soft:
+        by_act.setdefault(r["activation"], []).append(r)
+    recovers = {
+        a: np.mean([r["recovered_fraction"] for r in rs]) >= recover_min for a, rs in by_act.items()
+    }
+    if all(recovers.values()) and not any(zero.get(a) == "analytic" for a in by_act):
+        soft_recover = "confirmed"
+    elif not any(recovers.values()):
+        soft_recover = "refuted"
+    else:
+        soft_recover = "partly"
+    parts = {
+        "die": die,
+        "relu_stuck": "confirmed" if stuck else "refuted",
+        "soft_recover": soft_recover,
+    }
+    return combine_parts(list(parts.values())), parts
+
+
+def summarise(rows, history, skipped, cfg, grid=()) -> dict:
+    zero = {g["activation"]: g["zero"] for g in grid}
+    verdict, parts = decide_c9(rows, zero, cfg.recover_min)
+
+    def share(act, key, agg=max):
+        vals = [r[key] for r in rows if r["activation"] == act]
+        return agg(vals) if vals else float("nan")
+
+    acts = list(dict.fromkeys(r["activation"] for r in rows))
+    soft = [a for a in acts if a != "relu"]
+    onset = {g["activation"]: g for g in grid}
+
+    def kind(k):
+        return (
+            ", ".join(
+                f"{a} (from z = {onset[a]['first_zero_float32']:g}"
+                + (
+                    ""
+                    if k == "analytic" or onset[a]["first_zero_float64"] is None
+                    else f"; float64 from {onset[a]['first_zero_float64']:g}"
+                )
+                + ")"
+                for a in acts
+                if zero.get(a) == k
+            )
+            or "none"
         )
-        + (f"; exactly zero gradient also for: {', '.join(gradless)}" if gradless else "")
+
+    relu_recovered = share("relu", "recovered_fraction")
+    evidence = (
+        f"parts: {', '.join(f'{k} {v}' for k, v in parts.items())}. Ordinary training: "
+        "largest inactive first-layer share at the end, "
+        + ", ".join(f"{a} {share(a, 'inactive_layer1_end_of_training'):.0%}" for a in acts)
+        + f". Forced off (bias shift to z <= -{cfg.margin:g}): ReLU units get exactly zero "
+        f"derivative in float64 ({share('relu', 'shifted_zero_derivative_float64', min):.0%} "
+        f"of them at least) and at most {relu_recovered:.0%} are active after retraining; "
+        "mean share active after retraining: "
+        + ", ".join(
+            f"{a} {share(a, 'recovered_fraction', lambda v: float(np.mean(v))):.0%}" for a in soft
+        )
+        + f" (a soft unit recovers at >= {cfg.recover_min:.0%}). Exactly zero derivative in "
+        f"float32 and float64 alike (analytic): {kind('analytic')}; in float32 first "
+        f"(underflow, not the model): {kind('underflow')}"
         + (f" (skipped datasets without files: {', '.join(skipped)})" if skipped else "")
         + "."
     )
     return {
-        "metrics": {"relu_max_recovered": relu_recovered, "skipped_datasets": skipped},
-        "tables": {"runs": rows, "inactive_over_training": history},
+        "metrics": {
+            "relu_max_recovered": relu_recovered,
+            "parts": parts,
+            "skipped_datasets": skipped,
+        },
+        "tables": {
+            "runs": rows,
+            "inactive_over_training": history,
+            "zero_derivative_grid": list(grid),
+        },
         "verdicts": [
             Verdict(
                 "C9",
                 verdict,
                 relu_recovered,
-                "confirmed iff shifted ReLU units get zero gradient and <= 1% recover while every "
-                "other activation keeps a nonzero gradient; partly iff some other activation also "
-                "gets exactly zero gradient",
+                "three parts (units die in ordinary training; forced-off ReLU units get an "
+                "analytic zero derivative and <= 1% recover; soft units recover: >= "
+                f"{cfg.recover_min:.0%} of shifted units active after retraining, no analytic "
+                "zero) combined: agreeing parts give their verdict, else partly",
                 evidence,
             )
         ],
         "data": "; ".join(describe_image_data(n, cfg.mnist_train) for n in cfg.datasets),
         "summary": (
-            "Inactive units during training, and a recovery test after pushing half of the "
-            "first-layer units into their off region, for standard, derived and competitive "
-            "activations under Adam and SGD."
+            "Inactive units during ordinary training, a recovery test after pushing half of "
+            "the first-layer units into their off region, and where each activation's "
+            "derivative reaches exactly zero in float32 and float64, for standard, derived "
+            "and competitive activations under Adam and SGD."
         ),
     }
 
