@@ -130,3 +130,73 @@ def test_competitive_modules_are_classified_soft_or_hard():
     assert rows["LWTA"].kind == HARD and not rows["LWTA"].em
     assert rows["LWTA"].responsibility_entropy == 0.0  # hard assignment
     assert rows["Maxout"].kind == HARD and rows["Maxout"].shape == (32, 4)
+
+
+class HiddenSoftmax(nn.Module):
+    """A softmax written out by hand: no name the lookup table knows."""
+
+    def forward(self, z):
+        e = torch.exp(z - z.amax(-1, keepdim=True))
+        return e / e.sum(-1, keepdim=True)
+
+
+class Lookalike(nn.Module):
+    """Exponentiates like a softmax but never normalises."""
+
+    def forward(self, z):
+        return torch.exp(z) / 10
+
+
+def _forms(*ops, x=None):
+    net = nn.Sequential(nn.Linear(6, 6), *ops)
+    rows = em_structure(net, torch.randn(16, 6) if x is None else x).rows
+    return {r.op: (r.jacobian_form, r.em_behaviour) for r in rows[1:]}
+
+
+def test_jacobian_form_judges_behaviour_not_names():
+    from implicit_em.activations import GroupedSoLU, NegLogSoftmin, SoLU
+    from implicit_em.diagnostics.em_structure import (
+        COUPLED,
+        ELEMENTWISE,
+        RESPONSIBILITY,
+        TWO_HYPOTHESIS,
+    )
+
+    forms = _forms(
+        nn.Softmax(-1), nn.LogSoftmax(-1), SoLU(), GroupedSoLU(3), NegLogSoftmin(),
+        nn.LayerNorm(6), nn.Tanh(), nn.Sigmoid(), nn.ReLU(), nn.GELU(), nn.SiLU(),
+        nn.Softsign(), HiddenSoftmax(), Lookalike(),
+    )  # fmt: skip
+    for op in ("Softmax", "LogSoftmax", "SoLU", "GroupedSoLU", "NegLogSoftmin", "HiddenSoftmax"):
+        assert forms[op] == (RESPONSIBILITY, True), op
+    assert forms["LayerNorm"] == (COUPLED, False)  # rank-2 coupling: normalises, no r
+    assert forms["Tanh"] == forms["Sigmoid"] == (TWO_HYPOTHESIS, True)  # C5: r+ - r-
+    for op in ("ReLU", "GELU", "SiLU", "Softsign", "Lookalike"):
+        assert forms[op] == (ELEMENTWISE, False), op
+
+
+def test_responsibility_form_rejects_other_couplings():
+    from importlib import import_module
+
+    mod = import_module("implicit_em.diagnostics.em_structure")
+    r = torch.softmax(torch.randn(6, dtype=torch.float64), 0)
+    soft = torch.diag(r) - torch.outer(r, r)
+    assert mod.responsibility_form(soft)
+    assert mod.responsibility_form(torch.block_diag(soft[:3, :3], soft[3:, 3:]))  # groups
+    assert not mod.responsibility_form(torch.diag(r))  # no coupling at all
+    y = torch.randn(6, dtype=torch.float64)  # LayerNorm-like: -(1 + y_i y_j) / K, rank 2
+    assert not mod.responsibility_form(torch.eye(6) - (1 + torch.outer(y, y)) / 6)
+    signed = torch.randn(6, dtype=torch.float64)  # rank 1 but r of both signs
+    assert not mod.responsibility_form(torch.diag(r) - torch.outer(r, signed))
+
+
+def test_two_hypothesis_form_on_functions():
+    from importlib import import_module
+
+    mod = import_module("implicit_em.diagnostics.em_structure")
+    like = torch.zeros(2, 5)
+    assert mod.two_hypothesis_form(lambda z: 3 * torch.tanh(z / 2), like)  # any scale
+    assert mod.two_hypothesis_form(torch.sigmoid, like)
+    assert not mod.two_hypothesis_form(lambda z: z, like)  # constant derivative
+    assert not mod.two_hypothesis_form(torch.nn.functional.softsign, like)
+    assert not mod.two_hypothesis_form(lambda z: torch.zeros_like(z), like)

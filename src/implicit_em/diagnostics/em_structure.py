@@ -16,9 +16,20 @@ layer/op:
   (gates: units whose derivative is ``< dead_tol`` on every input; EM ops: alternatives
   whose responsibility stays ``< dead_tol`` on every input), and the cross-unit
   ``coupling`` ``||J - diag(J)||_F / ||J||_F`` of ops that map a vector to a vector of
-  the same shape (0 for element-wise gates; competition needs it to be > 0).
+  the same shape (0 for element-wise gates; competition needs it to be > 0);
+* judged from behaviour, not from the op's name (``jacobian_form``, ``em_behaviour``):
+  the Jacobian ``J`` of an op that keeps its input's shape is measured numerically and
+  has the **responsibility form** when, on every coupled group of units, its
+  off-diagonal part is ``-v_i r_j`` with one non-negative profile ``r`` (softmax:
+  ``diag(r) - r r^T``; SoLU: ``diag(r) + diag(z)(diag(r) - r r^T)``; LayerNorm's
+  rank-2 coupling is not); an element-wise op has the **two-hypothesis form** when its
+  derivative is the variance of a two-point posterior whose mean is its output,
+  ``f'(z) = kappa (f - lo)(hi - f)`` on a grid of inputs (tanh: ``1 - f^2``; sigmoid:
+  ``f (1 - f)``; ReLU and GELU are not). Either form is EM behaviour.
 
-Library modules take part by defining ``em_responsibilities(*inputs)``: the
+A custom module without children is mapped whole (not traced into), so its Jacobian
+is judged even when its name says nothing. Library modules take part by defining
+``em_responsibilities(*inputs)``: the
 responsibilities they normalise, with the alternatives on the last axis (``self.dim``
 is reported as the axis).
 """
@@ -171,6 +182,8 @@ class EMRow:
     responsibility_entropy: float | None = None
     dead_fraction: float | None = None
     coupling: float | None = None
+    jacobian_form: str | None = None
+    em_behaviour: bool | None = None
 
 
 @dataclass
@@ -193,7 +206,18 @@ class EMStructureMap:
         def f(v):
             return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
-        head = ("layer/op", "op", "EM", "axis", "kind", "shape", "H(r)/logK", "dead", "coupling")
+        head = (
+            "layer/op",
+            "op",
+            "EM",
+            "axis",
+            "kind",
+            "shape",
+            "H(r)/logK",
+            "dead",
+            "coupling",
+            "Jacobian",
+        )
         body = [
             (
                 r.name,
@@ -205,6 +229,7 @@ class EMStructureMap:
                 f(r.responsibility_entropy),
                 f(r.dead_fraction),
                 f(r.coupling),
+                f(r.jacobian_form),
             )
             for r in self.rows
         ]
@@ -245,14 +270,25 @@ def _gate_dead(op, z: torch.Tensor, dead_tol: float) -> float:
     return float((~active).double().mean())
 
 
-def _coupling(op, z: torch.Tensor, axis: int, rows: int = 4) -> float | None:
-    """``||offdiag J|| / ||J||`` of ``op`` restricted to a few single inputs."""
-    z = z.detach().float()
+RESPONSIBILITY = "responsibility"
+TWO_HYPOTHESIS = "two-hypothesis"
+COUPLED = "coupled, other"
+ELEMENTWISE = "element-wise, other"
+EM_FORMS = (RESPONSIBILITY, TWO_HYPOTHESIS)
+FORM_TOL = 1e-6  # how exactly a form must hold (float64 Jacobians)
+GRID = torch.linspace(-4.0, 4.0, 161, dtype=torch.float64)  # element-wise probe inputs
+
+
+def _jacobians(op, z: torch.Tensor, axis: int, rows: int = 4) -> list[torch.Tensor] | None:
+    """``J = d op(x)_i / d x_i`` along ``axis`` (float64) for a few single inputs ``x_i``
+    of the batch ``z``, the others held fixed; ``None`` when ``op`` changes the shape."""
+    z = z.detach().double()
     if z.ndim == 0 or z.shape[axis] < 2 or z.shape[axis] > 512:
         return None
+    op = _double(op)
     moved = z.movedim(axis, -1)
     flat = moved.reshape(-1, moved.shape[-1])
-    off = total = 0.0
+    jacs = []
     for i in range(min(rows, flat.shape[0])):
 
         def single(v, i=i):
@@ -264,12 +300,141 @@ def _coupling(op, z: torch.Tensor, axis: int, rows: int = 4) -> float | None:
             return out.movedim(axis, -1).reshape(flat.shape)[i]
 
         try:
-            jac = torch.autograd.functional.jacobian(single, flat[i])
+            jacs.append(torch.autograd.functional.jacobian(single, flat[i]))
         except (ValueError, RuntimeError, TypeError):
             return None
-        total += float((jac * jac).sum())
-        off += float((jac * jac).sum() - (torch.diagonal(jac) ** 2).sum())
+    return jacs
+
+
+def _double(op):
+    """``op`` in float64: a module is copied (its parameters frozen), a function kept."""
+    if not isinstance(op, nn.Module):
+        return op
+    import copy
+
+    return copy.deepcopy(op).double().requires_grad_(False)
+
+
+def _coupling(jacs: list[torch.Tensor]) -> float:
+    """``||offdiag J||_F / ||J||_F`` pooled over the Jacobians."""
+    total = sum(float((j * j).sum()) for j in jacs)
+    off = sum(float((j.triu(1) ** 2).sum() + (j.tril(-1) ** 2).sum()) for j in jacs)
     return math.sqrt(off / total) if total > 0 else 0.0
+
+
+def responsibility_form(jac: torch.Tensor, tol: float = FORM_TOL) -> bool:
+    """Whether the off-diagonal part ``O`` of ``jac`` (K, K) is ``-v_i r_j`` with one
+    non-negative profile ``r`` on every group of coupled units.
+
+    Exact test, no fitting: within a group of ``>= 3`` units any two rows of ``O``,
+    restricted to the columns other than their own two, are parallel (``|cos| >= 1 -
+    tol``); and each row's non-zero entries share one sign (``r`` keeps one sign).
+    Uncoupled ``jac``: ``False``.
+
+    Example:
+        >>> r = torch.softmax(torch.randn(5, dtype=torch.float64), 0)
+        >>> responsibility_form(torch.diag(r) - torch.outer(r, r))
+        True
+        >>> responsibility_form(torch.eye(5, dtype=torch.float64) - 0.2)  # centring: r = 1/5
+        True
+    """
+    jac = jac.double()
+    eye = torch.eye(len(jac), dtype=torch.bool)
+    off = torch.where(eye, 0.0, jac)
+    tiny = 1e-12 * float(jac.abs().max())
+    linked = off.abs() > tiny
+    if not linked.any():
+        return False
+    if ((off > tiny).any(1) & (off < -tiny).any(1)).any():  # a row with both signs
+        return False
+    # groups of coupled units: the transitive closure of the coupling pattern
+    reach = (linked | linked.T | eye).double()
+    for _ in range(int(math.log2(len(jac))) + 1):
+        reach = ((reach @ reach) > 0).double()
+    same = reach.bool() & ~eye & (reach.sum(1, keepdim=True) >= 3)
+    # G_ik = sum_j O_ij O_kj skips columns i and k by itself (O's diagonal is 0)
+    gram = off @ off.T
+    sq = (off * off).sum(1)
+    norms = ((sq[:, None] - off * off) * (sq[None, :] - off.T * off.T)).clamp_min(0).sqrt()
+    check = same & (norms > tiny * tiny)
+    cos = gram[check].abs() / norms[check]
+    return bool((cos >= 1 - tol).all())
+
+
+def two_hypothesis_form(op, like: torch.Tensor, tol: float = FORM_TOL) -> bool:
+    """Whether the element-wise ``op``'s derivative is ``kappa (f - lo)(hi - f)`` on
+    :data:`GRID` (a concave quadratic in the output ``f`` whose roots bracket ``f``):
+    the variance of a two-point posterior on ``{lo, hi}`` with mean ``f``.
+
+    ``like``: a batch of the shape ``op`` expects; samples of its shape carry the grid.
+
+    Example:
+        >>> two_hypothesis_form(torch.tanh, torch.zeros(3, 4))
+        True
+        >>> two_hypothesis_form(torch.relu, torch.zeros(3, 4))
+        False
+    """
+    row = like[:1]  # one sample's shape; as many samples as the grid needs
+    rows = -(-len(GRID) // row.numel())
+    n = rows * row.numel()
+    z = GRID.repeat(-(-n // len(GRID)))[:n].reshape(rows, *row.shape[1:])
+    z = z.clone().requires_grad_(True)
+    try:
+        with torch.enable_grad():
+            f = _double(op)(z)
+            if not isinstance(f, torch.Tensor) or f.shape != z.shape:
+                return False
+            (d,) = torch.autograd.grad(f.sum(), z)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    f, d = f.detach().flatten(), d.flatten()
+    if d.abs().max() == 0 or not torch.isfinite(f).all():
+        return False
+    design = torch.stack([torch.ones_like(f), f, f * f], 1)
+    coef = torch.linalg.lstsq(design, d[:, None]).solution.flatten()
+    resid = float(torch.linalg.norm(design @ coef - d) / torch.linalg.norm(d))
+    c, b, a = (float(x) for x in coef)
+    if resid > tol or a >= -tol * float(d.abs().max()) / max(float(f.var()), 1e-30):
+        return False
+    disc = b * b - 4 * a * c
+    if disc < 0:
+        return False
+    roots = sorted(((-b + s * math.sqrt(disc)) / (2 * a)) for s in (1, -1))
+    span = float(f.max() - f.min())
+    return roots[0] <= float(f.min()) + tol * span and roots[1] >= float(f.max()) - tol * span
+
+
+def _behaviour(op, z: torch.Tensor | None, axis: int) -> tuple[float | None, str | None]:
+    """``(coupling, jacobian_form)`` of ``op`` on the batch ``z`` (``None``s when the
+    Jacobian cannot be measured: shape changes, too many units, no tensor input)."""
+    if z is None or not z.is_floating_point():
+        return None, None
+    jacs = _jacobians(op, z, axis)
+    if jacs is None:
+        return None, None
+    coupling = _coupling(jacs)
+    if coupling > 1e-9:
+        form = RESPONSIBILITY if all(responsibility_form(j) for j in jacs) else COUPLED
+    else:
+        form = TWO_HYPOTHESIS if two_hypothesis_form(op, z) else ELEMENTWISE
+    return coupling, form
+
+
+def _row(name, op, kind, em, axis, shape, ent=None, dead=None, behaviour=(None, None)):
+    coupling, form = behaviour
+    return EMRow(
+        name,
+        op,
+        kind,
+        em,
+        axis,
+        shape,
+        ent,
+        dead,
+        coupling,
+        form,
+        None if form is None else form in EM_FORMS,
+    )
 
 
 # ----------------------------------------------------------------------------- classification
@@ -282,19 +447,10 @@ def _is_em_module(m: nn.Module) -> bool:
 
 
 def _gate_row(name, label, op, z, shape, dead_tol) -> EMRow:
-    """An element-wise gate: dead units and (zero) coupling along the unit axis."""
+    """An element-wise gate: dead units, coupling and Jacobian form along the unit axis."""
     axis = _unit_axis(z.ndim)
-    return EMRow(
-        name,
-        label,
-        GATE,
-        False,
-        axis,
-        shape,
-        None,
-        _gate_dead(op, z, dead_tol),
-        _coupling(op, z, axis),
-    )
+    dead = _gate_dead(op, z, dead_tol)
+    return _row(name, label, GATE, False, axis, shape, None, dead, _behaviour(op, z, axis))
 
 
 def _module_row(name, m, args, kwargs, out, dead_tol) -> EMRow | None:
@@ -302,6 +458,8 @@ def _module_row(name, m, args, kwargs, out, dead_tol) -> EMRow | None:
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else ()
     if isinstance(m, SKIP_MODULES):
         return None
+    z = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    same = z is not None and isinstance(out, torch.Tensor) and out.shape == z.shape
     if _is_em_module(m):
         # r: the responsibilities; r_axis: their alternatives; axis: the axis reported
         if hasattr(m, "em_responsibilities"):  # library modules: alternatives last
@@ -319,21 +477,20 @@ def _module_row(name, m, args, kwargs, out, dead_tol) -> EMRow | None:
         if not hasattr(m, "em_responsibilities"):
             axis = r_axis
         ent, dead = _entropy_and_dead(r, r_axis, dead_tol)
-        coupling = None
-        if isinstance(out, torch.Tensor) and args and isinstance(args[0], torch.Tensor):
-            if out.shape == args[0].shape:
-                coupling = _coupling(m, args[0], axis)
+        behaviour = _behaviour(m, z, axis) if same else (None, None)
         soft = bool(getattr(m, "em_soft", True))
-        return EMRow(name, op, EM if soft else HARD, soft, axis, shape, ent, dead, coupling)
-    z = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        return _row(name, op, EM if soft else HARD, soft, axis, shape, ent, dead, behaviour)
     if isinstance(m, GATE_MODULES) and z is not None:
         return _gate_row(name, op, m, z, shape, dead_tol)
     if isinstance(m, LINEAR_MODULES):
         return EMRow(name, op, LINEAR, False, None, shape)
     if isinstance(m, NORM_MODULES) and z is not None:
         axis = -1 if isinstance(m, nn.LayerNorm) else 1
-        return EMRow(name, op, NORM, False, axis, shape, coupling=_coupling(m, z, axis))
-    return EMRow(name, op, OTHER, False, None, shape)
+        return _row(name, op, NORM, False, axis, shape, behaviour=_behaviour(m, z, axis))
+    # anything else: its name says nothing, its Jacobian may (a module hiding a softmax)
+    axis = _unit_axis(z.ndim) if same else None
+    behaviour = _behaviour(m, z, axis) if same else (None, None)
+    return _row(name, op, OTHER, False, axis, shape, behaviour=behaviour)
 
 
 def _function_row(name, target, args, kwargs, out, dead_tol, method: bool) -> EMRow | None:
@@ -355,11 +512,11 @@ def _function_row(name, target, args, kwargs, out, dead_tol, method: bool) -> EM
     if em_fn is not None:
         r, axis = em_fn(args, kwargs, out)
         ent, dead = _entropy_and_dead(r, axis, dead_tol)
-        coupling = None  # attention's alternatives are keys, not the input's features
+        # attention's alternatives are keys, not the input's features
         same = z is not None and isinstance(out, torch.Tensor) and out.shape == z.shape
-        if same and label != "scaled_dot_product_attention":
-            coupling = _coupling(op, z, axis)
-        return EMRow(name, label, EM, True, axis, shape, ent, dead, coupling)
+        measurable = same and label != "scaled_dot_product_attention"
+        behaviour = _behaviour(op, z, axis) if measurable else (None, None)
+        return _row(name, label, EM, True, axis, shape, ent, dead, behaviour)
     if gate and z is not None:
         return _gate_row(name, label, op, z, shape, dead_tol)
     return None  # arithmetic, reshapes, indexing: not layers
@@ -377,6 +534,8 @@ class _Tracer(fx.Tracer):
             super().is_leaf_module(m, qualname)
             or _is_em_module(m)
             or type(m).__module__.startswith("implicit_em")
+            # a custom module without children is judged whole, by its Jacobian
+            or not any(True for _ in m.children())
         )
 
 
