@@ -483,6 +483,26 @@ def test_mixture_experiment_small_run_and_verdict_rule(tmp_path):
     assert exp.summarise(traces, 1e-15, cfg)["verdicts"][0].verdict == "partly"
 
 
+def test_decide_c4_gives_each_outcome():
+    from implicit_em.experiments.mixture import decide_c4
+
+    # identity exact, EM path retraced, same fixed point, as fast as EM
+    assert decide_c4(1e-15, 1e-12, 1e-5, 3, 5, 1e-3) == (
+        "confirmed",
+        {"mechanism": "confirmed", "speed": "confirmed"},
+    )
+    # same mechanism, but plain gradient ascent needs many more passes: partly
+    assert decide_c4(1e-15, 1e-12, 1e-5, 3, 40, 1e-3)[1]["speed"] == "partly"
+    assert decide_c4(1e-15, 1e-12, 1e-5, 3, 40, 1e-3)[0] == "partly"
+    # never reaching EM's level within the budget: speed refuted, mechanism partly
+    verdict, parts = decide_c4(1e-15, 1e-12, 0.1, 3, None, 1e-3)
+    assert parts == {"mechanism": "partly", "speed": "refuted"} and verdict == "partly"
+    # the step identity fails: refuted whatever the speed
+    assert decide_c4(1e-3, 1e-12, 1e-5, 3, 3, 1e-3)[0] == "refuted"
+    # preconditioned steps that leave EM's path make the mechanism partly
+    assert decide_c4(1e-15, 1e-4, 1e-5, 3, 3, 1e-3)[1]["mechanism"] == "partly"
+
+
 def test_amari_distance_and_ica_verdict_rule(tmp_path):
     import numpy as np
 
