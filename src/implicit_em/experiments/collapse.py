@@ -3,8 +3,12 @@
 A prototype layer ``z = W x + b`` on standardised digits, with responsibilities
 ``r = softmax(-z)`` over its ``K`` units, is trained with the LSE loss alone, with the
 LSE loss plus each volume control, and with each InfoMax objective alone. Recorded
-during training (Monitor): the largest mean responsibility (winner-take-all), starved
-units, dead units (variance below ``1e-6``), the weight norm and the activation scale.
+during training (Monitor), each mode on its own: the largest mean responsibility
+(winner-take-all), starved units (usage below ``0.1 / K``: prototypes that never win,
+the seed's dead prototypes), dead units (variance below ``1e-6``), the weight norm and
+the activation scale (blow-up). Pressure tests start each objective from a collapsed
+layer -- unit 0 made to win every input through its bias (``dominant``), or unit 0's
+weights shrunk to about 0 (``null``) -- and ask whether training brings unit 0 back.
 Note the trivial optimum of the LSE loss: with unconstrained ``z`` it is unbounded below
 (push every distance to ``-inf``), and ``-sum log Var`` is unbounded below too (scale).
 """
@@ -60,6 +64,89 @@ class Config:
 
 
 QUICK = {"epochs": 6, "monitor_every": 10}
+PRESSURES = ("none", "dominant", "null")
+
+
+def apply_pressure(layer: torch.nn.Linear, x: torch.Tensor, kind: str, margin: float = 2.0):
+    """Collapse unit 0 before training. ``dominant``: lower its bias until its distance
+    ``z_0`` is the smallest on every input by ``margin`` (it takes every responsibility);
+    ``null``: shrink its weights to ``1e-3`` of their start (``W_0 ~ 0``: ``z_0 ~ b_0`` on
+    every input; exactly 0 would make ``log det W W^T`` infinite)."""
+    with torch.no_grad():
+        if kind == "dominant":
+            z = layer(x)
+            lead = (z[:, :1] - z[:, 1:].amin(1, keepdim=True)).amax()
+            layer.bias[0] -= lead + margin
+        elif kind == "null":
+            layer.weight[0] *= 1e-3
+        elif kind != "none":
+            raise ValueError(f"unknown pressure {kind!r}; use one of {PRESSURES}")
+
+
+def _train(name, fn, x, cfg, pressure):
+    torch.manual_seed(cfg.seed)
+    layer = torch.nn.Linear(x.shape[1], cfg.units)
+    apply_pressure(layer, x, pressure)
+
+    def probe(m):
+        z = m(x)
+        r = responsibility_stats(z)
+        h = unit_health(z)
+        usage = torch.softmax(-z, 1).mean(0)
+        return {
+            "max_mean_r": r["max_mean_responsibility"],
+            "starved": r["starved_units"],
+            "dead": h["dead_variance"],
+            "weight_norm": float(m.weight.norm()),
+            "scale": float(z.abs().mean()),
+            "unit0_usage": float(usage[0]),
+            "unit0_var": float(z[:, 0].var()),
+            "median_var": float(z.var(0).median()),
+        }
+
+    mon = Monitor({"m": probe}, every=cfg.monitor_every)
+    train(
+        layer,
+        lambda m, b, fn=fn: fn(m(b[0]), m),
+        (x,),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        seed=cfg.seed,
+        callbacks=[mon],
+        description=f"collapse:{name}/{pressure}",
+    )
+    return layer, mon.history
+
+
+def _row(name, family, pressure, hist, cfg) -> dict:
+    first, last = hist[0], hist[-1]
+    k = cfg.units
+    if pressure == "dominant":  # back: unit 0 no longer takes the lion's share
+        back = last["m.unit0_usage"] <= cfg.wta_threshold
+    elif pressure == "null":  # back: unit 0 varies again and wins some inputs
+        back = last["m.unit0_var"] > 1e-6 * last["m.median_var"] and (
+            last["m.unit0_usage"] >= 0.1 / k
+        )
+    else:
+        back = None
+    return {
+        "variant": name,
+        "family": family,
+        "pressure": pressure,
+        "max_mean_responsibility": last["m.max_mean_r"],
+        "starved_units": last["m.starved"],
+        "dead_units": last["m.dead"],
+        "weight_norm_growth": last["m.weight_norm"] / first["m.weight_norm"],
+        "scale_growth": last["m.scale"] / first["m.scale"],
+        "winner_take_all": last["m.max_mean_r"] > cfg.wta_threshold,
+        "scale_blowup": (
+            last["m.weight_norm"] > cfg.blowup_factor * first["m.weight_norm"]
+            or last["m.scale"] > cfg.blowup_factor * first["m.scale"]
+        ),
+        "unit0_usage_end": last["m.unit0_usage"],
+        "unit0_back": back,
+    }
 
 
 def run(cfg: Config, out_dir) -> dict:
@@ -67,56 +154,12 @@ def run(cfg: Config, out_dir) -> dict:
     x = torch.as_tensor(ds.X_train)
     rows, history = [], []
     for name, (family, fn) in VARIANTS.items():
-        torch.manual_seed(cfg.seed)
-        layer = torch.nn.Linear(x.shape[1], cfg.units)
-
-        def probe(m):
-            z = m(x)
-            r = responsibility_stats(z)
-            h = unit_health(z)
-            return {
-                "max_mean_r": r["max_mean_responsibility"],
-                "starved": r["starved_units"],
-                "dead": h["dead_variance"],
-                "weight_norm": float(m.weight.norm()),
-                "scale": float(z.abs().mean()),
-            }
-
-        mon = Monitor({"m": probe}, every=cfg.monitor_every)
-        train(
-            layer,
-            lambda m, b, fn=fn: fn(m(b[0]), m),
-            (x,),
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            seed=cfg.seed,
-            callbacks=[mon],
-            description=f"collapse:{name}",
-        )
-        first, last = mon.history[0], mon.history[-1]
-        wta = last["m.max_mean_r"] > cfg.wta_threshold
-        blowup = (
-            last["m.weight_norm"] > cfg.blowup_factor * first["m.weight_norm"]
-            or last["m.scale"] > cfg.blowup_factor * first["m.scale"]
-        )
-        rows.append(
-            {
-                "variant": name,
-                "family": family,
-                "max_mean_responsibility": last["m.max_mean_r"],
-                "starved_units": last["m.starved"],
-                "dead_units": last["m.dead"],
-                "weight_norm_growth": last["m.weight_norm"] / first["m.weight_norm"],
-                "scale_growth": last["m.scale"] / first["m.scale"],
-                "winner_take_all": wta,
-                "scale_blowup": blowup,
-                "collapsed": wta or blowup or last["m.dead"] > 0,
-            }
-        )
-        history += [dict(h, variant=name) for h in mon.history]
-        if name == "infomax_gaussian":
-            unbounded = logdet_under_scaling(layer, x)
+        for pressure in PRESSURES:
+            layer, hist = _train(name, fn, x, cfg, pressure)
+            rows.append(_row(name, family, pressure, hist, cfg))
+            history += [dict(h, variant=name, pressure=pressure) for h in hist]
+            if (name, pressure) == ("infomax_gaussian", "none"):
+                unbounded = logdet_under_scaling(layer, x)
     out = summarise(rows, history, cfg)
     out["metrics"]["logdet_drop_weights_x10"] = unbounded
     v = out["verdicts"][-1]
@@ -139,63 +182,118 @@ def logdet_under_scaling(layer, x, factor: float = 10.0) -> float:
         return float(O.gaussian_infomax(z) - O.gaussian_infomax(factor * z))
 
 
-def summarise(rows, history, cfg) -> dict:
-    lse = next(r for r in rows if r["variant"] == "lse")
-    volume = [r for r in rows if r["family"] == "volume"]
-    infomax = [r for r in rows if r["family"] == "infomax"]
-    rescued = [r["variant"] for r in volume if not r["collapsed"]]
-    c11 = (
-        "confirmed" if lse["collapsed"] and rescued else "partly" if lse["collapsed"] else "refuted"
-    )
-    held = [r["variant"] for r in infomax if not r["collapsed"]]
-    c12 = "confirmed" if len(held) == len(infomax) else ("partly" if held else "refuted")
-
-    def mode(r):
-        return (
-            ", ".join(
-                k
-                for k, v in (
-                    ("winner-take-all", r["winner_take_all"]),
-                    ("scale blow-up", r["scale_blowup"]),
-                    ("dead units", r["dead_units"] > 0),
-                )
-                if v
-            )
-            or "none"
+def modes(r: dict) -> list[str]:
+    """The collapse modes one row shows, each on its own."""
+    return [
+        k
+        for k, v in (
+            ("winner-take-all", r["winner_take_all"]),
+            ("scale blow-up", r["scale_blowup"]),
+            ("starved units", r["starved_units"] > 0),
+            ("dead units", r["dead_units"] > 0),
         )
+        if v
+    ]
+
+
+def _by(rows):
+    return {(r["variant"], r["pressure"]): r for r in rows}
+
+
+def holds_up(rows: list[dict], variant: str) -> bool:
+    """No collapse mode from a fresh start, and unit 0 back after both pressures."""
+    by = _by(rows)
+    return not modes(by[(variant, "none")]) and all(
+        by[(variant, p)]["unit0_back"] for p in PRESSURES if p != "none"
+    )
+
+
+def decide_c11(rows: list[dict]) -> str:
+    """C11: softmax competition without volume control collapses.
+
+    Confirmed iff the LSE loss alone collapses from a fresh start (winner-take-all or
+    scale blow-up) and some volume control :func:`holds_up`; refuted iff the LSE loss
+    alone shows no collapse mode and brings unit 0 back after both pressures (nothing
+    collapses even when pushed); partly otherwise (only starved units, collapse only
+    under pressure, or no volume control prevents it).
+    """
+    lse = _by(rows)[("lse", "none")]
+    volume = sorted({r["variant"] for r in rows if r["family"] == "volume"})
+    if {"winner-take-all", "scale blow-up"} & set(modes(lse)) and any(
+        holds_up(rows, v) for v in volume
+    ):
+        return "confirmed"
+    if holds_up(rows, "lse"):
+        return "refuted"
+    return "partly"
+
+
+def decide_c12(rows: list[dict]) -> str:
+    """C12: every InfoMax objective alone :func:`holds_up` (confirmed), some (partly),
+    none (refuted)."""
+    infomax = sorted({r["variant"] for r in rows if r["family"] == "infomax"})
+    held = [v for v in infomax if holds_up(rows, v)]
+    return "confirmed" if len(held) == len(infomax) else ("partly" if held else "refuted")
+
+
+def summarise(rows, history, cfg) -> dict:
+    by = _by(rows)
+    lse = by[("lse", "none")]
+    volume = list(dict.fromkeys(r["variant"] for r in rows if r["family"] == "volume"))
+    infomax = list(dict.fromkeys(r["variant"] for r in rows if r["family"] == "infomax"))
+
+    def text(v):
+        fresh = ", ".join(modes(by[(v, "none")])) or "no collapse"
+        back = ", ".join(
+            f"{p}: unit 0 {'back' if by[(v, p)]['unit0_back'] else 'not back'}"
+            for p in PRESSURES
+            if p != "none"
+        )
+        return f"{v}: {fresh} ({back})"
 
     return {
         "metrics": {
             "lse_max_mean_responsibility": lse["max_mean_responsibility"],
             "lse_weight_norm_growth": lse["weight_norm_growth"],
+            "lse_starved_units": lse["starved_units"],
         },
         "tables": {"variants": rows, "history": history},
         "verdicts": [
             Verdict(
                 "C11",
-                c11,
-                lse["max_mean_responsibility"],
-                f"collapse = max mean responsibility > {cfg.wta_threshold}, weight norm or "
-                f"activation scale x{cfg.blowup_factor:g}, or dead units; confirmed iff LSE "
-                "alone collapses and some volume control prevents it",
-                f"LSE alone: {mode(lse)} (max mean responsibility "
+                decide_c11(rows),
+                lse["weight_norm_growth"],
+                f"modes, each on its own: winner-take-all (max mean responsibility > "
+                f"{cfg.wta_threshold}), scale blow-up (weight norm or |z| x"
+                f"{cfg.blowup_factor:g}), starved units (usage < 0.1/K), dead units; "
+                "pressure tests: unit 0 made dominant by its bias, or its weights shrunk to ~0. "
+                "Confirmed iff LSE alone collapses (winner-take-all or blow-up) and some "
+                "volume control shows no mode and brings unit 0 back from both pressures; "
+                "refuted iff LSE alone does that itself; else partly (value: LSE's weight "
+                "norm growth)",
+                f"LSE alone: {text('lse')}, max mean responsibility "
                 f"{lse['max_mean_responsibility']:.2f}, weight norm x"
-                f"{lse['weight_norm_growth']:.1f}, scale x{lse['scale_growth']:.1f}); "
-                f"prevented by: {', '.join(rescued) or 'none'}.",
+                f"{lse['weight_norm_growth']:.1f}, scale x{lse['scale_growth']:.1f}, "
+                f"{lse['starved_units']:.0f} of {cfg.units} units starved. Volume controls: "
+                + "; ".join(text(v) for v in volume)
+                + ".",
             ),
             Verdict(
                 "C12",
-                c12,
-                float(len(held)) / len(infomax),
-                "confirmed iff every InfoMax objective alone avoids all collapse modes; "
-                "partly iff some do",
-                "; ".join(f"{r['variant']}: {mode(r)}" for r in infomax) + ".",
+                decide_c12(rows),
+                sum(holds_up(rows, v) for v in infomax) / len(infomax),
+                "confirmed iff every InfoMax objective alone shows no collapse mode "
+                "(winner-take-all, blow-up, starved or dead units) and brings unit 0 back "
+                "from both pressures; partly iff some do; refuted iff none (value: the share "
+                "that do)",
+                "; ".join(text(v) for v in infomax) + ".",
             ),
         ],
         "data": describe_image_data("digits", 0) + " (standardised)",
         "summary": (
             "A softmax prototype layer on digits under the LSE loss, LSE plus volume controls, "
-            "and InfoMax objectives alone: the collapse modes each one shows."
+            "and InfoMax objectives alone, from a fresh start and from two collapsed starts: "
+            "the collapse modes each one shows and whether the collapsed unit comes back."
         ),
     }
 
@@ -212,7 +310,7 @@ def plot(result: dict, out_dir) -> list[dict]:
     fig, axes = new_figure(1, 3, width=14, height=3.8)
     for ax, (key, label) in zip(axes, keys, strict=True):
         for v in dict.fromkeys(h["variant"] for h in hist):
-            pts = [h for h in hist if h["variant"] == v]
+            pts = [h for h in hist if h["variant"] == v and h.get("pressure", "none") == "none"]
             ax.plot([p["step"] for p in pts], [p[key] for p in pts], label=v)
         ax.set(xlabel="step", ylabel=label, yscale="log" if key != "m.max_mean_r" else "linear")
     axes[0].legend(fontsize=6)
