@@ -137,6 +137,42 @@ def test_run_writes_atomically_resumes_and_refuses_other_configs(tmp_path):
     assert CALLS[-1].seed == 7 and len(CALLS) == 8  # --seed: one seed, for debugging
 
 
+def test_seeds_in_parallel_workers_give_the_numbers_of_a_serial_run(tmp_path):
+    from implicit_em.experiments import get_experiments
+
+    (exp,) = get_experiments(["collapse"])
+    overrides = parse_overrides(["collapse.epochs=1", "collapse.units=6"])
+    logs = []
+    for jobs in (1, 2):
+        status = run_experiments(
+            [exp], tmp_path / f"j{jobs}", quick=True, overrides=overrides, n_seeds=2,
+            jobs=jobs, log=logs.append,
+        )  # fmt: skip
+        assert status == {"collapse": "done"}
+    serial, parallel = (
+        json.loads((tmp_path / f"j{j}" / "collapse" / "results.json").read_text()) for j in (1, 2)
+    )
+    assert parallel["per_seed"] == serial["per_seed"]  # every number, seed by seed
+    assert parallel["tables"] == serial["tables"]
+    assert (tmp_path / "j2" / "collapse" / "seed-1").is_dir()
+    assert json.loads((tmp_path / "j2" / "run.json").read_text())["jobs"] == 2
+    assert sum("seed 1 done" in line for line in logs) == 2
+
+
+def test_a_seed_failing_in_a_worker_fails_its_experiment(tmp_path):
+    from implicit_em.experiments import get_experiments
+
+    (exp,) = get_experiments(["infomax"])  # too few permutations: run() refuses
+    bad = parse_overrides(["infomax.permutations=10", "infomax.alpha=0.01"])
+    status = run_experiments(
+        [exp], tmp_path, quick=True, overrides=bad, n_seeds=2, jobs=2, log=lambda *_: None
+    )
+    assert status["infomax"].startswith("failed: ValueError: 10 permutations cannot reach")
+    assert not (tmp_path / "infomax").exists() and not list(tmp_path.glob(".*partial"))
+    with pytest.raises(ValueError, match="jobs must be an integer >= 1"):
+        run_experiments([exp], tmp_path, jobs=0)
+
+
 def test_a_failure_keeps_other_results_and_an_interrupted_run_restarts_clean(tmp_path):
     (tmp_path / ".toy.partial").mkdir(parents=True)  # left by a killed run
     (tmp_path / ".toy.partial" / "junk.png").write_text("x")

@@ -2,7 +2,8 @@
 
     iem list                                   experiments and the claims each decides
     iem run                                    the quick suite into a fresh runs/<time>/
-    iem run NAME... [--quick] [--out DIR] [--seeds N | --seed N] [--set key=value]... [--force]
+    iem run NAME... [--quick] [--out DIR] [--seeds N | --seed N] [--jobs N] [--set key=value]...
+            [--force]
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
 
 Exit code 0 on success; 2 with a one-line reason on bad arguments; 1 if an experiment
@@ -37,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
         "--seeds",
         type=int,
         help="seeds per stochastic experiment (default 2 with --quick, 5 at full sizes)",
+    )
+    r.add_argument(
+        "--jobs",
+        type=int,
+        help="seeds run at once, in worker processes of one thread each (default: CPU count)",
     )
     r.add_argument(
         "--set",
@@ -83,6 +89,7 @@ def _cmd_run(args) -> int:
         force=args.force,
         argv=["iem", *sys.argv[1:]],
         n_seeds=args.seeds,
+        jobs=args.jobs,
     )
     report = build_report(out)
     print(f"report: {report}")

@@ -2,7 +2,9 @@
 
 Each experiment runs in a hidden ``.NAME.partial/`` folder that is renamed to ``NAME/``
 only once ``results.json`` is written, so a run directory never holds half an
-experiment. Started again on the same directory, a run skips every experiment whose
+experiment. Seeds run in parallel worker processes (``jobs``), each seed on one thread,
+so a seed gives the same numbers whether it runs alone, in series or beside others.
+Started again on the same directory, a run skips every experiment whose
 ``results.json`` exists with the same config, and re-runs the rest from scratch; a
 damaged ``results.json`` (truncated, empty, wrong structure) counts as incomplete: the
 experiment is re-run and the damaged file kept beside the new one as
@@ -40,6 +42,7 @@ from .verdicts import combine_seeds
 
 QUICK_SEEDS = 2  # seeds per stochastic experiment at quick sizes (make run)
 FULL_SEEDS = 5  # and at full sizes (iem run all)
+SEED_THREADS = 1  # torch threads per seed: the same numbers whatever the parallelism
 
 
 class RunError(RuntimeError):
@@ -58,7 +61,7 @@ def environment() -> dict:
         "sklearn": sklearn.__version__,
         "matplotlib": matplotlib.__version__,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-        "threads": torch.get_num_threads(),
+        "threads": f"{SEED_THREADS} per seed",
         "cpu_count": os.cpu_count(),
         "iem_data": os.environ.get("IEM_DATA"),
     }
@@ -133,6 +136,65 @@ def _combine(seeds: list[int], runs: list[dict], indicative=()) -> dict:
     }
 
 
+def run_seed(exp: Experiment | str, cfg, seed: int, out) -> dict:
+    """One seed of ``exp`` (an experiment or a registered name) into ``out``, on
+    ``SEED_THREADS`` torch threads with every global RNG seeded; returns its checked
+    result."""
+    if isinstance(exp, str):
+        from .registry import EXPERIMENTS
+
+        exp = EXPERIMENTS[exp]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(SEED_THREADS)
+    try:
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global RNG users (sklearn)
+        return _check_result(exp.name, exp.run(dataclasses.replace(cfg, seed=seed), out))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_seeds(exp: Experiment, cfg, seeds: list[int], partial: Path, jobs: int, log) -> list:
+    """Every seed's result, in ``seeds`` order: in ``jobs`` worker processes when there
+    are several seeds and ``exp`` is registered (a worker finds it by name), else here."""
+    from .registry import EXPERIMENTS
+
+    outs = [partial if i == 0 else partial / f"seed-{s}" for i, s in enumerate(seeds)]
+    for out in outs:
+        out.mkdir(parents=True)
+    start = time.perf_counter()
+
+    def done(seed):
+        if len(seeds) > 1:
+            log(f"    seed {seed} done ({time.perf_counter() - start:.1f} s)")
+
+    workers = min(jobs, len(seeds))
+    if workers <= 1 or EXPERIMENTS.get(exp.name) is not exp:
+        runs = []
+        for seed, out in zip(seeds, outs, strict=True):
+            runs.append(run_seed(exp, cfg, seed, out))
+            done(seed)
+        return runs
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded torch
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(run_seed, exp.name, cfg, seed, out): seed
+            for seed, out in zip(seeds, outs, strict=True)
+        }
+        try:
+            for future in as_completed(futures):
+                future.result()  # a failing seed fails the experiment now
+                done(futures[future])
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    return [f.result() for f in futures]
+
+
 def run_one(
     exp: Experiment,
     cfg,
@@ -142,12 +204,14 @@ def run_one(
     force: bool = False,
     log=print,
     n_seeds: int = 1,
+    jobs: int = 1,
 ) -> str:
     """Run ``exp`` with ``cfg`` on its seeds (:func:`seeds_for`) into ``run_dir/exp.name``;
     returns ``"done"`` or ``"skipped"``.
 
     The first seed runs in the experiment's folder (its files feed the figures), the
-    others in ``seed-<s>/`` below it; verdicts are combined across seeds
+    others in ``seed-<s>/`` below it, up to ``jobs`` at a time (:func:`run_seed`);
+    verdicts are combined across seeds
     (:func:`implicit_em.experiments.verdicts.combine_seeds`).
     """
     final = run_dir / exp.name
@@ -171,16 +235,7 @@ def run_one(
     shutil.rmtree(partial, ignore_errors=True)
     start = time.perf_counter()
     try:
-        runs = []
-        for i, seed in enumerate(seeds):
-            out = partial if i == 0 else partial / f"seed-{seed}"
-            out.mkdir(parents=True)
-            torch.manual_seed(seed)
-            np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global RNG users (sklearn)
-            seed_cfg = dataclasses.replace(cfg, seed=seed)
-            runs.append(_check_result(exp.name, exp.run(seed_cfg, out)))
-            if len(seeds) > 1:
-                log(f"    seed {seed} done ({time.perf_counter() - start:.1f} s)")
+        runs = _run_seeds(exp, cfg, seeds, partial, jobs, log)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -278,12 +333,14 @@ def run_experiments(
     argv=None,
     log=print,
     n_seeds: int | None = None,
+    jobs: int | None = None,
 ) -> dict:
     """Run ``experiments`` into ``run_dir``; returns ``{name: "done" | "skipped" | error}``.
 
     Stochastic experiments run on ``n_seeds`` seeds (default: ``QUICK_SEEDS`` with
     ``quick``, else ``FULL_SEEDS``; one when ``seed`` is given, for debugging) and
-    decide on all of them. A failing experiment is reported and the others still run;
+    decide on all of them, up to ``jobs`` seeds at a time in worker processes (default:
+    the number of CPUs). A failing experiment is reported and the others still run;
     what finished is kept.
     """
     run_dir = Path(run_dir)
@@ -291,16 +348,20 @@ def run_experiments(
         n_seeds = 1 if seed is not None else (QUICK_SEEDS if quick else FULL_SEEDS)
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
         raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     check_overrides(experiments, overrides)
     configs = {
         e.name: build_config(e, quick=quick, seed=seed, overrides=overrides) for e in experiments
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir):
-        return _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds)
+        return _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds, jobs)
 
 
-def _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds) -> dict:
+def _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds, jobs) -> dict:
     meta_path = run_dir / "run.json"
     meta = {"started": _now(), "experiments": []}
     if meta_path.exists():
@@ -317,6 +378,7 @@ def _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds)
         env=environment(),
         quick=quick,
         n_seeds=n_seeds,
+        jobs=jobs,
     )
     meta.pop("finished", None)
     write_json(meta_path, meta)
@@ -326,7 +388,14 @@ def _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds)
         start = time.perf_counter()
         try:
             status[exp.name] = run_one(
-                exp, configs[exp.name], run_dir, quick=quick, force=force, log=log, n_seeds=n_seeds
+                exp,
+                configs[exp.name],
+                run_dir,
+                quick=quick,
+                force=force,
+                log=log,
+                n_seeds=n_seeds,
+                jobs=jobs,
             )
         except RunError:
             raise
