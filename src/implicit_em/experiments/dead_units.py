@@ -48,8 +48,8 @@ class Config:
     activations: tuple[str, ...] = ("relu", "tanh", *SOFT_DERIVED, *COMPETITIVE)
     optimizers: tuple[str, ...] = ("adam", "sgd")
     hidden: int = 128
-    epochs: int = 30
-    recovery_epochs: int = 15
+    epochs: int = 20
+    recovery_epochs: int = 10
     batch_size: int = 128
     adam_lr: float = 1e-3
     sgd_lr: float = 0.05

@@ -33,7 +33,7 @@ class Config:
     seed: int = 0
     identity_trials: int = 50
     n_2d: int = 900
-    n_samples: int = 20000
+    n_samples: int = 12000
     n_features: int = 32
     n_components: int = 8
     iterations: int = 60  # EM iterations / gradient epochs

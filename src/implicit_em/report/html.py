@@ -230,8 +230,9 @@ def _overview(meta: dict, results: dict[str, Result]) -> str:
     )
     wall = sum(r.wall_s for r in results.values())
     machine = (
-        f"{env.get('platform', '?')}, {env.get('device', '?')}, {env.get('threads', '?')} "
-        f"torch threads of {env.get('cpu_count', '?')} CPUs"
+        f"{env.get('platform', '?')}, {env.get('device', '?')}, {env.get('cpu_count', '?')} "
+        f"CPUs, torch threads: {env.get('threads', '?')}"
+        + (f", up to {meta['jobs']} seeds at once" if meta.get("jobs") else "")
     )
     return (
         f'<p class="sub"><b>{sizes}</b> · {html.escape(seeds)} · total wall time '
