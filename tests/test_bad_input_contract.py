@@ -24,6 +24,7 @@ from torch import nn
 
 import implicit_em.activations as A
 import implicit_em.diagnostics as D
+import implicit_em.layers as Y
 import implicit_em.lse as L
 import implicit_em.objectives as O
 from implicit_em.mixture import GaussianMixture
@@ -284,6 +285,26 @@ CALLABLES = {
         "X",
     ),
 }
+_MU = _good((3, K))
+CALLABLES.update(
+    {
+        "layers.linear_distances": (lambda x: Y.linear_distances(x, _MU, None), (N, K), "x"),
+        "layers.euclidean_distances": (lambda x: Y.euclidean_distances(x, _MU), (N, K), "x"),
+        "layers.mahalanobis_distances": (
+            lambda x: Y.mahalanobis_distances(x, _MU, torch.zeros(3, K)),
+            (N, K),
+            "x",
+        ),
+        "layers.ImplicitEMLayer": (lambda x: Y.ImplicitEMLayer(K, 3)(x), (N, K), "x"),
+        "layers.ImplicitEMLayer.objective": (
+            lambda x: Y.ImplicitEMLayer(K, 3, objective="infomax+decorrelation").objective(x),
+            (N, K),
+            "x",
+        ),
+        "layers.CompetitiveLinear": (lambda x: Y.CompetitiveLinear(K, 8)(x), (N, K), "x"),
+        "layers.build": (lambda x: Y.build(f"{K}-8:iem-3")(x), (N, K), "x"),
+    }
+)
 for _name in A.ACTIVATIONS:  # every registered activation, as a module on (N, 8)
     CALLABLES[f"activations.{_name}"] = (
         lambda x, n=_name: A.make_activation(n)(x),
@@ -375,7 +396,9 @@ def test_bad_input_contract(name, kind):
             call(x)
         return
     activation = name.startswith("activations.")
-    if activation and kind in PROPAGATING:
+    # CompetitiveLinear, a torch.nn layer ending in an activation, propagates NaN/inf too
+    propagates = activation or name == "layers.CompetitiveLinear"
+    if propagates and kind in PROPAGATING:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = call(x)
@@ -401,7 +424,7 @@ def test_non_finite_and_meta_inputs_are_refused_by_every_objective(kind):
 def test_the_contract_covers_every_public_callable():
     """A new public name must be added to ``CALLABLES`` (or to ``NOT_TENSOR_INPUT``)."""
     covered = {n.split("[")[0] for n in CALLABLES}
-    modules = {"lse": L, "objectives": O, "diagnostics": D}
+    modules = {"lse": L, "objectives": O, "diagnostics": D, "layers": Y}
     missing = []
     for prefix, mod in modules.items():
         for public in mod.__all__:

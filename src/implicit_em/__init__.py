@@ -1,12 +1,13 @@
 """implicit-em: implicit expectation-maximisation inside neural networks.
 
 ``import implicit_em as iem``: the identity in :mod:`implicit_em.lse`, activations in
-:mod:`implicit_em.activations`, measurements in :mod:`implicit_em.diagnostics`, the
-training loop in :mod:`implicit_em.training`, datasets in :mod:`implicit_em.data`, and
-the experiment suite in :mod:`implicit_em.experiments`.
+:mod:`implicit_em.activations`, implicit-EM layers in :mod:`implicit_em.layers`,
+measurements in :mod:`implicit_em.diagnostics`, the training loop in
+:mod:`implicit_em.training`, datasets in :mod:`implicit_em.data`, and the experiment
+suite in :mod:`implicit_em.experiments`.
 """
 
-from . import activations, data, diagnostics, lse, training
+from . import activations, data, diagnostics, layers, lse, training
 from .lse import (
     DistanceCrossEntropy,
     LSELoss,
@@ -26,6 +27,7 @@ __all__ = [
     "data",
     "diagnostics",
     "distance_cross_entropy",
+    "layers",
     "lse",
     "lse_loss",
     "lse_objective",

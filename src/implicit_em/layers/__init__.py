@@ -1,0 +1,24 @@
+"""Implicit-EM layers: distances, responsibilities and a layer's own objective.
+
+:class:`ImplicitEMLayer` (distances to ``K`` alternatives, ``r = softmax(-d / T)``,
+LSE + volume-control terms), :class:`CompetitiveLinear` (a linear map and a competitive
+activation), :func:`build` (a network from a spec such as ``"784-256:iem(infomax)-10"``)
+and the distance functions they rest on.
+"""
+
+from .competitive_linear import CompetitiveLinear
+from .distances import euclidean_distances, linear_distances, mahalanobis_distances
+from .implicit_em_layer import DISTANCES, OUTPUTS, VOLUME_CONTROLS, ImplicitEMLayer
+from .spec import build
+
+__all__ = [
+    "DISTANCES",
+    "OUTPUTS",
+    "VOLUME_CONTROLS",
+    "CompetitiveLinear",
+    "ImplicitEMLayer",
+    "build",
+    "euclidean_distances",
+    "linear_distances",
+    "mahalanobis_distances",
+]

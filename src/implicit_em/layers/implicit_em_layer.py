@@ -1,0 +1,193 @@
+r"""``ImplicitEMLayer``: distances, responsibilities and the layer's own objective.
+
+A layer of ``K`` alternatives: distances ``d = distance(x)`` (``(n, K)``, see
+:mod:`implicit_em.layers.distances`), responsibilities ``r = softmax(-d / T)``, and an
+objective with named terms -- the LSE term ``-log sum_j exp(-d_j / T)`` (the EM
+mechanism: its gradient in ``d`` is ``r / T``; weight ``lse_weight``, which may be 0)
+plus volume controls on the distances or the weights (arXiv 2512.24780; claims C11,
+C12, C18 in :mod:`implicit_em.claims`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .. import objectives as O
+from .._checks import check_positive
+from ..activations import ACTIVATIONS, make_activation
+from ..lse import lse_loss
+from .distances import euclidean_distances, linear_distances, mahalanobis_distances
+
+DISTANCES = ("linear", "euclidean", "mahalanobis_diag")
+OUTPUTS = ("responsibilities", "distances", "gated")  # or any registered activation
+# name -> (term(d, layer), needs a batch of >= 2 rows)
+VOLUME_CONTROLS = {
+    "infomax": (lambda d, m: O.gaussian_infomax(d), True),
+    "decorrelation": (lambda d, m: O.decorrelation_loss(d), True),
+    "variance_hinge": (lambda d, m: O.variance_hinge(d), True),
+    "logdet": (lambda d, m: O.neg_log_det_gram(m.weight), False),
+    "balance": (lambda d, m: O.responsibility_entropy(d / m.temperature, "balance"), False),
+    "sharpen": (lambda d, m: O.responsibility_entropy(d / m.temperature, "sharpen"), False),
+}
+
+
+def _count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _objective(objective) -> dict[str, float]:
+    """``None`` | a name | names joined by ``+`` | ``{name: weight}`` -> ``{name: weight}``."""
+    if objective is None:
+        return {}
+    if isinstance(objective, str):
+        objective = {n.strip(): 1.0 for n in objective.split("+") if n.strip()}
+    if not isinstance(objective, dict):
+        raise TypeError(f"objective must be None, a name or {{name: weight}}, got {objective!r}")
+    for name, w in objective.items():
+        if name not in VOLUME_CONTROLS:
+            raise ValueError(
+                f"unknown volume control {name!r}; available: {', '.join(VOLUME_CONTROLS)}"
+            )
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or not math.isfinite(w) or w < 0:
+            raise ValueError(f"the weight of {name!r} must be a finite number >= 0, got {w!r}")
+    return {n: float(w) for n, w in objective.items()}
+
+
+class ImplicitEMLayer(nn.Module):
+    r"""A layer whose units are alternatives of an implicit mixture.
+
+    Args:
+        in_features, out_features: ``D`` and the number of alternatives ``K``.
+        distance: ``"linear"`` (``x W^T + b``), ``"euclidean"`` or ``"mahalanobis_diag"``.
+        output: what ``forward`` passes on -- ``"responsibilities"`` ``r``,
+            ``"distances"`` ``d``, ``"gated"`` ``d * r``, or the name of a registered
+            activation applied to ``d`` (e.g. ``"solu"``: ``d * softmax(d / 1)``).
+        temperature: ``T > 0``; ``learn_temperature=True`` learns ``log T``.
+        objective: volume controls for :meth:`objective`: a name, names joined by ``+``
+            or ``{name: weight}`` from :data:`VOLUME_CONTROLS`; ``None`` for none.
+        lse_weight: weight of the LSE term (``0`` leaves only the volume controls).
+
+    Shape:
+        input ``(n, in_features)``; distances and responsibilities ``(n, K)``.
+
+    Example:
+        >>> layer = ImplicitEMLayer(4, 3, objective="infomax")
+        >>> terms = layer.objective(torch.randn(8, 4))
+        >>> sorted(terms)
+        ['infomax', 'lse']
+        >>> layer(torch.randn(8, 4)).sum(1)  # responsibilities sum to one
+        tensor([1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000, 1.0000],
+               grad_fn=<SumBackward1>)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        distance: str = "linear",
+        output: str = "responsibilities",
+        temperature: float = 1.0,
+        learn_temperature: bool = False,
+        objective="infomax",
+        lse_weight: float = 1.0,
+    ):
+        super().__init__()
+        self.in_features = _count(in_features, "in_features")
+        self.out_features = _count(out_features, "out_features")
+        if distance not in DISTANCES:
+            raise ValueError(f"unknown distance {distance!r}; available: {', '.join(DISTANCES)}")
+        if output not in OUTPUTS and output not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown output {output!r}; available: {', '.join(OUTPUTS)} or a registered "
+                f"activation ({', '.join(ACTIVATIONS)})"
+            )
+        self.distance, self.output = distance, output
+        self.volume = _objective(objective)
+        self.lse_weight = check_positive(lse_weight, "lse_weight") if lse_weight else 0.0
+        log_t = torch.tensor(math.log(check_positive(temperature, "temperature")))
+        if learn_temperature:
+            self.log_temperature = nn.Parameter(log_t)
+        else:
+            self.register_buffer("log_temperature", log_t)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        if distance == "linear":
+            self.bias = nn.Parameter(torch.zeros(out_features))
+            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # as nn.Linear
+        else:
+            self.register_parameter("bias", None)
+            nn.init.normal_(self.weight)  # means: spread like standardised data
+        if distance == "mahalanobis_diag":
+            self.log_precision = nn.Parameter(torch.zeros(out_features, in_features))
+        self.activation = make_activation(output) if output in ACTIVATIONS else None
+        if self.activation is not None and out_features % ACTIVATIONS[output].group:
+            raise ValueError(
+                f"output {output!r} groups {ACTIVATIONS[output].group} units: out_features "
+                f"({out_features}) must be a multiple of it"
+            )
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        return self.log_temperature.exp()
+
+    def distances(self, x: torch.Tensor) -> torch.Tensor:
+        """``d`` ``(n, K)`` for the layer's geometry."""
+        if self.distance == "linear":
+            return linear_distances(x, self.weight, self.bias)
+        if self.distance == "euclidean":
+            return euclidean_distances(x, self.weight)
+        return mahalanobis_distances(x, self.weight, self.log_precision)
+
+    def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
+        """``r = softmax(-d / T)`` ``(n, K)``."""
+        return torch.softmax(-self.distances(x) / self.temperature, 1)
+
+    def em_responsibilities(self, x: torch.Tensor) -> torch.Tensor:
+        """For :func:`implicit_em.diagnostics.em_structure`."""
+        return self.responsibilities(x)
+
+    def _output(self, d: torch.Tensor) -> torch.Tensor:
+        if self.output == "distances":
+            return d
+        r = torch.softmax(-d / self.temperature, 1)
+        if self.output == "responsibilities":
+            return r
+        if self.output == "gated":
+            return d * r
+        return self.activation(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._output(self.distances(x))
+
+    def objective(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named, weighted terms to minimise: ``"lse"`` (if ``lse_weight > 0``) and each
+        volume control. ``sum(terms.values())`` is the layer's loss."""
+        d = self.distances(x)
+        if len(d) < 2:
+            batch = [n for n in self.volume if VOLUME_CONTROLS[n][1]]
+            if batch:
+                raise ValueError(
+                    f"x has {len(d)} row(s), but {', '.join(batch)} estimate(s) batch "
+                    "statistics and need at least 2: use a larger batch_size"
+                )
+        terms = {}
+        if self.lse_weight:
+            terms["lse"] = self.lse_weight * lse_loss(d / self.temperature)
+        for name, w in self.volume.items():
+            try:
+                terms[name] = w * VOLUME_CONTROLS[name][0](d, self)
+            except ValueError as err:  # said of the distances ("z"): say it of the input
+                raise ValueError(f"x gives distances that {name!r} refuses: {err}") from None
+        return terms
+
+    def extra_repr(self) -> str:
+        volume = "+".join(self.volume) or "none"
+        return (
+            f"{self.in_features}, {self.out_features}, distance={self.distance!r}, "
+            f"output={self.output!r}, objective={volume!r}, lse_weight={self.lse_weight:g}"
+        )
