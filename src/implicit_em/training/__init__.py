@@ -1,17 +1,21 @@
-"""One small training loop (progress, callbacks, checkpoints, exact resume, DDP)."""
+"""One small training loop (progress, callbacks, checkpoints, exact resume, DDP), and
+greedy layer-wise training on top of it."""
 
 from .callbacks import Callback, TrainState
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .layerwise import LayerwiseResult, train_layerwise
 from .loop import TrainResult, setup_distributed, train, unwrap
 
 __all__ = [
     "Callback",
     "CheckpointError",
+    "LayerwiseResult",
     "TrainResult",
     "TrainState",
     "load_checkpoint",
     "save_checkpoint",
     "setup_distributed",
     "train",
+    "train_layerwise",
     "unwrap",
 ]

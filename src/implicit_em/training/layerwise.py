@@ -1,0 +1,185 @@
+r"""Greedy layer-wise training: each layer on its own objective, on the frozen outputs below.
+
+``train_layerwise(net, x)`` walks ``net`` (an ``nn.Sequential`` or a list of modules).
+A *stage* is a module with an ``objective(x)`` method (an
+:class:`~implicit_em.layers.ImplicitEMLayer`) or one given an objective in
+``objectives={index: fn(module, x)}``. Stage by stage: train it with :func:`train` on
+the outputs of everything before it (frozen), then freeze it. Modules that are not
+stages (activations, a linear head) are fixed transforms here.
+
+The frozen outputs are computed once and cached when they fit in ``cache_bytes``;
+otherwise they are recomputed for every batch (same numbers, more time). With
+``checkpoint_dir`` every stage checkpoints to ``stage-<index>.pt`` through
+:func:`train`, so an interrupted run resumes mid-stage with the same weights as an
+uninterrupted one. Under ``torchrun`` the stage is wrapped so that DDP sees its
+objective as the forward pass.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .loop import TrainResult, train
+
+__all__ = ["LayerwiseResult", "train_layerwise"]
+
+
+@dataclass
+class LayerwiseResult:
+    """What :func:`train_layerwise` returns.
+
+    Attributes:
+        stages: the index in the network of every trained stage, in order.
+        results: each stage's :class:`~implicit_em.training.TrainResult`.
+        cached: whether each stage trained on cached inputs (else recomputed per batch).
+        wall_s: seconds in all.
+    """
+
+    stages: list[int] = field(default_factory=list)
+    results: list[TrainResult] = field(default_factory=list)
+    cached: list[bool] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+class _Objective(nn.Module):
+    """``forward(x)`` = the stage's objective terms, on the frozen ``prefix(x)`` when the
+    inputs are not cached (so DDP, which hooks ``forward``, sees the whole computation)."""
+
+    def __init__(self, stage: nn.Module, fn: Callable, prefix: nn.Module | None):
+        super().__init__()
+        self.stage, self.fn, self.prefix = stage, fn, prefix
+
+    def forward(self, x):
+        if self.prefix is not None:
+            with torch.no_grad():
+                x = self.prefix(x)
+        return self.fn(self.stage, x)
+
+
+def _modules(net) -> list[nn.Module]:
+    if isinstance(net, nn.Sequential):
+        return list(net)
+    if isinstance(net, Sequence) and all(isinstance(m, nn.Module) for m in net):
+        return list(net)
+    raise TypeError(f"net must be an nn.Sequential or a list of modules, got {type(net).__name__}")
+
+
+@torch.no_grad()
+def _forward_in_chunks(prefix: nn.Module, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    return torch.cat([prefix(c) for c in x.split(chunk)]) if len(x) else prefix(x)
+
+
+def train_layerwise(
+    net,
+    x: torch.Tensor,
+    *,
+    objectives: dict[int, Callable] | None = None,
+    epochs: int | Sequence[int] = 10,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    optimizer="adam",
+    cache_bytes: int = 2**31,
+    checkpoint_dir=None,
+    resume: bool | str = True,
+    seed: int = 0,
+    progress: bool = True,
+    **train_kwargs,
+) -> LayerwiseResult:
+    """Train the stages of ``net`` one after another, each on its own objective.
+
+    Args:
+        net: ``nn.Sequential`` or list of modules (trained in place).
+        x: ``(n, D)`` training inputs.
+        objectives: ``{index: fn(module, x) -> scalar | {name: term}}``, overriding or
+            adding stages; default: every module with an ``objective`` method.
+        epochs: per stage, one number or one per stage.
+        batch_size, lr, optimizer, seed, progress, ``train_kwargs``: for :func:`train`
+            (stage ``i`` is seeded with ``seed + i``).
+        cache_bytes: cache the frozen inputs of a stage when they take at most this.
+        checkpoint_dir: folder for ``stage-<index>.pt`` checkpoints (resumable).
+        resume: as in :func:`train`.
+
+    Returns:
+        :class:`LayerwiseResult`; the stages are frozen (``requires_grad=False``) and in
+        eval mode afterwards.
+
+    Raises:
+        ValueError: no stage, a stage index out of range, widths that do not chain
+            (checked on two rows before any training), or ``epochs`` of the wrong length.
+
+    Example:
+        >>> from implicit_em.layers import build
+        >>> net = build("6-4:iem-3:iem")
+        >>> res = train_layerwise(net, torch.randn(64, 6), epochs=1, batch_size=32,
+        ...                       progress=False)
+        >>> res.stages, res.cached
+        ([0, 1], [True, True])
+    """
+    modules = _modules(net)
+    objectives = dict(objectives or {})
+    for i in objectives:
+        if not isinstance(i, int) or not 0 <= i < len(modules):
+            raise ValueError(f"objectives has index {i!r}; net has modules 0..{len(modules) - 1}")
+    stages = [
+        i
+        for i, m in enumerate(modules)
+        if i in objectives or callable(getattr(m, "objective", None))
+    ]
+    if not stages:
+        raise ValueError(
+            "net has no stage to train: no module has an objective(x) method and "
+            "objectives={index: fn} names none"
+        )
+    per_stage = [epochs] * len(stages) if isinstance(epochs, int) else list(epochs)
+    if len(per_stage) != len(stages):
+        raise ValueError(f"epochs has {len(per_stage)} entries for {len(stages)} stages {stages}")
+    if not isinstance(x, torch.Tensor) or x.ndim != 2 or len(x) < 2:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a (n, D) tensor with n >= 2, got {shape}")
+    with torch.no_grad():  # widths chain? one cheap pass on two rows, before any training
+        try:
+            nn.Sequential(*modules)(x[:2])
+        except (RuntimeError, ValueError) as err:
+            raise ValueError(f"the modules of net do not chain on x: {err}") from None
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+
+    start = time.perf_counter()
+    result = LayerwiseResult()
+    for stage, n_epochs in zip(stages, per_stage, strict=True):
+        module = modules[stage]
+        prefix = nn.Sequential(*modules[:stage]).eval()
+        width = _forward_in_chunks(prefix, x[:1]).shape[1:].numel() if stage else x.shape[1]
+        cached = stage == 0 or len(x) * width * x.element_size() <= cache_bytes
+        data = _forward_in_chunks(prefix, x) if cached else x
+        fn = objectives.get(stage, lambda m, z: m.objective(z))
+        wrapper = _Objective(module, fn, None if cached else prefix)
+        module.train()
+        res = train(
+            wrapper,
+            lambda m, b: m(b[0]),
+            (data,),
+            epochs=n_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            checkpoint=folder / f"stage-{stage}.pt" if folder is not None else None,
+            resume=resume,
+            seed=seed + stage,
+            progress=progress,
+            description=f"layer-wise: stage {stage} ({type(module).__name__})",
+            **train_kwargs,
+        )
+        module.requires_grad_(False).eval()
+        result.stages.append(stage)
+        result.results.append(res)
+        result.cached.append(cached)
+    result.wall_s = time.perf_counter() - start
+    return result
