@@ -10,6 +10,7 @@ from .em_structure import EXPERIMENT as _em_structure
 from .ica import EXPERIMENT as _ica
 from .identities import EXPERIMENT as _identities
 from .infomax import EXPERIMENT as _infomax
+from .mechanism import EXPERIMENT as _mechanism
 from .mixture import EXPERIMENT as _mixture
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -23,6 +24,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _collapse,
         _infomax,
         _ica,
+        _mechanism,
     )
 }
 
