@@ -106,3 +106,36 @@ def test_errors_before_any_training():
         train_layerwise(_net(), X[:1], progress=False)
     with pytest.raises(TypeError, match=r"nn\.Sequential or a list of modules"):
         train_layerwise(nn.Linear(6, 3), X, progress=False)
+
+
+def test_finetune_end_to_end_plain_and_with_the_layer_objectives():
+    from implicit_em.training import finetune
+    from implicit_em.training.layerwise import _EndToEnd
+
+    y = torch.randint(0, 2, (len(X),), generator=torch.Generator().manual_seed(1))
+
+    def ce(out, batch):
+        return nn.functional.cross_entropy(out, batch[1])
+
+    net = _net()
+    train_layerwise(net, X, epochs=1, batch_size=32, progress=False)
+    frozen = _weights(net)
+    res = finetune(net, (X, y), ce, epochs=2, batch_size=32, progress=False)
+    assert "layers" not in res.history[-1] and "task" in res.history[-1]
+    for k, v in net.state_dict().items():  # every weight trains again, frozen or not
+        if k.endswith("weight"):
+            assert not torch.equal(v, frozen[k]), k
+    # the auxiliary term is each stage's objective on its own input, weighted
+    with torch.no_grad():
+        terms = _EndToEnd(list(net), [0, 1], ce, 0.5)(X, y)
+        want = sum(net[0].objective(X).values()) + sum(net[1].objective(net[0](X)).values())
+        torch.testing.assert_close(terms["layers"], 0.5 * want)
+        torch.testing.assert_close(terms["task"], ce(net(X), (X, y)))
+    a, b = _net(), _net()  # layer_weight=0 is the plain fine-tuning
+    finetune(a, (X, y), ce, epochs=1, batch_size=32, progress=False)
+    finetune(b, (X, y), ce, layer_weight=0.0, epochs=1, batch_size=32, progress=False)
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    with pytest.raises(ValueError, match="layer_weight must be a number >= 0"):
+        finetune(_net(), (X, y), ce, layer_weight=-1.0, progress=False)
+    with pytest.raises(ValueError, match="needs stages"):
+        finetune(nn.Sequential(nn.Linear(6, 2)), (X, y), ce, layer_weight=1.0, progress=False)

@@ -3,7 +3,7 @@ greedy layer-wise training on top of it."""
 
 from .callbacks import Callback, TrainState
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .layerwise import LayerwiseResult, train_layerwise
+from .layerwise import LayerwiseResult, finetune, train_layerwise
 from .loop import TrainResult, setup_distributed, train, unwrap
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "LayerwiseResult",
     "TrainResult",
     "TrainState",
+    "finetune",
     "load_checkpoint",
     "save_checkpoint",
     "setup_distributed",

@@ -13,6 +13,10 @@ otherwise they are recomputed for every batch (same numbers, more time). With
 :func:`train`, so an interrupted run resumes mid-stage with the same weights as an
 uninterrupted one. Under ``torchrun`` the stage is wrapped so that DDP sees its
 objective as the forward pass.
+
+:func:`finetune` then trains the whole network end to end on a task loss, plain or
+with the stages' own objectives kept as weighted auxiliary terms (the notes ask whether
+end-to-end training undoes the layer-wise specialisation; claim C16).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from torch import nn
 
 from .loop import TrainResult, train
 
-__all__ = ["LayerwiseResult", "train_layerwise"]
+__all__ = ["LayerwiseResult", "finetune", "train_layerwise"]
 
 
 @dataclass
@@ -183,3 +187,73 @@ def train_layerwise(
         result.cached.append(cached)
     result.wall_s = time.perf_counter() - start
     return result
+
+
+class _EndToEnd(nn.Module):
+    """``forward(*batch)`` = ``{"task": loss_fn(net(x), batch), "layers": w * sum of the
+    stages' objectives on their own inputs}``, in one pass through ``net``."""
+
+    def __init__(self, modules, stages, loss_fn, layer_weight):
+        super().__init__()
+        self.net = nn.ModuleList(modules)
+        self.stages, self.loss_fn, self.layer_weight = set(stages), loss_fn, layer_weight
+
+    def forward(self, x, *rest):
+        aux, h = 0.0, x
+        for i, m in enumerate(self.net):
+            if self.layer_weight and i in self.stages:
+                aux = aux + sum(m.objective(h).values())
+            h = m(h)
+        terms = {"task": self.loss_fn(h, (x, *rest))}
+        if self.layer_weight:
+            terms["layers"] = self.layer_weight * aux
+        return terms
+
+
+def finetune(
+    net,
+    data,
+    loss_fn: Callable,
+    *,
+    layer_weight: float = 0.0,
+    epochs: int = 1,
+    batch_size: int = 256,
+    lr: float = 1e-4,
+    **train_kwargs,
+) -> TrainResult:
+    """Train every parameter of ``net`` end to end on ``loss_fn(output, batch)``.
+
+    ``layer_weight > 0`` adds ``layer_weight * sum_s objective_s(input_s)`` over the
+    stages (modules with an ``objective`` method), each on its own input in the same
+    forward pass: the layer-wise objectives kept as auxiliary terms. Parameters frozen
+    by :func:`train_layerwise` are unfrozen first.
+
+    Example:
+        >>> from implicit_em.layers import build
+        >>> net = build("6-4:iem-3")
+        >>> x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
+        >>> ce = lambda out, batch: nn.functional.cross_entropy(out, batch[1])
+        >>> res = finetune(net, (x, y), ce, layer_weight=0.1, epochs=1, batch_size=16,
+        ...                progress=False)
+        >>> sorted(k for k in res.history[-1] if k in ("task", "layers"))
+        ['layers', 'task']
+    """
+    modules = _modules(net)
+    if not isinstance(layer_weight, (int, float)) or not layer_weight >= 0:
+        raise ValueError(f"layer_weight must be a number >= 0, got {layer_weight!r}")
+    stages = [i for i, m in enumerate(modules) if callable(getattr(m, "objective", None))]
+    if layer_weight and not stages:
+        raise ValueError("layer_weight > 0 needs stages (modules with an objective method)")
+    for m in modules:
+        m.requires_grad_(True).train()
+    wrapper = _EndToEnd(modules, stages, loss_fn, float(layer_weight))
+    return train(
+        wrapper,
+        lambda m, b: m(*b),
+        data,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        description="fine-tune end to end",
+        **train_kwargs,
+    )
