@@ -139,3 +139,16 @@ def test_finetune_end_to_end_plain_and_with_the_layer_objectives():
         finetune(_net(), (X, y), ce, layer_weight=-1.0, progress=False)
     with pytest.raises(ValueError, match="needs stages"):
         finetune(nn.Sequential(nn.Linear(6, 2)), (X, y), ce, layer_weight=1.0, progress=False)
+
+
+def test_two_gloo_processes_train_like_one_on_the_global_batch(tmp_path, run_script):
+    from pathlib import Path
+
+    script = Path(__file__).with_name("layerwise_ddp_script.py")
+    single, ddp = tmp_path / "single.pt", tmp_path / "ddp.pt"
+    run_script(script, single)
+    run_script(script, ddp, processes=2)
+    a, b = torch.load(single), torch.load(ddp)
+    assert a["steps"] == b["steps"] == [8, 8]
+    for k in a["state"]:
+        torch.testing.assert_close(a["state"][k], b["state"][k], rtol=0, atol=1e-10)

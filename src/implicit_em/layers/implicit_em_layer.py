@@ -23,11 +23,18 @@ from .distances import euclidean_distances, linear_distances, mahalanobis_distan
 
 DISTANCES = ("linear", "euclidean", "mahalanobis_diag")
 OUTPUTS = ("responsibilities", "distances", "gated")  # or any registered activation
-# name -> (term(d, layer), needs a batch of >= 2 rows)
+# name -> (term(d, layer), needs a batch of >= 2 rows); the covariance terms gather
+# their moments across ranks with the layer's gather_distributed
 VOLUME_CONTROLS = {
-    "infomax": (lambda d, m: O.gaussian_infomax(d), True),
-    "decorrelation": (lambda d, m: O.decorrelation_loss(d), True),
-    "variance_hinge": (lambda d, m: O.variance_hinge(d), True),
+    "infomax": (lambda d, m: O.gaussian_infomax(d, gather_distributed=m.gather_distributed), True),
+    "decorrelation": (
+        lambda d, m: O.decorrelation_loss(d, gather_distributed=m.gather_distributed),
+        True,
+    ),
+    "variance_hinge": (
+        lambda d, m: O.variance_hinge(d, gather_distributed=m.gather_distributed),
+        True,
+    ),
     "logdet": (lambda d, m: O.neg_log_det_gram(m.weight), False),
     "balance": (lambda d, m: O.responsibility_entropy(d / m.temperature, "balance"), False),
     "sharpen": (lambda d, m: O.responsibility_entropy(d / m.temperature, "sharpen"), False),
@@ -71,6 +78,10 @@ class ImplicitEMLayer(nn.Module):
         objective: volume controls for :meth:`objective`: a name, names joined by ``+``
             or ``{name: weight}`` from :data:`VOLUME_CONTROLS`; ``None`` for none.
         lse_weight: weight of the LSE term (``0`` leaves only the volume controls).
+        gather_distributed: under ``torch.distributed``, the covariance terms
+            (``infomax``, ``decorrelation``, ``variance_hinge``) use the moments of the
+            global batch, so several ranks train like one process on the same global
+            batch (``balance`` stays a per-rank batch statistic).
 
     Shape:
         input ``(n, in_features)``; distances and responsibilities ``(n, K)``.
@@ -96,8 +107,10 @@ class ImplicitEMLayer(nn.Module):
         learn_temperature: bool = False,
         objective="infomax",
         lse_weight: float = 1.0,
+        gather_distributed: bool = False,
     ):
         super().__init__()
+        self.gather_distributed = bool(gather_distributed)
         self.in_features = _count(in_features, "in_features")
         self.out_features = _count(out_features, "out_features")
         if distance not in DISTANCES:

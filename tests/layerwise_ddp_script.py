@@ -1,0 +1,35 @@
+"""Greedy layer-wise training of two implicit-EM layers; run alone or under torchrun.
+
+    python tests/layerwise_ddp_script.py OUT.pt
+    python -m torch.distributed.run --standalone --nproc_per_node=2 \\
+        tests/layerwise_ddp_script.py OUT.pt
+
+The covariance objective gathers its moments across ranks, so two ranks must end with
+the weights of one process on the same global batch. Rank 0 saves the state dict.
+"""
+
+import sys
+
+import torch
+from torch import nn
+
+
+def main(out):
+    from implicit_em.layers import ImplicitEMLayer
+    from implicit_em.training import train_layerwise
+
+    torch.manual_seed(0)
+    x = torch.randn(96, 5, dtype=torch.float64)
+    net = nn.Sequential(
+        ImplicitEMLayer(5, 4, objective="infomax", gather_distributed=True),
+        ImplicitEMLayer(4, 3, objective="infomax", gather_distributed=True),
+    ).double()
+    res = train_layerwise(net, x, epochs=2, batch_size=24, lr=1e-2, seed=3, progress=False)
+    dist = torch.distributed
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        steps = [r.steps for r in res.results]
+        torch.save({"state": net.state_dict(), "steps": steps}, out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
