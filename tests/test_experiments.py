@@ -519,6 +519,30 @@ def test_mixture_experiment_small_run_and_verdict_rule(tmp_path):
     assert exp.summarise(traces, 1e-15, cfg)["verdicts"][0].verdict == "partly"
 
 
+def test_decide_identity_gives_each_outcome():
+    from implicit_em.experiments.identities import decide_identity
+
+    assert decide_identity(1e-15, 1.0, 1e-12, 1e-6) == "confirmed"
+    assert decide_identity(1e-8, 1.0, 1e-12, 1e-6) == "partly"
+    assert decide_identity(1e-3, 1.0, 1e-12, 1e-6) == "refuted"
+    assert decide_identity(1e-15, 1e-12, 1e-12, 1e-6) == "open"  # the control went unseen
+    assert decide_identity(float("nan"), 1.0, 1e-12, 1e-6) == "open"
+
+
+def test_decide_c7_and_c8_give_each_outcome():
+    from implicit_em.experiments.activations import decide_c7, decide_c8
+
+    saturating = {"odd": True, "monotone": "increasing", "limit_pos": 1.0, "redescending": False}
+    redescending = {"odd": True, "monotone": "no", "limit_pos": 1e-3, "redescending": True}
+    assert decide_c7([saturating, saturating]) == "confirmed"
+    assert decide_c7([redescending, redescending]) == "refuted"
+    assert decide_c7([saturating, redescending]) == "partly"
+    ts = [1.0, 0.1, 0.01]
+    assert decide_c8(ts, [0.278 * t for t in ts]) == "confirmed"  # ~ T, below 1e-2
+    assert decide_c8(ts, [0.5, 0.4, 0.3]) == "partly"  # decreasing, too slowly
+    assert decide_c8(ts, [0.3, 0.4, 0.5]) == "refuted"
+
+
 def test_decide_c4_gives_each_outcome():
     from implicit_em.experiments.mixture import decide_c4
 

@@ -275,6 +275,30 @@ def decide_c6(tails: list[dict], softsign: dict, tanh: dict) -> str:
     return "partly"
 
 
+def decide_c7(rows: list[dict]) -> str:
+    """C7 from the Student-t/Cauchy property rows: confirmed iff every one is odd,
+    monotone and tends to +-1 (slow-saturating); refuted iff every one is redescending;
+    partly otherwise."""
+    slow_sat = [
+        r["odd"] and r["monotone"] != "no" and math.isclose(abs(r["limit_pos"]), 1.0, abs_tol=1e-3)
+        for r in rows
+    ]
+    if all(slow_sat):
+        return "confirmed"
+    return "refuted" if all(r["redescending"] for r in rows) else "partly"
+
+
+def decide_c8(temperatures: list[float], distances: list[float]) -> str:
+    """C8 from ``sup |z sigmoid(z/T) - relu(z)|`` at decreasing ``T``: confirmed iff it
+    decreases, ends below 1e-2 and scales like ``T`` (log-log slope in (0.9, 1.1));
+    partly iff it only decreases; refuted otherwise."""
+    slope = float(np.polyfit(np.log(temperatures), np.log(distances), 1)[0])
+    decreasing = all(a > b for a, b in itertools.pairwise(distances))
+    if decreasing and distances[-1] < 1e-2 and 0.9 < slope < 1.1:
+        return "confirmed"
+    return "partly" if decreasing else "refuted"
+
+
 def summarise(rows, temp_rows, c5, cfg, tails=None) -> dict:
     conf = cfg.confirm_threshold
     verdicts = [
@@ -327,12 +351,8 @@ def summarise(rows, temp_rows, c5, cfg, tails=None) -> dict:
     )
     # C7: Student-t / Cauchy
     st = _row(rows, "student_t(") + _row(rows, "cauchy(")
-    slow_sat = [
-        r["odd"] and r["monotone"] != "no" and math.isclose(abs(r["limit_pos"]), 1.0, abs_tol=1e-3)
-        for r in st
-    ]
     redesc = [r["redescending"] for r in st]
-    c7 = "confirmed" if all(slow_sat) else ("refuted" if all(redesc) else "partly")
+    c7 = decide_c7(st)
     verdicts.append(
         Verdict(
             "C7",
@@ -352,12 +372,7 @@ def summarise(rows, temp_rows, c5, cfg, tails=None) -> dict:
     d = [r["sup_distance_to_relu"] for r in temp_rows]
     ts = [r["temperature"] for r in temp_rows]
     slope = float(np.polyfit(np.log(ts), np.log(d), 1)[0])
-    decreasing = all(a > b for a, b in itertools.pairwise(d))
-    c8 = (
-        "confirmed"
-        if decreasing and d[-1] < 1e-2 and 0.9 < slope < 1.1
-        else ("partly" if decreasing else "refuted")
-    )
+    c8 = decide_c8(ts, d)
     mode_err = max(r["mode_minus_relu"] for r in temp_rows)
     verdicts.append(
         Verdict(

@@ -236,19 +236,27 @@ def _least(rows, regime, dtype="float64") -> float:
     return float(np.min(vals)) if vals else float("nan")
 
 
+def decide_identity(error: float, control_error: float, confirm: float, partly: float) -> str:
+    """C1-C4: the float64 max ``error`` graded (< ``confirm``: confirmed; < ``partly``:
+    partly; else refuted), but ``open`` unless the control that must fail is detected
+    (its error above ``1e3 * confirm``): a check that cannot fail decides nothing."""
+    if not control_error > 1e3 * confirm:
+        return "open"
+    return grade_below(error, confirm, partly)
+
+
 def summarise(rows: list[dict], cfg: Config) -> dict:
     """Metrics, summary table and verdicts from the per-cell error rows."""
     conf, part = cfg.confirm_threshold, cfg.partly_threshold
     worst = {f"{r}_{dt}": _worst(rows, r, dt) for r in REGIMES for dt in DTYPES}
     control_min = _least(rows, "control")
     literal_min = _least(rows, "ce_literal")
-    sensitive = control_min > 1e3 * conf
     n = cfg.trials * len(cfg.scales)
     span = f"scales {min(cfg.scales):g}..{max(cfg.scales):g}"
     rule = f"float64 max error < {conf:g}: confirmed; < {part:g}: partly; else refuted"
 
     def graded(value):
-        return grade_below(value, conf, part) if sensitive else "open"
+        return decide_identity(value, control_min, conf, part)
 
     c1 = worst["lse_float64"]
     verdicts = [
@@ -264,7 +272,7 @@ def summarise(rows: list[dict], cfg: Config) -> dict:
     ]
     c2 = max(worst["ce_hard_float64"], worst["ce_soft_float64"], worst["ce_score_form_float64"])
     # control: the opposite sign (r - y with respect to distances) must be detected as wrong
-    c2_verdict = graded(c2) if literal_min > 1e3 * conf else "open"
+    c2_verdict = decide_identity(c2, min(literal_min, control_min), conf, part)
     verdicts.append(
         Verdict(
             "C2",
