@@ -12,6 +12,7 @@ from .identities import EXPERIMENT as _identities
 from .infomax import EXPERIMENT as _infomax
 from .mechanism import EXPERIMENT as _mechanism
 from .mixture import EXPERIMENT as _mixture
+from .single_layer_2d import EXPERIMENT as _single_layer_2d
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
@@ -25,6 +26,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _infomax,
         _ica,
         _mechanism,
+        _single_layer_2d,
     )
 }
 

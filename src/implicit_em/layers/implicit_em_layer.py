@@ -36,6 +36,7 @@ VOLUME_CONTROLS = {
         True,
     ),
     "logdet": (lambda d, m: O.neg_log_det_gram(m.weight), False),
+    "orthogonality": (lambda d, m: O.weight_orthogonality(m.weight), False),
     "balance": (lambda d, m: O.responsibility_entropy(d / m.temperature, "balance"), False),
     "sharpen": (lambda d, m: O.responsibility_entropy(d / m.temperature, "sharpen"), False),
 }
