@@ -21,6 +21,7 @@ C9 is decided in three parts, as the seed states it (:func:`decide_c9`).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,17 +117,11 @@ def zero_derivative_units(model: MLP, x: torch.Tensor) -> dict[str, torch.Tensor
     zero in both is an analytic zero, zero in float32 only an underflow."""
     out = {}
     for name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
-        m = model if dtype == torch.float32 else _copy(model).double()
+        m = model if dtype == torch.float32 else copy.deepcopy(model).double()
         with torch.no_grad():
             z1 = m.l1(x.to(dtype))
         out[name] = (local_derivative(m.a1, z1, m.elementwise) == 0).all(0)
     return out
-
-
-def _copy(model):
-    import copy
-
-    return copy.deepcopy(model)
 
 
 def zero_derivative_grid(activations) -> list[dict]:

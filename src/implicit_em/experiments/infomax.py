@@ -371,10 +371,8 @@ def decide_c14_detection(pairs: list[dict], alpha: float) -> tuple[str, dict]:
     return ("refuted", "partly", "confirmed")[held], found
 
 
-def summarise(rows, pairs, skipped, cfg, n_inputs=None) -> dict:
-    n_inputs = n_inputs or {}
-    cells = c13_cells(rows, {d: n_inputs.get(d, 10**9) for d in {r["dataset"] for r in rows}},
-                      cfg.redundancy_max)  # fmt: skip
+def summarise(rows, pairs, skipped, cfg, n_inputs: dict[str, int]) -> dict:
+    cells = c13_cells(rows, n_inputs, cfg.redundancy_max)
     c13 = decide_c13(cells)
     reachable = [c for c in cells if not c["unreachable"]]
     worst_adv = min((c["advantage"] for c in reachable), default=float("nan"))

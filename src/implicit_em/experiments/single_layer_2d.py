@@ -74,8 +74,7 @@ def max_regions(k: int, d: int = 2) -> int:
 
 
 def _data(name: str, cfg: Config, seed: int) -> torch.Tensor:
-    options = {"n_samples": cfg.n_samples}
-    ds = load_dataset(name, seed=seed, **options)
+    ds = load_dataset(name, seed=seed, n_samples=cfg.n_samples)
     return torch.as_tensor(ds.X_train, dtype=torch.float32), ds.meta
 
 
