@@ -102,6 +102,22 @@ def test_a_layer_trains_with_the_training_loop():
     assert sum(layer.objective(x).values()).item() < before
 
 
+def test_weight_norm_keeps_unit_rows_through_training():
+    layer = ImplicitEMLayer(5, 4, objective="infomax", weight_norm=True)
+    stored = layer.parametrizations.weight.original
+    torch.testing.assert_close(layer.weight, stored / stored.norm(dim=1, keepdim=True))
+    x = torch.randn(64, 5)
+    from implicit_em.training import train
+
+    free = ImplicitEMLayer(5, 4, objective="infomax")
+    for m in (layer, free):
+        train(m, lambda m, b: m.objective(b[0]), (x,), epochs=20, batch_size=32, lr=5e-2)
+    torch.testing.assert_close(layer.weight.norm(dim=1), torch.ones(4))
+    assert float(free.weight.detach().norm(dim=1).min()) > 1.5  # InfoMax alone grows W
+    with pytest.raises(ValueError, match="weight_norm=True normalises the rows of a linear"):
+        ImplicitEMLayer(5, 4, distance="euclidean", weight_norm=True)
+
+
 def test_competitive_linear():
     net = CompetitiveLinear(5, 8, "grouped_solu")
     assert isinstance(net[0], nn.Linear) and net(X.float()).shape == (7, 8)

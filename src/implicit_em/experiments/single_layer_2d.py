@@ -8,8 +8,8 @@ square and a polygon with known edges, ``K`` units are trained
   activations (ReLU, tanh, the posterior-mean gate ``z sigmoid(z)``) and competitive
   ones (softmax, log-softmax, SoLU, grouped softmax with ``G = 2, 4``);
 * as an :class:`~implicit_em.layers.ImplicitEMLayer` (``r = softmax(-z)``) with the LSE
-  term and each volume control (none, weight decay, responsibility balance, weight
-  orthogonality, Gaussian InfoMax, decorrelation).
+  term and each volume control (none, unit-length weight rows, weight decay,
+  responsibility balance, weight orthogonality, Gaussian InfoMax, decorrelation).
 
 Measured per fit: mean ``|cos|`` between normals and duplicate hyperplanes (the same cut
 twice: ``|cos| > 0.95`` and offsets within 0.1), the effective rank of the activations,
@@ -48,7 +48,15 @@ AUTOENCODERS = {
 }
 COMPETITIVE = ("softmax", "log_softmax", "solu", "grouped_softmax_g2", "grouped_softmax_g4")
 ELEMENTWISE = ("relu", "tanh", "gate_silu")
-IEM_CONTROLS = ("none", "weight_decay", "balance", "orthogonality", "infomax", "decorrelation")
+IEM_CONTROLS = (
+    "none",
+    "weight_norm",
+    "weight_decay",
+    "balance",
+    "orthogonality",
+    "infomax",
+    "decorrelation",
+)
 
 
 @dataclass
@@ -88,9 +96,9 @@ def _fit(kind: str, name: str, x: torch.Tensor, k: int, cfg: Config, seed: int):
         def loss(m, b):
             return nn.functional.mse_loss(m(b[0]), b[0])
     else:
-        control = None if name in ("none", "weight_decay") else name
+        control = None if name in ("none", "weight_norm", "weight_decay") else name
         wd = cfg.weight_decay if name == "weight_decay" else 0.0
-        model = ImplicitEMLayer(2, k, objective=control)
+        model = ImplicitEMLayer(2, k, objective=control, weight_norm=name == "weight_norm")
 
         def loss(m, b):
             return m.objective(b[0])

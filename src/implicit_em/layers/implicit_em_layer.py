@@ -14,6 +14,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from .. import objectives as O
 from .._checks import check_positive
@@ -40,6 +41,15 @@ VOLUME_CONTROLS = {
     "balance": (lambda d, m: O.responsibility_entropy(d / m.temperature, "balance"), False),
     "sharpen": (lambda d, m: O.responsibility_entropy(d / m.temperature, "sharpen"), False),
 }
+
+
+class UnitRows(nn.Module):
+    """Parametrization ``W -> W / ||W_j||`` (each row a unit normal): the layer's
+    ``weight`` then has rows of length one whatever the optimiser does to the stored
+    ``original``, so ``z = W x + b`` cannot grow by scaling ``W``."""
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 def _count(value, name: str) -> int:
@@ -79,6 +89,10 @@ class ImplicitEMLayer(nn.Module):
         objective: volume controls for :meth:`objective`: a name, names joined by ``+``
             or ``{name: weight}`` from :data:`VOLUME_CONTROLS`; ``None`` for none.
         lse_weight: weight of the LSE term (``0`` leaves only the volume controls).
+        weight_norm: keep each row of ``W`` at unit length (``"linear"`` distance only;
+            a volume control on the weights: the scale of ``z`` is then the data's). Done
+            with :func:`torch.nn.utils.parametrize.register_parametrization`
+            (:class:`UnitRows`), so ``layer.weight`` is the normalised matrix.
         gather_distributed: under ``torch.distributed``, the covariance terms
             (``infomax``, ``decorrelation``, ``variance_hinge``) use the moments of the
             global batch, so several ranks train like one process on the same global
@@ -108,6 +122,7 @@ class ImplicitEMLayer(nn.Module):
         learn_temperature: bool = False,
         objective="infomax",
         lse_weight: float = 1.0,
+        weight_norm: bool = False,
         gather_distributed: bool = False,
     ):
         super().__init__()
@@ -136,6 +151,14 @@ class ImplicitEMLayer(nn.Module):
         else:
             self.register_parameter("bias", None)
             nn.init.normal_(self.weight)  # means: spread like standardised data
+        if weight_norm:
+            if distance != "linear":
+                raise ValueError(
+                    f"weight_norm=True normalises the rows of a linear layer's W (its "
+                    f"normals); distance={distance!r} has means there: use 'linear'"
+                )
+            parametrize.register_parametrization(self, "weight", UnitRows())
+        self.weight_norm = bool(weight_norm)
         if distance == "mahalanobis_diag":
             self.log_precision = nn.Parameter(torch.zeros(out_features, in_features))
         self.activation = make_activation(output) if output in ACTIVATIONS else None
@@ -204,4 +227,5 @@ class ImplicitEMLayer(nn.Module):
         return (
             f"{self.in_features}, {self.out_features}, distance={self.distance!r}, "
             f"output={self.output!r}, objective={volume!r}, lse_weight={self.lse_weight:g}"
+            + (", weight_norm=True" if self.weight_norm else "")
         )
