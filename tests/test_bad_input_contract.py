@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import implicit_em.activations as A
+import implicit_em.baselines as B
 import implicit_em.diagnostics as D
 import implicit_em.layers as Y
 import implicit_em.lse as L
@@ -305,6 +306,32 @@ CALLABLES.update(
         "layers.build": (lambda x: Y.build(f"{K}-8:iem-3")(x), (N, K), "x"),
     }
 )
+_SMALL = {  # each baseline at tiny sizes: fit on the input, and transform it once fitted
+    "TriangleKMeans": lambda: B.TriangleKMeans(2, max_iter=5),
+    "KrotovHopfield": lambda: B.KrotovHopfield(3, epochs=1, batch_size=8),
+    "SoftHebb": lambda: B.SoftHebb(3, epochs=1, batch_size=8),
+    "DecoderFreeEncoder": lambda: B.DecoderFreeEncoder(3, epochs=1, batch_size=8),
+    "SparseAutoencoder": lambda: B.SparseAutoencoder(3, epochs=1, batch_size=8),
+    "PCA": lambda: B.PCA(2),
+}
+
+
+def _labels(x):
+    return torch.arange(x.shape[0] if x.ndim else 1) % 2
+
+
+for _name, _make in _SMALL.items():
+    CALLABLES[f"baselines.{_name}"] = (lambda x, m=_make: m().fit(x).transform(x), (N, K), "x")
+    CALLABLES[f"baselines.{_name}.transform"] = (
+        lambda x, m=_make: m().fit(_good((N, K))).transform(x),
+        (N, K),
+        "x",
+    )
+CALLABLES["baselines.BackpropMLP"] = (
+    lambda x: B.BackpropMLP(3, epochs=1, batch_size=8).fit(x, _labels(x)).transform(x),
+    (N, K),
+    "x",
+)
 for _name in A.ACTIVATIONS:  # every registered activation, as a module on (N, 8)
     CALLABLES[f"activations.{_name}"] = (
         lambda x, n=_name: A.make_activation(n)(x),
@@ -424,7 +451,7 @@ def test_non_finite_and_meta_inputs_are_refused_by_every_objective(kind):
 def test_the_contract_covers_every_public_callable():
     """A new public name must be added to ``CALLABLES`` (or to ``NOT_TENSOR_INPUT``)."""
     covered = {n.split("[")[0] for n in CALLABLES}
-    modules = {"lse": L, "objectives": O, "diagnostics": D, "layers": Y}
+    modules = {"lse": L, "objectives": O, "diagnostics": D, "layers": Y, "baselines": B}
     missing = []
     for prefix, mod in modules.items():
         for public in mod.__all__:
@@ -437,6 +464,7 @@ def test_the_contract_covers_every_public_callable():
 
 
 NOT_TENSOR_INPUT = {  # public callables whose first argument is not a data tensor
+    "baselines.FeatureLearner": "the base class (its subclasses are covered)",
     "diagnostics.EMRow": "a record type",
     "diagnostics.EMStructureMap": "a record type",
     "diagnostics.Monitor": "a training callback taking probe functions",

@@ -1,0 +1,30 @@
+"""Baselines: the local and unsupervised learners implicit-EM layers are measured
+against, each a scikit-learn-style ``fit`` / ``transform`` on tensors.
+
+:class:`TriangleKMeans` (Coates & Ng), :class:`KrotovHopfield` (competing hidden units),
+:class:`SoftHebb` (soft winner-take-all Hebbian), :class:`DecoderFreeEncoder` (the
+theory's author's encoder), :class:`SparseAutoencoder`, :class:`PCA` and
+:class:`BackpropMLP` (end-to-end, supervised). Each module also holds its rule as a plain function
+(``triangle_kmeans.triangle_features``, ``krotov_hopfield.krotov_update``,
+``softhebb.softhebb_update``, ``decoder_free_encoder.encoder_loss``).
+"""
+
+from ._base import FeatureLearner
+from .backprop_mlp import BackpropMLP
+from .decoder_free_encoder import DecoderFreeEncoder
+from .krotov_hopfield import KrotovHopfield
+from .pca import PCA
+from .softhebb import SoftHebb
+from .sparse_autoencoder import SparseAutoencoder
+from .triangle_kmeans import TriangleKMeans
+
+__all__ = [
+    "PCA",
+    "BackpropMLP",
+    "DecoderFreeEncoder",
+    "FeatureLearner",
+    "KrotovHopfield",
+    "SoftHebb",
+    "SparseAutoencoder",
+    "TriangleKMeans",
+]

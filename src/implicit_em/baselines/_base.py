@@ -1,0 +1,108 @@
+"""What every baseline shares: scikit-learn's ``fit`` / ``transform`` on tensors.
+
+Hyper-parameters are set in ``__init__`` and never changed by ``fit``; learned state
+ends in ``_`` (``weight_``, ``n_features_in_``). ``fit`` returns ``self``;
+``transform`` needs a fitted learner and an input of the width it was fitted on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .._checks import check_finite, check_tensor
+
+
+def check_count(value, name: str) -> int:
+    """An integer >= 1 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def check_number(value, name: str, *, low: float = 0.0, strict: bool = True) -> float:
+    """A finite number ``> low`` (``>= low`` with ``strict=False``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (value <= low if strict else value < low):
+        raise ValueError(
+            f"{name} must be a finite number {'>' if strict else '>='} {low:g}, got {value!r}"
+        )
+    return float(value)
+
+
+class FeatureLearner:
+    """Base class: ``fit(x) -> self``, ``transform(x) -> (n, K)``, ``fit_transform``.
+
+    Subclasses set ``n_components`` and implement ``_fit(x)`` and ``_transform(x)`` on a
+    validated float32 ``(n, D)`` tensor, and ``n_parameters``.
+    """
+
+    n_components: int
+
+    def _check_x(self, x, *, fitting: bool) -> torch.Tensor:
+        check_tensor(x, "x", min_ndim=2)
+        if x.ndim != 2:
+            raise ValueError(f"x must be 2-D (n_samples, n_features), got shape {tuple(x.shape)}")
+        if x.shape[1] == 0:
+            raise ValueError(f"x has no features (shape {tuple(x.shape)})")
+        if fitting and x.shape[0] < 2:
+            raise ValueError(f"x needs at least 2 samples to fit, got {x.shape[0]}")
+        x = x.detach().float()
+        check_finite(x, "x", square_rows=max(len(x), 1))  # distances and moments stay finite
+        if not fitting:
+            if not hasattr(self, "n_features_in_"):
+                raise RuntimeError(
+                    f"this {type(self).__name__} is not fitted yet: call fit(x) first"
+                )
+            if x.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"x has {x.shape[1]} features, but {type(self).__name__} was fitted on "
+                    f"{self.n_features_in_}"
+                )
+        return x
+
+    def fit(self, x: torch.Tensor, y=None) -> FeatureLearner:
+        """Learn from ``x`` ``(n, D)`` (``y`` is ignored by the unsupervised learners)."""
+        x = self._check_x(x, fitting=True)
+        self.n_features_in_ = x.shape[1]
+        self._fit(x) if y is None else self._fit(x, y)
+        return self
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``(n, n_components)`` of ``x`` (no gradient)."""
+        x = self._check_x(x, fitting=False)
+        if len(x) == 0:
+            return x.new_zeros(0, self.n_components)
+        with torch.no_grad():
+            return self._transform(x)
+
+    def fit_transform(self, x: torch.Tensor, y=None) -> torch.Tensor:
+        return self.fit(x, y).transform(x)
+
+    def _fit(self, x, y=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _transform(self, x):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({args})"
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator):
+    """Shuffled index batches covering ``range(n)`` once (the last may be smaller)."""
+    return torch.randperm(n, generator=generator).split(batch_size)
+
+
+def fit_module(model, loss_fn, data, *, epochs: int, batch_size: int, lr: float, seed: int,
+               description: str):  # fmt: skip
+    """Adam through :func:`implicit_em.training.train` (seeded; eval mode after)."""
+    from ..training import train
+
+    torch.manual_seed(seed)
+    result = train(model, loss_fn, data, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                   description=description)  # fmt: skip
+    model.eval()
+    return result

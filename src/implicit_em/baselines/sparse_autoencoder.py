@@ -1,0 +1,63 @@
+r"""Sparse ReLU autoencoder: ``a = relu(W x + b)``, ``x̂ = V a + c``, trained on
+``mean((x̂ - x)^2) + l1 mean|a|`` (the author's benchmark baseline,
+``encoder_study/src/losses.py::sae_loss``, ``l1 = 0.01``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._base import FeatureLearner, check_count, check_number, fit_module
+
+
+class SparseAutoencoder(FeatureLearner):
+    """Args:
+        n_components: hidden units ``K``.
+        l1: weight of the mean absolute activation.
+        epochs, batch_size, lr, seed: Adam training.
+
+    Attributes:
+        encoder_, decoder_: the trained ``Linear + ReLU`` and ``Linear``.
+
+    Example:
+        >>> sae = SparseAutoencoder(8, epochs=1).fit(torch.rand(256, 16))
+        >>> sae.transform(torch.rand(3, 16)).shape
+        torch.Size([3, 8])
+    """
+
+    def __init__(self, n_components: int, *, l1: float = 0.01, epochs: int = 100,
+                 batch_size: int = 128, lr: float = 1e-3, seed: int = 0):  # fmt: skip
+        self.n_components = check_count(n_components, "n_components")
+        self.l1 = check_number(l1, "l1", strict=False)
+        self.epochs = check_count(epochs, "epochs")
+        self.batch_size = check_count(batch_size, "batch_size")
+        self.lr = check_number(lr, "lr")
+        self.seed = seed
+
+    def _fit(self, x: torch.Tensor) -> None:
+        torch.manual_seed(self.seed)
+        d, k = x.shape[1], self.n_components
+        self.encoder_ = nn.Sequential(nn.Linear(d, k), nn.ReLU())
+        self.decoder_ = nn.Linear(k, d)
+        model = nn.Sequential(self.encoder_, self.decoder_)
+
+        def loss(m, b):
+            a = m[0](b[0])
+            return {"mse": nn.functional.mse_loss(m[1](a), b[0]), "l1": self.l1 * a.abs().mean()}
+
+        fit_module(model, loss, (x,), epochs=self.epochs, batch_size=self.batch_size,
+                   lr=self.lr, seed=self.seed, description="sparse autoencoder")  # fmt: skip
+        self.weight_ = self.encoder_[0].weight.detach()
+
+    def _transform(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder_(x)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """``x̂`` through the trained decoder (no gradient)."""
+        a = self.transform(x)
+        with torch.no_grad():
+            return self.decoder_(a)
+
+    @property
+    def n_parameters(self) -> int:
+        return 2 * self.n_components * self.n_features_in_ + self.n_components + self.n_features_in_
