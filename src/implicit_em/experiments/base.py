@@ -74,6 +74,9 @@ class Experiment:
     # claims whose verdict at quick sizes has been seen to differ from the full run's:
     # a quick run marks them "indicative (quick sizes)" instead of deciding them
     indicative_when_quick: tuple[str, ...] = ()
+    # across_seeds(tables, cfg) -> {name: rows}: tables computed from every seed's rows
+    # (stacked, with a "seed" column when there are several), shown first in the report
+    across_seeds: Callable[[dict, object], dict] | None = None
 
     def __post_init__(self):
         if not is_dataclass(self.config) or "seed" not in {f.name for f in fields(self.config)}:

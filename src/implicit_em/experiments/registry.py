@@ -7,6 +7,7 @@ from .base import Experiment
 from .collapse import EXPERIMENT as _collapse
 from .dead_units import EXPERIMENT as _dead_units
 from .em_structure import EXPERIMENT as _em_structure
+from .encoder import EXPERIMENT as _encoder
 from .ica import EXPERIMENT as _ica
 from .identities import EXPERIMENT as _identities
 from .infomax import EXPERIMENT as _infomax
@@ -27,6 +28,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _ica,
         _mechanism,
         _single_layer_2d,
+        _encoder,
     )
 }
 

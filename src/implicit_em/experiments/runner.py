@@ -241,6 +241,8 @@ def run_one(
         raise
     # verdicts that quick sizes cannot decide are shown as indicative only
     combined = _combine(seeds, runs, exp.indicative_when_quick if quick else ())
+    if exp.across_seeds is not None:
+        combined["tables"] = {**exp.across_seeds(combined["tables"], cfg), **combined["tables"]}
     result = Result(
         experiment=exp.name,
         title=exp.title,

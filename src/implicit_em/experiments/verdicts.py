@@ -61,6 +61,46 @@ def interval95(values) -> tuple[float | None, tuple[float, float] | None]:
     return mean, (mean - half, mean + half)
 
 
+def over_seeds(rows: list[dict], keys: tuple[str, ...], values: tuple[str, ...]) -> list[dict]:
+    """Rows grouped by ``keys`` (in first-seen order), each of ``values`` as its mean and
+    95 % interval over the group's rows (one per seed): ``{v}``, ``{v}_lo``, ``{v}_hi``,
+    and ``seeds``, the group's size.
+
+    Example:
+        >>> rows = [{"m": "a", "acc": x} for x in (0.9, 0.92, 0.91)]
+        >>> r = over_seeds(rows, ("m",), ("acc",))[0]
+        >>> r["seeds"], round(r["acc"], 3), r["acc_lo"] < 0.91 < r["acc_hi"]
+        (3, 0.91, True)
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    out = []
+    for key, members in groups.items():
+        row = dict(zip(keys, key, strict=True))
+        row["seeds"] = len(members)
+        for v in values:
+            mean, ci = interval95([m.get(v) for m in members])
+            row[v] = mean
+            row[f"{v}_lo"], row[f"{v}_hi"] = ci if ci else (None, None)
+        out.append(row)
+    return out
+
+
+def separated(a: dict, b: dict, value: str) -> str:
+    """``"above"`` / ``"below"`` when ``a``'s 95 % interval of ``value`` lies wholly above
+    / below ``b``'s (rows from :func:`over_seeds`), else ``"overlap"`` (also when an
+    interval is missing: one seed decides nothing)."""
+    lo, hi = f"{value}_lo", f"{value}_hi"
+    if None in (a.get(lo), a.get(hi), b.get(lo), b.get(hi)):
+        return "overlap"
+    if a[lo] > b[hi]:
+        return "above"
+    if a[hi] < b[lo]:
+        return "below"
+    return "overlap"
+
+
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 

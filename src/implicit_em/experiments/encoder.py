@@ -1,0 +1,263 @@
+"""Experiment ``encoder``: the author's decoder-free encoder against a sparse autoencoder
+(and its own ablation), on MNIST and digits (C11).
+
+The theory's author trains one ReLU layer (784 -> 64) with no decoder on
+``LSE + variance + decorrelation`` (:class:`~implicit_em.baselines.DecoderFreeEncoder`)
+and reports, on full MNIST: a linear probe of 93.43 % against 90.26 % for a sparse
+autoencoder of the same width, L0 17.2 against 32.2 of 64 active units, and, in the
+ablation, the LSE term alone killing all 64 units. Here, on the data we have (8000 /
+2000 of the 10k MNIST test images; scikit-learn digits), with the same probe and seeds
+for everyone, each of
+
+* the encoder (LSE + var + TC), LSE + var, var + TC (no LSE), LSE alone;
+* the sparse autoencoder (MSE + 0.01 mean|a|, the author's baseline);
+
+is measured: probe accuracy, L0 (activations > 0.01 per input), dead units (the
+author's: variance < 0.01 over the test images; scale-dependent) and silent units (active
+on fewer than 1 % of them; C11 is decided on these), redundancy ``||Corr - I||_F^2``
+over live units, responsibility entropy and max responsibility of ``softmax(-a)``, the author's
+normalised reconstruction through ``W^T``, parameters and fit time. The published
+numbers are listed beside, labelled.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..baselines import DecoderFreeEncoder, SparseAutoencoder
+from ..diagnostics import dead_by_activity
+from ..diagnostics.probe import linear_probe
+from .base import Experiment, Verdict, describe_image_data, image_dataset
+from .config import bounded
+from .verdicts import over_seeds, separated
+
+ENCODER = "LSE + var + TC (encoder)"
+SAE = "sparse autoencoder"
+LSE_ALONE = "LSE alone"
+ABLATION = {  # name: (lse, var, tc) weights
+    ENCODER: (1.0, 1.0, 1.0),
+    "LSE + var": (1.0, 1.0, 0.0),
+    "var + TC (no LSE)": (0.0, 1.0, 1.0),
+    LSE_ALONE: (1.0, 0.0, 0.0),
+}
+VALUES = ("probe_accuracy", "l0", "dead_units", "silent_units", "redundancy",
+          "responsibility_entropy", "max_responsibility", "recon_mse_wt", "fit_s")  # fmt: skip
+
+# The author's published numbers (full MNIST: 60k train / 10k test, 100 epochs)
+PUBLISHED = [
+    {"source": "benchmark report, 5 seeds", "model": ENCODER, "probe_accuracy": 0.9343,
+     "probe_sd": 0.0038, "l0": 17.2, "dead_units": None, "n_parameters": 50240,
+     "recon_mse_wt": 0.143},
+    {"source": "benchmark report, 5 seeds", "model": SAE, "probe_accuracy": 0.9026,
+     "probe_sd": 0.0032, "l0": 32.2, "dead_units": None, "n_parameters": 101200,
+     "recon_mse_wt": None},
+    {"source": "ablation report, 3 seeds, batch 256", "model": LSE_ALONE, "dead_units": 64},
+    {"source": "ablation report, 3 seeds, batch 256", "model": "LSE + var", "dead_units": 0},
+    {"source": "ablation report, 3 seeds, batch 256", "model": ENCODER, "dead_units": 0},
+    {"source": "ablation report, 3 seeds, batch 256", "model": "var + TC (no LSE)",
+     "dead_units": 0},
+]  # fmt: skip
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    datasets: tuple[str, ...] = ("mnist", "digits")
+    width: int = 64
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 1e-3
+    l1: float = 0.01
+    mnist_train: int = 8000
+    active: float = bounded(0.01, min=0.0)  # L0: activations above this count
+    dead_variance: float = bounded(0.01, min=0.0)  # the author's dead-unit threshold
+    silent: float = bounded(0.01, gt=0.0, max=1.0)  # silent: active on fewer inputs than this
+    collapsed: float = bounded(0.9, gt=0.5, max=1.0)  # C11: share of units silent
+
+
+QUICK = {"epochs": 25, "mnist_train": 2000}
+
+
+def normalised_reconstruction(x: torch.Tensor, a: torch.Tensor, w: torch.Tensor) -> float:
+    """The author's reconstruction through ``W^T``: ``a / ||a||`` decoded by ``W``, rescaled
+    to ``||x||`` per sample, then the mean squared error (``x``: ``(n, D)``, ``a``:
+    ``(n, K)``, ``w``: ``(K, D)``)."""
+    xh = (a / (a.norm(dim=1, keepdim=True) + 1e-8)) @ w
+    xh = xh * (x.norm(dim=1, keepdim=True) / (xh.norm(dim=1, keepdim=True) + 1e-8))
+    return float(((x - xh) ** 2).mean())
+
+
+def feature_stats(a: torch.Tensor, cfg: Config) -> dict:
+    """L0, dead units, redundancy over live units and responsibility statistics of
+    ReLU features ``a`` ``(n, K)``."""
+    var = a.var(0)
+    live = var >= cfg.dead_variance
+    r = torch.softmax(-a, 1)
+    stats = {
+        "l0": float((a.abs() > cfg.active).float().sum(1).mean()),
+        "dead_units": int((~live).sum()),
+        "silent_units": int(dead_by_activity(a, cfg.silent).sum()),
+        "responsibility_entropy": float(-(r * r.clamp_min(1e-30).log()).sum(1).mean()),
+        "max_responsibility": float(r.max(1).values.mean()),
+    }
+    if int(live.sum()) >= 2:
+        c = torch.corrcoef(a[:, live].T.double())
+        stats["redundancy"] = float((c**2).sum() - (torch.diagonal(c) ** 2).sum())
+    else:
+        stats["redundancy"] = None  # fewer than two live units: no correlation to speak of
+    return stats
+
+
+def one_fit(name: str, x, xt, y, yt, cfg: Config, seed: int) -> dict:
+    """Fit one model and measure it."""
+    common = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": seed}
+    if name == SAE:
+        model = SparseAutoencoder(cfg.width, l1=cfg.l1, **common)
+    else:
+        lse, var, tc = ABLATION[name]
+        model = DecoderFreeEncoder(cfg.width, lse=lse, var=var, tc=tc, **common)
+    t0 = time.perf_counter()
+    model.fit(x)
+    fit_s = time.perf_counter() - t0
+    a, at = model.transform(x), model.transform(xt)
+    probe = linear_probe(a, y, at, yt, seed=seed)
+    row = {
+        "variant": name,
+        "probe_accuracy": probe["test_accuracy"],
+        "probe_converged": probe["converged"],
+        **feature_stats(at, cfg),
+        "recon_mse_wt": normalised_reconstruction(xt, at, model.weight_),
+        "n_parameters": model.n_parameters,
+        "fit_s": fit_s,
+    }
+    if name == SAE:
+        row["recon_mse_decoder"] = float(((model.reconstruct(xt) - xt) ** 2).mean())
+    return row
+
+
+def decide_c11_encoder(dead_share: dict[str, tuple[float, float]], collapsed: float) -> str:
+    """C11 on the encoder: ``{dataset: (silent share with LSE alone, silent share with
+    the full objective)}`` (silent: active on almost no input). Confirmed iff, on every
+    dataset, LSE alone leaves >= ``collapsed`` of the units silent and the volume control
+    (variance + decorrelation) <= ``1 - collapsed``; refuted iff LSE alone leaves <= ``1 -
+    collapsed`` silent everywhere; else partly."""
+    if not dead_share:
+        return "open"
+    lse_dead = [d for d, _ in dead_share.values()]
+    if all(d >= collapsed for d in lse_dead) and all(
+        f <= 1 - collapsed for _, f in dead_share.values()
+    ):
+        return "confirmed"
+    if all(d <= 1 - collapsed for d in lse_dead):
+        return "refuted"
+    return "partly"
+
+
+def run(cfg: Config, out_dir) -> dict:
+    rows, shares, skipped = [], {}, []
+    for ds_name in cfg.datasets:
+        ds = image_dataset(ds_name, cfg.seed, cfg.mnist_train)
+        if ds is None:
+            skipped.append(ds_name)
+            continue
+        x = torch.as_tensor(ds.X_train, dtype=torch.float32)
+        xt = torch.as_tensor(ds.X_test, dtype=torch.float32)
+        raw = linear_probe(x, ds.y_train, xt, ds.y_test, seed=cfg.seed)
+        rows.append({"dataset": ds_name, "variant": "raw pixels",
+                     "probe_accuracy": raw["test_accuracy"], "probe_converged": raw["converged"],
+                     "n_parameters": 0})  # fmt: skip
+        for name in (*ABLATION, SAE):
+            row = one_fit(name, x, xt, ds.y_train, ds.y_test, cfg, cfg.seed)
+            rows.append({"dataset": ds_name, **row})
+        by = {r["variant"]: r for r in rows if r["dataset"] == ds_name}
+        shares[ds_name] = (
+            by[LSE_ALONE]["silent_units"] / cfg.width,
+            by[ENCODER]["silent_units"] / cfg.width,
+        )
+    verdict = decide_c11_encoder(shares, cfg.collapsed)
+    lse_share = float(np.mean([s for s, _ in shares.values()])) if shares else None
+    at = {(r["dataset"], r["variant"]): r for r in rows}
+    gaps = ", ".join(
+        f"{d}: encoder {at[d, ENCODER]['probe_accuracy']:.2%} vs sparse AE "
+        f"{at[d, SAE]['probe_accuracy']:.2%} (raw pixels "
+        f"{at[d, 'raw pixels']['probe_accuracy']:.2%})"
+        for d in shares
+    )
+    evidence = (
+        "silent units (active on < 1 % of test inputs) with LSE alone / with LSE + var + TC: "
+        + ", ".join(f"{d} {a:.0%} / {f:.0%}" for d, (a, f) in shares.items())
+        + f" of {cfg.width}; probe {gaps}."
+        if shares
+        else "no dataset available"
+    )
+    return {
+        "metrics": {
+            "lse_alone_silent_share": lse_share,
+            "skipped_datasets": ", ".join(skipped) or "none",
+        },
+        "tables": {"fits": rows, "published": PUBLISHED},
+        "verdicts": [
+            Verdict(
+                "C11",
+                verdict,
+                lse_share,
+                f"the LSE term alone (no volume control) collapses the encoder: confirmed iff "
+                f"on every dataset it leaves >= {cfg.collapsed:.0%} of the units silent (active "
+                f"on < {cfg.silent:.0%} of the test inputs) and the variance + decorrelation "
+                f"terms <= {1 - cfg.collapsed:.0%}; refuted iff LSE alone leaves <= "
+                f"{1 - cfg.collapsed:.0%} silent everywhere; else partly (value: the silent "
+                "share with LSE alone)",
+                evidence,
+            )
+        ],
+        "data": "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
+        + "; pixels in [0, 1] as in the author's study (published numbers: full MNIST, "
+        "60k training images)",
+        "summary": (
+            "The author's decoder-free encoder (one ReLU layer, LSE + variance + "
+            "decorrelation, no decoder) against a sparse autoencoder of the same width, "
+            "and its ablation, with one linear probe and the same seeds for all."
+        ),
+    }
+
+
+def across_seeds(tables: dict, cfg: Config) -> dict:
+    """Mean and 95 % interval per dataset and variant, and the encoder against the sparse
+    autoencoder (non-overlapping intervals or not)."""
+    summary = over_seeds(tables["fits"], ("dataset", "variant"), VALUES)
+    at = {(r["dataset"], r["variant"]): r for r in summary}
+    comparison = []
+    for ds in dict.fromkeys(r["dataset"] for r in summary):
+        if (ds, ENCODER) not in at or (ds, SAE) not in at:
+            continue
+        enc, sae = at[ds, ENCODER], at[ds, SAE]
+        side = separated(enc, sae, "probe_accuracy")
+        comparison.append({
+            "dataset": ds,
+            "encoder_probe": enc["probe_accuracy"],
+            "sparse_ae_probe": sae["probe_accuracy"],
+            "difference_points": 100 * (enc["probe_accuracy"] - sae["probe_accuracy"]),
+            "outcome": {"above": "encoder better (95 % intervals apart)",
+                        "below": "sparse AE better (95 % intervals apart)",
+                        "overlap": "no difference resolved (intervals overlap)"}[side],
+            "encoder_l0": enc["l0"],
+            "sparse_ae_l0": sae["l0"],
+            "published_difference_points": 100 * (0.9343 - 0.9026) if ds == "mnist" else None,
+        })  # fmt: skip
+    return {"encoder_vs_sparse_ae": comparison, "summary_over_seeds": summary}
+
+
+EXPERIMENT = Experiment(
+    name="encoder",
+    title="The author's decoder-free encoder against a sparse autoencoder",
+    claims=("C11",),
+    config=Config,
+    run=run,
+    quick=QUICK,
+    description=__doc__.splitlines()[0],
+    across_seeds=across_seeds,
+)
