@@ -144,6 +144,10 @@ def test_linear_probe_separable_vs_shuffled():
     x = np.r_[rng.normal(-3, 1, (100, 2)), rng.normal(3, 1, (100, 2))]
     y = np.r_[np.zeros(100), np.ones(100)].astype(int)
     assert D.linear_probe(x, y, x, y)["test_accuracy"] == 1.0
+    huge = (x * 1e20).astype(np.float32)  # finite, but standardising overflows float32
+    with pytest.raises(ValueError, match=r"train_features has values up to .* overflows"):
+        D.linear_probe(huge, y, x, y)
+    assert D.linear_probe(huge.astype(np.float64), y, x * 1e20, y)["test_accuracy"] == 1.0
 
 
 @pytest.mark.parametrize(

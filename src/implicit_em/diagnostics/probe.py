@@ -57,6 +57,18 @@ def linear_probe(
             )
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"{name}_features needs samples and features, got {x.shape}")
+    for name, x in (("train_features", xtr), ("test_features", xte)):
+        if (
+            x.dtype.kind == "f"
+            and x.dtype.itemsize <= 4
+            and x.size
+            and float(np.abs(x).max()) ** 2 * len(x) > 1e37
+        ):
+            raise ValueError(
+                f"{name} has values up to {float(np.abs(x).max()):.3g}: standardising them "
+                "overflows float32; rescale the features or pass them as float64 (a "
+                "diverged model?)"
+            )
     if xtr.shape[1] != xte.shape[1]:
         raise ValueError(
             f"train_features has {xtr.shape[1]} features but test_features {xte.shape[1]}"
