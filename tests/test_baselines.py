@@ -76,10 +76,16 @@ def test_krotov_update_is_the_notebook_rule(p, k):
 
 
 def test_krotov_weights_reach_the_unit_p_sphere():
-    x = torch.rand(2000, 16)
+    from implicit_em.baselines.krotov_hopfield import p_current
+
+    x = torch.rand(2000, 16, generator=torch.Generator().manual_seed(0))
     kh = KrotovHopfield(8, p=3.0, k=2, epochs=30, lr=0.04).fit(x)
     norms = kh.weight_.abs().pow(3).sum(1).pow(1 / 3)
-    assert torch.allclose(norms, torch.ones(8), atol=0.1), norms
+    wins = torch.bincount(p_current(kh.weight_, x, 3.0).argmax(1), minlength=8)
+    often = wins >= 100  # units winning on >= 5 % of the data have converged
+    assert int(often.sum()) >= 4
+    assert torch.allclose(norms[often], torch.ones(int(often.sum())), atol=0.01), norms
+    assert float((norms - 1).abs().mean()) < 0.2  # from about 2.9 at N(0, 1) initialisation
 
 
 def test_softhebb_update_is_the_per_sample_rule():
@@ -99,7 +105,7 @@ def test_softhebb_update_is_the_per_sample_rule():
 
 
 def test_softhebb_seeks_unit_norm_and_learns_priors():
-    x = torch.rand(2000, 16)
+    x = torch.rand(2000, 16, generator=torch.Generator().manual_seed(0))
     sh = SoftHebb(6, epochs=20, bias=True, seed=0).fit(x)
     assert torch.allclose(sh.weight_.norm(dim=1), torch.ones(6), atol=0.1), sh.weight_.norm(dim=1)
     usage = torch.softmax(12 * (x @ sh.weight_.T + sh.bias_), 1).mean(0)

@@ -148,6 +148,8 @@ def test_linear_probe_separable_vs_shuffled():
     with pytest.raises(ValueError, match=r"train_features has values up to .* overflows"):
         D.linear_probe(huge, y, x, y)
     assert D.linear_probe(huge.astype(np.float64), y, x * 1e20, y)["test_accuracy"] == 1.0
+    subnormal = np.c_[x, np.where(y == 1, 1e-45, 0.0)].astype(np.float32)  # std 0 in float32
+    assert D.linear_probe(subnormal, y, subnormal, y)["test_accuracy"] == 1.0
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,10 @@ def _numpy(x, name):
     x = np.asarray(x)
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or Inf")
+    if x.dtype.kind == "f" and x.size:
+        tiny = np.finfo(x.dtype).tiny
+        if (np.abs(x[x != 0]) < tiny).any():  # subnormals: scikit-learn's scaler divides by
+            x = np.where(np.abs(x) < tiny, 0, x).astype(x.dtype)  # their zero std -> NaN
     return x
 
 
