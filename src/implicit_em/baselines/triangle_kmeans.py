@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from .._sklearn import one_thread
 from ._base import FeatureLearner, check_count, check_number
 
 WHITENING = ("zca", "standardize", "none")
@@ -30,7 +31,9 @@ class TriangleKMeans(FeatureLearner):
         whiten: ``"zca"`` (default, as the paper), ``"standardize"`` (per feature) or
             ``"none"``; each after the per-sample normalisation.
         eps_norm, eps_zca: the normalisation's and the whitening's regularisers.
-        max_iter, seed: for ``KMeans`` (k-means++ initialisation, one run).
+        init: ``"random"`` (data points, as the authors' random start; fast for many
+            centroids) or ``"k-means++"``.
+        max_iter, seed: for ``KMeans`` (one run; the authors ran 50 iterations).
 
     Example:
         >>> km = TriangleKMeans(4, seed=0).fit(torch.rand(64, 9))
@@ -39,13 +42,17 @@ class TriangleKMeans(FeatureLearner):
     """
 
     def __init__(self, n_components: int, *, whiten: str = "zca", eps_norm: float = 10 / 255**2,
-                 eps_zca: float = 0.1, max_iter: int = 100, seed: int = 0):  # fmt: skip
+                 eps_zca: float = 0.1, init: str = "random", max_iter: int = 50,
+                 seed: int = 0):  # fmt: skip
         if whiten not in WHITENING:
             raise ValueError(f"whiten must be one of {WHITENING}, got {whiten!r}")
         self.n_components = check_count(n_components, "n_components")
         self.whiten = whiten
         self.eps_norm = check_number(eps_norm, "eps_norm", strict=False)
         self.eps_zca = check_number(eps_zca, "eps_zca")
+        if init not in ("random", "k-means++"):
+            raise ValueError(f"init must be 'random' or 'k-means++', got {init!r}")
+        self.init = init
         self.max_iter = check_count(max_iter, "max_iter")
         self.seed = seed
 
@@ -73,8 +80,10 @@ class TriangleKMeans(FeatureLearner):
         else:
             self.whitening_ = torch.eye(d)
         xw = self._normalise(x)
-        km = KMeans(self.n_components, n_init=1, max_iter=self.max_iter, random_state=self.seed)
-        km.fit(xw.numpy())
+        km = KMeans(self.n_components, init=self.init, n_init=1, max_iter=self.max_iter,
+                    random_state=self.seed)  # fmt: skip
+        with one_thread():  # see implicit_em._sklearn
+            km.fit(xw.numpy())
         self.centroids_ = torch.as_tensor(km.cluster_centers_, dtype=torch.float32)
         self.n_iter_ = int(km.n_iter_)
 

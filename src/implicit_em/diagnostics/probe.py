@@ -84,7 +84,9 @@ def linear_probe(
     model = make_pipeline(
         StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
     )
-    with warnings.catch_warnings(record=True) as caught:
+    from .._sklearn import one_thread
+
+    with warnings.catch_warnings(record=True) as caught, one_thread():
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(xtr, ytr)
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)

@@ -11,6 +11,7 @@ from .encoder import EXPERIMENT as _encoder
 from .ica import EXPERIMENT as _ica
 from .identities import EXPERIMENT as _identities
 from .infomax import EXPERIMENT as _infomax
+from .layerwise import EXPERIMENT as _layerwise
 from .local_learners import EXPERIMENT as _local_learners
 from .mechanism import EXPERIMENT as _mechanism
 from .mixture import EXPERIMENT as _mixture
@@ -31,6 +32,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _single_layer_2d,
         _encoder,
         _local_learners,
+        _layerwise,
     )
 }
 
