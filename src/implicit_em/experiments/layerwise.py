@@ -10,10 +10,14 @@ A stack of up to three layers of width ``K`` on MNIST (and digits) is trained
   as auxiliary terms (``layer_weight``);
 * **end to end**: the same architecture and head from random weights, cross-entropy only.
 
-for implicit-EM layers (linear distances, unit-length rows, LSE + InfoMax, passing on
-``-log softmin``: the narrow configuration of experiment ``local_learners``) and for ReLU
-layers trained greedily on the author's encoder objective (LSE + variance +
-decorrelation). Per layer, before and after fine-tuning: a linear probe, the mean
+for implicit-EM layers (linear distances, unit-length rows, LSE + InfoMax + balance,
+passing on ``-log softmin``) and for ReLU layers trained greedily on the author's encoder
+objective (LSE + variance + decorrelation); every layer above the first standardises its
+input (``input_norm``, a non-affine batch norm, as SoftHebb does). Without that, and
+without the balance term, the second implicit-EM layer collapses onto one unit (measured
+on 4000 MNIST images: usage entropy 0, probe 89.4 % after 91.1 %): the first layer's
+outputs share large offsets that decide the winner for every input, and the covariance
+terms cannot move the biases. Per layer, before and after fine-tuning: a linear probe, the mean
 ``|corr|`` between units (redundancy), and the layer's responsibilities' usage entropy
 and mean max responsibility. C20 adds a control: a *random* frozen second layer of the
 same width on top of the trained first.
@@ -66,10 +70,13 @@ QUICK = {"mnist_train": 2000, "epochs": 5, "finetune_epochs": 3}
 
 
 class _Relu(nn.Sequential):
-    """``Linear + ReLU`` with the author's encoder objective (LSE + var + TC) on its output."""
+    """``Linear + ReLU`` with the author's encoder objective (LSE + var + TC) on its output;
+    ``input_norm``: a non-affine ``BatchNorm1d`` first (as the implicit-EM layers above the
+    first)."""
 
-    def __init__(self, d_in: int, k: int):
-        super().__init__(nn.Linear(d_in, k), nn.ReLU())
+    def __init__(self, d_in: int, k: int, input_norm: bool = False):
+        norm = [nn.BatchNorm1d(d_in, affine=False)] if input_norm else []
+        super().__init__(*norm, nn.Linear(d_in, k), nn.ReLU())
 
     def objective(self, x: torch.Tensor) -> dict:
         return encoder_loss(self(x))
@@ -79,10 +86,10 @@ def make_stack(kind: str, d: int, cfg: Config) -> list[nn.Module]:
     """``cfg.depth`` layers of width ``cfg.width``."""
     widths = [d] + [cfg.width] * cfg.depth
     if kind == "implicit-EM":
-        return [ImplicitEMLayer(a, b, objective="infomax", weight_norm=True,
-                                output="neg_log_softmin")
-                for a, b in itertools.pairwise(widths)]  # fmt: skip
-    return [_Relu(a, b) for a, b in itertools.pairwise(widths)]
+        return [ImplicitEMLayer(a, b, objective="infomax+balance", weight_norm=True,
+                                output="neg_log_softmin", input_norm=i > 0)
+                for i, (a, b) in enumerate(itertools.pairwise(widths))]  # fmt: skip
+    return [_Relu(a, b, input_norm=i > 0) for i, (a, b) in enumerate(itertools.pairwise(widths))]
 
 
 def _outputs(layers, x: torch.Tensor) -> list[torch.Tensor]:

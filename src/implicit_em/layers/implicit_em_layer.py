@@ -93,6 +93,10 @@ class ImplicitEMLayer(nn.Module):
             a volume control on the weights: the scale of ``z`` is then the data's). Done
             with :func:`torch.nn.utils.parametrize.register_parametrization`
             (:class:`UnitRows`), so ``layer.weight`` is the normalised matrix.
+        input_norm: standardise each input feature first (``nn.BatchNorm1d`` without
+            affine parameters: batch statistics in training, running ones in eval mode),
+            as SoftHebb does before each layer. For a layer stacked on another layer's
+            outputs, whose offsets would otherwise decide the winner for every input.
         gather_distributed: under ``torch.distributed``, the covariance terms
             (``infomax``, ``decorrelation``, ``variance_hinge``) use the moments of the
             global batch, so several ranks train like one process on the same global
@@ -123,6 +127,7 @@ class ImplicitEMLayer(nn.Module):
         objective="infomax",
         lse_weight: float = 1.0,
         weight_norm: bool = False,
+        input_norm: bool = False,
         gather_distributed: bool = False,
     ):
         super().__init__()
@@ -159,6 +164,7 @@ class ImplicitEMLayer(nn.Module):
                 )
             parametrize.register_parametrization(self, "weight", UnitRows())
         self.weight_norm = bool(weight_norm)
+        self.input_norm = nn.BatchNorm1d(in_features, affine=False) if input_norm else None
         if distance == "mahalanobis_diag":
             self.log_precision = nn.Parameter(torch.zeros(out_features, in_features))
         self.activation = make_activation(output) if output in ACTIVATIONS else None
@@ -174,6 +180,11 @@ class ImplicitEMLayer(nn.Module):
 
     def distances(self, x: torch.Tensor) -> torch.Tensor:
         """``d`` ``(n, K)`` for the layer's geometry."""
+        if self.input_norm is not None:
+            if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.in_features:
+                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                raise ValueError(f"x must have shape (n, {self.in_features}), got {shape}")
+            x = self.input_norm(x)
         if self.distance == "linear":
             return linear_distances(x, self.weight, self.bias)
         if self.distance == "euclidean":
@@ -228,4 +239,5 @@ class ImplicitEMLayer(nn.Module):
             f"{self.in_features}, {self.out_features}, distance={self.distance!r}, "
             f"output={self.output!r}, objective={volume!r}, lse_weight={self.lse_weight:g}"
             + (", weight_norm=True" if self.weight_norm else "")
+            + (", input_norm=True" if self.input_norm is not None else "")
         )
