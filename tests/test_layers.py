@@ -118,6 +118,19 @@ def test_weight_norm_keeps_unit_rows_through_training():
         ImplicitEMLayer(5, 4, distance="euclidean", weight_norm=True)
 
 
+def test_input_norm_standardises_the_input():
+    layer = ImplicitEMLayer(5, 4, input_norm=True)
+    x = 3 + 10 * torch.randn(256, 5)
+    layer.train()
+    z = layer.distances(x)
+    xs = (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + 1e-5)
+    torch.testing.assert_close(z, linear_distances(xs, layer.weight, layer.bias))
+    layer.eval()  # running statistics now (momentum 0.1 after one batch)
+    assert not torch.allclose(layer.distances(x), z)
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 5\), got \(7, 4\)"):
+        layer(torch.randn(7, 4))
+
+
 def test_competitive_linear():
     net = CompetitiveLinear(5, 8, "grouped_solu")
     assert isinstance(net[0], nn.Linear) and net(X.float()).shape == (7, 8)
