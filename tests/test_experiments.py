@@ -1204,3 +1204,53 @@ def test_decide_c16_and_c20_give_each_outcome():
     assert c20(0.90, 0.92, 0.90) == ("confirmed", pytest.approx(0.02))
     assert c20(0.90, 0.92, 0.93)[0] == "partly"
     assert c20(0.92, 0.90, 0.93)[0] == "refuted"
+
+
+def test_passing_forward_small_run_and_rule(tmp_path):
+    from implicit_em.experiments import passing_forward as exp
+
+    cfg = exp.Config(datasets=("digits",), width=16, epochs=1)
+    res = exp.run(cfg, tmp_path)
+    rows = res["tables"]["outputs"]
+    assert {r["output"] for r in rows} == set(exp.OUTPUTS)
+    for r in rows:
+        assert 0 <= r["accuracy"] <= 1 and r["r2_norm"] <= 1 and r["r2_pcs"] <= 1
+    assert res["verdicts"][0].claim == "C21"
+
+    def rows_with(r_norm, solu, others):
+        out = [{"dataset": "d", "output": n, "accuracy": 0.9, "r2_norm": 0.9}
+               for n in exp.OUTPUTS]  # fmt: skip
+        at = {r["output"]: r for r in out}
+        at[exp.RESPONSIBILITIES]["r2_norm"] = r_norm
+        at[exp.COMPETITIVE[0]]["accuracy"] = solu
+        for c in exp.COMPETITIVE[1:]:
+            at[c]["accuracy"] = others
+        return out
+
+    assert exp.decide_c21(rows_with(0.5, 0.9, 0.9), 0.1, 0.01)[0] == "confirmed"
+    assert exp.decide_c21(rows_with(0.9, 0.5, 0.9), 0.1, 0.01)[0] == "partly"
+    assert exp.decide_c21(rows_with(0.9, 0.5, 0.5), 0.1, 0.01)[0] == "refuted"
+
+
+def test_supervised_small_run_and_rule(tmp_path):
+    from implicit_em.experiments import supervised as exp
+
+    cfg = exp.Config(datasets=("digits",), hidden=8, epochs=1)
+    res = exp.run(cfg, tmp_path)
+    rows = res["tables"]["configs"]
+    assert {r["config"] for r in rows} == set(exp.CONFIGS)
+    assert res["verdicts"][0].claim == "C22" and res["tables"]["published"][3]["accuracy"] == 0.9634
+    assert exp.BASELINE not in exp.INFOMAX and exp.FULL in exp.INFOMAX
+
+    def rows_with(acc, dead, red):
+        base = {"dataset": "d", "config": exp.BASELINE, "accuracy": 0.9, "dead_units": 2,
+                "redundancy": 20.0}  # fmt: skip
+        full = {"dataset": "d", "config": exp.FULL, "accuracy": acc, "dead_units": dead,
+                "redundancy": red}  # fmt: skip
+        return [base, full]
+
+    assert exp.decide_c22(rows_with(0.9, 0, 10.0), 0.002) == ("confirmed", pytest.approx(0.0))
+    assert exp.decide_c22(rows_with(0.8, 0, 10.0), 0.002)[0] == "refuted"
+    assert exp.decide_c22(rows_with(0.9, 0, 30.0), 0.002)[0] == "refuted"
+    mixed = rows_with(0.9, 0, 10.0) + [{**r, "dataset": "e"} for r in rows_with(0.8, 0, 10.0)]
+    assert exp.decide_c22(mixed, 0.002)[0] == "partly"

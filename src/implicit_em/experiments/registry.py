@@ -15,7 +15,9 @@ from .layerwise import EXPERIMENT as _layerwise
 from .local_learners import EXPERIMENT as _local_learners
 from .mechanism import EXPERIMENT as _mechanism
 from .mixture import EXPERIMENT as _mixture
+from .passing_forward import EXPERIMENT as _passing_forward
 from .single_layer_2d import EXPERIMENT as _single_layer_2d
+from .supervised import EXPERIMENT as _supervised
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
@@ -33,6 +35,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         _encoder,
         _local_learners,
         _layerwise,
+        _passing_forward,
+        _supervised,
     )
 }
 
