@@ -57,7 +57,7 @@ class Config:
     batch_size: int = 128
     lr: float = 1e-3
     n_pcs: int = 5
-    ridge: float = 1e-3
+    ridge: float = 1.0
     lost: float = bounded(0.1, gt=0.0)  # C21: R² of ||x|| lost by the responsibilities
     works: float = bounded(0.01, min=0.0)  # C21: accuracy within this of ReLU's
 
