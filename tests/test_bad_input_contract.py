@@ -302,6 +302,11 @@ CALLABLES.update(
             (N, K),
             "x",
         ),
+        "layers.ImplicitEMLayer[input_norm]": (
+            lambda x: Y.ImplicitEMLayer(K, 3, input_norm=True, weight_norm=True)(x),
+            (N, K),
+            "x",
+        ),
         "layers.CompetitiveLinear": (lambda x: Y.CompetitiveLinear(K, 8)(x), (N, K), "x"),
         "layers.build": (lambda x: Y.build(f"{K}-8:iem-3")(x), (N, K), "x"),
     }

@@ -20,7 +20,7 @@ from .. import objectives as O
 from .._checks import check_positive
 from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
-from .distances import euclidean_distances, linear_distances, mahalanobis_distances
+from .distances import _check_x, euclidean_distances, linear_distances, mahalanobis_distances
 
 DISTANCES = ("linear", "euclidean", "mahalanobis_diag")
 OUTPUTS = ("responsibilities", "distances", "gated")  # or any registered activation
@@ -181,9 +181,12 @@ class ImplicitEMLayer(nn.Module):
     def distances(self, x: torch.Tensor) -> torch.Tensor:
         """``d`` ``(n, K)`` for the layer's geometry."""
         if self.input_norm is not None:
-            if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.in_features:
-                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-                raise ValueError(f"x must have shape (n, {self.in_features}), got {shape}")
+            _check_x(x, self.weight)  # before the batch norm: its errors would not say x
+            if self.training and len(x) < 2:
+                raise ValueError(
+                    f"x has {len(x)} row(s), but input_norm estimates batch statistics in "
+                    "training mode: use a larger batch, or call .eval() to use the running ones"
+                )
             x = self.input_norm(x)
         if self.distance == "linear":
             return linear_distances(x, self.weight, self.bias)
