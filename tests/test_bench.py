@@ -30,6 +30,7 @@ def _quick_rows(module: str, tmp_path, monkeypatch) -> list[dict]:
         ("objectives", {"objective", "train_step", "hsic"}, "x_mse"),
         ("checks", {"train", "objective"}, "ratio"),
         ("layers", {"step", "greedy"}, "ratio"),
+        ("plateau", {"plateau"}, "ratio"),
     ],
 )
 def test_benchmark_runs_and_reports_ratios(tmp_path, monkeypatch, module, parts, ratio):
