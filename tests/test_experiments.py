@@ -1192,7 +1192,7 @@ def test_decide_c16_and_c20_give_each_outcome():
     from implicit_em.experiments.layerwise import decide_c16, decide_c20
 
     verdict, undone = decide_c16(_layer_rows([0.1, 0.2], [0.3, 0.4], [0.3, 0.3]))
-    assert verdict == "confirmed" and undone == pytest.approx((1.0 + 0.5) / 2)
+    assert verdict == "confirmed" and undone == pytest.approx((0.2 + 0.1) / (0.2 + 0.2))
     assert decide_c16(_layer_rows([0.1, 0.5], [0.3, 0.4], [0.1, 0.5]))[0] == "partly"
     assert decide_c16(_layer_rows([0.4, 0.5], [0.3, 0.4], [0.4, 0.5]))[0] == "refuted"
     assert decide_c16([])[0] == "open"
