@@ -245,7 +245,8 @@ def _section(name: str, r: Result, exp_dir: Path) -> str:
     parts = [f'<h2 id="exp-{html.escape(name)}">{html.escape(r.title or name)}</h2>']
     seeds = ", ".join(str(s) for s in r.seeds) if r.seeds else str(r.seed)
     parts.append(
-        f'<p class="sub"><code>{html.escape(name)}</code> · claims {", ".join(r.claims)} · '
+        f'<p class="sub"><code>{html.escape(name)}</code> · '
+        f"claims {', '.join(r.claims) or 'none (measurements and goals)'} · "
         f"seed(s) {seeds} · {'quick' if r.quick else 'full'} sizes · {r.wall_s:.1f} s</p>"
     )
     if r.summary:
