@@ -1254,3 +1254,27 @@ def test_supervised_small_run_and_rule(tmp_path):
     assert exp.decide_c22(rows_with(0.9, 0, 30.0), 0.002)[0] == "refuted"
     mixed = rows_with(0.9, 0, 10.0) + [{**r, "dataset": "e"} for r in rows_with(0.8, 0, 10.0)]
     assert exp.decide_c22(mixed, 0.002)[0] == "partly"
+
+
+def test_local_learners_redundancy_measures():
+    import numpy as np
+    import torch
+
+    from implicit_em.baselines import PCA
+    from implicit_em.experiments.local_learners import feature_stats, weight_cos
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(2000, 1, generator=g)
+    f = torch.cat([a, 0.6 * a + 0.8 * torch.randn(2000, 1, generator=g)], 1)  # rho = 0.6
+    stats = feature_stats(f)
+    rho = float(np.corrcoef(f.numpy().T)[0, 1])  # about 0.6
+    assert stats["mean_abs_corr"] == pytest.approx(abs(rho), rel=1e-6)
+    assert stats["pairwise_tc"] == pytest.approx(-0.5 * math.log(1 - rho**2), rel=1e-6)
+    assert feature_stats(torch.cat([f, torch.ones(2000, 1)], 1))["dead_units"] == 1
+
+    class W:
+        weight_ = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, -2.0]])
+
+    s = 1 / math.sqrt(2)
+    assert weight_cos(W()) == pytest.approx((s + 0 + s) / 3)
+    assert weight_cos(PCA(2).fit(torch.randn(50, 4))) is None

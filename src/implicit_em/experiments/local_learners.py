@@ -24,7 +24,8 @@ multinomial logistic regression on the frozen features) on the same test images:
   digits, a smaller initial radius (see ``Config.softhebb_radius``).
 
 Measured per learner: probe accuracy, dead units (constant features), redundancy (mean
-``|corr|`` between features on the test images), parameters and fit time. The published
+``|corr|`` and mean pairwise Gaussian total correlation between features on the test
+images; mean ``|cos|`` between weight vectors or centroids), parameters and fit time. The published
 numbers of each anchor are listed separately, each with its dataset and architecture.
 """
 
@@ -162,16 +163,35 @@ def learners(k: int, d: int, cfg: Config, seed: int, dataset: str = "mnist") -> 
 
 
 def feature_stats(f: torch.Tensor) -> dict:
-    """Dead (constant) features and the mean ``|corr|`` between the live ones."""
+    """Dead (constant) features; between the live ones the mean ``|corr|`` and the mean
+    pairwise Gaussian total correlation ``-1/2 log(1 - rho_ij^2)`` (nats per pair)."""
     sd = f.std(0)
     live = sd > 1e-6 * float(sd.max()) if float(sd.max()) > 0 else sd > 0
     n = int(live.sum())
+    mean_corr = pair_tc = None
     if n >= 2:
-        c = torch.corrcoef(f[:, live].T.double()).abs()
-        mean_corr = float((c.sum() - n) / (n * (n - 1)))
-    else:
-        mean_corr = None
-    return {"dead_units": int((~live).sum()), "mean_abs_corr": mean_corr}
+        c = torch.corrcoef(f[:, live].T.double())
+        off = c[~torch.eye(n, dtype=torch.bool)]
+        mean_corr = float(off.abs().mean())
+        pair_tc = float((-0.5 * torch.log1p(-off.pow(2).clamp(max=1 - 1e-12))).mean())
+    return {"dead_units": int((~live).sum()), "mean_abs_corr": mean_corr, "pairwise_tc": pair_tc}
+
+
+def weight_cos(learner) -> float | None:
+    """Mean ``|cos|`` between the learner's weight vectors or centroids (``None`` for PCA,
+    whose components are orthogonal by construction)."""
+    w = getattr(learner, "weight_", getattr(learner, "centroids_", None))
+    module = getattr(learner, "module_", None)
+    if w is None and module is not None:  # the implicit-EM layer, or backprop's first layer
+        w = getattr(module, "weight", None)
+        if w is None:
+            w = next(p for p in module.parameters() if p.ndim == 2)
+    if w is None or len(w) < 2:
+        return None
+    u = torch.nn.functional.normalize(w.detach().double(), dim=1)
+    g = (u @ u.T).abs()
+    k = len(u)
+    return float((g.sum() - g.diagonal().sum()) / (k * (k - 1)))
 
 
 def run(cfg: Config, out_dir) -> dict:
@@ -194,6 +214,7 @@ def run(cfg: Config, out_dir) -> dict:
                 rows.append({"dataset": ds_name, "K": k, "learner": name,
                              "probe_accuracy": probe["test_accuracy"],
                              "probe_converged": probe["converged"], **feature_stats(ft),
+                             "weight_abs_cos": weight_cos(learner),
                              "n_parameters": learner.n_parameters, "fit_s": fit_s})  # fmt: skip
     return {
         "metrics": {"skipped_datasets": ", ".join(skipped) or "none"},
@@ -239,7 +260,8 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     """Mean and 95 % interval per dataset, width and learner; the goals table."""
     summary = over_seeds(
         tables["fits"], ("dataset", "K", "learner"),
-        ("probe_accuracy", "dead_units", "mean_abs_corr", "fit_s"),
+        ("probe_accuracy", "dead_units", "mean_abs_corr", "pairwise_tc", "weight_abs_cos",
+         "fit_s"),
     )  # fmt: skip
     for r in summary:
         lo, hi = r["probe_accuracy_lo"], r["probe_accuracy_hi"]
