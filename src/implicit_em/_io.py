@@ -12,8 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+def _umask() -> int:
+    """The process umask, read when a file is written (not at import): from
+    ``/proc/self/status`` where there is one, else by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def jsonable(obj):
@@ -45,7 +57,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual mode
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,18 +1,22 @@
-"""Matplotlib helpers shared by the experiments' ``plot`` functions (headless, Agg)."""
+"""Matplotlib helpers shared by the experiments' ``plot`` functions.
+
+Figures are ``matplotlib.figure.Figure`` objects drawn by the Agg canvas: no pyplot, no
+global backend switch, nothing changed by importing this module.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 
 def new_figure(rows: int = 1, cols: int = 1, *, width: float = 6, height: float = 4, **kw):
     """A figure with a grid of axes; ``axes`` is always a flat list."""
-    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False, **kw)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False, **kw)
     return fig, list(axes.ravel())
 
 
@@ -21,5 +25,4 @@ def save_figure(fig, out_dir, name: str, dpi: int = 110, tight: bool = True) -> 
     if tight:
         fig.tight_layout(rect=(0, 0.1 if fig.legends else 0, 1, 1))
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path
