@@ -453,6 +453,5 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     plot=plot,
-    description=__doc__.splitlines()[0],
     stochastic=False,
 )

@@ -69,7 +69,6 @@ class Experiment:
     run: Callable[[object, object], dict]
     quick: dict = field(default_factory=dict)
     plot: Callable[[dict, object], list] | None = None
-    description: str = ""
     stochastic: bool = True  # False: one seed decides (deterministic measurements)
     # claims whose verdict at quick sizes has been seen to differ from the full run's:
     # a quick run marks them "indicative (quick sizes)" instead of deciding them

@@ -332,5 +332,4 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     plot=plot,
-    description=__doc__.splitlines()[0],
 )

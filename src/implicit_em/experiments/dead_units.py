@@ -440,5 +440,4 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     plot=plot,
-    description=__doc__.splitlines()[0],
 )

@@ -517,6 +517,5 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     plot=plot,
-    description=__doc__.splitlines()[0],
     indicative_when_quick=("C13",),  # quick and full verdicts measured to differ
 )

@@ -336,7 +336,6 @@ EXPERIMENT = Experiment(
     config=Config,
     run=run,
     quick=QUICK,
-    description=__doc__.splitlines()[0],
     across_seeds=across_seeds,
     # quick seeds gave C16 confirmed/partly where the full run's were mostly refuted
     indicative_when_quick=("C16",),

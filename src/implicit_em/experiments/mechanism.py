@@ -185,5 +185,4 @@ EXPERIMENT = Experiment(
     config=Config,
     run=run,
     quick=QUICK,
-    description=__doc__.splitlines()[0],
 )

@@ -195,6 +195,5 @@ EXPERIMENT = Experiment(
     config=Config,
     run=run,
     quick=QUICK,
-    description=__doc__.splitlines()[0],
     across_seeds=across_seeds,
 )

@@ -378,7 +378,6 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     plot=plot,
-    description=__doc__.splitlines()[0],
     # quick seeds split on C10 (1 of 2 partly), and a smaller quick size gave refuted
     indicative_when_quick=("C10",),
 )

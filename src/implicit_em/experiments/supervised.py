@@ -241,7 +241,6 @@ EXPERIMENT = Experiment(
     config=Config,
     run=run,
     quick=QUICK,
-    description=__doc__.splitlines()[0],
     across_seeds=across_seeds,
     # quick sizes (10 epochs on 2000 images) refuted C22 on both seeds; the full run
     # found the combination on most seeds
