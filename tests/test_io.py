@@ -22,8 +22,8 @@ def test_atomic_writes_use_the_umask_of_the_moment(tmp_path):
 def test_import_changes_neither_the_matplotlib_backend_nor_the_umask():
     code = (
         "import os, matplotlib; matplotlib.use('pdf'); os.umask(0o077)\n"
-        "import implicit_em, implicit_em.report.figures, implicit_em.experiments\n"
-        "from implicit_em.report.figures import new_figure, save_figure\n"
+        "import implicit_em, implicit_em.experiments.figures, implicit_em.experiments\n"
+        "from implicit_em.experiments.figures import new_figure, save_figure\n"
         "assert matplotlib.get_backend() == 'pdf', matplotlib.get_backend()\n"
         "assert os.umask(0o022) == 0o077\n"
         "fig, ax = new_figure(1, 2)\n"

@@ -398,7 +398,7 @@ def summarise(rows, temp_rows, c5, cfg, tails=None) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
-    from ..report.figures import new_figure, save_figure
+    from .figures import new_figure, save_figure
 
     curves = read_json(Path(out_dir) / "curves.json")
     near = {r["activation"]: r for r in result["tables"]["properties"]}

@@ -299,7 +299,7 @@ def summarise(rows, history, cfg) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
-    from ..report.figures import new_figure, save_figure
+    from .figures import new_figure, save_figure
 
     hist = result["tables"]["history"]
     keys = [

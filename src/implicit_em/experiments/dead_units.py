@@ -392,7 +392,7 @@ def summarise(rows, history, skipped, cfg, grid=()) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
-    from ..report.figures import new_figure, save_figure
+    from .figures import new_figure, save_figure
 
     hist = result["tables"]["inactive_over_training"]
     runs = result["tables"]["runs"]

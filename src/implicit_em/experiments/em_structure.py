@@ -258,7 +258,7 @@ def plot(result: dict, out_dir) -> list[dict]:
     """The four maps side by side: one coloured box per op, annotated with measurements."""
     from matplotlib.patches import FancyBboxPatch, Patch
 
-    from ..report.figures import new_figure, save_figure
+    from .figures import new_figure, save_figure
 
     rows = result["tables"]["maps"]
     models = [s["model"] for s in result["tables"]["models"]]

@@ -198,7 +198,7 @@ def summarise(rows, cfg) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
-    from ..report.figures import new_figure, save_figure
+    from .figures import new_figure, save_figure
 
     rows = result["tables"]["amari"]
     ks = sorted({r["sources"] for r in rows})

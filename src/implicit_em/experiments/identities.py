@@ -339,7 +339,7 @@ def summarise(rows: list[dict], cfg: Config) -> dict:
 
 def plot(result: dict, out_dir) -> list[dict]:
     """Max error vs distance scale, one line per regime, one panel per dtype."""
-    from ..report.figures import new_figure, save_figure
+    from .figures import new_figure, save_figure
 
     rows = result["tables"]["errors"]
     floor = 1e-18

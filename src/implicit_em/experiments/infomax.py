@@ -477,7 +477,7 @@ def summarise(rows, pairs, skipped, cfg, n_inputs: dict[str, int]) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
-    from ..report.figures import new_figure, save_figure
+    from .figures import new_figure, save_figure
 
     rows = result["tables"]["features"]
     methods = list(dict.fromkeys(r["method"] for r in rows))

@@ -411,7 +411,7 @@ def summarise(traces, identity, cfg) -> dict:
 def plot(result: dict, out_dir) -> list[dict]:
     from matplotlib.patches import Ellipse
 
-    from ..report.figures import new_figure, save_figure
+    from .figures import new_figure, save_figure
 
     figs = []
     path = Path(out_dir) / "ellipses.json"

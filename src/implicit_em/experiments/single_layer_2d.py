@@ -331,7 +331,7 @@ def summarise(rows: list[dict], cfg: Config) -> dict:
 def plot(result: dict, out_dir) -> list[dict]:
     """The figure cell's learned lines per picked variant, and the InfoMax layer's
     responsibility map ``argmax_j softmax(-z)_j = argmin_j z_j``, from the saved tables."""
-    from ..report.figures import new_figure, save_figure
+    from .figures import new_figure, save_figure
 
     lines, pts = result["tables"]["lines"], result["tables"]["points"]
     if not lines or not pts:

@@ -28,6 +28,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._checks import check_finite
+from .._distributed import distributed, world_size
 from ..lse import lse_objective
 from ..progress import enabled as progress_enabled
 from .gaussian import (
@@ -66,12 +67,8 @@ class _LazyDesigns:
         return (design_matrix(xc, self.covariance_type) for xc in self.chunks)
 
 
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
 def _all_reduce(*tensors):
-    if _distributed():
+    if distributed():
         for t in tensors:
             dist.all_reduce(t)
 
@@ -428,11 +425,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         idx = torch.randint(0, X.shape[0], (k,), generator=gen).to(X.device)
         means, p, weights = params["means"].clone(), params["p"].clone(), params["weights"]
         means[empty] = X[idx]
-        if _distributed():
+        if distributed():
             dist.broadcast(means, 0)
         var = X.var(0).clamp_min(self._reg() or 1e-12)
         _all_reduce(var)
-        var = var / (dist.get_world_size() if _distributed() else 1)
+        var = var / world_size()
         if self.covariance_type == "full":
             p[empty] = torch.diag(var.rsqrt())
         elif self.covariance_type == "diag":
@@ -672,7 +669,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     @staticmethod
     def _reduce_grads(leaves):
-        if _distributed():
+        if distributed():
             for leaf in leaves:
                 dist.all_reduce(leaf.grad)
 
@@ -682,7 +679,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         computed as ``m * rms(X / m)`` with ``m = max |X|`` (``peak``, this rank's, from
         :func:`check_finite`) so that squares cannot overflow."""
         peak = peak.clone()
-        if _distributed():
+        if distributed():
             dist.all_reduce(peak, op=dist.ReduceOp.MAX)
         if not float(peak) > 0:
             return 1.0
@@ -768,7 +765,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n_total = torch.tensor(float(n), dtype=Xt.dtype, device=Xt.device)
         _all_reduce(n_total)
         n_total = float(n_total)
-        if n < self.n_components and not _distributed():
+        if n < self.n_components and not distributed():
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n}"
@@ -796,7 +793,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         try:
             for _ in range(n_init):
                 params = self._params if warm else self._initialize(Xc, rng)
-                if _distributed():  # every rank starts from rank 0's initialisation
+                if distributed():  # every rank starts from rank 0's initialisation
                     for v in params.values():
                         dist.broadcast(v, 0)
                 gen = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))

@@ -13,9 +13,9 @@ from __future__ import annotations
 import warnings
 
 import torch
-import torch.distributed as dist
 
 from .._checks import check_finite, check_tensor
+from .._distributed import world_size
 
 
 def as_batch(z, name: str = "z", min_rows: int = 2) -> torch.Tensor:
@@ -40,12 +40,8 @@ def as_batch(z, name: str = "z", min_rows: int = 2) -> torch.Tensor:
     return z
 
 
-def _world() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
 def _sum(t: torch.Tensor, gather: bool) -> torch.Tensor:
-    if gather and _world() > 1:
+    if gather and world_size() > 1:
         import warnings
 
         from torch.distributed.nn.functional import all_reduce

@@ -9,6 +9,7 @@ import zipfile
 import torch
 import torch.distributed as dist
 
+from .._distributed import initialized
 from .._io import atomic_write_bytes
 
 
@@ -40,7 +41,7 @@ def save_checkpoint(
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write_bytes(path, buf.getvalue())
-    if dist.is_available() and dist.is_initialized():
+    if initialized():
         dist.barrier()
 
 

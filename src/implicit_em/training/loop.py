@@ -30,6 +30,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .._distributed import initialized
 from ..progress import enabled as progress_enabled
 from .callbacks import Callback, TrainState
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -61,7 +62,7 @@ def setup_distributed() -> tuple[int, int]:
     Returns ``(rank, world_size)``; ``(0, 1)`` outside a distributed launch. The backend
     is NCCL on CUDA machines and gloo otherwise.
     """
-    if dist.is_available() and dist.is_initialized():
+    if initialized():
         return dist.get_rank(), dist.get_world_size()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
