@@ -59,7 +59,7 @@ __all__ = [
 # --------------------------------------------------------------------------- inputs
 
 
-def _distances(
+def prepare_distances(
     d, dim: int, mask, name: str = "d", scores: bool = False
 ) -> tuple[torch.Tensor, int, torch.Tensor]:
     """Validate distances, apply ``mask`` (False -> +inf) and normalise ``dim``.
@@ -155,12 +155,13 @@ def lse_objective(
         True
     """
     check_reduction(reduction)
-    d, dim, m = _distances(d, dim, mask)
-    return reduce(_log_partition(d, dim, m, flush_tiny), reduction, "d")
+    d, dim, m = prepare_distances(d, dim, mask)
+    return reduce(log_partition(d, dim, m, flush_tiny), reduction, "d")
 
 
-def _log_partition(d: torch.Tensor, dim: int, m: torch.Tensor, flush_tiny: bool = False):
-    """``log sum_j exp(-d_j)`` along ``dim`` given ``m = max(-d)`` (from :func:`_distances`)."""
+def log_partition(d: torch.Tensor, dim: int, m: torch.Tensor, flush_tiny: bool = False):
+    """``log sum_j exp(-d_j)`` along ``dim`` given ``m = max(-d)`` (see
+    :func:`prepare_distances`)."""
     # Shift by m = max(-d), held constant: LSE is shift-invariant, so the value and the
     # gradient are unchanged, and autograd's chain rule through log, sum and exp yields
     # exp(-d_j - m) / sum_k exp(-d_k - m) = r_j to rounding error even for |d| ~ 1e6
@@ -194,7 +195,7 @@ def responsibilities(d: torch.Tensor, dim: int = -1, *, temperature: float = 1.0
         tensor([1., 0.])
     """
     t = check_positive(temperature, "temperature")
-    d, dim, _ = _distances(d, dim, mask)
+    d, dim, _ = prepare_distances(d, dim, mask)
     return torch.softmax(d * (-1.0 / t), dim=dim)
 
 
@@ -225,7 +226,7 @@ def distance_cross_entropy(
         tensor(0.6041)
     """
     check_reduction(reduction)
-    d, dim, _ = _distances(d, dim, mask)
+    d, dim, _ = prepare_distances(d, dim, mask)
     if not isinstance(target, torch.Tensor):
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
     log_r = torch.log_softmax(-d, dim=dim)
@@ -278,14 +279,14 @@ def attention_log_partition(scores: torch.Tensor, dim: int = -1, *, mask=None):
         ``scores``: ``(*, n_keys)`` for ``dim=-1``; output: ``scores.shape`` without ``dim``.
     """
     check_tensor(scores, "scores", min_ndim=1)
-    d, dim, m = _distances(-scores, dim, mask, name="scores", scores=True)
-    return _log_partition(d, dim, m)
+    d, dim, m = prepare_distances(-scores, dim, mask, name="scores", scores=True)
+    return log_partition(d, dim, m)
 
 
 def attention_weights(scores: torch.Tensor, dim: int = -1, *, mask=None):
     """Attention weights ``softmax(scores)`` along ``dim`` (``mask=False`` excludes a key)."""
     check_tensor(scores, "scores", min_ndim=1)
-    d, dim, _ = _distances(-scores, dim, mask, name="scores", scores=True)
+    d, dim, _ = prepare_distances(-scores, dim, mask, name="scores", scores=True)
     return torch.softmax(-d, dim=dim)
 
 
@@ -384,7 +385,7 @@ def responsibility_gradient_error(d: torch.Tensor, dim: int = -1, *, mask=None) 
     Returns 0 up to rounding when the identity ``dL/dd_j = -r_j`` holds for ``d``.
     Excluded alternatives (``+inf`` or ``mask=False``) are compared too (both are 0).
     """
-    _distances(d, dim, mask)
+    prepare_distances(d, dim, mask)
     g = _grad(lambda x: lse_objective(x, dim, mask=mask, reduction="sum"), d)
     return _max_abs(g, -responsibilities(d.detach(), dim, mask=mask))
 
@@ -396,7 +397,7 @@ def cross_entropy_gradient_error(
 
     Hard targets are one-hot encoded along ``dim`` for the analytic side.
     """
-    dd, ndim, _ = _distances(d.detach(), dim, mask)
+    dd, ndim, _ = prepare_distances(d.detach(), dim, mask)
     g = _grad(lambda x: distance_cross_entropy(x, target, dim, mask=mask, reduction="sum"), d)
     y = target
     if not target.is_floating_point():

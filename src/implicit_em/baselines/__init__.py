@@ -9,8 +9,8 @@ theory's author's encoder), :class:`SparseAutoencoder`, :class:`PCA` and
 ``softhebb.softhebb_update``, ``decoder_free_encoder.encoder_loss``).
 """
 
-from ._base import FeatureLearner
 from .backprop_mlp import BackpropMLP
+from .base import FeatureLearner
 from .decoder_free_encoder import DecoderFreeEncoder
 from .krotov_hopfield import KrotovHopfield
 from .pca import PCA

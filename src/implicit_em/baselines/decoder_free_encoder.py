@@ -23,7 +23,7 @@ from torch import nn
 
 from .. import objectives as O
 from ..lse import lse_loss
-from ._base import FeatureLearner, check_count, check_number, fit_module
+from .base import FeatureLearner, check_count, check_number, fit_module
 
 
 def encoder_loss(a: torch.Tensor, lse: float = 1.0, var: float = 1.0, tc: float = 1.0,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from ..progress import track
-from ._base import FeatureLearner, batches, check_count, check_number
+from .base import FeatureLearner, batches, check_count, check_number
 
 
 def p_current(w: torch.Tensor, x: torch.Tensor, p: float) -> torch.Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._base import FeatureLearner, check_count
+from .base import FeatureLearner, check_count
 
 
 class PCA(FeatureLearner):

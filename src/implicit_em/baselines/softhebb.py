@@ -24,7 +24,7 @@ import math
 import torch
 
 from ..progress import track
-from ._base import FeatureLearner, batches, check_count, check_number
+from .base import FeatureLearner, batches, check_count, check_number
 
 OUTPUTS = ("softmax", "current")
 

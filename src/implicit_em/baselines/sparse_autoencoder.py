@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import FeatureLearner, check_count, check_number, fit_module
+from .base import FeatureLearner, check_count, check_number, fit_module
 
 
 class SparseAutoencoder(FeatureLearner):

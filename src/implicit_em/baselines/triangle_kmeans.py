@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from .._sklearn import one_thread
-from ._base import FeatureLearner, check_count, check_number
+from .base import FeatureLearner, check_count, check_number
 
 WHITENING = ("zca", "standardize", "none")
 

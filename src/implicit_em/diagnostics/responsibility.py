@@ -15,7 +15,7 @@ import math
 import torch
 
 from .._checks import check_tensor
-from ..lse import _distances, _log_partition
+from ..lse import log_partition, prepare_distances
 
 
 def responsibility_stats(
@@ -49,8 +49,10 @@ def responsibility_stats(
     if x.is_floating_point() and x.dtype in (torch.float16, torch.bfloat16):
         x = x.float()
     check_tensor(x, "x", min_ndim=1)
-    d, dim, m = _distances((-x if scores else x).detach(), dim, None, name="x", scores=scores)
-    log_r = -d - _log_partition(d, dim, m).unsqueeze(dim)  # log r = -d - L
+    d, dim, m = prepare_distances(
+        (-x if scores else x).detach(), dim, None, name="x", scores=scores
+    )
+    log_r = -d - log_partition(d, dim, m).unsqueeze(dim)  # log r = -d - L
     k = log_r.shape[dim]
     log_r = log_r.movedim(dim, -1).reshape(-1, k)
     if log_r.shape[0] < 2:

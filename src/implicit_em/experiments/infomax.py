@@ -29,7 +29,7 @@ from torch import nn
 
 from .. import objectives as O
 from ..diagnostics import gaussian_total_correlation, linear_probe
-from ..objectives.hsic import _center
+from ..objectives.hsic import center_gram
 from ..training import train
 from .base import Experiment, Verdict, describe_image_data, image_dataset
 from .config import bounded
@@ -258,7 +258,7 @@ def _p_values(a, b, cfg, rng) -> dict:
     bs = b[idx] - b.mean()  # (1 + P, n): every permutation at once
     ac = a - a.mean()
     corr = np.abs(bs @ ac) / (np.linalg.norm(bs, axis=1) * np.linalg.norm(ac))
-    kx = _center(O.gaussian_kernel(at))  # centred once
+    kx = center_gram(O.gaussian_kernel(at))  # centred once
     ly = O.gaussian_kernel(bt[:, None])
     hs, tc = [], []
     for perm in torch.as_tensor(idx).split(16):  # 16 permutations at a time: 16 n^2 memory

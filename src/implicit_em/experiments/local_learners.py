@@ -45,7 +45,7 @@ from ..baselines import (
     SparseAutoencoder,
     TriangleKMeans,
 )
-from ..baselines._base import FeatureLearner, fit_module
+from ..baselines.base import FeatureLearner, fit_module
 from ..diagnostics.probe import linear_probe
 from ..layers import ImplicitEMLayer
 from .base import Experiment, describe_image_data, image_dataset

@@ -24,7 +24,7 @@ import torch
 from .._checks import check_finite, check_tensor
 
 
-def _check_x(x, params: torch.Tensor) -> torch.Tensor:
+def check_x(x, params: torch.Tensor) -> torch.Tensor:
     """``x`` must be a 2-D float tensor ``(n, D)`` of the parameters' dtype and width."""
     check_tensor(x, "x")
     if x.ndim != 2 or x.shape[1] != params.shape[1]:
@@ -59,7 +59,7 @@ def linear_distances(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
         >>> linear_distances(torch.ones(1, 2), torch.eye(2), torch.tensor([0.0, 1.0]))
         tensor([[1., 2.]])
     """
-    _check_x(x, weight)
+    check_x(x, weight)
     return _finite(torch.nn.functional.linear(x, weight, bias), x)
 
 
@@ -71,7 +71,7 @@ def euclidean_distances(x: torch.Tensor, means: torch.Tensor):
         >>> euclidean_distances(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]]))
         tensor([[12.5000]])
     """
-    _check_x(x, means)
+    check_x(x, means)
     sq = (x * x).sum(1, keepdim=True) - 2 * x @ means.T + (means * means).sum(1)
     return _finite(0.5 * sq.clamp_min(0), x)
 
@@ -84,7 +84,7 @@ def mahalanobis_distances(x: torch.Tensor, means: torch.Tensor, log_precision: t
         >>> mahalanobis_distances(torch.ones(1, 2), torch.zeros(1, 2), torch.zeros(1, 2))
         tensor([[1.]])
     """
-    _check_x(x, means)
+    check_x(x, means)
     p = log_precision.exp()
     quad = (x * x) @ p.T - 2 * x @ (p * means).T + (p * means * means).sum(1)
     return _finite(0.5 * quad.clamp_min(0) - 0.5 * log_precision.sum(1), x)

@@ -20,7 +20,7 @@ from .. import objectives as O
 from .._checks import check_positive
 from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
-from .distances import _check_x, euclidean_distances, linear_distances, mahalanobis_distances
+from .distances import check_x, euclidean_distances, linear_distances, mahalanobis_distances
 
 DISTANCES = ("linear", "euclidean", "mahalanobis_diag")
 OUTPUTS = ("responsibilities", "distances", "gated")  # or any registered activation
@@ -181,7 +181,7 @@ class ImplicitEMLayer(nn.Module):
     def distances(self, x: torch.Tensor) -> torch.Tensor:
         """``d`` ``(n, K)`` for the layer's geometry."""
         if self.input_norm is not None:
-            _check_x(x, self.weight)  # before the batch norm: its errors would not say x
+            check_x(x, self.weight)  # before the batch norm: its errors would not say x
             if self.training and len(x) < 2:
                 raise ValueError(
                     f"x has {len(x)} row(s), but input_norm estimates batch statistics in "

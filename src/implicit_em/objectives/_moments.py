@@ -40,7 +40,7 @@ def as_batch(z, name: str = "z", min_rows: int = 2) -> torch.Tensor:
     return z
 
 
-def _sum(t: torch.Tensor, gather: bool) -> torch.Tensor:
+def all_reduce_sum(t: torch.Tensor, gather: bool) -> torch.Tensor:
     if gather and world_size() > 1:
         import warnings
 
@@ -52,7 +52,7 @@ def _sum(t: torch.Tensor, gather: bool) -> torch.Tensor:
     return t
 
 
-class _Gram(torch.autograd.Function):
+class Gram(torch.autograd.Function):
     """``X^T X`` whose backward is one GEMM, ``X (G + G^T)`` (autograd's generic matmul
     backward computes two products for the two operands)."""
 
@@ -75,10 +75,10 @@ def moments(
     With ``gather=True`` under ``torch.distributed`` they are the moments of all ranks'
     batches together.
     """
-    n = _sum(torch.tensor(float(z.shape[0]), dtype=z.dtype, device=z.device), gather)
-    mean = _sum(z.sum(0), gather) / n
+    n = all_reduce_sum(torch.tensor(float(z.shape[0]), dtype=z.dtype, device=z.device), gather)
+    mean = all_reduce_sum(z.sum(0), gather) / n
     zc = z - mean
-    cov = _sum(_Gram.apply(zc), gather) / (n - 1)
+    cov = all_reduce_sum(Gram.apply(zc), gather) / (n - 1)
     return n, mean, cov
 
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ._moments import as_batch, correlation, moments, off_diagonal_sq, warn_constant
-from .infomax import _shrink, log_det_spd
+from .infomax import log_det_spd, shrink
 from .variance import hinge_mean
 
 TERMS = ("logdet", "offdiag", "decorrelation", "log_variance", "variance_hinge")
@@ -65,7 +65,7 @@ def covariance_objective(
     eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
     terms = {}
     if "logdet" in active or "offdiag" in active:
-        c = _shrink(cov + eps * eye, z, shrinkage)
+        c = shrink(cov + eps * eye, z, shrinkage)
         if "logdet" in active:
             terms["logdet"] = -log_det_spd(c)
         if "offdiag" in active:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._moments import _sum, as_batch, correlation, moments, off_diagonal_sq
+from ._moments import all_reduce_sum, as_batch, correlation, moments, off_diagonal_sq
 
 
 def decorrelation_loss(z, eps: float = 1e-6, gather_distributed: bool = False):
@@ -32,7 +32,7 @@ def cross_decorrelation_loss(
     _, m2, c2 = moments(z2, gather_distributed)
     a = (z1 - m1) / torch.sqrt(torch.diagonal(c1) + eps)
     b = (z2 - m2) / torch.sqrt(torch.diagonal(c2) + eps)
-    c = _sum(a.T @ b, gather_distributed) / (n - 1)
+    c = all_reduce_sum(a.T @ b, gather_distributed) / (n - 1)
     on = ((1 - torch.diagonal(c)) ** 2).sum()
     off = (c**2).sum() - (torch.diagonal(c) ** 2).sum()
     loss = on + lam * off

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from ._moments import _Gram, as_batch
+from ._moments import Gram, as_batch
 
 
 def _as_2d(x, name):
@@ -74,7 +74,7 @@ def _gaussian_kernel(x: torch.Tensor, bandwidth=None) -> torch.Tensor:
     return torch.exp(-(torch.cdist(x, x) ** 2) / (2 * sigma**2))
 
 
-def _center(k: torch.Tensor) -> torch.Tensor:
+def center_gram(k: torch.Tensor) -> torch.Tensor:
     return k - k.mean(-1, keepdim=True) - k.mean(-2, keepdim=True) + k.mean((-1, -2), keepdim=True)
 
 
@@ -90,7 +90,7 @@ def hsic(x, y, *, estimator: str = "biased", bandwidth_x=None, bandwidth_y=None)
         raise ValueError(f"x and y need the same number of samples, got {n} and {y.shape[0]}")
     k, l_ = _gaussian_kernel(x, bandwidth_x), _gaussian_kernel(y, bandwidth_y)
     if estimator == "biased":
-        return (_center(k) * l_).sum() / (n - 1) ** 2
+        return (center_gram(k) * l_).sum() / (n - 1) ** 2
     if estimator != "unbiased":
         raise ValueError(f"estimator must be 'biased' or 'unbiased', got {estimator!r}")
     if n < 4:
@@ -139,7 +139,7 @@ def pairwise_hsic(z, *, n_features: int | None = None, seed: int = 0, bandwidth=
     if n_features is None:
         diff = (z[:, None, :] - z[None, :, :]) / sigma  # (n, n, K)
         kern = torch.exp(-0.5 * diff * diff).permute(2, 0, 1)  # (K, n, n)
-        gram = _center(kern).reshape(k, -1) @ kern.reshape(k, -1).T / (n - 1) ** 2
+        gram = center_gram(kern).reshape(k, -1) @ kern.reshape(k, -1).T / (n - 1) ** 2
         iu = torch.triu_indices(k, k, 1, device=z.device)
         return gram[iu[0], iu[1]].sum()
     g = torch.Generator().manual_seed(seed)
@@ -149,7 +149,7 @@ def pairwise_hsic(z, *, n_features: int | None = None, seed: int = 0, bandwidth=
     f = feats - feats.mean(0)
     flat = f.reshape(n, -1)
     # ||F^T F||_F = ||F F^T||_F: use the smaller Gram (one-GEMM backward)
-    total = (_Gram.apply(flat.T if n < flat.shape[1] else flat) ** 2).sum()
+    total = (Gram.apply(flat.T if n < flat.shape[1] else flat) ** 2).sum()
     own = (torch.einsum("nkm,nkl->kml", f, f) ** 2).sum()
     return (total - own) / (2 * (n - 1) ** 2)
 

@@ -40,7 +40,7 @@ def _ledoit_wolf(z: torch.Tensor) -> float:
         return float(torch.clamp(beta / delta, 0.0, 1.0))
 
 
-def _shrink(cov: torch.Tensor, z: torch.Tensor, shrinkage) -> torch.Tensor:
+def shrink(cov: torch.Tensor, z: torch.Tensor, shrinkage) -> torch.Tensor:
     """``(1 - alpha) C + alpha mu I``; ``shrinkage="auto"``: Ledoit-Wolf's ``alpha`` when
     features >= batch (the sample covariance is then singular), else none."""
     d = cov.shape[0]
@@ -126,7 +126,7 @@ def gaussian_infomax(
     warn_constant(var)
     d = cov.shape[0]
     cov = cov + eps * torch.eye(d, dtype=cov.dtype, device=cov.device)
-    c = _shrink(corr_of(cov) if correlation else cov, z, shrinkage)
+    c = shrink(corr_of(cov) if correlation else cov, z, shrinkage)
     logdet = log_det_spd(c)  # numerically singular even after shrinkage: ridge
     offdiag = off_diagonal_sq(c)
     loss = -logdet + lam * offdiag
