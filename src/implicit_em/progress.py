@@ -20,6 +20,33 @@ def enabled() -> bool:
     return Console().is_terminal
 
 
+def bar(description: str, total: int, show: bool = True):
+    """A started bar with one task of ``total`` steps and an ``info`` field (a running
+    loss or bound), or ``None`` when ``show`` is false or bars are off. Update it with
+    ``bar.update(bar.task_ids[0], ...)``; ``bar.stop()`` when done."""
+    if not (show and enabled()):
+        return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        transient=True,
+    )
+    progress.start()
+    progress.add_task(description, total=total, info="")
+    return progress
+
+
 def track(items: Sequence | Iterable, description: str, total: int | None = None):
     """Iterate over ``items`` with a progress bar showing ``description`` and an ETA."""
     if not enabled():

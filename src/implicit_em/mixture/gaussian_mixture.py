@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._checks import check_finite
 from .._distributed import distributed, world_size
 from ..lse import lse_objective
-from ..progress import enabled as progress_enabled
+from ..progress import bar as progress_bar
 from .gaussian import (
     COVARIANCE_TYPES,
     covariances_from_precision_cholesky,
@@ -741,22 +741,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if bar is not None:
             bar.update(bar.task_ids[0], completed=it, info=f"bound {lower:.5g}")
 
-    def _progress(self, total):
-        if not (self.verbose and progress_enabled()):
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        bar = Progress(
-            TextColumn("GaussianMixture"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            transient=True,
-        )
-        bar.start()
-        bar.add_task("fit", total=total, info="")
-        return bar
-
     def fit(self, X, y=None):
         """Estimate the parameters with the chosen solver; returns ``self``."""
         self._check_parameters()
@@ -789,7 +773,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         best = None
         n_init = 1 if warm else self.n_init
         self.n_reseeded_ = 0
-        bar = self._progress(self.max_iter * n_init)
+        bar = progress_bar("GaussianMixture", self.max_iter * n_init, show=bool(self.verbose))
         try:
             for _ in range(n_init):
                 params = self._params if warm else self._initialize(Xc, rng)

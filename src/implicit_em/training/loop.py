@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .._distributed import initialized
-from ..progress import enabled as progress_enabled
+from ..progress import bar as progress_bar
 from .callbacks import Callback, TrainState
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -184,30 +184,6 @@ def _amp_dtype(amp, device: torch.device):
     if amp in ("bf16", "fp16"):
         return torch.bfloat16 if amp == "bf16" else torch.float16
     raise ValueError(f"amp must be False, True, 'bf16' or 'fp16', got {amp!r}")
-
-
-def _progress(total: int, description: str, show: bool):
-    if not show:
-        return None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-        transient=True,
-    )
-    bar.start()
-    bar.add_task(description, total=total, info="")
-    return bar
 
 
 def train(
@@ -399,7 +375,7 @@ def train(
 
     for cb in callbacks:
         cb.on_train_start(state)
-    bar = _progress(total_steps, description, progress and rank == 0 and progress_enabled())
+    bar = progress_bar(description, total_steps, show=progress and rank == 0)
     if bar:
         bar.update(bar.task_ids[0], completed=min(state.step, total_steps))
     start = time.perf_counter()
