@@ -89,14 +89,20 @@ def normalize_dim(dim: int, ndim: int, name: str = "dim") -> int:
     return dim % ndim
 
 
-def check_positive(value: float, name: str) -> float:
-    """Return ``value`` as float if it is finite and > 0."""
+def check_positive(value, name: str, *, tensor_ok: bool = False):
+    """Return ``value`` as float if it is finite and > 0: the one check for positive
+    parameters. With ``tensor_ok`` a tensor (a learned parameter such as
+    ``exp(log_temperature)``) is returned as given, so no device sync happens per call."""
+    if tensor_ok and isinstance(value, torch.Tensor):
+        return value
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
+    if not math.isfinite(v):
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    if v <= 0:
+        raise ValueError(f"{name} must be > 0 (valid range: (0, inf)), got {value!r}")
     return v
 
 

@@ -53,12 +53,6 @@ __all__ = [
 ]
 
 
-def _temperature(t) -> torch.Tensor | float:
-    """A number is checked (finite, > 0); a tensor (e.g. a module's learned
-    ``exp(log_temperature)``) is used as given, so no device sync happens per call."""
-    return t if isinstance(t, torch.Tensor) else check_positive(t, "temperature")
-
-
 def _check_group_size(group_size) -> int:
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
         raise ValueError(f"group_size must be an integer >= 1, got {group_size!r}")
@@ -98,7 +92,7 @@ def solu(z: torch.Tensor, dim: int = -1, temperature=1.0) -> torch.Tensor:
     """
     check_tensor(z, "z", min_ndim=1, meta_ok=True)
     dim = normalize_dim(dim, z.ndim)
-    return z * torch.softmax(z / _temperature(temperature), dim)
+    return z * torch.softmax(z / check_positive(temperature, "temperature", tensor_ok=True), dim)
 
 
 def neg_log_softmin(z: torch.Tensor, dim: int = -1, temperature=1.0) -> torch.Tensor:
@@ -110,7 +104,7 @@ def neg_log_softmin(z: torch.Tensor, dim: int = -1, temperature=1.0) -> torch.Te
     """
     check_tensor(z, "z", min_ndim=1, meta_ok=True)
     dim = normalize_dim(dim, z.ndim)
-    t = _temperature(temperature)
+    t = check_positive(temperature, "temperature", tensor_ok=True)
     return z + t * torch.logsumexp(-z / t, dim, keepdim=True)
 
 
@@ -124,7 +118,9 @@ def grouped_softmax(z, group_size: int, dim: int = -1, temperature=1.0) -> torch
         ValueError: ``group_size`` does not divide the size of ``dim``.
     """
     g, axis = _groups(z, group_size, dim)
-    return torch.softmax(g / _temperature(temperature), axis).reshape(z.shape)
+    return torch.softmax(
+        g / check_positive(temperature, "temperature", tensor_ok=True), axis
+    ).reshape(z.shape)
 
 
 def grouped_solu(z, group_size: int, dim: int = -1, temperature=1.0) -> torch.Tensor:

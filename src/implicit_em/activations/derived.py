@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_tensor
+from .._checks import check_positive, check_tensor
 
 STATISTICS = ("mean", "mode", "std")
 
@@ -59,23 +59,6 @@ STATISTICS = ("mean", "mode", "std")
 def _scale(z: torch.Tensor, c) -> torch.Tensor:
     """``z * c``, skipping the pass when ``c`` is the number 1."""
     return z if not isinstance(c, torch.Tensor) and c == 1 else z * c
-
-
-def _param(name: str, value, *, positive: bool = True, minimum: float | None = None):
-    """Check a number (finite; > 0 if ``positive``); tensors are used as given."""
-    if isinstance(value, torch.Tensor):
-        return value
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if positive and v <= 0:
-        raise ValueError(f"{name} must be > 0 (valid range: (0, inf)), got {value!r}")
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{name} must be >= {minimum} (valid range: [{minimum}, inf)), got {v}")
-    return v
 
 
 # ----------------------------------------------------------------------------- models
@@ -153,7 +136,7 @@ class TwoSigned(DiscreteModel):
 
     def __init__(self, m=1.0):
         super().__init__()
-        self.params = {"m": _param("m", m)}
+        self.params = {"m": check_positive(m, "m", tensor_ok=True)}
 
     def rho(self, u):  # energy of a residual u = z - location
         raise NotImplementedError
@@ -183,7 +166,7 @@ class Gaussian(TwoSigned):
 
     def __init__(self, m=1.0, sigma=1.0):
         super().__init__(m)
-        self.params["sigma"] = _param("sigma", sigma)
+        self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
 
     def rho(self, u):
         return u**2 / (2 * self.params["sigma"] ** 2)
@@ -201,7 +184,7 @@ class Laplace(TwoSigned):
 
     def __init__(self, m=1.0, b=1.0):
         super().__init__(m)
-        self.params["b"] = _param("b", b)
+        self.params["b"] = check_positive(b, "b", tensor_ok=True)
 
     def rho(self, u):
         return u.abs() / self.params["b"]
@@ -220,8 +203,8 @@ class StudentT(TwoSigned):
 
     def __init__(self, m=1.0, sigma=1.0, nu=3.0):
         super().__init__(m)
-        self.params["sigma"] = _param("sigma", sigma)
-        self.params["nu"] = _param("nu", nu)
+        self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
+        self.params["nu"] = check_positive(nu, "nu", tensor_ok=True)
 
     def rho(self, u):
         nu, s = self.params.get("nu", 1.0), self.params["sigma"]
@@ -260,8 +243,8 @@ class Huber(TwoSigned):
 
     def __init__(self, m=1.0, sigma=1.0, delta=1.0):
         super().__init__(m)
-        self.params["sigma"] = _param("sigma", sigma)
-        self.params["delta"] = _param("delta", delta)
+        self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
+        self.params["delta"] = check_positive(delta, "delta", tensor_ok=True)
 
     def rho(self, u):
         r = (u / self.params["sigma"]).abs()
@@ -276,7 +259,10 @@ class ThreeLevel(DiscreteModel):
 
     def __init__(self, m=1.0, sigma=1.0):
         super().__init__()
-        self.params = {"m": _param("m", m), "sigma": _param("sigma", sigma)}
+        self.params = {
+            "m": check_positive(m, "m", tensor_ok=True),
+            "sigma": check_positive(sigma, "sigma", tensor_ok=True),
+        }
 
     def energies(self, z):
         m, s = self.params["m"], self.params["sigma"]
@@ -310,7 +296,7 @@ class Gate(DiscreteModel):
         if output not in ("gated", "probability"):
             raise ValueError(f"output must be 'gated' or 'probability', got {output!r}")
         self.link, self.output = link, output
-        self.params = {"temperature": _param("temperature", temperature)}
+        self.params = {"temperature": check_positive(temperature, "temperature", tensor_ok=True)}
 
     def __repr__(self) -> str:
         return f"Gate(link={self.link!r}, output={self.output!r}, {super().__repr__()[5:-1]})"
@@ -436,7 +422,10 @@ class GaussianPrior(ContinuousModel):
 
     def __init__(self, tau=1.0, sigma=1.0, **quadrature):
         super().__init__(**quadrature)
-        self.params = {"tau": _param("tau", tau), "sigma": _param("sigma", sigma)}
+        self.params = {
+            "tau": check_positive(tau, "tau", tensor_ok=True),
+            "sigma": check_positive(sigma, "sigma", tensor_ok=True),
+        }
 
     def energy(self, z, s):
         return (z - s) ** 2 / (2 * self.params["sigma"] ** 2)
@@ -470,7 +459,10 @@ class LaplacePrior(ContinuousModel):
 
     def __init__(self, b=1.0, sigma=1.0, **quadrature):
         super().__init__(breakpoints=(0.0,), **quadrature)
-        self.params = {"b": _param("b", b), "sigma": _param("sigma", sigma)}
+        self.params = {
+            "b": check_positive(b, "b", tensor_ok=True),
+            "sigma": check_positive(sigma, "sigma", tensor_ok=True),
+        }
 
     def energy(self, z, s):
         return (z - s) ** 2 / (2 * self.params["sigma"] ** 2)
