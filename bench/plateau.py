@@ -25,50 +25,37 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import report
 from implicit_em.baselines import SparseAutoencoder
+from implicit_em.baselines.sparse_autoencoder import sae_loss
 from implicit_em.diagnostics.probe import linear_probe
 from implicit_em.experiments.base import image_dataset
 from implicit_em.experiments.local_learners import IEM_CONFIGS, ImplicitEMFeatures
+from implicit_em.training import train
 
 
-def curve(make, x, y, xt, yt, epochs: int) -> list[tuple[float, float]]:
-    """``[(training seconds so far, probe accuracy)]`` after each epoch (one epoch per
-    ``fit`` call on a learner that keeps training: ``warm`` state carried by hand)."""
+def curve(learner, x, y, xt, yt, epochs: int) -> list[tuple[float, float]]:
+    """``[(training seconds so far, probe accuracy)]`` after each epoch: ``fit`` for one
+    epoch, then one more epoch at a time on the learner's own loss."""
     points, elapsed = [], 0.0
-    learner = make(1)
-    t0 = time.perf_counter()
-    learner.fit(x)
-    elapsed += time.perf_counter() - t0
-    module = learner
     for epoch in range(epochs):
-        if epoch:
-            t0 = time.perf_counter()
-            module = _one_more_epoch(module, x)
-            elapsed += time.perf_counter() - t0
-        acc = linear_probe(module.transform(x), y, module.transform(xt), yt)["test_accuracy"]
+        t0 = time.perf_counter()
+        learner.fit(x) if epoch == 0 else _one_more_epoch(learner, x)
+        elapsed += time.perf_counter() - t0
+        acc = linear_probe(learner.transform(x), y, learner.transform(xt), yt)["test_accuracy"]
         points.append((elapsed, acc))
     return points
 
 
-def _one_more_epoch(learner, x):
+def _one_more_epoch(learner, x) -> None:
     """Continue training ``learner``'s module for one epoch on its own loss."""
-    from implicit_em.training import train
-
     if isinstance(learner, ImplicitEMFeatures):
-        module, data = learner.module_, ((x - learner.mean_) / learner.scale_,)
-        train(module.train(), lambda m, b: m.objective(b[0]), data, epochs=1,
-              batch_size=learner.batch_size, lr=learner.lr, progress=False)  # fmt: skip
-        module.eval()
+        model, data = learner.module_, ((x - learner.mean_) / learner.scale_,)
+        loss = lambda m, b: m.objective(b[0])  # noqa: E731
     else:
-        model = torch.nn.Sequential(learner.encoder_, learner.decoder_)
-
-        def loss(m, b):
-            a = m[0](b[0])
-            return torch.nn.functional.mse_loss(m[1](a), b[0]) + learner.l1 * a.abs().mean()
-
-        train(model.train(), loss, (x,), epochs=1, batch_size=learner.batch_size,
-              lr=learner.lr, progress=False)  # fmt: skip
-        model.eval()
-    return learner
+        model, data = torch.nn.Sequential(learner.encoder_, learner.decoder_), (x,)
+        loss = lambda m, b: sae_loss(m, b, learner.l1)  # noqa: E731
+    train(model.train(), loss, data, epochs=1, batch_size=learner.batch_size, lr=learner.lr,
+          progress=False)  # fmt: skip
+    model.eval()
 
 
 def time_to_plateau(points, tol: float = 0.005) -> tuple[float, float]:
@@ -90,14 +77,10 @@ def main(argv=None) -> list[dict]:
         cfg.pop("epochs")
         epochs = 3 if a.quick else 20
 
-        def iem(e, k=k, cfg=cfg):
-            return ImplicitEMFeatures(k, epochs=e, **cfg)
-
-        def sae(e, k=k):
-            return SparseAutoencoder(k, epochs=e)
-
+        iem = ImplicitEMFeatures(k, epochs=1, **cfg)
         c_iem = curve(iem, x, ds.y_train, xt, ds.y_test, epochs)
         t_iem, best_iem = time_to_plateau(c_iem)
+        sae = SparseAutoencoder(k, epochs=1)
         t_sae, best_sae = time_to_plateau(curve(sae, x, ds.y_train, xt, ds.y_test, epochs))
         reach = next((t for t, acc in c_iem if acc >= best_sae), None)
         rows.append({"part": "plateau", "case": f"{name}, K = {k}, {epochs} epochs",

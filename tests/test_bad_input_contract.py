@@ -242,6 +242,11 @@ CALLABLES = {
         (N, K),
         "activations",
     ),
+    "diagnostics.pairwise_correlations": (
+        lambda x: D.pairwise_correlations(x)[0],
+        (N, K),
+        "activations",
+    ),
     "diagnostics.correlation_redundancy": (
         lambda x: D.correlation_redundancy(x),
         (N, K),

@@ -189,3 +189,14 @@ def test_other_bad_inputs():
         D.linear_probe(np.ones((4, 2)), np.ones(4), np.ones((4, 2)), np.ones(4))
     with pytest.raises(ValueError, match="p must"):
         D.dead_by_activity(torch.ones(3, 2), p=2)
+
+
+def test_pairwise_correlations_match_numpy_and_skip_constant_units():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((200, 4))
+    a[:, 1] += a[:, 0]
+    scaled = np.c_[a * 1e-4, np.full(200, 3.0)]  # tiny scale: still counted; constant: not
+    rho, constant = D.pairwise_correlations(torch.tensor(scaled))
+    ref = np.corrcoef(a.T)[~np.eye(4, dtype=bool)]
+    np.testing.assert_allclose(rho.numpy(), ref, rtol=1e-10)
+    assert constant == 1

@@ -10,6 +10,12 @@ from torch import nn
 from .base import FeatureLearner, check_count, check_number, fit_module
 
 
+def sae_loss(model: nn.Sequential, batch, l1: float) -> dict[str, torch.Tensor]:
+    """``{"mse", "l1"}`` for ``model = Sequential(encoder, decoder)`` on ``batch[0]``."""
+    a = model[0](batch[0])
+    return {"mse": nn.functional.mse_loss(model[1](a), batch[0]), "l1": l1 * a.abs().mean()}
+
+
 class SparseAutoencoder(FeatureLearner):
     """Args:
         n_components: hidden units ``K``.
@@ -40,13 +46,9 @@ class SparseAutoencoder(FeatureLearner):
         self.encoder_ = nn.Sequential(nn.Linear(d, k), nn.ReLU())
         self.decoder_ = nn.Linear(k, d)
         model = nn.Sequential(self.encoder_, self.decoder_)
-
-        def loss(m, b):
-            a = m[0](b[0])
-            return {"mse": nn.functional.mse_loss(m[1](a), b[0]), "l1": self.l1 * a.abs().mean()}
-
-        fit_module(model, loss, (x,), epochs=self.epochs, batch_size=self.batch_size,
-                   lr=self.lr, seed=self.seed, description="sparse autoencoder")  # fmt: skip
+        fit_module(model, lambda m, b: sae_loss(m, b, self.l1), (x,), epochs=self.epochs,
+                   batch_size=self.batch_size, lr=self.lr, seed=self.seed,
+                   description="sparse autoencoder")  # fmt: skip
         self.weight_ = self.encoder_[0].weight.detach()
 
     def _transform(self, x: torch.Tensor) -> torch.Tensor:

@@ -56,9 +56,12 @@ class TriangleKMeans(FeatureLearner):
         self.max_iter = check_count(max_iter, "max_iter")
         self.seed = seed
 
+    def _per_sample(self, x: torch.Tensor) -> torch.Tensor:
+        """Each sample centred and scaled: ``(x - mean(x)) / sqrt(var(x) + eps_norm)``."""
+        return (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, keepdim=True) + self.eps_norm)
+
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, keepdim=True) + self.eps_norm)
-        return (x - self.mean_) @ self.whitening_
+        return (self._per_sample(x) - self.mean_) @ self.whitening_
 
     def _fit(self, x: torch.Tensor) -> None:
         from sklearn.cluster import KMeans
@@ -68,7 +71,7 @@ class TriangleKMeans(FeatureLearner):
                 f"k-means needs at least n_components = {self.n_components} samples, got "
                 f"{x.shape[0]}"
             )
-        xn = (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, keepdim=True) + self.eps_norm)
+        xn = self._per_sample(x)
         self.mean_ = xn.mean(0)
         xc = (xn - self.mean_).double()
         d = x.shape[1]
@@ -79,7 +82,7 @@ class TriangleKMeans(FeatureLearner):
             self.whitening_ = torch.diag(1 / (xc.std(0) + 1e-8)).float()
         else:
             self.whitening_ = torch.eye(d)
-        xw = self._normalise(x)
+        xw = (xn - self.mean_) @ self.whitening_
         km = KMeans(self.n_components, init=self.init, n_init=1, max_iter=self.max_iter,
                     random_state=self.seed)  # fmt: skip
         with one_thread():  # see implicit_em._sklearn

@@ -10,6 +10,7 @@ from .redundancy import (
     direction_groups,
     effective_rank,
     gaussian_total_correlation,
+    pairwise_correlations,
     weight_cosine,
     weight_redundancy,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "gaussian_total_correlation",
     "l0_sparsity",
     "linear_probe",
+    "pairwise_correlations",
     "responsibility_stats",
     "unit_health",
     "unit_variance",

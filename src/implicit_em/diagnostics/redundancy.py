@@ -107,6 +107,24 @@ def _correlation(cov: torch.Tensor, tau: float) -> tuple[torch.Tensor, int]:
     return c / sd[:, None] / sd[None, :], int((~keep).sum())
 
 
+def pairwise_correlations(activations, rel_tau: float = 1e-12) -> tuple[torch.Tensor, int]:
+    """Correlations ``rho_ij`` (``i != j``, flattened, float64) between the units whose
+    variance is at least ``rel_tau`` times the largest, and the number left out as
+    constant. Scale-free: the same units count whatever the activations' scale.
+
+    Example:
+        >>> a = torch.tensor([[0.0, 1.0, 5.0], [1.0, 0.0, 5.0], [2.0, -1.0, 5.0]])
+        >>> rho, constant = pairwise_correlations(a)
+        >>> rho.tolist(), constant
+        ([-1.0, -1.0], 1)
+    """
+    cov = _covariance(as_matrix(activations))
+    tau = rel_tau * float(torch.diagonal(cov).max())
+    corr, constant = _correlation(cov, tau if tau > 0 else 1e-300)
+    k = corr.shape[0]
+    return corr[~torch.eye(k, dtype=torch.bool)], constant
+
+
 def correlation_redundancy(activations, tau: float = 1e-12) -> float:
     """Off-diagonal ``||Corr - I||_F^2`` over units with variance ``>= tau``."""
     corr, _ = _correlation(_covariance(as_matrix(activations)), tau)

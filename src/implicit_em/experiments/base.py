@@ -24,6 +24,7 @@ __all__ = [
     "describe_image_data",
     "grade_below",
     "image_dataset",
+    "image_tensors",
 ]
 
 
@@ -37,6 +38,21 @@ def image_dataset(name: str, seed: int, mnist_train: int):
     if find_mnist() is None:
         return None
     return load_dataset("mnist", seed=seed, download=False, n_train=mnist_train)
+
+
+def image_tensors(names, seed: int, mnist_train: int, skipped: list):
+    """For each of ``names`` that is available (:func:`image_dataset`), yield ``(name, ds,
+    x, xt)``, the training and test images as float32 tensors; unavailable ones (MNIST
+    without its files) are appended to ``skipped``."""
+    import torch
+
+    for name in names:
+        ds = image_dataset(name, seed, mnist_train)
+        if ds is None:
+            skipped.append(name)
+            continue
+        x = torch.as_tensor(ds.X_train, dtype=torch.float32)
+        yield name, ds, x, torch.as_tensor(ds.X_test, dtype=torch.float32)
 
 
 def describe_image_data(name: str, mnist_train: int) -> str:

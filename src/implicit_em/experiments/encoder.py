@@ -29,9 +29,13 @@ import numpy as np
 import torch
 
 from ..baselines import DecoderFreeEncoder, SparseAutoencoder
-from ..diagnostics import dead_by_activity
-from ..diagnostics.probe import linear_probe
-from .base import Experiment, Verdict, describe_image_data, image_dataset
+from ..diagnostics import (
+    correlation_redundancy,
+    dead_by_activity,
+    linear_probe,
+    responsibility_stats,
+)
+from .base import Experiment, Verdict, describe_image_data, image_tensors
 from .config import bounded
 from .verdicts import over_seeds, separated
 
@@ -94,22 +98,16 @@ def normalised_reconstruction(x: torch.Tensor, a: torch.Tensor, w: torch.Tensor)
 def feature_stats(a: torch.Tensor, cfg: Config) -> dict:
     """L0, dead units, redundancy over live units and responsibility statistics of
     ReLU features ``a`` ``(n, K)``."""
-    var = a.var(0)
-    live = var >= cfg.dead_variance
-    r = torch.softmax(-a, 1)
-    stats = {
+    live = int((a.var(0) >= cfg.dead_variance).sum())
+    return {
         "l0": float((a.abs() > cfg.active).float().sum(1).mean()),
-        "dead_units": int((~live).sum()),
+        "dead_units": a.shape[1] - live,
         "silent_units": int(dead_by_activity(a, cfg.silent).sum()),
-        "responsibility_entropy": float(-(r * r.clamp_min(1e-30).log()).sum(1).mean()),
-        "max_responsibility": float(r.max(1).values.mean()),
+        "responsibility_entropy": responsibility_stats(a)["mean_entropy"],
+        "max_responsibility": float(torch.softmax(-a, 1).max(1).values.mean()),
+        # fewer than two live units: no correlation to speak of
+        "redundancy": correlation_redundancy(a, cfg.dead_variance) if live >= 2 else None,
     }
-    if int(live.sum()) >= 2:
-        c = torch.corrcoef(a[:, live].T.double())
-        stats["redundancy"] = float((c**2).sum() - (torch.diagonal(c) ** 2).sum())
-    else:
-        stats["redundancy"] = None  # fewer than two live units: no correlation to speak of
-    return stats
 
 
 def one_fit(name: str, x, xt, y, yt, cfg: Config, seed: int) -> dict:
@@ -159,13 +157,7 @@ def decide_c11_encoder(dead_share: dict[str, tuple[float, float]], collapsed: fl
 
 def run(cfg: Config, out_dir) -> dict:
     rows, shares, skipped = [], {}, []
-    for ds_name in cfg.datasets:
-        ds = image_dataset(ds_name, cfg.seed, cfg.mnist_train)
-        if ds is None:
-            skipped.append(ds_name)
-            continue
-        x = torch.as_tensor(ds.X_train, dtype=torch.float32)
-        xt = torch.as_tensor(ds.X_test, dtype=torch.float32)
+    for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         raw = linear_probe(x, ds.y_train, xt, ds.y_test, seed=cfg.seed)
         rows.append({"dataset": ds_name, "variant": "raw pixels",
                      "probe_accuracy": raw["test_accuracy"], "probe_converged": raw["converged"],

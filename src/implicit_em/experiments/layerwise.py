@@ -32,17 +32,16 @@ from __future__ import annotations
 
 import copy
 import itertools
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..baselines.decoder_free_encoder import encoder_loss
-from ..diagnostics.probe import linear_probe
+from ..diagnostics import linear_probe, pairwise_correlations, responsibility_stats
 from ..layers import ImplicitEMLayer
 from ..training import finetune, train_layerwise
-from .base import Experiment, Verdict, describe_image_data, image_dataset
+from .base import Experiment, Verdict, describe_image_data, image_tensors
 from .config import bounded
 from .verdicts import over_seeds, separated
 
@@ -109,22 +108,14 @@ def layer_stats(layer, x_in: torch.Tensor, out: torch.Tensor) -> dict:
     iem = isinstance(layer, ImplicitEMLayer)
     if iem:
         with torch.no_grad():
-            z, r = layer.distances(x_in), layer.responsibilities(x_in)
-    units = z if iem else out
-    sd = units.std(0)
-    live = sd > 1e-6 * max(float(sd.max()), 1e-30)
-    n = int(live.sum())
-    corr = None
-    if n >= 2:
-        c = torch.corrcoef(units[:, live].T.double()).abs()
-        corr = float((c.sum() - n) / (n * (n - 1)))
-    stats = {"mean_abs_corr": corr, "dead_units": int((~live).sum())}
+            z = layer.distances(x_in)
+    rho, dead = pairwise_correlations((z if iem else out).double())
+    stats = {"mean_abs_corr": float(rho.abs().mean()) if rho.numel() else None,
+             "dead_units": dead}  # fmt: skip
     if iem:
-        usage = r.mean(0)
-        stats["usage_entropy"] = float(-(usage * usage.clamp_min(1e-30).log()).sum()) / math.log(
-            len(usage)
-        )
-        stats["max_responsibility"] = float(r.max(1).values.mean())
+        zt = z / layer.temperature
+        stats["usage_entropy"] = responsibility_stats(zt)["usage_entropy_normalized"]
+        stats["max_responsibility"] = float(torch.softmax(-zt, 1).max(1).values.mean())
     return stats
 
 
@@ -145,13 +136,7 @@ def _ce(out, batch):
 
 def run(cfg: Config, out_dir) -> dict:
     rows, skipped = [], []
-    for ds_name in cfg.datasets:
-        ds = image_dataset(ds_name, cfg.seed, cfg.mnist_train)
-        if ds is None:
-            skipped.append(ds_name)
-            continue
-        x = torch.as_tensor(ds.X_train, dtype=torch.float32)
-        xt = torch.as_tensor(ds.X_test, dtype=torch.float32)
+    for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         mean, scale = x.mean(0), float((x - x.mean(0)).std())  # centred, one global scale
         x, xt = (x - mean) / scale, (xt - mean) / scale
         y = torch.as_tensor(ds.y_train)

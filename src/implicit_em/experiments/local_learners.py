@@ -46,10 +46,10 @@ from ..baselines import (
     TriangleKMeans,
 )
 from ..baselines.base import FeatureLearner, fit_module
-from ..diagnostics.probe import linear_probe
+from ..diagnostics import linear_probe, pairwise_correlations, weight_cosine
 from ..layers import ImplicitEMLayer
-from .base import Experiment, describe_image_data, image_dataset
-from .verdicts import over_seeds, separated
+from .base import Experiment, describe_image_data, image_tensors
+from .verdicts import over_seeds, percent_interval, separated
 
 IEM = "implicit-EM layer"
 BACKPROP = "backprop MLP (supervised)"
@@ -165,16 +165,12 @@ def learners(k: int, d: int, cfg: Config, seed: int, dataset: str = "mnist") -> 
 def feature_stats(f: torch.Tensor) -> dict:
     """Dead (constant) features; between the live ones the mean ``|corr|`` and the mean
     pairwise Gaussian total correlation ``-1/2 log(1 - rho_ij^2)`` (nats per pair)."""
-    sd = f.std(0)
-    live = sd > 1e-6 * float(sd.max()) if float(sd.max()) > 0 else sd > 0
-    n = int(live.sum())
-    mean_corr = pair_tc = None
-    if n >= 2:
-        c = torch.corrcoef(f[:, live].T.double())
-        off = c[~torch.eye(n, dtype=torch.bool)]
-        mean_corr = float(off.abs().mean())
-        pair_tc = float((-0.5 * torch.log1p(-off.pow(2).clamp(max=1 - 1e-12))).mean())
-    return {"dead_units": int((~live).sum()), "mean_abs_corr": mean_corr, "pairwise_tc": pair_tc}
+    rho, dead = pairwise_correlations(f.double())
+    if not rho.numel():
+        return {"dead_units": dead, "mean_abs_corr": None, "pairwise_tc": None}
+    tc = -0.5 * torch.log1p(-rho.pow(2).clamp(max=1 - 1e-12))
+    return {"dead_units": dead, "mean_abs_corr": float(rho.abs().mean()),
+            "pairwise_tc": float(tc.mean())}  # fmt: skip
 
 
 def weight_cos(learner) -> float | None:
@@ -188,21 +184,13 @@ def weight_cos(learner) -> float | None:
             w = next(p for p in module.parameters() if p.ndim == 2)
     if w is None or len(w) < 2:
         return None
-    u = torch.nn.functional.normalize(w.detach().double(), dim=1)
-    g = (u @ u.T).abs()
-    k = len(u)
-    return float((g.sum() - g.diagonal().sum()) / (k * (k - 1)))
+    cos = weight_cosine(w.detach())
+    return float(cos[~torch.eye(len(cos), dtype=torch.bool)].mean())
 
 
 def run(cfg: Config, out_dir) -> dict:
     rows, skipped = [], []
-    for ds_name in cfg.datasets:
-        ds = image_dataset(ds_name, cfg.seed, cfg.mnist_train)
-        if ds is None:
-            skipped.append(ds_name)
-            continue
-        x = torch.as_tensor(ds.X_train, dtype=torch.float32)
-        xt = torch.as_tensor(ds.X_test, dtype=torch.float32)
+    for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         y = torch.as_tensor(ds.y_train)
         for k in cfg.widths:
             for name, learner in learners(k, x.shape[1], cfg, cfg.seed, ds_name).items():
@@ -264,10 +252,7 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
          "fit_s"),
     )  # fmt: skip
     for r in summary:
-        lo, hi = r["probe_accuracy_lo"], r["probe_accuracy_hi"]
-        r["probe_95"] = (
-            f"{100 * r['probe_accuracy']:.2f} ± {100 * (hi - lo) / 2:.2f}" if lo is not None else ""
-        )
+        r["probe_95"] = percent_interval(r, "probe_accuracy")
     return {"implicit_em_vs_each_learner": goals(summary), "summary_over_seeds": summary}
 
 

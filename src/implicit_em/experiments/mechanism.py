@@ -25,6 +25,7 @@ import torch
 
 from .. import objectives as O
 from ..data import load_dataset
+from ..diagnostics import responsibility_stats
 from ..layers import ImplicitEMLayer
 from ..lse import lse_loss
 from ..training import train
@@ -79,7 +80,7 @@ def measure(layer: ImplicitEMLayer, loss, x: torch.Tensor, shift: float) -> dict
     coef = torch.linalg.lstsq(design, target[:, None]).solution
     resid = target - (design @ coef).flatten()
     r2 = 1 - float(resid.square().sum() / (target - target.mean()).square().sum().clamp_min(1e-300))
-    usage = r.mean(0)
+    stats = responsibility_stats(z)  # r = softmax(-z); starved: usage < 0.1 / K
     k = r.shape[1]
     corr = torch.corrcoef(z.T)
     off = corr[~torch.eye(k, dtype=torch.bool)].abs()
@@ -87,9 +88,8 @@ def measure(layer: ImplicitEMLayer, loss, x: torch.Tensor, shift: float) -> dict
         "bias_sensitivity": float((g1 - g0).norm() / g0.norm().clamp_min(1e-300)),
         "r_change_tv": float(0.5 * (r_shifted - r).abs().sum(1).mean()),
         "r2_grad_on_r": r2,
-        "usage_entropy": float(-(usage * usage.clamp_min(1e-30).log()).sum() / torch.log(
-            torch.tensor(float(k)))),
-        "starved_units": int((usage < 0.1 / k).sum()),
+        "usage_entropy": stats["usage_entropy_normalized"],
+        "starved_units": stats["starved_units"],
         "mean_abs_corr": float(off.nan_to_num(1.0).mean()),
     }  # fmt: skip
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..activations import make_activation
 from ..training import train
-from .base import Experiment, Verdict, describe_image_data, image_dataset
+from .base import Experiment, Verdict, describe_image_data, image_tensors
 from .config import bounded
 from .verdicts import over_seeds
 
@@ -126,13 +126,7 @@ def run(cfg: Config, out_dir) -> dict:
     from sklearn.decomposition import PCA
 
     rows, skipped = [], []
-    for ds_name in cfg.datasets:
-        ds = image_dataset(ds_name, cfg.seed, cfg.mnist_train)
-        if ds is None:
-            skipped.append(ds_name)
-            continue
-        x = torch.as_tensor(ds.X_train, dtype=torch.float32)
-        xt = torch.as_tensor(ds.X_test, dtype=torch.float32)
+    for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         y, yt = torch.as_tensor(ds.y_train), torch.as_tensor(ds.y_test)
         pca = PCA(cfg.n_pcs, random_state=cfg.seed).fit(ds.X_train)
         targets = (

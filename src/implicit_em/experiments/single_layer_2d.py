@@ -30,7 +30,12 @@ from torch import nn
 
 from ..activations import GroupedSoftmax, SoLU, make_activation
 from ..data import load_dataset
-from ..diagnostics import count_activation_patterns, count_regions_2d, effective_rank
+from ..diagnostics import (
+    count_activation_patterns,
+    count_regions_2d,
+    effective_rank,
+    responsibility_stats,
+)
 from ..layers import ImplicitEMLayer
 from ..training import train
 from .base import Experiment, Verdict
@@ -181,13 +186,12 @@ def one_cell(name_ds: str, k: int, cfg: Config, seed: int, lines: list, points: 
             "edge_angle_deg": edge_angle(w, meta["normals"]) if name_ds == "polytope" else None,
         }  # fmt: skip
         if kind == "iem":
-            r = torch.softmax(-z, 1)
-            usage = r.mean(0)
+            rs = responsibility_stats(z)  # r = softmax(-z); starved: usage < 0.1 / K
             row.update(
-                input_entropy=float(-(r * r.clamp_min(1e-30).log()).sum(1).mean() / math.log(k)),
-                usage_entropy=float(-(usage * usage.clamp_min(1e-30).log()).sum() / math.log(k)),
-                max_mean_responsibility=float(usage.max()),
-                starved_units=int((usage < 0.1 / k).sum()),
+                input_entropy=rs["mean_entropy_normalized"],
+                usage_entropy=rs["usage_entropy_normalized"],
+                max_mean_responsibility=rs["max_mean_responsibility"],
+                starved_units=rs["starved_units"],
             )
         rows.append(row)
     return rows

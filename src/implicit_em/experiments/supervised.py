@@ -18,7 +18,6 @@ redundancy ``||Corr(d) - I||_F^2`` and the responsibility entropy of ``softmax(-
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
@@ -28,10 +27,11 @@ from torch import nn
 
 from .. import objectives as O
 from ..activations import make_activation
+from ..diagnostics import correlation_redundancy, responsibility_stats
 from ..training import train
-from .base import Experiment, Verdict, describe_image_data, image_dataset
+from .base import Experiment, Verdict, describe_image_data, image_tensors
 from .config import bounded
-from .verdicts import over_seeds
+from .verdicts import over_seeds, percent_interval
 
 BASELINE, FULL = "baseline (CE only)", "NLS + var + TC"
 # name: (neg-log-softmin, variance, decorrelation, gaussian infomax, λ multiplier)
@@ -121,20 +121,14 @@ def one_fit(name: str, x, y, xt, yt, cfg: Config, seed: int, n_classes: int) -> 
     with torch.no_grad():
         logits, d = net(xt)
     v = d.var(0)
-    live = v >= cfg.dead_variance
-    n = int(live.sum())
-    redundancy = None
-    if n >= 2:
-        c = torch.corrcoef(d[:, live].T.double())
-        redundancy = float((c**2).sum() - n)
-    r = torch.softmax(-d, 1)
+    live = int((v >= cfg.dead_variance).sum())
     return {
         "config": name,
         "accuracy": float((logits.argmax(1) == yt).float().mean()),
-        "dead_units": int((~live).sum()),
+        "dead_units": d.shape[1] - live,
         "min_variance": float(v.min()),
-        "redundancy": redundancy,
-        "responsibility_entropy": float(-(r * r.clamp_min(1e-30).log()).sum(1).mean()),
+        "redundancy": correlation_redundancy(d, cfg.dead_variance) if live >= 2 else None,
+        "responsibility_entropy": responsibility_stats(d)["mean_entropy"],
     }
 
 
@@ -171,13 +165,7 @@ def decide_c22(rows: list[dict], tolerance: float) -> tuple[str, float | None]:
 
 def run(cfg: Config, out_dir) -> dict:
     rows, skipped = [], []
-    for ds_name in cfg.datasets:
-        ds = image_dataset(ds_name, cfg.seed, cfg.mnist_train)
-        if ds is None:
-            skipped.append(ds_name)
-            continue
-        x = torch.as_tensor(ds.X_train, dtype=torch.float32)
-        xt = torch.as_tensor(ds.X_test, dtype=torch.float32)
+    for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         y, yt = torch.as_tensor(ds.y_train), torch.as_tensor(ds.y_test)
         for name in CONFIGS:
             row = one_fit(name, x, y, xt, yt, cfg, cfg.seed, int(y.max()) + 1)
@@ -225,12 +213,7 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     values = ("accuracy", "dead_units", "redundancy", "responsibility_entropy")
     summary = over_seeds(tables["configs"], ("dataset", "config"), values)
     for r in summary:
-        lo = r["accuracy_lo"]
-        r["accuracy_95"] = (
-            f"{100 * r['accuracy']:.2f} ± {100 * (r['accuracy_hi'] - lo) / 2:.2f}"
-            if lo is not None and not math.isnan(lo)
-            else ""
-        )
+        r["accuracy_95"] = percent_interval(r, "accuracy")
     return {"summary_over_seeds": summary}
 
 

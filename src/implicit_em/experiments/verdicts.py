@@ -87,6 +87,13 @@ def over_seeds(rows: list[dict], keys: tuple[str, ...], values: tuple[str, ...])
     return out
 
 
+def percent_interval(row: dict, value: str) -> str:
+    """``"91.23 ± 0.58"``: a row of :func:`over_seeds` as percent, mean ± half the 95 %
+    interval (``""`` without an interval)."""
+    lo, hi = row[f"{value}_lo"], row[f"{value}_hi"]
+    return "" if lo is None else f"{100 * row[value]:.2f} ± {100 * (hi - lo) / 2:.2f}"
+
+
 def separated(a: dict, b: dict, value: str) -> str:
     """``"above"`` / ``"below"`` when ``a``'s 95 % interval of ``value`` lies wholly above
     / below ``b``'s (rows from :func:`over_seeds`), else ``"overlap"`` (also when an
