@@ -22,9 +22,13 @@ def real_mnist_dir():
     return Path(found[0])
 
 
+DISTRIBUTED_SCRIPTS = Path(__file__).parent / "distributed"
+
+
 def _run_script(script, *args, processes: int = 1, timeout: int = 300):
-    """Run a Python script alone, or under torchrun with ``processes`` gloo ranks on a free
-    loopback port; fail the test with the script's stderr if it does not succeed.
+    """Run a script of ``tests/distributed/`` (by name) alone, or under torchrun with
+    ``processes`` gloo ranks on a free loopback port; fail the test with the script's
+    stderr if it does not succeed.
 
     A multi-process launch is tried up to three times (each on a fresh port): the
     loopback rendezvous occasionally fails to bind on a busy machine. A real bug fails
@@ -34,6 +38,7 @@ def _run_script(script, *args, processes: int = 1, timeout: int = 300):
     import subprocess
     import sys
 
+    script = DISTRIBUTED_SCRIPTS / script
     env = dict(os.environ, OMP_NUM_THREADS="1", IEM_PROGRESS="0")
     for attempt in range(3 if processes > 1 else 1):
         cmd = [sys.executable]

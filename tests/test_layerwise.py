@@ -142,9 +142,8 @@ def test_finetune_end_to_end_plain_and_with_the_layer_objectives():
 
 
 def test_two_gloo_processes_train_like_one_on_the_global_batch(tmp_path, run_script):
-    from pathlib import Path
 
-    script = Path(__file__).with_name("layerwise_ddp_script.py")
+    script = "layerwise_ddp_script.py"
     single, ddp = tmp_path / "single.pt", tmp_path / "ddp.pt"
     run_script(script, single)
     run_script(script, ddp, processes=2)

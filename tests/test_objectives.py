@@ -3,7 +3,6 @@ training at large weights), and distributed moments equal to one process."""
 
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -293,7 +292,7 @@ def test_2000_steps_at_large_weights_stay_finite(name):
 
 
 def test_two_gloo_processes_match_one_process(tmp_path, run_script):
-    script = Path(__file__).with_name("objectives_ddp_script.py")
+    script = "objectives_ddp_script.py"
     run_script(script, tmp_path / "one.pt")
     run_script(script, tmp_path / "two.pt", processes=2)
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")

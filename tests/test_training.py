@@ -1,7 +1,5 @@
 """The training loop: convergence, named terms, exact resume, errors, AMP, DDP."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
@@ -134,7 +132,7 @@ def test_map_style_dataset_and_max_steps():
 
 
 def test_ddp_two_gloo_processes_match_one_process(tmp_path, run_script):
-    script = Path(__file__).with_name("ddp_train_script.py")
+    script = "ddp_train_script.py"
     single, ddp = tmp_path / "single.pt", tmp_path / "ddp.pt"
     run_script(script, single)
     run_script(script, ddp, processes=2)

@@ -18,3 +18,17 @@ def world_size() -> int:
 def distributed() -> bool:
     """More than one process: collectives are needed."""
     return world_size() > 1
+
+
+def all_reduce_(*tensors, op=None) -> None:
+    """Sum (or ``op``) each tensor over the ranks, in place; nothing outside a group."""
+    if distributed():
+        for t in tensors:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM if op is None else op)
+
+
+def broadcast_(*tensors) -> None:
+    """Overwrite each tensor with rank 0's, in place; nothing outside a group."""
+    if distributed():
+        for t in tensors:
+            dist.broadcast(t, 0)

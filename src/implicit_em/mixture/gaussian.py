@@ -1,4 +1,4 @@
-r"""Functional core of Gaussian mixtures in torch (batched over components, no loops).
+r"""Gaussian maths, one class per covariance type, chosen from :data:`COVARIANCES`.
 
 Conventions follow scikit-learn so that fitted attributes are interchangeable:
 
@@ -13,179 +13,446 @@ spherical  ``(K,)``                ``(K,)``               ``P = I / sqrt(var)``
 
 ``log N(x | mu_k, Sigma_k) = -D/2 log 2 pi + log det P_k - 1/2 ||(x - mu_k) P_k||^2``;
 the ``log det P_k`` term is the volume term that keeps components from collapsing.
+
+The E-step and M-step are matrix products against a per-sample design row
+``f(x) = [q(x), x, 1]`` (:func:`design_matrix`): the weighted log-densities of all
+components are ``F @ W^T`` (:func:`design_weights`) and the counts, first and second
+moment sums are ``R^T @ F`` (:func:`split_moments`).
 """
 
 from __future__ import annotations
 
+import abc
 import math
+from collections.abc import Callable
 
+import numpy as np
 import torch
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+Tensor = torch.Tensor
 
 
 class SingularCovarianceError(ValueError):
     """A covariance matrix is not positive definite."""
 
 
-def precision_cholesky(covariances: torch.Tensor, covariance_type: str) -> torch.Tensor:
-    """``P`` with ``P P^T = Sigma^{-1}`` (upper triangular for full/tied)."""
-    if covariance_type in ("full", "tied"):
-        chol, info = torch.linalg.cholesky_ex(covariances)
+class Covariance(abc.ABC):
+    """The maths of one covariance type; the estimator and solvers never branch on it.
+
+    ``p`` is the precision Cholesky factor in scikit-learn's shapes (module docstring),
+    ``cov`` the covariances in the same shape family, ``nk`` the ``(K,)`` soft counts.
+    """
+
+    name: str
+    reseeds = True  # an emptied component can be moved on its own (not when tied)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    @abc.abstractmethod
+    def precision_cholesky(self, cov: Tensor) -> Tensor:
+        """``P`` with ``P P^T = Sigma^{-1}``; :class:`SingularCovarianceError` if not SPD."""
+
+    @abc.abstractmethod
+    def covariances(self, p: Tensor) -> Tensor:
+        """Inverse of :meth:`precision_cholesky`: ``Sigma = (P P^T)^{-1}``."""
+
+    @abc.abstractmethod
+    def precisions(self, p: Tensor) -> Tensor:
+        """``P P^T`` in the covariances' shape."""
+
+    @abc.abstractmethod
+    def cholesky_from_precisions(self, prec: Tensor) -> Tensor:
+        """``P`` from user-given precisions (``precisions_init``)."""
+
+    @abc.abstractmethod
+    def log_det(self, p: Tensor, n_features: int) -> Tensor:
+        """``log det P`` per component (a scalar for tied)."""
+
+    @abc.abstractmethod
+    def mahalanobis(self, X: Tensor, means: Tensor, p: Tensor) -> Tensor:
+        """``||(x_n - mu_k) P_k||^2``, shape ``(N, K)`` (matrix products, no loops)."""
+
+    @abc.abstractmethod
+    def map_scale(self, p: Tensor, f: Callable[[Tensor], Tensor]) -> Tensor:
+        """``f`` applied to the positive entries of ``P`` (its diagonal, or all of it)."""
+
+    @abc.abstractmethod
+    def add_ridge(self, cov: Tensor, reg: float) -> Tensor:
+        """``Sigma + reg I``."""
+
+    def symmetrize(self, cov: Tensor) -> Tensor:
+        """``(Sigma + Sigma^T) / 2`` (a no-op for diag/spherical)."""
+        return cov
+
+    @abc.abstractmethod
+    def denominator(self, nk: Tensor, n_samples, n_features: int):
+        """What a scatter sum is divided by to give covariances (broadcast to ``cov``)."""
+
+    def covariance_from_scatter(
+        self, scatter: Tensor, nk: Tensor, n_samples, n_features: int, reg: float
+    ) -> Tensor:
+        """``scatter / denominator + reg I`` (the M-step's covariances)."""
+        return self.add_ridge(scatter / self.denominator(nk, n_samples, n_features), reg)
+
+    @abc.abstractmethod
+    def n_covariance_parameters(self, k: int, d: int) -> float:
+        """Free covariance parameters (for BIC/AIC)."""
+
+    @abc.abstractmethod
+    def quadratic_features(self, X: Tensor) -> Tensor:
+        """``q(x)``: ``x^2`` (diag), ``|x|^2`` (spherical), ``x_i x_j, i <= j`` (full/tied)."""
+
+    @abc.abstractmethod
+    def n_quadratic(self, d: int) -> int:
+        """Width of :meth:`quadratic_features`."""
+
+    @abc.abstractmethod
+    def quadratic_weights(self, p: Tensor, k: int) -> Tensor:
+        """Per component, the weights of ``q(x)`` in ``x^T Sigma^{-1} x``: ``(K, Q)``."""
+
+    @abc.abstractmethod
+    def precision_times_means(self, p: Tensor, means: Tensor) -> Tensor:
+        """``Sigma_k^{-1} mu_k``, ``(K, D)``."""
+
+    @abc.abstractmethod
+    def scatter(self, sx: Tensor, sq: Tensor, nk: Tensor) -> Tensor:
+        """Centred scatter ``sum_n r_nk (x - mu_k)(x - mu_k)^T`` from the moment sums."""
+
+    @abc.abstractmethod
+    def spread_cholesky(self, var: Tensor) -> Tensor:
+        """``P`` of a reseeded component with per-feature variances ``var``."""
+
+    @abc.abstractmethod
+    def times_covariance(self, cov: Tensor, g: Tensor) -> Tensor:
+        """``Sigma_k g_k``, ``(K, D)``."""
+
+    @abc.abstractmethod
+    def sandwich(self, cov: Tensor, g: Tensor) -> Tensor:
+        """``Sigma G Sigma`` (elementwise ``Sigma^2 G`` for diag/spherical)."""
+
+    @abc.abstractmethod
+    def shift_scatter(self, delta: Tensor, nk: Tensor, n_samples) -> Tensor:
+        """The covariance change from moving the means by ``delta``: ``delta delta^T``."""
+
+    @abc.abstractmethod
+    def dense(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
+        """Component ``k``'s full ``(D, D)`` covariance (NumPy, for sampling)."""
+
+
+def _eye_like(t: Tensor) -> Tensor:
+    return torch.eye(t.shape[-1], dtype=t.dtype, device=t.device)
+
+
+def _triu(d: int, device) -> tuple[Tensor, Tensor]:
+    return torch.triu_indices(d, d, device=device)
+
+
+class _Triangular(Covariance):
+    """Full and tied: ``P`` is an upper-triangular matrix."""
+
+    def precision_cholesky(self, cov):
+        chol, info = torch.linalg.cholesky_ex(cov)
         if bool((info > 0).any()):
             raise SingularCovarianceError(
                 "a fitted covariance matrix is not positive definite: increase reg_covar, use "
                 "fewer components, or scale the data (e.g. standardise the features)"
             )
-        eye = torch.eye(covariances.shape[-1], dtype=covariances.dtype, device=covariances.device)
+        eye = _eye_like(cov)
         return torch.linalg.solve_triangular(chol, eye.expand_as(chol), upper=False).mT
-    if bool((covariances <= 0).any()):
-        raise SingularCovarianceError(
-            "a fitted variance is <= 0: increase reg_covar, use fewer components, or scale the data"
-        )
-    return covariances.rsqrt()
 
-
-def covariances_from_precision_cholesky(p: torch.Tensor, covariance_type: str) -> torch.Tensor:
-    """Inverse of :func:`precision_cholesky`: ``Sigma = (P P^T)^{-1}``."""
-    if covariance_type in ("full", "tied"):
-        eye = torch.eye(p.shape[-1], dtype=p.dtype, device=p.device).expand_as(p)
-        inv = torch.linalg.solve_triangular(p, eye, upper=True)  # P^{-1}
+    def covariances(self, p):
+        inv = torch.linalg.solve_triangular(p, _eye_like(p).expand_as(p), upper=True)  # P^-1
         return inv.mT @ inv
-    return 1.0 / p**2
 
+    def precisions(self, p):
+        return p @ p.mT
 
-def log_det_cholesky(p: torch.Tensor, covariance_type: str, n_features: int) -> torch.Tensor:
-    """``log det P`` per component (a scalar for tied)."""
-    if covariance_type in ("full", "tied"):
+    def cholesky_from_precisions(self, prec):
+        return self.precision_cholesky(torch.linalg.inv(prec))
+
+    def log_det(self, p, n_features):
         return torch.log(torch.diagonal(p, dim1=-2, dim2=-1)).sum(-1)
-    if covariance_type == "diag":
-        return torch.log(p).sum(-1)
-    return n_features * torch.log(p)
+
+    def map_scale(self, p, f):
+        return torch.triu(p, 1) + torch.diag_embed(f(torch.diagonal(p, dim1=-2, dim2=-1)))
+
+    def add_ridge(self, cov, reg):
+        return cov + reg * _eye_like(cov)
+
+    def symmetrize(self, cov):
+        return (cov + cov.mT) / 2
+
+    def quadratic_features(self, X):
+        i, j = _triu(X.shape[1], X.device)
+        return X[:, i] * X[:, j]
+
+    def n_quadratic(self, d):
+        return d * (d + 1) // 2
+
+    def _upper_weights(self, prec):
+        d = prec.shape[-1]
+        i, j = _triu(d, prec.device)
+        return prec[:, i, j] * torch.where(i == j, 1.0, 2.0).to(prec.dtype)
+
+    def _full_scatter(self, sx, sq, nk):
+        d = sx.shape[1]
+        i, j = _triu(d, sx.device)
+        m = sq.new_zeros(sq.shape[0], d, d)
+        m[:, i, j] = sq
+        m[:, j, i] = sq
+        return m - sx[:, :, None] * sx[:, None, :] / nk[:, None, None]
+
+    def sandwich(self, cov, g):
+        return cov @ g @ cov
 
 
-def log_gaussian_prob(X, means, p, covariance_type: str) -> torch.Tensor:
-    """``log N(x_n | mu_k, Sigma_k)``, shape ``(N, K)``.
+class Full(_Triangular):
+    """One ``(D, D)`` covariance per component."""
 
-    diag/spherical/tied use matrix products (the E-step is two GEMMs); full uses one
-    batched product per component.
-    """
-    d = X.shape[1]
-    log_det = log_det_cholesky(p, covariance_type, d)
-    if covariance_type == "full":
+    name = "full"
+
+    def mahalanobis(self, X, means, p):
         y = torch.einsum("nd,kde->kne", X, p) - torch.einsum("kd,kde->ke", means, p)[:, None]
-        maha = (y * y).sum(-1).T
-    elif covariance_type == "tied":
+        return (y * y).sum(-1).T
+
+    def denominator(self, nk, n_samples, n_features):
+        return nk[:, None, None]
+
+    def n_covariance_parameters(self, k, d):
+        return k * d * (d + 1) / 2
+
+    def quadratic_weights(self, p, k):
+        return self._upper_weights(p @ p.mT)
+
+    def precision_times_means(self, p, means):
+        return torch.einsum("kde,ke->kd", p @ p.mT, means)
+
+    def scatter(self, sx, sq, nk):
+        return self._full_scatter(sx, sq, nk)
+
+    def spread_cholesky(self, var):
+        return torch.diag(var.rsqrt())
+
+    def times_covariance(self, cov, g):
+        return torch.einsum("kde,ke->kd", cov, g)
+
+    def shift_scatter(self, delta, nk, n_samples):
+        return delta[:, :, None] * delta[:, None, :]
+
+    def dense(self, cov, k, d):
+        return cov[k]
+
+
+class Tied(_Triangular):
+    """One ``(D, D)`` covariance shared by all components."""
+
+    name = "tied"
+    reseeds = False
+
+    def mahalanobis(self, X, means, p):
         y, m = X @ p, means @ p
-        maha = (y * y).sum(1, keepdim=True) - 2 * y @ m.T + (m * m).sum(1)
-    elif covariance_type == "diag":
+        return (y * y).sum(1, keepdim=True) - 2 * y @ m.T + (m * m).sum(1)
+
+    def denominator(self, nk, n_samples, n_features):
+        return n_samples
+
+    def n_covariance_parameters(self, k, d):
+        return d * (d + 1) / 2
+
+    def quadratic_weights(self, p, k):
+        prec = p @ p.mT
+        return self._upper_weights(prec.expand(k, *prec.shape))
+
+    def precision_times_means(self, p, means):
+        return means @ (p @ p.mT)  # the precision is symmetric
+
+    def scatter(self, sx, sq, nk):
+        return self._full_scatter(sx, sq, nk).sum(0)
+
+    def spread_cholesky(self, var):
+        raise TypeError("a tied covariance is shared: one component cannot be reseeded alone")
+
+    def times_covariance(self, cov, g):
+        return g @ cov
+
+    def shift_scatter(self, delta, nk, n_samples):
+        return (nk[:, None] * delta).T @ delta / n_samples
+
+    def dense(self, cov, k, d):
+        return cov
+
+
+class _Elementwise(Covariance):
+    """Diag and spherical: ``P`` holds inverse standard deviations."""
+
+    def precision_cholesky(self, cov):
+        if bool((cov <= 0).any()):
+            raise SingularCovarianceError(
+                "a fitted variance is <= 0: increase reg_covar, use fewer components, or "
+                "scale the data"
+            )
+        return cov.rsqrt()
+
+    def covariances(self, p):
+        return 1.0 / p**2
+
+    def precisions(self, p):
+        return p**2
+
+    def cholesky_from_precisions(self, prec):
+        return prec.sqrt()
+
+    def map_scale(self, p, f):
+        return f(p)
+
+    def add_ridge(self, cov, reg):
+        return cov + reg
+
+    def sandwich(self, cov, g):
+        return cov**2 * g
+
+
+class Diag(_Elementwise):
+    """A variance per component and feature."""
+
+    name = "diag"
+
+    def log_det(self, p, n_features):
+        return torch.log(p).sum(-1)
+
+    def mahalanobis(self, X, means, p):
         prec = p**2  # (K, D)
-        maha = (X * X) @ prec.T - 2 * X @ (means * prec).T + (means**2 * prec).sum(1)
-    else:
+        return (X * X) @ prec.T - 2 * X @ (means * prec).T + (means**2 * prec).sum(1)
+
+    def denominator(self, nk, n_samples, n_features):
+        return nk[:, None]
+
+    def n_covariance_parameters(self, k, d):
+        return k * d
+
+    def quadratic_features(self, X):
+        return X * X
+
+    def n_quadratic(self, d):
+        return d
+
+    def quadratic_weights(self, p, k):
+        return p**2
+
+    def precision_times_means(self, p, means):
+        return p**2 * means
+
+    def scatter(self, sx, sq, nk):
+        return (sq - sx**2 / nk[:, None]).clamp_min(0)
+
+    def spread_cholesky(self, var):
+        return var.rsqrt()
+
+    def times_covariance(self, cov, g):
+        return cov * g
+
+    def shift_scatter(self, delta, nk, n_samples):
+        return delta**2
+
+    def dense(self, cov, k, d):
+        return np.diag(cov[k])
+
+
+class Spherical(_Elementwise):
+    """One variance per component."""
+
+    name = "spherical"
+
+    def log_det(self, p, n_features):
+        return n_features * torch.log(p)
+
+    def mahalanobis(self, X, means, p):
         prec = p**2  # (K,)
-        maha = (
+        return (
             (X * X).sum(1, keepdim=True) * prec
             - 2 * (X @ means.T) * prec
             + (means**2).sum(1) * prec
         )
+
+    def denominator(self, nk, n_samples, n_features):
+        return nk * n_features
+
+    def n_covariance_parameters(self, k, d):
+        return k
+
+    def quadratic_features(self, X):
+        return (X * X).sum(1, keepdim=True)
+
+    def n_quadratic(self, d):
+        return 1
+
+    def quadratic_weights(self, p, k):
+        return (p**2)[:, None]
+
+    def precision_times_means(self, p, means):
+        return (p**2)[:, None] * means
+
+    def scatter(self, sx, sq, nk):
+        return (sq[:, 0] - (sx**2).sum(1) / nk).clamp_min(0)
+
+    def spread_cholesky(self, var):
+        return var.mean().rsqrt()
+
+    def times_covariance(self, cov, g):
+        return cov[:, None] * g
+
+    def shift_scatter(self, delta, nk, n_samples):
+        return (delta**2).sum(1) / delta.shape[1]
+
+    def dense(self, cov, k, d):
+        return np.eye(d) * cov[k]
+
+
+COVARIANCES: dict[str, Covariance] = {c.name: c for c in (Full(), Tied(), Diag(), Spherical())}
+COVARIANCE_TYPES = tuple(COVARIANCES)
+
+
+def log_gaussian_prob(X: Tensor, means: Tensor, p: Tensor, cov: Covariance) -> Tensor:
+    """``log N(x_n | mu_k, Sigma_k)``, shape ``(N, K)``."""
+    d = X.shape[1]
+    log_det = cov.log_det(p, d)  # before the Mahalanobis term: autograd then sums the
+    maha = cov.mahalanobis(X, means, p)  # gradients of p in one fixed order
     return -0.5 * (d * math.log(2 * math.pi) + maha.clamp_min(0)) + log_det
 
 
-def parameters_from_statistics(stats: dict, n_samples, reg_covar: float, covariance_type: str):
-    """Weights, means and covariances (with ``reg_covar`` on the diagonal) from sums."""
-    nk = stats["nk"] + 10 * torch.finfo(stats["nk"].dtype).eps
-    means = stats["sx"] / nk[:, None]
-    weights = nk / n_samples
-    if "scatter" not in stats:
-        return weights, means, None
-    d = means.shape[1]
-    s = stats["scatter"]
-    if covariance_type == "full":
-        eye = torch.eye(d, dtype=s.dtype, device=s.device)
-        cov = s / nk[:, None, None] + reg_covar * eye
-    elif covariance_type == "tied":
-        cov = s / n_samples + reg_covar * torch.eye(d, dtype=s.dtype, device=s.device)
-    elif covariance_type == "diag":
-        cov = s / nk[:, None] + reg_covar
-    else:
-        cov = s / (nk * d) + reg_covar
-    return weights, means, cov
-
-
-def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
+def n_parameters(n_components: int, n_features: int, cov: Covariance) -> int:
     """Free parameters of the model (for BIC/AIC), as in scikit-learn."""
     k, d = n_components, n_features
-    cov = {
-        "full": k * d * (d + 1) / 2,
-        "tied": d * (d + 1) / 2,
-        "diag": k * d,
-        "spherical": k,
-    }[covariance_type]
-    return int(cov + k * d + k - 1)
+    return int(cov.n_covariance_parameters(k, d) + k * d + k - 1)
 
 
-# ----------------------------------------------------------------------------- GEMM form
-# With a per-sample design row f(x) = [second-order terms, x, 1], the E-step (weighted
-# log-densities of all components) and the M-step (counts, first and second moment
-# sums) are each one matrix product against the precomputed design matrix F.
+def design_matrix(X: Tensor, cov: Covariance) -> Tensor:
+    """``F = [q(x), x, 1]``, shape ``(N, Q + D + 1)``."""
+    return torch.cat([cov.quadratic_features(X), X, torch.ones_like(X[:, :1])], 1)
 
 
-def design_matrix(X: torch.Tensor, covariance_type: str) -> torch.Tensor:
-    """``F = [q(x), x, 1]``: ``q = x^2`` (diag), ``|x|^2`` (spherical), ``x_i x_j`` for
-    ``i <= j`` (full/tied). Shape ``(N, Q + D + 1)``."""
-    if covariance_type == "diag":
-        q = X * X
-    elif covariance_type == "spherical":
-        q = (X * X).sum(1, keepdim=True)
-    else:
-        i, j = torch.triu_indices(X.shape[1], X.shape[1], device=X.device)
-        q = X[:, i] * X[:, j]
-    return torch.cat([q, X, torch.ones_like(X[:, :1])], 1)
+def design_width(n_features: int, cov: Covariance) -> int:
+    """Columns of :func:`design_matrix`."""
+    return cov.n_quadratic(n_features) + n_features + 1
 
 
-def _quadratic_weights(p: torch.Tensor, covariance_type: str, k: int) -> torch.Tensor:
-    """Per component, the weights of ``q(x)`` in ``x^T Sigma^{-1} x``: ``(K, Q)``."""
-    if covariance_type == "diag":
-        return p**2
-    if covariance_type == "spherical":
-        return (p**2)[:, None]
-    prec = p @ p.mT
-    if covariance_type == "tied":
-        prec = prec.expand(k, *prec.shape)
-    d = prec.shape[-1]
-    i, j = torch.triu_indices(d, d, device=p.device)
-    return prec[:, i, j] * torch.where(i == j, 1.0, 2.0).to(p.dtype)
-
-
-def _precision_times_means(p, means, covariance_type):
-    if covariance_type == "diag":
-        return p**2 * means
-    if covariance_type == "spherical":
-        return (p**2)[:, None] * means
-    prec = p @ p.mT
-    if covariance_type == "tied":
-        return means @ prec  # prec is symmetric
-    return torch.einsum("kde,ke->kd", prec, means)
-
-
-def design_weights(means, p, log_weights, covariance_type: str) -> torch.Tensor:
+def design_weights(means: Tensor, p: Tensor, log_weights: Tensor, cov: Covariance) -> Tensor:
     """``W`` with ``F @ W^T = log pi_k + log N(x | mu_k, Sigma_k)``: ``(K, Q + D + 1)``.
 
     ``-1/2 (x - mu)^T A (x - mu) = -1/2 q(x) . a + x . A mu - 1/2 mu^T A mu``; the
     constant column carries ``log det P + log pi - D/2 log 2 pi``.
     """
     k, d = means.shape
-    a_mu = _precision_times_means(p, means, covariance_type)
+    a_mu = cov.precision_times_means(p, means)
     const = (
-        log_det_cholesky(p, covariance_type, d)
-        + log_weights
-        - 0.5 * (d * math.log(2 * math.pi) + (means * a_mu).sum(1))
+        cov.log_det(p, d) + log_weights - 0.5 * (d * math.log(2 * math.pi) + (means * a_mu).sum(1))
     )
-    quad = _quadratic_weights(p, covariance_type, k)
+    quad = cov.quadratic_weights(p, k)
     return torch.cat([-0.5 * quad, a_mu, const.expand(k)[:, None]], 1)
 
 
-def normalize_log_prob(wlp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def normalize_log_prob(wlp: Tensor) -> tuple[Tensor, Tensor]:
     """``(log sum_k exp(wlp), responsibilities)`` along dim 1, without subnormals.
 
     Exponents are clamped at ``log(tiny) + 1`` (about -86 in float32): responsibilities
@@ -199,26 +466,28 @@ def normalize_log_prob(wlp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (m + torch.log(total)).squeeze(1), e.div_(total)
 
 
-def split_moments(sums: torch.Tensor, n_features: int) -> dict:
-    """``{"nk", "sx", "sq"}`` from ``R^T F`` (counts, ``sum r x``, ``sum r q(x)``)."""
+def split_moments(sums: Tensor, n_features: int) -> tuple[Tensor, Tensor, Tensor]:
+    """``(nk, sx, sq)`` from ``R^T F``: counts, ``sum r x``, ``sum r q(x)``."""
     d = n_features
-    return {"nk": sums[:, -1], "sx": sums[:, -1 - d : -1], "sq": sums[:, : -1 - d]}
+    return sums[:, -1], sums[:, -1 - d : -1], sums[:, : -1 - d]
 
 
-def scatter_from_moments(stats: dict, covariance_type: str) -> torch.Tensor:
-    """Centred scatter ``sum_n r_nk (x - mu_k)(x - mu_k)^T`` from the moment sums
-    (``sum r x x^T - n_k mu_k mu_k^T``), in the shape :func:`parameters_from_statistics`
-    expects. Exact in exact arithmetic; the estimator centres the data first."""
-    nk = stats["nk"] + 10 * torch.finfo(stats["nk"].dtype).eps
-    sx, sq = stats["sx"], stats["sq"]
-    if covariance_type == "diag":
-        return (sq - sx**2 / nk[:, None]).clamp_min(0)
-    if covariance_type == "spherical":
-        return (sq[:, 0] - (sx**2).sum(1) / nk).clamp_min(0)
-    d = sx.shape[1]
-    i, j = torch.triu_indices(d, d, device=sx.device)
-    m = sq.new_zeros(sq.shape[0], d, d)
-    m[:, i, j] = sq
-    m[:, j, i] = sq
-    scatter = m - sx[:, :, None] * sx[:, None, :] / nk[:, None, None]
-    return scatter.sum(0) if covariance_type == "tied" else scatter
+def far_log_resp(X: Tensor, params: dict, cov: Covariance) -> Tensor:
+    r"""Log-responsibilities of rows whose log-densities all underflow (``|x|`` ~ 1e200).
+
+    With ``c = max_j |x_j|`` and ``q_k`` the Mahalanobis term, ``log pi_k N_k(x) =
+    -c^2 q_k(x / c) / 2 + a_k``: the responsibilities are the softmax of
+    ``c^2 (t_k - max t) + a_k`` with ``t_k = -q_k(x/c) / 2`` finite, so every component
+    but the nearest (in ``q(x/c)``) gets exactly 0 and ties share by ``a_k``.
+    """
+    d = X.shape[1]
+    c = X.abs().amax(1, keepdim=True)
+    const = cov.log_det(params["p"], d) - 0.5 * d * math.log(2 * math.pi)
+    t = torch.cat(
+        [
+            log_gaussian_prob(x / cc, params["means"] / cc, params["p"], cov)[:1] - const
+            for x, cc in zip(X.split(1), c, strict=True)
+        ]
+    )  # one row at a time: the means are scaled by that row's c (rare rows only)
+    gap = (t - t.amax(1, keepdim=True)) * c * c  # -inf where the gap overflows
+    return torch.log_softmax(gap + const + torch.log(params["weights"]), 1)

@@ -1,7 +1,8 @@
 """Train a small model with implicit_em.training.train; run alone or under torchrun.
 
-    python tests/ddp_train_script.py OUT.pt
-    python -m torch.distributed.run --standalone --nproc_per_node=2 tests/ddp_train_script.py OUT.pt
+    python tests/distributed/ddp_train_script.py OUT.pt
+    python -m torch.distributed.run --standalone --nproc_per_node=2 \
+        tests/distributed/ddp_train_script.py OUT.pt
 
 Rank 0 saves the final state dict to OUT.pt (used by test_training.py).
 """

@@ -1,8 +1,8 @@
 """Greedy layer-wise training of two implicit-EM layers; run alone or under torchrun.
 
-    python tests/layerwise_ddp_script.py OUT.pt
+    python tests/distributed/layerwise_ddp_script.py OUT.pt
     python -m torch.distributed.run --standalone --nproc_per_node=2 \\
-        tests/layerwise_ddp_script.py OUT.pt
+        tests/distributed/layerwise_ddp_script.py OUT.pt
 
 The covariance objective gathers its moments across ranks, so two ranks must end with
 the weights of one process on the same global batch. Rank 0 saves the state dict.

@@ -1,8 +1,9 @@
 """Global-moment objectives on shards: rank 0 saves the loss values and the DDP-style
 (rank-averaged) gradient of a linear layer; alone, the script uses the whole batch.
 
-    python tests/objectives_ddp_script.py OUT.pt
-    python -m torch.distributed.run --nproc_per_node=2 tests/objectives_ddp_script.py OUT.pt
+    python tests/distributed/objectives_ddp_script.py OUT.pt
+    python -m torch.distributed.run --nproc_per_node=2 \
+        tests/distributed/objectives_ddp_script.py OUT.pt
 """
 
 import os

@@ -1,7 +1,8 @@
 """Fit GaussianMixture on this rank's shard (or on all data without torchrun).
 
-python tests/gmm_ddp_script.py SOLVER[:OPTIMIZER] OUT.npz
-python -m torch.distributed.run --nproc_per_node=2 tests/gmm_ddp_script.py SOLVER OUT.npz
+python tests/distributed/gmm_ddp_script.py SOLVER[:OPTIMIZER] OUT.npz
+python -m torch.distributed.run --nproc_per_node=2 \
+    tests/distributed/gmm_ddp_script.py SOLVER OUT.npz
 """
 
 import os

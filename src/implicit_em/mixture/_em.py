@@ -1,0 +1,183 @@
+r"""Explicit EM for Gaussian mixtures: initialisation, E/M-steps as GEMMs, reseeding.
+
+Each EM iteration is two matrix products per chunk of the design matrix ``F = [q(x), x,
+1]`` (:func:`.gaussian.design_matrix`): the E-step ``F @ W^T`` gives the weighted
+log-densities of all components, the M-step ``R^T @ F`` the counts and moment sums.
+Under ``torch.distributed`` the sums are all-reduced, so every rank takes the step of one
+process on all the data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .._distributed import all_reduce_, broadcast_, world_size
+from .gaussian import (
+    Covariance,
+    design_matrix,
+    design_weights,
+    design_width,
+    normalize_log_prob,
+    split_moments,
+)
+
+Params = dict[str, torch.Tensor]  # {"weights": (K,), "means": (K, D), "p": precision Cholesky}
+
+DESIGN_BUDGET = 2**27  # entries of the cached design matrix (512 MB in float32)
+EM_CHUNK_BYTES = 6 * 2**20  # cached design chunks of about this size stay in cache between
+# the E-step and M-step products (measured 1.2-1.4x faster than 64k-row chunks)
+
+
+@dataclass
+class Fit:
+    """What one run of a solver returns."""
+
+    params: Params
+    history: list[float]
+    converged: bool
+    n_iter: int
+    n_reseeded: int = 0
+    state: dict | None = None  # the gradient solver's raw parameters and optimiser
+
+
+class LazyDesigns:
+    """Iterates design-matrix chunks, building each on the fly (bounded memory)."""
+
+    def __init__(self, chunks: Iterable[torch.Tensor], cov: Covariance):
+        self.chunks, self.cov = chunks, cov
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        return (design_matrix(xc, self.cov) for xc in self.chunks)
+
+
+def designs(X: torch.Tensor, cov: Covariance, chunk_size: int) -> list | LazyDesigns:
+    """Design-matrix chunks of ``X``: built once when they fit in ``DESIGN_BUDGET``
+    entries (cache-sized pieces, so each EM iteration is two GEMMs per piece), else
+    rebuilt chunk by chunk on every pass."""
+    width = design_width(X.shape[1], cov)
+    if X.shape[0] * width > DESIGN_BUDGET:
+        return LazyDesigns(X.split(chunk_size), cov)
+    rows = max(256, EM_CHUNK_BYTES // (width * X.element_size()))
+    return [part for xc in X.split(chunk_size) for part in design_matrix(xc, cov).split(rows)]
+
+
+def m_step(sums: torch.Tensor, n_total, n_features: int, reg_covar: float, cov: Covariance):
+    """Parameters from this rank's moment sums ``R^T F`` (all-reduced here).
+
+    Returns ``(params, nk)`` with ``nk`` the ``(K,)`` total responsibility per component.
+    """
+    all_reduce_(sums)
+    nk, sx, sq = split_moments(sums, n_features)
+    safe = nk + 10 * torch.finfo(nk.dtype).eps
+    means = sx / safe[:, None]
+    weights = safe / n_total
+    scatter = cov.scatter(sx, sq, safe)  # exact in exact arithmetic; the data are centred
+    covariances = cov.covariance_from_scatter(scatter, safe, n_total, n_features, reg_covar)
+    return {"weights": weights, "means": means, "p": cov.precision_cholesky(covariances)}, nk
+
+
+def parameters_from_responsibilities(
+    parts, resp: torch.Tensor, n_total, n_features: int, reg_covar: float, cov: Covariance
+) -> Params:
+    """The M-step for given responsibilities ``(N, K)`` over design chunks ``parts``."""
+    sums, start = 0, 0
+    for f in parts:
+        sums = sums + resp[start : start + len(f)].T @ f
+        start += len(f)
+    return m_step(sums, n_total, n_features, reg_covar, cov)[0]
+
+
+def initial_responsibilities(X: torch.Tensor, k: int, init_params: str, rng) -> torch.Tensor:
+    """Hard or random responsibilities ``(N, K)`` to start from (as scikit-learn)."""
+    n = X.shape[0]
+    Xn = X.detach().cpu().double().numpy()
+    if init_params == "kmeans":
+        from sklearn.cluster import KMeans
+
+        labels = KMeans(k, n_init=1, random_state=rng).fit(Xn).labels_
+        resp = np.zeros((n, k))
+        resp[np.arange(n), labels] = 1
+    elif init_params == "random":
+        resp = rng.uniform(size=(n, k))
+        resp /= resp.sum(1, keepdims=True)
+    else:
+        if init_params == "k-means++":
+            from sklearn.cluster import kmeans_plusplus
+
+            _, idx = kmeans_plusplus(Xn, k, random_state=rng)
+        else:
+            idx = rng.choice(n, size=k, replace=False)
+        resp = np.zeros((n, k))
+        resp[idx, np.arange(k)] = 1
+    return torch.as_tensor(resp, dtype=X.dtype, device=X.device)
+
+
+def em_step(parts, params: Params, n_total, reg_covar: float, cov: Covariance):
+    """One EM iteration; returns ``(log-likelihood sum, new params, nk)``."""
+    w = design_weights(params["means"], params["p"], torch.log(params["weights"]), cov)
+    total, sums = 0.0, 0
+    for f in parts:
+        norm, resp = normalize_log_prob(f @ w.T)
+        total = total + norm.sum()
+        sums = sums + resp.T @ f
+    total = torch.as_tensor(total, dtype=w.dtype, device=w.device)
+    all_reduce_(total)
+    new, nk = m_step(sums, n_total, params["means"].shape[1], reg_covar, cov)
+    return total, new, nk
+
+
+def reseed(X, params: Params, empty, gen, reg: float, cov: Covariance) -> Params:
+    """Move components that lost (almost) all responsibility to random data points,
+    with the data's per-feature spread and a small weight; identical on all ranks."""
+    k = int(empty.sum())
+    idx = torch.randint(0, X.shape[0], (k,), generator=gen).to(X.device)
+    means, p, weights = params["means"].clone(), params["p"].clone(), params["weights"]
+    means[empty] = X[idx]
+    broadcast_(means)
+    var = X.var(0).clamp_min(reg or 1e-12)
+    all_reduce_(var)
+    var = var / world_size()
+    p[empty] = cov.spread_cholesky(var)
+    weights = torch.where(empty, torch.full_like(weights, 1.0 / len(weights)), weights)
+    return {"weights": weights / weights.sum(), "means": means, "p": p}
+
+
+def fit_em(
+    X: torch.Tensor,
+    parts,
+    params: Params,
+    *,
+    n_total: float,
+    cov: Covariance,
+    reg_covar: float,
+    tol: float,
+    max_iter: int,
+    gen: torch.Generator,
+    on_iteration: Callable[[int, float], None],
+) -> Fit:
+    """EM until the mean log-likelihood improves by less than ``tol``.
+
+    As scikit-learn: E-step (the bound of the current parameters), M-step, then the
+    test. A reseeded component makes the bound jump, so no test follows that step.
+    """
+    history, converged, lower, n_reseeded, it = [], False, -math.inf, 0, 0
+    for it in range(1, max_iter + 1):
+        total, new, nk = em_step(parts, params, n_total, reg_covar, cov)
+        empty = nk < 1.0  # less than one sample's worth of responsibility
+        if cov.reseeds and bool(empty.any()):
+            new = reseed(X, new, empty, gen, reg_covar, cov)
+            n_reseeded += int(empty.sum())
+            lower = -math.inf
+        prev, lower = lower, float(total) / n_total
+        history.append(lower)
+        on_iteration(it, lower)
+        params = new
+        if abs(lower - prev) < tol:
+            converged = True
+            break
+    return Fit(params, history, converged, it, n_reseeded)

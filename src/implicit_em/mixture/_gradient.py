@@ -1,0 +1,306 @@
+r"""Gradient solvers for Gaussian mixtures: implicit EM by gradient ascent.
+
+The objective is the exact log-likelihood ``sum_n log sum_k exp(-d_nk)`` with energies
+``d_nk = -log pi_k - log N(x_n | mu_k, Sigma_k)``, through
+:func:`implicit_em.lse.lse_objective`: the responsibilities are never computed for the
+update -- they arrive as gradients (``dL/dd_nk = -r_nk``). The parameters are the weight
+logits, the means and the precision Cholesky factors (their positive entries bounded by
+``1/sqrt(reg)``), whose ``log det`` is the volume term that stops components collapsing.
+
+The solver sees the centred data divided by one global scale (:func:`data_scale`), so
+its steps do not depend on the data's units. Under ``torch.distributed`` the gradients
+are all-reduced: every rank takes the step of one process on all the data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from .._distributed import all_reduce_
+from ..lse import lse_objective
+from ._em import Fit, Params, designs, reseed
+from .gaussian import Covariance, design_weights, log_gaussian_prob
+
+OPTIMIZERS = ("adam", "lbfgs", "sgd", "preconditioned")
+DEFAULT_LEARNING_RATE = {"adam": 0.05, "sgd": 0.05, "lbfgs": 1.0, "preconditioned": 1.0}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the gradient solver needs to know, in the solver's (scaled) units."""
+
+    cov: Covariance
+    optimizer: str
+    learning_rate: float
+    batch_size: int | None
+    chunk_size: int
+    reg: float  # reg_covar / scale**2
+    tol: float
+    max_iter: int
+
+    @property
+    def p_max(self) -> float:
+        """Bound on the positive entries of ``P`` (``inf`` without regularisation)."""
+        return 1.0 / math.sqrt(self.reg) if self.reg > 0 else math.inf
+
+
+def raw_from_params(params: Params, s: Settings) -> dict[str, torch.Tensor]:
+    """Unconstrained leaves: weight logits, means, ``P`` with its positive entries
+    mapped through a logit onto ``(0, p_max)`` (a log without a bound)."""
+    p_max = s.p_max
+
+    def logit(v):
+        if math.isinf(p_max):
+            return torch.log(v)
+        q = (v / p_max).clamp(1e-12, 1 - 1e-7)
+        return torch.log(q) - torch.log1p(-q)
+
+    return {
+        "logits": torch.log(params["weights"]).clone(),
+        "means": params["means"].clone(),
+        "raw_p": s.cov.map_scale(params["p"], logit).clone(),
+    }
+
+
+def params_from_raw(raw: dict[str, torch.Tensor], s: Settings) -> Params:
+    """Inverse of :func:`raw_from_params`."""
+    p_max = s.p_max
+
+    def bound(v):
+        return torch.exp(v) if math.isinf(p_max) else p_max * torch.sigmoid(v)
+
+    p = s.cov.map_scale(raw["raw_p"], bound)
+    return {"weights": torch.softmax(raw["logits"], 0), "means": raw["means"], "p": p}
+
+
+def energies(X: torch.Tensor, raw: dict[str, torch.Tensor], s: Settings) -> torch.Tensor:
+    """``d_nk = -log pi_k - log N(x_n | mu_k, Sigma_k)`` from the raw parameters."""
+    params = params_from_raw(raw, s)
+    log_pi = torch.log_softmax(raw["logits"], 0)
+    return -(log_gaussian_prob(X, params["means"], params["p"], s.cov) + log_pi)
+
+
+def make_optimizer(leaves: list[torch.Tensor], s: Settings):
+    """The torch optimiser (``None`` for the preconditioned step, computed here)."""
+    if s.optimizer == "adam":
+        return torch.optim.Adam(leaves, lr=s.learning_rate)
+    if s.optimizer == "sgd":
+        return torch.optim.SGD(leaves, lr=s.learning_rate, momentum=0.9)
+    if s.optimizer == "lbfgs":
+        return torch.optim.LBFGS(
+            leaves, lr=s.learning_rate, max_iter=20, line_search_fn="strong_wolfe"
+        )
+    return None
+
+
+def objective_sum(X: torch.Tensor, raw: dict[str, torch.Tensor], s: Settings) -> torch.Tensor:
+    """``sum_n log sum_k exp(-d_nk)`` over chunks (with autograd)."""
+    return sum(
+        lse_objective(energies(c, raw, s), reduction="sum", flush_tiny=True)
+        for c in X.split(s.chunk_size)
+    )
+
+
+def _reduce_grads(leaves: list[torch.Tensor]) -> None:
+    all_reduce_(*(leaf.grad for leaf in leaves))
+
+
+def _order(n: int, s: Settings, gen: torch.Generator, device):
+    """Batch size and a shuffled order (``None``: one full batch, no shuffle)."""
+    size = s.batch_size or n
+    return size, (torch.randperm(n, generator=gen).to(device) if size < n else None)
+
+
+def optimizer_epoch(X, raw, opt, n_total: float, gen, s: Settings) -> None:
+    """One pass of a torch optimiser over the data (L-BFGS: one full-batch step)."""
+    leaves = list(raw.values())
+    if s.optimizer == "lbfgs":
+
+        def closure():
+            opt.zero_grad()
+            loss = -objective_sum(X, raw, s) / n_total
+            loss.backward()
+            _reduce_grads(leaves)
+            return loss
+
+        opt.step(closure)
+        return
+    size, order = _order(X.shape[0], s, gen, X.device)
+    for start in range(0, X.shape[0], size):
+        batch = X if order is None else X[order[start : start + size]]
+        opt.zero_grad()
+        # global mean over the batch across ranks: scale by the global batch size
+        count = torch.tensor(float(len(batch)), dtype=X.dtype, device=X.device)
+        all_reduce_(count)
+        loss = -lse_objective(energies(batch, raw, s), reduction="sum", flush_tiny=True)
+        loss = loss / count
+        loss.backward()
+        _reduce_grads(leaves)
+        opt.step()
+
+
+def preconditioned_epoch(X, raw, gen, s: Settings, full_parts):
+    """One pass of Xu-Jordan steps; returns ``(objective sum or None, n_reseeded)``.
+
+    ``full_parts()`` gives the design chunks of all of ``X`` (built once by the caller);
+    the objective sum at the start of a full-batch pass comes for free.
+    """
+    with torch.no_grad():
+        params = params_from_raw(raw, s)
+    cov = s.cov.covariances(params["p"])
+    size, order = _order(X.shape[0], s, gen, X.device)
+    total, n_reseeded = None, 0
+    for start in range(0, X.shape[0], size):
+        if order is None:
+            batch, parts = X, full_parts()
+        else:
+            batch = X[order[start : start + size]]
+            parts = designs(batch, s.cov, s.chunk_size)
+        total, params, cov, reseeded = preconditioned_step(batch, parts, params, cov, gen, s)
+        n_reseeded += reseeded
+    with torch.no_grad():
+        for name, value in raw_from_params(params, s).items():
+            raw[name].copy_(value)
+    return (total if order is None else None), n_reseeded
+
+
+def preconditioned_step(X, parts, params: Params, cov: torch.Tensor, gen, s: Settings):
+    r"""``theta + lr * P(theta) grad l(theta)`` with the Xu-Jordan preconditioner ``P``.
+
+    ``l = sum_n log sum_k exp(F_n . W_k)`` is differentiated by autograd with respect to
+    the weight logits ``a``, the means and the covariances; then ``N_k = N pi_k +
+    dl/da_k`` (the responsibilities arrive as gradients), ``mu_k* = mu_k + Sigma_k
+    dl/dmu_k / N_k``, ``Sigma_k* = Sigma_k + 2/N_k Sigma_k dl/dSigma_k Sigma_k - d_k
+    d_k^T + reg I`` with ``d_k = mu_k* - mu_k`` (the scatter about the new mean), ``pi* =
+    N_k / N``. ``(pi*, mu*, Sigma*)`` is exactly the EM update, and the step moves ``lr``
+    of the way there (a convex combination: ``Sigma`` stays SPD).
+
+    Returns ``(objective sum, params, covariances, n_reseeded)``.
+    """
+    c = s.cov
+    logits = torch.log(params["weights"]).detach().requires_grad_(True)
+    means = params["means"].detach().clone().requires_grad_(True)
+    cov_leaf = cov.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        p = c.precision_cholesky(c.symmetrize(cov_leaf))
+        w = design_weights(means, p, torch.log_softmax(logits, 0), c)
+        objective = sum(lse_objective(-(f @ w.T), reduction="sum", flush_tiny=True) for f in parts)
+        g_a, g_mu, g_cov = torch.autograd.grad(objective, (logits, means, cov_leaf))
+    total = objective.detach()
+    count = torch.tensor(float(X.shape[0]), dtype=X.dtype, device=X.device)
+    all_reduce_(total, count, g_a, g_mu, g_cov)
+    n_reseeded = 0
+    with torch.no_grad():
+        weights = params["weights"]
+        nk = count * weights + g_a + 10 * torch.finfo(X.dtype).eps
+        d = X.shape[1]
+        denominator = c.denominator(nk, count, d)
+        step = c.times_covariance(cov, g_mu)
+        target = cov + 2 * c.sandwich(cov, g_cov) / denominator
+        new_means = means.detach() + step / nk[:, None]
+        delta = new_means - means.detach()
+        target = c.add_ridge(target - c.shift_scatter(delta, nk, count), s.reg)
+        lr = s.learning_rate
+        new = {
+            "weights": weights + lr * (nk / count - weights),
+            "means": params["means"] + lr * (new_means - params["means"]),
+        }
+        cov = cov + lr * (target - cov)
+        new["p"] = c.precision_cholesky(cov)
+        empty = nk < 1.0
+        if c.reseeds and bool(empty.any()):
+            new = reseed(X, new, empty, gen, s.reg, c)
+            cov = c.covariances(new["p"])
+            n_reseeded = int(empty.sum())
+    return total, new, cov, n_reseeded
+
+
+def data_scale(Xc: torch.Tensor, n_total: float, peak: torch.Tensor) -> float:
+    """Root mean variance of the centred data over all ranks (1 for constant data);
+    computed as ``m * rms(X / m)`` with ``m = max |X|`` (``peak``, this rank's, from
+    :func:`implicit_em._checks.check_finite`) so that squares cannot overflow."""
+    peak = peak.clone()
+    all_reduce_(peak, op=dist.ReduceOp.MAX)
+    if not float(peak) > 0:
+        return 1.0
+    ss = ((Xc / peak) ** 2).sum()
+    all_reduce_(ss)
+    scale = float(peak) * math.sqrt(float(ss) / (n_total * Xc.shape[1]))
+    return scale if math.isfinite(scale) and scale > 0 else 1.0
+
+
+def diverged(epoch: int, s: Settings) -> FloatingPointError:
+    """The error for a step that left the finite numbers."""
+    return FloatingPointError(
+        f"the gradient solver diverged in epoch {epoch}: the parameters or the "
+        f"log-likelihood became non-finite with optimizer={s.optimizer!r} and "
+        f"learning_rate={s.learning_rate}; lower learning_rate, or use "
+        "optimizer='preconditioned' (EM-sized steps, which cannot overshoot)"
+    )
+
+
+def fit_gradient(
+    X: torch.Tensor,
+    params: Params,
+    *,
+    n_total: float,
+    scale: float,
+    s: Settings,
+    gen: torch.Generator,
+    on_iteration: Callable[[int, float], None],
+    state: dict | None = None,
+) -> Fit:
+    """Gradient ascent on the log-likelihood of ``X / scale`` for ``s.max_iter`` epochs
+    or until the mean log-likelihood improves by less than ``s.tol``.
+
+    ``X``, ``params`` and the returned parameters and bounds are in the data's units;
+    ``state`` (raw parameters and optimiser, to continue a fit) is in the scaled units.
+    """
+    Xs = X / scale if scale != 1.0 else X
+    log_jacobian = X.shape[1] * math.log(scale)  # log N(x/s) = log N(x) + d log s
+    if state:
+        raw = state["raw"]
+    else:
+        scaled = {"weights": params["weights"], "means": params["means"] / scale}
+        scaled["p"] = params["p"] * scale  # precision Cholesky of Sigma / s^2
+        raw = {k: v.detach().requires_grad_(True) for k, v in raw_from_params(scaled, s).items()}
+    opt = state["opt"] if state else make_optimizer(list(raw.values()), s)
+    cache: list = []
+
+    def full_parts():
+        if not cache:
+            cache.append(designs(Xs, s.cov, s.chunk_size))
+        return cache[0]
+
+    history, converged, lower, n_reseeded, it = [], False, -math.inf, 0, 0
+    for it in range(1, s.max_iter + 1):
+        try:
+            total = None
+            if s.optimizer == "preconditioned":
+                total, reseeded = preconditioned_epoch(Xs, raw, gen, s, full_parts)
+                n_reseeded += reseeded
+            else:
+                optimizer_epoch(Xs, raw, opt, n_total, gen, s)
+            if total is None:
+                with torch.no_grad():
+                    total = objective_sum(Xs, raw, s)
+                all_reduce_(total)
+        except ValueError as err:  # lse_objective refuses NaN or all-inf energies; the
+            raise diverged(it, s) from err  # data were checked, so the step diverged
+        prev, lower = lower, float(total) / n_total - log_jacobian
+        if not math.isfinite(lower):
+            raise diverged(it, s)
+        history.append(lower)
+        on_iteration(it, lower)
+        if abs(lower - prev) < s.tol:
+            converged = True
+            break
+    with torch.no_grad():
+        out = {k: v.detach() for k, v in params_from_raw(raw, s).items()}
+    out["means"], out["p"] = out["means"] * scale, out["p"] / scale
+    return Fit(out, history, converged, it, n_reseeded, {"raw": raw, "opt": opt})
