@@ -28,7 +28,8 @@ import implicit_em.diagnostics as D
 import implicit_em.layers as Y
 import implicit_em.lse as L
 import implicit_em.objectives as O
-from implicit_em.mixture import GaussianMixture
+from implicit_em import identities
+from implicit_em.mixture import GaussianMixture, xu_jordan
 
 N, K = 16, 4  # the good input: (N, K) standard normal, float32
 
@@ -131,34 +132,46 @@ CALLABLES = {
         (N, K),
         "weights",
     ),
-    "lse.responsibility_gradient_error": (
-        lambda x: L.responsibility_gradient_error(x),
+    "identities.responsibility_gradient_error": (
+        lambda x: identities.responsibility_gradient_error(x),
         (N, K),
         "d",
     ),
-    "lse.cross_entropy_gradient_error": (
-        lambda x: L.cross_entropy_gradient_error(x, _target(x)),
+    "identities.cross_entropy_gradient_error": (
+        lambda x: identities.cross_entropy_gradient_error(x, _target(x)),
         (N, K),
         "d",
     ),
-    "lse.attention_gradient_error": (lambda x: L.attention_gradient_error(x), (N, K), "scores"),
-    "lse.attention_advantage_error": (
-        lambda x: L.attention_advantage_error(x, _values(x), torch.ones(*x.shape[:-1], 3)),
+    "identities.attention_gradient_error": (
+        lambda x: identities.attention_gradient_error(x),
         (N, K),
         "scores",
     ),
-    "lse.gaussian_mixture_energies": (
-        lambda x: L.gaussian_mixture_energies(*_gmm_args(x)),
+    "identities.attention_advantage_error": (
+        lambda x: identities.attention_advantage_error(x, _values(x), torch.ones(*x.shape[:-1], 3)),
+        (N, K),
+        "scores",
+    ),
+    "mixture.xu_jordan.gaussian_mixture_energies": (
+        lambda x: xu_jordan.gaussian_mixture_energies(*_gmm_args(x)),
         (N, K),
         "x",
     ),
-    "lse.em_mean_step": (lambda x: L.em_mean_step(*_gmm_args(x)), (N, K), "x"),
-    "lse.preconditioned_gradient_step": (
-        lambda x: L.preconditioned_gradient_step(*_gmm_args(x)),
+    "mixture.xu_jordan.em_mean_step": (
+        lambda x: xu_jordan.em_mean_step(*_gmm_args(x)),
         (N, K),
         "x",
     ),
-    "lse.em_step_gradient_error": (lambda x: L.em_step_gradient_error(*_gmm_args(x)), (N, K), "x"),
+    "mixture.xu_jordan.preconditioned_gradient_step": (
+        lambda x: xu_jordan.preconditioned_gradient_step(*_gmm_args(x)),
+        (N, K),
+        "x",
+    ),
+    "identities.em_step_gradient_error": (
+        lambda x: identities.em_step_gradient_error(*_gmm_args(x)),
+        (N, K),
+        "x",
+    ),
     # --- implicit_em.objectives
     "objectives.covariance_objective": (
         lambda x: O.covariance_objective(x, logdet=1.0, offdiag=1.0, decorrelation=1.0),

@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logsumexp as sp_logsumexp
 from scipy.special import softmax as sp_softmax
-from scipy.stats import multivariate_normal
 
-from implicit_em import lse
+from implicit_em import identities, lse
 
 SCALES = [1e-3, 1e-1, 1.0, 1e2, 1e4, 1e6]
 TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
@@ -37,7 +36,7 @@ def distances(draw, dtype=None):
 @given(distances())
 def test_gradient_is_minus_responsibilities(case):
     d, dim = case
-    assert lse.responsibility_gradient_error(d, dim) < TOL[d.dtype]
+    assert identities.responsibility_gradient_error(d, dim) < TOL[d.dtype]
     d_ = d.clone().requires_grad_(True)
     lse.lse_objective(d_, dim, reduction="sum").backward()
     assert torch.isfinite(d_.grad).all()
@@ -66,7 +65,7 @@ def test_cross_entropy_gradient_is_y_minus_r(case, soft):
     else:
         shape = d.shape[: dim % d.ndim] + d.shape[dim % d.ndim + 1 :]
         y = torch.tensor(rng.integers(0, k, size=shape))
-    assert lse.cross_entropy_gradient_error(d, y, dim) < TOL[d.dtype]
+    assert identities.cross_entropy_gradient_error(d, y, dim) < TOL[d.dtype]
 
 
 def test_cross_entropy_matches_torch_and_scores_gradient_is_r_minus_y():
@@ -141,7 +140,7 @@ def test_excluded_alternatives_get_exactly_zero(dtype):
     lse.lse_objective(d, mask=mask, reduction="sum").backward()
     assert d.grad[0, 1] == 0 and (d.grad[:, 2] == 0).all()
     torch.testing.assert_close(r.sum(-1), torch.ones(2, dtype=dtype))
-    assert lse.responsibility_gradient_error(d.detach(), mask=mask) < TOL[dtype]
+    assert identities.responsibility_gradient_error(d.detach(), mask=mask) < TOL[dtype]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -190,8 +189,8 @@ def test_attention_gradients_and_advantage_form_match_finite_differences():
     s = torch.randn(2, 3, 4, dtype=torch.float64)
     v = torch.randn(2, 4, 5, dtype=torch.float64)
     g = torch.randn(2, 3, 5, dtype=torch.float64)
-    assert lse.attention_gradient_error(s) < 1e-14
-    assert lse.attention_advantage_error(s, v, g) < 1e-14
+    assert identities.attention_gradient_error(s) < 1e-14
+    assert identities.attention_advantage_error(s, v, g) < 1e-14
     analytic = lse.attention_score_gradient(torch.softmax(s, -1), v, g)
     eps, fd = 1e-6, torch.zeros_like(s)
     for idx in np.ndindex(*s.shape):  # central differences on a tiny tensor
@@ -203,59 +202,6 @@ def test_attention_gradients_and_advantage_form_match_finite_differences():
     # the baseline matters: without it the formula is wrong
     u = g @ v.transpose(-1, -2)
     assert (torch.softmax(s, -1) * u - analytic).abs().max() > 1e-3
-
-
-# ----------------------------------------------------------------------------- Xu & Jordan
-
-
-def _gmm(seed, n=80, dim=3, k=3, dtype=torch.float64):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, dim))
-    mu = x[:k] + 0.1
-    b = rng.standard_normal((k, dim, dim))
-    cov = b @ b.transpose(0, 2, 1) / dim + 0.5 * np.eye(dim)
-    w = rng.dirichlet(np.ones(k))
-    return [torch.tensor(a, dtype=dtype) for a in (x, mu, cov, w)]
-
-
-def test_energies_match_scipy_and_em_step_matches_numpy():
-    x, mu, cov, w = _gmm(0)
-    d = lse.gaussian_mixture_energies(x, mu, cov, w)
-    want = -np.stack(
-        [np.log(w[j].item()) + multivariate_normal(mu[j], cov[j]).logpdf(x) for j in range(3)], 1
-    )
-    np.testing.assert_allclose(d.numpy(), want, rtol=1e-12)
-    r = sp_softmax(-want, axis=1)
-    np.testing.assert_allclose(
-        lse.em_mean_step(x, mu, cov, w).numpy(), (r.T @ x.numpy()) / r.sum(0)[:, None], rtol=1e-12
-    )
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_em_step_equals_preconditioned_gradient_step(seed):
-    args = _gmm(seed, dim=1 + seed % 4, k=1 + seed % 3)
-    assert lse.em_step_gradient_error(*args) < 1e-12
-
-
-def test_unpreconditioned_gradient_step_is_not_em():
-    # The check can fail: a plain gradient step (no Sigma/N_j) differs from EM.
-    x, mu, cov, w = _gmm(1)
-    mu_ = mu.clone().requires_grad_(True)
-    d = lse.gaussian_mixture_energies(x, mu_, cov, w)
-    (g,) = torch.autograd.grad(lse.lse_objective(d, reduction="sum"), mu_)
-    assert (lse.em_mean_step(x, mu, cov, w) - (mu + g)).abs().max() > 1e-2
-
-
-def test_gmm_errors():
-    x, mu, cov, w = _gmm(2)
-    with pytest.raises(ValueError, match="positive definite"):
-        lse.em_mean_step(x, mu, -cov, w)
-    with pytest.raises(ValueError, match="means must have shape"):
-        lse.em_mean_step(x, mu[:, :2], cov, w)
-    with pytest.raises(ValueError, match="sum to 1"):
-        lse.em_mean_step(x, mu, cov, w * 2)
-    with pytest.raises(ValueError, match="n_samples, n_features"):
-        lse.em_mean_step(x[None], mu, cov, w)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -303,7 +249,7 @@ def test_gmm_errors():
             "does not broadcast",
         ),
         (
-            lambda: lse.attention_advantage_error(
+            lambda: identities.attention_advantage_error(
                 torch.zeros(2, 3), torch.zeros(4, 2), torch.zeros(2, 2)
             ),
             "expected scores",

@@ -128,3 +128,11 @@ def reduce(x: torch.Tensor, reduction: str, name: str = "input") -> torch.Tensor
     if reduction == "sum":
         return x.sum()
     return x
+
+
+def check_same_dtype(**tensors) -> None:
+    """``TypeError`` naming every argument unless all tensors share one dtype."""
+    dtypes = {t.dtype for t in tensors.values() if isinstance(t, torch.Tensor)}
+    if len(dtypes) > 1:
+        got = ", ".join(f"{k} {t.dtype}" for k, t in tensors.items() if isinstance(t, torch.Tensor))
+        raise TypeError(f"{', '.join(tensors)} must share one dtype, got {got}")

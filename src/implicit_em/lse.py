@@ -14,10 +14,9 @@ Three regimes share the identity (Oursland 2025, arXiv:2512.24780):
 * cross-entropy -- ``-log r_y`` clamps responsibilities to the targets: its gradient is
   ``y_j - r_j`` with respect to distances (``r_j - y_j`` with respect to scores/logits).
 
-The identity checks at the end of this module run on user tensors and return the
-maximum absolute error between an autograd gradient and the analytic formula, including
-the Xu & Jordan (1996) relation: one EM step for Gaussian means equals a gradient step on
-the log-likelihood preconditioned by ``Sigma_j / N_j``.
+:mod:`implicit_em.identities` checks the identity on user tensors (autograd against the
+analytic formula), and :mod:`implicit_em.mixture.xu_jordan` its Gaussian-mixture form:
+one EM step for the means is a preconditioned gradient step (Xu & Jordan, 1996).
 
 Conventions: an alternative is excluded either by a distance of ``+inf`` or by a boolean
 ``mask`` that is ``False`` for it (``True`` = takes part, as in
@@ -33,26 +32,25 @@ import math
 import torch
 from torch import nn
 
-from ._checks import check_positive, check_reduction, check_tensor, normalize_dim, reduce
+from ._checks import (
+    check_positive,
+    check_reduction,
+    check_same_dtype,
+    check_tensor,
+    normalize_dim,
+    reduce,
+)
 
 __all__ = [
     "DistanceCrossEntropy",
     "LSELoss",
-    "attention_advantage_error",
-    "attention_gradient_error",
     "attention_log_partition",
     "attention_score_gradient",
     "attention_weights",
-    "cross_entropy_gradient_error",
     "distance_cross_entropy",
-    "em_mean_step",
-    "em_step_gradient_error",
-    "gaussian_mixture_energies",
     "lse_loss",
     "lse_objective",
-    "preconditioned_gradient_step",
     "responsibilities",
-    "responsibility_gradient_error",
 ]
 
 
@@ -309,7 +307,7 @@ def attention_score_gradient(weights: torch.Tensor, values: torch.Tensor, grad_o
         ValueError: NaN/inf in any input, or ``weights`` outside ``[0, 1]``.
         TypeError: non-float inputs or inputs of different dtypes.
     """
-    _same_dtype(weights=weights, values=values, grad_output=grad_output)
+    check_same_dtype(weights=weights, values=values, grad_output=grad_output)
     for name, t in (("weights", weights), ("values", values), ("grad_output", grad_output)):
         check_tensor(t, name, min_ndim=1, finite=True)
     if weights.numel() and not 0 <= float(weights.amin()) <= float(weights.amax()) <= 1:
@@ -353,182 +351,3 @@ class DistanceCrossEntropy(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, reduction={self.reduction!r}"
-
-
-# --------------------------------------------------------------------------- identity checks
-
-
-def _same_dtype(**tensors) -> None:
-    """``TypeError`` naming every argument unless all tensors share one dtype."""
-    dtypes = {t.dtype for t in tensors.values() if isinstance(t, torch.Tensor)}
-    if len(dtypes) > 1:
-        got = ", ".join(f"{k} {t.dtype}" for k, t in tensors.items() if isinstance(t, torch.Tensor))
-        raise TypeError(f"{', '.join(tensors)} must share one dtype, got {got}")
-
-
-def _max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
-    if a.numel() == 0:
-        return 0.0
-    return float((a.double() - b.double()).abs().max())
-
-
-def _grad(fn, x: torch.Tensor) -> torch.Tensor:
-    x = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        (g,) = torch.autograd.grad(fn(x), x)
-    return g
-
-
-def responsibility_gradient_error(d: torch.Tensor, dim: int = -1, *, mask=None) -> float:
-    r"""Max ``|dL/dd + r|`` for ``L = sum(log sum_j exp(-d_j))``: autograd vs analytic.
-
-    Returns 0 up to rounding when the identity ``dL/dd_j = -r_j`` holds for ``d``.
-    Excluded alternatives (``+inf`` or ``mask=False``) are compared too (both are 0).
-    """
-    prepare_distances(d, dim, mask)
-    g = _grad(lambda x: lse_objective(x, dim, mask=mask, reduction="sum"), d)
-    return _max_abs(g, -responsibilities(d.detach(), dim, mask=mask))
-
-
-def cross_entropy_gradient_error(
-    d: torch.Tensor, target: torch.Tensor, dim: int = -1, *, mask=None
-) -> float:
-    r"""Max ``|dloss/dd - (y - r)|`` for ``loss = sum(-sum_j y_j log r_j)``.
-
-    Hard targets are one-hot encoded along ``dim`` for the analytic side.
-    """
-    dd, ndim, _ = prepare_distances(d.detach(), dim, mask)
-    g = _grad(lambda x: distance_cross_entropy(x, target, dim, mask=mask, reduction="sum"), d)
-    y = target
-    if not target.is_floating_point():
-        y = torch.nn.functional.one_hot(target.long(), dd.shape[ndim]).movedim(-1, ndim)
-    r = torch.softmax(-dd, dim=ndim)
-    return _max_abs(g, y.to(r.dtype) - r)
-
-
-def attention_gradient_error(scores: torch.Tensor, dim: int = -1, *, mask=None) -> float:
-    """Max ``|dA/ds - softmax(s)|`` for the attention log-partition ``A``."""
-    check_tensor(scores, "scores", min_ndim=1)
-    g = _grad(lambda s: attention_log_partition(s, dim, mask=mask).sum(), scores)
-    return _max_abs(g, attention_weights(scores.detach(), dim, mask=mask))
-
-
-def attention_advantage_error(scores, values, grad_output, *, mask=None) -> float:
-    r"""Max error between autograd's score gradient of ``softmax(s) @ v`` and the advantage form.
-
-    Shape: as :func:`attention_score_gradient`; ``mask`` like the scores.
-    """
-    for name, t in (("scores", scores), ("values", values), ("grad_output", grad_output)):
-        check_tensor(t, name, min_ndim=2)
-    _same_dtype(scores=scores, values=values, grad_output=grad_output)
-    if values.shape[-2] != scores.shape[-1] or grad_output.shape[-1] != values.shape[-1]:
-        raise ValueError(
-            f"expected scores (*, n_q, n_k), values (*, n_k, d_v), grad_output (*, n_q, d_v); "
-            f"got {tuple(scores.shape)}, {tuple(values.shape)}, {tuple(grad_output.shape)}"
-        )
-
-    def out(s):
-        return (attention_weights(s, mask=mask) @ values * grad_output).sum()
-
-    g = _grad(out, scores)
-    a = attention_weights(scores.detach(), mask=mask)
-    return _max_abs(g, attention_score_gradient(a, values, grad_output))
-
-
-# --------------------------------------------------------------------------- Xu & Jordan
-
-
-def _check_gmm(x, means, covariances, weights):
-    check_tensor(x, "x", min_ndim=2)
-    if x.ndim != 2:
-        raise ValueError(f"x must have shape (n_samples, n_features), got {tuple(x.shape)}")
-    n, dim = x.shape
-    if n == 0 or dim == 0:
-        raise ValueError(f"x needs at least one sample and one feature, got shape {(n, dim)}")
-    _same_dtype(x=x, means=means, covariances=covariances, weights=weights)
-    k = means.shape[0] if isinstance(means, torch.Tensor) and means.ndim == 2 else None
-    shapes = {
-        "means": (means, (k, dim)),
-        "covariances": (covariances, (k, dim, dim)),
-        "weights": (weights, (k,)),
-    }
-    for name, (t, shape) in shapes.items():
-        check_tensor(t, name)
-        if k is None or tuple(t.shape) != shape:
-            raise ValueError(
-                f"{name} must have shape {shape if k else '(n_components, ...)'} for x of "
-                f"shape {(n, dim)}, got {tuple(t.shape)}"
-            )
-    for name, t in (("x", x), ("means", means), ("covariances", covariances)):
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{name} must be finite")
-    if (weights <= 0).any() or abs(float(weights.sum()) - 1) > 1e-6:
-        raise ValueError("weights must be positive and sum to 1")
-    chol, info = torch.linalg.cholesky_ex(covariances)
-    if (info > 0).any():
-        j = int(torch.nonzero(info)[0])
-        raise ValueError(
-            f"covariances[{j}] is not positive definite; add a small multiple of the identity "
-            "(a covariance floor such as reg_covar) or scale the data"
-        )
-    return chol
-
-
-def gaussian_mixture_energies(x, means, covariances, weights):
-    r"""Energies ``d_nj = -log pi_j - log N(x_n | mu_j, Sigma_j)`` of a Gaussian mixture.
-
-    With these, ``lse_objective(d).sum()`` is the mixture log-likelihood and
-    ``responsibilities(d)`` is the E-step.
-
-    Shape:
-        ``x``: ``(N, D)``, ``means``: ``(K, D)``, ``covariances``: ``(K, D, D)``,
-        ``weights``: ``(K,)``; output ``(N, K)``.
-    """
-    chol = _check_gmm(x, means, covariances, weights)
-    diff = (x[None, :, :] - means[:, None, :]).transpose(-1, -2)  # (K, D, N)
-    z = torch.linalg.solve_triangular(chol, diff, upper=False)  # (K, D, N)
-    maha = (z * z).sum(1).T  # (N, K)
-    half_logdet = torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)  # (K,)
-    dim = x.shape[1]
-    d = 0.5 * maha + half_logdet + 0.5 * dim * math.log(2 * math.pi) - torch.log(weights)
-    if not bool(torch.isfinite(d).all()):
-        raise ValueError(
-            f"x lies so far from the components (max |x| = {float(x.abs().max()):.3g}) that "
-            f"the energies overflow {x.dtype}; rescale x or use float64"
-        )
-    return d
-
-
-def em_mean_step(x, means, covariances, weights) -> torch.Tensor:
-    r"""One explicit EM update of the means: ``mu_j' = sum_n r_nj x_n / N_j``.
-
-    The E-step ``r = responsibilities(d)`` is computed explicitly here; covariances and
-    weights are held fixed. Shape: as :func:`gaussian_mixture_energies`; output ``(K, D)``.
-    """
-    r = responsibilities(gaussian_mixture_energies(x, means, covariances, weights).detach())
-    return (r.T @ x) / r.sum(0)[:, None]
-
-
-def preconditioned_gradient_step(x, means, covariances, weights) -> torch.Tensor:
-    r"""Gradient step on the log-likelihood, preconditioned by ``Sigma_j / N_j``.
-
-    ``mu_j' = mu_j + (Sigma_j / N_j) dl/dmu_j`` where ``l = sum_n log sum_j exp(-d_nj)``.
-    Both ``dl/dmu`` and ``N_j = -sum_n dl/dd_nj`` come from one autograd call: the
-    responsibilities are never computed separately. Xu & Jordan (1996) show this equals
-    :func:`em_mean_step`.
-    """
-    mu = means.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        d = gaussian_mixture_energies(x, mu, covariances, weights)
-        g_mu, g_d = torch.autograd.grad(lse_objective(d, reduction="sum"), (mu, d))
-    n_j = -g_d.sum(0)  # (K,) soft counts, read off the gradient
-    step = torch.einsum("kij,kj->ki", covariances, g_mu) / n_j[:, None]
-    return means + step
-
-
-def em_step_gradient_error(x, means, covariances, weights) -> float:
-    """Max abs difference between :func:`em_mean_step` and :func:`preconditioned_gradient_step`."""
-    return _max_abs(
-        em_mean_step(x, means, covariances, weights),
-        preconditioned_gradient_step(x, means, covariances, weights),
-    )

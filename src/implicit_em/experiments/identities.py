@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import lse
+from ..mixture.xu_jordan import preconditioned_gradient_step
 from ..progress import track
 from .base import Experiment, Verdict, grade_below
 from .config import bounded
@@ -178,7 +179,7 @@ def _trial(regime: str, rng, cfg, scale: float, dtype) -> float:
         w = rng.dirichlet(np.ones(k))
         args = [_tensor(a, dtype) for a in (x, mu, cov, w)]
         args[3] = args[3] / args[3].sum()
-        got = lse.preconditioned_gradient_step(*args)
+        got = preconditioned_gradient_step(*args)
         want = _ref_em_step(*(a.double().numpy() for a in args))
         return _err(got, want) / scale
     raise ValueError(f"unknown regime {regime!r}")

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import lse
 from .._io import read_json, write_json
 from ..data import load_dataset
+from ..identities import em_step_gradient_error
 from ..mixture import GaussianMixture
 from .base import Experiment, Verdict, grade_below
 from .verdicts import combine_parts
@@ -54,7 +54,7 @@ def _identity(cfg, rng) -> float:
         cov = b @ b.transpose(0, 2, 1) / d + 0.3 * np.eye(d)
         w = rng.dirichlet(np.ones(k))
         t = [torch.tensor(a, dtype=torch.float64) for a in (x, mu, cov, w)]
-        worst = max(worst, lse.em_step_gradient_error(*t))
+        worst = max(worst, em_step_gradient_error(*t))
     return worst
 
 
