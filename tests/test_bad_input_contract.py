@@ -226,15 +226,15 @@ CALLABLES = {
     "objectives.unit_median_bandwidths": (lambda x: O.unit_median_bandwidths(x), (N, K), "z"),
     "objectives.gaussian_entropy": (lambda x: O.gaussian_entropy(x), (N, K), "z"),
     "objectives.vasicek_entropy": (lambda x: O.vasicek_entropy(x), (N, K), "z"),
-    "objectives.knn_entropy": (lambda x: O.knn_entropy(x), (N, K), "z"),
-    "objectives.total_correlation": (lambda x: O.total_correlation(x), (N, K), "z"),
-    "objectives.total_correlation[gaussian]": (
-        lambda x: O.total_correlation(x, "gaussian"),
+    "diagnostics.knn_entropy": (lambda x: D.knn_entropy(x), (N, K), "z"),
+    "diagnostics.total_correlation": (lambda x: D.total_correlation(x), (N, K), "z"),
+    "diagnostics.total_correlation[gaussian]": (
+        lambda x: D.total_correlation(x, "gaussian"),
         (N, K),
         "z",
     ),
-    "objectives.total_correlation[pairs]": (
-        lambda x: O.total_correlation(_unit_pairs(x)),
+    "diagnostics.total_correlation[pairs]": (
+        lambda x: D.total_correlation(_unit_pairs(x)),
         (N, K),
         "z",
     ),
@@ -474,7 +474,15 @@ def test_non_finite_and_meta_inputs_are_refused_by_every_objective(kind):
 def test_the_contract_covers_every_public_callable():
     """A new public name must be added to ``CALLABLES`` (or to ``NOT_TENSOR_INPUT``)."""
     covered = {n.split("[")[0] for n in CALLABLES}
-    modules = {"lse": L, "objectives": O, "diagnostics": D, "layers": Y, "baselines": B}
+    modules = {
+        "lse": L,
+        "identities": identities,
+        "mixture.xu_jordan": xu_jordan,
+        "objectives": O,
+        "diagnostics": D,
+        "layers": Y,
+        "baselines": B,
+    }
     missing = []
     for prefix, mod in modules.items():
         for public in mod.__all__:
@@ -492,6 +500,8 @@ NOT_TENSOR_INPUT = {  # public callables whose first argument is not a data tens
     "diagnostics.EMStructureMap": "a record type",
     "diagnostics.Monitor": "a training callback taking probe functions",
     "diagnostics.count_regions_2d": "takes a function and a box, evaluates it on a grid",
+    "diagnostics.nearest_standard": "takes a scalar function, evaluates it on a float64 grid",
+    "diagnostics.properties": "takes a scalar function, evaluates it on a float64 grid",
 }
 
 

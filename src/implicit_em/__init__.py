@@ -1,13 +1,14 @@
 """implicit-em: implicit expectation-maximisation inside neural networks.
 
-``import implicit_em as iem``: the identity in :mod:`implicit_em.lse`, activations in
+``import implicit_em as iem``: the identity in :mod:`implicit_em.lse` (checked on your
+tensors by :mod:`implicit_em.identities`), activations in
 :mod:`implicit_em.activations`, implicit-EM layers in :mod:`implicit_em.layers`,
 measurements in :mod:`implicit_em.diagnostics`, the training loop in
 :mod:`implicit_em.training`, datasets in :mod:`implicit_em.data`, and the experiment
 suite in :mod:`implicit_em.experiments`.
 """
 
-from . import activations, data, diagnostics, layers, lse, training
+from . import activations, data, diagnostics, identities, layers, lse, training
 from .lse import (
     DistanceCrossEntropy,
     LSELoss,
@@ -27,6 +28,7 @@ __all__ = [
     "data",
     "diagnostics",
     "distance_cross_entropy",
+    "identities",
     "layers",
     "lse",
     "lse_loss",

@@ -16,7 +16,6 @@ from .competitive import (
 )
 from .derived import (
     ENERGY_MODELS,
-    STANDARD_ACTIVATIONS,
     Cauchy,
     ContinuousModel,
     DerivedActivation,
@@ -31,9 +30,7 @@ from .derived import (
     StudentT,
     ThreeLevel,
     energy_model,
-    nearest_standard,
     posterior_activation,
-    properties,
     soft_relu,
 )
 from .registry import ACTIVATIONS, ActivationSpec, make_activation
@@ -42,7 +39,6 @@ __all__ = [
     "ACTIVATIONS",
     "ENERGY_MODELS",
     "LWTA",
-    "STANDARD_ACTIVATIONS",
     "ActivationSpec",
     "Cauchy",
     "ContinuousModel",
@@ -68,10 +64,8 @@ __all__ = [
     "lwta",
     "make_activation",
     "maxout",
-    "nearest_standard",
     "neg_log_softmin",
     "posterior_activation",
-    "properties",
     "soft_relu",
     "solu",
 ]

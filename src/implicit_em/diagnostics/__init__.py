@@ -1,6 +1,8 @@
-"""Diagnostics of implicit EM inside any model: unit health, redundancy,
-responsibilities, linear regions, linear probes, the EM-structure map and a Monitor."""
+"""Diagnostics of implicit EM inside any model: unit health, redundancy, dependence,
+responsibilities, linear regions, linear probes, activation shape, the EM-structure map
+and a Monitor."""
 
+from .dependence import knn_entropy, total_correlation
 from .em_structure import EMRow, EMStructureMap, em_structure
 from .monitor import Monitor
 from .probe import linear_probe
@@ -16,6 +18,7 @@ from .redundancy import (
 )
 from .regions import count_activation_patterns, count_regions_2d
 from .responsibility import responsibility_stats
+from .shape import STANDARD_ACTIVATIONS, nearest_standard, properties
 from .units import (
     activation_rate,
     dead_by_activity,
@@ -26,6 +29,7 @@ from .units import (
 )
 
 __all__ = [
+    "STANDARD_ACTIVATIONS",
     "EMRow",
     "EMStructureMap",
     "Monitor",
@@ -40,10 +44,14 @@ __all__ = [
     "effective_rank",
     "em_structure",
     "gaussian_total_correlation",
+    "knn_entropy",
     "l0_sparsity",
     "linear_probe",
+    "nearest_standard",
     "pairwise_correlations",
+    "properties",
     "responsibility_stats",
+    "total_correlation",
     "unit_health",
     "unit_variance",
     "weight_cosine",

@@ -13,11 +13,13 @@ Effective rank (Roy & Vetterli's "effective dimension" variant used in the seeds
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 import torch
 
+from ..objectives._moments import correlation, off_diagonal_sq
 from ._inputs import as_matrix
 
 
@@ -100,11 +102,8 @@ def _covariance(a: torch.Tensor) -> torch.Tensor:
 
 def _correlation(cov: torch.Tensor, tau: float) -> tuple[torch.Tensor, int]:
     """Correlation of the non-constant units (variance >= tau) and the constant count."""
-    var = torch.diagonal(cov)
-    keep = var >= tau
-    c = cov[keep][:, keep]
-    sd = torch.diagonal(c).sqrt()
-    return c / sd[:, None] / sd[None, :], int((~keep).sum())
+    keep = torch.diagonal(cov) >= tau
+    return correlation(cov[keep][:, keep]), int((~keep).sum())
 
 
 def pairwise_correlations(activations, rel_tau: float = 1e-12) -> tuple[torch.Tensor, int]:
@@ -128,8 +127,7 @@ def pairwise_correlations(activations, rel_tau: float = 1e-12) -> tuple[torch.Te
 def correlation_redundancy(activations, tau: float = 1e-12) -> float:
     """Off-diagonal ``||Corr - I||_F^2`` over units with variance ``>= tau``."""
     corr, _ = _correlation(_covariance(as_matrix(activations)), tau)
-    off = corr - torch.diag(torch.diagonal(corr))
-    return float((off * off).sum())
+    return float(off_diagonal_sq(corr))
 
 
 def gaussian_total_correlation(activations, tau: float = 1e-12) -> float:
@@ -143,15 +141,26 @@ def gaussian_total_correlation(activations, tau: float = 1e-12) -> float:
     return _gaussian_tc(corr, torch.finfo(a.dtype).eps, a.shape[0])
 
 
-def _gaussian_tc(corr: torch.Tensor, eps: float, n: int) -> float:
-    """``-1/2 log det corr``; ``inf`` with a ``RuntimeWarning`` when ``corr`` is singular
-    to working precision (a Cholesky pivot below ``10 k eps`` of the activations' dtype)."""
-    k = corr.shape[0]
+def gaussian_tc(corr: torch.Tensor, eps: float) -> torch.Tensor:
+    """``-1/2 log det corr`` for a correlation matrix or a batch ``(..., k, k)`` of them,
+    from the Cholesky pivots; ``inf`` where ``corr`` is singular to working precision (a
+    pivot below ``10 k eps``, ``eps`` of the data's dtype)."""
+    k = corr.shape[-1]
     if k == 0:
-        return 0.0
+        return corr.new_zeros(corr.shape[:-2])
     chol, info = torch.linalg.cholesky_ex(corr)
-    pivots = torch.diagonal(chol) ** 2
-    if int(info) != 0 or float(pivots.min()) < 10 * k * eps:
+    pivots = torch.diagonal(chol, dim1=-2, dim2=-1) ** 2
+    singular = (info != 0) | (pivots.amin(-1) < 10 * k * eps)
+    tc = -0.5 * torch.log(pivots).sum(-1)
+    return torch.where(singular, torch.full_like(tc, math.inf), tc)
+
+
+def _gaussian_tc(corr: torch.Tensor, eps: float, n: int) -> float:
+    """:func:`gaussian_tc` of one matrix, with a ``RuntimeWarning`` that says why when
+    it is ``inf``."""
+    tc = float(gaussian_tc(corr, eps))
+    if math.isinf(tc):
+        k = corr.shape[0]
         why = (
             f"only {n} samples for {k} units"
             if n <= k
@@ -162,8 +171,7 @@ def _gaussian_tc(corr: torch.Tensor, eps: float, n: int) -> float:
             RuntimeWarning,
             stacklevel=3,
         )
-        return float("inf")
-    return float(-0.5 * torch.log(pivots).sum())
+    return tc
 
 
 def activation_redundancy(activations, tau: float = 1e-12) -> dict:
@@ -177,9 +185,8 @@ def activation_redundancy(activations, tau: float = 1e-12) -> dict:
     cov = _covariance(a)
     eig = torch.linalg.eigvalsh(cov)
     corr, n_const = _correlation(cov, tau)
-    off = corr - torch.diag(torch.diagonal(corr))
     k = corr.shape[0]
-    offsq = float((off * off).sum())
+    offsq = float(off_diagonal_sq(corr))
     return {
         "effective_rank": _erank_from_singular_values(eig.clamp_min(0).sqrt()),
         "corr_offdiag_sq": offsq,

@@ -25,12 +25,8 @@ import numpy as np
 import torch
 
 from .._io import read_json, write_json
-from ..activations.derived import (
-    STANDARD_ACTIVATIONS,
-    energy_model,
-    posterior_activation,
-    properties,
-)
+from ..activations.derived import energy_model, posterior_activation
+from ..diagnostics.shape import STANDARD_ACTIVATIONS, properties
 from ..progress import track
 from .base import Experiment, Verdict, grade_below
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .. import objectives as O
-from ..diagnostics import gaussian_total_correlation, linear_probe
+from ..diagnostics import gaussian_total_correlation, linear_probe, total_correlation
 from ..objectives.hsic import center_gram
 from ..training import train
 from .base import Experiment, Verdict, describe_image_data, image_dataset
@@ -207,7 +207,7 @@ def _pair_tc(z: np.ndarray, cfg, rng) -> float:
     rows = rng.choice(len(z), min(cfg.tc_rows, len(z)), replace=False)
     pairs = np.array([rng.choice(live, 2, replace=False) for _ in range(cfg.tc_pairs)])
     groups = torch.as_tensor(z[rows][:, pairs].transpose(1, 0, 2), dtype=torch.float64)
-    return float(O.total_correlation(groups).mean())
+    return float(total_correlation(groups).mean())
 
 
 def _measure(ztr, zte, ds, params, cfg, rng) -> dict:
@@ -264,7 +264,7 @@ def _p_values(a, b, cfg, rng) -> dict:
     for perm in torch.as_tensor(idx).split(16):  # 16 permutations at a time: 16 n^2 memory
         lp = ly[perm[:, :, None], perm[:, None, :]]
         hs.append((kx[None] * lp).sum((1, 2)) / (n - 1) ** 2)
-        tc.append(O.total_correlation(torch.stack([at[:, 0].expand_as(perm), bt[perm]], 2)))
+        tc.append(total_correlation(torch.stack([at[:, 0].expand_as(perm), bt[perm]], 2)))
     hs, tc = torch.cat(hs).numpy(), torch.cat(tc).numpy()
     return {
         name: float((1 + (s[1:] >= s[0]).sum()) / (1 + perms))

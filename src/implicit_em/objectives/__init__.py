@@ -10,9 +10,7 @@ from .decorrelation import (
 from .entropy import (
     ResponsibilityEntropy,
     gaussian_entropy,
-    knn_entropy,
     responsibility_entropy,
-    total_correlation,
     vasicek_entropy,
 )
 from .hsic import (
@@ -54,7 +52,6 @@ __all__ = [
     "gaussian_kernel",
     "hsic",
     "hsic_rff",
-    "knn_entropy",
     "ledoit_wolf_shrinkage",
     "log_variance_loss",
     "median_bandwidth",
@@ -62,7 +59,6 @@ __all__ = [
     "neg_log_det_gram",
     "pairwise_hsic",
     "responsibility_entropy",
-    "total_correlation",
     "unit_median_bandwidths",
     "variance_hinge",
     "vasicek_entropy",

@@ -83,9 +83,10 @@ def moments(
 
 
 def correlation(cov: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
-    """``C_ij / sqrt((C_ii + eps) (C_jj + eps))``."""
-    sd = torch.sqrt(torch.diagonal(cov) + eps)
-    return cov / sd[:, None] / sd[None, :]
+    """``C_ij / sqrt((C_ii + eps) (C_jj + eps))`` for ``(..., D, D)`` covariances: the one
+    correlation helper of the objectives and the diagnostics."""
+    sd = torch.sqrt(torch.diagonal(cov, dim1=-2, dim2=-1) + eps)
+    return cov / sd[..., :, None] / sd[..., None, :]
 
 
 def off_diagonal_sq(c: torch.Tensor) -> torch.Tensor:

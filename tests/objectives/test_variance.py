@@ -1,0 +1,28 @@
+"""Variance terms (log variance, hinge)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from implicit_em import objectives as O
+
+
+def _z(n=200, d=5, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(d, d, generator=g, dtype=dtype)
+    return torch.randn(n, d, generator=g, dtype=dtype) @ a
+
+
+def test_variance_terms():
+    z = _z()
+    base = O.log_variance_loss(z, eps=0.0)
+    # unbounded below: scaling by 10 lowers it by 2 D log 10, for ever
+    assert float(O.log_variance_loss(10 * z, eps=0.0)) == pytest.approx(
+        float(base) - 2 * 5 * math.log(10), rel=1e-10
+    )
+    assert float(base) == pytest.approx(-np.log(z.numpy().var(0, ddof=1)).sum(), rel=1e-10)
+    assert float(O.variance_hinge(100 * z, gamma=1.0)) == 0.0
+    small = O.variance_hinge(1e-3 * z, gamma=1.0)
+    assert 0.9 < float(small) < 1.0
