@@ -16,25 +16,25 @@ Z = torch.linspace(-9, 9, 721, dtype=torch.float64)
 
 
 SETTINGS = {
-    "gaussian": [dict(m=1.0, sigma=1.0), dict(m=2.5, sigma=0.7)],
-    "laplace": [dict(m=1.0, b=1.0), dict(m=3.0, b=0.5)],
+    "gaussian": [{"m": 1.0, "sigma": 1.0}, {"m": 2.5, "sigma": 0.7}],
+    "laplace": [{"m": 1.0, "b": 1.0}, {"m": 3.0, "b": 0.5}],
     "student_t": [
-        dict(m=1.0, sigma=1.0, nu=3.0),
-        dict(m=2.0, sigma=0.5, nu=0.5),
-        dict(m=1.0, sigma=1.0, nu=50.0),
+        {"m": 1.0, "sigma": 1.0, "nu": 3.0},
+        {"m": 2.0, "sigma": 0.5, "nu": 0.5},
+        {"m": 1.0, "sigma": 1.0, "nu": 50.0},
     ],
-    "cauchy": [dict(m=1.0, sigma=1.0), dict(m=0.5, sigma=2.0)],
-    "huber": [dict(m=1.0, sigma=1.0, delta=1.0), dict(m=2.0, sigma=0.5, delta=0.3)],
-    "three_level": [dict(m=1.0, sigma=1.0), dict(m=3.0, sigma=0.8)],
+    "cauchy": [{"m": 1.0, "sigma": 1.0}, {"m": 0.5, "sigma": 2.0}],
+    "huber": [{"m": 1.0, "sigma": 1.0, "delta": 1.0}, {"m": 2.0, "sigma": 0.5, "delta": 0.3}],
+    "three_level": [{"m": 1.0, "sigma": 1.0}, {"m": 3.0, "sigma": 0.8}],
     "gate": [
-        dict(),
-        dict(link="probit"),
-        dict(output="probability", temperature=0.3),
-        dict(link="probit", output="probability"),
+        {},
+        {"link": "probit"},
+        {"output": "probability", "temperature": 0.3},
+        {"link": "probit", "output": "probability"},
     ],
-    "soft_relu": [dict(temperature=1.0), dict(temperature=0.05)],
-    "gaussian_prior": [dict(tau=1.0, sigma=1.0), dict(tau=2.0, sigma=0.5)],
-    "laplace_prior": [dict(b=1.0, sigma=1.0), dict(b=0.3, sigma=0.8)],
+    "soft_relu": [{"temperature": 1.0}, {"temperature": 0.05}],
+    "gaussian_prior": [{"tau": 1.0, "sigma": 1.0}, {"tau": 2.0, "sigma": 0.5}],
+    "laplace_prior": [{"b": 1.0, "sigma": 1.0}, {"b": 0.3, "sigma": 0.8}],
 }
 
 
@@ -72,14 +72,14 @@ def test_every_model_has_a_closed_form_mean():
 @pytest.mark.parametrize(
     ("name", "params", "pdf"),
     [
-        ("gaussian", dict(m=1.5, sigma=0.8), lambda z, s: stats.norm.pdf(z, 1.5 * s, 0.8)),
-        ("laplace", dict(m=2.0, b=0.6), lambda z, s: stats.laplace.pdf(z, 2.0 * s, 0.6)),
+        ("gaussian", {"m": 1.5, "sigma": 0.8}, lambda z, s: stats.norm.pdf(z, 1.5 * s, 0.8)),
+        ("laplace", {"m": 2.0, "b": 0.6}, lambda z, s: stats.laplace.pdf(z, 2.0 * s, 0.6)),
         (
             "student_t",
-            dict(m=1.0, sigma=0.9, nu=2.5),
+            {"m": 1.0, "sigma": 0.9, "nu": 2.5},
             lambda z, s: stats.t.pdf(z, 2.5, 1.0 * s, 0.9),
         ),
-        ("cauchy", dict(m=1.2, sigma=1.0), lambda z, s: stats.cauchy.pdf(z, 1.2 * s, 1.0)),
+        ("cauchy", {"m": 1.2, "sigma": 1.0}, lambda z, s: stats.cauchy.pdf(z, 1.2 * s, 1.0)),
     ],
 )
 def test_two_signed_closed_forms_match_scipy_densities(name, params, pdf):
@@ -99,7 +99,7 @@ def test_continuous_closed_forms_match_scipy_quadrature():
             def dens(s, z=z, lp=log_prior):
                 return math.exp(lp(s) - (z - s) ** 2 / (2 * 0.7**2))
 
-            kw = dict(points=[0.0, z], limit=200)
+            kw = {"points": [0.0, z], "limit": 200}
             mass = integrate.quad(dens, -30, 30, **kw)[0]
             mean = integrate.quad(lambda s, d=dens: s * d(s), -30, 30, **kw)[0] / mass
             got = float(D.posterior_activation(torch.tensor([z], dtype=torch.float64), model))

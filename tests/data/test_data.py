@@ -140,7 +140,7 @@ def test_mnist_t10k_only_is_split_and_scaled(isolated):
     ds = load_dataset("mnist", seed=0, data_dir=isolated / "data", download=False)
     assert ds.meta["source"] == "t10k-only"
     assert ds.X_train.shape == (40, 784) and ds.X_test.shape == (10, 784)
-    assert 0 <= ds.X_train.min() and ds.X_train.max() <= 1
+    assert ds.X_train.min() >= 0 and ds.X_train.max() <= 1
     labels = read_idx(isolated / "data" / "mnist" / mnist_mod.FILES["test_labels"])
     assert sorted(np.concatenate([ds.y_train, ds.y_test])) == sorted(labels)
 

@@ -457,9 +457,12 @@ def test_zero_derivative_grid_tells_underflow_from_analytic_zero():
 
     grid = {g["activation"]: g for g in exp.zero_derivative_grid(exp.Config().activations)}
     assert grid["relu"]["zero"] == grid["laplace"]["zero"] == "analytic"
-    assert grid["tanh"] == dict(
-        activation="tanh", first_zero_float32=-10.0, first_zero_float64=-20.0, zero="underflow"
-    )
+    assert grid["tanh"] == {
+        "activation": "tanh",
+        "first_zero_float32": -10.0,
+        "first_zero_float64": -20.0,
+        "zero": "underflow",
+    }
     assert grid["gate_silu"]["first_zero_float32"] == -90.0  # sigmoid(-90) ~ 8e-40 subnormal
     assert grid["solu"]["zero"] == grid["grouped_solu"]["zero"] == "underflow"
 
@@ -830,7 +833,7 @@ def test_decide_c11_and_c12_give_each_outcome():
     assert decide_c12(_collapse_rows(**collapsing)) == "confirmed"
     # no volume control holds up (one mode each): partly
     volume = ("lse+logdet(WW^T)", "lse+variance_hinge", "lse+balance_entropy")
-    stuck = {v: (("blowup",), True) for v in volume}
+    stuck = dict.fromkeys(volume, (("blowup",), True))
     assert decide_c11(_collapse_rows(**collapsing, **stuck)) == "partly"
     # LSE alone only starves some units: partly
     assert decide_c11(_collapse_rows(lse=(("starved",), True))) == "partly"
@@ -839,7 +842,7 @@ def test_decide_c11_and_c12_give_each_outcome():
     infomax = ("infomax_gaussian", "infomax_correlation", "infomax_log_variance")
     # one InfoMax objective fails a pressure test: partly; all fail: refuted
     assert decide_c12(_collapse_rows(infomax_gaussian=((), False))) == "partly"
-    assert decide_c12(_collapse_rows(**{v: ((), False) for v in infomax})) == "refuted"
+    assert decide_c12(_collapse_rows(**dict.fromkeys(infomax, ((), False)))) == "refuted"
     # the regularised variant does not count for C12 either way
     assert decide_c12(_collapse_rows(**{"decorrelation+variance_hinge": (("wta",), False)})) == (
         "confirmed"

@@ -47,7 +47,7 @@ def _init(X, ct, k=3):
         "diag": np.full((k, d), 0.8),
         "spherical": np.full(k, 0.8),
     }[ct]
-    return dict(weights_init=[0.3, 0.3, 0.4], means_init=means, precisions_init=prec)
+    return {"weights_init": [0.3, 0.3, 0.4], "means_init": means, "precisions_init": prec}
 
 
 @pytest.mark.parametrize("ct", COVARIANCE_TYPES)
@@ -263,7 +263,7 @@ def test_gradient_solver_is_scale_invariant(optimizer):
     the mean log-likelihood by -d log s and nothing else; with reg_covar left at its
     default the bound stays within 0.02 (before: -7623 against EM's -21 at s = 1e4)."""
     X = _blobs(seed=1, n=80)
-    kw = dict(solver="gradient", optimizer=optimizer, max_iter=200, random_state=0)
+    kw = {"solver": "gradient", "optimizer": optimizer, "max_iter": 200, "random_state": 0}
     exact, default = [], []
     for s in (1.0, 1e4, 1e8):
         with warnings.catch_warnings():

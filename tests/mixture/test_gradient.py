@@ -12,10 +12,10 @@ from implicit_em.mixture.gaussian import COVARIANCE_TYPES, COVARIANCES, log_gaus
 
 
 def _settings(ct, **kw):
-    base = dict(
-        cov=COVARIANCES[ct], optimizer="adam", learning_rate=0.05, batch_size=None,
-        chunk_size=64, reg=1e-6, tol=0.0, max_iter=5,
-    )  # fmt: skip
+    base = {
+        "cov": COVARIANCES[ct], "optimizer": "adam", "learning_rate": 0.05, "batch_size": None,
+        "chunk_size": 64, "reg": 1e-6, "tol": 0.0, "max_iter": 5,
+    }  # fmt: skip
     return _gradient.Settings(**(base | kw))
 
 

@@ -58,16 +58,16 @@ def _monitor(x):
 @pytest.mark.parametrize("interrupt_at", [7, 12, 22])
 def test_resume_gives_the_same_final_weights(tmp_path, interrupt_at):
     x, y = _data()
-    kw = dict(
-        epochs=4,
-        batch_size=20,
-        lr=1e-2,
-        schedule="cosine",
-        warmup_steps=3,
-        seed=11,
-        progress=False,
-        checkpoint_every=5,
-    )
+    kw = {
+        "epochs": 4,
+        "batch_size": 20,
+        "lr": 1e-2,
+        "schedule": "cosine",
+        "warmup_steps": 3,
+        "seed": 11,
+        "progress": False,
+        "checkpoint_every": 5,
+    }
     ref_mon = _monitor(x)
     ref = train(_model(), _mse, (x, y), callbacks=[ref_mon], **kw)
 
@@ -232,7 +232,7 @@ def test_check_finite_gradients_names_the_parameters_and_passes_finite_ones():
 def test_resume_with_other_settings_raises_listing_them(tmp_path):
     x, y = _data()
     ck = tmp_path / "ck.pt"
-    kw = dict(epochs=2, batch_size=20, lr=1e-2, progress=False, checkpoint=ck)
+    kw = {"epochs": 2, "batch_size": 20, "lr": 1e-2, "progress": False, "checkpoint": ck}
     train(_model(), _mse, (x, y), **kw)
     with pytest.raises(ValueError, match=r"batch_size: checkpoint 20, now 30.*lr: checkpoint"):
         train(_model(), _mse, (x, y), **{**kw, "batch_size": 30, "lr": 0.1})
@@ -252,7 +252,7 @@ def test_damaged_checkpoint_names_the_file_and_keeps_it(tmp_path, damage):
 
     x, y = _data()
     ck = tmp_path / "ck.pt"
-    kw = dict(epochs=1, batch_size=20, progress=False, checkpoint=ck)
+    kw = {"epochs": 1, "batch_size": 20, "progress": False, "checkpoint": ck}
     train(_model(), _mse, (x, y), **kw)
     raw = ck.read_bytes()
     if damage == "truncate":

@@ -102,6 +102,6 @@ def polytope(
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     offsets = (normals * vertices).sum(1)
     X = rng.uniform(-1.0, 1.0, size=(n, 2))
-    y = (X @ normals.T <= offsets).all(1).astype(np.int64)
+    y = (offsets >= X @ normals.T).all(1).astype(np.int64)
     meta = {"vertices": vertices, "normals": normals, "offsets": offsets}
     return split("polytope", X, y, rng, test_fraction, meta)

@@ -32,9 +32,7 @@ def as_matrix(x, name: str = "activations", *, min_rows: int = 2) -> torch.Tenso
         )
     if x.shape[1] == 0:
         raise ValueError(f"{name} has no units (columns), got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        x = x.float()
-    elif x.dtype in (torch.float16, torch.bfloat16):
+    if not x.is_floating_point() or x.dtype in (torch.float16, torch.bfloat16):
         x = x.float()
     peak = float(check_finite(x, name))  # one reduction: NaN, inf and the scale
     if x.dtype != torch.float64 and peak * peak * x.shape[0] > torch.finfo(x.dtype).max:

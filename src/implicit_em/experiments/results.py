@@ -134,11 +134,8 @@ class Result:
             _require(v, _VERDICT_TYPES, path, f"verdicts[{i}]")
             value = v.get("value")
             bad_type = isinstance(value, bool) or not isinstance(value, (int, float))
-            if value is not None and bad_type:
-                if value not in ("nan", "inf", "-inf"):
-                    raise DamagedFileError(
-                        f"{path} is damaged: verdicts[{i}]['value'] is {value!r}"
-                    )
+            if value is not None and bad_type and value not in ("nan", "inf", "-inf"):
+                raise DamagedFileError(f"{path} is damaged: verdicts[{i}]['value'] is {value!r}")
             try:
                 verdicts.append(Verdict.from_dict(v))
             except (TypeError, ValueError) as err:

@@ -67,7 +67,7 @@ def _read(path) -> dict:
             f"checkpoint {path} is damaged and cannot be read ({type(err).__name__}: {err}); "
             "the file was kept: delete it to start over, or pass resume=False"
         ) from err
-    if not isinstance(state, dict) or not _STATE_KEYS <= set(state):
+    if not isinstance(state, dict) or not set(state) >= _STATE_KEYS:
         raise CheckpointError(
             f"{path} is not a training checkpoint (expected keys {sorted(_STATE_KEYS)}); the "
             "file was kept: delete it or pass another checkpoint path"
