@@ -48,6 +48,7 @@ bench: $(STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format src tests bench

@@ -28,7 +28,12 @@ STANDARD_ACTIVATIONS: dict[str, Callable] = {
 }
 
 
-def nearest_standard(fn, z_range=(-10.0, 10.0), n: int = 2001, candidates=None) -> dict:
+def nearest_standard(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    z_range: tuple[float, float] = (-10.0, 10.0),
+    n: int = 2001,
+    candidates: dict[str, Callable] | None = None,
+) -> dict:
     """The standard activation ``a g(b z)`` closest to ``fn`` on ``z_range``.
 
     ``a, b`` are fitted by least squares for every candidate (several starts); the one
@@ -38,26 +43,25 @@ def nearest_standard(fn, z_range=(-10.0, 10.0), n: int = 2001, candidates=None) 
     from scipy.optimize import least_squares
 
     candidates = candidates or STANDARD_ACTIVATIONS
-    z = torch.linspace(*z_range, n, dtype=torch.float64)
+    z = torch.linspace(z_range[0], z_range[1], n, dtype=torch.float64)
     with torch.no_grad():
         f = fn(z).double().numpy()
     scale = max(float(np.abs(f).max()), 1e-12)
-    errors, fits = {}, {}
+    errors: dict[str, float] = {}
+    fits: dict[str, np.ndarray] = {}
     for name, g in candidates.items():
 
         def resid(p, g=g):
             with torch.no_grad():
                 return p[0] * g(p[1] * z).numpy() - f
 
-        best = None
         for b0 in (0.3, 1.0, 3.0):
             gz = np.abs(g(b0 * z).numpy()).max()
             sol = least_squares(resid, x0=[scale / max(gz, 1e-12), b0], method="lm")
             err = float(np.abs(resid(sol.x)).max())
-            if best is None or err < best[0]:
-                best = (err, sol.x)
-        errors[name], fits[name] = best[0], best[1]
-    name = min(errors, key=errors.get)
+            if name not in fits or err < errors[name]:
+                errors[name], fits[name] = err, sol.x
+    name = min(errors, key=errors.__getitem__)
     return {
         "name": name,
         "a": float(fits[name][0]),
@@ -67,7 +71,12 @@ def nearest_standard(fn, z_range=(-10.0, 10.0), n: int = 2001, candidates=None) 
     }
 
 
-def properties(fn, z_range=(-10.0, 10.0), n: int = 4001, tol: float = 1e-9) -> dict:
+def properties(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    z_range: tuple[float, float] = (-10.0, 10.0),
+    n: int = 4001,
+    tol: float = 1e-9,
+) -> dict:
     r"""Shape properties of a scalar activation ``fn`` (evaluated in float64).
 
     Returns:
@@ -85,7 +94,7 @@ def properties(fn, z_range=(-10.0, 10.0), n: int = 4001, tol: float = 1e-9) -> d
         >>> p["odd"], p["monotone"], p["limit_pos"], p["nearest"]["name"]
         (True, 'increasing', 1.0, 'tanh')
     """
-    z = torch.linspace(*z_range, n, dtype=torch.float64, requires_grad=True)
+    z = torch.linspace(z_range[0], z_range[1], n, dtype=torch.float64, requires_grad=True)
     f = fn(z)
     (grad,) = torch.autograd.grad(f.sum(), z)
     f, grad, zd = f.detach(), grad.detach(), z.detach()

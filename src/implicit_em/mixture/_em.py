@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -85,7 +86,8 @@ def parameters_from_responsibilities(
     parts, resp: torch.Tensor, n_total, n_features: int, reg_covar: float, cov: Covariance
 ) -> Params:
     """The M-step for given responsibilities ``(N, K)`` over design chunks ``parts``."""
-    sums, start = 0, 0
+    sums: Any = 0  # a tensor after the first chunk
+    start = 0
     for f in parts:
         sums = sums + resp[start : start + len(f)].T @ f
         start += len(f)
@@ -120,7 +122,8 @@ def initial_responsibilities(X: torch.Tensor, k: int, init_params: str, rng) -> 
 def em_step(parts, params: Params, n_total, reg_covar: float, cov: Covariance):
     """One EM iteration; returns ``(log-likelihood sum, new params, nk)``."""
     w = design_weights(params["means"], params["p"], torch.log(params["weights"]), cov)
-    total, sums = 0.0, 0
+    total: Any = 0.0  # tensors after the first chunk
+    sums: Any = 0
     for f in parts:
         norm, resp = normalize_log_prob(f @ w.T)
         total = total + norm.sum()

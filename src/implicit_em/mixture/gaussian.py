@@ -144,7 +144,8 @@ def _eye_like(t: Tensor) -> Tensor:
     return torch.eye(t.shape[-1], dtype=t.dtype, device=t.device)
 
 
-def _triu(d: int, device) -> tuple[Tensor, Tensor]:
+def _triu(d: int, device) -> Tensor:
+    """Row and column indices ``(2, d (d + 1) / 2)`` of the upper triangle."""
     return torch.triu_indices(d, d, device=device)
 
 

@@ -98,6 +98,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         array([-3.,  3.])
     """
 
+    _state: dict | None  # the gradient solver's raw parameters and optimiser (learned state)
+
     def __init__(
         self,
         n_components: int = 1,
@@ -239,7 +241,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         explicit ``*_init`` values where given, the ``init_params`` M-step elsewhere
         (``parts()`` gives the design chunks of ``X``)."""
         given = (self.weights_init, self.means_init, self.precisions_init)
-        default = None
+        default: _em.Params = {}
         if any(v is None for v in given):
             resp = _em.initial_responsibilities(X, self.n_components, self.init_params, rng)
             cov = COVARIANCES[self.covariance_type]
@@ -250,7 +252,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return default
         return self._explicit_parameters(X, default)
 
-    def _explicit_parameters(self, X: torch.Tensor, default: _em.Params | None) -> _em.Params:
+    def _explicit_parameters(self, X: torch.Tensor, default: _em.Params) -> _em.Params:
+        """The given ``*_init`` values, ``default``'s entries for the others."""
         d, k = X.shape[1], self.n_components
 
         def t(a):
@@ -336,9 +339,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._check_parameters()
         Xt = self._validate(X, reset=True)
         n = Xt.shape[0]
-        n_total = torch.tensor(float(n), dtype=Xt.dtype, device=Xt.device)
-        all_reduce_(n_total)
-        n_total = float(n_total)
+        count = torch.tensor(float(n), dtype=Xt.dtype, device=Xt.device)
+        all_reduce_(count)
+        n_total = float(count)
         if not distributed():
             self._check_enough_samples(n)
         warm = self.warm_start and hasattr(self, "_params")
@@ -367,6 +370,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         finally:
             if bar is not None:
                 bar.stop()
+        assert best is not None  # n_init >= 1 runs
         self._gen = gen  # partial_fit continues with the same stream of mini-batch orders
         self.n_reseeded_ = n_reseeded
         self._set_fitted(best, best.history)
