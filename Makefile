@@ -1,7 +1,7 @@
 # implicit-em: `make run` (quick experiment suite + report), `make test`, `make bench`, `make lint`.
 # Each target creates .venv when missing and installs the pinned torch first, so pip never
 # resolves a bare `torch` requirement to the multi-GB CUDA build. Override with e.g.
-#   make test TORCH_SPEC="torch==2.5.1"
+#   make test TORCH_SPEC="torch==2.14.1"
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
