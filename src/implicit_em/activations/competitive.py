@@ -161,7 +161,10 @@ def maxout(z, group_size: int, dim: int = -1) -> torch.Tensor:
 class _Competitive(nn.Module):
     """Shared: ``dim`` and a fixed or learned (log-parameterised) temperature."""
 
-    em_soft = True
+    @property
+    def em_soft(self) -> bool:
+        """Whether an LSE normalisation shapes the gradient (read by the EM-structure map)."""
+        return True
 
     def __init__(self, dim: int = -1, temperature: float = 1.0, learn_temperature: bool = False):
         super().__init__()

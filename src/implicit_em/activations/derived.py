@@ -379,11 +379,11 @@ class ContinuousModel(EnergyModel):
         lo, hi = self.support
         edges = sorted({lo, hi, *(b for b in self.breakpoints if lo < b < hi)})
         x, w = np.polynomial.legendre.leggauss(self.order)
-        cuts = [
+        starts = [
             np.linspace(a, b, max(1, round(self.panels * (b - a) / (hi - lo))) + 1)[:-1]
             for a, b in itertools.pairwise(edges)
         ]
-        cuts = np.concatenate([*cuts, [hi]])
+        cuts = np.concatenate([*starts, [hi]])
         half, mid = 0.5 * np.diff(cuts), 0.5 * (cuts[1:] + cuts[:-1])
         nodes, weights = mid[:, None] + half[:, None] * x, half[:, None] * w
         s = torch.tensor(nodes.ravel(), dtype=dtype, device=device)

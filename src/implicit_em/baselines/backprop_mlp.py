@@ -30,13 +30,13 @@ class BackpropMLP(FeatureLearner):
         self.lr = check_number(lr, "lr")
         self.seed = seed
 
-    def fit(self, x: torch.Tensor, y=None) -> BackpropMLP:
+    def fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> BackpropMLP:
         """Train on ``x`` ``(n, D)`` and integer labels ``y`` ``(n,)``."""
         if y is None:
             raise ValueError("BackpropMLP is supervised: call fit(x, y) with the labels")
         return super().fit(x, y)
 
-    def _fit(self, x: torch.Tensor, y) -> None:
+    def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         y = torch.as_tensor(y)
         if y.shape != (len(x),) or y.is_floating_point():
             raise ValueError(f"y must hold {len(x)} integer labels, got shape {tuple(y.shape)}")

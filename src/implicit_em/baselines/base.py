@@ -8,10 +8,13 @@ ends in ``_`` (``weight_``, ``n_features_in_``). ``fit`` returns ``self``;
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import torch
 
 from .._checks import check_finite, check_tensor
+
+_L = TypeVar("_L", bound="FeatureLearner")
 
 
 def check_count(value, name: str) -> int:
@@ -62,7 +65,7 @@ class FeatureLearner:
                 )
         return x
 
-    def fit(self, x: torch.Tensor, y=None) -> FeatureLearner:
+    def fit(self: _L, x: torch.Tensor, y: torch.Tensor | None = None) -> _L:
         """Learn from ``x`` ``(n, D)`` (``y`` is ignored by the unsupervised learners)."""
         x = self._check_x(x, fitting=True)
         self.n_features_in_ = x.shape[1]
@@ -77,13 +80,14 @@ class FeatureLearner:
         with torch.no_grad():
             return self._transform(x)
 
-    def fit_transform(self, x: torch.Tensor, y=None) -> torch.Tensor:
+    def fit_transform(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """``fit(x, y).transform(x)``."""
         return self.fit(x, y).transform(x)
 
-    def _fit(self, x, y=None):  # pragma: no cover - abstract
+    def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def _transform(self, x):  # pragma: no cover - abstract
+    def _transform(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -68,15 +68,16 @@ class DecoderFreeEncoder(FeatureLearner):
         self.lr = check_number(lr, "lr")
         self.seed = seed
 
-    def _fit(self, x: torch.Tensor) -> None:
+    def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         torch.manual_seed(self.seed)
-        self.module_ = nn.Sequential(nn.Linear(x.shape[1], self.n_components), nn.ReLU())
+        linear = nn.Linear(x.shape[1], self.n_components)
+        self.module_ = nn.Sequential(linear, nn.ReLU())
         with warnings.catch_warnings():  # ReLU units silent on a whole batch: eps floors them
             warnings.filterwarnings("ignore", ".*feature\\(s\\) are constant", RuntimeWarning)
             fit_module(self.module_, lambda m, b: encoder_loss(m(b[0]), self.lse, self.var,
                        self.tc), (x,), epochs=self.epochs, batch_size=self.batch_size,
                        lr=self.lr, seed=self.seed, description="decoder-free encoder")  # fmt: skip
-        self.weight_ = self.module_[0].weight.detach()
+        self.weight_ = linear.weight.detach()
 
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
         return self.module_(x)

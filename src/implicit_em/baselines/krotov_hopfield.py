@@ -70,7 +70,7 @@ class KrotovHopfield(FeatureLearner):
         self.power = check_number(power, "power")
         self.seed = seed
 
-    def _fit(self, x: torch.Tensor) -> None:
+    def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         g = torch.Generator().manual_seed(self.seed)
         w = torch.randn(self.n_components, x.shape[1], generator=g)
         for epoch in track(range(self.epochs), "krotov-hopfield"):

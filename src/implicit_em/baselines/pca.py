@@ -23,7 +23,7 @@ class PCA(FeatureLearner):
         self.whiten = bool(whiten)
         self.seed = seed
 
-    def _fit(self, x: torch.Tensor) -> None:
+    def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         from sklearn.decomposition import PCA as _SkPCA
 
         if self.n_components > min(x.shape):

@@ -72,7 +72,7 @@ class SoftHebb(FeatureLearner):
         self.t_out = check_number(t_out, "t_out")
         self.seed = seed
 
-    def _fit(self, x: torch.Tensor) -> None:
+    def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         g = torch.Generator().manual_seed(self.seed)
         k, d = self.n_components, x.shape[1]
         w = math.sqrt(3 * self.radius**2 / d) * torch.rand(k, d, generator=g)

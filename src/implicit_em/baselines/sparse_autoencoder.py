@@ -40,16 +40,17 @@ class SparseAutoencoder(FeatureLearner):
         self.lr = check_number(lr, "lr")
         self.seed = seed
 
-    def _fit(self, x: torch.Tensor) -> None:
+    def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         torch.manual_seed(self.seed)
         d, k = x.shape[1], self.n_components
-        self.encoder_ = nn.Sequential(nn.Linear(d, k), nn.ReLU())
+        linear = nn.Linear(d, k)
+        self.encoder_ = nn.Sequential(linear, nn.ReLU())
         self.decoder_ = nn.Linear(k, d)
         model = nn.Sequential(self.encoder_, self.decoder_)
         fit_module(model, lambda m, b: sae_loss(m, b, self.l1), (x,), epochs=self.epochs,
                    batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                    description="sparse autoencoder")  # fmt: skip
-        self.weight_ = self.encoder_[0].weight.detach()
+        self.weight_ = linear.weight.detach()
 
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder_(x)

@@ -63,7 +63,7 @@ class TriangleKMeans(FeatureLearner):
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
         return (self._per_sample(x) - self.mean_) @ self.whitening_
 
-    def _fit(self, x: torch.Tensor) -> None:
+    def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         from sklearn.cluster import KMeans
 
         if x.shape[0] < self.n_components:

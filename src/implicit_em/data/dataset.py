@@ -33,7 +33,7 @@ class Dataset:
 
     @property
     def n_classes(self) -> int | None:
-        if self.y_train is None:
+        if self.y_train is None or self.y_test is None:
             return None
         return int(max(self.y_train.max(), self.y_test.max() if len(self.y_test) else 0)) + 1
 

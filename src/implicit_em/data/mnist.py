@@ -235,6 +235,8 @@ def mnist(
     else:
         X, y = load("test")
         ds = split("mnist", X, y, rng, test_fraction, dict(meta, source="t10k-only"))
+    assert ds.y_train is not None  # MNIST is labelled
+    assert ds.y_test is not None
     if n_train is not None:
         idx = rng.permutation(len(ds.X_train))[: check_count(n_train, "n_train")]
         ds.X_train, ds.y_train = ds.X_train[idx], ds.y_train[idx]

@@ -488,9 +488,10 @@ def _module_row(name, m, args, kwargs, out, dead_tol) -> EMRow | None:
         axis = -1 if isinstance(m, nn.LayerNorm) else 1
         return _row(name, op, NORM, False, axis, shape, behaviour=_behaviour(m, z, axis))
     # anything else: its name says nothing, its Jacobian may (a module hiding a softmax)
-    axis = _unit_axis(z.ndim) if same else None
-    behaviour = _behaviour(m, z, axis) if same else (None, None)
-    return _row(name, op, OTHER, False, axis, shape, behaviour=behaviour)
+    if same and z is not None:
+        axis = _unit_axis(z.ndim)
+        return _row(name, op, OTHER, False, axis, shape, behaviour=_behaviour(m, z, axis))
+    return _row(name, op, OTHER, False, None, shape, behaviour=(None, None))
 
 
 def _function_row(name, target, args, kwargs, out, dead_tol, method: bool) -> EMRow | None:

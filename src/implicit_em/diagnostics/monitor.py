@@ -40,7 +40,7 @@ class Monitor(Callback):
         """Evaluate every probe now and append the record to ``history``."""
         was_training = model.training
         model.eval()
-        row = {"step": int(step), "epoch": int(epoch)}
+        row: dict[str, float] = {"step": int(step), "epoch": int(epoch)}
         try:
             with torch.no_grad():
                 for name, fn in self.probes.items():

@@ -53,7 +53,7 @@ def count_regions_2d(
     xs = torch.linspace(x0, x1, resolution)
     ys = torch.linspace(y0, y1, resolution)
     grid = torch.cartesian_prod(xs, ys)
-    patterns = set()
+    patterns: set[bytes] = set()
     with torch.no_grad():
         for chunk in grid.split(batch_size):
             out = fn(chunk)

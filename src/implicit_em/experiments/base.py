@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
 
 from .results import VERDICTS, Verdict
 from .verdicts import grade_below
@@ -82,16 +84,16 @@ class Experiment:
     title: str
     claims: tuple[str, ...]
     config: type
-    run: Callable[[object, object], dict]
+    run: Callable[[Any, Path], dict]  # run(cfg, out_dir) -> result; cfg: this config's type
     quick: dict = field(default_factory=dict)
-    plot: Callable[[dict, object], list] | None = None
+    plot: Callable[[dict, Path], list] | None = None
     stochastic: bool = True  # False: one seed decides (deterministic measurements)
     # claims whose verdict at quick sizes has been seen to differ from the full run's:
     # a quick run marks them "indicative (quick sizes)" instead of deciding them
     indicative_when_quick: tuple[str, ...] = ()
     # across_seeds(tables, cfg) -> {name: rows}: tables computed from every seed's rows
     # (stacked, with a "seed" column when there are several), shown first in the report
-    across_seeds: Callable[[dict, object], dict] | None = None
+    across_seeds: Callable[[dict, Any], dict] | None = None
 
     def __post_init__(self):
         if not is_dataclass(self.config) or "seed" not in {f.name for f in fields(self.config)}:

@@ -208,7 +208,7 @@ class ImplicitEMLayer(nn.Module):
         r = torch.softmax(-d / self.temperature, 1)
         if self.output == "responsibilities":
             return r
-        if self.output == "gated":
+        if self.output == "gated" or self.activation is None:
             return d * r
         return self.activation(d)
 

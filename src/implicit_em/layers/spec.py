@@ -21,6 +21,7 @@ Example: ``"784-256:iem(infomax+balance,distance=euclidean,output=gated)-10"``.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from torch import nn
 
@@ -33,7 +34,9 @@ _TOKEN = re.compile(r"^(\d+)(?::([a-z_][a-z0-9_.]*)(?:\((.*)\))?)?$")
 
 
 def _iem(d_in: int, width: int, args: str | None, token: str) -> ImplicitEMLayer:
-    kwargs, controls, none = {}, [], False
+    kwargs: dict[str, Any] = {}
+    controls: list[str] = []
+    none = False
     for part in (args or "").split(","):
         part = part.strip()
         if not part:
@@ -87,7 +90,8 @@ def build(spec: str) -> nn.Sequential:
         raise ValueError(f"spec {spec!r} needs an input width and at least one layer")
     if not tokens[0].isdigit() or int(tokens[0]) < 1:
         raise ValueError(f"{tokens[0]!r}: the first token is the input width, a number >= 1")
-    layers, d_in = [], int(tokens[0])
+    layers: list[nn.Module] = []
+    d_in = int(tokens[0])
     for token in tokens[1:]:
         m = _TOKEN.match(token)
         if m is None or int(m.group(1)) < 1:

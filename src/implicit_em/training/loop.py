@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.distributed as dist
@@ -124,7 +125,7 @@ def _terms(out) -> tuple[torch.Tensor, dict]:
             raise ValueError(f"loss_fn must return a scalar, got shape {tuple(out.shape)}")
         return out, {"loss": out}
     if isinstance(out, dict) and out:
-        total = out["loss"] if "loss" in out else sum(out.values())
+        total = out["loss"] if "loss" in out else cast(torch.Tensor, sum(out.values()))
         return total, {"loss": total, **{k: v for k, v in out.items() if k != "loss"}}
     raise TypeError("loss_fn must return a scalar tensor or a non-empty dict of scalar tensors")
 
