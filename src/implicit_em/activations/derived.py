@@ -108,9 +108,15 @@ class DiscreteModel(EnergyModel):
         self.params = {}
 
     def energies(self, z):
+        """``E(z, s)`` for every level ``s``, ``(..., S)``."""
+        if self._energy is None:
+            raise NotImplementedError("DiscreteModel needs energy= (or a subclass's energies())")
         return self._energy(z)
 
     def values(self, z):
+        """The level values ``s``, broadcastable to the energies."""
+        if self._values is None:
+            raise NotImplementedError("DiscreteModel needs values= (or a subclass's values())")
         return self._values(z)
 
     def numeric(self, z, statistic):

@@ -528,7 +528,7 @@ def _function_row(name, target, args, kwargs, out, dead_tol, method: bool) -> EM
 
 class _Tracer(fx.Tracer):
     def __init__(self):
-        super().__init__(autowrap_modules=(math, _lse))
+        super().__init__(autowrap_modules=(math, _lse))  # type: ignore[arg-type] # a stub bug
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         return (

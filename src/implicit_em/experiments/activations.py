@@ -30,7 +30,7 @@ from ..diagnostics.shape import STANDARD_ACTIVATIONS, properties
 from ..progress import track
 from .base import Experiment, Verdict, grade_below
 
-MODELS = [
+MODELS: list[tuple[str, dict]] = [
     ("gaussian", {"m": 1.0, "sigma": 1.0}),
     ("gaussian", {"m": 2.0, "sigma": 0.7}),
     ("laplace", {"m": 1.0, "b": 1.0}),

@@ -90,9 +90,10 @@ def local_derivative(act: nn.Module, z: torch.Tensor, elementwise: bool) -> torc
     element-wise activations, the closed form for competitive ones that give it, the
     full Jacobian's diagonal otherwise."""
     z = z.detach()
-    if hasattr(act, "jacobian_diagonal"):
+    jacobian_diagonal = getattr(act, "jacobian_diagonal", None)
+    if jacobian_diagonal is not None:
         with torch.no_grad():
-            return act.jacobian_diagonal(z)
+            return jacobian_diagonal(z)
     if elementwise:
         z = z.clone().requires_grad_(True)
         with torch.enable_grad():
@@ -215,7 +216,9 @@ def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, l
     zero = zero_derivative_units(model, probe)
     model.zero_grad()
     loss(model, (x_tr, y_tr)).backward()
-    row_grad = model.l1.weight.grad.norm(dim=1)
+    grad = model.l1.weight.grad
+    assert grad is not None  # the backward above reached l1
+    row_grad = grad.norm(dim=1)
     keep = torch.ones(cfg.hidden, dtype=torch.bool)
     keep[shifted] = False
     grad_ratio = float(row_grad[shifted].mean() / row_grad[keep].mean().clamp_min(1e-30))
@@ -242,7 +245,9 @@ def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, l
 
 
 def run(cfg: Config, out_dir) -> dict:
-    rows, history, skipped = [], [], []
+    rows: list[dict] = []
+    history: list[dict] = []
+    skipped: list[str] = []
     for d_i, name in enumerate(cfg.datasets):
         ds = _data(name, cfg)
         if ds is None:
@@ -292,7 +297,7 @@ def decide_c9(
         r["shifted_zero_derivative_float64"] == 1.0 and r["recovered_fraction"] <= 0.01
         for r in relu
     )
-    by_act = {}
+    by_act: dict[str, list[dict]] = {}
     for r in soft:
         by_act.setdefault(r["activation"], []).append(r)
     recovers = {

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -112,7 +113,13 @@ def feature_stats(a: torch.Tensor, cfg: Config) -> dict:
 
 def one_fit(name: str, x, xt, y, yt, cfg: Config, seed: int) -> dict:
     """Fit one model and measure it."""
-    common = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": seed}
+    common: dict[str, Any] = {
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "seed": seed,
+    }
+    model: SparseAutoencoder | DecoderFreeEncoder
     if name == SAE:
         model = SparseAutoencoder(cfg.width, l1=cfg.l1, **common)
     else:
@@ -132,7 +139,7 @@ def one_fit(name: str, x, xt, y, yt, cfg: Config, seed: int) -> dict:
         "n_parameters": model.n_parameters,
         "fit_s": fit_s,
     }
-    if name == SAE:
+    if isinstance(model, SparseAutoencoder):  # name == SAE
         row["recon_mse_decoder"] = float(((model.reconstruct(xt) - xt) ** 2).mean())
     return row
 
@@ -156,7 +163,9 @@ def decide_c11_encoder(dead_share: dict[str, tuple[float, float]], collapsed: fl
 
 
 def run(cfg: Config, out_dir) -> dict:
-    rows, shares, skipped = [], {}, []
+    rows: list[dict] = []
+    shares: dict = {}
+    skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         raw = linear_probe(x, ds.y_train, xt, ds.y_test, seed=cfg.seed)
         rows.append({"dataset": ds_name, "variant": "raw pixels",

@@ -141,7 +141,7 @@ def summarise(rows, cfg) -> dict:
     for k in sorted({r["sources"] for r in rows}):
         at = {r["method"]: r["amari"] for r in rows if r["sources"] == k}
         fast = at.pop("FastICA (scikit-learn)")
-        best = min(at, key=at.get)
+        best = min(at, key=at.__getitem__)
         second = min(at["gaussian_infomax"], at["decorrelation+hinge"])
         best_ratio = max(best_ratio, at[best] / fast)
         second_order_ratio = min(second_order_ratio, second / fast)

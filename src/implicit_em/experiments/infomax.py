@@ -265,11 +265,9 @@ def _p_values(a, b, cfg, rng) -> dict:
         lp = ly[perm[:, :, None], perm[:, None, :]]
         hs.append((kx[None] * lp).sum((1, 2)) / (n - 1) ** 2)
         tc.append(total_correlation(torch.stack([at[:, 0].expand_as(perm), bt[perm]], 2)))
-    hs, tc = torch.cat(hs).numpy(), torch.cat(tc).numpy()
-    return {
-        name: float((1 + (s[1:] >= s[0]).sum()) / (1 + perms))
-        for name, s in (("gaussian_p", corr), ("hsic_p", hs), ("spacing_tc_p", tc))
-    }
+    stats = (("gaussian_p", corr), ("hsic_p", torch.cat(hs).numpy()),
+             ("spacing_tc_p", torch.cat(tc).numpy()))  # fmt: skip
+    return {name: float((1 + (s[1:] >= s[0]).sum()) / (1 + perms)) for name, s in stats}
 
 
 def run(cfg: Config, out_dir) -> dict:
@@ -360,14 +358,15 @@ def decide_c14_detection(pairs: list[dict], alpha: float) -> tuple[str, dict]:
     null = next(p for p in pairs if p["case"] == "independent")
     proxy = {p["case"] for p in dependent if p["gaussian_p"] < alpha}
     hsic = {p["case"] for p in dependent if p["hsic_p"] < alpha}
+    catches = len(proxy) > len(dependent) / 2
+    thorough = proxy <= hsic and len(hsic) > len(proxy) and null["hsic_p"] >= alpha
     found = {
         "proxy_detects": sorted(proxy),
         "hsic_detects": sorted(hsic),
-        "proxy_catches_most": len(proxy) > len(dependent) / 2,
-        "hsic_more_thorough": proxy <= hsic and len(hsic) > len(proxy)
-        and null["hsic_p"] >= alpha,
-    }  # fmt: skip
-    held = found["proxy_catches_most"] + found["hsic_more_thorough"]
+        "proxy_catches_most": catches,
+        "hsic_more_thorough": thorough,
+    }
+    held = int(catches) + int(thorough)
     return ("refuted", "partly", "confirmed")[held], found
 
 

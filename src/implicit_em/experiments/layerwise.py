@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -135,13 +136,14 @@ def _ce(out, batch):
 
 
 def run(cfg: Config, out_dir) -> dict:
-    rows, skipped = [], []
+    rows: list[dict] = []
+    skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         mean, scale = x.mean(0), float((x - x.mean(0)).std())  # centred, one global scale
         x, xt = (x - mean) / scale, (xt - mean) / scale
         y = torch.as_tensor(ds.y_train)
         n_classes = int(y.max()) + 1
-        common = {"batch_size": cfg.batch_size, "seed": cfg.seed, "progress": False}
+        common: dict[str, Any] = {"batch_size": cfg.batch_size, "seed": cfg.seed, "progress": False}
         for kind in KINDS:
             torch.manual_seed(cfg.seed)
             layers = make_stack(kind, x.shape[1], cfg)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -118,7 +119,7 @@ class ImplicitEMFeatures(FeatureLearner):
         self.n_components, self.epochs, self.batch_size = n_components, epochs, batch_size
         self.lr, self.seed, self.layer = lr, seed, layer
 
-    def _fit(self, x: torch.Tensor) -> None:
+    def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         self.mean_ = x.mean(0)
         self.scale_ = float((x - self.mean_).std()) + 1e-12
         torch.manual_seed(self.seed)
@@ -139,10 +140,15 @@ def learners(k: int, d: int, cfg: Config, seed: int, dataset: str = "mnist") -> 
     """Every learner at width ``k`` for inputs of width ``d`` (PCA only when ``k <= d``)."""
     wide = k > cfg.wide
     epochs = cfg.epochs_wide if wide else cfg.epochs
-    grad = {"epochs": epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": seed}
-    iem = dict(IEM_CONFIGS["wide" if wide else "narrow"])
+    grad: dict[str, Any] = {
+        "epochs": epochs,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "seed": seed,
+    }
+    iem: dict[str, Any] = dict(IEM_CONFIGS["wide" if wide else "narrow"])
     iem["epochs"] = max(1, round(iem["epochs"] * cfg.iem_epochs_scale))
-    out = {}
+    out: dict[str, FeatureLearner] = {}
     if k <= d:
         out["PCA"] = PCA(k, seed=seed)
     out |= {
@@ -189,7 +195,8 @@ def weight_cos(learner) -> float | None:
 
 
 def run(cfg: Config, out_dir) -> dict:
-    rows, skipped = [], []
+    rows: list[dict] = []
+    skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         y = torch.as_tensor(ds.y_train)
         for k in cfg.widths:

@@ -108,7 +108,7 @@ def decide_c21(rows: list[dict], lost: float, works: float) -> tuple[str, dict]:
     competitions work -- grouped softmax and LWTA within ``works`` of ReLU's. Confirmed
     iff all parts hold on every dataset, refuted iff none holds anywhere, else partly.
     Returns the verdict and the share of datasets where each part holds."""
-    parts = {"a": [], "b": [], "c": []}
+    parts: dict[str, list[bool]] = {"a": [], "b": [], "c": []}
     for ds in dict.fromkeys(r["dataset"] for r in rows):
         at = {r["output"]: r for r in rows if r["dataset"] == ds}
         ref = at[REFERENCE]["accuracy"]
@@ -125,7 +125,8 @@ def decide_c21(rows: list[dict], lost: float, works: float) -> tuple[str, dict]:
 def run(cfg: Config, out_dir) -> dict:
     from sklearn.decomposition import PCA
 
-    rows, skipped = [], []
+    rows: list[dict] = []
+    skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         y, yt = torch.as_tensor(ds.y_train), torch.as_tensor(ds.y_test)
         pca = PCA(cfg.n_pcs, random_state=cfg.seed).fit(ds.X_train)

@@ -25,11 +25,12 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: fall back to O_EXCL lock files
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 import torch
@@ -279,7 +280,7 @@ class RunLock:
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / ".lock"
-        self.fd = None
+        self.fd: int | None = None
 
     def _busy(self) -> RunError:
         try:
@@ -320,6 +321,7 @@ class RunLock:
 
     def __exit__(self, *exc):
         self.path.unlink(missing_ok=True)
+        assert self.fd is not None  # __enter__ opened it
         os.close(self.fd)
         self.fd = None
 
@@ -365,7 +367,7 @@ def run_experiments(
 
 def _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds, jobs) -> dict:
     meta_path = run_dir / "run.json"
-    meta = {"started": _now(), "experiments": []}
+    meta: dict[str, Any] = {"started": _now(), "experiments": []}
     if meta_path.exists():
         try:
             meta = read_run_meta(meta_path)

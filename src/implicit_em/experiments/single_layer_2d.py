@@ -22,6 +22,7 @@ on the data and on a grid, against the most ``K`` lines can make in the plane,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,7 @@ from ..training import train
 from .base import Experiment, Verdict
 from .config import bounded
 
-AUTOENCODERS = {
+AUTOENCODERS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
     "gate_silu": lambda: make_activation("gate_silu"),
@@ -86,7 +87,7 @@ def max_regions(k: int, d: int = 2) -> int:
     return sum(math.comb(k, i) for i in range(min(k, d) + 1))
 
 
-def _data(name: str, cfg: Config, seed: int) -> torch.Tensor:
+def _data(name: str, cfg: Config, seed: int) -> tuple[torch.Tensor, dict]:
     ds = load_dataset(name, seed=seed, n_samples=cfg.n_samples)
     return torch.as_tensor(ds.X_train, dtype=torch.float32), ds.meta
 
@@ -95,15 +96,19 @@ def _fit(kind: str, name: str, x: torch.Tensor, k: int, cfg: Config, seed: int):
     """Train one layer; returns ``(z_fn, h_fn, reconstruction or None)``."""
     torch.manual_seed(seed)
     wd = 0.0
+    model: nn.Module
     if kind == "ae":
-        model = nn.Sequential(nn.Linear(2, k), AUTOENCODERS[name](), nn.Linear(k, 2))
+        lin = nn.Linear(2, k)
+        ae = nn.Sequential(lin, AUTOENCODERS[name](), nn.Linear(k, 2))
+        model = ae
 
         def loss(m, b):
             return nn.functional.mse_loss(m(b[0]), b[0])
     else:
         control = None if name in ("none", "weight_norm", "weight_decay") else name
         wd = cfg.weight_decay if name == "weight_decay" else 0.0
-        model = ImplicitEMLayer(2, k, objective=control, weight_norm=name == "weight_norm")
+        layer = ImplicitEMLayer(2, k, objective=control, weight_norm=name == "weight_norm")
+        model = layer
 
         def loss(m, b):
             return m.objective(b[0])
@@ -113,11 +118,10 @@ def _fit(kind: str, name: str, x: torch.Tensor, k: int, cfg: Config, seed: int):
           description=f"single_layer_2d:{kind}/{name}/{k}")  # fmt: skip
     model.eval()
     if kind == "ae":
-        lin = model[0]
         with torch.no_grad():
-            rec = float(nn.functional.mse_loss(model(x), x))
-        return lin.weight.detach(), lin.bias.detach(), (lambda g: model[:2](g)), rec
-    return model.weight.detach(), model.bias.detach(), model.responsibilities, None
+            rec = float(nn.functional.mse_loss(ae(x), x))
+        return lin.weight.detach(), lin.bias.detach(), (lambda g: ae[:2](g)), rec
+    return layer.weight.detach(), layer.bias.detach(), layer.responsibilities, None
 
 
 def hyperplane_stats(w: torch.Tensor, b: torch.Tensor) -> dict:
@@ -198,7 +202,9 @@ def one_cell(name_ds: str, k: int, cfg: Config, seed: int, lines: list, points: 
 
 
 def run(cfg: Config, out_dir) -> dict:
-    rows, lines, points = [], [], []
+    rows: list[dict] = []
+    lines: list[dict] = []
+    points: list[dict] = []
     for i, name in enumerate(cfg.datasets):
         for k in cfg.widths:
             rows += one_cell(name, k, cfg, cfg.seed * 1000 + 10 * i, lines, points)

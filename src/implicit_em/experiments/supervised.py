@@ -164,7 +164,8 @@ def decide_c22(rows: list[dict], tolerance: float) -> tuple[str, float | None]:
 
 
 def run(cfg: Config, out_dir) -> dict:
-    rows, skipped = [], []
+    rows: list[dict] = []
+    skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         y, yt = torch.as_tensor(ds.y_train), torch.as_tensor(ds.y_test)
         for name in CONFIGS:

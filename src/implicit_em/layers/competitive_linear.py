@@ -2,6 +2,8 @@ r"""``CompetitiveLinear``: a linear map followed by a competitive activation."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from torch import nn
 
 from .._checks import check_tensor
@@ -40,7 +42,7 @@ class CompetitiveLinear(nn.Sequential):
 
     def forward(self, x):
         check_tensor(x, "x")
-        w = self[0].weight
+        w = cast(nn.Linear, self[0]).weight
         if x.ndim < 1 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"x must have shape (..., {w.shape[1]}), got {tuple(x.shape)}")
         if x.dtype != w.dtype:

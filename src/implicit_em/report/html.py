@@ -169,7 +169,7 @@ def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
                 f'<div class="words">quick: {html.escape(verdict)}; '
                 + (
                     f"last full run <code>{html.escape(full[0])}</code>: {_badge(last[0])}"
-                    if last
+                    if full is not None and last
                     else "no full run in this folder yet (iem run all)"
                 )
                 + "</div>"
@@ -269,8 +269,8 @@ def _section(name: str, r: Result, exp_dir: Path) -> str:
             parts.append(
                 f"<figure>{_img(path)}<figcaption>{html.escape(fig.caption)}</figcaption></figure>"
             )
-    for tname, rows in r.tables.items():
-        parts.append(f"<h3>Table: {html.escape(tname)}</h3>{_table(rows, max_rows=30)}")
+    for tname, table in r.tables.items():
+        parts.append(f"<h3>Table: {html.escape(tname)}</h3>{_table(table, max_rows=30)}")
     if r.metrics:
         parts.append(f"<h3>Metrics</h3><details><summary>show</summary>{_kv(r.metrics)}</details>")
     parts.append(f"<h3>Config</h3>{_kv(r.config)}")

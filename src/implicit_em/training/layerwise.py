@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -202,7 +203,7 @@ class _EndToEnd(nn.Module):
         aux, h = 0.0, x
         for i, m in enumerate(self.net):
             if self.layer_weight and i in self.stages:
-                aux = aux + sum(m.objective(h).values())
+                aux = aux + sum(cast(Any, m).objective(h).values())
             h = m(h)
         terms = {"task": self.loss_fn(h, (x, *rest))}
         if self.layer_weight:
