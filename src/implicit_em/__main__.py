@@ -1,3 +1,5 @@
+"""``python -m implicit_em``: the ``iem`` command line."""
+
 import sys
 
 from .cli import main

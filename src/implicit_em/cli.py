@@ -101,6 +101,7 @@ def _cmd_run(args) -> int:
 
 
 def main(argv=None) -> int:
+    """The ``iem`` command line (``iem --help``); returns the exit status."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":

@@ -31,6 +31,7 @@ import math
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from ._checks import (
     check_positive,
@@ -326,12 +327,15 @@ class LSELoss(nn.Module):
         super().__init__()
         self.dim, self.reduction = dim, check_reduction(reduction)
 
+    @override
     def forward(self, d, mask=None):
         return lse_loss(d, self.dim, mask=mask, reduction=self.reduction)
 
     def em_responsibilities(self, d, mask=None):
+        """``softmax(-d)`` along ``dim``, moved last (for the EM-structure map)."""
         return responsibilities(d, self.dim, mask=mask).movedim(self.dim, -1)
 
+    @override
     def extra_repr(self) -> str:
         return f"dim={self.dim}, reduction={self.reduction!r}"
 
@@ -343,11 +347,14 @@ class DistanceCrossEntropy(nn.Module):
         super().__init__()
         self.dim, self.reduction = dim, check_reduction(reduction)
 
+    @override
     def forward(self, d, target, mask=None):
         return distance_cross_entropy(d, target, self.dim, mask=mask, reduction=self.reduction)
 
     def em_responsibilities(self, d, target=None, mask=None):
+        """``softmax(-d)`` along ``dim``, moved last (for the EM-structure map)."""
         return responsibilities(d, self.dim, mask=mask).movedim(self.dim, -1)
 
+    @override
     def extra_repr(self) -> str:
         return f"dim={self.dim}, reduction={self.reduction!r}"

@@ -34,6 +34,7 @@ import math
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from .._checks import check_positive, check_tensor, normalize_dim
 
@@ -192,11 +193,13 @@ class SoLU(_Competitive):
         super().__init__(dim, temperature, learn_temperature)
         self.norm = nn.LayerNorm(layer_norm) if layer_norm else None
 
+    @override
     def forward(self, z):
         a = solu(z, self.dim, self.temperature)
         return self.norm(a) if self.norm is not None else a
 
     def em_responsibilities(self, z):
+        """``softmax(z / T)`` along ``dim``, moved last: the responsibilities SoLU weights by."""
         return torch.softmax(z / self.temperature, self.dim).movedim(self.dim, -1)
 
     def jacobian_diagonal(self, z):
@@ -211,10 +214,12 @@ class SoLU(_Competitive):
 class NegLogSoftmin(_Competitive):
     """Module form of :func:`neg_log_softmin`."""
 
+    @override
     def forward(self, z):
         return neg_log_softmin(z, self.dim, self.temperature)
 
     def em_responsibilities(self, z):
+        """``softmax(-z / T)`` along ``dim``, moved last: ``z`` as distances."""
         return torch.softmax(-z / self.temperature, self.dim).movedim(self.dim, -1)
 
     def jacobian_diagonal(self, z):
@@ -238,6 +243,7 @@ class _Grouped(_Competitive):
 class GroupedSoftmax(_Grouped):
     """Module form of :func:`grouped_softmax`."""
 
+    @override
     def forward(self, z):
         return grouped_softmax(z, self.group_size, self.dim, self.temperature)
 
@@ -250,6 +256,7 @@ class GroupedSoftmax(_Grouped):
 class GroupedSoLU(_Grouped):
     """Module form of :func:`grouped_solu`."""
 
+    @override
     def forward(self, z):
         return grouped_solu(z, self.group_size, self.dim, self.temperature)
 
@@ -271,8 +278,11 @@ class LWTA(_Grouped):
 
     @property
     def em_soft(self) -> bool:  # the straight-through backward is grouped SoLU's
+        """Whether an LSE normalisation shapes the gradient (with the straight-through backward,
+        grouped SoLU's does)."""
         return self.straight_through
 
+    @override
     def forward(self, z):
         return lwta(
             z,
@@ -282,10 +292,12 @@ class LWTA(_Grouped):
             temperature=self.temperature,
         )
 
+    @override
     def em_responsibilities(self, z):
         g, axis = _groups(z, self.group_size, self.dim)
         return _winners(g, axis).movedim(axis, -1)
 
+    @override
     def extra_repr(self) -> str:
         return super().extra_repr() + (", straight_through" if self.straight_through else "")
 
@@ -299,12 +311,15 @@ class Maxout(nn.Module):
         super().__init__()
         self.group_size, self.dim = _check_group_size(group_size), dim
 
+    @override
     def forward(self, z):
         return maxout(z, self.group_size, self.dim)
 
     def em_responsibilities(self, z):
+        """One-hot arg-max per group, moved last (maxout's hard responsibilities)."""
         g, axis = _groups(z, self.group_size, self.dim)
         return _winners(g, axis).movedim(axis, -1)
 
+    @override
     def extra_repr(self) -> str:
         return f"group_size={self.group_size}, dim={self.dim}"

@@ -50,6 +50,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
 from .._checks import check_positive, check_tensor
 
@@ -75,9 +76,12 @@ class EnergyModel:
     params: dict
 
     def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
+        """The closed form of ``statistic`` (``"mean"``, ``"map"``, ...) at ``z``;
+        ``NotImplementedError`` where none exists."""
         raise NotImplementedError(f"{self.name} has no closed form for {statistic!r}")
 
     def numeric(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
+        """``statistic`` at ``z`` by the numeric path (sum over hypotheses, or quadrature)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -119,6 +123,7 @@ class DiscreteModel(EnergyModel):
             raise NotImplementedError("DiscreteModel needs values= (or a subclass's values())")
         return self._values(z)
 
+    @override
     def numeric(self, z, statistic):
         e, v = self.energies(z), self.values(z)
         log_r = torch.log_softmax(-e, dim=-1)
@@ -145,16 +150,20 @@ class TwoSigned(DiscreteModel):
         self.params = {"m": check_positive(m, "m", tensor_ok=True)}
 
     def rho(self, u):  # energy of a residual u = z - location
+        """Energy ``rho(u)`` of a residual ``u = z - location`` (subclasses define it)."""
         raise NotImplementedError
 
+    @override
     def energies(self, z):
         m = self.params["m"]
         return torch.stack([self.rho(z - m), self.rho(z + m)], -1)
 
+    @override
     def values(self, z):
         one = torch.ones((), dtype=z.dtype, device=z.device)
         return torch.stack([one, -one])
 
+    @override
     def closed_form(self, z, statistic):
         m = self.params["m"]
         half_gap = 0.5 * (self.rho(z + m) - self.rho(z - m))  # (d_- - d_+) / 2
@@ -174,9 +183,11 @@ class Gaussian(TwoSigned):
         super().__init__(m)
         self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
 
+    @override
     def rho(self, u):
         return u**2 / (2 * self.params["sigma"] ** 2)
 
+    @override
     def closed_form(self, z, statistic):
         if statistic == "mean":
             return torch.tanh(_scale(z, self.params["m"] / self.params["sigma"] ** 2))
@@ -192,9 +203,11 @@ class Laplace(TwoSigned):
         super().__init__(m)
         self.params["b"] = check_positive(b, "b", tensor_ok=True)
 
+    @override
     def rho(self, u):
         return u.abs() / self.params["b"]
 
+    @override
     def closed_form(self, z, statistic):
         if statistic == "mean":
             m = self.params["m"]
@@ -212,10 +225,12 @@ class StudentT(TwoSigned):
         self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
         self.params["nu"] = check_positive(nu, "nu", tensor_ok=True)
 
+    @override
     def rho(self, u):
         nu, s = self.params.get("nu", 1.0), self.params["sigma"]
         return 0.5 * (nu + 1) * torch.log1p(u**2 / (nu * s**2))
 
+    @override
     def closed_form(self, z, statistic):
         if statistic != "mean":
             return super().closed_form(z, statistic)
@@ -235,6 +250,7 @@ class Cauchy(StudentT):
         super().__init__(m, sigma, nu=1.0)
         del self.params["nu"]
 
+    @override
     def closed_form(self, z, statistic):
         if statistic != "mean":
             return super().closed_form(z, statistic)
@@ -252,6 +268,7 @@ class Huber(TwoSigned):
         self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
         self.params["delta"] = check_positive(delta, "delta", tensor_ok=True)
 
+    @override
     def rho(self, u):
         r = (u / self.params["sigma"]).abs()
         delta = self.params["delta"]
@@ -270,13 +287,16 @@ class ThreeLevel(DiscreteModel):
             "sigma": check_positive(sigma, "sigma", tensor_ok=True),
         }
 
+    @override
     def energies(self, z):
         m, s = self.params["m"], self.params["sigma"]
         return torch.stack([(z + m) ** 2, z**2, (z - m) ** 2], -1) / (2 * s**2)
 
+    @override
     def values(self, z):
         return torch.tensor([-1.0, 0.0, 1.0], dtype=z.dtype, device=z.device)
 
+    @override
     def closed_form(self, z, statistic):
         if statistic != "mean":
             return super().closed_form(z, statistic)
@@ -307,20 +327,24 @@ class Gate(DiscreteModel):
     def __repr__(self) -> str:
         return f"Gate(link={self.link!r}, output={self.output!r}, {super().__repr__()[5:-1]})"
 
+    @override
     def energies(self, z):
         u = z / self.params["temperature"]
         if self.link == "logistic":
             return torch.stack([torch.zeros_like(u), -u], -1)
         return torch.stack([-torch.special.log_ndtr(-u), -torch.special.log_ndtr(u)], -1)
 
+    @override
     def values(self, z):
         on = z if self.output == "gated" else torch.ones_like(z)
         return torch.stack([torch.zeros_like(z), on], -1)
 
     def p_on(self, z):
+        """Posterior probability that the gate is on at ``z`` (logistic or probit link)."""
         u = z / self.params["temperature"]
         return torch.sigmoid(u) if self.link == "logistic" else torch.special.ndtr(u)
 
+    @override
     def closed_form(self, z, statistic):
         t = self.params["temperature"]
         if statistic == "mean":  # fused torch kernels: T silu(z/T) = z sigmoid(z/T), etc.
@@ -375,9 +399,11 @@ class ContinuousModel(EnergyModel):
         self.params = {}
 
     def energy(self, z, s):
+        """Energy ``E(z, s)`` of the latent value ``s`` given ``z``."""
         return self._energy(z, s)
 
     def log_prior(self, s):
+        """Log prior ``log p(s)`` of the latent value ``s``."""
         return self._log_prior(s)
 
     def nodes(self, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -395,6 +421,7 @@ class ContinuousModel(EnergyModel):
         s = torch.tensor(nodes.ravel(), dtype=dtype, device=device)
         return s, torch.tensor(np.log(weights.ravel()), dtype=dtype, device=device)
 
+    @override
     def numeric(self, z, statistic, chunk: int = 1 << 22):
         s, log_w = self.nodes(z.dtype, z.device)
         flat = z.reshape(-1)
@@ -433,12 +460,15 @@ class GaussianPrior(ContinuousModel):
             "sigma": check_positive(sigma, "sigma", tensor_ok=True),
         }
 
+    @override
     def energy(self, z, s):
         return (z - s) ** 2 / (2 * self.params["sigma"] ** 2)
 
+    @override
     def log_prior(self, s):
         return -(s**2) / (2 * self.params["tau"] ** 2)
 
+    @override
     def closed_form(self, z, statistic):
         t2, s2 = self.params["tau"] ** 2, self.params["sigma"] ** 2
         if statistic in ("mean", "mode"):
@@ -470,12 +500,15 @@ class LaplacePrior(ContinuousModel):
             "sigma": check_positive(sigma, "sigma", tensor_ok=True),
         }
 
+    @override
     def energy(self, z, s):
         return (z - s) ** 2 / (2 * self.params["sigma"] ** 2)
 
+    @override
     def log_prior(self, s):
         return -s.abs() / self.params["b"]
 
+    @override
     def closed_form(self, z, statistic):
         b, sig = self.params["b"], self.params["sigma"]
         a = sig**2 / b
@@ -590,6 +623,7 @@ class DerivedActivation(nn.Module):
         self.learned = sorted(learn)
 
     def current_params(self) -> dict:
+        """The model parameters now: fixed ones as given, learned ones from their parameters."""
         learned = {
             k: getattr(self, k).exp() if k in self.positive else getattr(self, k)
             for k in self.learned
@@ -600,9 +634,11 @@ class DerivedActivation(nn.Module):
         """The :class:`EnergyModel` with the module's current parameter values."""
         return ENERGY_MODELS[self.model](**self.options, **self.current_params())
 
+    @override
     def forward(self, z):
         return posterior_activation(z, self.energy_model(), self.statistic)
 
+    @override
     def extra_repr(self) -> str:
         ps = ", ".join(
             f"{k}={float(torch.as_tensor(v).detach()):.4g}"

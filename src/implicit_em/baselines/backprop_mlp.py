@@ -61,5 +61,6 @@ class BackpropMLP(FeatureLearner):
 
     @property
     def n_parameters(self) -> int:
+        """Number of learned parameters (for the per-parameter comparison)."""
         k, d = self.n_components, self.n_features_in_
         return k * (d + 1) + len(self.classes_) * (k + 1)

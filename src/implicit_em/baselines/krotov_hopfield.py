@@ -84,4 +84,5 @@ class KrotovHopfield(FeatureLearner):
 
     @property
     def n_parameters(self) -> int:
+        """Number of learned parameters (for the per-parameter comparison)."""
         return self.n_components * self.n_features_in_

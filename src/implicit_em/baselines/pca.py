@@ -39,4 +39,5 @@ class PCA(FeatureLearner):
 
     @property
     def n_parameters(self) -> int:
+        """Number of learned parameters (for the per-parameter comparison)."""
         return self.n_components * self.n_features_in_ + self.n_features_in_

@@ -94,4 +94,5 @@ class SoftHebb(FeatureLearner):
 
     @property
     def n_parameters(self) -> int:
+        """Number of learned parameters (for the per-parameter comparison)."""
         return self.n_components * (self.n_features_in_ + self.bias)

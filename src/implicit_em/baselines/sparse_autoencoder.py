@@ -63,4 +63,5 @@ class SparseAutoencoder(FeatureLearner):
 
     @property
     def n_parameters(self) -> int:
+        """Number of learned parameters (for the per-parameter comparison)."""
         return 2 * self.n_components * self.n_features_in_ + self.n_components + self.n_features_in_

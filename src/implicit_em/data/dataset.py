@@ -29,10 +29,12 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
+        """Input width ``D``."""
         return int(self.X_train.shape[1])
 
     @property
     def n_classes(self) -> int | None:
+        """Number of classes (largest label + 1), or ``None`` for unlabelled data."""
         if self.y_train is None or self.y_test is None:
             return None
         return int(max(self.y_train.max(), self.y_test.max() if len(self.y_test) else 0)) + 1
@@ -58,6 +60,7 @@ class Dataset:
 
 
 def check_fraction(test_fraction: float) -> float:
+    """``test_fraction`` if it lies in ``(0, 1)``, else a ``ValueError`` that says so."""
     f = float(test_fraction)
     if not 0.0 < f < 1.0:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction!r}")
@@ -65,6 +68,7 @@ def check_fraction(test_fraction: float) -> float:
 
 
 def check_count(value, name: str, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum`` (not a bool), else a ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)

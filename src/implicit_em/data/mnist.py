@@ -95,6 +95,7 @@ def write_idx(path, array: np.ndarray) -> None:
 
 
 def cache_dir() -> Path:
+    """Where downloaded MNIST files are kept (``IEM_CACHE`` or the user cache folder)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "implicit_em"
 
@@ -122,6 +123,7 @@ def find_mnist(data_dir=None) -> tuple[Path, bool] | None:
 
 
 def md5(path) -> str:
+    """Hex MD5 digest of the file at ``path`` (read in chunks)."""
     h = hashlib.md5()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -185,7 +187,8 @@ def mnist(
         seed: seeds the sub-sampling (``n_train``/``n_test``) and the t10k-only split.
         data_dir: a folder to search first (see the module docstring for the order).
         download: try a checksum-verified download when no files are found.
-        n_train, n_test: optional sub-sample sizes (deterministic given ``seed``).
+        n_train: optional training sub-sample size (deterministic given ``seed``).
+        n_test: optional test sub-sample size (deterministic given ``seed``).
         test_fraction: test share when only the t10k files are present.
 
     Raises:

@@ -26,6 +26,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 
 
 def list_datasets() -> list[str]:
+    """Names of the registered datasets, sorted."""
     return sorted(DATASETS)
 
 

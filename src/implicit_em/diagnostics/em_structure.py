@@ -196,6 +196,7 @@ class EMStructureMap:
 
     @property
     def em_rows(self) -> list[EMRow]:
+        """The rows whose operation is an EM step (soft or hard)."""
         return [r for r in self.rows if r.em]
 
     def to_rows(self) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from typing_extensions import override
 
 from ..training.callbacks import Callback, TrainState
 
@@ -56,21 +57,26 @@ class Monitor(Callback):
     def _due(self, step: int) -> bool:
         return not self.history or self.history[-1]["step"] != step
 
+    @override
     def on_train_start(self, state: TrainState) -> None:
         if state.rank == 0 and not self.history:
             self.record(state.model, state.step, state.epoch)
 
+    @override
     def on_step_end(self, state: TrainState) -> None:
         if state.rank == 0 and state.step % self.every == 0 and self._due(state.step):
             self.record(state.model, state.step, state.epoch)
 
+    @override
     def on_train_end(self, state: TrainState) -> None:
         if state.rank == 0 and self._due(state.step):
             self.record(state.model, state.step, state.epoch)
 
+    @override
     def state_dict(self) -> dict:
         return {"history": list(self.history)}
 
+    @override
     def load_state_dict(self, state: dict) -> None:
         self.history = list(state.get("history", []))
 

@@ -37,6 +37,8 @@ def count_regions_2d(
             followed by its activation, or ``lambda x: hidden(model, x)``).
         bounds: ``(x_min, x_max, y_min, y_max)`` of the grid.
         resolution: points per axis.
+        threshold: a unit is on where its activation exceeds this.
+        batch_size: grid points evaluated at once (memory).
 
     Example:
         >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0]])

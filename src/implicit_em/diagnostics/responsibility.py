@@ -31,6 +31,8 @@ def responsibility_stats(
     Args:
         x: distances (``r = softmax(-x)``) or, with ``scores=True``, scores
             (``r = softmax(x)``); alternatives along ``dim``; at least 2 inputs.
+        dim: the axis of the alternatives.
+        scores: ``x`` holds scores (higher = more responsible) instead of distances.
         collapse_threshold: ``collapsed`` is true when ``max usage`` exceeds it.
         starved_threshold: usage below this marks a starved unit (default ``0.1/K``).
 

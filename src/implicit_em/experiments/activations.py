@@ -51,6 +51,11 @@ MODELS: list[tuple[str, dict]] = [
 
 @dataclass
 class Config:
+    """Settings of the ``activations`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     z_max: float = 10.0  # properties on [-z_max, z_max]
     n_points: int = 4001
@@ -72,6 +77,10 @@ def _fn(model):
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     zr = (-cfg.z_max, cfg.z_max)
     z = torch.linspace(*zr, cfg.n_points, dtype=torch.float64)
     rows, curves = [], {}
@@ -296,6 +305,7 @@ def decide_c8(temperatures: list[float], distances: list[float]) -> str:
 
 
 def summarise(rows, temp_rows, c5, cfg, tails=None) -> dict:
+    """Tables, metrics and verdicts from the measured rows."""
     conf = cfg.confirm_threshold
     verdicts = [
         Verdict(
@@ -394,6 +404,7 @@ def summarise(rows, temp_rows, c5, cfg, tails=None) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
+    """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 
     curves = read_json(Path(out_dir) / "curves.json")

@@ -51,6 +51,11 @@ VARIANTS = {
 
 @dataclass
 class Config:
+    """Settings of the ``collapse`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     units: int = 16
     epochs: int = 40
@@ -150,6 +155,10 @@ def _row(name, family, pressure, hist, cfg) -> dict:
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     ds = load_dataset("digits", seed=cfg.seed, standardize=True)
     x = torch.as_tensor(ds.X_train)
     rows, history = [], []
@@ -237,6 +246,7 @@ def decide_c12(rows: list[dict]) -> str:
 
 
 def summarise(rows, history, cfg) -> dict:
+    """Tables, metrics and verdicts from the measured rows."""
     by = _by(rows)
     lse = by[("lse", "none")]
     volume = list(dict.fromkeys(r["variant"] for r in rows if r["family"] == "volume"))
@@ -299,6 +309,7 @@ def summarise(rows, history, cfg) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
+    """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 
     hist = result["tables"]["history"]

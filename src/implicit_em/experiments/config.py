@@ -30,12 +30,16 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Override:
+    """One ``--set`` override: ``[experiment.]key=value`` with the value still unparsed."""
+
     experiment: str | None  # None = every selected experiment that has ``key``
     key: str
     raw: str
 
 
 def parse_overrides(items) -> list[Override]:
+    """``--set`` items (``key=value`` or ``experiment.key=value``) as :class:`Override` records; a
+    ``ValueError`` for malformed ones."""
     out = []
     for item in items or ():
         if "=" not in item:
@@ -88,7 +92,9 @@ _TYPE_RULES = {int: {"min": 1}, float: {"gt": 0.0}}
 
 
 def bounded(default, **limits):
-    """A config field with a declared range: ``x: float = bounded(0.25, min=0, max=1)``.
+    """A config field with a declared range (checked when the config is built).
+
+    Example: ``x: float = bounded(0.25, min=0, max=1)``.
 
     ``limits``: ``min``/``max`` (inclusive), ``gt``/``lt`` (exclusive).
     """

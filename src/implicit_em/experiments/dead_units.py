@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typing_extensions import override
 
 from ..activations import ACTIVATIONS, make_activation
 from ..diagnostics import Monitor
@@ -44,6 +45,11 @@ ZERO_GRID = (-2.0, -4.0, -6.0, -8.0, -10.0, -15.0, -20.0, -40.0, -90.0, -110.0, 
 
 @dataclass
 class Config:
+    """Settings of the ``dead_units`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     datasets: tuple[str, ...] = ("digits", "mnist")
     activations: tuple[str, ...] = ("relu", "tanh", *SOFT_DERIVED, *COMPETITIVE)
@@ -70,6 +76,8 @@ def _activation(name: str) -> nn.Module:
 
 
 class MLP(nn.Module):
+    """Two hidden layers with activation ``act`` and a linear head."""
+
     def __init__(self, d_in: int, hidden: int, n_out: int, act: str):
         super().__init__()
         self.l1, self.a1 = nn.Linear(d_in, hidden), _activation(act)
@@ -78,9 +86,11 @@ class MLP(nn.Module):
         self.elementwise = act in STANDARD or ACTIVATIONS[act].elementwise
 
     def pre_activations(self, x):
+        """The pre-activations ``(z1, z2)`` of the two hidden layers for inputs ``x``."""
         z1 = self.l1(x)
         return z1, self.l2(self.a1(z1))
 
+    @override
     def forward(self, x):
         return self.head(self.a2(self.l2(self.a1(self.l1(x)))))
 
@@ -172,6 +182,8 @@ def _accuracy(model, x, y) -> float:
 
 
 def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, list[dict]]:
+    """Train one MLP (activation ``act``, optimiser ``opt``) and measure its dead units; returns the
+    row and its training history."""
     x_tr, y_tr, x_te, y_te = ds.tensors()
     torch.manual_seed(run_seed)
     model = MLP(x_tr.shape[1], cfg.hidden, ds.n_classes, act)
@@ -245,6 +257,10 @@ def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, l
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     rows: list[dict] = []
     history: list[dict] = []
     skipped: list[str] = []
@@ -318,6 +334,7 @@ def decide_c9(
 
 
 def summarise(rows, history, skipped, cfg, grid=()) -> dict:
+    """Tables, metrics and verdicts from the measured rows."""
     zero = {g["activation"]: g["zero"] for g in grid}
     verdict, parts = decide_c9(rows, zero, cfg.recover_min)
 
@@ -397,6 +414,7 @@ def summarise(rows, history, skipped, cfg, grid=()) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
+    """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 
     hist = result["tables"]["inactive_over_training"]

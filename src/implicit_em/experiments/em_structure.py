@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typing_extensions import override
 
 from ..activations import GroupedSoLU, SoLU
 from ..data import load_dataset
@@ -37,6 +38,11 @@ from .base import Experiment, Verdict, describe_image_data
 
 @dataclass
 class Config:
+    """Settings of the ``em_structure`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     epochs: int = 40
     hidden: int = 64
@@ -60,6 +66,7 @@ class AttentionClassifier(nn.Module):
         self.norm2 = nn.LayerNorm(width)
         self.head = nn.Linear(width, n_classes)
 
+    @override
     def forward(self, x):
         h = self.embed(x.reshape(-1, 8, 8)) + self.pos
         a, _ = self.attn(h, h, h)
@@ -71,6 +78,7 @@ class AttentionClassifier(nn.Module):
 class HiddenSoftmax(nn.Module):
     """Control: a softmax written out by hand, under a name no lookup table knows."""
 
+    @override
     def forward(self, z):
         e = torch.exp(z - z.amax(-1, keepdim=True))
         return e / e.sum(-1, keepdim=True)
@@ -79,6 +87,7 @@ class HiddenSoftmax(nn.Module):
 class Lookalike(nn.Module):
     """Control: exponentiates like a softmax but never normalises."""
 
+    @override
     def forward(self, z):
         return torch.exp(z.clamp(max=20.0)) / z.shape[-1]
 
@@ -97,6 +106,8 @@ def has_lse(row: dict) -> bool:
 
 
 def build_models(hidden: int) -> dict[str, nn.Module]:
+    """The models the EM-structure map is drawn for, at hidden width ``hidden``."""
+
     def mlp(act):
         return nn.Sequential(
             nn.Linear(64, hidden), act(), nn.Linear(hidden, hidden), act(), nn.Linear(hidden, 10)
@@ -117,6 +128,10 @@ def build_models(hidden: int) -> dict[str, nn.Module]:
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     ds = load_dataset("digits", seed=cfg.seed, standardize=True)
     x_tr, y_tr, x_te, y_te = ds.tensors()
     torch.manual_seed(cfg.seed)

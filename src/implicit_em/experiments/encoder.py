@@ -70,6 +70,11 @@ PUBLISHED = [
 
 @dataclass
 class Config:
+    """Settings of the ``encoder`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")
     width: int = 64
@@ -163,6 +168,10 @@ def decide_c11_encoder(dead_share: dict[str, tuple[float, float]], collapsed: fl
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     rows: list[dict] = []
     shares: dict = {}
     skipped: list[str] = []

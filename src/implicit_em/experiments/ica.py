@@ -25,6 +25,11 @@ from .config import bounded
 
 @dataclass
 class Config:
+    """Settings of the ``ica`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     n_samples: int = 20000
     n_sources: tuple[int, ...] = (4, 8)
@@ -65,6 +70,10 @@ OBJECTIVES = {
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     from sklearn.decomposition import FastICA
 
     rows = []
@@ -136,6 +145,7 @@ def decide_c14_separation(rows: list[dict], goal_ratio: float) -> str:
 
 
 def summarise(rows, cfg) -> dict:
+    """Tables, metrics and verdicts from the measured rows."""
     verdict_rows = []
     best_ratio, second_order_ratio = 0.0, np.inf
     for k in sorted({r["sources"] for r in rows}):
@@ -198,6 +208,7 @@ def summarise(rows, cfg) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
+    """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 
     rows = result["tables"]["amari"]

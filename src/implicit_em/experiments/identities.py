@@ -41,6 +41,11 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 @dataclass
 class Config:
+    """Settings of the ``identities`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     trials: int = 200  # random tensors per (regime, dtype, scale)
     scales: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6)
@@ -205,6 +210,10 @@ REFERENCE_ONLY = ("lse_torch",)  # reported, not used in a verdict
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     rng = np.random.default_rng(cfg.seed)
     cells = [(r, dt, s) for r in REGIMES for dt in DTYPES for s in cfg.scales]
     rows = []

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
 from .. import objectives as O
 from ..diagnostics import gaussian_total_correlation, linear_probe, total_correlation
@@ -37,6 +38,11 @@ from .config import bounded
 
 @dataclass
 class Config:
+    """Settings of the ``infomax`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     datasets: tuple[str, ...] = ("digits", "mnist")
     widths: tuple[int, ...] = (16, 64, 128)
@@ -77,8 +83,10 @@ class NormedLinear(nn.Module):
 
     @property
     def weight(self):
+        """Rows of ``v`` scaled to unit length (weight normalisation)."""
         return self.v / self.v.norm(dim=1, keepdim=True)
 
+    @override
     def forward(self, x):
         return x @ self.weight.T + self.bias
 
@@ -105,10 +113,13 @@ def _objectives(cfg):
 
 
 class SparseAutoencoder(nn.Module):
+    """A one-hidden-layer ReLU autoencoder, L1 penalty on the code (the SAE baseline here)."""
+
     def __init__(self, d_in: int, k: int):
         super().__init__()
         self.enc, self.dec = nn.Linear(d_in, k), nn.Linear(k, d_in)
 
+    @override
     def forward(self, x):
         return torch.relu(self.enc(x))
 
@@ -271,6 +282,10 @@ def _p_values(a, b, cfg, rng) -> dict:
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     if 1 / (1 + cfg.permutations) >= cfg.alpha:
         raise ValueError(
             f"{cfg.permutations} permutations cannot reach p < alpha = {cfg.alpha}: use at "
@@ -371,6 +386,7 @@ def decide_c14_detection(pairs: list[dict], alpha: float) -> tuple[str, dict]:
 
 
 def summarise(rows, pairs, skipped, cfg, n_inputs: dict[str, int]) -> dict:
+    """Tables, metrics and verdicts from the measured rows."""
     cells = c13_cells(rows, n_inputs, cfg.redundancy_max)
     c13 = decide_c13(cells)
     reachable = [c for c in cells if not c["unreachable"]]
@@ -476,6 +492,7 @@ def summarise(rows, pairs, skipped, cfg, n_inputs: dict[str, int]) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
+    """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 
     rows = result["tables"]["features"]

@@ -52,6 +52,11 @@ MODES = ("greedy", "greedy + fine-tune", "greedy + fine-tune + layer losses", "e
 
 @dataclass
 class Config:
+    """Settings of the ``layerwise`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")
     width: int = 64
@@ -136,6 +141,10 @@ def _ce(out, batch):
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     rows: list[dict] = []
     skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
@@ -232,6 +241,7 @@ def decide_c20(rows: list[dict], gain: float) -> tuple[str, float | None]:
 
 
 def summarise(rows: list[dict], cfg: Config, skipped=()) -> dict:
+    """Tables, metrics and verdicts from the measured rows."""
     c16, undone = decide_c16(rows)
     c20, gain = decide_c20(rows, cfg.gain)
 

@@ -88,6 +88,9 @@ PUBLISHED = [
 
 @dataclass
 class Config:
+    """Settings of the ``local_learners`` experiment at full size (the registered ``quick`` dict
+    shrinks them)."""
+
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")
     widths: tuple[int, ...] = (64, 1024)
@@ -133,6 +136,7 @@ class ImplicitEMFeatures(FeatureLearner):
 
     @property
     def n_parameters(self) -> int:
+        """Number of learned parameters (for the per-parameter comparison)."""
         return sum(p.numel() for p in self.module_.parameters())
 
 
@@ -195,6 +199,10 @@ def weight_cos(learner) -> float | None:
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     rows: list[dict] = []
     skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):

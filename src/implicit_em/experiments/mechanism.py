@@ -44,6 +44,11 @@ SEED_ARCHITECTURE, CONTROL = "infomax(z)", "lse(z)"
 
 @dataclass
 class Config:
+    """Settings of the ``mechanism`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     units: int = 16
     epochs: int = 20
@@ -95,6 +100,10 @@ def measure(layer: ImplicitEMLayer, loss, x: torch.Tensor, shift: float) -> dict
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     ds = load_dataset("digits", seed=cfg.seed, standardize=True)
     x = torch.as_tensor(ds.X_train)
     rows = []
@@ -133,6 +142,7 @@ def decide_c18(rows: list[dict], sensitivity_min: float, r2_min: float) -> str:
 
 
 def summarise(rows: list[dict], cfg: Config) -> dict:
+    """Tables, metrics and verdicts from the measured rows."""
     verdict = decide_c18(rows, cfg.sensitivity_min, cfg.r2_min)
     by = {r["variant"]: r for r in rows}
     seed = by[SEED_ARCHITECTURE]

@@ -30,6 +30,11 @@ from .verdicts import combine_parts
 
 @dataclass
 class Config:
+    """Settings of the ``mixture`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     identity_trials: int = 50
     n_2d: int = 900
@@ -79,6 +84,10 @@ def _trace(make, step, X_tr, X_te, iterations):
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture as SKGaussianMixture
 
@@ -323,6 +332,7 @@ def decide_c4(
 
 
 def summarise(traces, identity, cfg) -> dict:
+    """Tables, metrics and verdicts from the measured rows."""
     data = "clusters_32d"
     final = {
         s: [r for r in traces if r["data"] == data and r["solver"] == s][-1]
@@ -409,6 +419,7 @@ def summarise(traces, identity, cfg) -> dict:
 
 
 def plot(result: dict, out_dir) -> list[dict]:
+    """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from matplotlib.patches import Ellipse
 
     from .figures import new_figure, save_figure

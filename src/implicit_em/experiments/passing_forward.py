@@ -49,6 +49,9 @@ COMPETITIVE = ("gated z*softmax(z) (SoLU)", "grouped softmax (G = 8)", "LWTA (gr
 
 @dataclass
 class Config:
+    """Settings of the ``passing_forward`` experiment at full size (the registered ``quick`` dict
+    shrinks them)."""
+
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")
     width: int = 64
@@ -81,6 +84,7 @@ def ridge_r2(f: np.ndarray, t: np.ndarray, ft: np.ndarray, tt: np.ndarray, alpha
 
 
 def one_fit(name: str, x, y, xt, yt, targets, cfg: Config, seed: int, n_classes: int) -> dict:
+    """Fit one model on the training split and measure it on the test split (one table row)."""
     torch.manual_seed(seed)
     d, k = x.shape[1], cfg.width
     net = nn.Sequential(nn.Linear(d, k), OUTPUTS[name](), nn.Linear(k, k), OUTPUTS[name](),
@@ -123,6 +127,10 @@ def decide_c21(rows: list[dict], lost: float, works: float) -> tuple[str, dict]:
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     from sklearn.decomposition import PCA
 
     rows: list[dict] = []
@@ -176,6 +184,7 @@ def run(cfg: Config, out_dir) -> dict:
 
 
 def across_seeds(tables: dict, cfg: Config) -> dict:
+    """Tables from every seed's rows together (shown first in the report)."""
     return {
         "summary_over_seeds": over_seeds(
             tables["outputs"], ("dataset", "output"), ("accuracy", "r2_norm", "r2_pcs")

@@ -42,6 +42,7 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 
 def list_experiments() -> list[Experiment]:
+    """Every registered experiment, in suite order."""
     return list(EXPERIMENTS.values())
 
 

@@ -68,10 +68,12 @@ class Verdict:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
 
     def to_dict(self) -> dict:
+        """The verdict as a JSON-ready dict."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> Verdict:
+        """A verdict from :meth:`to_dict`'s output (numbers restored from their JSON form)."""
         d = dict(d)
         d["value"] = _number(d.get("value"))
         if d.get("interval") is not None:
@@ -117,6 +119,7 @@ class Result:
     schema: int = SCHEMA
 
     def to_dict(self) -> dict:
+        """The result as a JSON-ready dict."""
         return jsonable(asdict(self))
 
     @classmethod

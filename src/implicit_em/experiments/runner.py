@@ -51,6 +51,7 @@ class RunError(RuntimeError):
 
 
 def environment() -> dict:
+    """Versions, platform, threads and device of this process (recorded in ``run.json``)."""
     import matplotlib
     import sklearn
 

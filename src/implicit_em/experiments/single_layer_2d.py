@@ -67,6 +67,9 @@ IEM_CONTROLS = (
 
 @dataclass
 class Config:
+    """Settings of the ``single_layer_2d`` experiment at full size (the registered ``quick`` dict
+    shrinks them)."""
+
     seed: int = 0
     datasets: tuple[str, ...] = ("clusters", "rings", "uniform_square", "polytope")
     widths: tuple[int, ...] = (4, 8, 16, 32)
@@ -202,6 +205,10 @@ def one_cell(name_ds: str, k: int, cfg: Config, seed: int, lines: list, points: 
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     rows: list[dict] = []
     lines: list[dict] = []
     points: list[dict] = []
@@ -270,6 +277,7 @@ def decide_c19(rows: list[dict], share: float) -> tuple[str, float]:
 
 
 def summarise(rows: list[dict], cfg: Config) -> dict:
+    """Tables, metrics and verdicts from the measured rows."""
     c10, s10 = decide_c10(rows, cfg.share)
     c15, s15 = decide_c15(rows, cfg.share)
     c19, r19 = decide_c19(rows, cfg.share)

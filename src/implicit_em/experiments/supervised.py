@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import override
 
 from .. import objectives as O
 from ..activations import make_activation
@@ -61,6 +62,11 @@ PUBLISHED = [  # the author's ablation: full MNIST, hidden 25, 50 epochs, 10 see
 
 @dataclass
 class Config:
+    """Settings of the ``supervised`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
+
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")
     hidden: int = 25
@@ -86,6 +92,7 @@ class SupervisedNet(nn.Module):
         self.norm = nn.LayerNorm(n_classes)
         self.nls = make_activation("neg_log_softmin") if nls else nn.Identity()
 
+    @override
     def forward(self, x):
         d = torch.relu(self.hidden(x))
         return self.norm(self.head(self.nls(d))), d
@@ -109,6 +116,7 @@ def _loss(cfg: Config, var: float, tc: float, gauss: float, scale: float):
 
 
 def one_fit(name: str, x, y, xt, yt, cfg: Config, seed: int, n_classes: int) -> dict:
+    """Fit one model on the training split and measure it on the test split (one table row)."""
     nls, var, tc, gauss, scale = CONFIGS[name]
     torch.manual_seed(seed)
     net = SupervisedNet(x.shape[1], cfg.hidden, n_classes, nls)
@@ -164,6 +172,10 @@ def decide_c22(rows: list[dict], tolerance: float) -> tuple[str, float | None]:
 
 
 def run(cfg: Config, out_dir) -> dict:
+    """Run one seed at ``cfg``'s sizes.
+
+    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
+    """
     rows: list[dict] = []
     skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
@@ -211,6 +223,7 @@ def run(cfg: Config, out_dir) -> dict:
 
 
 def across_seeds(tables: dict, cfg: Config) -> dict:
+    """Tables from every seed's rows together (shown first in the report)."""
     values = ("accuracy", "dead_units", "redundancy", "responsibility_entropy")
     summary = over_seeds(tables["configs"], ("dataset", "config"), values)
     for r in summary:

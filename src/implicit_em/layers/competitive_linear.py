@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from torch import nn
+from typing_extensions import override
 
 from .._checks import check_tensor
 from ..activations import ACTIVATIONS, make_activation
@@ -40,6 +41,7 @@ class CompetitiveLinear(nn.Sequential):
         super().__init__(nn.Linear(in_features, out_features), make_activation(activation))
         self.activation_name = activation
 
+    @override
     def forward(self, x):
         check_tensor(x, "x")
         w = cast(nn.Linear, self[0]).weight

@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
+from typing_extensions import override
 
 from .. import objectives as O
 from .._checks import check_positive
@@ -48,6 +49,7 @@ class UnitRows(nn.Module):
     ``weight`` then has rows of length one whatever the optimiser does to the stored
     ``original``, so ``z = W x + b`` cannot grow by scaling ``W``."""
 
+    @override
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         return w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
@@ -176,6 +178,7 @@ class ImplicitEMLayer(nn.Module):
 
     @property
     def temperature(self) -> torch.Tensor:
+        """The temperature ``T = exp(log_temperature)``."""
         return self.log_temperature.exp()
 
     def distances(self, x: torch.Tensor) -> torch.Tensor:
@@ -212,6 +215,7 @@ class ImplicitEMLayer(nn.Module):
             return d * r
         return self.activation(d)
 
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._output(self.distances(x))
 
@@ -236,6 +240,7 @@ class ImplicitEMLayer(nn.Module):
                 raise ValueError(f"x gives distances that {name!r} refuses: {err}") from None
         return terms
 
+    @override
     def extra_repr(self) -> str:
         volume = "+".join(self.volume) or "none"
         return (

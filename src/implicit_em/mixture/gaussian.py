@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from typing_extensions import override
 
 Tensor = torch.Tensor
 
@@ -213,34 +214,44 @@ class Full(_Triangular):
 
     name = "full"
 
+    @override
     def mahalanobis(self, X, means, p):
         y = torch.einsum("nd,kde->kne", X, p) - torch.einsum("kd,kde->ke", means, p)[:, None]
         return (y * y).sum(-1).T
 
+    @override
     def denominator(self, nk, n_samples, n_features):
         return nk[:, None, None]
 
+    @override
     def n_covariance_parameters(self, k, d):
         return k * d * (d + 1) / 2
 
+    @override
     def quadratic_weights(self, p, k):
         return self._upper_weights(p @ p.mT)
 
+    @override
     def precision_times_means(self, p, means):
         return torch.einsum("kde,ke->kd", p @ p.mT, means)
 
+    @override
     def scatter(self, sx, sq, nk):
         return self._full_scatter(sx, sq, nk)
 
+    @override
     def spread_cholesky(self, var):
         return torch.diag(var.rsqrt())
 
+    @override
     def times_covariance(self, cov, g):
         return torch.einsum("kde,ke->kd", cov, g)
 
+    @override
     def shift_scatter(self, delta, nk, n_samples):
         return delta[:, :, None] * delta[:, None, :]
 
+    @override
     def dense(self, cov, k, d):
         return cov[k]
 
@@ -251,35 +262,45 @@ class Tied(_Triangular):
     name = "tied"
     reseeds = False
 
+    @override
     def mahalanobis(self, X, means, p):
         y, m = X @ p, means @ p
         return (y * y).sum(1, keepdim=True) - 2 * y @ m.T + (m * m).sum(1)
 
+    @override
     def denominator(self, nk, n_samples, n_features):
         return n_samples
 
+    @override
     def n_covariance_parameters(self, k, d):
         return d * (d + 1) / 2
 
+    @override
     def quadratic_weights(self, p, k):
         prec = p @ p.mT
         return self._upper_weights(prec.expand(k, *prec.shape))
 
+    @override
     def precision_times_means(self, p, means):
         return means @ (p @ p.mT)  # the precision is symmetric
 
+    @override
     def scatter(self, sx, sq, nk):
         return self._full_scatter(sx, sq, nk).sum(0)
 
+    @override
     def spread_cholesky(self, var):
         raise TypeError("a tied covariance is shared: one component cannot be reseeded alone")
 
+    @override
     def times_covariance(self, cov, g):
         return g @ cov
 
+    @override
     def shift_scatter(self, delta, nk, n_samples):
         return (nk[:, None] * delta).T @ delta / n_samples
 
+    @override
     def dense(self, cov, k, d):
         return cov
 
@@ -319,43 +340,56 @@ class Diag(_Elementwise):
 
     name = "diag"
 
+    @override
     def log_det(self, p, n_features):
         return torch.log(p).sum(-1)
 
+    @override
     def mahalanobis(self, X, means, p):
         prec = p**2  # (K, D)
         return (X * X) @ prec.T - 2 * X @ (means * prec).T + (means**2 * prec).sum(1)
 
+    @override
     def denominator(self, nk, n_samples, n_features):
         return nk[:, None]
 
+    @override
     def n_covariance_parameters(self, k, d):
         return k * d
 
+    @override
     def quadratic_features(self, X):
         return X * X
 
+    @override
     def n_quadratic(self, d):
         return d
 
+    @override
     def quadratic_weights(self, p, k):
         return p**2
 
+    @override
     def precision_times_means(self, p, means):
         return p**2 * means
 
+    @override
     def scatter(self, sx, sq, nk):
         return (sq - sx**2 / nk[:, None]).clamp_min(0)
 
+    @override
     def spread_cholesky(self, var):
         return var.rsqrt()
 
+    @override
     def times_covariance(self, cov, g):
         return cov * g
 
+    @override
     def shift_scatter(self, delta, nk, n_samples):
         return delta**2
 
+    @override
     def dense(self, cov, k, d):
         return np.diag(cov[k])
 
@@ -365,9 +399,11 @@ class Spherical(_Elementwise):
 
     name = "spherical"
 
+    @override
     def log_det(self, p, n_features):
         return n_features * torch.log(p)
 
+    @override
     def mahalanobis(self, X, means, p):
         prec = p**2  # (K,)
         return (
@@ -376,36 +412,47 @@ class Spherical(_Elementwise):
             + (means**2).sum(1) * prec
         )
 
+    @override
     def denominator(self, nk, n_samples, n_features):
         return nk * n_features
 
+    @override
     def n_covariance_parameters(self, k, d):
         return k
 
+    @override
     def quadratic_features(self, X):
         return (X * X).sum(1, keepdim=True)
 
+    @override
     def n_quadratic(self, d):
         return 1
 
+    @override
     def quadratic_weights(self, p, k):
         return (p**2)[:, None]
 
+    @override
     def precision_times_means(self, p, means):
         return (p**2)[:, None] * means
 
+    @override
     def scatter(self, sx, sq, nk):
         return (sq[:, 0] - (sx**2).sum(1) / nk).clamp_min(0)
 
+    @override
     def spread_cholesky(self, var):
         return var.mean().rsqrt()
 
+    @override
     def times_covariance(self, cov, g):
         return cov[:, None] * g
 
+    @override
     def shift_scatter(self, delta, nk, n_samples):
         return (delta**2).sum(1) / delta.shape[1]
 
+    @override
     def dense(self, cov, k, d):
         return np.eye(d) * cov[k]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from ._moments import as_batch, correlation, moments, off_diagonal_sq, warn_constant
 from .infomax import log_det_spd, shrink
@@ -91,11 +92,13 @@ class CovarianceObjective(nn.Module):
         self.weights, self.gather_distributed = weights, gather_distributed
         self.last_terms: dict = {}
 
+    @override
     def forward(self, z):
         loss, self.last_terms = covariance_objective(
             z, gather_distributed=self.gather_distributed, **self.weights
         )
         return loss
 
+    @override
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.weights.items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from ._moments import all_reduce_sum, as_batch, correlation, moments, off_diagonal_sq
 
@@ -48,12 +49,14 @@ class CrossDecorrelation(nn.Module):
         self.lam, self.gather_distributed = lam, gather_distributed
         self.last_terms: dict = {}
 
+    @override
     def forward(self, z1, z2):
         loss, self.last_terms = cross_decorrelation_loss(
             z1, z2, self.lam, gather_distributed=self.gather_distributed, return_terms=True
         )
         return loss
 
+    @override
     def extra_repr(self) -> str:
         return f"lam={self.lam}"
 
@@ -65,5 +68,6 @@ class Decorrelation(nn.Module):
         super().__init__()
         self.gather_distributed = gather_distributed
 
+    @override
     def forward(self, z):
         return decorrelation_loss(z, gather_distributed=self.gather_distributed)

@@ -9,6 +9,7 @@ import warnings
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from .._checks import check_finite, check_tensor, normalize_dim
 from ._moments import as_batch, warn_constant
@@ -48,9 +49,11 @@ class ResponsibilityEntropy(nn.Module):
             raise ValueError(f"mode must be 'sharpen' or 'balance', got {mode!r}")
         self.mode, self.dim = mode, dim
 
+    @override
     def forward(self, z):
         return responsibility_entropy(z, self.mode, self.dim)
 
+    @override
     def extra_repr(self) -> str:
         return f"mode={self.mode!r}"
 

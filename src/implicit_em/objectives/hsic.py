@@ -14,6 +14,7 @@ import math
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from ._moments import Gram, as_batch
 
@@ -75,6 +76,7 @@ def _gaussian_kernel(x: torch.Tensor, bandwidth=None) -> torch.Tensor:
 
 
 def center_gram(k: torch.Tensor) -> torch.Tensor:
+    """The doubly centred Gram matrix ``H K H`` with ``H = I - 1/n``."""
     return k - k.mean(-1, keepdim=True) - k.mean(-2, keepdim=True) + k.mean((-1, -2), keepdim=True)
 
 
@@ -167,10 +169,12 @@ class PairwiseHSIC(nn.Module):
         super().__init__()
         self.n_features, self.seed, self.bandwidth = n_features, seed, bandwidth
 
+    @override
     def forward(self, z):
         return pairwise_hsic(
             z, n_features=self.n_features, seed=self.seed, bandwidth=self.bandwidth
         )
 
+    @override
     def extra_repr(self) -> str:
         return f"n_features={self.n_features}, seed={self.seed}"

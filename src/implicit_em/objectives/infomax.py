@@ -14,6 +14,7 @@ import math
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from .._checks import check_reduction, check_tensor
 from ._moments import as_batch, moments, off_diagonal_sq, warn_constant
@@ -196,9 +197,11 @@ class BellSejnowskiInfoMax(nn.Module):
         check_reduction(reduction)
         self.nonlinearity, self.reduction = nonlinearity, reduction
 
+    @override
     def forward(self, z, weight):
         return bell_sejnowski_infomax(z, weight, self.nonlinearity, self.reduction)
 
+    @override
     def extra_repr(self) -> str:
         return f"nonlinearity={self.nonlinearity!r}, reduction={self.reduction!r}"
 
@@ -212,6 +215,7 @@ class GaussianInfoMax(nn.Module):
         self.shrinkage, self.gather_distributed = shrinkage, gather_distributed
         self.last_terms: dict = {}
 
+    @override
     def forward(self, z):
         loss, self.last_terms = gaussian_infomax(
             z,
@@ -223,5 +227,6 @@ class GaussianInfoMax(nn.Module):
         )
         return loss
 
+    @override
     def extra_repr(self) -> str:
         return f"lam={self.lam}, correlation={self.correlation}, shrinkage={self.shrinkage!r}"

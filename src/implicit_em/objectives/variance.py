@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from ._moments import as_batch, moments, warn_constant
 
@@ -44,6 +45,7 @@ class LogVariance(nn.Module):
         super().__init__()
         self.eps, self.gather_distributed = eps, gather_distributed
 
+    @override
     def forward(self, z):
         return log_variance_loss(z, self.eps, self.gather_distributed)
 
@@ -55,8 +57,10 @@ class VarianceHinge(nn.Module):
         super().__init__()
         self.gamma, self.eps, self.gather_distributed = gamma, eps, gather_distributed
 
+    @override
     def forward(self, z):
         return variance_hinge(z, self.gamma, self.eps, self.gather_distributed)
 
+    @override
     def extra_repr(self) -> str:
         return f"gamma={self.gamma}"

@@ -6,6 +6,7 @@ import math
 
 import torch
 from torch import nn
+from typing_extensions import override
 
 from .._checks import check_finite, check_tensor
 
@@ -85,8 +86,10 @@ class WeightVolume(nn.Module):
             raise ValueError(f"kind must be one of {tuple(WEIGHT_TERMS)}, got {kind!r}")
         self.kind = kind
 
+    @override
     def forward(self, weight):
         return WEIGHT_TERMS[self.kind](weight)
 
+    @override
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}"

@@ -32,15 +32,21 @@ class TrainState:
 class Callback:
     """Base class: override any hook; ``state_dict`` is saved in checkpoints."""
 
-    def on_train_start(self, state: TrainState) -> None: ...
+    def on_train_start(self, state: TrainState) -> None:
+        """Called once before the first step."""
 
-    def on_step_end(self, state: TrainState) -> None: ...
+    def on_step_end(self, state: TrainState) -> None:
+        """Called after every optimiser step."""
 
-    def on_epoch_end(self, state: TrainState) -> None: ...
+    def on_epoch_end(self, state: TrainState) -> None:
+        """Called at the end of every epoch."""
 
-    def on_train_end(self, state: TrainState) -> None: ...
+    def on_train_end(self, state: TrainState) -> None:
+        """Called once after the last step."""
 
     def state_dict(self) -> dict:
+        """What to save in a checkpoint (default: nothing)."""
         return {}
 
-    def load_state_dict(self, state: dict) -> None: ...
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from :meth:`state_dict`'s output."""

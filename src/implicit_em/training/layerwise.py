@@ -104,8 +104,12 @@ def train_layerwise(
         objectives: ``{index: fn(module, x) -> scalar | {name: term}}``, overriding or
             adding stages; default: every module with an ``objective`` method.
         epochs: per stage, one number or one per stage.
-        batch_size, lr, optimizer, seed, progress, ``train_kwargs``: for :func:`train`
-            (stage ``i`` is seeded with ``seed + i``).
+        batch_size: mini-batch size of every stage (see :func:`train`).
+        lr: learning rate of every stage.
+        optimizer: as in :func:`train`.
+        seed: stage ``i`` is seeded with ``seed + i``.
+        progress: show a progress bar per stage.
+        **train_kwargs: passed on to :func:`train`.
         cache_bytes: cache the frozen inputs of a stage when they take at most this.
         checkpoint_dir: folder for ``stage-<index>.pt`` checkpoints (resumable).
         resume: as in :func:`train`.

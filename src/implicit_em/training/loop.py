@@ -221,11 +221,14 @@ def train(
             ``"loss"`` entry is minimised if present, otherwise the sum of the terms.
             Under DDP ``model`` is the wrapper: call it, not its submodules.
         data: a tensor, a tuple of tensors sharing the first dimension, or a Dataset.
-        epochs, batch_size: passes over the data and the *global* batch size.
+        epochs: passes over the data.
+        batch_size: the *global* batch size (over all ranks).
         optimizer: ``"adam" | "adamw" | "sgd"`` or ``fn(params) -> Optimizer``.
-        lr, weight_decay: for the named optimisers.
+        lr: learning rate of the named optimisers.
+        weight_decay: weight decay of the named optimisers.
         schedule: ``None``, ``"cosine"`` (per step, with ``warmup_steps``) or
             ``fn(optimizer, total_steps) -> LRScheduler``.
+        warmup_steps: linear warm-up steps of the ``"cosine"`` schedule.
         grad_clip: clip the global gradient norm to this value.
         device: default CUDA (this rank's GPU) when available, else CPU.
         amp: ``True`` (bf16 on CPU, fp16 + GradScaler on CUDA), ``"bf16"`` or ``"fp16"``.
@@ -235,12 +238,14 @@ def train(
             The checkpoint records the settings that fix the trajectory (data size,
             batch size, epochs, optimiser, learning rate, weight decay, schedule, seed,
             ranks); resuming with different ones raises ``ValueError`` listing them.
+        checkpoint_every: steps between checkpoints (default: each epoch).
         resume: ``True`` (resume when settings match), ``False`` (start over and
             overwrite), or ``"force"`` (resume even when the settings differ).
         seed: seeds the data order and the global torch RNG.
         max_steps: stop after this many steps in total.
         progress: show a progress bar with the running loss (rank 0; ``IEM_PROGRESS=0``
             turns all bars off).
+        description: the progress bar's label.
 
     Returns:
         :class:`TrainResult`.
