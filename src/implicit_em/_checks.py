@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 REDUCTIONS = ("none", "mean", "sum")
+
+TensorLike = torch.Tensor | np.ndarray  # inputs that measurements accept and convert
 
 
 def check_tensor(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 from .experiments.runner import RunError
 
@@ -100,7 +101,7 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """The ``iem`` command line (``iem --help``); returns the exit status."""
     args = _parser().parse_args(argv)
     try:

@@ -48,7 +48,9 @@ def _grad(fn, x: torch.Tensor) -> torch.Tensor:
     return g
 
 
-def responsibility_gradient_error(d: torch.Tensor, dim: int = -1, *, mask=None) -> float:
+def responsibility_gradient_error(
+    d: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None
+) -> float:
     r"""Max ``|dL/dd + r|`` for ``L = sum(log sum_j exp(-d_j))``: autograd vs analytic.
 
     Returns 0 up to rounding when the identity ``dL/dd_j = -r_j`` holds for ``d``.
@@ -60,7 +62,7 @@ def responsibility_gradient_error(d: torch.Tensor, dim: int = -1, *, mask=None) 
 
 
 def cross_entropy_gradient_error(
-    d: torch.Tensor, target: torch.Tensor, dim: int = -1, *, mask=None
+    d: torch.Tensor, target: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None
 ) -> float:
     r"""Max ``|dloss/dd - (y - r)|`` for ``loss = sum(-sum_j y_j log r_j)``.
 
@@ -75,14 +77,22 @@ def cross_entropy_gradient_error(
     return _max_abs(g, y.to(r.dtype) - r)
 
 
-def attention_gradient_error(scores: torch.Tensor, dim: int = -1, *, mask=None) -> float:
+def attention_gradient_error(
+    scores: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None
+) -> float:
     """Max ``|dA/ds - softmax(s)|`` for the attention log-partition ``A``."""
     check_tensor(scores, "scores", min_ndim=1)
     g = _grad(lambda s: attention_log_partition(s, dim, mask=mask).sum(), scores)
     return _max_abs(g, attention_weights(scores.detach(), dim, mask=mask))
 
 
-def attention_advantage_error(scores, values, grad_output, *, mask=None) -> float:
+def attention_advantage_error(
+    scores: torch.Tensor,
+    values: torch.Tensor,
+    grad_output: torch.Tensor,
+    *,
+    mask: torch.Tensor | None = None,
+) -> float:
     r"""Max error between autograd's score gradient of ``softmax(s) @ v`` and the advantage form.
 
     Shape: as :func:`attention_score_gradient`; ``mask`` like the scores.
@@ -104,7 +114,9 @@ def attention_advantage_error(scores, values, grad_output, *, mask=None) -> floa
     return _max_abs(g, attention_score_gradient(a, values, grad_output))
 
 
-def em_step_gradient_error(x, means, covariances, weights) -> float:
+def em_step_gradient_error(
+    x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor, weights: torch.Tensor
+) -> float:
     """Max abs difference between :func:`em_mean_step` and :func:`preconditioned_gradient_step`."""
     return _max_abs(
         em_mean_step(x, means, covariances, weights),

@@ -59,7 +59,7 @@ __all__ = [
 
 
 def prepare_distances(
-    d, dim: int, mask, name: str = "d", scores: bool = False
+    d: torch.Tensor, dim: int, mask: torch.Tensor | None, name: str = "d", scores: bool = False
 ) -> tuple[torch.Tensor, int, torch.Tensor]:
     """Validate distances, apply ``mask`` (False -> +inf) and normalise ``dim``.
 
@@ -119,7 +119,7 @@ def lse_objective(
     d: torch.Tensor,
     dim: int = -1,
     *,
-    mask=None,
+    mask: torch.Tensor | None = None,
     reduction: str = "none",
     flush_tiny: bool = False,
 ):
@@ -171,7 +171,9 @@ def log_partition(d: torch.Tensor, dim: int, m: torch.Tensor, flush_tiny: bool =
     return torch.log(torch.exp(shifted).sum(dim)) + m.squeeze(dim)
 
 
-def lse_loss(d: torch.Tensor, dim: int = -1, *, mask=None, reduction: str = "mean"):
+def lse_loss(
+    d: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None, reduction: str = "mean"
+):
     r"""The LSE loss to minimise, ``-log sum_j exp(-d_j)``; its gradient is ``+r``.
 
     Same arguments as :func:`lse_objective`, but ``reduction`` defaults to ``"mean"`` as
@@ -180,7 +182,9 @@ def lse_loss(d: torch.Tensor, dim: int = -1, *, mask=None, reduction: str = "mea
     return -lse_objective(d, dim, mask=mask, reduction=reduction)
 
 
-def responsibilities(d: torch.Tensor, dim: int = -1, *, temperature: float = 1.0, mask=None):
+def responsibilities(
+    d: torch.Tensor, dim: int = -1, *, temperature: float = 1.0, mask: torch.Tensor | None = None
+):
     r"""Posterior responsibilities ``r = softmax(-d / temperature)`` along ``dim``.
 
     Excluded alternatives (``+inf`` or ``mask=False``) get exactly zero. As the
@@ -199,7 +203,12 @@ def responsibilities(d: torch.Tensor, dim: int = -1, *, temperature: float = 1.0
 
 
 def distance_cross_entropy(
-    d: torch.Tensor, target: torch.Tensor, dim: int = -1, *, mask=None, reduction: str = "mean"
+    d: torch.Tensor,
+    target: torch.Tensor,
+    dim: int = -1,
+    *,
+    mask: torch.Tensor | None = None,
+    reduction: str = "mean",
 ):
     r"""Cross-entropy in distance form, ``-sum_j y_j log r_j`` with ``r = softmax(-d)``.
 
@@ -268,7 +277,9 @@ def distance_cross_entropy(
     return reduce(-(target * log_r.masked_fill(excluded, 0.0)).sum(dim), reduction, "d")
 
 
-def attention_log_partition(scores: torch.Tensor, dim: int = -1, *, mask=None):
+def attention_log_partition(
+    scores: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None
+):
     r"""Attention log-partition ``A(s) = log sum_j exp(s_j)``; ``dA/ds_j = softmax(s)_j``.
 
     Scores are negative distances (``s = -d``), so this is :func:`lse_objective` of
@@ -282,14 +293,16 @@ def attention_log_partition(scores: torch.Tensor, dim: int = -1, *, mask=None):
     return log_partition(d, dim, m)
 
 
-def attention_weights(scores: torch.Tensor, dim: int = -1, *, mask=None):
+def attention_weights(scores: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None):
     """Attention weights ``softmax(scores)`` along ``dim`` (``mask=False`` excludes a key)."""
     check_tensor(scores, "scores", min_ndim=1)
     d, dim, _ = prepare_distances(-scores, dim, mask, name="scores", scores=True)
     return torch.softmax(-d, dim=dim)
 
 
-def attention_score_gradient(weights: torch.Tensor, values: torch.Tensor, grad_output):
+def attention_score_gradient(
+    weights: torch.Tensor, values: torch.Tensor, grad_output: torch.Tensor
+):
     r"""Analytic gradient of a loss with respect to attention scores, in advantage form.
 
     For ``o_q = sum_k a_qk v_k`` with ``a = softmax(s)`` over keys and upstream gradient
@@ -328,10 +341,10 @@ class LSELoss(nn.Module):
         self.dim, self.reduction = dim, check_reduction(reduction)
 
     @override
-    def forward(self, d, mask=None):
+    def forward(self, d: torch.Tensor, mask: torch.Tensor | None = None):
         return lse_loss(d, self.dim, mask=mask, reduction=self.reduction)
 
-    def em_responsibilities(self, d, mask=None):
+    def em_responsibilities(self, d: torch.Tensor, mask: torch.Tensor | None = None):
         """``softmax(-d)`` along ``dim``, moved last (for the EM-structure map)."""
         return responsibilities(d, self.dim, mask=mask).movedim(self.dim, -1)
 
@@ -348,10 +361,12 @@ class DistanceCrossEntropy(nn.Module):
         self.dim, self.reduction = dim, check_reduction(reduction)
 
     @override
-    def forward(self, d, target, mask=None):
+    def forward(self, d: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None):
         return distance_cross_entropy(d, target, self.dim, mask=mask, reduction=self.reduction)
 
-    def em_responsibilities(self, d, target=None, mask=None):
+    def em_responsibilities(
+        self, d: torch.Tensor, target: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ):
         """``softmax(-d)`` along ``dim``, moved last (for the EM-structure map)."""
         return responsibilities(d, self.dim, mask=mask).movedim(self.dim, -1)
 

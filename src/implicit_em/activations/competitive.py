@@ -80,7 +80,7 @@ def _winners(g: torch.Tensor, axis: int) -> torch.Tensor:
     return torch.zeros_like(g).scatter_(axis, g.argmax(axis, keepdim=True), 1.0)
 
 
-def solu(z: torch.Tensor, dim: int = -1, temperature=1.0) -> torch.Tensor:
+def solu(z: torch.Tensor, dim: int = -1, temperature: float | torch.Tensor = 1.0) -> torch.Tensor:
     r"""Softmax linear unit ``a = z * softmax(z / T)`` (Elhage et al. 2022).
 
     Keeps the magnitude of ``z`` while the softmax makes units compete for it.
@@ -96,7 +96,9 @@ def solu(z: torch.Tensor, dim: int = -1, temperature=1.0) -> torch.Tensor:
     return z * torch.softmax(z / check_positive(temperature, "temperature", tensor_ok=True), dim)
 
 
-def neg_log_softmin(z: torch.Tensor, dim: int = -1, temperature=1.0) -> torch.Tensor:
+def neg_log_softmin(
+    z: torch.Tensor, dim: int = -1, temperature: float | torch.Tensor = 1.0
+) -> torch.Tensor:
     r"""``-T log softmin(z / T) = z + T log sum_k exp(-z_k / T)`` (distances in, distances out).
 
     Every output is the input minus a shared soft-minimum, so relative distances are
@@ -109,7 +111,9 @@ def neg_log_softmin(z: torch.Tensor, dim: int = -1, temperature=1.0) -> torch.Te
     return z + t * torch.logsumexp(-z / t, dim, keepdim=True)
 
 
-def grouped_softmax(z, group_size: int, dim: int = -1, temperature=1.0) -> torch.Tensor:
+def grouped_softmax(
+    z: torch.Tensor, group_size: int, dim: int = -1, temperature: float | torch.Tensor = 1.0
+) -> torch.Tensor:
     r"""Softmax inside each group of ``group_size`` consecutive units along ``dim``.
 
     Groups are independent: competition is local. ``group_size = K`` is the softmax,
@@ -124,13 +128,20 @@ def grouped_softmax(z, group_size: int, dim: int = -1, temperature=1.0) -> torch
     ).reshape(z.shape)
 
 
-def grouped_solu(z, group_size: int, dim: int = -1, temperature=1.0) -> torch.Tensor:
+def grouped_solu(
+    z: torch.Tensor, group_size: int, dim: int = -1, temperature: float | torch.Tensor = 1.0
+) -> torch.Tensor:
     r"""Magnitude-keeping grouped competition ``z * grouped_softmax(z)``."""
     return z * grouped_softmax(z, group_size, dim, temperature)
 
 
 def lwta(
-    z, group_size: int, dim: int = -1, *, straight_through: bool = False, temperature=1.0
+    z: torch.Tensor,
+    group_size: int,
+    dim: int = -1,
+    *,
+    straight_through: bool = False,
+    temperature: float | torch.Tensor = 1.0,
 ) -> torch.Tensor:
     r"""Local winner-take-all: in each group keep the largest unit, zero the others.
 
@@ -147,7 +158,7 @@ def lwta(
     return soft + (hard - soft).detach()
 
 
-def maxout(z, group_size: int, dim: int = -1) -> torch.Tensor:
+def maxout(z: torch.Tensor, group_size: int, dim: int = -1) -> torch.Tensor:
     r"""Maximum over each group of ``group_size`` units (Goodfellow et al. 2013).
 
     Shape: ``dim`` shrinks from ``K`` to ``K / group_size``.
@@ -167,7 +178,12 @@ class _Competitive(nn.Module):
         """Whether an LSE normalisation shapes the gradient (read by the EM-structure map)."""
         return True
 
-    def __init__(self, dim: int = -1, temperature: float = 1.0, learn_temperature: bool = False):
+    def __init__(
+        self,
+        dim: int = -1,
+        temperature: float | torch.Tensor = 1.0,
+        learn_temperature: bool = False,
+    ):
         super().__init__()
         check_positive(temperature, "temperature")
         self.dim = dim
@@ -189,20 +205,26 @@ class _Competitive(nn.Module):
 class SoLU(_Competitive):
     """Module form of :func:`solu`; ``layer_norm=num_features`` appends a LayerNorm."""
 
-    def __init__(self, dim=-1, temperature=1.0, learn_temperature=False, layer_norm: int = 0):
+    def __init__(
+        self,
+        dim=-1,
+        temperature: float | torch.Tensor = 1.0,
+        learn_temperature: bool = False,
+        layer_norm: int = 0,
+    ):
         super().__init__(dim, temperature, learn_temperature)
         self.norm = nn.LayerNorm(layer_norm) if layer_norm else None
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         a = solu(z, self.dim, self.temperature)
         return self.norm(a) if self.norm is not None else a
 
-    def em_responsibilities(self, z):
+    def em_responsibilities(self, z: torch.Tensor):
         """``softmax(z / T)`` along ``dim``, moved last: the responsibilities SoLU weights by."""
         return torch.softmax(z / self.temperature, self.dim).movedim(self.dim, -1)
 
-    def jacobian_diagonal(self, z):
+    def jacobian_diagonal(self, z: torch.Tensor):
         """``d a_i / d z_i = s_i + z_i s_i (1 - s_i) / T``, shape like ``z``."""
         if self.norm is not None:
             raise NotImplementedError("the LayerNorm couples every unit: use torch.func.jacrev")
@@ -215,14 +237,14 @@ class NegLogSoftmin(_Competitive):
     """Module form of :func:`neg_log_softmin`."""
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return neg_log_softmin(z, self.dim, self.temperature)
 
-    def em_responsibilities(self, z):
+    def em_responsibilities(self, z: torch.Tensor):
         """``softmax(-z / T)`` along ``dim``, moved last: ``z`` as distances."""
         return torch.softmax(-z / self.temperature, self.dim).movedim(self.dim, -1)
 
-    def jacobian_diagonal(self, z):
+    def jacobian_diagonal(self, z: torch.Tensor):
         """``d a_i / d z_i = 1 - r_i`` with ``r = softmin(z / T)``, shape like ``z``."""
         return 1 - torch.softmax(-z / self.temperature, self.dim)
 
@@ -244,10 +266,10 @@ class GroupedSoftmax(_Grouped):
     """Module form of :func:`grouped_softmax`."""
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return grouped_softmax(z, self.group_size, self.dim, self.temperature)
 
-    def jacobian_diagonal(self, z):
+    def jacobian_diagonal(self, z: torch.Tensor):
         """``d a_i / d z_i = s_i (1 - s_i) / T`` (``s``: the group's softmax)."""
         s = self(z)
         return s * (1 - s) / self.temperature
@@ -257,10 +279,10 @@ class GroupedSoLU(_Grouped):
     """Module form of :func:`grouped_solu`."""
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return grouped_solu(z, self.group_size, self.dim, self.temperature)
 
-    def jacobian_diagonal(self, z):
+    def jacobian_diagonal(self, z: torch.Tensor):
         """``d a_i / d z_i = s_i + z_i s_i (1 - s_i) / T`` (``s``: the group's softmax)."""
         t = self.temperature
         s = grouped_softmax(z, self.group_size, self.dim, t)
@@ -271,7 +293,12 @@ class LWTA(_Grouped):
     """Module form of :func:`lwta` (responsibilities: the hard winner masks)."""
 
     def __init__(
-        self, group_size, dim=-1, straight_through=False, temperature=1.0, learn_temperature=False
+        self,
+        group_size,
+        dim=-1,
+        straight_through=False,
+        temperature: float | torch.Tensor = 1.0,
+        learn_temperature: bool = False,
     ):
         super().__init__(group_size, dim, temperature, learn_temperature)
         self.straight_through = straight_through
@@ -283,7 +310,7 @@ class LWTA(_Grouped):
         return self.straight_through
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return lwta(
             z,
             self.group_size,
@@ -293,7 +320,7 @@ class LWTA(_Grouped):
         )
 
     @override
-    def em_responsibilities(self, z):
+    def em_responsibilities(self, z: torch.Tensor):
         g, axis = _groups(z, self.group_size, self.dim)
         return _winners(g, axis).movedim(axis, -1)
 
@@ -312,10 +339,10 @@ class Maxout(nn.Module):
         self.group_size, self.dim = _check_group_size(group_size), dim
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return maxout(z, self.group_size, self.dim)
 
-    def em_responsibilities(self, z):
+    def em_responsibilities(self, z: torch.Tensor):
         """One-hot arg-max per group, moved last (maxout's hard responsibilities)."""
         g, axis = _groups(z, self.group_size, self.dim)
         return _winners(g, axis).movedim(axis, -1)

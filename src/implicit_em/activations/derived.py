@@ -111,20 +111,20 @@ class DiscreteModel(EnergyModel):
         self._energy, self._values = energy, values
         self.params = {}
 
-    def energies(self, z):
+    def energies(self, z: torch.Tensor):
         """``E(z, s)`` for every level ``s``, ``(..., S)``."""
         if self._energy is None:
             raise NotImplementedError("DiscreteModel needs energy= (or a subclass's energies())")
         return self._energy(z)
 
-    def values(self, z):
+    def values(self, z: torch.Tensor):
         """The level values ``s``, broadcastable to the energies."""
         if self._values is None:
             raise NotImplementedError("DiscreteModel needs values= (or a subclass's values())")
         return self._values(z)
 
     @override
-    def numeric(self, z, statistic):
+    def numeric(self, z: torch.Tensor, statistic: str):
         e, v = self.energies(z), self.values(z)
         log_r = torch.log_softmax(-e, dim=-1)
         return _statistic(log_r, v, statistic)
@@ -145,26 +145,26 @@ def _statistic(log_r: torch.Tensor, v: torch.Tensor, statistic: str) -> torch.Te
 class TwoSigned(DiscreteModel):
     """Hypotheses ``s = +1`` at ``+m`` and ``s = -1`` at ``-m`` with energy ``rho``."""
 
-    def __init__(self, m=1.0):
+    def __init__(self, m: float | torch.Tensor = 1.0):
         super().__init__()
         self.params = {"m": check_positive(m, "m", tensor_ok=True)}
 
-    def rho(self, u):  # energy of a residual u = z - location
+    def rho(self, u: torch.Tensor):  # energy of a residual u = z - location
         """Energy ``rho(u)`` of a residual ``u = z - location`` (subclasses define it)."""
         raise NotImplementedError
 
     @override
-    def energies(self, z):
+    def energies(self, z: torch.Tensor):
         m = self.params["m"]
         return torch.stack([self.rho(z - m), self.rho(z + m)], -1)
 
     @override
-    def values(self, z):
+    def values(self, z: torch.Tensor):
         one = torch.ones((), dtype=z.dtype, device=z.device)
         return torch.stack([one, -one])
 
     @override
-    def closed_form(self, z, statistic):
+    def closed_form(self, z: torch.Tensor, statistic: str):
         m = self.params["m"]
         half_gap = 0.5 * (self.rho(z + m) - self.rho(z - m))  # (d_- - d_+) / 2
         if statistic == "mean":
@@ -179,16 +179,16 @@ class Gaussian(TwoSigned):
 
     name = "gaussian"
 
-    def __init__(self, m=1.0, sigma=1.0):
+    def __init__(self, m: float | torch.Tensor = 1.0, sigma: float | torch.Tensor = 1.0):
         super().__init__(m)
         self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
 
     @override
-    def rho(self, u):
+    def rho(self, u: torch.Tensor):
         return u**2 / (2 * self.params["sigma"] ** 2)
 
     @override
-    def closed_form(self, z, statistic):
+    def closed_form(self, z: torch.Tensor, statistic: str):
         if statistic == "mean":
             return torch.tanh(_scale(z, self.params["m"] / self.params["sigma"] ** 2))
         return super().closed_form(z, statistic)
@@ -199,16 +199,16 @@ class Laplace(TwoSigned):
 
     name = "laplace"
 
-    def __init__(self, m=1.0, b=1.0):
+    def __init__(self, m: float | torch.Tensor = 1.0, b: float | torch.Tensor = 1.0):
         super().__init__(m)
         self.params["b"] = check_positive(b, "b", tensor_ok=True)
 
     @override
-    def rho(self, u):
+    def rho(self, u: torch.Tensor):
         return u.abs() / self.params["b"]
 
     @override
-    def closed_form(self, z, statistic):
+    def closed_form(self, z: torch.Tensor, statistic: str):
         if statistic == "mean":
             m = self.params["m"]
             return torch.tanh(_scale(torch.clamp(z, -m, m), 1.0 / self.params["b"]))
@@ -220,18 +220,18 @@ class StudentT(TwoSigned):
 
     name = "student_t"
 
-    def __init__(self, m=1.0, sigma=1.0, nu=3.0):
+    def __init__(self, m: float | torch.Tensor = 1.0, sigma: float | torch.Tensor = 1.0, nu=3.0):
         super().__init__(m)
         self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
         self.params["nu"] = check_positive(nu, "nu", tensor_ok=True)
 
     @override
-    def rho(self, u):
+    def rho(self, u: torch.Tensor):
         nu, s = self.params.get("nu", 1.0), self.params["sigma"]
         return 0.5 * (nu + 1) * torch.log1p(u**2 / (nu * s**2))
 
     @override
-    def closed_form(self, z, statistic):
+    def closed_form(self, z: torch.Tensor, statistic: str):
         if statistic != "mean":
             return super().closed_form(z, statistic)
         nu, s, m = self.params.get("nu", 1.0), self.params["sigma"], self.params["m"]
@@ -246,12 +246,12 @@ class Cauchy(StudentT):
 
     name = "cauchy"
 
-    def __init__(self, m=1.0, sigma=1.0):
+    def __init__(self, m: float | torch.Tensor = 1.0, sigma: float | torch.Tensor = 1.0):
         super().__init__(m, sigma, nu=1.0)
         del self.params["nu"]
 
     @override
-    def closed_form(self, z, statistic):
+    def closed_form(self, z: torch.Tensor, statistic: str):
         if statistic != "mean":
             return super().closed_form(z, statistic)
         m, s = self.params["m"], self.params["sigma"]
@@ -263,13 +263,18 @@ class Huber(TwoSigned):
 
     name = "huber"
 
-    def __init__(self, m=1.0, sigma=1.0, delta=1.0):
+    def __init__(
+        self,
+        m: float | torch.Tensor = 1.0,
+        sigma: float | torch.Tensor = 1.0,
+        delta: float | torch.Tensor = 1.0,
+    ):
         super().__init__(m)
         self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
         self.params["delta"] = check_positive(delta, "delta", tensor_ok=True)
 
     @override
-    def rho(self, u):
+    def rho(self, u: torch.Tensor):
         r = (u / self.params["sigma"]).abs()
         delta = self.params["delta"]
         return torch.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta))
@@ -280,7 +285,7 @@ class ThreeLevel(DiscreteModel):
 
     name = "three_level"
 
-    def __init__(self, m=1.0, sigma=1.0):
+    def __init__(self, m: float | torch.Tensor = 1.0, sigma: float | torch.Tensor = 1.0):
         super().__init__()
         self.params = {
             "m": check_positive(m, "m", tensor_ok=True),
@@ -288,16 +293,16 @@ class ThreeLevel(DiscreteModel):
         }
 
     @override
-    def energies(self, z):
+    def energies(self, z: torch.Tensor):
         m, s = self.params["m"], self.params["sigma"]
         return torch.stack([(z + m) ** 2, z**2, (z - m) ** 2], -1) / (2 * s**2)
 
     @override
-    def values(self, z):
+    def values(self, z: torch.Tensor):
         return torch.tensor([-1.0, 0.0, 1.0], dtype=z.dtype, device=z.device)
 
     @override
-    def closed_form(self, z, statistic):
+    def closed_form(self, z: torch.Tensor, statistic: str):
         if statistic != "mean":
             return super().closed_form(z, statistic)
         m, s = self.params["m"], self.params["sigma"]
@@ -315,7 +320,9 @@ class Gate(DiscreteModel):
 
     name = "gate"
 
-    def __init__(self, link: str = "logistic", output: str = "gated", temperature=1.0):
+    def __init__(
+        self, link: str = "logistic", output: str = "gated", temperature: float | torch.Tensor = 1.0
+    ):
         super().__init__()
         if link not in ("logistic", "probit"):
             raise ValueError(f"link must be 'logistic' or 'probit', got {link!r}")
@@ -328,24 +335,24 @@ class Gate(DiscreteModel):
         return f"Gate(link={self.link!r}, output={self.output!r}, {super().__repr__()[5:-1]})"
 
     @override
-    def energies(self, z):
+    def energies(self, z: torch.Tensor):
         u = z / self.params["temperature"]
         if self.link == "logistic":
             return torch.stack([torch.zeros_like(u), -u], -1)
         return torch.stack([-torch.special.log_ndtr(-u), -torch.special.log_ndtr(u)], -1)
 
     @override
-    def values(self, z):
+    def values(self, z: torch.Tensor):
         on = z if self.output == "gated" else torch.ones_like(z)
         return torch.stack([torch.zeros_like(z), on], -1)
 
-    def p_on(self, z):
+    def p_on(self, z: torch.Tensor):
         """Posterior probability that the gate is on at ``z`` (logistic or probit link)."""
         u = z / self.params["temperature"]
         return torch.sigmoid(u) if self.link == "logistic" else torch.special.ndtr(u)
 
     @override
-    def closed_form(self, z, statistic):
+    def closed_form(self, z: torch.Tensor, statistic: str):
         t = self.params["temperature"]
         if statistic == "mean":  # fused torch kernels: T silu(z/T) = z sigmoid(z/T), etc.
             u = _scale(z, 1.0 / t)
@@ -360,7 +367,7 @@ class Gate(DiscreteModel):
         return torch.where(z > 0, scale, torch.zeros_like(z))
 
 
-def soft_relu(temperature=1.0) -> Gate:
+def soft_relu(temperature: float | torch.Tensor = 1.0) -> Gate:
     """The temperature family ``z sigmoid(z / T)`` (SiLU at ``T = 1``; ReLU as ``T -> 0``)."""
     return Gate("logistic", "gated", temperature)
 
@@ -398,15 +405,17 @@ class ContinuousModel(EnergyModel):
         self.panels, self.order = int(panels), int(order)
         self.params = {}
 
-    def energy(self, z, s):
+    def energy(self, z: torch.Tensor, s: torch.Tensor):
         """Energy ``E(z, s)`` of the latent value ``s`` given ``z``."""
         return self._energy(z, s)
 
-    def log_prior(self, s):
+    def log_prior(self, s: torch.Tensor):
         """Log prior ``log p(s)`` of the latent value ``s``."""
         return self._log_prior(s)
 
-    def nodes(self, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+    def nodes(
+        self, dtype: torch.dtype, device: torch.device | str | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Quadrature nodes and log-weights over the support."""
         lo, hi = self.support
         edges = sorted({lo, hi, *(b for b in self.breakpoints if lo < b < hi)})
@@ -422,7 +431,7 @@ class ContinuousModel(EnergyModel):
         return s, torch.tensor(np.log(weights.ravel()), dtype=dtype, device=device)
 
     @override
-    def numeric(self, z, statistic, chunk: int = 1 << 22):
+    def numeric(self, z: torch.Tensor, statistic: str, chunk: int = 1 << 22):
         s, log_w = self.nodes(z.dtype, z.device)
         flat = z.reshape(-1)
         step = max(1, chunk // len(s))
@@ -453,7 +462,7 @@ class GaussianPrior(ContinuousModel):
 
     name = "gaussian_prior"
 
-    def __init__(self, tau=1.0, sigma=1.0, **quadrature):
+    def __init__(self, tau=1.0, sigma: float | torch.Tensor = 1.0, **quadrature):
         super().__init__(**quadrature)
         self.params = {
             "tau": check_positive(tau, "tau", tensor_ok=True),
@@ -461,15 +470,15 @@ class GaussianPrior(ContinuousModel):
         }
 
     @override
-    def energy(self, z, s):
+    def energy(self, z: torch.Tensor, s: torch.Tensor):
         return (z - s) ** 2 / (2 * self.params["sigma"] ** 2)
 
     @override
-    def log_prior(self, s):
+    def log_prior(self, s: torch.Tensor):
         return -(s**2) / (2 * self.params["tau"] ** 2)
 
     @override
-    def closed_form(self, z, statistic):
+    def closed_form(self, z: torch.Tensor, statistic: str):
         t2, s2 = self.params["tau"] ** 2, self.params["sigma"] ** 2
         if statistic in ("mean", "mode"):
             return t2 * z / (t2 + s2)
@@ -493,7 +502,9 @@ class LaplacePrior(ContinuousModel):
 
     name = "laplace_prior"
 
-    def __init__(self, b=1.0, sigma=1.0, **quadrature):
+    def __init__(
+        self, b: float | torch.Tensor = 1.0, sigma: float | torch.Tensor = 1.0, **quadrature
+    ):
         super().__init__(breakpoints=(0.0,), **quadrature)
         self.params = {
             "b": check_positive(b, "b", tensor_ok=True),
@@ -501,15 +512,15 @@ class LaplacePrior(ContinuousModel):
         }
 
     @override
-    def energy(self, z, s):
+    def energy(self, z: torch.Tensor, s: torch.Tensor):
         return (z - s) ** 2 / (2 * self.params["sigma"] ** 2)
 
     @override
-    def log_prior(self, s):
+    def log_prior(self, s: torch.Tensor):
         return -s.abs() / self.params["b"]
 
     @override
-    def closed_form(self, z, statistic):
+    def closed_form(self, z: torch.Tensor, statistic: str):
         b, sig = self.params["b"], self.params["sigma"]
         a = sig**2 / b
         if statistic == "mode":
@@ -551,7 +562,9 @@ def energy_model(name: str, **params) -> EnergyModel:
 # ----------------------------------------------------------------------------- activation
 
 
-def posterior_activation(z, model: EnergyModel, statistic: str = "mean", method: str = "auto"):
+def posterior_activation(
+    z: torch.Tensor, model: EnergyModel, statistic: str = "mean", method: str = "auto"
+):
     r"""The posterior ``statistic`` of ``model``'s latent given pre-activations ``z``.
 
     Args:
@@ -635,7 +648,7 @@ class DerivedActivation(nn.Module):
         return ENERGY_MODELS[self.model](**self.options, **self.current_params())
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return posterior_activation(z, self.energy_model(), self.statistic)
 
     @override

@@ -8,11 +8,16 @@ ends in ``_`` (``weight_``, ``n_features_in_``). ``fit`` returns ``self``;
 from __future__ import annotations
 
 import math
-from typing import TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
+from torch import nn
 
 from .._checks import check_finite, check_tensor
+
+if TYPE_CHECKING:  # imported inside fit_module at run time (no import cycle)
+    from ..training import TrainResult
 
 _L = TypeVar("_L", bound="FeatureLearner")
 
@@ -100,8 +105,17 @@ def batches(n: int, batch_size: int, generator: torch.Generator):
     return torch.randperm(n, generator=generator).split(batch_size)
 
 
-def fit_module(model, loss_fn, data, *, epochs: int, batch_size: int, lr: float, seed: int,
-               description: str):  # fmt: skip
+def fit_module(
+    model: nn.Module,
+    loss_fn: Callable,
+    data: tuple[torch.Tensor, ...],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    description: str,
+) -> TrainResult:
     """Adam through :func:`implicit_em.training.train` (seeded; eval mode after)."""
     from ..training import train
 

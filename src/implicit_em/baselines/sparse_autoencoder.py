@@ -10,7 +10,9 @@ from torch import nn
 from .base import FeatureLearner, check_count, check_number, fit_module
 
 
-def sae_loss(model: nn.Sequential, batch, l1: float) -> dict[str, torch.Tensor]:
+def sae_loss(
+    model: nn.Sequential, batch: tuple[torch.Tensor, ...], l1: float
+) -> dict[str, torch.Tensor]:
     """``{"mse", "l1"}`` for ``model = Sequential(encoder, decoder)`` on ``batch[0]``."""
     a = model[0](batch[0])
     return {"mse": nn.functional.mse_loss(model[1](a), batch[0]), "l1": l1 * a.abs().mean()}

@@ -39,7 +39,7 @@ class Dataset:
             return None
         return int(max(self.y_train.max(), self.y_test.max() if len(self.y_test) else 0)) + 1
 
-    def tensors(self, device=None, dtype=torch.float32):
+    def tensors(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
         """``(X_train, y_train, X_test, y_test)`` as tensors (labels ``None`` if absent)."""
 
         def t(x, dt):
@@ -74,7 +74,7 @@ def check_count(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def split(name, X, y, rng: np.random.Generator, test_fraction: float, meta=None) -> Dataset:
+def split(name: str, X, y, rng: np.random.Generator, test_fraction: float, meta=None) -> Dataset:
     """Shuffle with ``rng`` and split into train/test (at least one sample in each)."""
     n = len(X)
     if n < 2:

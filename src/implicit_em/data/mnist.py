@@ -48,7 +48,7 @@ class MNISTNotFoundError(FileNotFoundError):
     """No MNIST files were found and none could be downloaded."""
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (raw or gzip) into a native-endian numpy array.
 
     Format: two zero bytes, a type byte, the number of dimensions, each dimension as a
@@ -81,7 +81,7 @@ def read_idx(path) -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def write_idx(path, array: np.ndarray) -> None:
+def write_idx(path: str | Path, array: np.ndarray) -> None:
     """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in ``.gz``)."""
     array = np.asarray(array)
     code = _IDX_CODES.get(array.dtype.newbyteorder("="))
@@ -100,7 +100,7 @@ def cache_dir() -> Path:
     return Path(base) / "implicit_em"
 
 
-def search_dirs(data_dir=None) -> list[Path]:
+def search_dirs(data_dir: str | Path | None = None) -> list[Path]:
     """The folders searched for MNIST files, in order."""
     roots = [data_dir, os.environ.get("IEM_DATA"), cache_dir()]
     dirs = []
@@ -114,7 +114,7 @@ def _has(folder: Path, keys) -> bool:
     return all((folder / FILES[k]).is_file() for k in keys)
 
 
-def find_mnist(data_dir=None) -> tuple[Path, bool] | None:
+def find_mnist(data_dir: str | Path | None = None) -> tuple[Path, bool] | None:
     """``(folder, has_train_files)`` of the first folder with MNIST test files, or ``None``."""
     for folder in search_dirs(data_dir):
         if _has(folder, ("test_images", "test_labels")):
@@ -122,7 +122,7 @@ def find_mnist(data_dir=None) -> tuple[Path, bool] | None:
     return None
 
 
-def md5(path) -> str:
+def md5(path: str | Path) -> str:
     """Hex MD5 digest of the file at ``path`` (read in chunks)."""
     h = hashlib.md5()
     with open(path, "rb") as f:
@@ -131,7 +131,9 @@ def md5(path) -> str:
     return h.hexdigest()
 
 
-def download_mnist(dest=None, *, base_url: str = MIRROR, timeout: float = 30.0) -> Path:
+def download_mnist(
+    dest: str | Path | None = None, *, base_url: str = MIRROR, timeout: float = 30.0
+) -> Path:
     """Download the four MNIST files into ``dest`` (default: the cache), verifying MD5s.
 
     Each file is written to a temporary name and moved into place only after its
@@ -175,7 +177,7 @@ def _not_found(data_dir, reason: str = "") -> MNISTNotFoundError:
 def mnist(
     *,
     seed: int = 0,
-    data_dir=None,
+    data_dir: str | Path | None = None,
     download: bool = True,
     n_train: int | None = None,
     n_test: int | None = None,

@@ -595,7 +595,11 @@ def _with_hooks(model, inputs, dead_tol) -> list[EMRow]:
 
 
 def em_structure(
-    model: nn.Module, example_input, *, head: str | None = None, dead_tol: float = 1e-3
+    model: nn.Module,
+    example_input: torch.Tensor,
+    *,
+    head: str | None = None,
+    dead_tol: float = 1e-3,
 ) -> EMStructureMap:
     """Map where implicit EM lives in ``model`` and measure it on ``example_input``.
 

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import torch
 
+from .._checks import TensorLike
+
 
 def _numpy(x, name):
     if isinstance(x, torch.Tensor):
@@ -26,10 +28,10 @@ def _numpy(x, name):
 
 
 def linear_probe(
-    train_features,
-    train_labels,
-    test_features,
-    test_labels,
+    train_features: TensorLike,
+    train_labels: TensorLike,
+    test_features: TensorLike,
+    test_labels: TensorLike,
     *,
     seed: int = 0,
     C: float = 1.0,

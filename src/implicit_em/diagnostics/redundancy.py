@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import torch
 
+from .._checks import TensorLike
 from ..objectives._moments import correlation, off_diagonal_sq
 from ._inputs import as_matrix
 
@@ -29,7 +30,7 @@ def _erank_from_singular_values(s: torch.Tensor) -> float:
     return float(s.sum() ** 2 / total) if total > 0 else 0.0
 
 
-def effective_rank(matrix, *, center: bool = False) -> float:
+def effective_rank(matrix: TensorLike, *, center: bool = False) -> float:
     """``(sum s)^2 / sum s^2`` over the singular values of ``matrix`` ``(n, k)``.
 
     With ``center=True`` the column means are removed first (the spectrum of the
@@ -44,7 +45,7 @@ def effective_rank(matrix, *, center: bool = False) -> float:
     return _erank_from_singular_values(eig.clamp_min(0).sqrt())
 
 
-def weight_cosine(weight) -> torch.Tensor:
+def weight_cosine(weight: TensorLike) -> torch.Tensor:
     """``|cos|`` between every pair of rows of ``weight`` ``(n_units, n_inputs)`` -> ``(k, k)``.
 
     Zero rows have cosine 0 with everything.
@@ -55,7 +56,7 @@ def weight_cosine(weight) -> torch.Tensor:
     return (unit @ unit.T).abs().clamp_max(1.0)
 
 
-def direction_groups(weight, threshold: float = 0.95) -> np.ndarray:
+def direction_groups(weight: TensorLike, threshold: float = 0.95) -> np.ndarray:
     """Group rows into near-parallel directions: average-linkage clustering on
     ``1 - |cos|``, cut at ``1 - threshold``. Returns integer labels ``(n_units,)``."""
     from scipy.cluster.hierarchy import fcluster, linkage
@@ -73,7 +74,7 @@ def direction_groups(weight, threshold: float = 0.95) -> np.ndarray:
     return fcluster(tree, t=1.0 - threshold, criterion="distance").astype(np.int64) - 1
 
 
-def weight_redundancy(weight, threshold: float = 0.95) -> dict:
+def weight_redundancy(weight: TensorLike, threshold: float = 0.95) -> dict:
     """Pairwise ``|cos|`` statistics of the rows of ``weight``.
 
     Returns:
@@ -106,7 +107,9 @@ def _correlation(cov: torch.Tensor, tau: float) -> tuple[torch.Tensor, int]:
     return correlation(cov[keep][:, keep]), int((~keep).sum())
 
 
-def pairwise_correlations(activations, rel_tau: float = 1e-12) -> tuple[torch.Tensor, int]:
+def pairwise_correlations(
+    activations: TensorLike, rel_tau: float = 1e-12
+) -> tuple[torch.Tensor, int]:
     """Correlations ``rho_ij`` (``i != j``, flattened, float64) between the units whose
     variance is at least ``rel_tau`` times the largest, and the number left out as
     constant. Scale-free: the same units count whatever the activations' scale.
@@ -124,13 +127,13 @@ def pairwise_correlations(activations, rel_tau: float = 1e-12) -> tuple[torch.Te
     return corr[~torch.eye(k, dtype=torch.bool)], constant
 
 
-def correlation_redundancy(activations, tau: float = 1e-12) -> float:
+def correlation_redundancy(activations: TensorLike, tau: float = 1e-12) -> float:
     """Off-diagonal ``||Corr - I||_F^2`` over units with variance ``>= tau``."""
     corr, _ = _correlation(_covariance(as_matrix(activations)), tau)
     return float(off_diagonal_sq(corr))
 
 
-def gaussian_total_correlation(activations, tau: float = 1e-12) -> float:
+def gaussian_total_correlation(activations: TensorLike, tau: float = 1e-12) -> float:
     """Gaussian estimate of total correlation, ``-1/2 log det Corr`` in nats (>= 0).
 
     Exact for jointly Gaussian activations; ``inf`` when units are linearly dependent
@@ -174,7 +177,7 @@ def _gaussian_tc(corr: torch.Tensor, eps: float, n: int) -> float:
     return tc
 
 
-def activation_redundancy(activations, tau: float = 1e-12) -> dict:
+def activation_redundancy(activations: TensorLike, tau: float = 1e-12) -> dict:
     """Effective rank (centred), ``||Corr - I||^2`` and Gaussian TC from one covariance.
 
     Returns:

@@ -9,13 +9,16 @@ the grid resolves (for ``K`` lines in general position the plane has
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
+from .._checks import TensorLike
 from ._inputs import as_matrix
 
 
-def count_activation_patterns(activations, threshold: float = 0.0) -> int:
+def count_activation_patterns(activations: TensorLike, threshold: float = 0.0) -> int:
     """Number of distinct rows of ``activations > threshold`` (``(n, k)`` input)."""
     a = as_matrix(activations, min_rows=1)
     bits = (a > threshold).cpu().numpy()
@@ -24,7 +27,7 @@ def count_activation_patterns(activations, threshold: float = 0.0) -> int:
 
 
 def count_regions_2d(
-    fn,
+    fn: Callable,
     bounds: tuple[float, float, float, float] = (-1.0, 1.0, -1.0, 1.0),
     resolution: int = 512,
     threshold: float = 0.0,

@@ -19,7 +19,7 @@ from ..lse import log_partition, prepare_distances
 
 
 def responsibility_stats(
-    x,
+    x: torch.Tensor,
     dim: int = -1,
     *,
     scores: bool = False,

@@ -7,25 +7,28 @@ from __future__ import annotations
 
 import torch
 
+from .._checks import TensorLike
 from ._inputs import as_matrix
 
 
-def unit_variance(activations) -> torch.Tensor:
+def unit_variance(activations: TensorLike) -> torch.Tensor:
     """Per-unit variance over samples (unbiased), shape ``(n_units,)``, float64."""
     return as_matrix(activations).var(dim=0).double()
 
 
-def dead_by_variance(activations, tau: float = 1e-6) -> torch.Tensor:
+def dead_by_variance(activations: TensorLike, tau: float = 1e-6) -> torch.Tensor:
     """Bool ``(n_units,)``: ``Var(a_j) < tau`` -- the unit carries (almost) no information."""
     return unit_variance(activations) < tau
 
 
-def activation_rate(activations, threshold: float = 0.0) -> torch.Tensor:
+def activation_rate(activations: TensorLike, threshold: float = 0.0) -> torch.Tensor:
     """Per-unit fraction of samples with ``a_j > threshold``, shape ``(n_units,)``."""
     return (as_matrix(activations) > threshold).float().mean(dim=0).double()
 
 
-def dead_by_activity(activations, p: float = 0.01, threshold: float = 0.0) -> torch.Tensor:
+def dead_by_activity(
+    activations: TensorLike, p: float = 0.01, threshold: float = 0.0
+) -> torch.Tensor:
     """Bool ``(n_units,)``: the unit is active (``a_j > threshold``) on fewer than ``p`` of
     the inputs. For ReLU units this is the classic "dead unit"."""
     if not 0 <= p <= 1:
@@ -33,7 +36,7 @@ def dead_by_activity(activations, p: float = 0.01, threshold: float = 0.0) -> to
     return activation_rate(activations, threshold) < p
 
 
-def l0_sparsity(activations, threshold: float = 0.0) -> float:
+def l0_sparsity(activations: TensorLike, threshold: float = 0.0) -> float:
     """Fraction of entries with ``|a| <= threshold`` (0 = dense, 1 = all zero)."""
     return _l0(as_matrix(activations), threshold)
 
@@ -44,7 +47,9 @@ def _l0(a: torch.Tensor, threshold: float) -> float:
     return float((a.abs() <= threshold).sum()) / a.numel()
 
 
-def unit_health(activations, *, tau: float = 1e-6, p: float = 0.01, threshold: float = 0.0) -> dict:
+def unit_health(
+    activations: TensorLike, *, tau: float = 1e-6, p: float = 0.01, threshold: float = 0.0
+) -> dict:
     """Summary of unit health.
 
     Returns:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from .._io import read_json, write_json
-from ..activations.derived import energy_model, posterior_activation
+from ..activations.derived import EnergyModel, energy_model, posterior_activation
 from ..diagnostics.shape import STANDARD_ACTIVATIONS, properties
 from ..progress import track
 from .base import Experiment, Verdict, grade_below
@@ -76,7 +77,7 @@ def _fn(model):
     return lambda z: posterior_activation(z, model)
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -169,7 +170,7 @@ HUBER_GRID = (0.5, 1.0, 2.0)  # m and delta (sigma = 1): thresholds m + delta in
 LINEAR_TOL = 0.05  # "linear near 0": within 5 % of the tangent at 0 on |z| <= threshold / 2
 
 
-def huber_shape(model, threshold: float, label: str, n: int = 6001) -> dict:
+def huber_shape(model: EnergyModel, threshold: float, label: str, n: int = 6001) -> dict:
     """Measurements of C23 for one activation on ``[-3t, 3t]`` (``t = threshold``, the
     Huber threshold ``m + delta sigma``): closed form vs numeric, relative deviation from
     the tangent at 0 on ``|z| <= t/2``, ``max |f'|`` beyond ``t`` and ``min |f'|`` inside."""
@@ -242,7 +243,7 @@ def _row(rows, label_prefix):
 TAIL_Z = (10.0, 30.0, 100.0, 300.0, 1000.0)  # where the approach to the limit is read
 
 
-def tail_approach(fn) -> dict:
+def tail_approach(fn: Callable) -> dict:
     """How ``fn`` approaches its limit as ``z -> inf`` (float64): the gap ``L - f(z)`` at
     ``TAIL_Z`` (``L = f(1e12)``), the smallest of those ``z`` where the gap is exactly 0
     (``flat_at``; ``None`` if never) and, when no gap is 0, the log-log slope of the gap
@@ -304,7 +305,7 @@ def decide_c8(temperatures: list[float], distances: list[float]) -> str:
     return "partly" if decreasing else "refuted"
 
 
-def summarise(rows, temp_rows, c5, cfg, tails=None) -> dict:
+def summarise(rows: list[dict], temp_rows: list[dict], c5, cfg: Config, tails=None) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     conf = cfg.confirm_threshold
     verdicts = [
@@ -403,7 +404,7 @@ def summarise(rows, temp_rows, c5, cfg, tails=None) -> dict:
     }
 
 
-def plot(result: dict, out_dir) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list[dict]:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from torch import nn
 
 from .. import objectives as O
 from ..data import load_dataset
@@ -154,7 +156,7 @@ def _row(name, family, pressure, hist, cfg) -> dict:
     }
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -183,7 +185,7 @@ def run(cfg: Config, out_dir) -> dict:
     return out
 
 
-def logdet_under_scaling(layer, x, factor: float = 10.0) -> float:
+def logdet_under_scaling(layer: nn.Linear, x: torch.Tensor, factor: float = 10.0) -> float:
     """How much ``-log det Cov(W x)`` drops when ``W`` is scaled by ``factor`` (without
     the bias): ``2 K log(factor)`` for any full-rank ``W``, i.e. unbounded below."""
     with torch.no_grad():
@@ -245,7 +247,7 @@ def decide_c12(rows: list[dict]) -> str:
     return "confirmed" if len(held) == len(infomax) else ("partly" if held else "refuted")
 
 
-def summarise(rows, history, cfg) -> dict:
+def summarise(rows: list[dict], history: list[dict], cfg: Config) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     by = _by(rows)
     lse = by[("lse", "none")]
@@ -308,7 +310,7 @@ def summarise(rows, history, cfg) -> dict:
     }
 
 
-def plot(result: dict, out_dir) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list[dict]:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 

@@ -22,7 +22,9 @@ C9 is decided in three parts, as the seed states it (:func:`decide_c9`).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -85,13 +87,13 @@ class MLP(nn.Module):
         self.head = nn.Linear(hidden, n_out)
         self.elementwise = act in STANDARD or ACTIVATIONS[act].elementwise
 
-    def pre_activations(self, x):
+    def pre_activations(self, x: torch.Tensor):
         """The pre-activations ``(z1, z2)`` of the two hidden layers for inputs ``x``."""
         z1 = self.l1(x)
         return z1, self.l2(self.a1(z1))
 
     @override
-    def forward(self, x):
+    def forward(self, x: torch.Tensor):
         return self.head(self.a2(self.l2(self.a1(self.l1(x)))))
 
 
@@ -135,7 +137,7 @@ def zero_derivative_units(model: MLP, x: torch.Tensor) -> dict[str, torch.Tensor
     return out
 
 
-def zero_derivative_grid(activations) -> list[dict]:
+def zero_derivative_grid(activations: Sequence[str]) -> list[dict]:
     """Part 3: where each activation's ``d a / d z`` first reaches exactly 0 on the inputs
     ``ZERO_GRID`` (descending), in float32 and in float64 (competitive activations: one
     unit at ``z`` among seven at 0). The same onset in both is an analytic zero (a
@@ -256,7 +258,7 @@ def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, l
     }, history
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -333,7 +335,9 @@ def decide_c9(
     return combine_parts(list(parts.values())), parts
 
 
-def summarise(rows, history, skipped, cfg, grid=()) -> dict:
+def summarise(
+    rows: list[dict], history: list[dict], skipped: Sequence[str], cfg: Config, grid=()
+) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     zero = {g["activation"]: g["zero"] for g in grid}
     verdict, parts = decide_c9(rows, zero, cfg.recover_min)
@@ -413,7 +417,7 @@ def summarise(rows, history, skipped, cfg, grid=()) -> dict:
     }
 
 
-def plot(result: dict, out_dir) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list[dict]:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 

@@ -22,6 +22,7 @@ log-sum-exp normalisation over alternatives (:func:`decide_c17`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -67,7 +68,7 @@ class AttentionClassifier(nn.Module):
         self.head = nn.Linear(width, n_classes)
 
     @override
-    def forward(self, x):
+    def forward(self, x: torch.Tensor):
         h = self.embed(x.reshape(-1, 8, 8)) + self.pos
         a, _ = self.attn(h, h, h)
         h = self.norm1(h + a)
@@ -79,7 +80,7 @@ class HiddenSoftmax(nn.Module):
     """Control: a softmax written out by hand, under a name no lookup table knows."""
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         e = torch.exp(z - z.amax(-1, keepdim=True))
         return e / e.sum(-1, keepdim=True)
 
@@ -88,7 +89,7 @@ class Lookalike(nn.Module):
     """Control: exponentiates like a softmax but never normalises."""
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return torch.exp(z.clamp(max=20.0)) / z.shape[-1]
 
 
@@ -127,7 +128,7 @@ def build_models(hidden: int) -> dict[str, nn.Module]:
     }
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -269,7 +270,7 @@ def summarise(map_rows: list[dict], summary: list[dict], cfg: Config) -> dict:
 COLORS = {EM: "#3c9d5d", HARD: "#8e6cc4", GATE: "#e08a2c", LINEAR: "#9aa3b5", NORM: "#4a7fd0"}
 
 
-def plot(result: dict, out_dir) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list[dict]:
     """The four maps side by side: one coloured box per op, annotated with measurements."""
     from matplotlib.patches import FancyBboxPatch, Patch
 

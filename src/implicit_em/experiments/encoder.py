@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -116,7 +117,9 @@ def feature_stats(a: torch.Tensor, cfg: Config) -> dict:
     }
 
 
-def one_fit(name: str, x, xt, y, yt, cfg: Config, seed: int) -> dict:
+def one_fit(
+    name: str, x: torch.Tensor, xt: torch.Tensor, y, yt: torch.Tensor, cfg: Config, seed: int
+) -> dict:
     """Fit one model and measure it."""
     common: dict[str, Any] = {
         "epochs": cfg.epochs,
@@ -167,7 +170,7 @@ def decide_c11_encoder(dead_share: dict[str, tuple[float, float]], collapsed: fl
     return "partly"
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.

@@ -20,7 +20,7 @@ def new_figure(rows: int = 1, cols: int = 1, *, width: float = 6, height: float 
     return fig, list(axes.ravel())
 
 
-def save_figure(fig, out_dir, name: str, dpi: int = 110, tight: bool = True) -> Path:
+def save_figure(fig, out_dir: Path, name: str, dpi: int = 110, tight: bool = True) -> Path:
     """Save ``fig`` as ``out_dir/name`` (PNG, ``dpi``), close it and return the path."""
     path = Path(out_dir) / name
     if tight:

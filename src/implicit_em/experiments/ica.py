@@ -12,6 +12,7 @@ use higher-order statistics.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -69,7 +70,7 @@ OBJECTIVES = {
 }
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -144,7 +145,7 @@ def decide_c14_separation(rows: list[dict], goal_ratio: float) -> str:
     return "refuted"
 
 
-def summarise(rows, cfg) -> dict:
+def summarise(rows: list[dict], cfg: Config) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     verdict_rows = []
     best_ratio, second_order_ratio = 0.0, np.inf
@@ -207,7 +208,7 @@ def summarise(rows, cfg) -> dict:
     }
 
 
-def plot(result: dict, out_dir) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list[dict]:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 

@@ -25,6 +25,7 @@ control                -r evaluated with the sign of d flipped      (sensitivity
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -209,7 +210,7 @@ REFERENCE_ONLY = ("lse_torch",)  # reported, not used in a verdict
 # --------------------------------------------------------------------------- run
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -347,7 +348,7 @@ def summarise(rows: list[dict], cfg: Config) -> dict:
     }
 
 
-def plot(result: dict, out_dir) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list[dict]:
     """Max error vs distance scale, one line per regime, one panel per dtype."""
     from .figures import new_figure, save_figure
 

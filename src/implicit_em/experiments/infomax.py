@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -87,7 +89,7 @@ class NormedLinear(nn.Module):
         return self.v / self.v.norm(dim=1, keepdim=True)
 
     @override
-    def forward(self, x):
+    def forward(self, x: torch.Tensor):
         return x @ self.weight.T + self.bias
 
 
@@ -120,7 +122,7 @@ class SparseAutoencoder(nn.Module):
         self.enc, self.dec = nn.Linear(d_in, k), nn.Linear(k, d_in)
 
     @override
-    def forward(self, x):
+    def forward(self, x: torch.Tensor):
         return torch.relu(self.enc(x))
 
 
@@ -245,7 +247,7 @@ def _measure(ztr, zte, ds, params, cfg, rng) -> dict:
 # ----------------------------------------------------------------------- part 2
 
 
-def dependence_pairs(n: int, rng) -> dict:
+def dependence_pairs(n: int, rng: np.random.Generator) -> dict:
     """Pairs ``(a, b)`` with known dependence; only ``linear`` is correlated."""
     a = rng.standard_normal(n)
     e = rng.standard_normal(n)
@@ -281,7 +283,7 @@ def _p_values(a, b, cfg, rng) -> dict:
     return {name: float((1 + (s[1:] >= s[0]).sum()) / (1 + perms)) for name, s in stats}
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -385,7 +387,9 @@ def decide_c14_detection(pairs: list[dict], alpha: float) -> tuple[str, dict]:
     return ("refuted", "partly", "confirmed")[held], found
 
 
-def summarise(rows, pairs, skipped, cfg, n_inputs: dict[str, int]) -> dict:
+def summarise(
+    rows: list[dict], pairs, skipped: Sequence[str], cfg: Config, n_inputs: dict[str, int]
+) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     cells = c13_cells(rows, n_inputs, cfg.redundancy_max)
     c13 = decide_c13(cells)
@@ -491,7 +495,7 @@ def summarise(rows, pairs, skipped, cfg, n_inputs: dict[str, int]) -> dict:
     }
 
 
-def plot(result: dict, out_dir) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list[dict]:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 

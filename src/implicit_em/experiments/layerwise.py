@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -106,26 +108,29 @@ def _outputs(layers, x: torch.Tensor) -> list[torch.Tensor]:
     return outs
 
 
-def layer_stats(layer, x_in: torch.Tensor, out: torch.Tensor) -> dict:
+def layer_stats(layer: nn.Module, x_in: torch.Tensor, out: torch.Tensor) -> dict:
     """Mean ``|corr|`` between the layer's units -- on an implicit-EM layer's distances
     ``z`` (its outputs ``z_j + log sum_k exp(-z_k)`` share one term, which correlates
     them whatever the units do), on a ReLU layer's outputs -- and for implicit-EM layers
     the usage entropy (normalised) and mean max of the responsibilities."""
-    iem = isinstance(layer, ImplicitEMLayer)
-    if iem:
-        with torch.no_grad():
-            z = layer.distances(x_in)
-    rho, dead = pairwise_correlations((z if iem else out).double())
+    if not isinstance(layer, ImplicitEMLayer):
+        rho, dead = pairwise_correlations(out.double())
+        return {"mean_abs_corr": float(rho.abs().mean()) if rho.numel() else None,
+                "dead_units": dead}  # fmt: skip
+    with torch.no_grad():
+        z = layer.distances(x_in)
+    rho, dead = pairwise_correlations(z.double())
     stats = {"mean_abs_corr": float(rho.abs().mean()) if rho.numel() else None,
              "dead_units": dead}  # fmt: skip
-    if iem:
-        zt = z / layer.temperature
-        stats["usage_entropy"] = responsibility_stats(zt)["usage_entropy_normalized"]
-        stats["max_responsibility"] = float(torch.softmax(-zt, 1).max(1).values.mean())
+    zt = z / layer.temperature
+    stats["usage_entropy"] = responsibility_stats(zt)["usage_entropy_normalized"]
+    stats["max_responsibility"] = float(torch.softmax(-zt, 1).max(1).values.mean())
     return stats
 
 
-def measure(layers, x, y, xt, yt, seed: int, base: dict) -> list[dict]:
+def measure(
+    layers, x: torch.Tensor, y, xt: torch.Tensor, yt: torch.Tensor, seed: int, base: dict
+) -> list[dict]:
     """One row per layer: probe on its output, redundancy and responsibility stats."""
     outs, outs_t = _outputs(layers, x), _outputs(layers, xt)
     rows, inputs_t = [], [xt, *outs_t[:-1]]
@@ -140,7 +145,7 @@ def _ce(out, batch):
     return nn.functional.cross_entropy(out, batch[1])
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -240,7 +245,7 @@ def decide_c20(rows: list[dict], gain: float) -> tuple[str, float | None]:
     return verdict, sum(gains) / len(gains)
 
 
-def summarise(rows: list[dict], cfg: Config, skipped=()) -> dict:
+def summarise(rows: list[dict], cfg: Config, skipped: Sequence[str] = ()) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     c16, undone = decide_c16(rows)
     c20, gain = decide_c20(rows, cfg.gain)

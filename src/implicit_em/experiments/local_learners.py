@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -198,7 +199,7 @@ def weight_cos(learner) -> float | None:
     return float(cos[~torch.eye(len(cos), dtype=torch.bool)].mean())
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.

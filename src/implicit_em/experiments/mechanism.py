@@ -20,6 +20,7 @@ specialisation -- usage entropy, starved units, mean |corr| between units.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -99,7 +100,7 @@ def measure(layer: ImplicitEMLayer, loss, x: torch.Tensor, shift: float) -> dict
     }  # fmt: skip
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.

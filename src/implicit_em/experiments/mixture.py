@@ -83,7 +83,7 @@ def _trace(make, step, X_tr, X_te, iterations):
     return est, rows
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -174,7 +174,16 @@ def _log_dens(X, means, covs, weights):
     )
 
 
-def classification_em(X, means, covs, weights, *, hard: bool, iters: int = 50, reg=1e-6):
+def classification_em(
+    X: np.ndarray,
+    means: np.ndarray,
+    covs: np.ndarray,
+    weights: np.ndarray,
+    *,
+    hard: bool,
+    iters: int = 50,
+    reg: float = 1e-6,
+):
     """EM (``hard=False``) or its zero-temperature limit (``hard=True``: each point wholly
     to its most responsible component), from the given parameters. A component that gets
     no responsibility keeps its parameters (nothing re-seeds it: the E-step alone decides
@@ -211,7 +220,7 @@ def _scenario(name, X, rng):
     return means, covs, np.full(3, 1 / 3)
 
 
-def hard_vs_soft(cfg, rng) -> list[dict]:
+def hard_vs_soft(cfg: Config, rng: np.random.Generator) -> list[dict]:
     """Hard and soft EM from each bad start on the same data. Per run: clusters left
     uncovered (no component mean within 1 of a true centre), components that take no
     point in the first hard E-step ("empty at start") and how many of those come back
@@ -331,7 +340,7 @@ def decide_c4(
     return combine_parts(list(parts.values())), parts
 
 
-def summarise(traces, identity, cfg) -> dict:
+def summarise(traces: list[dict], identity, cfg: Config) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     data = "clusters_32d"
     final = {
@@ -418,7 +427,7 @@ def summarise(traces, identity, cfg) -> dict:
     }
 
 
-def plot(result: dict, out_dir) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list[dict]:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from matplotlib.patches import Ellipse
 

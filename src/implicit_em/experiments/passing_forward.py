@@ -21,6 +21,7 @@ coefficients.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -83,7 +84,17 @@ def ridge_r2(f: np.ndarray, t: np.ndarray, ft: np.ndarray, tt: np.ndarray, alpha
         return float(r2_score(tt, model.predict(ft)))
 
 
-def one_fit(name: str, x, y, xt, yt, targets, cfg: Config, seed: int, n_classes: int) -> dict:
+def one_fit(
+    name: str,
+    x: torch.Tensor,
+    y,
+    xt: torch.Tensor,
+    yt: torch.Tensor,
+    targets,
+    cfg: Config,
+    seed: int,
+    n_classes: int,
+) -> dict:
     """Fit one model on the training split and measure it on the test split (one table row)."""
     torch.manual_seed(seed)
     d, k = x.shape[1], cfg.width
@@ -126,7 +137,7 @@ def decide_c21(rows: list[dict], lost: float, works: float) -> tuple[str, dict]:
     return verdict, {k: float(np.mean(v)) for k, v in parts.items()}
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.

@@ -123,7 +123,7 @@ class Result:
         return jsonable(asdict(self))
 
     @classmethod
-    def from_dict(cls, d, path: Path | str = "results.json") -> Result:
+    def from_dict(cls, d: dict, path: Path | str = "results.json") -> Result:
         """Parse and check a ``results.json`` record; :class:`DamagedFileError` if bad."""
         path = Path(path)
         _require(d, _RESULT_TYPES, path, "the record")
@@ -192,18 +192,18 @@ def _require(mapping, spec: dict, path: Path, what: str) -> None:
             )
 
 
-def read_results(path) -> Result:
+def read_results(path: str | Path) -> Result:
     """An experiment's ``results.json`` as a :class:`Result`; :class:`DamagedFileError`."""
     path = Path(path)
     return Result.from_dict(_load(path), path)
 
 
-def write_results(path, result: Result) -> None:
+def write_results(path: str | Path, result: Result) -> None:
     """Write ``result`` atomically as JSON (non-finite floats as ``"nan"``/``"inf"``)."""
     write_json(path, result.to_dict())
 
 
-def read_run_meta(path) -> dict:
+def read_run_meta(path: str | Path) -> dict:
     """A run's ``run.json``, checked; raises :class:`DamagedFileError`."""
     path = Path(path)
     meta = _load(path)

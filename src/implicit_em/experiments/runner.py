@@ -24,6 +24,7 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def default_run_dir(root="runs") -> Path:
+def default_run_dir(root: str | Path = "runs") -> Path:
     """A fresh ``runs/YYYYmmdd-HHMMSS`` folder name (suffixed if it exists)."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path, i = Path(root) / stamp, 1
@@ -204,7 +205,7 @@ def run_one(
     *,
     quick: bool,
     force: bool = False,
-    log=print,
+    log: Callable[[str], None] = print,
     n_seeds: int = 1,
     jobs: int = 1,
 ) -> str:
@@ -329,14 +330,14 @@ class RunLock:
 
 def run_experiments(
     experiments: list[Experiment],
-    run_dir,
+    run_dir: str | Path,
     *,
     quick: bool = False,
     seed: int | None = None,
     overrides=(),
     force: bool = False,
-    argv=None,
-    log=print,
+    argv: Sequence[str] | None = None,
+    log: Callable[[str], None] = print,
     n_seeds: int | None = None,
     jobs: int | None = None,
 ) -> dict:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -204,7 +205,7 @@ def one_cell(name_ds: str, k: int, cfg: Config, seed: int, lines: list, points: 
     return rows
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
@@ -346,7 +347,7 @@ def summarise(rows: list[dict], cfg: Config) -> dict:
     }
 
 
-def plot(result: dict, out_dir) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list[dict]:
     """The figure cell's learned lines per picked variant, and the InfoMax layer's
     responsibility map ``argmax_j softmax(-z)_j = argmin_j z_j``, from the saved tables."""
     from .figures import new_figure, save_figure

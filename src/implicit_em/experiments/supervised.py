@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -93,7 +94,7 @@ class SupervisedNet(nn.Module):
         self.nls = make_activation("neg_log_softmin") if nls else nn.Identity()
 
     @override
-    def forward(self, x):
+    def forward(self, x: torch.Tensor):
         d = torch.relu(self.hidden(x))
         return self.norm(self.head(self.nls(d))), d
 
@@ -115,7 +116,16 @@ def _loss(cfg: Config, var: float, tc: float, gauss: float, scale: float):
     return loss
 
 
-def one_fit(name: str, x, y, xt, yt, cfg: Config, seed: int, n_classes: int) -> dict:
+def one_fit(
+    name: str,
+    x: torch.Tensor,
+    y,
+    xt: torch.Tensor,
+    yt: torch.Tensor,
+    cfg: Config,
+    seed: int,
+    n_classes: int,
+) -> dict:
     """Fit one model on the training split and measure it on the test split (one table row)."""
     nls, var, tc, gauss, scale = CONFIGS[name]
     torch.manual_seed(seed)
@@ -171,7 +181,7 @@ def decide_c22(rows: list[dict], tolerance: float) -> tuple[str, float | None]:
     return verdict, float(np.mean(diffs))
 
 
-def run(cfg: Config, out_dir) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     """Run one seed at ``cfg``'s sizes.
 
     Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+import torch
 from torch import nn
 from typing_extensions import override
 
@@ -42,7 +43,7 @@ class CompetitiveLinear(nn.Sequential):
         self.activation_name = activation
 
     @override
-    def forward(self, x):
+    def forward(self, x: torch.Tensor):
         check_tensor(x, "x")
         w = cast(nn.Linear, self[0]).weight
         if x.ndim < 1 or x.shape[-1] != w.shape[1]:

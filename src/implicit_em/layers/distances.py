@@ -24,7 +24,7 @@ import torch
 from .._checks import check_finite, check_tensor
 
 
-def check_x(x, params: torch.Tensor) -> torch.Tensor:
+def check_x(x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     """``x`` must be a 2-D float tensor ``(n, D)`` of the parameters' dtype and width."""
     check_tensor(x, "x")
     if x.ndim != 2 or x.shape[1] != params.shape[1]:

@@ -87,11 +87,16 @@ class Covariance(abc.ABC):
         return cov
 
     @abc.abstractmethod
-    def denominator(self, nk: Tensor, n_samples, n_features: int):
+    def denominator(self, nk: Tensor, n_samples: float | torch.Tensor, n_features: int):
         """What a scatter sum is divided by to give covariances (broadcast to ``cov``)."""
 
     def covariance_from_scatter(
-        self, scatter: Tensor, nk: Tensor, n_samples, n_features: int, reg: float
+        self,
+        scatter: Tensor,
+        nk: Tensor,
+        n_samples: float | torch.Tensor,
+        n_features: int,
+        reg: float,
     ) -> Tensor:
         """``scatter / denominator + reg I`` (the M-step's covariances)."""
         return self.add_ridge(scatter / self.denominator(nk, n_samples, n_features), reg)
@@ -133,7 +138,7 @@ class Covariance(abc.ABC):
         """``Sigma G Sigma`` (elementwise ``Sigma^2 G`` for diag/spherical)."""
 
     @abc.abstractmethod
-    def shift_scatter(self, delta: Tensor, nk: Tensor, n_samples) -> Tensor:
+    def shift_scatter(self, delta: Tensor, nk: Tensor, n_samples: float | torch.Tensor) -> Tensor:
         """The covariance change from moving the means by ``delta``: ``delta delta^T``."""
 
     @abc.abstractmethod
@@ -215,44 +220,44 @@ class Full(_Triangular):
     name = "full"
 
     @override
-    def mahalanobis(self, X, means, p):
+    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor):
         y = torch.einsum("nd,kde->kne", X, p) - torch.einsum("kd,kde->ke", means, p)[:, None]
         return (y * y).sum(-1).T
 
     @override
-    def denominator(self, nk, n_samples, n_features):
+    def denominator(self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int):
         return nk[:, None, None]
 
     @override
-    def n_covariance_parameters(self, k, d):
+    def n_covariance_parameters(self, k: int, d: int):
         return k * d * (d + 1) / 2
 
     @override
-    def quadratic_weights(self, p, k):
+    def quadratic_weights(self, p: torch.Tensor, k: int):
         return self._upper_weights(p @ p.mT)
 
     @override
-    def precision_times_means(self, p, means):
+    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor):
         return torch.einsum("kde,ke->kd", p @ p.mT, means)
 
     @override
-    def scatter(self, sx, sq, nk):
+    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor):
         return self._full_scatter(sx, sq, nk)
 
     @override
-    def spread_cholesky(self, var):
+    def spread_cholesky(self, var: torch.Tensor):
         return torch.diag(var.rsqrt())
 
     @override
-    def times_covariance(self, cov, g):
+    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor):
         return torch.einsum("kde,ke->kd", cov, g)
 
     @override
-    def shift_scatter(self, delta, nk, n_samples):
+    def shift_scatter(self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor):
         return delta[:, :, None] * delta[:, None, :]
 
     @override
-    def dense(self, cov, k, d):
+    def dense(self, cov: np.ndarray, k: int, d: int):
         return cov[k]
 
 
@@ -263,45 +268,45 @@ class Tied(_Triangular):
     reseeds = False
 
     @override
-    def mahalanobis(self, X, means, p):
+    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor):
         y, m = X @ p, means @ p
         return (y * y).sum(1, keepdim=True) - 2 * y @ m.T + (m * m).sum(1)
 
     @override
-    def denominator(self, nk, n_samples, n_features):
+    def denominator(self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int):
         return n_samples
 
     @override
-    def n_covariance_parameters(self, k, d):
+    def n_covariance_parameters(self, k: int, d: int):
         return d * (d + 1) / 2
 
     @override
-    def quadratic_weights(self, p, k):
+    def quadratic_weights(self, p: torch.Tensor, k: int):
         prec = p @ p.mT
         return self._upper_weights(prec.expand(k, *prec.shape))
 
     @override
-    def precision_times_means(self, p, means):
+    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor):
         return means @ (p @ p.mT)  # the precision is symmetric
 
     @override
-    def scatter(self, sx, sq, nk):
+    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor):
         return self._full_scatter(sx, sq, nk).sum(0)
 
     @override
-    def spread_cholesky(self, var):
+    def spread_cholesky(self, var: torch.Tensor):
         raise TypeError("a tied covariance is shared: one component cannot be reseeded alone")
 
     @override
-    def times_covariance(self, cov, g):
+    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor):
         return g @ cov
 
     @override
-    def shift_scatter(self, delta, nk, n_samples):
+    def shift_scatter(self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor):
         return (nk[:, None] * delta).T @ delta / n_samples
 
     @override
-    def dense(self, cov, k, d):
+    def dense(self, cov: np.ndarray, k: int, d: int):
         return cov
 
 
@@ -341,56 +346,56 @@ class Diag(_Elementwise):
     name = "diag"
 
     @override
-    def log_det(self, p, n_features):
+    def log_det(self, p: torch.Tensor, n_features: int):
         return torch.log(p).sum(-1)
 
     @override
-    def mahalanobis(self, X, means, p):
+    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor):
         prec = p**2  # (K, D)
         return (X * X) @ prec.T - 2 * X @ (means * prec).T + (means**2 * prec).sum(1)
 
     @override
-    def denominator(self, nk, n_samples, n_features):
+    def denominator(self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int):
         return nk[:, None]
 
     @override
-    def n_covariance_parameters(self, k, d):
+    def n_covariance_parameters(self, k: int, d: int):
         return k * d
 
     @override
-    def quadratic_features(self, X):
+    def quadratic_features(self, X: torch.Tensor):
         return X * X
 
     @override
-    def n_quadratic(self, d):
+    def n_quadratic(self, d: int):
         return d
 
     @override
-    def quadratic_weights(self, p, k):
+    def quadratic_weights(self, p: torch.Tensor, k: int):
         return p**2
 
     @override
-    def precision_times_means(self, p, means):
+    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor):
         return p**2 * means
 
     @override
-    def scatter(self, sx, sq, nk):
+    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor):
         return (sq - sx**2 / nk[:, None]).clamp_min(0)
 
     @override
-    def spread_cholesky(self, var):
+    def spread_cholesky(self, var: torch.Tensor):
         return var.rsqrt()
 
     @override
-    def times_covariance(self, cov, g):
+    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor):
         return cov * g
 
     @override
-    def shift_scatter(self, delta, nk, n_samples):
+    def shift_scatter(self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor):
         return delta**2
 
     @override
-    def dense(self, cov, k, d):
+    def dense(self, cov: np.ndarray, k: int, d: int):
         return np.diag(cov[k])
 
 
@@ -400,11 +405,11 @@ class Spherical(_Elementwise):
     name = "spherical"
 
     @override
-    def log_det(self, p, n_features):
+    def log_det(self, p: torch.Tensor, n_features: int):
         return n_features * torch.log(p)
 
     @override
-    def mahalanobis(self, X, means, p):
+    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor):
         prec = p**2  # (K,)
         return (
             (X * X).sum(1, keepdim=True) * prec
@@ -413,47 +418,47 @@ class Spherical(_Elementwise):
         )
 
     @override
-    def denominator(self, nk, n_samples, n_features):
+    def denominator(self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int):
         return nk * n_features
 
     @override
-    def n_covariance_parameters(self, k, d):
+    def n_covariance_parameters(self, k: int, d: int):
         return k
 
     @override
-    def quadratic_features(self, X):
+    def quadratic_features(self, X: torch.Tensor):
         return (X * X).sum(1, keepdim=True)
 
     @override
-    def n_quadratic(self, d):
+    def n_quadratic(self, d: int):
         return 1
 
     @override
-    def quadratic_weights(self, p, k):
+    def quadratic_weights(self, p: torch.Tensor, k: int):
         return (p**2)[:, None]
 
     @override
-    def precision_times_means(self, p, means):
+    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor):
         return (p**2)[:, None] * means
 
     @override
-    def scatter(self, sx, sq, nk):
+    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor):
         return (sq[:, 0] - (sx**2).sum(1) / nk).clamp_min(0)
 
     @override
-    def spread_cholesky(self, var):
+    def spread_cholesky(self, var: torch.Tensor):
         return var.mean().rsqrt()
 
     @override
-    def times_covariance(self, cov, g):
+    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor):
         return cov[:, None] * g
 
     @override
-    def shift_scatter(self, delta, nk, n_samples):
+    def shift_scatter(self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor):
         return (delta**2).sum(1) / delta.shape[1]
 
     @override
-    def dense(self, cov, k, d):
+    def dense(self, cov: np.ndarray, k: int, d: int):
         return np.eye(d) * cov[k]
 
 

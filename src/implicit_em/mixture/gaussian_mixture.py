@@ -25,7 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._checks import check_finite
+from .._checks import TensorLike, check_finite
 from .._distributed import all_reduce_, broadcast_, distributed
 from ..progress import bar as progress_bar
 from . import _em, _gradient
@@ -111,15 +111,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         max_iter: int = 100,
         n_init: int = 1,
         init_params: str = "kmeans",
-        weights_init=None,
-        means_init=None,
-        precisions_init=None,
+        weights_init: TensorLike | None = None,
+        means_init: TensorLike | None = None,
+        precisions_init: TensorLike | None = None,
         batch_size: int | None = None,
         optimizer: str = "adam",
         learning_rate: float | None = None,
-        device=None,
-        dtype=None,
-        random_state=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | str | None = None,
+        random_state: int | np.random.RandomState | None = None,
         warm_start: bool = False,
         verbose: int = 0,
         chunk_size: int = 65536,
@@ -334,7 +334,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, y=None) -> GaussianMixture:
+    def fit(self, X: TensorLike, y: object = None) -> GaussianMixture:
         """Estimate the parameters with the chosen solver; returns ``self``."""
         self._check_parameters()
         Xt = self._validate(X, reset=True)
@@ -392,7 +392,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self
 
     @available_if(lambda self: self.solver == "gradient")
-    def partial_fit(self, X, y=None) -> GaussianMixture:
+    def partial_fit(self, X: TensorLike, y: object = None) -> GaussianMixture:
         """One epoch of the gradient solver on ``X`` (initialises on the first call).
 
         Only with ``solver="gradient"`` (EM re-estimates from whole-data statistics).
@@ -469,24 +469,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 )
         return log_resp, norm
 
-    def score_samples(self, X):
+    def score_samples(self, X: TensorLike):
         """Log-likelihood of each sample, ``(n_samples,)``; ``-inf`` (with a
         ``RuntimeWarning``) where it is below the floating-point range."""
         return self._output(self._log_resp(X, warn=True)[1], X)
 
-    def score(self, X, y=None) -> float:
+    def score(self, X: TensorLike, y: object = None) -> float:
         """Mean log-likelihood of ``X`` (a float)."""
         return float(self._log_resp(X, warn=True)[1].mean())
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: TensorLike):
         """Responsibilities ``(n_samples, n_components)``."""
         return self._output(self._log_resp(X)[0].exp(), X)
 
-    def predict(self, X):
+    def predict(self, X: TensorLike):
         """Most responsible component of each sample."""
         return self._output(self._log_resp(X)[0].argmax(1), X)
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X: TensorLike, y: object = None):
         """``fit(X)`` then ``predict(X)``."""
         return self.fit(X).predict(X)
 
@@ -514,11 +514,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         cov = COVARIANCES[self.covariance_type]
         return n_parameters(self.n_components, self.means_.shape[1], cov)
 
-    def bic(self, X) -> float:
+    def bic(self, X: TensorLike) -> float:
         """Bayesian information criterion on ``X`` (lower is better)."""
         n = X.shape[0]
         return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
 
-    def aic(self, X) -> float:
+    def aic(self, X: TensorLike) -> float:
         """Akaike information criterion on ``X`` (lower is better)."""
         return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()

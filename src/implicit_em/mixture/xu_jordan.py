@@ -56,7 +56,9 @@ def _check_gmm(x, means, covariances, weights):
         )
 
 
-def gaussian_mixture_energies(x, means, covariances, weights):
+def gaussian_mixture_energies(
+    x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor, weights: torch.Tensor
+):
     r"""Energies ``d_nj = -log pi_j - log N(x_n | mu_j, Sigma_j)`` of a Gaussian mixture.
 
     With these, ``lse_objective(d).sum()`` is the mixture log-likelihood and
@@ -77,7 +79,9 @@ def gaussian_mixture_energies(x, means, covariances, weights):
     return d
 
 
-def em_mean_step(x, means, covariances, weights) -> torch.Tensor:
+def em_mean_step(
+    x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
     r"""One explicit EM update of the means: ``mu_j' = sum_n r_nj x_n / N_j``.
 
     The E-step ``r = responsibilities(d)`` is computed explicitly here; covariances and
@@ -87,7 +91,9 @@ def em_mean_step(x, means, covariances, weights) -> torch.Tensor:
     return (r.T @ x) / r.sum(0)[:, None]
 
 
-def preconditioned_gradient_step(x, means, covariances, weights) -> torch.Tensor:
+def preconditioned_gradient_step(
+    x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
     r"""Gradient step on the log-likelihood, preconditioned by ``Sigma_j / N_j``.
 
     ``mu_j' = mu_j + (Sigma_j / N_j) dl/dmu_j`` where ``l = sum_n log sum_j exp(-d_nj)``.

@@ -19,7 +19,7 @@ TERMS = ("logdet", "offdiag", "decorrelation", "log_variance", "variance_hinge")
 
 
 def covariance_objective(
-    z,
+    z: torch.Tensor,
     *,
     logdet: float = 0.0,
     offdiag: float = 0.0,
@@ -93,7 +93,7 @@ class CovarianceObjective(nn.Module):
         self.last_terms: dict = {}
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         loss, self.last_terms = covariance_objective(
             z, gather_distributed=self.gather_distributed, **self.weights
         )

@@ -9,14 +9,14 @@ from typing_extensions import override
 from ._moments import all_reduce_sum, as_batch, correlation, moments, off_diagonal_sq
 
 
-def decorrelation_loss(z, eps: float = 1e-6, gather_distributed: bool = False):
+def decorrelation_loss(z: torch.Tensor, eps: float = 1e-6, gather_distributed: bool = False):
     r"""Single view: ``||Corr(z) - I||_F^2`` over off-diagonal entries (linear redundancy)."""
     return off_diagonal_sq(correlation(moments(as_batch(z), gather_distributed)[2], eps))
 
 
 def cross_decorrelation_loss(
-    z1,
-    z2,
+    z1: torch.Tensor,
+    z2: torch.Tensor,
     lam: float = 5e-3,
     eps: float = 1e-6,
     gather_distributed: bool = False,
@@ -50,7 +50,7 @@ class CrossDecorrelation(nn.Module):
         self.last_terms: dict = {}
 
     @override
-    def forward(self, z1, z2):
+    def forward(self, z1: torch.Tensor, z2: torch.Tensor):
         loss, self.last_terms = cross_decorrelation_loss(
             z1, z2, self.lam, gather_distributed=self.gather_distributed, return_terms=True
         )
@@ -69,5 +69,5 @@ class Decorrelation(nn.Module):
         self.gather_distributed = gather_distributed
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return decorrelation_loss(z, gather_distributed=self.gather_distributed)

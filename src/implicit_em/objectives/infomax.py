@@ -86,7 +86,7 @@ def log_det_spd(c: torch.Tensor) -> torch.Tensor:
 
 
 def gaussian_infomax(
-    z,
+    z: torch.Tensor,
     lam: float = 0.0,
     *,
     correlation: bool = False,
@@ -139,7 +139,9 @@ def gaussian_infomax(
 SOURCES = ("logistic", "tanh", "extended")
 
 
-def bell_sejnowski_infomax(z, weight, nonlinearity: str = "logistic", reduction: str = "mean"):
+def bell_sejnowski_infomax(
+    z: torch.Tensor, weight: torch.Tensor, nonlinearity: str = "logistic", reduction: str = "mean"
+):
     r"""Exact InfoMax of an invertible layer ``z = W x`` (Bell & Sejnowski 1995):
 
     ``loss = -log|det W| - E[sum_j log g'(z_j)]``
@@ -198,7 +200,7 @@ class BellSejnowskiInfoMax(nn.Module):
         self.nonlinearity, self.reduction = nonlinearity, reduction
 
     @override
-    def forward(self, z, weight):
+    def forward(self, z: torch.Tensor, weight: torch.Tensor):
         return bell_sejnowski_infomax(z, weight, self.nonlinearity, self.reduction)
 
     @override
@@ -216,7 +218,7 @@ class GaussianInfoMax(nn.Module):
         self.last_terms: dict = {}
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         loss, self.last_terms = gaussian_infomax(
             z,
             self.lam,

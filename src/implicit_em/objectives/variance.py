@@ -10,7 +10,7 @@ from typing_extensions import override
 from ._moments import as_batch, moments, warn_constant
 
 
-def log_variance_loss(z, eps: float = 1e-6, gather_distributed: bool = False):
+def log_variance_loss(z: torch.Tensor, eps: float = 1e-6, gather_distributed: bool = False):
     r"""``-sum_j log(Var(z_j) + eps)`` (the InfoMax marginal-entropy
     term under a Gaussian assumption; claims C12, C13 in :mod:`implicit_em.claims`).
 
@@ -25,7 +25,9 @@ def log_variance_loss(z, eps: float = 1e-6, gather_distributed: bool = False):
     return -torch.log(var + eps).sum()
 
 
-def variance_hinge(z, gamma: float = 1.0, eps: float = 1e-4, gather_distributed: bool = False):
+def variance_hinge(
+    z: torch.Tensor, gamma: float = 1.0, eps: float = 1e-4, gather_distributed: bool = False
+):
     r"""VICReg-style ``mean_j relu(gamma - sqrt(Var(z_j) + eps))``: bounded below by 0,
     zero once every unit's standard deviation reaches ``gamma``."""
     z = as_batch(z)
@@ -46,7 +48,7 @@ class LogVariance(nn.Module):
         self.eps, self.gather_distributed = eps, gather_distributed
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return log_variance_loss(z, self.eps, self.gather_distributed)
 
 
@@ -58,7 +60,7 @@ class VarianceHinge(nn.Module):
         self.gamma, self.eps, self.gather_distributed = gamma, eps, gather_distributed
 
     @override
-    def forward(self, z):
+    def forward(self, z: torch.Tensor):
         return variance_hinge(z, self.gamma, self.eps, self.gather_distributed)
 
     @override

@@ -87,7 +87,7 @@ class WeightVolume(nn.Module):
         self.kind = kind
 
     @override
-    def forward(self, weight):
+    def forward(self, weight: torch.Tensor):
         return WEIGHT_TERMS[self.kind](weight)
 
     @override

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .._io import atomic_write_text
@@ -277,7 +278,11 @@ def _section(name: str, r: Result, exp_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def build_report(run_dir, log=None) -> Path:
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def build_report(run_dir: str | Path, log: Callable[[str], None] | None = None) -> Path:
     """Write ``run_dir/report.html`` from ``run.json`` and each ``*/results.json``.
 
     Layout: what ran (sizes, seeds, data, machine, wall time); the claims table with one
@@ -288,7 +293,8 @@ def build_report(run_dir, log=None) -> Path:
     standard error); a damaged ``run.json`` raises :class:`DamagedFileError`.
     """
     run_dir = Path(run_dir)
-    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if log is None:
+        log = _stderr
     if not (run_dir / "run.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no run.json)")
     meta = read_run_meta(run_dir / "run.json")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from .._distributed import initialized
 from .._io import atomic_write_bytes
@@ -18,7 +20,16 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(
-    path, model, optimizer, scheduler, scaler, callbacks, *, rank=0, settings=None, **position
+    path: str | Path,
+    model: nn.Module,
+    optimizer,
+    scheduler,
+    scaler,
+    callbacks,
+    *,
+    rank=0,
+    settings=None,
+    **position,
 ):
     """Write a checkpoint (rank 0 only; other ranks wait at a barrier under DDP).
 
@@ -76,7 +87,15 @@ def _read(path) -> dict:
 
 
 def load_checkpoint(
-    path, model, optimizer, scheduler, scaler, callbacks, *, settings=None, force=False
+    path: str | Path,
+    model: nn.Module,
+    optimizer,
+    scheduler,
+    scaler,
+    callbacks,
+    *,
+    settings=None,
+    force=False,
 ) -> dict:
     """Restore everything :func:`save_checkpoint` wrote; returns the saved ``position``.
 

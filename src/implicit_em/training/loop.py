@@ -200,7 +200,7 @@ def train(
     schedule=None,
     warmup_steps: int = 0,
     grad_clip: float | None = None,
-    device=None,
+    device: torch.device | str | None = None,
     amp=False,
     callbacks: Sequence[Callback] = (),
     checkpoint=None,
