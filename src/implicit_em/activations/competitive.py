@@ -207,7 +207,7 @@ class SoLU(_Competitive):
 
     def __init__(
         self,
-        dim=-1,
+        dim: int = -1,
         temperature: float | torch.Tensor = 1.0,
         learn_temperature: bool = False,
         layer_norm: int = 0,
@@ -294,9 +294,9 @@ class LWTA(_Grouped):
 
     def __init__(
         self,
-        group_size,
-        dim=-1,
-        straight_through=False,
+        group_size: int,
+        dim: int = -1,
+        straight_through: bool = False,
         temperature: float | torch.Tensor = 1.0,
         learn_temperature: bool = False,
     ):

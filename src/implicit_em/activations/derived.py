@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -220,7 +221,12 @@ class StudentT(TwoSigned):
 
     name = "student_t"
 
-    def __init__(self, m: float | torch.Tensor = 1.0, sigma: float | torch.Tensor = 1.0, nu=3.0):
+    def __init__(
+        self,
+        m: float | torch.Tensor = 1.0,
+        sigma: float | torch.Tensor = 1.0,
+        nu: float | torch.Tensor = 3.0,
+    ):
         super().__init__(m)
         self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
         self.params["nu"] = check_positive(nu, "nu", tensor_ok=True)
@@ -390,10 +396,10 @@ class ContinuousModel(EnergyModel):
 
     def __init__(
         self,
-        energy=None,
-        log_prior=None,
-        support=(-40.0, 40.0),
-        breakpoints=(),
+        energy: Callable | None = None,
+        log_prior: Callable | None = None,
+        support: tuple[float, float] = (-40.0, 40.0),
+        breakpoints: Sequence[float] = (),
         panels: int = 80,
         order: int = 16,
     ):
@@ -407,10 +413,16 @@ class ContinuousModel(EnergyModel):
 
     def energy(self, z: torch.Tensor, s: torch.Tensor):
         """Energy ``E(z, s)`` of the latent value ``s`` given ``z``."""
+        if self._energy is None:
+            raise NotImplementedError("ContinuousModel needs energy= (or a subclass's energy())")
         return self._energy(z, s)
 
     def log_prior(self, s: torch.Tensor):
         """Log prior ``log p(s)`` of the latent value ``s``."""
+        if self._log_prior is None:
+            raise NotImplementedError(
+                "ContinuousModel needs log_prior= (or a subclass's log_prior())"
+            )
         return self._log_prior(s)
 
     def nodes(
@@ -462,7 +474,9 @@ class GaussianPrior(ContinuousModel):
 
     name = "gaussian_prior"
 
-    def __init__(self, tau=1.0, sigma: float | torch.Tensor = 1.0, **quadrature):
+    def __init__(
+        self, tau: float | torch.Tensor = 1.0, sigma: float | torch.Tensor = 1.0, **quadrature: Any
+    ):
         super().__init__(**quadrature)
         self.params = {
             "tau": check_positive(tau, "tau", tensor_ok=True),
@@ -503,7 +517,7 @@ class LaplacePrior(ContinuousModel):
     name = "laplace_prior"
 
     def __init__(
-        self, b: float | torch.Tensor = 1.0, sigma: float | torch.Tensor = 1.0, **quadrature
+        self, b: float | torch.Tensor = 1.0, sigma: float | torch.Tensor = 1.0, **quadrature: Any
     ):
         super().__init__(breakpoints=(0.0,), **quadrature)
         self.params = {
@@ -552,7 +566,7 @@ ENERGY_MODELS: dict[str, Callable[..., EnergyModel]] = {
 }
 
 
-def energy_model(name: str, **params) -> EnergyModel:
+def energy_model(name: str, **params: float | torch.Tensor) -> EnergyModel:
     """Build a built-in model by name (see ``ENERGY_MODELS``)."""
     if name not in ENERGY_MODELS:
         raise ValueError(f"unknown energy model {name!r}; available: {', '.join(ENERGY_MODELS)}")
@@ -613,7 +627,13 @@ class DerivedActivation(nn.Module):
         torch.Size([4, 5])
     """
 
-    def __init__(self, model: str = "gaussian", statistic: str = "mean", learn=(), **params):
+    def __init__(
+        self,
+        model: str = "gaussian",
+        statistic: str = "mean",
+        learn: Sequence[str] = (),
+        **params: float | torch.Tensor,
+    ):
         super().__init__()
         built = energy_model(model, **params)  # validates names and values now
         if statistic not in STATISTICS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch import nn
@@ -22,14 +22,14 @@ if TYPE_CHECKING:  # imported inside fit_module at run time (no import cycle)
 _L = TypeVar("_L", bound="FeatureLearner")
 
 
-def check_count(value, name: str) -> int:
+def check_count(value: Any, name: str) -> int:
     """An integer >= 1 (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return value
 
 
-def check_number(value, name: str, *, low: float = 0.0, strict: bool = True) -> float:
+def check_number(value: Any, name: str, *, low: float = 0.0, strict: bool = True) -> float:
     """A finite number ``> low`` (``>= low`` with ``strict=False``)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or (value <= low if strict else value < low):

@@ -67,14 +67,21 @@ def check_fraction(test_fraction: float) -> float:
     return f
 
 
-def check_count(value, name: str, minimum: int = 1) -> int:
+def check_count(value: object, name: str, minimum: int = 1) -> int:
     """``value`` as an int ``>= minimum`` (not a bool), else a ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
-def split(name: str, X, y, rng: np.random.Generator, test_fraction: float, meta=None) -> Dataset:
+def split(
+    name: str,
+    X: np.ndarray,
+    y: np.ndarray | None,
+    rng: np.random.Generator,
+    test_fraction: float,
+    meta: dict | None = None,
+) -> Dataset:
     """Shuffle with ``rng`` and split into train/test (at least one sample in each)."""
     n = len(X)
     if n < 2:

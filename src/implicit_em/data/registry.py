@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Any
 
 from .dataset import Dataset
 from .dataset import standardize as _standardize
@@ -30,7 +31,7 @@ def list_datasets() -> list[str]:
     return sorted(DATASETS)
 
 
-def load_dataset(name: str, *, seed: int = 0, standardize: bool = False, **options) -> Dataset:
+def load_dataset(name: str, *, seed: int = 0, standardize: bool = False, **options: Any) -> Dataset:
     """Load or generate dataset ``name`` deterministically from ``seed``.
 
     Args:

@@ -37,6 +37,7 @@ is reported as the axis).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -362,7 +363,9 @@ def responsibility_form(jac: torch.Tensor, tol: float = FORM_TOL) -> bool:
     return bool((cos >= 1 - tol).all())
 
 
-def two_hypothesis_form(op, like: torch.Tensor, tol: float = FORM_TOL) -> bool:
+def two_hypothesis_form(
+    op: Callable[[torch.Tensor], torch.Tensor], like: torch.Tensor, tol: float = FORM_TOL
+) -> bool:
     """Whether the element-wise ``op``'s derivative is ``kappa (f - lo)(hi - f)`` on
     :data:`GRID` (a concave quadratic in the output ``f`` whose roots bracket ``f``):
     the variance of a two-point posterior on ``{lo, hi}`` with mean ``f``.

@@ -305,7 +305,9 @@ def decide_c8(temperatures: list[float], distances: list[float]) -> str:
     return "partly" if decreasing else "refuted"
 
 
-def summarise(rows: list[dict], temp_rows: list[dict], c5, cfg: Config, tails=None) -> dict:
+def summarise(
+    rows: list[dict], temp_rows: list[dict], c5: float, cfg: Config, tails: list[dict] | None = None
+) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     conf = cfg.confirm_threshold
     verdicts = [

@@ -11,7 +11,7 @@ wall time and writes ``results.json`` atomically (see :mod:`implicit_em.experime
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ def image_dataset(name: str, seed: int, mnist_train: int):
     return load_dataset("mnist", seed=seed, download=False, n_train=mnist_train)
 
 
-def image_tensors(names, seed: int, mnist_train: int, skipped: list):
+def image_tensors(names: Sequence[str], seed: int, mnist_train: int, skipped: list):
     """For each of ``names`` that is available (:func:`image_dataset`), yield ``(name, ds,
     x, xt)``, the training and test images as float32 tensors; unavailable ones (MNIST
     without its files) are appended to ``skipped``."""

@@ -19,7 +19,9 @@ import math
 import numbers
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .base import Experiment
 
@@ -37,7 +39,7 @@ class Override:
     raw: str
 
 
-def parse_overrides(items) -> list[Override]:
+def parse_overrides(items: Sequence[str] | None) -> list[Override]:
     """``--set`` items (``key=value`` or ``experiment.key=value``) as :class:`Override` records; a
     ``ValueError`` for malformed ones."""
     out = []
@@ -56,7 +58,7 @@ def parse_overrides(items) -> list[Override]:
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
-def convert(raw: str, tp, where: str):
+def convert(raw: str, tp: Any, where: str):
     """Convert the string ``raw`` to type ``tp`` or raise :class:`ConfigError`."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
@@ -91,7 +93,7 @@ SEED_MAX = 2**31 - 1
 _TYPE_RULES = {int: {"min": 1}, float: {"gt": 0.0}}
 
 
-def bounded(default, **limits):
+def bounded(default: Any, **limits: float):
     """A config field with a declared range (checked when the config is built).
 
     Example: ``x: float = bounded(0.25, min=0, max=1)``.
@@ -127,7 +129,7 @@ def _check_value(value, limits: dict, where: str) -> None:
         raise ConfigError(f"{where}: expected a value {_range_text(limits)}, got {value!r}")
 
 
-def check_ranges(cfg, name: str) -> None:
+def check_ranges(cfg: Any, name: str) -> None:
     """Raise :class:`ConfigError` for any field of ``cfg`` outside its declared range."""
     hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
@@ -152,7 +154,11 @@ def check_ranges(cfg, name: str) -> None:
 
 
 def build_config(
-    exp: Experiment, *, quick: bool = False, seed: int | None = None, overrides=()
+    exp: Experiment,
+    *,
+    quick: bool = False,
+    seed: int | None = None,
+    overrides: Sequence[Override] = (),
 ) -> object:
     """Defaults, then ``exp.quick`` if ``quick``, then ``seed``, then matching overrides."""
     hints = typing.get_type_hints(exp.config)
@@ -175,7 +181,7 @@ def build_config(
     return cfg
 
 
-def check_overrides(experiments: list[Experiment], overrides) -> None:
+def check_overrides(experiments: list[Experiment], overrides: Sequence[Override]) -> None:
     """Reject overrides that no selected experiment can take, listing the valid keys."""
     names = {e.name for e in experiments}
     for ov in overrides:

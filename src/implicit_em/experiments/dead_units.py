@@ -33,6 +33,7 @@ from torch import nn
 from typing_extensions import override
 
 from ..activations import ACTIVATIONS, make_activation
+from ..data.dataset import Dataset
 from ..diagnostics import Monitor
 from ..training import train
 from .base import Experiment, Verdict, describe_image_data, image_dataset
@@ -183,11 +184,12 @@ def _accuracy(model, x, y) -> float:
         return float((model(x).argmax(1) == y).float().mean())
 
 
-def one_run(ds, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, list[dict]]:
+def one_run(ds: Dataset, act: str, opt: str, cfg: Config, run_seed: int) -> tuple[dict, list[dict]]:
     """Train one MLP (activation ``act``, optimiser ``opt``) and measure its dead units; returns the
     row and its training history."""
     x_tr, y_tr, x_te, y_te = ds.tensors()
     torch.manual_seed(run_seed)
+    assert ds.n_classes is not None  # labelled data only
     model = MLP(x_tr.shape[1], cfg.hidden, ds.n_classes, act)
     probe = x_tr[
         torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(run_seed))[
@@ -336,7 +338,11 @@ def decide_c9(
 
 
 def summarise(
-    rows: list[dict], history: list[dict], skipped: Sequence[str], cfg: Config, grid=()
+    rows: list[dict],
+    history: list[dict],
+    skipped: Sequence[str],
+    cfg: Config,
+    grid: Sequence[dict] = (),
 ) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     zero = {g["activation"]: g["zero"] for g in grid}

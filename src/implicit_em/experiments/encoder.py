@@ -118,7 +118,13 @@ def feature_stats(a: torch.Tensor, cfg: Config) -> dict:
 
 
 def one_fit(
-    name: str, x: torch.Tensor, xt: torch.Tensor, y, yt: torch.Tensor, cfg: Config, seed: int
+    name: str,
+    x: torch.Tensor,
+    xt: torch.Tensor,
+    y: torch.Tensor,
+    yt: torch.Tensor,
+    cfg: Config,
+    seed: int,
 ) -> dict:
     """Fit one model and measure it."""
     common: dict[str, Any] = {

@@ -388,7 +388,11 @@ def decide_c14_detection(pairs: list[dict], alpha: float) -> tuple[str, dict]:
 
 
 def summarise(
-    rows: list[dict], pairs, skipped: Sequence[str], cfg: Config, n_inputs: dict[str, int]
+    rows: list[dict],
+    pairs: list[dict],
+    skipped: Sequence[str],
+    cfg: Config,
+    n_inputs: dict[str, int],
 ) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     cells = c13_cells(rows, n_inputs, cfg.redundancy_max)

@@ -129,7 +129,13 @@ def layer_stats(layer: nn.Module, x_in: torch.Tensor, out: torch.Tensor) -> dict
 
 
 def measure(
-    layers, x: torch.Tensor, y, xt: torch.Tensor, yt: torch.Tensor, seed: int, base: dict
+    layers: Sequence[nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    xt: torch.Tensor,
+    yt: torch.Tensor,
+    seed: int,
+    base: dict,
 ) -> list[dict]:
     """One row per layer: probe on its output, redundancy and responsibility stats."""
     outs, outs_t = _outputs(layers, x), _outputs(layers, xt)

@@ -119,7 +119,7 @@ class ImplicitEMFeatures(FeatureLearner):
     the features are the layer's output."""
 
     def __init__(self, n_components: int, *, epochs: int, batch_size: int = 256,
-                 lr: float = 1e-3, seed: int = 0, **layer):  # fmt: skip
+                 lr: float = 1e-3, seed: int = 0, **layer: Any):  # fmt: skip
         self.n_components, self.epochs, self.batch_size = n_components, epochs, batch_size
         self.lr, self.seed, self.layer = lr, seed, layer
 
@@ -184,7 +184,7 @@ def feature_stats(f: torch.Tensor) -> dict:
             "pairwise_tc": float(tc.mean())}  # fmt: skip
 
 
-def weight_cos(learner) -> float | None:
+def weight_cos(learner: FeatureLearner) -> float | None:
     """Mean ``|cos|`` between the learner's weight vectors or centroids (``None`` for PCA,
     whose components are orthogonal by construction)."""
     w = getattr(learner, "weight_", getattr(learner, "centroids_", None))

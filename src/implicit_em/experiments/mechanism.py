@@ -19,6 +19,7 @@ specialisation -- usage entropy, starved units, mean |corr| between units.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def _grad_w(layer: ImplicitEMLayer, loss, x: torch.Tensor, bias: torch.Tensor) -
     return g
 
 
-def measure(layer: ImplicitEMLayer, loss, x: torch.Tensor, shift: float) -> dict:
+def measure(layer: ImplicitEMLayer, loss: Callable, x: torch.Tensor, shift: float) -> dict:
     """(a) bias sensitivity, (b) R^2 of dL/dz on r, (c) specialisation, on ``x``."""
     with torch.no_grad():
         z = layer.distances(x)

@@ -340,7 +340,7 @@ def decide_c4(
     return combine_parts(list(parts.values())), parts
 
 
-def summarise(traces: list[dict], identity, cfg: Config) -> dict:
+def summarise(traces: list[dict], identity: float, cfg: Config) -> dict:
     """Tables, metrics and verdicts from the measured rows."""
     data = "clusters_32d"
     final = {

@@ -87,10 +87,10 @@ def ridge_r2(f: np.ndarray, t: np.ndarray, ft: np.ndarray, tt: np.ndarray, alpha
 def one_fit(
     name: str,
     x: torch.Tensor,
-    y,
+    y: torch.Tensor,
     xt: torch.Tensor,
     yt: torch.Tensor,
-    targets,
+    targets: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
     cfg: Config,
     seed: int,
     n_classes: int,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .activations import EXPERIMENT as _activations
 from .base import Experiment
 from .collapse import EXPERIMENT as _collapse
@@ -46,7 +48,7 @@ def list_experiments() -> list[Experiment]:
     return list(EXPERIMENTS.values())
 
 
-def get_experiments(names) -> list[Experiment]:
+def get_experiments(names: Sequence[str] | None) -> list[Experiment]:
     """Experiments by name, in suite order; ``"all"`` (or no names) selects every one."""
     names = list(names or ["all"])
     if "all" in names:

@@ -38,7 +38,7 @@ import torch
 
 from .._io import jsonable, write_csv, write_json
 from .base import Experiment, Verdict
-from .config import build_config, check_overrides
+from .config import Override, build_config, check_overrides
 from .results import DamagedFileError, Figure, Result, read_results, read_run_meta, write_results
 from .verdicts import combine_seeds
 
@@ -101,7 +101,7 @@ def _check_result(name: str, result) -> dict:
     }
 
 
-def seeds_for(exp: Experiment, cfg, n_seeds: int) -> list[int]:
+def seeds_for(exp: Experiment, cfg: Any, n_seeds: int) -> list[int]:
     """The seeds ``exp`` runs: ``cfg.seed, cfg.seed + 1, ...`` (one for deterministic
     experiments)."""
     n = n_seeds if exp.stochastic else 1
@@ -139,7 +139,7 @@ def _combine(seeds: list[int], runs: list[dict], indicative=()) -> dict:
     }
 
 
-def run_seed(exp: Experiment | str, cfg, seed: int, out) -> dict:
+def run_seed(exp: Experiment | str, cfg: Any, seed: int, out: Path) -> dict:
     """One seed of ``exp`` (an experiment or a registered name) into ``out``, on
     ``SEED_THREADS`` torch threads with every global RNG seeded; returns its checked
     result."""
@@ -200,7 +200,7 @@ def _run_seeds(exp: Experiment, cfg, seeds: list[int], partial: Path, jobs: int,
 
 def run_one(
     exp: Experiment,
-    cfg,
+    cfg: Any,
     run_dir: Path,
     *,
     quick: bool,
@@ -334,7 +334,7 @@ def run_experiments(
     *,
     quick: bool = False,
     seed: int | None = None,
-    overrides=(),
+    overrides: Sequence[Override] = (),
     force: bool = False,
     argv: Sequence[str] | None = None,
     log: Callable[[str], None] = print,

@@ -119,7 +119,7 @@ def _loss(cfg: Config, var: float, tc: float, gauss: float, scale: float):
 def one_fit(
     name: str,
     x: torch.Tensor,
-    y,
+    y: torch.Tensor,
     xt: torch.Tensor,
     yt: torch.Tensor,
     cfg: Config,

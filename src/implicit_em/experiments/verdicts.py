@@ -17,6 +17,7 @@ agree and ``"partly"`` when they do not.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
 
 from .results import Verdict
@@ -45,12 +46,12 @@ def grade_below(value: float, confirmed: float, partly: float | None = None) -> 
     return "refuted"
 
 
-def interval95(values) -> tuple[float | None, tuple[float, float] | None]:
+def interval95(values: Sequence[float | None]) -> tuple[float | None, tuple[float, float] | None]:
     """Mean and 95 % Student-t interval of the finite ``values`` (``None`` if none; the
     interval is ``None`` for fewer than two values)."""
     from scipy.stats import t
 
-    xs = [float(v) for v in values if _finite(v)]
+    xs = [float(v) for v in values if v is not None and _finite(v)]
     if not xs:
         return None, None
     mean = sum(xs) / len(xs)

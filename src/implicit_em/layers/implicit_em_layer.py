@@ -126,7 +126,7 @@ class ImplicitEMLayer(nn.Module):
         output: str = "responsibilities",
         temperature: float = 1.0,
         learn_temperature: bool = False,
-        objective="infomax",
+        objective: str | None = "infomax",
         lse_weight: float = 1.0,
         weight_norm: bool = False,
         input_norm: bool = False,

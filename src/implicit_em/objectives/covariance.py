@@ -27,7 +27,7 @@ def covariance_objective(
     log_variance: float = 0.0,
     variance_hinge: float = 0.0,
     gamma: float = 1.0,
-    shrinkage="auto",
+    shrinkage: float | str | None = "auto",
     eps: float = 1e-6,
     gather_distributed: bool = False,
 ):
@@ -84,7 +84,7 @@ def covariance_objective(
 class CovarianceObjective(nn.Module):
     """Module form of :func:`covariance_objective`; the last terms are in ``.last_terms``."""
 
-    def __init__(self, gather_distributed: bool = False, **weights):
+    def __init__(self, gather_distributed: bool = False, **weights: float):
         super().__init__()
         unknown = set(weights) - set(TERMS) - {"gamma", "shrinkage", "eps"}
         if unknown:

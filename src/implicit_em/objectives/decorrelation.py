@@ -44,7 +44,7 @@ class CrossDecorrelation(nn.Module):
     """Module form of :func:`cross_decorrelation_loss`: ``forward(z1, z2)``; the named
     terms of the last call are in ``.last_terms``."""
 
-    def __init__(self, lam=5e-3, gather_distributed=False):
+    def __init__(self, lam: float = 5e-3, gather_distributed: bool = False):
         super().__init__()
         self.lam, self.gather_distributed = lam, gather_distributed
         self.last_terms: dict = {}
@@ -64,7 +64,7 @@ class CrossDecorrelation(nn.Module):
 class Decorrelation(nn.Module):
     """Module form of :func:`decorrelation_loss`."""
 
-    def __init__(self, gather_distributed=False):
+    def __init__(self, gather_distributed: bool = False):
         super().__init__()
         self.gather_distributed = gather_distributed
 

@@ -64,7 +64,7 @@ def _unit_median_bandwidths(z: torch.Tensor) -> torch.Tensor:
         return torch.where(med > 0, med, torch.ones_like(med))
 
 
-def gaussian_kernel(x: torch.Tensor, bandwidth=None) -> torch.Tensor:
+def gaussian_kernel(x: torch.Tensor, bandwidth: float | torch.Tensor | None = None) -> torch.Tensor:
     """``exp(-||x_i - x_j||^2 / (2 sigma^2))`` with ``sigma`` = ``bandwidth`` or the median;
     ``x``: ``(n, d)`` or ``(n,)``, output ``(n, n)``."""
     return _gaussian_kernel(_as_2d(x, "x"), bandwidth)
@@ -80,7 +80,14 @@ def center_gram(k: torch.Tensor) -> torch.Tensor:
     return k - k.mean(-1, keepdim=True) - k.mean(-2, keepdim=True) + k.mean((-1, -2), keepdim=True)
 
 
-def hsic(x: torch.Tensor, y, *, estimator: str = "biased", bandwidth_x=None, bandwidth_y=None):
+def hsic(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    estimator: str = "biased",
+    bandwidth_x: float | torch.Tensor | None = None,
+    bandwidth_y: float | torch.Tensor | None = None,
+):
     r"""HSIC between samples ``x`` ``(n, dx)`` and ``y`` ``(n, dy)`` (1-D allowed).
 
     ``estimator="biased"``: ``tr(K H L H) / (n - 1)^2``; ``"unbiased"`` (needs n >= 4):
@@ -111,7 +118,7 @@ def _rff(x, n_features, sigma, generator):
     return math.sqrt(2.0 / n_features) * torch.cos(x @ w.to(x.device) + b.to(x.device))
 
 
-def hsic_rff(x: torch.Tensor, y, *, n_features: int = 256, seed: int = 0):
+def hsic_rff(x: torch.Tensor, y: torch.Tensor, *, n_features: int = 256, seed: int = 0):
     r"""Linear-time HSIC with ``n_features`` random Fourier features per variable:
     ``||Cov(phi(x), psi(y))||_F^2``, an unbiasedly-approximated biased HSIC."""
     x, y = _as_2d(x, "x"), _as_2d(y, "y")
@@ -123,7 +130,13 @@ def hsic_rff(x: torch.Tensor, y, *, n_features: int = 256, seed: int = 0):
     return (c * c).sum()
 
 
-def pairwise_hsic(z: torch.Tensor, *, n_features: int | None = None, seed: int = 0, bandwidth=None):
+def pairwise_hsic(
+    z: torch.Tensor,
+    *,
+    n_features: int | None = None,
+    seed: int = 0,
+    bandwidth: float | torch.Tensor | None = None,
+):
     r"""``sum_{i < j} HSIC(z_i, z_j)`` over the units (columns) of ``z`` ``(n, K)``.
 
     Exact (biased) with ``n_features=None`` -- memory ``K n^2`` -- or with ``n_features``
@@ -165,7 +178,12 @@ class PairwiseHSIC(nn.Module):
         True
     """
 
-    def __init__(self, n_features: int | None = 64, seed: int = 0, bandwidth=None):
+    def __init__(
+        self,
+        n_features: int | None = 64,
+        seed: int = 0,
+        bandwidth: float | torch.Tensor | None = None,
+    ):
         super().__init__()
         self.n_features, self.seed, self.bandwidth = n_features, seed, bandwidth
 

@@ -41,7 +41,7 @@ def _ledoit_wolf(z: torch.Tensor) -> float:
         return float(torch.clamp(beta / delta, 0.0, 1.0))
 
 
-def shrink(cov: torch.Tensor, z: torch.Tensor, shrinkage) -> torch.Tensor:
+def shrink(cov: torch.Tensor, z: torch.Tensor, shrinkage: float | str | None) -> torch.Tensor:
     """``(1 - alpha) C + alpha mu I``; ``shrinkage="auto"``: Ledoit-Wolf's ``alpha`` when
     features >= batch (the sample covariance is then singular), else none."""
     d = cov.shape[0]
@@ -90,7 +90,7 @@ def gaussian_infomax(
     lam: float = 0.0,
     *,
     correlation: bool = False,
-    shrinkage="auto",
+    shrinkage: float | str | None = "auto",
     eps: float = 1e-6,
     gather_distributed: bool = False,
     return_terms: bool = False,
@@ -211,7 +211,13 @@ class BellSejnowskiInfoMax(nn.Module):
 class GaussianInfoMax(nn.Module):
     """Module form of :func:`gaussian_infomax` (returns the loss; terms in ``.last_terms``)."""
 
-    def __init__(self, lam=0.0, correlation=False, shrinkage="auto", gather_distributed=False):
+    def __init__(
+        self,
+        lam: float = 0.0,
+        correlation: bool = False,
+        shrinkage: float | str | None = "auto",
+        gather_distributed: bool = False,
+    ):
         super().__init__()
         self.lam, self.correlation = lam, correlation
         self.shrinkage, self.gather_distributed = shrinkage, gather_distributed

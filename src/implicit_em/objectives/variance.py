@@ -43,7 +43,7 @@ def hinge_mean(var: torch.Tensor, gamma: float, eps: float) -> torch.Tensor:
 class LogVariance(nn.Module):
     """Module form of :func:`log_variance_loss`."""
 
-    def __init__(self, eps=1e-6, gather_distributed=False):
+    def __init__(self, eps: float = 1e-6, gather_distributed: bool = False):
         super().__init__()
         self.eps, self.gather_distributed = eps, gather_distributed
 
@@ -55,7 +55,7 @@ class LogVariance(nn.Module):
 class VarianceHinge(nn.Module):
     """Module form of :func:`variance_hinge`."""
 
-    def __init__(self, gamma=1.0, eps=1e-4, gather_distributed=False):
+    def __init__(self, gamma: float = 1.0, eps: float = 1e-4, gather_distributed: bool = False):
         super().__init__()
         self.gamma, self.eps, self.gather_distributed = gamma, eps, gather_distributed
 

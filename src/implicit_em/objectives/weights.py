@@ -31,7 +31,7 @@ def _finite_volume(value: torch.Tensor, what: str) -> torch.Tensor:
     return value
 
 
-def weight_orthogonality(w):
+def weight_orthogonality(w: torch.Tensor):
     r"""``||W_hat W_hat^T - I||_F^2`` with unit-norm rows ``W_hat`` (row redundancy)."""
     w, _ = _weight(w)
     u = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
@@ -39,7 +39,7 @@ def weight_orthogonality(w):
     return ((g - torch.eye(g.shape[0], dtype=g.dtype, device=g.device)) ** 2).sum()
 
 
-def neg_log_abs_det(w):
+def neg_log_abs_det(w: torch.Tensor):
     r"""``-log|det W|`` of a square ``W``: the exact volume term
     (claim C11 in :mod:`implicit_em.claims`)."""
     w, peak = _weight(w)
@@ -52,7 +52,7 @@ def neg_log_abs_det(w):
     return _finite_volume(value, "-log|det W|")
 
 
-def neg_log_det_gram(w):
+def neg_log_det_gram(w: torch.Tensor):
     r"""``-1/2 log det(W W^T)`` (wide, out <= in) or ``-1/2 log det(W^T W)`` (tall)."""
     w, peak = _weight(w)
     if min(w.shape) == 0:

@@ -39,7 +39,7 @@ font-style:italic}.ci{color:#5d6679;font-size:12px}ul.doubts li{margin:4px 0}
 """
 
 
-def fmt(value) -> str:
+def fmt(value: object) -> str:
     """Compact number formatting for tables (``1.1e-16``, ``0.9831``, ``12345``)."""
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)

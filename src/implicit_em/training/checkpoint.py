@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -22,14 +24,14 @@ class CheckpointError(ValueError):
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
-    optimizer,
-    scheduler,
-    scaler,
-    callbacks,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: Any,
+    callbacks: Sequence[Any],
     *,
-    rank=0,
-    settings=None,
-    **position,
+    rank: int = 0,
+    settings: dict | None = None,
+    **position: Any,
 ):
     """Write a checkpoint (rank 0 only; other ranks wait at a barrier under DDP).
 
@@ -89,13 +91,13 @@ def _read(path) -> dict:
 def load_checkpoint(
     path: str | Path,
     model: nn.Module,
-    optimizer,
-    scheduler,
-    scaler,
-    callbacks,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: Any,
+    callbacks: Sequence[Any],
     *,
-    settings=None,
-    force=False,
+    settings: dict | None = None,
+    force: bool = False,
 ) -> dict:
     """Restore everything :func:`save_checkpoint` wrote; returns the saved ``position``.
 

@@ -81,20 +81,20 @@ def _forward_in_chunks(prefix: nn.Module, x: torch.Tensor, chunk: int = 4096) ->
 
 
 def train_layerwise(
-    net,
+    net: nn.Sequential | Sequence[nn.Module],
     x: torch.Tensor,
     *,
     objectives: dict[int, Callable] | None = None,
     epochs: int | Sequence[int] = 10,
     batch_size: int = 256,
     lr: float = 1e-3,
-    optimizer="adam",
+    optimizer: str | Callable = "adam",
     cache_bytes: int = 2**31,
-    checkpoint_dir=None,
+    checkpoint_dir: str | Path | None = None,
     resume: bool | str = True,
     seed: int = 0,
     progress: bool = True,
-    **train_kwargs,
+    **train_kwargs: Any,
 ) -> LayerwiseResult:
     """Train the stages of ``net`` one after another, each on its own objective.
 
@@ -216,15 +216,15 @@ class _EndToEnd(nn.Module):
 
 
 def finetune(
-    net,
-    data,
+    net: nn.Sequential | Sequence[nn.Module],
+    data: Any,
     loss_fn: Callable,
     *,
     layer_weight: float = 0.0,
     epochs: int = 1,
     batch_size: int = 256,
     lr: float = 1e-4,
-    **train_kwargs,
+    **train_kwargs: Any,
 ) -> TrainResult:
     """Train every parameter of ``net`` end to end on ``loss_fn(output, batch)``.
 

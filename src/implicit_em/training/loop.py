@@ -21,11 +21,11 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -130,7 +130,9 @@ def _terms(out) -> tuple[torch.Tensor, dict]:
     raise TypeError("loss_fn must return a scalar tensor or a non-empty dict of scalar tensors")
 
 
-def check_finite_gradients(model: nn.Module, params, step: int, epoch: int) -> None:
+def check_finite_gradients(
+    model: nn.Module, params: Iterable[torch.nn.Parameter], step: int, epoch: int
+) -> None:
     """Raise ``FloatingPointError`` naming the parameters if any gradient is NaN/Inf.
 
     One fused pass over all gradients -- the kernel ``GradScaler`` uses to find inf/NaN
@@ -190,20 +192,20 @@ def _amp_dtype(amp, device: torch.device):
 def train(
     model: nn.Module,
     loss_fn: Callable,
-    data,
+    data: Any,
     *,
     epochs: int = 1,
     batch_size: int = 128,
     optimizer: str | Callable = "adam",
     lr: float = 1e-3,
     weight_decay: float = 0.0,
-    schedule=None,
+    schedule: str | Callable | None = None,
     warmup_steps: int = 0,
     grad_clip: float | None = None,
     device: torch.device | str | None = None,
-    amp=False,
+    amp: bool | str = False,
     callbacks: Sequence[Callback] = (),
-    checkpoint=None,
+    checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
     resume: bool | str = True,
     seed: int = 0,
