@@ -122,7 +122,7 @@ def lse_objective(
     mask: torch.Tensor | None = None,
     reduction: str = "none",
     flush_tiny: bool = False,
-):
+) -> torch.Tensor:
     r"""Log-partition of distances, ``L = log sum_j exp(-d_j)``; ``dL/dd_j = -r_j``.
 
     This is the quantity gradient *ascent* maximises; with ``reduction="sum"`` its
@@ -158,7 +158,9 @@ def lse_objective(
     return reduce(log_partition(d, dim, m, flush_tiny), reduction, "d")
 
 
-def log_partition(d: torch.Tensor, dim: int, m: torch.Tensor, flush_tiny: bool = False):
+def log_partition(
+    d: torch.Tensor, dim: int, m: torch.Tensor, flush_tiny: bool = False
+) -> torch.Tensor:
     """``log sum_j exp(-d_j)`` along ``dim`` given ``m = max(-d)`` (see
     :func:`prepare_distances`)."""
     # Shift by m = max(-d), held constant: LSE is shift-invariant, so the value and the
@@ -173,7 +175,7 @@ def log_partition(d: torch.Tensor, dim: int, m: torch.Tensor, flush_tiny: bool =
 
 def lse_loss(
     d: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None, reduction: str = "mean"
-):
+) -> torch.Tensor:
     r"""The LSE loss to minimise, ``-log sum_j exp(-d_j)``; its gradient is ``+r``.
 
     Same arguments as :func:`lse_objective`, but ``reduction`` defaults to ``"mean"`` as
@@ -184,7 +186,7 @@ def lse_loss(
 
 def responsibilities(
     d: torch.Tensor, dim: int = -1, *, temperature: float = 1.0, mask: torch.Tensor | None = None
-):
+) -> torch.Tensor:
     r"""Posterior responsibilities ``r = softmax(-d / temperature)`` along ``dim``.
 
     Excluded alternatives (``+inf`` or ``mask=False``) get exactly zero. As the
@@ -209,7 +211,7 @@ def distance_cross_entropy(
     *,
     mask: torch.Tensor | None = None,
     reduction: str = "mean",
-):
+) -> torch.Tensor:
     r"""Cross-entropy in distance form, ``-sum_j y_j log r_j`` with ``r = softmax(-d)``.
 
     For a hard target (class index ``y``) this is ``d_y + log sum_j exp(-d_j)``, so
@@ -279,7 +281,7 @@ def distance_cross_entropy(
 
 def attention_log_partition(
     scores: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None
-):
+) -> torch.Tensor:
     r"""Attention log-partition ``A(s) = log sum_j exp(s_j)``; ``dA/ds_j = softmax(s)_j``.
 
     Scores are negative distances (``s = -d``), so this is :func:`lse_objective` of
@@ -293,7 +295,9 @@ def attention_log_partition(
     return log_partition(d, dim, m)
 
 
-def attention_weights(scores: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None):
+def attention_weights(
+    scores: torch.Tensor, dim: int = -1, *, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Attention weights ``softmax(scores)`` along ``dim`` (``mask=False`` excludes a key)."""
     check_tensor(scores, "scores", min_ndim=1)
     d, dim, _ = prepare_distances(-scores, dim, mask, name="scores", scores=True)
@@ -302,7 +306,7 @@ def attention_weights(scores: torch.Tensor, dim: int = -1, *, mask: torch.Tensor
 
 def attention_score_gradient(
     weights: torch.Tensor, values: torch.Tensor, grad_output: torch.Tensor
-):
+) -> torch.Tensor:
     r"""Analytic gradient of a loss with respect to attention scores, in advantage form.
 
     For ``o_q = sum_k a_qk v_k`` with ``a = softmax(s)`` over keys and upstream gradient
@@ -341,10 +345,12 @@ class LSELoss(nn.Module):
         self.dim, self.reduction = dim, check_reduction(reduction)
 
     @override
-    def forward(self, d: torch.Tensor, mask: torch.Tensor | None = None):
+    def forward(self, d: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return lse_loss(d, self.dim, mask=mask, reduction=self.reduction)
 
-    def em_responsibilities(self, d: torch.Tensor, mask: torch.Tensor | None = None):
+    def em_responsibilities(
+        self, d: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``softmax(-d)`` along ``dim``, moved last (for the EM-structure map)."""
         return responsibilities(d, self.dim, mask=mask).movedim(self.dim, -1)
 
@@ -361,12 +367,14 @@ class DistanceCrossEntropy(nn.Module):
         self.dim, self.reduction = dim, check_reduction(reduction)
 
     @override
-    def forward(self, d: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None):
+    def forward(
+        self, d: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return distance_cross_entropy(d, target, self.dim, mask=mask, reduction=self.reduction)
 
     def em_responsibilities(
         self, d: torch.Tensor, target: torch.Tensor | None = None, mask: torch.Tensor | None = None
-    ):
+    ) -> torch.Tensor:
         """``softmax(-d)`` along ``dim``, moved last (for the EM-structure map)."""
         return responsibilities(d, self.dim, mask=mask).movedim(self.dim, -1)
 

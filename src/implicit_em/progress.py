@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.progress import track as _rich_track
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 def enabled() -> bool:
@@ -20,7 +24,7 @@ def enabled() -> bool:
     return Console().is_terminal
 
 
-def bar(description: str, total: int, show: bool = True):
+def bar(description: str, total: int, show: bool = True) -> Progress | None:
     """A started bar with one task of ``total`` steps and an ``info`` field (a running
     loss or bound), or ``None`` when ``show`` is false or bars are off. Update it with
     ``bar.update(bar.task_ids[0], ...)``; ``bar.stop()`` when done."""
@@ -47,7 +51,7 @@ def bar(description: str, total: int, show: bool = True):
     return progress
 
 
-def track(items: Sequence | Iterable, description: str, total: int | None = None):
+def track(items: Sequence | Iterable, description: str, total: int | None = None) -> Iterable:
     """Iterate over ``items`` with a progress bar showing ``description`` and an ETA."""
     if not enabled():
         return iter(items)

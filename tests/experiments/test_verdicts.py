@@ -115,3 +115,18 @@ def test_claims_registry_mirrors_the_claims_list():
     for c in REGISTRY.values():
         assert c.words and c.sources and all(s in SOURCES for s in c.sources)
         assert SOURCES[c.sources[0]][0] in c.source_label()
+
+
+def test_over_seeds_and_separated():
+    from implicit_em.experiments.verdicts import over_seeds, separated
+
+    rows = [{"m": m, "acc": a} for m, accs in (("x", (0.90, 0.91, 0.92)),
+            ("y", (0.80, 0.81, 0.82)), ("z", (0.85, 0.95, 0.90))) for a in accs]  # fmt: skip
+    out = {r["m"]: r for r in over_seeds(rows, ("m",), ("acc",))}
+    assert out["x"]["acc"] == pytest.approx(0.91) and out["x"]["seeds"] == 3
+    assert out["x"]["acc_lo"] < 0.91 < out["x"]["acc_hi"]
+    assert separated(out["x"], out["y"], "acc") == "above"
+    assert separated(out["y"], out["x"], "acc") == "below"
+    assert separated(out["x"], out["z"], "acc") == "overlap"
+    one = over_seeds(rows[:1], ("m",), ("acc",))[0]
+    assert one["acc_lo"] is None and separated(one, out["y"], "acc") == "overlap"

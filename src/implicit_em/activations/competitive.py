@@ -216,15 +216,15 @@ class SoLU(_Competitive):
         self.norm = nn.LayerNorm(layer_norm) if layer_norm else None
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         a = solu(z, self.dim, self.temperature)
         return self.norm(a) if self.norm is not None else a
 
-    def em_responsibilities(self, z: torch.Tensor):
+    def em_responsibilities(self, z: torch.Tensor) -> torch.Tensor:
         """``softmax(z / T)`` along ``dim``, moved last: the responsibilities SoLU weights by."""
         return torch.softmax(z / self.temperature, self.dim).movedim(self.dim, -1)
 
-    def jacobian_diagonal(self, z: torch.Tensor):
+    def jacobian_diagonal(self, z: torch.Tensor) -> torch.Tensor:
         """``d a_i / d z_i = s_i + z_i s_i (1 - s_i) / T``, shape like ``z``."""
         if self.norm is not None:
             raise NotImplementedError("the LayerNorm couples every unit: use torch.func.jacrev")
@@ -237,14 +237,14 @@ class NegLogSoftmin(_Competitive):
     """Module form of :func:`neg_log_softmin`."""
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return neg_log_softmin(z, self.dim, self.temperature)
 
-    def em_responsibilities(self, z: torch.Tensor):
+    def em_responsibilities(self, z: torch.Tensor) -> torch.Tensor:
         """``softmax(-z / T)`` along ``dim``, moved last: ``z`` as distances."""
         return torch.softmax(-z / self.temperature, self.dim).movedim(self.dim, -1)
 
-    def jacobian_diagonal(self, z: torch.Tensor):
+    def jacobian_diagonal(self, z: torch.Tensor) -> torch.Tensor:
         """``d a_i / d z_i = 1 - r_i`` with ``r = softmin(z / T)``, shape like ``z``."""
         return 1 - torch.softmax(-z / self.temperature, self.dim)
 
@@ -266,10 +266,10 @@ class GroupedSoftmax(_Grouped):
     """Module form of :func:`grouped_softmax`."""
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return grouped_softmax(z, self.group_size, self.dim, self.temperature)
 
-    def jacobian_diagonal(self, z: torch.Tensor):
+    def jacobian_diagonal(self, z: torch.Tensor) -> torch.Tensor:
         """``d a_i / d z_i = s_i (1 - s_i) / T`` (``s``: the group's softmax)."""
         s = self(z)
         return s * (1 - s) / self.temperature
@@ -279,10 +279,10 @@ class GroupedSoLU(_Grouped):
     """Module form of :func:`grouped_solu`."""
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return grouped_solu(z, self.group_size, self.dim, self.temperature)
 
-    def jacobian_diagonal(self, z: torch.Tensor):
+    def jacobian_diagonal(self, z: torch.Tensor) -> torch.Tensor:
         """``d a_i / d z_i = s_i + z_i s_i (1 - s_i) / T`` (``s``: the group's softmax)."""
         t = self.temperature
         s = grouped_softmax(z, self.group_size, self.dim, t)
@@ -310,7 +310,7 @@ class LWTA(_Grouped):
         return self.straight_through
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return lwta(
             z,
             self.group_size,
@@ -320,7 +320,7 @@ class LWTA(_Grouped):
         )
 
     @override
-    def em_responsibilities(self, z: torch.Tensor):
+    def em_responsibilities(self, z: torch.Tensor) -> torch.Tensor:
         g, axis = _groups(z, self.group_size, self.dim)
         return _winners(g, axis).movedim(axis, -1)
 
@@ -339,10 +339,10 @@ class Maxout(nn.Module):
         self.group_size, self.dim = _check_group_size(group_size), dim
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return maxout(z, self.group_size, self.dim)
 
-    def em_responsibilities(self, z: torch.Tensor):
+    def em_responsibilities(self, z: torch.Tensor) -> torch.Tensor:
         """One-hot arg-max per group, moved last (maxout's hard responsibilities)."""
         g, axis = _groups(z, self.group_size, self.dim)
         return _winners(g, axis).movedim(axis, -1)

@@ -112,20 +112,20 @@ class DiscreteModel(EnergyModel):
         self._energy, self._values = energy, values
         self.params = {}
 
-    def energies(self, z: torch.Tensor):
+    def energies(self, z: torch.Tensor) -> torch.Tensor:
         """``E(z, s)`` for every level ``s``, ``(..., S)``."""
         if self._energy is None:
             raise NotImplementedError("DiscreteModel needs energy= (or a subclass's energies())")
         return self._energy(z)
 
-    def values(self, z: torch.Tensor):
+    def values(self, z: torch.Tensor) -> torch.Tensor:
         """The level values ``s``, broadcastable to the energies."""
         if self._values is None:
             raise NotImplementedError("DiscreteModel needs values= (or a subclass's values())")
         return self._values(z)
 
     @override
-    def numeric(self, z: torch.Tensor, statistic: str):
+    def numeric(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         e, v = self.energies(z), self.values(z)
         log_r = torch.log_softmax(-e, dim=-1)
         return _statistic(log_r, v, statistic)
@@ -150,22 +150,22 @@ class TwoSigned(DiscreteModel):
         super().__init__()
         self.params = {"m": check_positive(m, "m", tensor_ok=True)}
 
-    def rho(self, u: torch.Tensor):  # energy of a residual u = z - location
+    def rho(self, u: torch.Tensor) -> torch.Tensor:  # energy of a residual u = z - location
         """Energy ``rho(u)`` of a residual ``u = z - location`` (subclasses define it)."""
         raise NotImplementedError
 
     @override
-    def energies(self, z: torch.Tensor):
+    def energies(self, z: torch.Tensor) -> torch.Tensor:
         m = self.params["m"]
         return torch.stack([self.rho(z - m), self.rho(z + m)], -1)
 
     @override
-    def values(self, z: torch.Tensor):
+    def values(self, z: torch.Tensor) -> torch.Tensor:
         one = torch.ones((), dtype=z.dtype, device=z.device)
         return torch.stack([one, -one])
 
     @override
-    def closed_form(self, z: torch.Tensor, statistic: str):
+    def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         m = self.params["m"]
         half_gap = 0.5 * (self.rho(z + m) - self.rho(z - m))  # (d_- - d_+) / 2
         if statistic == "mean":
@@ -185,11 +185,11 @@ class Gaussian(TwoSigned):
         self.params["sigma"] = check_positive(sigma, "sigma", tensor_ok=True)
 
     @override
-    def rho(self, u: torch.Tensor):
+    def rho(self, u: torch.Tensor) -> torch.Tensor:
         return u**2 / (2 * self.params["sigma"] ** 2)
 
     @override
-    def closed_form(self, z: torch.Tensor, statistic: str):
+    def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         if statistic == "mean":
             return torch.tanh(_scale(z, self.params["m"] / self.params["sigma"] ** 2))
         return super().closed_form(z, statistic)
@@ -205,11 +205,11 @@ class Laplace(TwoSigned):
         self.params["b"] = check_positive(b, "b", tensor_ok=True)
 
     @override
-    def rho(self, u: torch.Tensor):
+    def rho(self, u: torch.Tensor) -> torch.Tensor:
         return u.abs() / self.params["b"]
 
     @override
-    def closed_form(self, z: torch.Tensor, statistic: str):
+    def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         if statistic == "mean":
             m = self.params["m"]
             return torch.tanh(_scale(torch.clamp(z, -m, m), 1.0 / self.params["b"]))
@@ -232,12 +232,12 @@ class StudentT(TwoSigned):
         self.params["nu"] = check_positive(nu, "nu", tensor_ok=True)
 
     @override
-    def rho(self, u: torch.Tensor):
+    def rho(self, u: torch.Tensor) -> torch.Tensor:
         nu, s = self.params.get("nu", 1.0), self.params["sigma"]
         return 0.5 * (nu + 1) * torch.log1p(u**2 / (nu * s**2))
 
     @override
-    def closed_form(self, z: torch.Tensor, statistic: str):
+    def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         if statistic != "mean":
             return super().closed_form(z, statistic)
         nu, s, m = self.params.get("nu", 1.0), self.params["sigma"], self.params["m"]
@@ -257,7 +257,7 @@ class Cauchy(StudentT):
         del self.params["nu"]
 
     @override
-    def closed_form(self, z: torch.Tensor, statistic: str):
+    def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         if statistic != "mean":
             return super().closed_form(z, statistic)
         m, s = self.params["m"], self.params["sigma"]
@@ -280,7 +280,7 @@ class Huber(TwoSigned):
         self.params["delta"] = check_positive(delta, "delta", tensor_ok=True)
 
     @override
-    def rho(self, u: torch.Tensor):
+    def rho(self, u: torch.Tensor) -> torch.Tensor:
         r = (u / self.params["sigma"]).abs()
         delta = self.params["delta"]
         return torch.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta))
@@ -299,16 +299,16 @@ class ThreeLevel(DiscreteModel):
         }
 
     @override
-    def energies(self, z: torch.Tensor):
+    def energies(self, z: torch.Tensor) -> torch.Tensor:
         m, s = self.params["m"], self.params["sigma"]
         return torch.stack([(z + m) ** 2, z**2, (z - m) ** 2], -1) / (2 * s**2)
 
     @override
-    def values(self, z: torch.Tensor):
+    def values(self, z: torch.Tensor) -> torch.Tensor:
         return torch.tensor([-1.0, 0.0, 1.0], dtype=z.dtype, device=z.device)
 
     @override
-    def closed_form(self, z: torch.Tensor, statistic: str):
+    def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         if statistic != "mean":
             return super().closed_form(z, statistic)
         m, s = self.params["m"], self.params["sigma"]
@@ -341,24 +341,24 @@ class Gate(DiscreteModel):
         return f"Gate(link={self.link!r}, output={self.output!r}, {super().__repr__()[5:-1]})"
 
     @override
-    def energies(self, z: torch.Tensor):
+    def energies(self, z: torch.Tensor) -> torch.Tensor:
         u = z / self.params["temperature"]
         if self.link == "logistic":
             return torch.stack([torch.zeros_like(u), -u], -1)
         return torch.stack([-torch.special.log_ndtr(-u), -torch.special.log_ndtr(u)], -1)
 
     @override
-    def values(self, z: torch.Tensor):
+    def values(self, z: torch.Tensor) -> torch.Tensor:
         on = z if self.output == "gated" else torch.ones_like(z)
         return torch.stack([torch.zeros_like(z), on], -1)
 
-    def p_on(self, z: torch.Tensor):
+    def p_on(self, z: torch.Tensor) -> torch.Tensor:
         """Posterior probability that the gate is on at ``z`` (logistic or probit link)."""
         u = z / self.params["temperature"]
         return torch.sigmoid(u) if self.link == "logistic" else torch.special.ndtr(u)
 
     @override
-    def closed_form(self, z: torch.Tensor, statistic: str):
+    def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         t = self.params["temperature"]
         if statistic == "mean":  # fused torch kernels: T silu(z/T) = z sigmoid(z/T), etc.
             u = _scale(z, 1.0 / t)
@@ -411,13 +411,13 @@ class ContinuousModel(EnergyModel):
         self.panels, self.order = int(panels), int(order)
         self.params = {}
 
-    def energy(self, z: torch.Tensor, s: torch.Tensor):
+    def energy(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """Energy ``E(z, s)`` of the latent value ``s`` given ``z``."""
         if self._energy is None:
             raise NotImplementedError("ContinuousModel needs energy= (or a subclass's energy())")
         return self._energy(z, s)
 
-    def log_prior(self, s: torch.Tensor):
+    def log_prior(self, s: torch.Tensor) -> torch.Tensor:
         """Log prior ``log p(s)`` of the latent value ``s``."""
         if self._log_prior is None:
             raise NotImplementedError(
@@ -443,7 +443,7 @@ class ContinuousModel(EnergyModel):
         return s, torch.tensor(np.log(weights.ravel()), dtype=dtype, device=device)
 
     @override
-    def numeric(self, z: torch.Tensor, statistic: str, chunk: int = 1 << 22):
+    def numeric(self, z: torch.Tensor, statistic: str, chunk: int = 1 << 22) -> torch.Tensor:
         s, log_w = self.nodes(z.dtype, z.device)
         flat = z.reshape(-1)
         step = max(1, chunk // len(s))
@@ -484,15 +484,15 @@ class GaussianPrior(ContinuousModel):
         }
 
     @override
-    def energy(self, z: torch.Tensor, s: torch.Tensor):
+    def energy(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return (z - s) ** 2 / (2 * self.params["sigma"] ** 2)
 
     @override
-    def log_prior(self, s: torch.Tensor):
+    def log_prior(self, s: torch.Tensor) -> torch.Tensor:
         return -(s**2) / (2 * self.params["tau"] ** 2)
 
     @override
-    def closed_form(self, z: torch.Tensor, statistic: str):
+    def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         t2, s2 = self.params["tau"] ** 2, self.params["sigma"] ** 2
         if statistic in ("mean", "mode"):
             return t2 * z / (t2 + s2)
@@ -526,15 +526,15 @@ class LaplacePrior(ContinuousModel):
         }
 
     @override
-    def energy(self, z: torch.Tensor, s: torch.Tensor):
+    def energy(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return (z - s) ** 2 / (2 * self.params["sigma"] ** 2)
 
     @override
-    def log_prior(self, s: torch.Tensor):
+    def log_prior(self, s: torch.Tensor) -> torch.Tensor:
         return -s.abs() / self.params["b"]
 
     @override
-    def closed_form(self, z: torch.Tensor, statistic: str):
+    def closed_form(self, z: torch.Tensor, statistic: str) -> torch.Tensor:
         b, sig = self.params["b"], self.params["sigma"]
         a = sig**2 / b
         if statistic == "mode":
@@ -578,7 +578,7 @@ def energy_model(name: str, **params: float | torch.Tensor) -> EnergyModel:
 
 def posterior_activation(
     z: torch.Tensor, model: EnergyModel, statistic: str = "mean", method: str = "auto"
-):
+) -> torch.Tensor:
     r"""The posterior ``statistic`` of ``model``'s latent given pre-activations ``z``.
 
     Args:
@@ -668,7 +668,7 @@ class DerivedActivation(nn.Module):
         return ENERGY_MODELS[self.model](**self.options, **self.current_params())
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return posterior_activation(z, self.energy_model(), self.statistic)
 
     @override

@@ -100,7 +100,7 @@ class FeatureLearner:
         return f"{type(self).__name__}({args})"
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator):
+def batches(n: int, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
     """Shuffled index batches covering ``range(n)`` once (the last may be smaller)."""
     return torch.randperm(n, generator=generator).split(batch_size)
 

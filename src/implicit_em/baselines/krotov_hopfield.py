@@ -27,7 +27,7 @@ def p_current(w: torch.Tensor, x: torch.Tensor, p: float) -> torch.Tensor:
     return x @ (torch.sign(w) * w.abs() ** (p - 1)).T
 
 
-def krotov_update(w: torch.Tensor, x: torch.Tensor, p: float, k: int, delta: float):
+def krotov_update(w: torch.Tensor, x: torch.Tensor, p: float, k: int, delta: float) -> torch.Tensor:
     """``ΔW / max|ΔW|`` for one mini-batch ``x`` ``(n, D)`` (``W``: ``(K, D)``)."""
     cur = p_current(w, x, p)  # (n, K)
     top = cur.topk(k, dim=1).indices  # (n, k)

@@ -29,7 +29,9 @@ from .base import FeatureLearner, batches, check_count, check_number
 OUTPUTS = ("softmax", "current")
 
 
-def softhebb_update(w: torch.Tensor, x: torch.Tensor, b: torch.Tensor | None, t_invert: float):
+def softhebb_update(
+    w: torch.Tensor, x: torch.Tensor, b: torch.Tensor | None, t_invert: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(ΔW / max|ΔW|, y)`` for one mini-batch: ``(K, D), (n, D) -> (K, D), (n, K)``."""
     u = x @ w.T if b is None else x @ w.T + b
     y = torch.softmax(t_invert * u, dim=1)

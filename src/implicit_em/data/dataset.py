@@ -39,7 +39,9 @@ class Dataset:
             return None
         return int(max(self.y_train.max(), self.y_test.max() if len(self.y_test) else 0)) + 1
 
-    def tensors(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
+    def tensors(
+        self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
         """``(X_train, y_train, X_test, y_test)`` as tensors (labels ``None`` if absent)."""
 
         def t(x, dt):

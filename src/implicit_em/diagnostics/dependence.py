@@ -19,7 +19,7 @@ from .redundancy import gaussian_tc
 _HALF = (torch.float16, torch.bfloat16)
 
 
-def knn_entropy(z: torch.Tensor, k: int = 3, chunk_size: int = 2048):
+def knn_entropy(z: torch.Tensor, k: int = 3, chunk_size: int = 2048) -> torch.Tensor:
     r"""Kozachenko-Leonenko k-nearest-neighbour estimate of the joint entropy (nats).
 
     ``H = psi(n) - psi(k) + log V_D + D/n sum_i log eps_i`` with ``eps_i`` the Euclidean
@@ -72,7 +72,7 @@ def _groups(z, min_rows: int = 1) -> torch.Tensor:
 
 def total_correlation(
     z: torch.Tensor, estimator: str = "spacing", *, k: int = 3, m: int | None = None
-):
+) -> torch.Tensor:
     r"""Total correlation ``TC(z) = sum_j H(z_j) - H(z)`` in nats (0 iff independent).
 
     ``estimator="gaussian"``: ``-1/2 log det Corr(z)`` -- only linear (second-order)

@@ -11,13 +11,18 @@ wall time and writes ``results.json`` atomically (see :mod:`implicit_em.experime
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .results import VERDICTS, Verdict
 from .verdicts import grade_below
+
+if TYPE_CHECKING:  # torch and the datasets load when an experiment reads data
+    import torch
+
+    from ..data.dataset import Dataset
 
 __all__ = [
     "VERDICTS",
@@ -30,7 +35,7 @@ __all__ = [
 ]
 
 
-def image_dataset(name: str, seed: int, mnist_train: int):
+def image_dataset(name: str, seed: int, mnist_train: int) -> Dataset | None:
     """``digits`` or ``mnist`` (``mnist_train`` training images of the local files);
     ``None`` when the MNIST files are not available (experiments record the skip)."""
     from ..data import find_mnist, load_dataset
@@ -42,7 +47,9 @@ def image_dataset(name: str, seed: int, mnist_train: int):
     return load_dataset("mnist", seed=seed, download=False, n_train=mnist_train)
 
 
-def image_tensors(names: Sequence[str], seed: int, mnist_train: int, skipped: list):
+def image_tensors(
+    names: Sequence[str], seed: int, mnist_train: int, skipped: list
+) -> Iterator[tuple[str, Any, torch.Tensor, torch.Tensor]]:
     """For each of ``names`` that is available (:func:`image_dataset`), yield ``(name, ds,
     x, xt)``, the training and test images as float32 tensors; unavailable ones (MNIST
     without its files) are appended to ``skipped``."""

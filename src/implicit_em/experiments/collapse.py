@@ -74,7 +74,7 @@ QUICK = {"epochs": 6, "monitor_every": 10}
 PRESSURES = ("none", "dominant", "null")
 
 
-def apply_pressure(layer: torch.nn.Linear, x: torch.Tensor, kind: str, margin: float = 2.0):
+def apply_pressure(layer: torch.nn.Linear, x: torch.Tensor, kind: str, margin: float = 2.0) -> None:
     """Collapse unit 0 before training. ``dominant``: lower its bias until its distance
     ``z_0`` is the smallest on every input by ``margin`` (it takes every responsibility);
     ``null``: shrink its weights to ``1e-3`` of their start (``W_0 ~ 0``: ``z_0 ~ b_0`` on

@@ -58,7 +58,7 @@ def parse_overrides(items: Sequence[str] | None) -> list[Override]:
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
-def convert(raw: str, tp: Any, where: str):
+def convert(raw: str, tp: Any, where: str) -> Any:
     """Convert the string ``raw`` to type ``tp`` or raise :class:`ConfigError`."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
@@ -93,7 +93,7 @@ SEED_MAX = 2**31 - 1
 _TYPE_RULES = {int: {"min": 1}, float: {"gt": 0.0}}
 
 
-def bounded(default: Any, **limits: float):
+def bounded(default: Any, **limits: float) -> Any:
     """A config field with a declared range (checked when the config is built).
 
     Example: ``x: float = bounded(0.25, min=0, max=1)``.

@@ -88,13 +88,13 @@ class MLP(nn.Module):
         self.head = nn.Linear(hidden, n_out)
         self.elementwise = act in STANDARD or ACTIVATIONS[act].elementwise
 
-    def pre_activations(self, x: torch.Tensor):
+    def pre_activations(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The pre-activations ``(z1, z2)`` of the two hidden layers for inputs ``x``."""
         z1 = self.l1(x)
         return z1, self.l2(self.a1(z1))
 
     @override
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.a2(self.l2(self.a1(self.l1(x)))))
 
 

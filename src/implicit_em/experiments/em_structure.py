@@ -68,7 +68,7 @@ class AttentionClassifier(nn.Module):
         self.head = nn.Linear(width, n_classes)
 
     @override
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.embed(x.reshape(-1, 8, 8)) + self.pos
         a, _ = self.attn(h, h, h)
         h = self.norm1(h + a)
@@ -80,7 +80,7 @@ class HiddenSoftmax(nn.Module):
     """Control: a softmax written out by hand, under a name no lookup table knows."""
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         e = torch.exp(z - z.amax(-1, keepdim=True))
         return e / e.sum(-1, keepdim=True)
 
@@ -89,7 +89,7 @@ class Lookalike(nn.Module):
     """Control: exponentiates like a softmax but never normalises."""
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.exp(z.clamp(max=20.0)) / z.shape[-1]
 
 

@@ -14,7 +14,9 @@ if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
 from pathlib import Path
 
 
-def new_figure(rows: int = 1, cols: int = 1, *, width: float = 6, height: float = 4, **kw: Any):
+def new_figure(
+    rows: int = 1, cols: int = 1, *, width: float = 6, height: float = 4, **kw: Any
+) -> tuple[Figure, list]:
     """A figure with a grid of axes; ``axes`` is always a flat list."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

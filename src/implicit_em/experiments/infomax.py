@@ -84,12 +84,12 @@ class NormedLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(d_out))
 
     @property
-    def weight(self):
+    def weight(self) -> torch.Tensor:
         """Rows of ``v`` scaled to unit length (weight normalisation)."""
         return self.v / self.v.norm(dim=1, keepdim=True)
 
     @override
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.weight.T + self.bias
 
 
@@ -122,7 +122,7 @@ class SparseAutoencoder(nn.Module):
         self.enc, self.dec = nn.Linear(d_in, k), nn.Linear(k, d_in)
 
     @override
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.enc(x))
 
 
@@ -136,7 +136,7 @@ def _data(name: str, cfg: Config):
     scale = float((ds.X_train - mean).std()) + 1e-12
     ds.X_train = ((ds.X_train - mean) / scale).astype(np.float32)
     ds.X_test = ((ds.X_test - mean) / scale).astype(np.float32)
-    ds.rank = int(np.linalg.matrix_rank(ds.X_train))  # D: digits has constant pixels (61)
+    ds.meta["rank"] = int(np.linalg.matrix_rank(ds.X_train))  # D: digits has constant pixels
     return ds
 
 
@@ -237,7 +237,7 @@ def _measure(ztr, zte, ds, params, cfg, rng) -> dict:
         "logdet_cov_per_unit": float(logdet / ztr.shape[1]),
         "dead_units": dead,
         "mean_abs_corr": float(off.mean()),
-        "gaussian_tc": _gaussian_tc(zte[:, live], ds.rank),
+        "gaussian_tc": _gaussian_tc(zte[:, live], ds.meta["rank"]),
         "pair_spacing_tc": _pair_tc(zte, cfg, rng),
         "probe_accuracy": probe["test_accuracy"],
         "parameters": params,
@@ -300,7 +300,7 @@ def run(cfg: Config, out_dir: Path) -> dict:
         if ds is None:
             skipped.append(name)
             continue
-        n_inputs[name] = ds.rank
+        n_inputs[name] = ds.meta["rank"]
         for k in cfg.widths:
             feats = _features(cfg, ds, k, cfg.seed * 1000 + 10 * d_i + k)
             for method, (ztr, zte, params) in feats.items():

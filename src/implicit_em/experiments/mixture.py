@@ -183,7 +183,7 @@ def classification_em(
     hard: bool,
     iters: int = 50,
     reg: float = 1e-6,
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EM (``hard=False``) or its zero-temperature limit (``hard=True``: each point wholly
     to its most responsible component), from the given parameters. A component that gets
     no responsibility keeps its parameters (nothing re-seeds it: the E-step alone decides

@@ -94,7 +94,7 @@ class SupervisedNet(nn.Module):
         self.nls = make_activation("neg_log_softmin") if nls else nn.Identity()
 
     @override
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = torch.relu(self.hidden(x))
         return self.norm(self.head(self.nls(d))), d
 

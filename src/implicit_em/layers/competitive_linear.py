@@ -43,7 +43,7 @@ class CompetitiveLinear(nn.Sequential):
         self.activation_name = activation
 
     @override
-    def forward(self, x: torch.Tensor):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(x, "x")
         w = cast(nn.Linear, self[0]).weight
         if x.ndim < 1 or x.shape[-1] != w.shape[1]:

@@ -52,7 +52,9 @@ def _finite(d: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return d
 
 
-def linear_distances(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
+def linear_distances(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
     """``x W^T + b`` (``bias`` may be ``None``).
 
     Example:
@@ -63,7 +65,7 @@ def linear_distances(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     return _finite(torch.nn.functional.linear(x, weight, bias), x)
 
 
-def euclidean_distances(x: torch.Tensor, means: torch.Tensor):
+def euclidean_distances(x: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     """``1/2 ||x_n - mu_j||^2`` from the expansion ``(|x|^2 - 2 x mu + |mu|^2) / 2``
     (one matrix product), clamped at 0 against rounding.
 
@@ -76,7 +78,9 @@ def euclidean_distances(x: torch.Tensor, means: torch.Tensor):
     return _finite(0.5 * sq.clamp_min(0), x)
 
 
-def mahalanobis_distances(x: torch.Tensor, means: torch.Tensor, log_precision: torch.Tensor):
+def mahalanobis_distances(
+    x: torch.Tensor, means: torch.Tensor, log_precision: torch.Tensor
+) -> torch.Tensor:
     """Diagonal-Gaussian energy ``1/2 sum_i p_ji (x_ni - mu_ji)^2 - 1/2 sum_i log p_ji``
     (``p = exp(log_precision)``), expanded into three matrix products.
 

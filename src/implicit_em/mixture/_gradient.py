@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.distributed as dist
@@ -100,9 +101,12 @@ def make_optimizer(leaves: list[torch.Tensor], s: Settings):
 
 def objective_sum(X: torch.Tensor, raw: dict[str, torch.Tensor], s: Settings) -> torch.Tensor:
     """``sum_n log sum_k exp(-d_nk)`` over chunks (with autograd)."""
-    return sum(
-        lse_objective(energies(c, raw, s), reduction="sum", flush_tiny=True)
-        for c in X.split(s.chunk_size)
+    return cast(
+        torch.Tensor,
+        sum(
+            lse_objective(energies(c, raw, s), reduction="sum", flush_tiny=True)
+            for c in X.split(s.chunk_size)
+        ),
     )
 
 
@@ -189,7 +193,10 @@ def preconditioned_step(X, parts, params: Params, cov: torch.Tensor, gen, s: Set
     with torch.enable_grad():
         p = c.precision_cholesky(c.symmetrize(cov_leaf))
         w = design_weights(means, p, torch.log_softmax(logits, 0), c)
-        objective = sum(lse_objective(-(f @ w.T), reduction="sum", flush_tiny=True) for f in parts)
+        objective = cast(
+            torch.Tensor,
+            sum(lse_objective(-(f @ w.T), reduction="sum", flush_tiny=True) for f in parts),
+        )
         g_a, g_mu, g_cov = torch.autograd.grad(objective, (logits, means, cov_leaf))
     total = objective.detach()
     count = torch.tensor(float(X.shape[0]), dtype=X.dtype, device=X.device)

@@ -87,7 +87,9 @@ class Covariance(abc.ABC):
         return cov
 
     @abc.abstractmethod
-    def denominator(self, nk: Tensor, n_samples: float | torch.Tensor, n_features: int):
+    def denominator(
+        self, nk: Tensor, n_samples: float | torch.Tensor, n_features: int
+    ) -> torch.Tensor | float:
         """What a scatter sum is divided by to give covariances (broadcast to ``cov``)."""
 
     def covariance_from_scatter(
@@ -220,44 +222,48 @@ class Full(_Triangular):
     name = "full"
 
     @override
-    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor):
+    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor) -> Tensor:
         y = torch.einsum("nd,kde->kne", X, p) - torch.einsum("kd,kde->ke", means, p)[:, None]
         return (y * y).sum(-1).T
 
     @override
-    def denominator(self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int):
+    def denominator(
+        self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int
+    ) -> torch.Tensor | float:
         return nk[:, None, None]
 
     @override
-    def n_covariance_parameters(self, k: int, d: int):
+    def n_covariance_parameters(self, k: int, d: int) -> float:
         return k * d * (d + 1) / 2
 
     @override
-    def quadratic_weights(self, p: torch.Tensor, k: int):
+    def quadratic_weights(self, p: torch.Tensor, k: int) -> Tensor:
         return self._upper_weights(p @ p.mT)
 
     @override
-    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor):
+    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor) -> Tensor:
         return torch.einsum("kde,ke->kd", p @ p.mT, means)
 
     @override
-    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor):
+    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor) -> Tensor:
         return self._full_scatter(sx, sq, nk)
 
     @override
-    def spread_cholesky(self, var: torch.Tensor):
+    def spread_cholesky(self, var: torch.Tensor) -> Tensor:
         return torch.diag(var.rsqrt())
 
     @override
-    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor):
+    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor) -> Tensor:
         return torch.einsum("kde,ke->kd", cov, g)
 
     @override
-    def shift_scatter(self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor):
+    def shift_scatter(
+        self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor
+    ) -> Tensor:
         return delta[:, :, None] * delta[:, None, :]
 
     @override
-    def dense(self, cov: np.ndarray, k: int, d: int):
+    def dense(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
         return cov[k]
 
 
@@ -268,45 +274,49 @@ class Tied(_Triangular):
     reseeds = False
 
     @override
-    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor):
+    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor) -> Tensor:
         y, m = X @ p, means @ p
         return (y * y).sum(1, keepdim=True) - 2 * y @ m.T + (m * m).sum(1)
 
     @override
-    def denominator(self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int):
+    def denominator(
+        self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int
+    ) -> torch.Tensor | float:
         return n_samples
 
     @override
-    def n_covariance_parameters(self, k: int, d: int):
+    def n_covariance_parameters(self, k: int, d: int) -> float:
         return d * (d + 1) / 2
 
     @override
-    def quadratic_weights(self, p: torch.Tensor, k: int):
+    def quadratic_weights(self, p: torch.Tensor, k: int) -> Tensor:
         prec = p @ p.mT
         return self._upper_weights(prec.expand(k, *prec.shape))
 
     @override
-    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor):
+    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor) -> Tensor:
         return means @ (p @ p.mT)  # the precision is symmetric
 
     @override
-    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor):
+    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor) -> Tensor:
         return self._full_scatter(sx, sq, nk).sum(0)
 
     @override
-    def spread_cholesky(self, var: torch.Tensor):
+    def spread_cholesky(self, var: torch.Tensor) -> Tensor:
         raise TypeError("a tied covariance is shared: one component cannot be reseeded alone")
 
     @override
-    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor):
+    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor) -> Tensor:
         return g @ cov
 
     @override
-    def shift_scatter(self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor):
+    def shift_scatter(
+        self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor
+    ) -> Tensor:
         return (nk[:, None] * delta).T @ delta / n_samples
 
     @override
-    def dense(self, cov: np.ndarray, k: int, d: int):
+    def dense(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
         return cov
 
 
@@ -346,56 +356,60 @@ class Diag(_Elementwise):
     name = "diag"
 
     @override
-    def log_det(self, p: torch.Tensor, n_features: int):
+    def log_det(self, p: torch.Tensor, n_features: int) -> Tensor:
         return torch.log(p).sum(-1)
 
     @override
-    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor):
+    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor) -> Tensor:
         prec = p**2  # (K, D)
         return (X * X) @ prec.T - 2 * X @ (means * prec).T + (means**2 * prec).sum(1)
 
     @override
-    def denominator(self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int):
+    def denominator(
+        self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int
+    ) -> torch.Tensor | float:
         return nk[:, None]
 
     @override
-    def n_covariance_parameters(self, k: int, d: int):
+    def n_covariance_parameters(self, k: int, d: int) -> float:
         return k * d
 
     @override
-    def quadratic_features(self, X: torch.Tensor):
+    def quadratic_features(self, X: torch.Tensor) -> Tensor:
         return X * X
 
     @override
-    def n_quadratic(self, d: int):
+    def n_quadratic(self, d: int) -> int:
         return d
 
     @override
-    def quadratic_weights(self, p: torch.Tensor, k: int):
+    def quadratic_weights(self, p: torch.Tensor, k: int) -> Tensor:
         return p**2
 
     @override
-    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor):
+    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor) -> Tensor:
         return p**2 * means
 
     @override
-    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor):
+    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor) -> Tensor:
         return (sq - sx**2 / nk[:, None]).clamp_min(0)
 
     @override
-    def spread_cholesky(self, var: torch.Tensor):
+    def spread_cholesky(self, var: torch.Tensor) -> Tensor:
         return var.rsqrt()
 
     @override
-    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor):
+    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor) -> Tensor:
         return cov * g
 
     @override
-    def shift_scatter(self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor):
+    def shift_scatter(
+        self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor
+    ) -> Tensor:
         return delta**2
 
     @override
-    def dense(self, cov: np.ndarray, k: int, d: int):
+    def dense(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
         return np.diag(cov[k])
 
 
@@ -405,11 +419,11 @@ class Spherical(_Elementwise):
     name = "spherical"
 
     @override
-    def log_det(self, p: torch.Tensor, n_features: int):
+    def log_det(self, p: torch.Tensor, n_features: int) -> Tensor:
         return n_features * torch.log(p)
 
     @override
-    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor):
+    def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor) -> Tensor:
         prec = p**2  # (K,)
         return (
             (X * X).sum(1, keepdim=True) * prec
@@ -418,47 +432,51 @@ class Spherical(_Elementwise):
         )
 
     @override
-    def denominator(self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int):
+    def denominator(
+        self, nk: torch.Tensor, n_samples: float | torch.Tensor, n_features: int
+    ) -> torch.Tensor | float:
         return nk * n_features
 
     @override
-    def n_covariance_parameters(self, k: int, d: int):
+    def n_covariance_parameters(self, k: int, d: int) -> float:
         return k
 
     @override
-    def quadratic_features(self, X: torch.Tensor):
+    def quadratic_features(self, X: torch.Tensor) -> Tensor:
         return (X * X).sum(1, keepdim=True)
 
     @override
-    def n_quadratic(self, d: int):
+    def n_quadratic(self, d: int) -> int:
         return 1
 
     @override
-    def quadratic_weights(self, p: torch.Tensor, k: int):
+    def quadratic_weights(self, p: torch.Tensor, k: int) -> Tensor:
         return (p**2)[:, None]
 
     @override
-    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor):
+    def precision_times_means(self, p: torch.Tensor, means: torch.Tensor) -> Tensor:
         return (p**2)[:, None] * means
 
     @override
-    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor):
+    def scatter(self, sx: torch.Tensor, sq: torch.Tensor, nk: torch.Tensor) -> Tensor:
         return (sq[:, 0] - (sx**2).sum(1) / nk).clamp_min(0)
 
     @override
-    def spread_cholesky(self, var: torch.Tensor):
+    def spread_cholesky(self, var: torch.Tensor) -> Tensor:
         return var.mean().rsqrt()
 
     @override
-    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor):
+    def times_covariance(self, cov: torch.Tensor, g: torch.Tensor) -> Tensor:
         return cov[:, None] * g
 
     @override
-    def shift_scatter(self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor):
+    def shift_scatter(
+        self, delta: torch.Tensor, nk: torch.Tensor, n_samples: float | torch.Tensor
+    ) -> Tensor:
         return (delta**2).sum(1) / delta.shape[1]
 
     @override
-    def dense(self, cov: np.ndarray, k: int, d: int):
+    def dense(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
         return np.eye(d) * cov[k]
 
 

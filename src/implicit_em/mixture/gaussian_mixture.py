@@ -469,7 +469,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 )
         return log_resp, norm
 
-    def score_samples(self, X: TensorLike):
+    def score_samples(self, X: TensorLike) -> TensorLike:
         """Log-likelihood of each sample, ``(n_samples,)``; ``-inf`` (with a
         ``RuntimeWarning``) where it is below the floating-point range."""
         return self._output(self._log_resp(X, warn=True)[1], X)
@@ -478,19 +478,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Mean log-likelihood of ``X`` (a float)."""
         return float(self._log_resp(X, warn=True)[1].mean())
 
-    def predict_proba(self, X: TensorLike):
+    def predict_proba(self, X: TensorLike) -> TensorLike:
         """Responsibilities ``(n_samples, n_components)``."""
         return self._output(self._log_resp(X)[0].exp(), X)
 
-    def predict(self, X: TensorLike):
+    def predict(self, X: TensorLike) -> TensorLike:
         """Most responsible component of each sample."""
         return self._output(self._log_resp(X)[0].argmax(1), X)
 
-    def fit_predict(self, X: TensorLike, y: object = None):
+    def fit_predict(self, X: TensorLike, y: object = None) -> TensorLike:
         """``fit(X)`` then ``predict(X)``."""
         return self.fit(X).predict(X)
 
-    def sample(self, n_samples: int = 1):
+    def sample(self, n_samples: int = 1) -> tuple[TensorLike, TensorLike]:
         """Draw ``(X, y)`` from the fitted mixture (NumPy, or torch after a torch fit)."""
         check_is_fitted(self, "_params")
         if n_samples < 1:

@@ -58,7 +58,7 @@ def _check_gmm(x, means, covariances, weights):
 
 def gaussian_mixture_energies(
     x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor, weights: torch.Tensor
-):
+) -> torch.Tensor:
     r"""Energies ``d_nj = -log pi_j - log N(x_n | mu_j, Sigma_j)`` of a Gaussian mixture.
 
     With these, ``lse_objective(d).sum()`` is the mixture log-likelihood and

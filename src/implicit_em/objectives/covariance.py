@@ -7,6 +7,8 @@ two ``n x K x K`` products instead of two per term.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 from typing_extensions import override
@@ -30,7 +32,7 @@ def covariance_objective(
     shrinkage: float | str | None = "auto",
     eps: float = 1e-6,
     gather_distributed: bool = False,
-):
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     r"""Weighted sum of covariance terms of ``z`` ``(batch, K)``, from one covariance ``C``:
 
     ``logdet * (-log det C) + offdiag * ||C - diag C||_F^2 + decorrelation *
@@ -77,7 +79,7 @@ def covariance_objective(
         terms["log_variance"] = -torch.log(var + eps).sum()
     if "variance_hinge" in active:
         terms["variance_hinge"] = hinge_mean(var, gamma, 1e-4)
-    loss = sum(active[k] * t for k, t in terms.items())
+    loss = cast(torch.Tensor, sum(active[k] * t for k, t in terms.items()))
     return loss, {k: t.detach() for k, t in terms.items()}
 
 
@@ -93,7 +95,7 @@ class CovarianceObjective(nn.Module):
         self.last_terms: dict = {}
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         loss, self.last_terms = covariance_objective(
             z, gather_distributed=self.gather_distributed, **self.weights
         )

@@ -2,6 +2,8 @@ r"""Decorrelation of batch-normalised features (Barlow Twins style)."""
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import torch
 from torch import nn
 from typing_extensions import override
@@ -9,9 +11,45 @@ from typing_extensions import override
 from ._moments import all_reduce_sum, as_batch, correlation, moments, off_diagonal_sq
 
 
-def decorrelation_loss(z: torch.Tensor, eps: float = 1e-6, gather_distributed: bool = False):
+def decorrelation_loss(
+    z: torch.Tensor, eps: float = 1e-6, gather_distributed: bool = False
+) -> torch.Tensor:
     r"""Single view: ``||Corr(z) - I||_F^2`` over off-diagonal entries (linear redundancy)."""
     return off_diagonal_sq(correlation(moments(as_batch(z), gather_distributed)[2], eps))
+
+
+@overload
+def cross_decorrelation_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    lam: float = ...,
+    eps: float = ...,
+    gather_distributed: bool = ...,
+    return_terms: Literal[False] = ...,
+) -> torch.Tensor: ...
+
+
+@overload
+def cross_decorrelation_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    lam: float = ...,
+    eps: float = ...,
+    gather_distributed: bool = ...,
+    *,
+    return_terms: Literal[True],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
+
+
+@overload
+def cross_decorrelation_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    lam: float = ...,
+    eps: float = ...,
+    gather_distributed: bool = ...,
+    return_terms: bool = ...,
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
 
 
 def cross_decorrelation_loss(
@@ -21,7 +59,7 @@ def cross_decorrelation_loss(
     eps: float = 1e-6,
     gather_distributed: bool = False,
     return_terms: bool = False,
-):
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     r"""Two views (Barlow Twins): ``sum_i (1 - C_ii)^2 + lam sum_{i != j} C_ij^2`` with
     ``C`` the cross-correlation of the batch-standardised views."""
     z1, z2 = as_batch(z1, "z1"), as_batch(z2, "z2")
@@ -50,7 +88,7 @@ class CrossDecorrelation(nn.Module):
         self.last_terms: dict = {}
 
     @override
-    def forward(self, z1: torch.Tensor, z2: torch.Tensor):
+    def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         loss, self.last_terms = cross_decorrelation_loss(
             z1, z2, self.lam, gather_distributed=self.gather_distributed, return_terms=True
         )
@@ -69,5 +107,5 @@ class Decorrelation(nn.Module):
         self.gather_distributed = gather_distributed
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return decorrelation_loss(z, gather_distributed=self.gather_distributed)

@@ -17,7 +17,7 @@ from ._moments import as_batch, warn_constant
 _HALF = (torch.float16, torch.bfloat16)
 
 
-def responsibility_entropy(z: torch.Tensor, mode: str = "sharpen", dim: int = -1):
+def responsibility_entropy(z: torch.Tensor, mode: str = "sharpen", dim: int = -1) -> torch.Tensor:
     r"""Entropy regulariser on ``r = softmax(-z)`` (``z`` as distances).
 
     ``mode="sharpen"``: mean per-input entropy ``mean_n H(r_n)`` (minimise it for
@@ -50,7 +50,7 @@ class ResponsibilityEntropy(nn.Module):
         self.mode, self.dim = mode, dim
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return responsibility_entropy(z, self.mode, self.dim)
 
     @override
@@ -58,7 +58,7 @@ class ResponsibilityEntropy(nn.Module):
         return f"mode={self.mode!r}"
 
 
-def gaussian_entropy(z: torch.Tensor):
+def gaussian_entropy(z: torch.Tensor) -> torch.Tensor:
     r"""Per-unit Gaussian entropy ``1/2 log(2 pi e Var(z_j))``, shape ``(K,)``.
 
     A constant unit has entropy ``-inf``; it gets the floor ``Var = tiny`` of the dtype
@@ -71,7 +71,7 @@ def gaussian_entropy(z: torch.Tensor):
     return 0.5 * torch.log(2 * math.pi * math.e * var.clamp_min(tiny))
 
 
-def vasicek_entropy(z: torch.Tensor, m: int | None = None):
+def vasicek_entropy(z: torch.Tensor, m: int | None = None) -> torch.Tensor:
     r"""Per-unit m-spacing (Vasicek 1976) entropy estimate, shape ``(K,)``:
 
     ``H = 1/n sum_i log(n / (2m) (x_(i+m) - x_(i-m)))`` with order statistics clamped at

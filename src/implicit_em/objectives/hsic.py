@@ -87,7 +87,7 @@ def hsic(
     estimator: str = "biased",
     bandwidth_x: float | torch.Tensor | None = None,
     bandwidth_y: float | torch.Tensor | None = None,
-):
+) -> torch.Tensor:
     r"""HSIC between samples ``x`` ``(n, dx)`` and ``y`` ``(n, dy)`` (1-D allowed).
 
     ``estimator="biased"``: ``tr(K H L H) / (n - 1)^2``; ``"unbiased"`` (needs n >= 4):
@@ -118,7 +118,9 @@ def _rff(x, n_features, sigma, generator):
     return math.sqrt(2.0 / n_features) * torch.cos(x @ w.to(x.device) + b.to(x.device))
 
 
-def hsic_rff(x: torch.Tensor, y: torch.Tensor, *, n_features: int = 256, seed: int = 0):
+def hsic_rff(
+    x: torch.Tensor, y: torch.Tensor, *, n_features: int = 256, seed: int = 0
+) -> torch.Tensor:
     r"""Linear-time HSIC with ``n_features`` random Fourier features per variable:
     ``||Cov(phi(x), psi(y))||_F^2``, an unbiasedly-approximated biased HSIC."""
     x, y = _as_2d(x, "x"), _as_2d(y, "y")
@@ -136,7 +138,7 @@ def pairwise_hsic(
     n_features: int | None = None,
     seed: int = 0,
     bandwidth: float | torch.Tensor | None = None,
-):
+) -> torch.Tensor:
     r"""``sum_{i < j} HSIC(z_i, z_j)`` over the units (columns) of ``z`` ``(n, K)``.
 
     Exact (biased) with ``n_features=None`` -- memory ``K n^2`` -- or with ``n_features``
@@ -188,7 +190,7 @@ class PairwiseHSIC(nn.Module):
         self.n_features, self.seed, self.bandwidth = n_features, seed, bandwidth
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return pairwise_hsic(
             z, n_features=self.n_features, seed=self.seed, bandwidth=self.bandwidth
         )

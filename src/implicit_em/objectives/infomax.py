@@ -11,6 +11,7 @@ Under a Gaussian assumption ``H(z) = 1/2 log det Cov(z) + const`` and
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import torch
 from torch import nn
@@ -85,6 +86,45 @@ def log_det_spd(c: torch.Tensor) -> torch.Tensor:
     return _LogDetSPD.apply(c)
 
 
+@overload
+def gaussian_infomax(
+    z: torch.Tensor,
+    lam: float = ...,
+    *,
+    correlation: bool = ...,
+    shrinkage: float | str | None = ...,
+    eps: float = ...,
+    gather_distributed: bool = ...,
+    return_terms: Literal[False] = ...,
+) -> torch.Tensor: ...
+
+
+@overload
+def gaussian_infomax(
+    z: torch.Tensor,
+    lam: float = ...,
+    *,
+    correlation: bool = ...,
+    shrinkage: float | str | None = ...,
+    eps: float = ...,
+    gather_distributed: bool = ...,
+    return_terms: Literal[True],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
+
+
+@overload
+def gaussian_infomax(
+    z: torch.Tensor,
+    lam: float = ...,
+    *,
+    correlation: bool = ...,
+    shrinkage: float | str | None = ...,
+    eps: float = ...,
+    gather_distributed: bool = ...,
+    return_terms: bool = ...,
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]: ...
+
+
 def gaussian_infomax(
     z: torch.Tensor,
     lam: float = 0.0,
@@ -94,7 +134,7 @@ def gaussian_infomax(
     eps: float = 1e-6,
     gather_distributed: bool = False,
     return_terms: bool = False,
-):
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     r"""Gaussian InfoMax loss ``-log det C + lam ||C - diag(C)||_F^2``.
 
     Args:
@@ -141,7 +181,7 @@ SOURCES = ("logistic", "tanh", "extended")
 
 def bell_sejnowski_infomax(
     z: torch.Tensor, weight: torch.Tensor, nonlinearity: str = "logistic", reduction: str = "mean"
-):
+) -> torch.Tensor:
     r"""Exact InfoMax of an invertible layer ``z = W x`` (Bell & Sejnowski 1995):
 
     ``loss = -log|det W| - E[sum_j log g'(z_j)]``
@@ -200,7 +240,7 @@ class BellSejnowskiInfoMax(nn.Module):
         self.nonlinearity, self.reduction = nonlinearity, reduction
 
     @override
-    def forward(self, z: torch.Tensor, weight: torch.Tensor):
+    def forward(self, z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return bell_sejnowski_infomax(z, weight, self.nonlinearity, self.reduction)
 
     @override
@@ -224,7 +264,7 @@ class GaussianInfoMax(nn.Module):
         self.last_terms: dict = {}
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         loss, self.last_terms = gaussian_infomax(
             z,
             self.lam,

@@ -10,7 +10,9 @@ from typing_extensions import override
 from ._moments import as_batch, moments, warn_constant
 
 
-def log_variance_loss(z: torch.Tensor, eps: float = 1e-6, gather_distributed: bool = False):
+def log_variance_loss(
+    z: torch.Tensor, eps: float = 1e-6, gather_distributed: bool = False
+) -> torch.Tensor:
     r"""``-sum_j log(Var(z_j) + eps)`` (the InfoMax marginal-entropy
     term under a Gaussian assumption; claims C12, C13 in :mod:`implicit_em.claims`).
 
@@ -27,7 +29,7 @@ def log_variance_loss(z: torch.Tensor, eps: float = 1e-6, gather_distributed: bo
 
 def variance_hinge(
     z: torch.Tensor, gamma: float = 1.0, eps: float = 1e-4, gather_distributed: bool = False
-):
+) -> torch.Tensor:
     r"""VICReg-style ``mean_j relu(gamma - sqrt(Var(z_j) + eps))``: bounded below by 0,
     zero once every unit's standard deviation reaches ``gamma``."""
     z = as_batch(z)
@@ -48,7 +50,7 @@ class LogVariance(nn.Module):
         self.eps, self.gather_distributed = eps, gather_distributed
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return log_variance_loss(z, self.eps, self.gather_distributed)
 
 
@@ -60,7 +62,7 @@ class VarianceHinge(nn.Module):
         self.gamma, self.eps, self.gather_distributed = gamma, eps, gather_distributed
 
     @override
-    def forward(self, z: torch.Tensor):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         return variance_hinge(z, self.gamma, self.eps, self.gather_distributed)
 
     @override

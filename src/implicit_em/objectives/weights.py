@@ -31,7 +31,7 @@ def _finite_volume(value: torch.Tensor, what: str) -> torch.Tensor:
     return value
 
 
-def weight_orthogonality(w: torch.Tensor):
+def weight_orthogonality(w: torch.Tensor) -> torch.Tensor:
     r"""``||W_hat W_hat^T - I||_F^2`` with unit-norm rows ``W_hat`` (row redundancy)."""
     w, _ = _weight(w)
     u = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
@@ -39,7 +39,7 @@ def weight_orthogonality(w: torch.Tensor):
     return ((g - torch.eye(g.shape[0], dtype=g.dtype, device=g.device)) ** 2).sum()
 
 
-def neg_log_abs_det(w: torch.Tensor):
+def neg_log_abs_det(w: torch.Tensor) -> torch.Tensor:
     r"""``-log|det W|`` of a square ``W``: the exact volume term
     (claim C11 in :mod:`implicit_em.claims`)."""
     w, peak = _weight(w)
@@ -52,7 +52,7 @@ def neg_log_abs_det(w: torch.Tensor):
     return _finite_volume(value, "-log|det W|")
 
 
-def neg_log_det_gram(w: torch.Tensor):
+def neg_log_det_gram(w: torch.Tensor) -> torch.Tensor:
     r"""``-1/2 log det(W W^T)`` (wide, out <= in) or ``-1/2 log det(W^T W)`` (tall)."""
     w, peak = _weight(w)
     if min(w.shape) == 0:
@@ -87,7 +87,7 @@ class WeightVolume(nn.Module):
         self.kind = kind
 
     @override
-    def forward(self, weight: torch.Tensor):
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return WEIGHT_TERMS[self.kind](weight)
 
     @override

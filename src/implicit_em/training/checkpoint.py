@@ -32,7 +32,7 @@ def save_checkpoint(
     rank: int = 0,
     settings: dict | None = None,
     **position: Any,
-):
+) -> None:
     """Write a checkpoint (rank 0 only; other ranks wait at a barrier under DDP).
 
     ``position`` holds the loop's place (``epoch``, ``batch``, ``step``, ``history``, ...);

@@ -1,4 +1,4 @@
-"""Datasets: determinism, splits, standardisation, IDX parsing, MNIST discovery/download."""
+"""MNIST: IDX parsing, discovery, download verification, the real test set, errors."""
 
 import gzip
 import hashlib
@@ -7,87 +7,33 @@ import numpy as np
 import pytest
 
 from implicit_em.data import (
-    DATASETS,
     MNISTNotFoundError,
     download_mnist,
     find_mnist,
-    list_datasets,
     load_dataset,
     read_idx,
     write_idx,
 )
 from implicit_em.data import mnist as mnist_mod
 
-SMALL = {
-    "clusters": {"n_samples": 200},
-    "rings": {"n_samples": 200},
-    "uniform_square": {"n_samples": 200},
-    "polytope": {"n_samples": 200},
-    "digits": {},
-    "mnist1d": {"n_samples": 200},
-    "ica_sources": {"n_samples": 500},
-}
+
+def _fake_mnist(folder, n_test=50, n_train=None, seed=0):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    kinds = [("test", n_test)] + ([("train", n_train)] if n_train else [])
+    for kind, n in kinds:
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        images = (labels[:, None, None] * 20 + rng.integers(0, 50, (n, 28, 28))).astype(np.uint8)
+        write_idx(folder / mnist_mod.FILES[f"{kind}_images"], images)
+        write_idx(folder / mnist_mod.FILES[f"{kind}_labels"], labels)
+    return folder
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_deterministic_by_seed_and_split(name):
-    a = load_dataset(name, seed=3, **SMALL[name])
-    b = load_dataset(name, seed=3, **SMALL[name])
-    c = load_dataset(name, seed=4, **SMALL[name])
-    np.testing.assert_array_equal(a.X_train, b.X_train)
-    assert not np.array_equal(a.X_train, c.X_train)
-    assert a.X_train.dtype == np.float32 and a.X_train.ndim == 2
-    assert a.X_test.shape[1] == a.X_train.shape[1] and len(a.X_test) > 0
-    if a.y_train is not None:
-        assert a.y_train.dtype == np.int64 and len(a.y_train) == len(a.X_train)
-
-
-def test_registry_lists_every_dataset_and_rejects_unknown():
-    assert set(list_datasets()) == set(DATASETS) == set(SMALL) | {"mnist"}
-    with pytest.raises(ValueError, match="available"):
-        load_dataset("cifar")
-    with pytest.raises(ValueError, match="valid options"):
-        load_dataset("clusters", n_points=5)
-
-
-def test_standardize_uses_training_statistics():
-    ds = load_dataset("digits", seed=0, standardize=True)
-    np.testing.assert_allclose(ds.X_train.mean(0), 0, atol=1e-5)
-    std = ds.X_train.std(0)
-    assert np.all((np.abs(std - 1) < 1e-4) | (std < 1e-6))  # constant pixels stay 0
-    assert np.isfinite(ds.X_test).all()
-
-
-def test_polytope_labels_match_its_hyperplanes_and_are_balanced_enough():
-    ds = load_dataset("polytope", seed=1, n_samples=4000, n_vertices=6)
-    normals, offsets = ds.meta["normals"], ds.meta["offsets"]
-    inside = (ds.X_train @ normals.T <= offsets).all(1)
-    np.testing.assert_array_equal(inside, ds.y_train == 1)
-    assert 0.2 < ds.y_train.mean() < 0.8
-    # every vertex lies on its two adjacent edges, and the polygon is convex
-    v = ds.meta["vertices"]
-    assert np.all(v @ normals.T <= offsets[None] + 1e-9)
-
-
-def test_ica_sources_are_mixed_by_the_recorded_matrix():
-    ds = load_dataset("ica_sources", seed=0, n_samples=2000, n_sources=3)
-    A = ds.meta["mixing"]
-    np.testing.assert_allclose(ds.X_train, ds.meta["sources_train"] @ A.T, rtol=1e-4, atol=1e-4)
-    assert np.linalg.cond(A) <= 3.0 + 1e-9
-    S = ds.meta["sources_train"]
-    assert np.abs(np.corrcoef(S.T) - np.eye(3)).max() < 0.1
-
-
-def test_bad_generator_arguments():
-    with pytest.raises(ValueError, match="n_samples"):
-        load_dataset("clusters", n_samples=1)
-    with pytest.raises(ValueError, match="test_fraction"):
-        load_dataset("rings", test_fraction=1.5)
-    with pytest.raises(ValueError, match="kinds"):
-        load_dataset("ica_sources", kinds=("gauss",))
-
-
-# ----------------------------------------------------------------------------- IDX / MNIST
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    monkeypatch.delenv("IEM_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
@@ -114,25 +60,6 @@ def test_idx_parses_hand_written_bytes_and_rejects_corrupt_files(tmp_path):
     (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")
     with pytest.raises(ValueError, match="not an IDX file"):
         read_idx(tmp_path / "bad")
-
-
-def _fake_mnist(folder, n_test=50, n_train=None, seed=0):
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    kinds = [("test", n_test)] + ([("train", n_train)] if n_train else [])
-    for kind, n in kinds:
-        labels = rng.integers(0, 10, size=n).astype(np.uint8)
-        images = (labels[:, None, None] * 20 + rng.integers(0, 50, (n, 28, 28))).astype(np.uint8)
-        write_idx(folder / mnist_mod.FILES[f"{kind}_images"], images)
-        write_idx(folder / mnist_mod.FILES[f"{kind}_labels"], labels)
-    return folder
-
-
-@pytest.fixture
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.delenv("IEM_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path
 
 
 def test_mnist_t10k_only_is_split_and_scaled(isolated):

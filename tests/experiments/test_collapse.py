@@ -1,0 +1,89 @@
+"""The collapse experiment (C11, C12): pressure tests and the rules."""
+
+import math
+
+import pytest
+
+
+def _collapse_rows(**modes_of):
+    """Rows for every variant x pressure: ``modes_of[variant] = (fresh modes, back)``."""
+    from implicit_em.experiments.collapse import PRESSURES, VARIANTS
+
+    rows = []
+    for v, (family, _) in VARIANTS.items():
+        fresh, back = modes_of.get(v, ((), True))
+        for p in PRESSURES:
+            rows.append(
+                {
+                    "variant": v,
+                    "family": family,
+                    "pressure": p,
+                    "winner_take_all": p == "none" and "wta" in fresh,
+                    "scale_blowup": p == "none" and "blowup" in fresh,
+                    "starved_units": 2.0 if p == "none" and "starved" in fresh else 0.0,
+                    "dead_units": 0.0,
+                    "unit0_back": None if p == "none" else back,
+                }
+            )
+    return rows
+
+
+def test_collapse_experiment_small_run_and_pressure_tests(tmp_path):
+    from implicit_em.experiments import collapse as exp
+
+    cfg = exp.Config(epochs=2, monitor_every=5)
+    res = exp.run(cfg, tmp_path)
+    rows = exp._by(res["tables"]["variants"])
+    assert {v for v, _ in rows} == set(exp.VARIANTS)
+    assert {p for _, p in rows} == set(exp.PRESSURES)
+    assert rows[("lse", "none")]["weight_norm_growth"] > 1.0  # the unbounded LSE loss
+    # covariance objectives ignore the bias: a unit made dominant by its bias stays so
+    assert rows[("infomax_gaussian", "dominant")]["unit0_back"] is False
+    assert {v.claim for v in res["verdicts"]} == {"C11", "C12"}
+    # C12 judges InfoMax alone: a variant with an added regulariser does not count
+    assert rows[("decorrelation+variance_hinge", "none")]["family"] == "infomax+regulariser"
+    assert res["metrics"]["logdet_drop_weights_x10"] == pytest.approx(
+        2 * cfg.units * math.log(10), rel=1e-6
+    )
+
+
+def test_apply_pressure_collapses_unit_0():
+    import torch
+
+    from implicit_em.experiments.collapse import apply_pressure
+
+    torch.manual_seed(0)
+    x = torch.randn(50, 4)
+    layer = torch.nn.Linear(4, 3)
+    apply_pressure(layer, x, "dominant")
+    assert (layer(x).argmin(1) == 0).all()  # the smallest distance everywhere: it wins
+    w = layer.weight[1].clone()
+    apply_pressure(layer, x, "null")
+    assert layer.weight[0].abs().max() < 1e-2 and torch.equal(layer.weight[1], w)
+    with pytest.raises(ValueError, match="unknown pressure"):
+        apply_pressure(layer, x, "squeeze")
+
+
+def test_decide_c11_and_c12_give_each_outcome():
+    from implicit_em.experiments.collapse import decide_c11, decide_c12
+
+    collapsing = {"lse": (("blowup",), False)}
+    # LSE blows up, every volume control holds up: confirmed; every InfoMax holds up
+    assert decide_c11(_collapse_rows(**collapsing)) == "confirmed"
+    assert decide_c12(_collapse_rows(**collapsing)) == "confirmed"
+    # no volume control holds up (one mode each): partly
+    volume = ("lse+logdet(WW^T)", "lse+variance_hinge", "lse+balance_entropy")
+    stuck = dict.fromkeys(volume, (("blowup",), True))
+    assert decide_c11(_collapse_rows(**collapsing, **stuck)) == "partly"
+    # LSE alone only starves some units: partly
+    assert decide_c11(_collapse_rows(lse=(("starved",), True))) == "partly"
+    # LSE alone shows no mode and recovers from both pressures: refuted
+    assert decide_c11(_collapse_rows()) == "refuted"
+    infomax = ("infomax_gaussian", "infomax_correlation", "infomax_log_variance")
+    # one InfoMax objective fails a pressure test: partly; all fail: refuted
+    assert decide_c12(_collapse_rows(infomax_gaussian=((), False))) == "partly"
+    assert decide_c12(_collapse_rows(**dict.fromkeys(infomax, ((), False)))) == "refuted"
+    # the regularised variant does not count for C12 either way
+    assert decide_c12(_collapse_rows(**{"decorrelation+variance_hinge": (("wta",), False)})) == (
+        "confirmed"
+    )

@@ -1,0 +1,88 @@
+"""The InfoMax experiment (C13, C14 detection) and its decision rules."""
+
+import pytest
+
+
+def _feature_rows(ds="digits", k=8, infomax=(0.9, 0.05, 0.1), pca=(0.9, 0.2)):
+    """Feature rows of one cell: InfoMax (probe, |corr|, pair TC), PCA (probe, pair TC)."""
+    base = {"dataset": ds, "K": k, "dead_units": 0}
+    rows = [
+        dict(base, method="PCA", probe_accuracy=pca[0], mean_abs_corr=0.0,
+             pair_spacing_tc=pca[1]),
+    ]  # fmt: skip
+    for name in ("gaussian_infomax", "gaussian_infomax lam=2", "gaussian_infomax+offdiag"):
+        rows.append(
+            dict(base, method=name, probe_accuracy=infomax[0], mean_abs_corr=infomax[1],
+                 pair_spacing_tc=infomax[2])
+        )  # fmt: skip
+    return rows
+
+
+def test_decide_c13_gives_each_outcome():
+    from implicit_em.experiments.infomax import c13_cells, decide_c13
+
+    def verdict(rows, d=64):
+        return decide_c13(c13_cells(rows, {"digits": d, "mnist": 784}, 0.1))
+
+    assert verdict(_feature_rows(infomax=(0.92, 0.05, 0.1))) == "confirmed"  # beats PCA
+    assert verdict(_feature_rows(infomax=(0.90, 0.05, 0.1))) == "partly"  # ties PCA
+    # more non-linear dependence than PCA in one cell of two: partly; in every cell: refuted
+    tangled = _feature_rows(infomax=(0.92, 0.05, 0.5))
+    assert verdict(tangled + _feature_rows(ds="mnist", infomax=(0.92, 0.05, 0.1))) == "partly"
+    assert verdict(tangled) == "refuted"
+    assert verdict(_feature_rows(infomax=(0.85, 0.05, 0.1))) == "refuted"  # 5 points down
+    assert verdict(_feature_rows(infomax=(0.95, 0.4, 0.1))) == "refuted"  # correlated
+    # K > D: unreachable, neither passed nor failed; only such cells: open
+    wide = _feature_rows(k=128, infomax=(0.95, 0.5, 0.9))
+    cells = c13_cells(wide, {"digits": 64}, 0.1)
+    assert cells[0]["unreachable"] and decide_c13(cells) == "open"
+    both = _feature_rows(infomax=(0.92, 0.05, 0.1)) + wide
+    assert verdict(both) == "confirmed"
+
+
+def test_decide_c14_detection_in_the_seeds_words():
+    from implicit_em.experiments.infomax import decide_c14_detection
+
+    cases = ("linear", "quadratic", "absolute", "circle", "heteroscedastic")
+
+    def pairs(proxy, hsic, null_hsic=0.5):
+        out = [{"case": "independent", "gaussian_p": 0.5, "hsic_p": null_hsic}]
+        out += [
+            {"case": c, "gaussian_p": 0.0 if c in proxy else 0.5,
+             "hsic_p": 0.0 if c in hsic else 0.5}
+            for c in cases
+        ]  # fmt: skip
+        return out
+
+    assert decide_c14_detection(pairs(cases[:3], cases), 0.05)[0] == "confirmed"
+    verdict, found = decide_c14_detection(pairs(cases[:1], cases), 0.05)
+    assert verdict == "partly" and found["hsic_more_thorough"]
+    assert not found["proxy_catches_most"]
+    # HSIC flags the independent pair: not thorough, just trigger-happy
+    assert decide_c14_detection(pairs(cases[:1], cases, null_hsic=0.0), 0.05)[0] == "refuted"
+    # HSIC misses one the proxy catches: not more thorough
+    assert decide_c14_detection(pairs(cases[:1], cases[1:]), 0.05)[0] == "refuted"
+
+
+def test_infomax_experiment_small_run_and_verdict_rules(tmp_path):
+    from implicit_em.experiments import infomax as exp
+
+    cfg = exp.Config(
+        datasets=("digits",),
+        widths=(8,),
+        epochs=1,
+        tc_pairs=4,
+        tc_rows=300,
+        pair_samples=300,
+        permutations=49,
+        alpha=0.05,
+    )
+    res = exp.run(cfg, tmp_path)
+    methods = {r["method"] for r in res["tables"]["features"]}
+    assert {"PCA", "FastICA", "sparse autoencoder", "gaussian_infomax"} <= methods
+    pairs = {p["case"]: p for p in res["tables"]["dependence"]}
+    assert pairs["circle"]["hsic_p"] < 0.05 < pairs["circle"]["gaussian_p"]  # corr misses it
+    assert [c["K"] for c in res["tables"]["c13_cells"]] == [8]
+    assert {v.claim for v in res["verdicts"]} == {"C13", "C14"}
+    with pytest.raises(ValueError, match="permutations"):
+        exp.run(exp.Config(permutations=10, alpha=0.01), tmp_path)

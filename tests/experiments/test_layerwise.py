@@ -1,0 +1,57 @@
+"""The layer-wise experiment (C16, C20) and its rules."""
+
+import pytest
+
+
+def _layer_rows(greedy, e2e, finetuned, probes=None):
+    """Rows for decide_c16/c20: mean |corr| per layer for three modes, probes optional."""
+    rows = []
+    for mode, corrs in (("greedy", greedy), ("end to end", e2e), ("greedy + fine-tune", finetuned)):
+        for i, c in enumerate(corrs):
+            rows.append({"dataset": "d", "kind": "implicit-EM", "mode": mode, "layer": i + 1,
+                         "mean_abs_corr": c, "probe_accuracy": 0.9})  # fmt: skip
+    for (mode, layer), p in (probes or {}).items():
+        match = [r for r in rows if (r["mode"], r["layer"]) == (mode, layer)]
+        if match:
+            match[0]["probe_accuracy"] = p
+        else:
+            rows.append({"dataset": "d", "kind": "implicit-EM", "mode": mode, "layer": layer,
+                         "mean_abs_corr": 0.5, "probe_accuracy": p})  # fmt: skip
+    return rows
+
+
+def test_layerwise_small_run(tmp_path):
+    from implicit_em.experiments import layerwise as exp
+
+    cfg = exp.Config(datasets=("digits",), width=8, depth=2, epochs=1, finetune_epochs=1)
+    res = exp.run(cfg, tmp_path)
+    rows = res["tables"]["layers"]
+    modes = {(r["kind"], r["mode"]) for r in rows}
+    assert {(k, m) for k in exp.KINDS for m in exp.MODES} <= modes
+    assert ("implicit-EM", "greedy, random layer 2") in modes
+    for r in rows:
+        assert 0 < r["probe_accuracy"] <= 1 and r["layer"] in (1, 2)
+    iem = [r for r in rows if r["kind"] == "implicit-EM"]
+    assert all(0 <= r["usage_entropy"] <= 1 + 1e-9 for r in iem)
+    assert {v.claim for v in res["verdicts"]} == {"C16", "C20"}
+    extra = exp.across_seeds(res["tables"], cfg)
+    assert {g["goal"] for g in extra["goals"]} == {
+        "greedy depth 2 beats depth 1", "fine-tuned within 0.5 points of end to end"}  # fmt: skip
+
+
+def test_decide_c16_and_c20_give_each_outcome():
+    from implicit_em.experiments.layerwise import decide_c16, decide_c20
+
+    verdict, undone = decide_c16(_layer_rows([0.1, 0.2], [0.3, 0.4], [0.3, 0.3]))
+    assert verdict == "confirmed" and undone == pytest.approx((0.2 + 0.1) / (0.2 + 0.2))
+    assert decide_c16(_layer_rows([0.1, 0.5], [0.3, 0.4], [0.1, 0.5]))[0] == "partly"
+    assert decide_c16(_layer_rows([0.4, 0.5], [0.3, 0.4], [0.4, 0.5]))[0] == "refuted"
+    assert decide_c16([])[0] == "open"
+
+    def c20(l1, l2, rand):
+        probes = {("greedy", 1): l1, ("greedy", 2): l2, ("greedy, random layer 2", 2): rand}
+        return decide_c20(_layer_rows([0.1, 0.1], [0.1, 0.1], [0.1, 0.1], probes), 0.005)
+
+    assert c20(0.90, 0.92, 0.90) == ("confirmed", pytest.approx(0.02))
+    assert c20(0.90, 0.92, 0.93)[0] == "partly"
+    assert c20(0.92, 0.90, 0.93)[0] == "refuted"

@@ -1,0 +1,68 @@
+"""The local-learners comparison: small run, goals, redundancy measures."""
+
+import math
+
+import pytest
+
+
+def test_local_learners_small_run_and_goals(tmp_path):
+    from implicit_em.experiments import local_learners as exp
+
+    cfg = exp.Config(datasets=("digits",), widths=(8, 80), wide=16, epochs=1, epochs_wide=1,
+                     softhebb_epochs=1, iem_epochs_scale=0.1)  # fmt: skip
+    res = exp.run(cfg, tmp_path)
+    fits = res["tables"]["fits"]
+    narrow = {r["learner"] for r in fits if r["K"] == 8}
+    assert narrow == {"PCA", "triangle k-means", "Krotov-Hopfield", "SoftHebb",
+                      "decoder-free encoder", "sparse autoencoder", exp.IEM,
+                      exp.BACKPROP}  # fmt: skip
+    assert "PCA" not in {r["learner"] for r in fits if r["K"] == 80}  # K > D = 64
+    for r in fits:
+        assert 0 < r["probe_accuracy"] <= 1 and r["n_parameters"] > 0 and r["fit_s"] > 0
+    stacked = {"fits": [{"seed": s, **r} for s in (0, 1, 2) for r in fits]}
+    for r in stacked["fits"]:  # make the implicit-EM layer clearly best, with spread
+        bump = 0.01 * r["seed"]
+        r["probe_accuracy"] = 0.99 - bump if r["learner"] == exp.IEM else 0.5 + bump
+    extra = exp.across_seeds(stacked, cfg)
+    goal = extra["implicit_em_vs_each_learner"]
+    assert {g["outcome"] for g in goal} == {"implicit EM better"}
+    assert all(exp.beats_every_local_learner(goal).values())
+    goal[0]["outcome"] = "not resolved (intervals overlap)"
+    assert not all(exp.beats_every_local_learner(goal).values())
+    assert any(r["probe_95"].startswith("98.00 ±") for r in extra["summary_over_seeds"])
+
+
+def test_implicit_em_features_fit_transform():
+    import torch
+
+    from implicit_em.experiments.local_learners import ImplicitEMFeatures
+
+    x = torch.rand(200, 10)
+    f = ImplicitEMFeatures(4, epochs=2, distance="euclidean", objective="balance")
+    out = f.fit(x).transform(x)
+    assert out.shape == (200, 4) and torch.allclose(out.sum(1), torch.ones(200))  # r
+    assert f.n_parameters == 40
+
+
+def test_local_learners_redundancy_measures():
+    import numpy as np
+    import torch
+
+    from implicit_em.baselines import PCA
+    from implicit_em.experiments.local_learners import feature_stats, weight_cos
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(2000, 1, generator=g)
+    f = torch.cat([a, 0.6 * a + 0.8 * torch.randn(2000, 1, generator=g)], 1)  # rho = 0.6
+    stats = feature_stats(f)
+    rho = float(np.corrcoef(f.numpy().T)[0, 1])  # about 0.6
+    assert stats["mean_abs_corr"] == pytest.approx(abs(rho), rel=1e-6)
+    assert stats["pairwise_tc"] == pytest.approx(-0.5 * math.log(1 - rho**2), rel=1e-6)
+    assert feature_stats(torch.cat([f, torch.ones(2000, 1)], 1))["dead_units"] == 1
+
+    class W:
+        weight_ = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, -2.0]])
+
+    s = 1 / math.sqrt(2)
+    assert weight_cos(W()) == pytest.approx((s + 0 + s) / 3)
+    assert weight_cos(PCA(2).fit(torch.randn(50, 4))) is None

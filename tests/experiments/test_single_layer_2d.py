@@ -1,0 +1,69 @@
+"""The 2-D single-layer experiment (C10, C15, C19): regions, hyperplanes, rules."""
+
+import dataclasses
+
+import pytest
+
+
+def _fit_rows(cells, values):
+    """Rows for decide_c10/c15/c19: ``values[(kind, variant)] = (mean_abs_cos,
+    duplicate_units, regions_grid)`` in every cell."""
+    rows = []
+    for ds, k in cells:
+        for (kind, variant), (cos, dup, regions) in values.items():
+            rows.append({"dataset": ds, "K": k, "kind": kind, "variant": variant,
+                         "mean_abs_cos": cos, "duplicate_units": dup,
+                         "regions_grid": regions, "max_regions": 11})  # fmt: skip
+    return rows
+
+
+def test_single_layer_2d_small_run_figure_and_region_bound(tmp_path):
+    from implicit_em.experiments import single_layer_2d as exp
+
+    assert [exp.max_regions(k) for k in (1, 2, 3, 4, 8)] == [2, 4, 7, 11, 37]
+    cfg = exp.Config(datasets=("polytope",), widths=(4,), n_samples=200, epochs=1, grid=48)
+    res = exp.run(cfg, tmp_path)
+    fits = res["tables"]["fits"]
+    assert {r["variant"] for r in fits} == set(exp.AUTOENCODERS) | set(exp.IEM_CONTROLS)
+    for r in fits:  # K = 4 lines never cut more than 11 regions
+        assert 1 <= r["regions_grid"] <= r["max_regions"] == 11
+        assert 0 <= r["edge_angle_deg"] <= 90
+    assert {v.claim for v in res["verdicts"]} == {"C10", "C15", "C19"}
+    figs = exp.plot({"config": dataclasses.asdict(cfg), **res}, tmp_path)
+    assert (tmp_path / figs[0]["file"]).exists()
+
+
+def test_hyperplane_stats_find_the_same_cut_twice():
+    import torch
+
+    from implicit_em.experiments.single_layer_2d import hyperplane_stats
+
+    w = torch.tensor([[1.0, 0.0], [-2.0, 0.0], [0.0, 1.0]])
+    b = torch.tensor([0.5, -1.0, 0.0])  # units 0 and 1: the line x = -0.5, flipped
+    stats = hyperplane_stats(w, b)
+    assert stats["duplicate_units"] == pytest.approx(2 / 3)
+    assert stats["mean_abs_cos"] == pytest.approx(1 / 3)
+    assert hyperplane_stats(w, torch.tensor([0.5, 1.0, 0.0]))["duplicate_units"] == 0
+
+
+def test_decide_c10_c15_c19_give_each_outcome():
+    from implicit_em.experiments.single_layer_2d import decide_c10, decide_c15, decide_c19
+
+    cells = [("a", 4), ("b", 4)]
+    base = {("ae", "relu"): (0.6, 0.5, 10), ("ae", "softmax"): (0.2, 0.0, 10),
+            ("iem", "none"): (0, 0, 8), ("iem", "infomax"): (0, 0, 11)}  # fmt: skip
+    rows = _fit_rows(cells, base)
+    assert decide_c10(rows, 0.75)[0] == "confirmed"
+    assert decide_c15(rows, 0.75)[0] == "confirmed"
+    assert decide_c19(rows, 0.75)[0] == "confirmed"
+    flipped = {**base, ("ae", "softmax"): (0.9, 0.0, 4), ("iem", "none"): (0, 0, 11),
+               ("iem", "infomax"): (0, 0, 5)}  # fmt: skip
+    rows = _fit_rows(cells, flipped)
+    assert decide_c10(rows, 0.75)[0] == "refuted"
+    assert decide_c15(rows, 0.75)[0] == "refuted"
+    assert decide_c19(rows, 0.75)[0] == "refuted"
+    mixed = _fit_rows(cells[:1], base) + _fit_rows(cells[1:], flipped)
+    assert decide_c10(mixed, 0.75)[0] == decide_c15(mixed, 0.75)[0] == "partly"
+    assert decide_c19(mixed, 0.75)[0] == "partly"
+    no_duplicates = {**base, ("ae", "relu"): (0.6, 0.0, 10)}
+    assert decide_c10(_fit_rows(cells, no_duplicates), 0.75)[0] == "partly"

@@ -1,0 +1,71 @@
+"""The HTML report: every claim listed, numbers formatted, quick runs marked indicative."""
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from implicit_em.claims import CLAIMS
+from implicit_em.experiments import (
+    Experiment,
+    Verdict,
+    grade_below,
+    run_experiments,
+)
+from implicit_em.report import build_report
+from implicit_em.report.html import fmt
+
+
+@dataclass
+class ToyConfig:
+    seed: int = 0
+    n: int = 10
+    rate: float = 0.5
+    flag: bool = False
+    name: str = "a"
+    sizes: tuple[int, ...] = (1, 2)
+    limit: int | None = None
+
+
+CALLS = []
+
+
+def toy_run(cfg, out_dir):
+    CALLS.append(cfg)
+    if cfg.name == "boom":
+        raise RuntimeError("exploded on purpose")
+    value = cfg.n * cfg.rate
+    return {
+        "metrics": {"value": value},
+        "tables": {"t": [{"n": cfg.n, "value": value}]},
+        "verdicts": [Verdict("C1", grade_below(value, 100.0), value, "value < 100", "toy")],
+    }
+
+
+TOY = Experiment("toy", "A toy", ("C1",), ToyConfig, toy_run, quick={"n": 2})
+
+
+def test_report_lists_every_claim_and_formats_numbers(tmp_path):
+    run_experiments([TOY], tmp_path, quick=True, log=lambda *_: None)
+    html = build_report(tmp_path).read_text()
+    for cid in ("C1", "C9", "C17"):
+        assert f"<td>{cid}</td>" in html
+    assert html.count("not measured") == len(CLAIMS) - 1  # every claim but C1
+    assert fmt(1.1102e-16) == "1.11e-16" and fmt(0.98312) == "0.9831" and fmt(3) == "3"
+    with pytest.raises(FileNotFoundError, match="not a run directory"):
+        build_report(tmp_path / "toy")
+
+
+def test_quick_runs_mark_undecidable_claims_indicative_and_show_the_last_full_run(tmp_path):
+
+    toy = dataclasses.replace(TOY, indicative_when_quick=("C1",))
+    run_experiments([toy], tmp_path / "full", quick=False, n_seeds=1, log=lambda *_: None)
+    run_experiments([toy], tmp_path / "quick", quick=True, log=lambda *_: None)
+    full = json.loads((tmp_path / "full" / "toy" / "results.json").read_text())
+    quick = json.loads((tmp_path / "quick" / "toy" / "results.json").read_text())
+    assert full["verdicts"][0]["indicative"] is False
+    assert quick["verdicts"][0]["indicative"] is True
+    html = build_report(tmp_path / "quick").read_text()
+    assert "indicative (quick sizes)" in html and "last full run <code>full</code>" in html
+    assert "indicative (quick sizes)" not in build_report(tmp_path / "full").read_text()
