@@ -1,51 +1,19 @@
-"""Implicit-EM layers: distances against float64 NumPy formulas and gradcheck, the
-layer's objective terms against the library's functions, outputs, build(spec), errors."""
+"""ImplicitEMLayer: equal to its functions, objective terms, outputs, training, weight and
+input normalisation, bad input refused before training."""
 
-import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from implicit_em import objectives as O
 from implicit_em.layers import (
-    CompetitiveLinear,
     ImplicitEMLayer,
-    build,
     euclidean_distances,
     linear_distances,
     mahalanobis_distances,
 )
 from implicit_em.lse import lse_loss
 
-torch.manual_seed(0)
 X = torch.randn(7, 5, dtype=torch.float64)
-MU = torch.randn(3, 5, dtype=torch.float64)
-LOG_P = 0.3 * torch.randn(3, 5, dtype=torch.float64)
-
-
-def test_distances_match_numpy_formulas():
-    x, mu, lp = X.numpy(), MU.numpy(), LOG_P.numpy()
-    diff = x[:, None, :] - mu[None]  # (n, K, D)
-    np.testing.assert_allclose(
-        euclidean_distances(X, MU).numpy(), 0.5 * (diff**2).sum(-1), rtol=1e-12
-    )
-    want = 0.5 * (np.exp(lp)[None] * diff**2).sum(-1) - 0.5 * lp.sum(1)
-    np.testing.assert_allclose(mahalanobis_distances(X, MU, LOG_P).numpy(), want, rtol=1e-10)
-    b = np.arange(3.0)
-    got = linear_distances(X, MU, torch.as_tensor(b)).numpy()
-    np.testing.assert_allclose(got, x @ mu.T + b, rtol=1e-12)
-    # mahalanobis with unit precision is the euclidean distance
-    torch.testing.assert_close(
-        mahalanobis_distances(X, MU, torch.zeros_like(MU)), euclidean_distances(X, MU)
-    )
-
-
-def test_distances_gradcheck():
-    x, mu, lp = (t.clone().requires_grad_(True) for t in (X, MU, LOG_P))
-    assert torch.autograd.gradcheck(euclidean_distances, (x, mu))
-    assert torch.autograd.gradcheck(mahalanobis_distances, (x, mu, lp))
-    b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(linear_distances, (x, mu, b))
 
 
 @pytest.mark.parametrize("distance", ["linear", "euclidean", "mahalanobis_diag"])
@@ -129,51 +97,6 @@ def test_input_norm_standardises_the_input():
     assert not torch.allclose(layer.distances(x), z)
     with pytest.raises(ValueError, match=r"x must have shape \(n, 5\), got \(7, 4\)"):
         layer(torch.randn(7, 4))
-
-
-def test_competitive_linear():
-    net = CompetitiveLinear(5, 8, "grouped_solu")
-    assert isinstance(net[0], nn.Linear) and net(X.float()).shape == (7, 8)
-    with pytest.raises(ValueError, match="unknown competitive activation 'relu'"):
-        CompetitiveLinear(5, 8, "relu")
-    with pytest.raises(ValueError, match="groups of 8: out_features \\(6\\)"):
-        CompetitiveLinear(5, 6, "grouped_solu")
-
-
-def test_build_from_spec():
-    net = build("5-8:iem(infomax+balance,distance=euclidean,output=gated,T=0.5)-8:solu-6:relu-3")
-    iem, comp, lin, relu, head = net
-    assert isinstance(iem, ImplicitEMLayer) and iem.distance == "euclidean"
-    assert iem.output == "gated" and iem.volume == {"infomax": 1.0, "balance": 1.0}
-    assert float(iem.temperature) == pytest.approx(0.5)
-    assert isinstance(comp, CompetitiveLinear) and isinstance(relu, nn.ReLU)
-    assert isinstance(lin, nn.Linear) and head.out_features == 3
-    assert net(X.float()).shape == (7, 3)
-    assert build("5-4:iem(none,lse=0)-2")[0].volume == {}
-    assert build("5-4:iem-2")[0].volume == {"infomax": 1.0}  # the layer's default
-
-
-@pytest.mark.parametrize(
-    ("spec", "match"),
-    [
-        ("784-256:foo-10", r"'256:foo': unknown layer kind 'foo'"),
-        ("784-abc-10", r"'abc' does not parse"),
-        ("784-0-10", r"'0' does not parse"),
-        ("x-10", r"'x': the first token is the input width"),
-        ("784", r"needs an input width and at least one layer"),
-        ("784-256:iem(magic)-10", r"'256:iem\(magic\)': unknown volume control 'magic'"),
-        ("784-256:iem(T=-1)-10", r"temperature"),
-        ("784-256:iem(T=hot)-10", r"T='hot' is not a number"),
-        ("784-256:iem(distance=cosine)-10", r"unknown distance 'cosine'"),
-        ("784-256:iem(colour=red)-10", r"unknown option 'colour'"),
-        ("784-256:relu(2)-10", r"only iem\(...\) takes arguments"),
-        ("784-6:grouped_solu-10", r"'6:grouped_solu': 'grouped_solu' competes in groups of 8"),
-        ("", r"non-empty string"),
-    ],
-)
-def test_build_names_the_token_that_does_not_parse(spec, match):
-    with pytest.raises(ValueError, match=match):
-        build(spec)
 
 
 def test_bad_input_is_refused_before_training():

@@ -1,0 +1,49 @@
+"""build(spec): stacks from a spec string, and errors naming the bad token."""
+
+import pytest
+import torch
+from torch import nn
+
+from implicit_em.layers import (
+    CompetitiveLinear,
+    ImplicitEMLayer,
+    build,
+)
+
+X = torch.randn(7, 5, dtype=torch.float64)
+
+
+def test_build_from_spec():
+    net = build("5-8:iem(infomax+balance,distance=euclidean,output=gated,T=0.5)-8:solu-6:relu-3")
+    iem, comp, lin, relu, head = net
+    assert isinstance(iem, ImplicitEMLayer) and iem.distance == "euclidean"
+    assert iem.output == "gated" and iem.volume == {"infomax": 1.0, "balance": 1.0}
+    assert float(iem.temperature) == pytest.approx(0.5)
+    assert isinstance(comp, CompetitiveLinear) and isinstance(relu, nn.ReLU)
+    assert isinstance(lin, nn.Linear) and head.out_features == 3
+    assert net(X.float()).shape == (7, 3)
+    assert build("5-4:iem(none,lse=0)-2")[0].volume == {}
+    assert build("5-4:iem-2")[0].volume == {"infomax": 1.0}  # the layer's default
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("784-256:foo-10", r"'256:foo': unknown layer kind 'foo'"),
+        ("784-abc-10", r"'abc' does not parse"),
+        ("784-0-10", r"'0' does not parse"),
+        ("x-10", r"'x': the first token is the input width"),
+        ("784", r"needs an input width and at least one layer"),
+        ("784-256:iem(magic)-10", r"'256:iem\(magic\)': unknown volume control 'magic'"),
+        ("784-256:iem(T=-1)-10", r"temperature"),
+        ("784-256:iem(T=hot)-10", r"T='hot' is not a number"),
+        ("784-256:iem(distance=cosine)-10", r"unknown distance 'cosine'"),
+        ("784-256:iem(colour=red)-10", r"unknown option 'colour'"),
+        ("784-256:relu(2)-10", r"only iem\(...\) takes arguments"),
+        ("784-6:grouped_solu-10", r"'6:grouped_solu': 'grouped_solu' competes in groups of 8"),
+        ("", r"non-empty string"),
+    ],
+)
+def test_build_names_the_token_that_does_not_parse(spec, match):
+    with pytest.raises(ValueError, match=match):
+        build(spec)
