@@ -69,3 +69,12 @@ def test_quick_runs_mark_undecidable_claims_indicative_and_show_the_last_full_ru
     html = build_report(tmp_path / "quick").read_text()
     assert "indicative (quick sizes)" in html and "last full run <code>full</code>" in html
     assert "indicative (quick sizes)" not in build_report(tmp_path / "full").read_text()
+
+
+def test_every_table_scrolls_inside_its_section(tmp_path):
+    wide = dataclasses.replace(TOY, name="wide")
+    wide.run = lambda cfg, out: {"tables": {"w": [{f"column {i}": i for i in range(60)}]}}
+    run_experiments([TOY, wide], tmp_path, quick=True, log=lambda *_: None)
+    html = build_report(tmp_path).read_text()
+    assert html.count("<table") == html.count('<div class="tw"><table') > 3
+    assert ".tw{overflow-x:auto;max-width:100%}" in html

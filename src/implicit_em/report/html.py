@@ -191,7 +191,7 @@ def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
         "<tr><th>ID</th><th>claim, and the source's own words</th><th>verdict</th>"
         "<th>key number [95 % interval]</th><th>seeds agreeing</th><th>evidence</th></tr>"
     )
-    return f"<table>{head}{''.join(rows)}</table>"
+    return f'<div class="tw"><table>{head}{"".join(rows)}</table></div>'
 
 
 def _doubts(verdicts: dict) -> str:
@@ -261,8 +261,8 @@ def _section(name: str, r: Result, exp_dir: Path) -> str:
             for v in r.verdicts
         ]
         parts.append(
-            "<table><tr><th>claim</th><th>verdict</th><th>value</th><th>seeds</th>"
-            f"<th>rule</th><th>evidence</th></tr>{''.join(rows)}</table>"
+            '<div class="tw"><table><tr><th>claim</th><th>verdict</th><th>value</th>'
+            f"<th>seeds</th><th>rule</th><th>evidence</th></tr>{''.join(rows)}</table></div>"
         )
     for fig in r.figures:
         path = exp_dir / fig.file
