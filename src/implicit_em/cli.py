@@ -5,6 +5,7 @@
     iem run NAME... [--quick] [--out DIR] [--seeds N | --seed N] [--jobs N] [--set key=value]...
             [--force]
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
+    iem report RUN_DIR --markdown [FILE]       the claims table as Markdown
 
 Exit code 0 on success; 2 with a one-line reason on bad arguments; 1 if an experiment
 failed (the others' results are kept and reported).
@@ -56,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", help="folder with data files such as MNIST (sets IEM_DATA)")
     rep = sub.add_parser("report", help="rebuild the HTML report of a run directory")
     rep.add_argument("run_dir")
+    rep.add_argument(
+        "--markdown",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="write the claims table as Markdown instead (default RUN_DIR/findings.md)",
+    )
     return p
 
 
@@ -109,8 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_list()
         if args.command == "run":
             return _cmd_run(args)
-        from .report import build_report
+        from .report import build_report, write_findings
 
+        if args.markdown is not None:
+            print(f"findings: {write_findings(args.run_dir, args.markdown or None)}")
+            return 0
         print(f"report: {build_report(args.run_dir)}")
         return 0
     except (ValueError, RunError) as err:
