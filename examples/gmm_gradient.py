@@ -9,9 +9,9 @@ Run: ``python examples/gmm_gradient.py`` (uses CUDA when available).
 import warnings
 
 import torch
-from _size import size
 from sklearn.exceptions import ConvergenceWarning
 
+from _size import size
 from implicit_em.mixture import GaussianMixture
 
 device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -11,9 +11,9 @@ Run: ``python examples/infomax_auxiliary.py``.
 import warnings
 
 import torch
-from _size import size
 from torch import nn
 
+from _size import size
 from implicit_em import objectives as O
 from implicit_em.data import load_dataset
 from implicit_em.diagnostics import unit_health

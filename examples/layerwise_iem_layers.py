@@ -8,8 +8,8 @@ Run: ``python examples/layerwise_iem_layers.py``.
 """
 
 import torch
-from _size import size
 
+from _size import size
 from implicit_em.data import load_dataset
 from implicit_em.diagnostics import linear_probe
 from implicit_em.layers import build
