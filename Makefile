@@ -11,7 +11,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test test-min bench lint format clean
+.PHONY: run test test-min bench lint format docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(DEV_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
 	touch $@
 
 run: $(STAMP)
@@ -45,6 +51,10 @@ test-min:
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# The documentation site (MkDocs + mkdocstrings) into site/, strict: a warning fails it.
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
@@ -55,4 +65,4 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix src tests bench examples
 
 clean:
-	rm -rf $(VENV) .venv-min build src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-min site build src/*.egg-info .pytest_cache .ruff_cache .hypothesis

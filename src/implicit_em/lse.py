@@ -147,7 +147,7 @@ def lse_objective(
         ValueError: NaN or ``-inf`` in ``d``, a row with every alternative excluded, a
             bad ``dim`` or ``reduction``.
 
-    Example:
+    Examples:
         >>> d = torch.tensor([[0.0, 1.0, 2.0]], requires_grad=True)
         >>> lse_objective(d, reduction="sum").backward()
         >>> torch.allclose(d.grad, -responsibilities(d))
@@ -195,7 +195,7 @@ def responsibilities(
     Shape:
         same as ``d``; sums to one along ``dim``.
 
-    Example:
+    Examples:
         >>> responsibilities(torch.tensor([0.0, math.inf]))
         tensor([1., 0.])
     """
@@ -230,7 +230,7 @@ def distance_cross_entropy(
         ValueError: wrong target shape/rank, class index out of range or excluded, soft
             targets that are negative or do not sum to one, plus the checks of ``d``.
 
-    Example:
+    Examples:
         >>> d = torch.tensor([[0.5, 2.0, 1.0]])
         >>> distance_cross_entropy(d, torch.tensor([0]))  # == F.cross_entropy(-d, [0])
         tensor(0.6041)

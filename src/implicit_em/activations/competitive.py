@@ -87,7 +87,7 @@ def solu(z: torch.Tensor, dim: int = -1, temperature: float | torch.Tensor = 1.0
 
     Shape: any; output like ``z``.
 
-    Example:
+    Examples:
         >>> solu(torch.tensor([1.0, 1.0]))
         tensor([0.5000, 0.5000])
     """

@@ -98,7 +98,7 @@ class DiscreteModel(EnergyModel):
         values: ``z (...) -> (..., S)`` the value each hypothesis contributes to the
             statistic (e.g. ``+-1`` for signed causes, ``(0, z)`` for an on/off gate).
 
-    Example:
+    Examples:
         >>> energy = lambda z: torch.stack([(z - 1) ** 2 / 2, (z + 1) ** 2 / 2], -1)
         >>> signs = lambda z: torch.tensor([1.0, -1.0])
         >>> z = torch.tensor([0.3, -2.0])
@@ -587,7 +587,7 @@ def posterior_activation(
         statistic: ``"mean"`` | ``"mode"`` | ``"std"``.
         method: ``"auto"`` (closed form when there is one), ``"closed"`` or ``"numeric"``.
 
-    Example:
+    Examples:
         >>> z = torch.linspace(-3, 3, 7, dtype=torch.float64)
         >>> torch.allclose(posterior_activation(z, Gaussian(m=2.0, sigma=1.0)), torch.tanh(2 * z))
         True
@@ -621,7 +621,7 @@ class DerivedActivation(nn.Module):
             ``tau``, ``delta``, ``temperature``) are learned through their logarithm.
         **params: the model's parameters (and ``link``/``output`` for ``gate``).
 
-    Example:
+    Examples:
         >>> act = DerivedActivation("student_t", nu=3.0, learn=("m", "sigma"))
         >>> act(torch.randn(4, 5)).shape
         torch.Size([4, 5])

@@ -13,9 +13,12 @@ from .base import FeatureLearner, check_count, check_number, fit_module
 class BackpropMLP(FeatureLearner):
     """Args:
         n_components: hidden units ``K``.
-        epochs, batch_size, lr, weight_decay, seed: Adam training.
+        epochs: passes over the data.
+        batch_size: mini-batch size.
+        lr: Adam's learning rate.
+        seed: seeds the initialisation and the batch order.
 
-    Example:
+    Examples:
         >>> x, y = torch.rand(256, 16), torch.randint(0, 3, (256,))
         >>> mlp = BackpropMLP(8, epochs=1).fit(x, y)
         >>> mlp.transform(x[:3]).shape, mlp.predict(x[:3]).shape

@@ -42,13 +42,18 @@ def encoder_loss(a: torch.Tensor, lse: float = 1.0, var: float = 1.0, tc: float 
 class DecoderFreeEncoder(FeatureLearner):
     """Args:
         n_components: units ``K``.
-        lse, var, tc: the weights ``λ`` (0 drops a term; all 0 is refused).
-        epochs, batch_size, lr, seed: Adam training.
+        lse: the LSE term's weight ``λ`` (0 drops it; all three 0 is refused).
+        var: the variance term's weight.
+        tc: the total-correlation (decorrelation) term's weight.
+        epochs: passes over the data.
+        batch_size: mini-batch size.
+        lr: Adam's learning rate.
+        seed: seeds the initialisation and the batch order.
 
     Attributes:
         module_: the trained ``Linear + ReLU``; ``weight_`` its ``(K, D)`` weights.
 
-    Example:
+    Examples:
         >>> enc = DecoderFreeEncoder(8, epochs=1).fit(torch.rand(256, 16))
         >>> enc.transform(torch.rand(3, 16)).shape
         torch.Size([3, 8])

@@ -46,10 +46,12 @@ class KrotovHopfield(FeatureLearner):
         k: the rank of the anti-Hebbian unit (``2 <= k <= K``).
         delta: anti-Hebbian strength.
         lr: initial learning rate (decays linearly to 0).
-        epochs, batch_size, seed: the training schedule.
+        epochs: passes over the data.
+        batch_size: mini-batch size.
+        seed: seeds the initialisation and the batch order.
         power: the features' ``relu(.)^power``.
 
-    Example:
+    Examples:
         >>> kh = KrotovHopfield(8, epochs=2, seed=0).fit(torch.rand(200, 16))
         >>> kh.transform(torch.rand(3, 16)).shape
         torch.Size([3, 8])

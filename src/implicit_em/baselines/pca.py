@@ -13,7 +13,7 @@ class PCA(FeatureLearner):
         whiten: scale each component to unit variance.
         seed: for the randomised solver scikit-learn may pick.
 
-    Example:
+    Examples:
         >>> PCA(2).fit(torch.randn(50, 5)).transform(torch.randn(3, 5)).shape
         torch.Size([3, 2])
     """

@@ -43,14 +43,17 @@ class SoftHebb(FeatureLearner):
     """Args:
         n_components: units ``K``.
         t_invert: the soft winner-take-all's inverse temperature.
-        lr, power_lr: the norm-seeking learning rate ``lr |‖w_k‖ - 1|^power_lr``.
+        lr: scale of the norm-seeking learning rate ``lr |‖w_k‖ - 1|^power_lr``.
+        power_lr: its exponent.
         radius: the initial weight norm (sets ``U(0, sqrt(3 radius² / D))``).
         bias: learn log-prior biases.
-        epochs, batch_size, seed: the training schedule.
+        epochs: passes over the data.
+        batch_size: mini-batch size.
+        seed: seeds the initialisation and the batch order.
         output: ``"softmax"`` (``softmax(t_out u)``) or ``"current"`` (``u``).
         t_out: the output softmax's inverse temperature.
 
-    Example:
+    Examples:
         >>> sh = SoftHebb(8, epochs=2, seed=0).fit(torch.rand(200, 16))
         >>> sh.transform(torch.rand(3, 16)).shape
         torch.Size([3, 8])

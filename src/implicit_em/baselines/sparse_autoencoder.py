@@ -22,12 +22,15 @@ class SparseAutoencoder(FeatureLearner):
     """Args:
         n_components: hidden units ``K``.
         l1: weight of the mean absolute activation.
-        epochs, batch_size, lr, seed: Adam training.
+        epochs: passes over the data.
+        batch_size: mini-batch size.
+        lr: Adam's learning rate.
+        seed: seeds the initialisation and the batch order.
 
     Attributes:
         encoder_, decoder_: the trained ``Linear + ReLU`` and ``Linear``.
 
-    Example:
+    Examples:
         >>> sae = SparseAutoencoder(8, epochs=1).fit(torch.rand(256, 16))
         >>> sae.transform(torch.rand(3, 16)).shape
         torch.Size([3, 8])

@@ -30,12 +30,14 @@ class TriangleKMeans(FeatureLearner):
         n_components: ``K`` centroids.
         whiten: ``"zca"`` (default, as the paper), ``"standardize"`` (per feature) or
             ``"none"``; each after the per-sample normalisation.
-        eps_norm, eps_zca: the normalisation's and the whitening's regularisers.
+        eps_norm: the per-sample normalisation's regulariser.
+        eps_zca: the ZCA whitening's regulariser.
         init: ``"random"`` (data points, as the authors' random start; fast for many
             centroids) or ``"k-means++"``.
-        max_iter, seed: for ``KMeans`` (one run; the authors ran 50 iterations).
+        max_iter: k-means iterations (one run; the authors ran 50).
+        seed: seeds the initial centroids.
 
-    Example:
+    Examples:
         >>> km = TriangleKMeans(4, seed=0).fit(torch.rand(64, 9))
         >>> km.transform(torch.rand(5, 9)).shape
         torch.Size([5, 4])

@@ -41,7 +41,7 @@ def load_dataset(name: str, *, seed: int = 0, standardize: bool = False, **optio
             :func:`implicit_em.data.dataset.standardize`).
         **options: the generator's own keyword arguments (e.g. ``n_samples``).
 
-    Example:
+    Examples:
         >>> ds = load_dataset("clusters", seed=1, n_samples=200, n_clusters=3)
         >>> ds.X_train.shape, ds.X_test.shape
         ((160, 2), (40, 2))

@@ -83,7 +83,7 @@ def total_correlation(
     non-Gaussian pairs at ``n = 3000``). ``z``: ``(n, D)``
     or a batch ``(B, n, D)`` of groups (e.g. unit pairs), output ``()`` or ``(B,)``.
 
-    Example:
+    Examples:
         >>> g = torch.Generator().manual_seed(0)
         >>> x = torch.randn(2000, 1, generator=g, dtype=torch.float64)
         >>> z = torch.cat([x, x**2 + 0.1 * torch.randn(2000, 1, generator=g)], 1)

@@ -333,7 +333,7 @@ def responsibility_form(jac: torch.Tensor, tol: float = FORM_TOL) -> bool:
     tol``); and each row's non-zero entries share one sign (``r`` keeps one sign).
     Uncoupled ``jac``: ``False``.
 
-    Example:
+    Examples:
         >>> r = torch.softmax(torch.randn(5, dtype=torch.float64), 0)
         >>> responsibility_form(torch.diag(r) - torch.outer(r, r))
         True
@@ -372,7 +372,7 @@ def two_hypothesis_form(
 
     ``like``: a batch of the shape ``op`` expects; samples of its shape carry the grid.
 
-    Example:
+    Examples:
         >>> two_hypothesis_form(torch.tanh, torch.zeros(3, 4))
         True
         >>> two_hypothesis_form(torch.relu, torch.zeros(3, 4))
@@ -618,7 +618,7 @@ def em_structure(
     Returns:
         :class:`EMStructureMap`; ``print`` it for a table, ``.to_rows()`` for data.
 
-    Example:
+    Examples:
         >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
         >>> m = em_structure(net, torch.randn(16, 4), head="cross_entropy")
         >>> [(r.op, r.em) for r in m.rows]

@@ -19,7 +19,7 @@ class Monitor(Callback):
     ``{"step", "epoch", name: value, ...}``, saved with checkpoints so that a resumed
     run keeps its history.
 
-    Example:
+    Examples:
         >>> from implicit_em.diagnostics import unit_health
         >>> x = torch.randn(256, 2)
         >>> net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU())

@@ -42,7 +42,7 @@ def linear_probe(
     The scaler is fitted on the training features only. Returns ``train_accuracy``,
     ``test_accuracy``, ``n_features`` and ``converged``.
 
-    Example:
+    Examples:
         >>> x = np.r_[np.zeros((20, 2)), np.ones((20, 2))] + 0.01 * np.arange(40)[:, None]
         >>> y = np.r_[np.zeros(20), np.ones(20)].astype(int)
         >>> linear_probe(x, y, x, y)["test_accuracy"]

@@ -114,7 +114,7 @@ def pairwise_correlations(
     variance is at least ``rel_tau`` times the largest, and the number left out as
     constant. Scale-free: the same units count whatever the activations' scale.
 
-    Example:
+    Examples:
         >>> a = torch.tensor([[0.0, 1.0, 5.0], [1.0, 0.0, 5.0], [2.0, -1.0, 5.0]])
         >>> rho, constant = pairwise_correlations(a)
         >>> rho.tolist(), constant

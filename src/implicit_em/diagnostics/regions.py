@@ -43,7 +43,7 @@ def count_regions_2d(
         threshold: a unit is on where its activation exceeds this.
         batch_size: grid points evaluated at once (memory).
 
-    Example:
+    Examples:
         >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
         >>> count_regions_2d(lambda x: x @ w.T, resolution=64)  # two axes: 4 quadrants
         4

@@ -41,7 +41,7 @@ def responsibility_stats(
         ``log K``), ``usage`` (list), ``usage_entropy`` (+ normalized),
         ``max_mean_responsibility``, ``collapsed``, ``starved_units``.
 
-    Example:
+    Examples:
         >>> d = torch.tensor([[0.0, 9.0], [0.0, 9.0], [0.0, 9.0]])
         >>> responsibility_stats(d)["collapsed"]
         True

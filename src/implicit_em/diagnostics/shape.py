@@ -89,7 +89,7 @@ def properties(
         i.e. ``<= 1e-15`` of the scale), ``peak_z`` (arg-max of ``|f|``) and ``nearest``
         (see :func:`nearest_standard`).
 
-    Example:
+    Examples:
         >>> p = properties(torch.tanh)
         >>> p["odd"], p["monotone"], p["limit_pos"], p["nearest"]["name"]
         (True, 'increasing', 1.0, 'tanh')

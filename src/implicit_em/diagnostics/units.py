@@ -56,7 +56,7 @@ def unit_health(
         ``n_units``, ``dead_variance`` / ``dead_activity`` (counts) and their fractions,
         ``l0_sparsity``, ``active_rate_mean``, and the min/median/mean/max unit variance.
 
-    Example:
+    Examples:
         >>> a = torch.relu(torch.randn(1000, 4) + torch.tensor([0.0, 0.0, -50.0, 0.0]))
         >>> unit_health(a)["dead_activity"]
         1

@@ -67,7 +67,7 @@ def over_seeds(rows: list[dict], keys: tuple[str, ...], values: tuple[str, ...])
     95 % interval over the group's rows (one per seed): ``{v}``, ``{v}_lo``, ``{v}_hi``,
     and ``seeds``, the group's size.
 
-    Example:
+    Examples:
         >>> rows = [{"m": "a", "acc": x} for x in (0.9, 0.92, 0.91)]
         >>> r = over_seeds(rows, ("m",), ("acc",))[0]
         >>> r["seeds"], round(r["acc"], 3), r["acc_lo"] < 0.91 < r["acc_hi"]

@@ -20,7 +20,7 @@ class CompetitiveLinear(nn.Sequential):
     ``torch.nn`` layers and the activations it ends in, it propagates NaN/inf row by row
     instead of paying a reduction per call (``train`` refuses a non-finite loss).
 
-    Example:
+    Examples:
         >>> import torch
         >>> CompetitiveLinear(4, 8, "grouped_solu")(torch.randn(2, 4)).shape
         torch.Size([2, 8])

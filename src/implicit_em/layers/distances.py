@@ -57,7 +57,7 @@ def linear_distances(
 ) -> torch.Tensor:
     """``x W^T + b`` (``bias`` may be ``None``).
 
-    Example:
+    Examples:
         >>> linear_distances(torch.ones(1, 2), torch.eye(2), torch.tensor([0.0, 1.0]))
         tensor([[1., 2.]])
     """
@@ -69,7 +69,7 @@ def euclidean_distances(x: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     """``1/2 ||x_n - mu_j||^2`` from the expansion ``(|x|^2 - 2 x mu + |mu|^2) / 2``
     (one matrix product), clamped at 0 against rounding.
 
-    Example:
+    Examples:
         >>> euclidean_distances(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]]))
         tensor([[12.5000]])
     """
@@ -84,7 +84,7 @@ def mahalanobis_distances(
     """Diagonal-Gaussian energy ``1/2 sum_i p_ji (x_ni - mu_ji)^2 - 1/2 sum_i log p_ji``
     (``p = exp(log_precision)``), expanded into three matrix products.
 
-    Example:
+    Examples:
         >>> mahalanobis_distances(torch.ones(1, 2), torch.zeros(1, 2), torch.zeros(1, 2))
         tensor([[1.]])
     """

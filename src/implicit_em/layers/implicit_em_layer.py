@@ -82,7 +82,8 @@ class ImplicitEMLayer(nn.Module):
     r"""A layer whose units are alternatives of an implicit mixture.
 
     Args:
-        in_features, out_features: ``D`` and the number of alternatives ``K``.
+        in_features: the input width ``D``.
+        out_features: the number of alternatives (units) ``K``.
         distance: ``"linear"`` (``x W^T + b``), ``"euclidean"`` or ``"mahalanobis_diag"``.
         output: what ``forward`` passes on -- ``"responsibilities"`` ``r``,
             ``"distances"`` ``d``, ``"gated"`` ``d * r``, or the name of a registered
@@ -107,7 +108,7 @@ class ImplicitEMLayer(nn.Module):
     Shape:
         input ``(n, in_features)``; distances and responsibilities ``(n, K)``.
 
-    Example:
+    Examples:
         >>> layer = ImplicitEMLayer(4, 3, objective="infomax")
         >>> terms = layer.objective(torch.randn(8, 4))
         >>> sorted(terms)

@@ -72,7 +72,7 @@ def build(spec: str) -> nn.Sequential:
     Raises:
         ValueError: a token that does not parse, naming it.
 
-    Example:
+    Examples:
         >>> build("4-8:iem(infomax)-6:solu-3")
         Sequential(
           (0): ImplicitEMLayer(4, 8, distance='linear', output='responsibilities', objective='infomax', lse_weight=1)

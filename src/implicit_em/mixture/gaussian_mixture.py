@@ -54,8 +54,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         max_iter: EM iterations, or gradient epochs (passes over the data).
         n_init: initialisations; the best lower bound is kept.
         init_params: ``"kmeans"`` | ``"k-means++"`` | ``"random"`` | ``"random_from_data"``.
-        weights_init, means_init, precisions_init: explicit initial parameters (as in
-            scikit-learn; ``precisions_init`` are precision matrices).
+        weights_init: explicit initial weights ``(K,)`` (as in scikit-learn).
+        means_init: explicit initial means ``(K, D)``.
+        precisions_init: explicit initial precision matrices (scikit-learn's shapes).
         batch_size: mini-batch size of the gradient solver (``None``: full batch).
         optimizer: gradient solver's optimiser: ``"adam"`` | ``"sgd"`` | ``"lbfgs"`` (full
             batch) | ``"preconditioned"``: autograd's gradient times the Xu & Jordan (1996)
@@ -65,8 +66,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             step, with mini-batches a stochastic-approximation (online) EM.
         learning_rate: step size of the gradient solver (``None``: 0.05 for adam/sgd, 1 for
             lbfgs and preconditioned, whose step must lie in ``(0, 1]``).
-        device, dtype: torch device/dtype of the computation (default: the input's;
-            float64 for float64 NumPy input). float16/bfloat16 input is computed in
+        device: torch device of the computation (default: the input's).
+        dtype: torch dtype of the computation (default: the input's; float64 for
+            float64 NumPy input). float16/bfloat16 input is computed in
             float32 and the outputs of ``predict_proba``/``score_samples``/``sample`` are
             returned in the input's dtype; ``dtype`` itself must be float32 or float64.
             Input that requires grad is detached (the fit is not differentiable).
@@ -86,11 +88,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     Attributes:
         weights_, means_, covariances_, precisions_cholesky_: fitted parameters (NumPy).
-        converged_, n_iter_, lower_bound_ (mean log-likelihood), lower_bound_history_.
+        converged_: whether the last fit met ``tol``.
+        n_iter_: iterations (EM) or epochs (gradient) of the best initialisation.
+        lower_bound_: its final mean log-likelihood.
+        lower_bound_history_: the mean log-likelihood after every iteration.
         n_reseeded_: how often EM moved an emptied component (total responsibility < 1)
             to a random data point (a ``RuntimeWarning`` reports it).
 
-    Example:
+    Examples:
         >>> X = np.r_[np.random.default_rng(0).normal(-3, 1, (100, 2)),
         ...           np.random.default_rng(1).normal(3, 1, (100, 2))]
         >>> gm = GaussianMixture(2, random_state=0).fit(X)

@@ -44,7 +44,7 @@ def covariance_objective(
     Returns:
         ``(loss, terms)`` with the unweighted terms (detached) for logging.
 
-    Example:
+    Examples:
         >>> z = torch.randn(512, 8)
         >>> loss, terms = covariance_objective(z, logdet=1.0, decorrelation=1.0)
         >>> sorted(terms)

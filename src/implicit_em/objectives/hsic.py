@@ -174,7 +174,7 @@ def pairwise_hsic(
 class PairwiseHSIC(nn.Module):
     """Module form of :func:`pairwise_hsic` (a redundancy loss over units).
 
-    Example:
+    Examples:
         >>> z = torch.randn(256, 8)
         >>> float(PairwiseHSIC(n_features=32)(z)) >= 0
         True

@@ -156,7 +156,7 @@ def gaussian_infomax(
     Returns:
         the scalar loss (and the named terms).
 
-    Example:
+    Examples:
         >>> z = torch.randn(256, 4)
         >>> float(gaussian_infomax(z * 2)) < float(gaussian_infomax(z))  # more volume
         True
@@ -225,7 +225,7 @@ def bell_sejnowski_infomax(
 class BellSejnowskiInfoMax(nn.Module):
     """Module form of :func:`bell_sejnowski_infomax`: ``forward(z, weight)``.
 
-    Example:
+    Examples:
         >>> layer = nn.Linear(3, 3, bias=False)
         >>> loss = BellSejnowskiInfoMax("extended")(layer(torch.randn(64, 3)), layer.weight)
         >>> loss.shape

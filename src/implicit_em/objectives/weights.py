@@ -75,7 +75,7 @@ class WeightVolume(nn.Module):
     """Module form of the weight terms: ``forward(weight)`` with ``kind`` one of
     ``"orthogonality"`` | ``"neg_log_abs_det"`` | ``"neg_log_det_gram"``.
 
-    Example:
+    Examples:
         >>> layer = nn.Linear(8, 4)
         >>> loss = WeightVolume("neg_log_det_gram")(layer.weight)
     """

@@ -122,7 +122,7 @@ def train_layerwise(
         ValueError: no stage, a stage index out of range, widths that do not chain
             (checked on two rows before any training), or ``epochs`` of the wrong length.
 
-    Example:
+    Examples:
         >>> from implicit_em.layers import build
         >>> net = build("6-4:iem-3:iem")
         >>> res = train_layerwise(net, torch.randn(64, 6), epochs=1, batch_size=32,
@@ -233,7 +233,7 @@ def finetune(
     forward pass: the layer-wise objectives kept as auxiliary terms. Parameters frozen
     by :func:`train_layerwise` are unfrozen first.
 
-    Example:
+    Examples:
         >>> from implicit_em.layers import build
         >>> net = build("6-4:iem-3")
         >>> x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))

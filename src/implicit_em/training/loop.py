@@ -259,7 +259,7 @@ def train(
             scaler skips such steps itself (and lowers its scale) instead.
         ValueError: bad settings, or a checkpoint written with other settings.
 
-    Example:
+    Examples:
         >>> net = nn.Linear(3, 1)
         >>> x, y = torch.randn(64, 3), torch.randn(64, 1)
         >>> mse = lambda m, b: ((m(b[0]) - b[1]) ** 2).mean()
