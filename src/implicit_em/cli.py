@@ -6,6 +6,7 @@
             [--force]
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
     iem report RUN_DIR --markdown [FILE]       the claims table as Markdown
+               [--readme README.md]            ... also filled into the README
 
 Exit code 0 on success; 2 with a one-line reason on bad arguments; 1 if an experiment
 failed (the others' results are kept and reported).
@@ -64,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the claims table as Markdown instead (default RUN_DIR/findings.md)",
     )
+    rep.add_argument(
+        "--readme",
+        metavar="FILE",
+        help="with --markdown: also fill FILE's findings:start/end block (e.g. README.md)",
+    )
     return p
 
 
@@ -120,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .report import build_report, write_findings
 
         if args.markdown is not None:
-            print(f"findings: {write_findings(args.run_dir, args.markdown or None)}")
+            path = write_findings(args.run_dir, args.markdown or None, args.readme)
+            print(f"findings: {path}" + (f" (and {args.readme})" if args.readme else ""))
             return 0
         print(f"report: {build_report(args.run_dir)}")
         return 0

@@ -1,0 +1,85 @@
+"""The README and the documentation pages: every ```python block runs as written, the
+README's findings table is the committed copy in docs/findings.md, the benchmark tables
+are generated, and every public package has an API reference page."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import implicit_em
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = [
+    (page.name, i, block)
+    for page in PAGES
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S))
+]
+START, END = "<!-- findings:start -->", "<!-- findings:end -->"
+
+
+def test_the_pages_have_examples():
+    assert sum(page == "README.md" for page, _, _ in BLOCKS) >= 1
+    assert sum(page == "tour.md" for page, _, _ in BLOCKS) >= 10
+
+
+@pytest.mark.parametrize(("page", "index", "block"), BLOCKS, ids=[f"{p}-{i}" for p, i, _ in BLOCKS])
+def test_python_block_runs(page, index, block):
+    exec(compile(block, f"{page}[python block {index}]", "exec"), {})
+
+
+def _table(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("|")]
+
+
+def test_the_readme_findings_are_the_committed_copy():
+    readme = (ROOT / "README.md").read_text()
+    assert START in readme and END in readme
+    block = readme.split(START, 1)[1].split(END, 1)[0]
+    committed = (ROOT / "docs" / "findings.md").read_text()
+    assert _table(block) == _table(committed) and len(_table(block)) > 20
+    stamp = next(line for line in committed.splitlines() if line.startswith("Run `"))
+    assert stamp in block
+
+
+def _hooks():
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "_hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_tables_are_generated_from_the_results(tmp_path):
+    hooks = _hooks()
+    assert "No benchmark results yet" in hooks.benchmark_tables(tmp_path)
+    rows = [{"case": "a|b", "ratio": 0.81234, "met": False}]
+    (tmp_path / "layers.json").write_text(
+        json.dumps({"meta": {"env": {"torch": "x"}}, "rows": rows})
+    )
+    (tmp_path / "layers-quick.json").write_text(json.dumps({"meta": {}, "rows": rows}))
+    text = hooks.benchmark_tables(tmp_path)
+    assert "## `bench/layers.py`" in text and "layers-quick" not in text
+    assert "| a\\|b | 0.812 | no |" in text and "torch x" in text
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert hooks.MARKER in page and hooks.MARKER not in hooks.on_page_markdown(
+        page, None, None, None
+    )
+
+
+def test_every_public_package_has_an_api_page():
+    documented = {
+        m
+        for page in (ROOT / "docs" / "api").glob("*.md")
+        for m in re.findall(r"^::: (\S+)", page.read_text(), flags=re.M)
+    }
+    packages = {f"implicit_em.{name}" for name in ("lse", "identities", "activations", "layers",
+                "objectives", "diagnostics", "mixture", "training", "data", "baselines",
+                "experiments", "report")}  # fmt: skip
+    modules = {
+        f"implicit_em.{n}" for n in implicit_em.__all__ if not n[0].isupper() and "_" not in n[:1]
+    }
+    assert packages <= documented
+    assert {m for m in modules if importlib.util.find_spec(m)} <= documented
