@@ -1,12 +1,13 @@
-"""MkDocs hook: the Benchmarks page is generated from ``bench/results/*.json`` at build time
-(the tables are never typed by hand)."""
+"""MkDocs hooks: the build fails when a public name has no docstring, and the Benchmarks
+page is generated from ``bench/results/*.json`` at build time (never typed by hand)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
 MARKER = "<!-- benchmark tables -->"
 
 
@@ -41,8 +42,40 @@ def benchmark_tables(results: Path = RESULTS) -> str:
     return "\n".join(parts)
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001 (MkDocs API)
+def on_page_markdown(markdown: str, page, config, files) -> str:
     """Fill the Benchmarks page's marker with the tables."""
     if MARKER in markdown:
         return markdown.replace(MARKER, benchmark_tables())
     return markdown
+
+
+def undocumented(package: str = "implicit_em", search_paths: tuple = (str(ROOT / "src"),)) -> list:
+    """Public modules, classes and functions of ``package`` without a docstring (an
+    ``@override`` inherits its base's; names under a private module or class are skipped)."""
+    import griffe
+
+    missing = []
+
+    def walk(obj, private: bool) -> None:
+        for name, member in obj.members.items():
+            if member.is_alias or not (member.is_module or member.is_class or member.is_function):
+                continue
+            hidden = private or (name.startswith("_") and not name.startswith("__"))
+            decorators = " ".join(str(d.value) for d in getattr(member, "decorators", []))
+            dunder = name.startswith("__")
+            if not hidden and not dunder and not member.docstring and "override" not in decorators:
+                missing.append(member.path)
+            if member.is_module or member.is_class:
+                walk(member, hidden)
+
+    walk(griffe.load(package, search_paths=list(search_paths), resolve_aliases=False), False)
+    return missing
+
+
+def on_pre_build(config) -> None:
+    """Fail the build on a public name without a docstring."""
+    from mkdocs.exceptions import PluginError
+
+    missing = undocumented()
+    if missing:
+        raise PluginError("public names without a docstring: " + ", ".join(missing))

@@ -83,3 +83,17 @@ def test_every_public_package_has_an_api_page():
     }
     assert packages <= documented
     assert {m for m in modules if importlib.util.find_spec(m)} <= documented
+
+
+def test_the_docs_build_refuses_public_names_without_docstrings(tmp_path):
+    pytest.importorskip("griffe", reason="the docs extra (pip install -e '.[docs]')")
+    pkg = tmp_path / "toy_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""Toy."""\n')
+    (pkg / "mod.py").write_text(
+        '"""Mod."""\n\n\ndef documented():\n    """Yes."""\n\n\ndef bare():\n    pass\n\n\n'
+        "def _private():\n    pass\n\n\nclass Thing:\n    def method(self):\n        pass\n"
+    )
+    missing = _hooks().undocumented("toy_pkg", (str(tmp_path),))
+    assert sorted(missing) == ["toy_pkg.mod.Thing", "toy_pkg.mod.Thing.method", "toy_pkg.mod.bare"]
+    assert _hooks().undocumented() == []  # the package itself
