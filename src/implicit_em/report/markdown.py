@@ -91,7 +91,9 @@ def write_findings(
         current = readme.read_text()
         if START not in current or END not in current:
             raise ValueError(f"{readme} has no {START} ... {END} block to fill")
-        body = "\n".join(line for line in text.splitlines() if line.startswith(("Run `", "|")))
+        stamp = [line for line in text.splitlines() if line.startswith("Run `")]
+        table = [line for line in text.splitlines() if line.startswith("|")]
+        body = "\n".join([*stamp, "", *table])
         head, rest = current.split(START, 1)
         atomic_write_text(readme, f"{head}{START}\n{body}\n{END}{rest.split(END, 1)[1]}")
     path = Path(out) if out is not None else Path(run_dir) / "findings.md"
