@@ -1,10 +1,12 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("IEM_PROGRESS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
+sys.path.insert(0, str(Path(__file__).parent))  # shared helpers: ``import helpers``
 
 
 @pytest.fixture

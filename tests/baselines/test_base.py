@@ -1,9 +1,9 @@
 """The FeatureLearner contract: fit/transform, reproducibility, refused hyper-parameters."""
 
-import numpy as np
 import pytest
 import torch
 
+from helpers import blobs
 from implicit_em.baselines import (
     PCA,
     DecoderFreeEncoder,
@@ -12,14 +12,6 @@ from implicit_em.baselines import (
     SparseAutoencoder,
     TriangleKMeans,
 )
-
-
-def _blobs(n=300, d=12, k=3, seed=0):
-    g = np.random.default_rng(seed)
-    centres = 3 * g.standard_normal((k, d))
-    y = g.integers(0, k, n)
-    x = centres[y] + 0.5 * g.standard_normal((n, d))
-    return torch.tensor(x, dtype=torch.float32), torch.tensor(y)
 
 
 @pytest.mark.parametrize(
@@ -35,7 +27,7 @@ def _blobs(n=300, d=12, k=3, seed=0):
     ids=["kmeans", "krotov", "softhebb", "encoder", "sae", "pca"],
 )
 def test_fit_transform_contract_and_reproducibility(make):
-    x, y = _blobs()
+    x, y = blobs()
     a, b = make(0).fit(x), make(0).fit(x)
     fa = a.transform(x)
     assert fa.shape == (300, a.n_components) and torch.isfinite(fa).all()

@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from implicit_em.baselines import (
-    KrotovHopfield,
-)
+from implicit_em.baselines import KrotovHopfield
 from implicit_em.baselines.krotov_hopfield import krotov_update
 
 RNG = np.random.default_rng(0)

@@ -3,9 +3,7 @@
 import numpy as np
 import torch
 
-from implicit_em.baselines import (
-    SoftHebb,
-)
+from implicit_em.baselines import SoftHebb
 from implicit_em.baselines.softhebb import softhebb_update
 
 RNG = np.random.default_rng(0)

@@ -3,20 +3,11 @@
 import numpy as np
 import torch
 
-from implicit_em.baselines import (
-    TriangleKMeans,
-)
+from helpers import blobs
+from implicit_em.baselines import TriangleKMeans
 from implicit_em.baselines.triangle_kmeans import triangle_features
 
 RNG = np.random.default_rng(0)
-
-
-def _blobs(n=300, d=12, k=3, seed=0):
-    g = np.random.default_rng(seed)
-    centres = 3 * g.standard_normal((k, d))
-    y = g.integers(0, k, n)
-    x = centres[y] + 0.5 * g.standard_normal((n, d))
-    return torch.tensor(x, dtype=torch.float32), torch.tensor(y)
 
 
 def test_triangle_features_match_the_formula():
@@ -31,7 +22,7 @@ def test_triangle_features_match_the_formula():
 def test_triangle_kmeans_whitens_and_matches_scikit_learn_kmeans():
     from sklearn.cluster import KMeans
 
-    x, _ = _blobs()
+    x, _ = blobs()
     km = TriangleKMeans(3, whiten="zca", eps_zca=1e-6, eps_norm=0.0, seed=1).fit(x)
     xw = km._normalise(x).double()
     cov = np.cov(xw.numpy().T)

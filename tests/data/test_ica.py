@@ -2,9 +2,7 @@
 
 import numpy as np
 
-from implicit_em.data import (
-    load_dataset,
-)
+from implicit_em.data import load_dataset
 
 
 def test_ica_sources_are_mixed_by_the_recorded_matrix():

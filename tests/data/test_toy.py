@@ -3,9 +3,7 @@
 import numpy as np
 import pytest
 
-from implicit_em.data import (
-    load_dataset,
-)
+from implicit_em.data import load_dataset
 
 
 def test_polytope_labels_match_its_hyperplanes_and_are_balanced_enough():

@@ -1,8 +1,6 @@
 """The identities experiment (C1-C3): verdicts follow the measurements; deterministic."""
 
-from implicit_em.experiments import (
-    identities,
-)
+from implicit_em.experiments import identities
 
 
 def test_identities_verdicts_follow_the_measurements():

@@ -2,9 +2,7 @@
 
 import pytest
 
-from implicit_em.experiments import (
-    get_experiments,
-)
+from implicit_em.experiments import get_experiments
 
 
 def test_registry_selection():

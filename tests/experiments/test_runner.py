@@ -4,54 +4,18 @@ the run lock, damaged files."""
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 
+from helpers import BOOM, CALLS, TOY
 from implicit_em.cli import main
 from implicit_em.experiments import (
-    Experiment,
     RunError,
-    Verdict,
     get_experiments,
-    grade_below,
     run_experiments,
 )
 from implicit_em.experiments.config import parse_overrides
 from implicit_em.report import build_report
-
-
-@dataclass
-class ToyConfig:
-    seed: int = 0
-    n: int = 10
-    rate: float = 0.5
-    flag: bool = False
-    name: str = "a"
-    sizes: tuple[int, ...] = (1, 2)
-    limit: int | None = None
-
-
-CALLS = []
-
-
-def toy_run(cfg, out_dir):
-    CALLS.append(cfg)
-    if cfg.name == "boom":
-        raise RuntimeError("exploded on purpose")
-    value = cfg.n * cfg.rate
-    return {
-        "metrics": {"value": value},
-        "tables": {"t": [{"n": cfg.n, "value": value}]},
-        "verdicts": [Verdict("C1", grade_below(value, 100.0), value, "value < 100", "toy")],
-    }
-
-
-TOY = Experiment("toy", "A toy", ("C1",), ToyConfig, toy_run, quick={"n": 2})
-
-
-BOOM = Experiment("boom", "Fails", ("C2",), ToyConfig, toy_run, quick={"name": "boom"})
-
 
 _HOLD_LOCK = """
 import sys, time

@@ -4,9 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from implicit_em.layers import (
-    CompetitiveLinear,
-)
+from implicit_em.layers import CompetitiveLinear
 
 X = torch.randn(7, 5, dtype=torch.float64)
 

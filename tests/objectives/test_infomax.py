@@ -5,17 +5,12 @@ import pytest
 import torch
 from sklearn.covariance import ledoit_wolf
 
+from helpers import correlated
 from implicit_em import objectives as O
 
 
-def _z(n=200, d=5, seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    a = torch.randn(d, d, generator=g, dtype=dtype)
-    return torch.randn(n, d, generator=g, dtype=dtype) @ a
-
-
 def test_gaussian_infomax_matches_numpy():
-    z = _z()
+    z = correlated()
     c = np.cov(z.numpy().T)
     off = c - np.diag(np.diag(c))
     want = -np.linalg.slogdet(c)[1] + 0.3 * (off**2).sum()
@@ -27,15 +22,15 @@ def test_gaussian_infomax_matches_numpy():
 
 
 def test_ledoit_wolf_matches_scikit_learn_and_auto_shrinkage_handles_wide_batches():
-    z = _z(n=30, d=10)
+    z = correlated(n=30, d=10)
     assert O.ledoit_wolf_shrinkage(z) == pytest.approx(ledoit_wolf(z.numpy())[1], rel=1e-8)
-    wide = _z(n=8, d=20)  # features >= batch: sample covariance singular
+    wide = correlated(n=8, d=20)  # features >= batch: sample covariance singular
     loss = O.gaussian_infomax(wide)
     assert torch.isfinite(loss)
 
 
 def test_bell_sejnowski_matches_its_formula():
-    z, w = _z(d=4), torch.randn(4, 4, dtype=torch.float64)
+    z, w = correlated(d=4), torch.randn(4, 4, dtype=torch.float64)
     zn = z.numpy()
     sig = 1 / (1 + np.exp(-zn))
     want = -np.log(sig * (1 - sig)).sum(1).mean() - np.linalg.slogdet(w.numpy())[1]

@@ -7,14 +7,8 @@ import warnings
 import pytest
 import torch
 
+from helpers import correlated
 from implicit_em import objectives as O
-
-
-def _z(n=200, d=5, seed=0, dtype=torch.float64):
-    g = torch.Generator().manual_seed(seed)
-    a = torch.randn(d, d, generator=g, dtype=dtype)
-    return torch.randn(n, d, generator=g, dtype=dtype) @ a
-
 
 OBJECTIVES = {
     "gaussian": lambda z, m: O.gaussian_infomax(z, 0.5),
@@ -28,7 +22,7 @@ OBJECTIVES = {
 
 
 def test_gradcheck():
-    z = _z(n=12, d=3).requires_grad_(True)
+    z = correlated(n=12, d=3).requires_grad_(True)
     w = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
     for fn in (
         lambda v: O.gaussian_infomax(v, 0.2, shrinkage=0.1),

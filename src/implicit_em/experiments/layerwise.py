@@ -113,18 +113,16 @@ def layer_stats(layer: nn.Module, x_in: torch.Tensor, out: torch.Tensor) -> dict
     ``z`` (its outputs ``z_j + log sum_k exp(-z_k)`` share one term, which correlates
     them whatever the units do), on a ReLU layer's outputs -- and for implicit-EM layers
     the usage entropy (normalised) and mean max of the responsibilities."""
-    if not isinstance(layer, ImplicitEMLayer):
-        rho, dead = pairwise_correlations(out.double())
-        return {"mean_abs_corr": float(rho.abs().mean()) if rho.numel() else None,
-                "dead_units": dead}  # fmt: skip
+    iem = layer if isinstance(layer, ImplicitEMLayer) else None
     with torch.no_grad():
-        z = layer.distances(x_in)
+        z = iem.distances(x_in) if iem is not None else out
     rho, dead = pairwise_correlations(z.double())
     stats = {"mean_abs_corr": float(rho.abs().mean()) if rho.numel() else None,
              "dead_units": dead}  # fmt: skip
-    zt = z / layer.temperature
-    stats["usage_entropy"] = responsibility_stats(zt)["usage_entropy_normalized"]
-    stats["max_responsibility"] = float(torch.softmax(-zt, 1).max(1).values.mean())
+    if iem is not None:
+        zt = z / iem.temperature
+        stats["usage_entropy"] = responsibility_stats(zt)["usage_entropy_normalized"]
+        stats["max_responsibility"] = float(torch.softmax(-zt, 1).max(1).values.mean())
     return stats
 
 

@@ -89,8 +89,10 @@ PUBLISHED = [
 
 @dataclass
 class Config:
-    """Settings of the ``local_learners`` experiment at full size (the registered ``quick`` dict
-    shrinks them)."""
+    """Settings of the ``local_learners`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
 
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")

@@ -50,8 +50,10 @@ COMPETITIVE = ("gated z*softmax(z) (SoLU)", "grouped softmax (G = 8)", "LWTA (gr
 
 @dataclass
 class Config:
-    """Settings of the ``passing_forward`` experiment at full size (the registered ``quick`` dict
-    shrinks them)."""
+    """Settings of the ``passing_forward`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
 
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")

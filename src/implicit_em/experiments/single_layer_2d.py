@@ -68,8 +68,10 @@ IEM_CONTROLS = (
 
 @dataclass
 class Config:
-    """Settings of the ``single_layer_2d`` experiment at full size (the registered ``quick`` dict
-    shrinks them)."""
+    """Settings of the ``single_layer_2d`` experiment at full size.
+
+    The registered ``quick`` dict shrinks them for ``iem run --quick``.
+    """
 
     seed: int = 0
     datasets: tuple[str, ...] = ("clusters", "rings", "uniform_square", "polytope")

@@ -14,6 +14,7 @@ are all-reduced: every rank takes the step of one process on all the data.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -277,12 +278,7 @@ def fit_gradient(
         scaled["p"] = params["p"] * scale  # precision Cholesky of Sigma / s^2
         raw = {k: v.detach().requires_grad_(True) for k, v in raw_from_params(scaled, s).items()}
     opt = state["opt"] if state else make_optimizer(list(raw.values()), s)
-    cache: list = []
-
-    def full_parts():
-        if not cache:
-            cache.append(designs(Xs, s.cov, s.chunk_size))
-        return cache[0]
+    full_parts = functools.cache(lambda: designs(Xs, s.cov, s.chunk_size))  # built once
 
     history, converged, lower, n_reseeded, it = [], False, -math.inf, 0, 0
     for it in range(1, s.max_iter + 1):

@@ -1,0 +1,55 @@
+"""Shared test data and a toy experiment (``tests/`` is put on ``sys.path`` by conftest,
+so test modules and the runner's worker processes import this as ``helpers``)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from implicit_em.experiments import Experiment, Verdict, grade_below
+
+
+def blobs(n=300, d=12, k=3, seed=0):
+    """``k`` Gaussian blobs in ``d`` dimensions: float32 ``x`` ``(n, d)`` and labels ``y``."""
+    g = np.random.default_rng(seed)
+    centres = 3 * g.standard_normal((k, d))
+    y = g.integers(0, k, n)
+    x = centres[y] + 0.5 * g.standard_normal((n, d))
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(y)
+
+
+def correlated(n=200, d=5, seed=0, dtype=torch.float64):
+    """A batch ``(n, d)`` of correlated Gaussian activations."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(d, d, generator=g, dtype=dtype)
+    return torch.randn(n, d, generator=g, dtype=dtype) @ a
+
+
+@dataclass
+class ToyConfig:
+    seed: int = 0
+    n: int = 10
+    rate: float = 0.5
+    flag: bool = False
+    name: str = "a"
+    sizes: tuple[int, ...] = (1, 2)
+    limit: int | None = None
+
+
+CALLS = []  # every config toy_run was called with
+
+
+def toy_run(cfg, out_dir):
+    CALLS.append(cfg)
+    if cfg.name == "boom":
+        raise RuntimeError("exploded on purpose")
+    value = cfg.n * cfg.rate
+    return {
+        "metrics": {"value": value},
+        "tables": {"t": [{"n": cfg.n, "value": value}]},
+        "verdicts": [Verdict("C1", grade_below(value, 100.0), value, "value < 100", "toy")],
+    }
+
+
+TOY = Experiment("toy", "A toy", ("C1",), ToyConfig, toy_run, quick={"n": 2})
+BOOM = Experiment("boom", "Fails", ("C2",), ToyConfig, toy_run, quick={"name": "boom"})
