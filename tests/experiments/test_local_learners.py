@@ -9,7 +9,7 @@ def test_local_learners_small_run_and_goals(tmp_path):
     from implicit_em.experiments import local_learners as exp
 
     cfg = exp.Config(datasets=("digits",), widths=(8, 80), wide=16, epochs=1, epochs_wide=1,
-                     softhebb_epochs=1, iem_epochs_scale=0.1)  # fmt: skip
+                     iem_epochs_scale=0.1)  # fmt: skip
     res = exp.run(cfg, tmp_path)
     fits = res["tables"]["fits"]
     narrow = {r["learner"] for r in fits if r["K"] == 8}

@@ -13,8 +13,16 @@ priors, ``b = log(1/K) / t_invert`` at first and ``Δb = (sum_n y_n - N e^{t b})
 currents ``u`` with ``output="current"``.
 Followed: ``hebblinear.py`` (``HebbSoftLinear``) and ``presets.json`` (model
 ``2SoftMlpMNIST``: 2000 units, ``t_invert = 12``, ``lr = 0.045``, ``power_lr = 0.2``,
-``radius = 35`` giving ``W ~ U(0, sqrt(3 · 35² / D))``, batch 64, pixels in ``[0, 1]``,
-``softmax_5`` before the linear classifier) of ``NeuromorphicComputing/SoftHebb``.
+``radius = 35`` giving ``W ~ U(0, sqrt(3 · 35² / D))``, pixels in ``[0, 1]``, trained as
+the README runs it, ``--dataset-unsup MNIST_1-32``: **one epoch, batch 32**) of
+``NeuromorphicComputing/SoftHebb``.
+
+The one default that is not the authors' is the read-out temperature: their ``softmax_5``
+feeds their own linear classifier, but under a probe on standardised features (the one
+every learner here is scored by) ``t_out = 0.5`` is far better. Validation on MNIST's
+60k training images (50k fit / 10k held out, ``bench/baseline_defaults.py``): 93.9 / 97.0 %
+at 64 / 2000 units with ``t_out = 0.5``, against 93.7 / 94.5 % at 1 and 89.2 / 72.3 % at
+5; the earlier defaults (20 epochs, batch 64, ``t_out = 5``) gave 89.4 % at 64.
 """
 
 from __future__ import annotations
@@ -47,11 +55,11 @@ class SoftHebb(FeatureLearner):
         power_lr: its exponent.
         radius: the initial weight norm (sets ``U(0, sqrt(3 radius² / D))``).
         bias: learn log-prior biases.
-        epochs: passes over the data.
-        batch_size: mini-batch size.
+        epochs: passes over the data (the authors' one).
+        batch_size: mini-batch size (the authors' 32).
         seed: seeds the initialisation and the batch order.
         output: ``"softmax"`` (``softmax(t_out u)``) or ``"current"`` (``u``).
-        t_out: the output softmax's inverse temperature.
+        t_out: the output softmax's inverse temperature (validated, see the module).
 
     Examples:
         >>> sh = SoftHebb(8, epochs=2, seed=0).fit(torch.rand(200, 16))
@@ -61,8 +69,8 @@ class SoftHebb(FeatureLearner):
 
     def __init__(self, n_components: int, *, t_invert: float = 12.0, lr: float = 0.045,
                  power_lr: float = 0.2, radius: float = 35.0, bias: bool = False,
-                 epochs: int = 20, batch_size: int = 64, output: str = "softmax",
-                 t_out: float = 5.0, seed: int = 0):  # fmt: skip
+                 epochs: int = 1, batch_size: int = 32, output: str = "softmax",
+                 t_out: float = 0.5, seed: int = 0):  # fmt: skip
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         self.n_components = check_count(n_components, "n_components")
