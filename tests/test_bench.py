@@ -38,3 +38,35 @@ def test_benchmark_runs_and_reports_ratios(tmp_path, monkeypatch, module, parts,
     assert {r["part"] for r in rows} == parts
     assert all(math.isfinite(r[ratio]) and r[ratio] > 0 for r in rows if ratio in r)
     assert any(ratio in r for r in rows)
+
+
+def test_baseline_defaults_search_runs(tmp_path, monkeypatch):
+    rows = _quick_rows("baseline_defaults", tmp_path, monkeypatch)
+    assert {r["learner"] for r in rows} == {"triangle k-means", "SoftHebb", "Krotov-Hopfield"}
+    assert all(0 <= r["val_accuracy"] <= 1 for r in rows)
+
+
+def test_baseline_defaults_are_the_validated_best():
+    """The committed validation search (``bench/baseline_defaults.py`` on MNIST's 60k
+    training images) was measured with today's defaults, and at every width each class's
+    ``default`` row is the best setting, within 0.5 points."""
+    import inspect
+    import json
+
+    from implicit_em import baselines
+
+    results = json.loads((BENCH / "results" / "baseline_defaults.json").read_text())
+    assert results["meta"]["data"].startswith("MNIST 60k train")
+    classes = {"triangle k-means": baselines.TriangleKMeans, "SoftHebb": baselines.SoftHebb,
+               "Krotov-Hopfield": baselines.KrotovHopfield}  # fmt: skip
+    cells: dict[tuple, list] = {}
+    for r in results["rows"]:
+        cells.setdefault((r["learner"], r["K"]), []).append(r)
+    assert {k for k, _ in cells} == set(classes) and {k for _, k in cells} >= {64, 2000}
+    for (learner, k), rows in cells.items():
+        sig = inspect.signature(classes[learner].__init__).parameters
+        today = {n: p.default for n, p in sig.items() if p.kind is p.KEYWORD_ONLY and n != "seed"}
+        default = next(r for r in rows if r["setting"] == "default")
+        assert default["kwargs"] == today, f"{learner}: re-run bench/baseline_defaults.py"
+        best = max(rows, key=lambda r: r["val_accuracy"])
+        assert default["val_accuracy"] >= best["val_accuracy"] - 0.005, (learner, k, best)

@@ -42,7 +42,10 @@ def effective_rank(matrix: TensorLike, *, center: bool = False) -> float:
         m = m - m.mean(0, keepdim=True)
     gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
     eig = torch.linalg.eigvalsh(gram.double())
-    return _erank_from_singular_values(eig.clamp_min(0).sqrt())
+    # eigenvalues below the Gram's round-off are zero singular values (a centred matrix
+    # loses one rank); their square roots (~1e-7 relative) would otherwise count
+    tol = eig.abs().max() * len(eig) * torch.finfo(torch.float64).eps
+    return _erank_from_singular_values(torch.where(eig > tol, eig, 0).sqrt())
 
 
 def weight_cosine(weight: TensorLike) -> torch.Tensor:
