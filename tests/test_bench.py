@@ -62,7 +62,7 @@ def test_baseline_defaults_are_the_validated_best():
     cells: dict[tuple, list] = {}
     for r in results["rows"]:
         cells.setdefault((r["learner"], r["K"]), []).append(r)
-    assert {k for k, _ in cells} == set(classes) and {k for _, k in cells} >= {64, 2000}
+    assert {k for k, _ in cells} == set(classes) and 64 in {k for _, k in cells}
     for (learner, k), rows in cells.items():
         sig = inspect.signature(classes[learner].__init__).parameters
         today = {n: p.default for n, p in sig.items() if p.kind is p.KEYWORD_ONLY and n != "seed"}
