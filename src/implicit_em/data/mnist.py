@@ -129,15 +129,6 @@ def content_md5(path: str | Path) -> str:
     return hashlib.md5(_content(Path(path))).hexdigest()
 
 
-def md5(path: str | Path) -> str:
-    """Hex MD5 digest of the file's bytes as stored (read in chunks)."""
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cache_dir() -> Path:
     """Where fetched data are kept (``$XDG_CACHE_HOME/implicit_em`` or ``~/.cache/...``)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -189,37 +180,47 @@ def is_official(folder: str | Path, kinds: tuple[str, ...] = ("train", "test")) 
 def _check_content(path: Path, key: str, raw: bytes, n: int) -> bool:
     """``True`` when the content is the official one; a file of the standard size with
     other content is damaged (``ValueError``); other sizes are simply not official."""
-    if hashlib.md5(raw).hexdigest() == CONTENT_MD5[key]:
+    got = hashlib.md5(raw).hexdigest()
+    if got == CONTENT_MD5[key]:
         return True
     if n == STANDARD_SIZES[key.split("_")[0]]:
         raise ValueError(
-            f"{path}: content MD5 {hashlib.md5(raw).hexdigest()} is not the official "
+            f"{path}: content MD5 {got} is not the official "
             f"{CONTENT_MD5[key]} although it holds the standard {n} entries: the file is "
             "damaged or altered; fetch it again with `iem data mnist`"
         )
     return False
 
 
+def _place_verified(dest: Path, key: str, write) -> None:
+    """``write(tmp_path)`` the file of ``key`` under a temporary name in ``dest``, then move
+    it into place only once its content MD5 is the official one (``OSError`` otherwise):
+    an interrupted or wrong fetch never leaves a file behind."""
+    name = FILES[key]
+    fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.", suffix=".gz")
+    os.close(fd)
+    try:
+        write(tmp)
+        try:
+            got = content_md5(tmp)
+        except ValueError as err:  # not even gzip
+            raise OSError(str(err)) from None
+        if got != CONTENT_MD5[key]:
+            raise OSError(
+                f"content checksum mismatch for {name}: expected {CONTENT_MD5[key]}, got {got}"
+            )
+        os.chmod(tmp, 0o644)  # mkstemp's files are private; data are not
+        os.replace(tmp, dest / name)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def _write_verified(dest: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write the four IDX files into ``dest``, each through a temporary name and moved into
-    place only once its content MD5 is the official one."""
+    """Write the four IDX files into ``dest`` through :func:`_place_verified`."""
     dest.mkdir(parents=True, exist_ok=True)
     for key, array in arrays.items():
-        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{FILES[key]}.", suffix=".gz")
-        os.close(fd)
-        try:
-            write_idx(tmp, array)
-            got = content_md5(tmp)
-            if got != CONTENT_MD5[key]:
-                raise OSError(
-                    f"content checksum mismatch for {FILES[key]}: expected {CONTENT_MD5[key]}, "
-                    f"got {got}"
-                )
-            os.chmod(tmp, 0o644)  # mkstemp's files are private; data are not
-            os.replace(tmp, dest / FILES[key])
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _place_verified(dest, key, lambda tmp, a=array: write_idx(tmp, a))
 
 
 def download_mnist(
@@ -233,30 +234,15 @@ def download_mnist(
     """
     dest = Path(dest) if dest is not None else cache_dir() / "mnist"
     dest.mkdir(parents=True, exist_ok=True)
+
+    def fetch(name: str, tmp: str) -> None:
+        with open(tmp, "wb") as out, urllib.request.urlopen(base_url + name, timeout=timeout) as r:
+            shutil.copyfileobj(r, out)
+
     for key, name in FILES.items():
         target = dest / name
-        if target.is_file() and content_md5(target) == CONTENT_MD5[key]:
-            continue
-        fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.")
-        try:
-            with (
-                os.fdopen(fd, "wb") as out,
-                urllib.request.urlopen(base_url + name, timeout=timeout) as response,
-            ):
-                shutil.copyfileobj(response, out)
-            try:
-                got = content_md5(tmp)
-            except ValueError as err:
-                raise OSError(f"{name} from {base_url}: {err}") from None
-            if got != CONTENT_MD5[key]:
-                raise OSError(
-                    f"content checksum mismatch for {name}: expected {CONTENT_MD5[key]}, got {got}"
-                )
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        if not (target.is_file() and content_md5(target) == CONTENT_MD5[key]):
+            _place_verified(dest, key, functools.partial(fetch, name))
     return dest
 
 
