@@ -28,7 +28,7 @@ from implicit_em.baselines import SparseAutoencoder
 from implicit_em.baselines.sparse_autoencoder import sae_loss
 from implicit_em.diagnostics.probe import linear_probe
 from implicit_em.experiments.base import image_dataset
-from implicit_em.experiments.local_learners import IEM_CONFIGS, ImplicitEMFeatures
+from implicit_em.experiments.local_learners import ImplicitEMFeatures
 from implicit_em.training import train
 
 
@@ -48,7 +48,7 @@ def curve(learner, x, y, xt, yt, epochs: int) -> list[tuple[float, float]]:
 def _one_more_epoch(learner, x) -> None:
     """Continue training ``learner``'s module for one epoch on its own loss."""
     if isinstance(learner, ImplicitEMFeatures):
-        model, data = learner.module_, ((x - learner.mean_) / learner.scale_,)
+        model, data = learner.module_, (x,)  # the layer normalises its own input
         loss = lambda m, b: m.objective(b[0])  # noqa: E731
     else:
         model, data = torch.nn.Sequential(learner.encoder_, learner.decoder_), (x,)
@@ -73,11 +73,9 @@ def main(argv=None) -> list[dict]:
     xt = torch.as_tensor(ds.X_test, dtype=torch.float32)
     rows = []
     for k in (16,) if a.quick else (64, 1024):
-        cfg = dict(IEM_CONFIGS["wide" if k > 256 else "narrow"])
-        cfg.pop("epochs")
         epochs = 3 if a.quick else 20
 
-        iem = ImplicitEMFeatures(k, epochs=1, **cfg)
+        iem = ImplicitEMFeatures(k, epochs=1)  # the layer's defaults
         c_iem = curve(iem, x, ds.y_train, xt, ds.y_test, epochs)
         t_iem, best_iem = time_to_plateau(c_iem)
         sae = SparseAutoencoder(k, epochs=1)

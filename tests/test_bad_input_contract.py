@@ -321,11 +321,19 @@ CALLABLES.update(
             "x",
         ),
         "layers.ImplicitEMLayer[input_norm]": (
-            lambda x: Y.ImplicitEMLayer(K, 3, input_norm=True, weight_norm=True)(x),
+            lambda x: Y.ImplicitEMLayer(K, 3, distance="linear", input_norm=True, weight_norm=True)(
+                x
+            ),
             (N, K),
             "x",
         ),
         "layers.CompetitiveLinear": (lambda x: Y.CompetitiveLinear(K, 8)(x), (N, K), "x"),
+        "layers.SampleNorm": (lambda x: Y.ImplicitEMLayer(K, 3, init="normal")(x), (N, K), "x"),
+        "layers.triangle": (
+            lambda x: Y.triangle(Y.euclidean_distances(x, torch.zeros(3, K))),
+            (N, K),
+            "x",
+        ),
         "layers.build": (lambda x: Y.build(f"{K}-8:iem-3")(x), (N, K), "x"),
     }
 )

@@ -70,3 +70,37 @@ def test_baseline_defaults_are_the_validated_best():
         assert default["kwargs"] == today, f"{learner}: re-run bench/baseline_defaults.py"
         best = max(rows, key=lambda r: r["val_accuracy"])
         assert default["val_accuracy"] >= best["val_accuracy"] - 0.005, (learner, k, best)
+
+
+def test_iem_search_runs(tmp_path, monkeypatch):
+    rows = _quick_rows("iem_search", tmp_path, monkeypatch)
+    assert {r["setting"] for r in rows} >= {"default", "output responsibilities", "depth 2 (K-K)"}
+    assert all(0 <= r["val_accuracy"] <= 1 for r in rows)
+
+
+@pytest.mark.skip(
+    reason="issue 21, open: the committed search has K = 64 only, one seed, and there "
+    "input_norm=None beats the default by 0.5 points (0.59 on three seeds); the search is "
+    "re-run around the winner at 64 and 2000 before this check is switched on"
+)
+def test_the_implicit_em_defaults_are_the_validated_best():
+    """The committed search (``bench/iem_search.py`` on MNIST's 60k training images) was
+    measured with ``ImplicitEMLayer``'s defaults of today, and at every width its
+    ``default`` row is the best setting, within 0.5 points (mean over its seeds)."""
+    import inspect
+    import json
+
+    from implicit_em.layers import ImplicitEMLayer
+
+    results = json.loads((BENCH / "results" / "iem_search.json").read_text())
+    assert results["meta"]["data"].startswith("MNIST 60k train")
+    sig = inspect.signature(ImplicitEMLayer.__init__).parameters
+    today = {n: p.default for n, p in sig.items() if p.kind is p.KEYWORD_ONLY}
+    widths = {r["K"] for r in results["rows"]}
+    assert {64, 2000} <= widths
+    for k in widths:
+        rows = [r for r in results["rows"] if r["K"] == k]
+        default = next(r for r in rows if r["setting"] == "default")
+        assert default["kwargs"] == today and default["loop"] == {}, "re-run bench/iem_search.py"
+        best = max(rows, key=lambda r: r["val_accuracy"])
+        assert default["val_accuracy"] >= best["val_accuracy"] - 0.005, (k, best["setting"])

@@ -20,9 +20,12 @@ def main(out):
 
     torch.manual_seed(0)
     x = torch.randn(96, 5, dtype=torch.float64)
+    # linear layers on the raw input: means placed from data would be rank 0's rows, not
+    # the single process's first batch
+    linear = {"distance": "linear", "output": "responsibilities", "input_norm": None}
     net = nn.Sequential(
-        ImplicitEMLayer(5, 4, objective="infomax", gather_distributed=True),
-        ImplicitEMLayer(4, 3, objective="infomax", gather_distributed=True),
+        ImplicitEMLayer(5, 4, objective="infomax", gather_distributed=True, **linear),
+        ImplicitEMLayer(4, 3, objective="infomax", gather_distributed=True, **linear),
     ).double()
     res = train_layerwise(net, x, epochs=2, batch_size=24, lr=1e-2, seed=3, progress=False)
     dist = torch.distributed

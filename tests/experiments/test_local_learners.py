@@ -38,10 +38,15 @@ def test_implicit_em_features_fit_transform():
     from implicit_em.experiments.local_learners import ImplicitEMFeatures
 
     x = torch.rand(200, 10)
-    f = ImplicitEMFeatures(4, epochs=2, distance="euclidean", objective="balance")
-    out = f.fit(x).transform(x)
-    assert out.shape == (200, 4) and torch.allclose(out.sum(1), torch.ones(200))  # r
-    assert f.n_parameters == 40
+    seen = []
+    f = ImplicitEMFeatures(4, epochs=2, on_epoch=lambda e, learner: seen.append(e))
+    out = f.fit(x).transform(x)  # the layer's defaults: the triangle output
+    layer = f.module_
+    torch.testing.assert_close(out, torch.relu(layer.distances(x).mean(1, keepdim=True)
+                                               - layer.distances(x)))  # fmt: skip
+    assert f.n_parameters == 40 and seen == [1, 2] and f.train_s_ > 0
+    r = ImplicitEMFeatures(4, epochs=1, output="responsibilities").fit(x).transform(x)
+    assert torch.allclose(r.sum(1), torch.ones(200))
 
 
 def test_local_learners_redundancy_measures():

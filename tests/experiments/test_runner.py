@@ -193,3 +193,37 @@ def test_a_damaged_run_record_is_named(tmp_path, capsys):
     assert run_experiments([TOY], tmp_path, quick=True, log=logs.append) == {"toy": "skipped"}
     assert (tmp_path / "run.json.damaged").exists() and any("run.json" in x for x in logs)
     assert 'id="exp-toy"' in build_report(tmp_path).read_text()
+
+
+def test_an_interrupted_run_keeps_its_pieces_and_resumes_them(tmp_path):
+    """Ctrl-C keeps the partial folder (with the work it is for); the next run of the same
+    work finds the pieces there; a run of other work starts clean."""
+    import dataclasses
+
+    from helpers import TOY, toy_run
+    from implicit_em.experiments.runner import run_one
+
+    seen = []
+
+    def piecewise(cfg, out_dir):
+        piece = out_dir / "piece.txt"
+        seen.append(piece.exists())
+        piece.write_text("done")
+        if len(seen) == 1:
+            raise KeyboardInterrupt
+        return toy_run(cfg, out_dir)
+
+    exp = dataclasses.replace(TOY, run=piecewise)
+    cfg = TOY.config(n=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_one(exp, cfg, tmp_path, quick=True, log=lambda *_: None)
+    assert (tmp_path / ".toy.partial" / "piece.txt").exists()
+    assert run_one(exp, cfg, tmp_path, quick=True, log=lambda *_: None) == "done"
+    assert seen == [False, True]  # resumed: the piece was there
+    seen.clear()
+    seen.append(None)  # no interruption from here on
+    other = tmp_path / "other"
+    (other / ".toy.partial").mkdir(parents=True)
+    (other / ".toy.partial" / "piece.txt").write_text("stale")  # no record of its work
+    assert run_one(exp, cfg, other, quick=True, log=lambda *_: None) == "done"
+    assert seen == [None, False]  # other work: started clean

@@ -18,7 +18,8 @@ X = torch.randn(7, 5, dtype=torch.float64)
 
 @pytest.mark.parametrize("distance", ["linear", "euclidean", "mahalanobis_diag"])
 def test_layer_equals_its_functions(distance):
-    layer = ImplicitEMLayer(5, 3, distance=distance, temperature=0.5).double()
+    layer = ImplicitEMLayer(5, 3, distance=distance, temperature=0.5, input_norm=None,
+                            init="auto" if distance == "linear" else "normal").double()  # fmt: skip
     d = layer.distances(X)
     if distance == "linear":
         want = linear_distances(X, layer.weight, layer.bias)
@@ -28,7 +29,7 @@ def test_layer_equals_its_functions(distance):
         want = mahalanobis_distances(X, layer.weight, layer.log_precision)
     torch.testing.assert_close(d, want)
     torch.testing.assert_close(layer.responsibilities(X), torch.softmax(-d / 0.5, 1))
-    torch.testing.assert_close(layer(X), torch.softmax(-d / 0.5, 1))  # default output
+    torch.testing.assert_close(layer(X), torch.relu(d.mean(1, keepdim=True) - d))  # triangle
 
 
 def test_objective_terms_are_the_library_functions():
@@ -71,13 +72,13 @@ def test_a_layer_trains_with_the_training_loop():
 
 
 def test_weight_norm_keeps_unit_rows_through_training():
-    layer = ImplicitEMLayer(5, 4, objective="infomax", weight_norm=True)
+    layer = ImplicitEMLayer(5, 4, distance="linear", objective="infomax", weight_norm=True)
     stored = layer.parametrizations.weight.original
     torch.testing.assert_close(layer.weight, stored / stored.norm(dim=1, keepdim=True))
     x = torch.randn(64, 5)
     from implicit_em.training import train
 
-    free = ImplicitEMLayer(5, 4, objective="infomax")
+    free = ImplicitEMLayer(5, 4, distance="linear", objective="infomax")
     for m in (layer, free):
         train(m, lambda m, b: m.objective(b[0]), (x,), epochs=20, batch_size=32, lr=5e-2)
     torch.testing.assert_close(layer.weight.norm(dim=1), torch.ones(4))
@@ -87,7 +88,7 @@ def test_weight_norm_keeps_unit_rows_through_training():
 
 
 def test_input_norm_standardises_the_input():
-    layer = ImplicitEMLayer(5, 4, input_norm=True)
+    layer = ImplicitEMLayer(5, 4, distance="linear", input_norm=True)
     x = 3 + 10 * torch.randn(256, 5)
     layer.train()
     z = layer.distances(x)
@@ -117,7 +118,7 @@ def test_bad_input_is_refused_before_training():
         layer(torch.randn(7, 4))
     with pytest.raises(ValueError, match=r"x has 1 row\(s\), but infomax estimate"):
         layer.objective(torch.randn(1, 5))
-    with pytest.raises(ValueError, match=r"x holds NaN/inf or values too large"):
+    with pytest.raises(ValueError, match=r"x holds NaN/inf"):
         layer(torch.full((2, 5), float("nan")))
     with pytest.raises(ValueError, match=r"x holds NaN/inf or values too large"):
         euclidean_distances(torch.full((2, 5), 1e30), torch.zeros(3, 5))  # overflows
@@ -125,3 +126,82 @@ def test_bad_input_is_refused_before_training():
         layer(torch.randn(2, 5).half())
     # a batch of one is fine when no term needs batch statistics
     assert "lse" in ImplicitEMLayer(5, 3, objective="logdet").objective(torch.randn(1, 5))
+
+
+def test_sample_norm_is_the_per_row_formula():
+    from implicit_em.layers import SampleNorm
+
+    x = 3 + 10 * torch.randn(6, 9, dtype=torch.float64)
+    want = (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, keepdim=True) + 0.5)
+    torch.testing.assert_close(SampleNorm(eps=0.5)(x), want)
+    layer = ImplicitEMLayer(9, 4, init="normal").double()  # input_norm="sample" by default
+    torch.testing.assert_close(
+        layer.distances(x), euclidean_distances(SampleNorm()(x), layer.weight)
+    )
+    with pytest.raises(ValueError, match="at least 2 features"):
+        SampleNorm()(torch.ones(3, 1))
+    with pytest.raises(ValueError, match="eps must be a number >= 0"):
+        SampleNorm(eps=-1.0)
+    with pytest.raises(ValueError, match="input_norm must be one of"):
+        ImplicitEMLayer(9, 4, input_norm="zca")
+
+
+def test_triangle_output_is_coates_ngs_activation():
+    from implicit_em.layers import triangle
+
+    d = torch.rand(5, 7, dtype=torch.float64)
+    want = torch.stack([torch.clamp(row.mean() - row, min=0) for row in d])  # row by row
+    torch.testing.assert_close(triangle(d), want)
+    layer = ImplicitEMLayer(4, 6, init="normal").double()
+    x = torch.randn(5, 4, dtype=torch.float64)
+    torch.testing.assert_close(layer(x), triangle(layer.distances(x)))
+
+
+def test_data_init_places_the_means_at_the_first_training_inputs():
+    layer = ImplicitEMLayer(4, 5)
+    assert int(layer.n_filled) == 0
+    layer.eval()
+    x = torch.randn(3, 4)
+    layer(x)  # eval mode: nothing placed
+    assert int(layer.n_filled) == 0
+    layer.train()
+    terms = layer.objective(x)  # 3 of 5 means from this batch, no gradient on them
+    torch.testing.assert_close(layer.weight[:3], layer.normalise(x))
+    sum(terms.values()).backward()
+    assert float(layer.weight.grad.abs().max()) == 0.0
+    x2 = torch.randn(4, 4)
+    layer.objective(x2)
+    torch.testing.assert_close(layer.weight[3:], layer.normalise(x2)[:2])
+    assert int(layer.n_filled) == 5
+    before = layer.weight.detach().clone()
+    layer.objective(torch.randn(8, 4))  # full: no more placing
+    torch.testing.assert_close(layer.weight, before)
+    state = layer.state_dict()
+    assert int(state["n_filled"]) == 5  # saved: a resumed layer does not place again
+    with pytest.raises(ValueError, match="init='uniform' does not apply"):
+        ImplicitEMLayer(4, 5, init="uniform")
+    with pytest.raises(ValueError, match="init='data' does not apply"):
+        ImplicitEMLayer(4, 5, distance="linear", init="data")
+    with pytest.raises(ValueError, match="unknown init 'kmeans'"):
+        ImplicitEMLayer(4, 5, init="kmeans")
+
+
+def test_the_defaults_train_in_the_plain_loop_and_their_objective_is_bounded():
+    """The README's loop: Adam(lr=1e-3) on sum(layer.objective(x).values())."""
+    g = torch.Generator().manual_seed(0)
+    centres = 3 * torch.randn(4, 10, generator=g)
+    x = centres[torch.randint(0, 4, (512,), generator=g)] + 0.3 * torch.randn(512, 10, generator=g)
+    torch.manual_seed(0)
+    layer = ImplicitEMLayer(10, 8)
+    opt = torch.optim.Adam(layer.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(5):
+        for xb in x.split(64):
+            loss = sum(layer.objective(xb).values())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    # LSE >= -log K (d >= 0) and balance >= -log K: bounded below by -2 log K
+    assert min(losses) >= -2 * torch.log(torch.tensor(8.0)).item() - 1e-5
+    assert sum(losses[-8:]) < sum(losses[8:16])  # it learns after placing its means

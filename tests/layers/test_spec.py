@@ -23,7 +23,7 @@ def test_build_from_spec():
     assert isinstance(lin, nn.Linear) and head.out_features == 3
     assert net(X.float()).shape == (7, 3)
     assert build("5-4:iem(none,lse=0)-2")[0].volume == {}
-    assert build("5-4:iem-2")[0].volume == {"infomax": 1.0}  # the layer's default
+    assert build("5-4:iem-2")[0].volume == {"balance": 1.0}  # the layer's default
 
 
 @pytest.mark.parametrize(

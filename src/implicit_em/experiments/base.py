@@ -101,6 +101,8 @@ class Experiment:
     # across_seeds(tables, cfg) -> {name: rows}: tables computed from every seed's rows
     # (stacked, with a "seed" column when there are several), shown first in the report
     across_seeds: Callable[[dict, Any], dict] | None = None
+    # False: only run when named (``iem run benchmark``), never as part of ``all``
+    in_all: bool = True
 
     def __post_init__(self):
         if not is_dataclass(self.config) or "seed" not in {f.name for f in fields(self.config)}:

@@ -93,8 +93,9 @@ def make_stack(kind: str, d: int, cfg: Config) -> list[nn.Module]:
     """``cfg.depth`` layers of width ``cfg.width``."""
     widths = [d] + [cfg.width] * cfg.depth
     if kind == "implicit-EM":
-        return [ImplicitEMLayer(a, b, objective="infomax+balance", weight_norm=True,
-                                output="neg_log_softmin", input_norm=i > 0)
+        return [ImplicitEMLayer(a, b, distance="linear", objective="infomax+balance",
+                                weight_norm=True, output="neg_log_softmin",
+                                input_norm="batch" if i > 0 else None)
                 for i, (a, b) in enumerate(itertools.pairwise(widths))]  # fmt: skip
     return [_Relu(a, b, input_norm=i > 0) for i, (a, b) in enumerate(itertools.pairwise(widths))]
 

@@ -111,7 +111,14 @@ def run(cfg: Config, out_dir: Path) -> dict:
     rows = []
     for name, loss in VARIANTS.items():
         torch.manual_seed(cfg.seed)
-        layer = ImplicitEMLayer(x.shape[1], cfg.units, objective=None)
+        layer = ImplicitEMLayer(
+            x.shape[1],
+            cfg.units,
+            objective=None,
+            distance="linear",
+            output="responsibilities",
+            input_norm=None,
+        )
         train(
             layer,
             lambda m, b, loss=loss: loss(m.distances(b[0])),

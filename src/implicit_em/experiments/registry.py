@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from .activations import EXPERIMENT as _activations
 from .base import Experiment
+from .benchmark import EXPERIMENT as _benchmark
+from .benchmark import SMALL as _benchmark_small
 from .collapse import EXPERIMENT as _collapse
 from .dead_units import EXPERIMENT as _dead_units
 from .em_structure import EXPERIMENT as _em_structure
@@ -39,6 +41,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         _layerwise,
         _passing_forward,
         _supervised,
+        _benchmark_small,
+        _benchmark,
     )
 }
 
@@ -49,10 +53,12 @@ def list_experiments() -> list[Experiment]:
 
 
 def get_experiments(names: Sequence[str] | None) -> list[Experiment]:
-    """Experiments by name, in suite order; ``"all"`` (or no names) selects every one."""
+    """Experiments by name, in suite order; ``"all"`` (or no names) selects every one but
+    those run only when named (``in_all=False``: the full ``benchmark``)."""
     names = list(names or ["all"])
     if "all" in names:
-        return list_experiments()
+        named = [n for n in names if n != "all" and n in EXPERIMENTS]
+        return [e for e in EXPERIMENTS.values() if e.in_all or e.name in named]
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
         raise ValueError(

@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - Windows: fall back to O_EXCL lock file
 import numpy as np
 import torch
 
-from .._io import jsonable, write_csv, write_json
+from .._io import jsonable, read_json, write_csv, write_json
 from .base import Experiment, Verdict
 from .config import Override, build_config, check_overrides
 from .results import DamagedFileError, Figure, Result, read_results, read_run_meta, write_results
@@ -164,7 +164,7 @@ def _run_seeds(exp: Experiment, cfg, seeds: list[int], partial: Path, jobs: int,
 
     outs = [partial if i == 0 else partial / f"seed-{s}" for i, s in enumerate(seeds)]
     for out in outs:
-        out.mkdir(parents=True)
+        out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
     def done(seed):
@@ -235,11 +235,23 @@ def run_one(
                 "--out, or --force to replace it"
             )
     partial = run_dir / f".{exp.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
+    # an interrupted run of the same work resumes in its folder (experiments that save
+    # their pieces there, as the benchmark's cells, skip finished ones); other leftovers go
+    stamp, work = partial / ".work.json", jsonable({"config": config, "seeds": seeds})
+    try:
+        resumable = read_json(stamp) == work
+    except (OSError, ValueError):
+        resumable = False
+    if resumable:
+        log(f"    resuming in {partial}")
+    else:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        write_json(stamp, work)
     start = time.perf_counter()
     try:
         runs = _run_seeds(exp, cfg, seeds, partial, jobs, log)
-    except BaseException:
+    except Exception:  # a failure re-runs clean; an interruption (Ctrl-C) keeps its pieces
         shutil.rmtree(partial, ignore_errors=True)
         raise
     # verdicts that quick sizes cannot decide are shown as indicative only
@@ -261,7 +273,10 @@ def run_one(
     for table, rows in result.tables.items():
         write_csv(partial / f"{table}.csv", rows)
     if exp.plot:  # figures come from the first seed's record
-        first = {**result.to_dict(), "tables": jsonable(runs[0]["tables"])}
+        first = {
+            **result.to_dict(),
+            "tables": {**result.to_dict()["tables"], **jsonable(runs[0]["tables"])},
+        }
         result.figures = [Figure(f["file"], f.get("caption", "")) for f in exp.plot(first, partial)]
     write_results(partial / "results.json", result)
     for damaged in final.glob("*.damaged"):  # keep what could not be read, for a post-mortem

@@ -113,7 +113,15 @@ def _fit(kind: str, name: str, x: torch.Tensor, k: int, cfg: Config, seed: int):
     else:
         control = None if name in ("none", "weight_norm", "weight_decay") else name
         wd = cfg.weight_decay if name == "weight_decay" else 0.0
-        layer = ImplicitEMLayer(2, k, objective=control, weight_norm=name == "weight_norm")
+        layer = ImplicitEMLayer(
+            2,
+            k,
+            objective=control,
+            weight_norm=name == "weight_norm",
+            distance="linear",
+            output="responsibilities",
+            input_norm=None,
+        )
         model = layer
 
         def loss(m, b):

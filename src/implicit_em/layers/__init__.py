@@ -8,17 +8,21 @@ and the distance functions they rest on.
 
 from .competitive_linear import CompetitiveLinear
 from .distances import euclidean_distances, linear_distances, mahalanobis_distances
-from .implicit_em_layer import DISTANCES, OUTPUTS, VOLUME_CONTROLS, ImplicitEMLayer
+from .implicit_em_layer import DISTANCES, OUTPUTS, VOLUME_CONTROLS, ImplicitEMLayer, triangle
+from .input_norm import INPUT_NORMS, SampleNorm
 from .spec import build
 
 __all__ = [
     "DISTANCES",
+    "INPUT_NORMS",
     "OUTPUTS",
     "VOLUME_CONTROLS",
     "CompetitiveLinear",
     "ImplicitEMLayer",
+    "SampleNorm",
     "build",
     "euclidean_distances",
     "linear_distances",
     "mahalanobis_distances",
+    "triangle",
 ]

@@ -19,12 +19,15 @@ from typing_extensions import override
 
 from .. import objectives as O
 from .._checks import check_positive
+from .._distributed import broadcast_
 from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
 from .distances import check_x, euclidean_distances, linear_distances, mahalanobis_distances
+from .input_norm import make_input_norm
 
 DISTANCES = ("linear", "euclidean", "mahalanobis_diag")
-OUTPUTS = ("responsibilities", "distances", "gated")  # or any registered activation
+OUTPUTS = ("triangle", "responsibilities", "distances", "gated")  # or a registered activation
+INITS = ("auto", "data", "normal", "uniform")
 # name -> (term(d, layer), needs a batch of >= 2 rows); the covariance terms gather
 # their moments across ranks with the layer's gather_distributed
 VOLUME_CONTROLS = {
@@ -54,6 +57,17 @@ class UnitRows(nn.Module):
         return w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
+def triangle(d: torch.Tensor) -> torch.Tensor:
+    """Coates & Ng's triangle activation on distances: ``relu(mean_j d_j - d)``, shape
+    kept: a unit is active where its alternative is nearer than the average one.
+
+    Examples:
+        >>> triangle(torch.tensor([[1.0, 2.0, 6.0]]))
+        tensor([[2., 1., 0.]])
+    """
+    return torch.relu(d.mean(-1, keepdim=True) - d)
+
+
 def _count(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -81,13 +95,21 @@ def _objective(objective) -> dict[str, float]:
 class ImplicitEMLayer(nn.Module):
     r"""A layer whose units are alternatives of an implicit mixture.
 
+    The defaults are the configuration that won the validation search on MNIST's
+    standard training images (``bench/iem_search.py``; 50k fit / 10k validation): each
+    input normalised per sample, Euclidean prototypes started at training inputs, LSE +
+    the ``balance`` control (a bounded objective: ``d >= 0`` and ``-H(mean r) >=
+    -log K``), and the triangle output ``relu(mean_j d_j - d)``.
+
     Args:
         in_features: the input width ``D``.
         out_features: the number of alternatives (units) ``K``.
-        distance: ``"linear"`` (``x W^T + b``), ``"euclidean"`` or ``"mahalanobis_diag"``.
-        output: what ``forward`` passes on -- ``"responsibilities"`` ``r``,
-            ``"distances"`` ``d``, ``"gated"`` ``d * r``, or the name of a registered
-            activation applied to ``d`` (e.g. ``"solu"``: ``d * softmax(d / 1)``).
+        distance: ``"euclidean"`` (``1/2 ||x - mu_j||^2``), ``"linear"`` (``x W^T + b``)
+            or ``"mahalanobis_diag"``.
+        output: what ``forward`` passes on -- ``"triangle"`` ``relu(mean_j d_j - d)``
+            (:func:`triangle`), ``"responsibilities"`` ``r``, ``"distances"`` ``d``,
+            ``"gated"`` ``d * r``, or the name of a registered activation applied to
+            ``d`` (e.g. ``"neg_log_softmin"``).
         temperature: ``T > 0``; ``learn_temperature=True`` learns ``log T``.
         objective: volume controls for :meth:`objective`: a name, names joined by ``+``
             or ``{name: weight}`` from :data:`VOLUME_CONTROLS`; ``None`` for none.
@@ -96,26 +118,31 @@ class ImplicitEMLayer(nn.Module):
             a volume control on the weights: the scale of ``z`` is then the data's). Done
             with :func:`torch.nn.utils.parametrize.register_parametrization`
             (:class:`UnitRows`), so ``layer.weight`` is the normalised matrix.
-        input_norm: standardise each input feature first (``nn.BatchNorm1d`` without
-            affine parameters: batch statistics in training, running ones in eval mode),
-            as SoftHebb does before each layer. For a layer stacked on another layer's
-            outputs, whose offsets would otherwise decide the winner for every input.
+        input_norm: what the input goes through first (:mod:`implicit_em.layers.input_norm`):
+            ``"sample"`` (each row centred and scaled, stateless), ``"batch"`` (each
+            feature standardised, a non-affine batch norm, as SoftHebb does before each
+            layer; ``True`` means this) or ``None``.
+        init: how the means (``euclidean``, ``mahalanobis_diag``) start. ``"data"``: the
+            first ``K`` inputs the layer sees in training mode become its means, as
+            k-means' random initialisation (filled over the first ``ceil(K / batch)``
+            training batches, after ``input_norm``; under ``torch.distributed``, rank
+            0's rows); ``"normal"``: ``N(0, 1)``. ``"uniform"`` is ``nn.Linear``'s (for
+            ``linear``). ``"auto"``: ``"data"`` for means, ``"uniform"`` for ``linear``.
         gather_distributed: under ``torch.distributed``, the covariance terms
             (``infomax``, ``decorrelation``, ``variance_hinge``) use the moments of the
             global batch, so several ranks train like one process on the same global
             batch (``balance`` stays a per-rank batch statistic).
 
     Shape:
-        input ``(n, in_features)``; distances and responsibilities ``(n, K)``.
+        input ``(n, in_features)``; distances, responsibilities and outputs ``(n, K)``.
 
     Examples:
-        >>> layer = ImplicitEMLayer(4, 3, objective="infomax")
-        >>> terms = layer.objective(torch.randn(8, 4))
+        >>> layer = ImplicitEMLayer(4, 3)
+        >>> terms = layer.objective(torch.randn(8, 4))  # the first batch places the means
         >>> sorted(terms)
-        ['infomax', 'lse']
-        >>> r = layer(torch.randn(8, 4))  # responsibilities: each row sums to one
-        >>> r.shape, bool(torch.allclose(r.sum(1), torch.ones(8)))
-        (torch.Size([8, 3]), True)
+        ['balance', 'lse']
+        >>> layer(torch.randn(8, 4)).shape
+        torch.Size([8, 3])
     """
 
     def __init__(
@@ -123,14 +150,15 @@ class ImplicitEMLayer(nn.Module):
         in_features: int,
         out_features: int,
         *,
-        distance: str = "linear",
-        output: str = "responsibilities",
+        distance: str = "euclidean",
+        output: str = "triangle",
         temperature: float = 1.0,
         learn_temperature: bool = False,
-        objective: str | None = "infomax",
+        objective: str | None = "balance",
         lse_weight: float = 1.0,
         weight_norm: bool = False,
-        input_norm: bool = False,
+        input_norm: str | bool | None = "sample",
+        init: str = "auto",
         gather_distributed: bool = False,
     ):
         super().__init__()
@@ -144,7 +172,16 @@ class ImplicitEMLayer(nn.Module):
                 f"unknown output {output!r}; available: {', '.join(OUTPUTS)} or a registered "
                 f"activation ({', '.join(ACTIVATIONS)})"
             )
-        self.distance, self.output = distance, output
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; available: {', '.join(INITS)}")
+        if init == "auto":
+            init = "uniform" if distance == "linear" else "data"
+        if (init == "uniform") != (distance == "linear"):
+            raise ValueError(
+                f"init={init!r} does not apply to distance={distance!r}: linear layers take "
+                "'uniform' (nn.Linear's), means take 'data' or 'normal'"
+            )
+        self.distance, self.output, self.init = distance, output, init
         self.volume = _objective(objective)
         self.lse_weight = check_positive(lse_weight, "lse_weight") if lse_weight else 0.0
         log_t = torch.tensor(math.log(check_positive(temperature, "temperature")))
@@ -159,6 +196,9 @@ class ImplicitEMLayer(nn.Module):
         else:
             self.register_parameter("bias", None)
             nn.init.normal_(self.weight)  # means: spread like standardised data
+        # how many means hold training inputs (init="data"); saved with the weights
+        filled = 0 if init == "data" else out_features
+        self.register_buffer("n_filled", torch.tensor(filled, dtype=torch.long))
         if weight_norm:
             if distance != "linear":
                 raise ValueError(
@@ -167,7 +207,7 @@ class ImplicitEMLayer(nn.Module):
                 )
             parametrize.register_parametrization(self, "weight", UnitRows())
         self.weight_norm = bool(weight_norm)
-        self.input_norm = nn.BatchNorm1d(in_features, affine=False) if input_norm else None
+        self.input_norm = make_input_norm(input_norm, in_features)
         if distance == "mahalanobis_diag":
             self.log_precision = nn.Parameter(torch.zeros(out_features, in_features))
         self.activation = make_activation(output) if output in ACTIVATIONS else None
@@ -183,20 +223,41 @@ class ImplicitEMLayer(nn.Module):
         return self.log_temperature.exp()
 
     def distances(self, x: torch.Tensor) -> torch.Tensor:
-        """``d`` ``(n, K)`` for the layer's geometry."""
-        if self.input_norm is not None:
-            check_x(x, self.weight)  # before the batch norm: its errors would not say x
-            if self.training and len(x) < 2:
-                raise ValueError(
-                    f"x has {len(x)} row(s), but input_norm estimates batch statistics in "
-                    "training mode: use a larger batch, or call .eval() to use the running ones"
-                )
-            x = self.input_norm(x)
+        """``d`` ``(n, K)`` for the layer's geometry (after ``input_norm``)."""
+        x = self.normalise(x)
+        weight = self.weight
+        if self.training and int(self.n_filled) < self.out_features:
+            self._fill_means(x)  # placing the means is not a gradient step on them
+            weight = weight.detach() + 0 * weight  # (still in the graph, gradient 0)
         if self.distance == "linear":
-            return linear_distances(x, self.weight, self.bias)
+            return linear_distances(x, weight, self.bias)
         if self.distance == "euclidean":
-            return euclidean_distances(x, self.weight)
-        return mahalanobis_distances(x, self.weight, self.log_precision)
+            return euclidean_distances(x, weight)
+        return mahalanobis_distances(x, weight, self.log_precision)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` through ``input_norm`` (unchanged without one), checked first."""
+        if self.input_norm is None:
+            return x
+        check_x(x, self.weight)  # before the norm: its errors would not say x
+        if isinstance(self.input_norm, nn.BatchNorm1d) and self.training and len(x) < 2:
+            raise ValueError(
+                f"x has {len(x)} row(s), but input_norm estimates batch statistics in "
+                "training mode: use a larger batch, or call .eval() to use the running ones"
+            )
+        return self.input_norm(x)
+
+    @torch.no_grad()
+    def _fill_means(self, x: torch.Tensor) -> None:
+        """``init="data"``: the next unfilled means become rows of ``x`` (rank 0's)."""
+        check_x(x, self.weight)
+        start = int(self.n_filled)
+        rows = x[: self.out_features - start].detach()
+        if not torch.isfinite(rows).all():
+            raise ValueError("x holds NaN/inf: the layer's means cannot start at it; clean x")
+        self.weight[start : start + len(rows)] = rows.to(self.weight.dtype)
+        self.n_filled += len(rows)
+        broadcast_(self.weight.data, self.n_filled)
 
     def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
         """``r = softmax(-d / T)`` ``(n, K)``."""
@@ -209,6 +270,8 @@ class ImplicitEMLayer(nn.Module):
     def _output(self, d: torch.Tensor) -> torch.Tensor:
         if self.output == "distances":
             return d
+        if self.output == "triangle":
+            return triangle(d)
         r = torch.softmax(-d / self.temperature, 1)
         if self.output == "responsibilities":
             return r
@@ -241,6 +304,11 @@ class ImplicitEMLayer(nn.Module):
                 raise ValueError(f"x gives distances that {name!r} refuses: {err}") from None
         return terms
 
+    def _input_norm_name(self) -> str | None:
+        if self.input_norm is None:
+            return None
+        return "batch" if isinstance(self.input_norm, nn.BatchNorm1d) else "sample"
+
     @override
     def extra_repr(self) -> str:
         volume = "+".join(self.volume) or "none"
@@ -248,5 +316,5 @@ class ImplicitEMLayer(nn.Module):
             f"{self.in_features}, {self.out_features}, distance={self.distance!r}, "
             f"output={self.output!r}, objective={volume!r}, lse_weight={self.lse_weight:g}"
             + (", weight_norm=True" if self.weight_norm else "")
-            + (", input_norm=True" if self.input_norm is not None else "")
+            + (f", input_norm={self._input_norm_name()!r}" if self.input_norm is not None else "")
         )

@@ -151,11 +151,17 @@ def train_layerwise(
     if not isinstance(x, torch.Tensor) or x.ndim != 2 or len(x) < 2:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"x must be a (n, D) tensor with n >= 2, got {shape}")
-    with torch.no_grad():  # widths chain? one cheap pass on two rows, before any training
+    # widths chain? one cheap pass on two rows before any training, in eval mode so that
+    # it changes no state (batch-norm statistics, means placed from data)
+    modes = [m.training for m in modules]
+    with torch.no_grad():
         try:
-            nn.Sequential(*modules)(x[:2])
+            nn.Sequential(*modules).eval()(x[:2])
         except (RuntimeError, ValueError) as err:
             raise ValueError(f"the modules of net do not chain on x: {err}") from None
+        finally:
+            for m, mode in zip(modules, modes, strict=True):
+                m.train(mode)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)

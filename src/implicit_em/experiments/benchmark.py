@@ -1,0 +1,359 @@
+"""Experiment ``benchmark``: the implicit-EM layer against the local learners on MNIST's
+standard split (60k train / 10k test), at widths 64 and 2000, on five seeds.
+
+Every learner is fitted on the same training images (pixels in ``[0, 1]``; each does its
+own preprocessing) at its class defaults -- the implicit-EM layer at
+:class:`~implicit_em.layers.ImplicitEMLayer`'s, trained by the README's plain loop --
+and scored by one linear probe (:func:`implicit_em.diagnostics.linear_probe`) on the 10k
+test images. The defaults were chosen on a validation split of the training images
+(``bench/iem_search.py``, ``bench/baseline_defaults.py``), never on the test images.
+
+Measured per learner and seed: probe accuracy, fit time, and an accuracy-against-time
+curve (the implicit-EM layer after each epoch; the others once, when fitted), scored by
+a cheaper probe fitted on ``curve_train`` of the training images. Each learner x width
+cell is saved as it finishes (``cells/``) so that an interrupted run resumes without
+redoing finished cells. The goals (issue 21): at width 2000 beat every local learner
+with separated 95 % intervals and reach 98.5 %; at width 64 beat the theory's author's
+published 93.43 %; reach SoftHebb's accuracy in no more wall time than SoftHebb.
+
+``benchmark_small`` is the same comparison at width 64 on two seeds, the version that
+``iem run all`` includes; ``iem run benchmark`` runs the full one (about an hour and a
+half on 2 cores).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .._io import read_json, write_json
+from ..baselines import DecoderFreeEncoder, KrotovHopfield, SoftHebb, TriangleKMeans
+from ..baselines.base import FeatureLearner
+from ..diagnostics import linear_probe
+from ..progress import track
+from .base import Experiment, describe_image_data, image_tensors
+from .local_learners import ImplicitEMFeatures
+from .verdicts import over_seeds, percent_interval, separated
+
+IEM = "implicit-EM layer"
+LEARNERS = (IEM, "triangle k-means", "SoftHebb", "Krotov-Hopfield", "decoder-free encoder")
+# published figures this run reproduces (same data; their architecture and read-out)
+PUBLISHED = [
+    {"learner": "Krotov-Hopfield", "K": 2000, "published": 0.9854,
+     "their_setup": "2000 hidden units + their own supervised top layer (power-law "
+                    "activations); error 1.46 %",
+     "source": "Krotov & Hopfield, PNAS 2019"},
+    {"learner": "decoder-free encoder", "K": 64, "published": 0.9343,
+     "their_setup": "784 -> 64 ReLU, LSE + variance + TC, linear probe",
+     "source": "the theory's author, encoder study"},
+]  # fmt: skip
+OUTCOMES = {"above": "met", "below": "missed: implicit EM worse",
+            "overlap": "not resolved: intervals overlap"}  # fmt: skip
+TARGET_2000 = 0.985  # Krotov-Hopfield's published figure
+TARGET_64 = 0.9343  # the author's published encoder
+
+
+@dataclass
+class Config:
+    """Settings of the ``benchmark`` experiment at full strength."""
+
+    seed: int = 0
+    widths: tuple[int, ...] = (64, 2000)
+    mnist_train: int = 60000  # all of the standard training images
+    learners: tuple[str, ...] = LEARNERS
+    iem_epochs: int = 5  # as in bench/iem_search.py
+    encoder_epochs: int = 10  # the author's encoder (Adam 1e-3, batch 256)
+    curve_train: int = 10000  # training images behind the curve's quick probe
+
+
+@dataclass
+class SmallConfig(Config):
+    """``benchmark_small``: width 64 only (included in ``iem run all``)."""
+
+    widths: tuple[int, ...] = (64,)
+
+
+QUICK = {"widths": (16,), "mnist_train": 500, "iem_epochs": 1, "encoder_epochs": 1,
+         "curve_train": 250}  # fmt: skip
+
+
+def make_learner(
+    name: str, k: int, cfg: Config, on_epoch: Callable | None = None
+) -> FeatureLearner:
+    """The learner ``name`` at width ``k``, at its class defaults."""
+    seed = cfg.seed
+    if name == IEM:
+        return ImplicitEMFeatures(k, seed=seed, epochs=cfg.iem_epochs, on_epoch=on_epoch)
+    if name == "decoder-free encoder":
+        return DecoderFreeEncoder(k, epochs=cfg.encoder_epochs, batch_size=256, seed=seed)
+    cls = {"triangle k-means": TriangleKMeans, "SoftHebb": SoftHebb,
+           "Krotov-Hopfield": KrotovHopfield}[name]  # fmt: skip
+    return cls(k, seed=seed)
+
+
+def prototypes(learner: FeatureLearner) -> torch.Tensor | None:
+    """The learner's weight vectors or centroids ``(K, 784)`` for the picture."""
+    for attr in ("centroids_", "weight_"):
+        if getattr(learner, attr, None) is not None:
+            return getattr(learner, attr).detach()
+    module = getattr(learner, "module_", None)
+    if module is None:
+        return None
+    w = getattr(module, "weight", None)
+    if w is None:
+        w = next(p for p in module.parameters() if p.ndim == 2)
+    return w.detach()
+
+
+def measure_cell(name: str, k: int, cfg: Config, data: tuple) -> dict:
+    """Fit one learner at width ``k``: probe accuracy, fit time, curve, prototypes."""
+    x, y, xt, yt = data
+    n_curve = min(cfg.curve_train, len(x))
+
+    def quick_probe(learner) -> float:
+        f = learner.transform(x[:n_curve])
+        return linear_probe(f, y[:n_curve], learner.transform(xt), yt, seed=cfg.seed)[
+            "test_accuracy"
+        ]
+
+    curve: list[dict] = []
+
+    def on_epoch(epoch, learner):
+        curve.append({"epoch": epoch, "train_s": learner.train_s_,
+                      "quick_probe": quick_probe(learner)})  # fmt: skip
+
+    learner = make_learner(name, k, cfg, on_epoch)
+    t0 = time.perf_counter()
+    learner.fit(x)
+    fit_s = time.perf_counter() - t0
+    if name == IEM:
+        fit_s = learner.train_s_  # without the curve's probes
+    else:
+        curve.append({"epoch": None, "train_s": fit_s, "quick_probe": quick_probe(learner)})
+    probe = linear_probe(learner.transform(x), y, learner.transform(xt), yt, seed=cfg.seed)
+    w = prototypes(learner)
+    return {
+        "row": {"K": k, "learner": name, "probe_accuracy": probe["test_accuracy"],
+                "probe_train_accuracy": probe["train_accuracy"],
+                "probe_converged": probe["converged"], "fit_s": fit_s},
+        "curve": [{"K": k, "learner": name, **c} for c in curve],
+        "prototypes": None if w is None else w[:100].tolist(),
+    }  # fmt: skip
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def run(cfg: Config, out_dir: Path) -> dict:
+    """One seed: every learner at every width, each cell saved as it finishes (resume)."""
+    skipped: list[str] = []
+    found = list(image_tensors(("mnist",), cfg.seed, cfg.mnist_train, skipped))
+    if not found:
+        return {"metrics": {"skipped_datasets": "mnist"}, "tables": {"fits": [], "curves": []},
+                "verdicts": [], "data": describe_image_data("mnist", cfg.mnist_train),
+                "summary": "MNIST is not available: run `iem data mnist`."}  # fmt: skip
+    _, ds, x, xt = found[0]
+    data = (x, torch.as_tensor(ds.y_train), xt, torch.as_tensor(ds.y_test))
+    cells_dir = out_dir / "cells"
+    cells_dir.mkdir(parents=True, exist_ok=True)
+    rows, curves, pictures = [], [], {}
+    todo = [(k, name) for k in cfg.widths for name in cfg.learners]
+    for k, name in track(todo, f"benchmark seed {cfg.seed}: learner x width"):
+        path = cells_dir / f"{k}-{_slug(name)}.json"
+        cell = read_json(path) if path.exists() else None
+        if cell is None:
+            cell = measure_cell(name, k, cfg, data)
+            write_json(path, cell)  # atomically: a resumed run skips it
+        rows.append(cell["row"])
+        curves += cell["curve"]
+        if cell["prototypes"] is not None:
+            pictures[f"{name} (K={k})"] = cell["prototypes"]
+    write_json(out_dir / "prototypes.json", pictures)
+    return {
+        "metrics": {"skipped_datasets": "none"},
+        "tables": {"fits": rows, "curves": curves},
+        "verdicts": [],
+        "data": describe_image_data("mnist", cfg.mnist_train) + "; pixels in [0, 1]",
+        "summary": (
+            "The implicit-EM layer at its defaults against the local learners at theirs, "
+            "same split, probe and seeds; goals: beat every local learner at width 2000 "
+            "with separated 95 % intervals and reach 98.5 %, beat 93.43 % at width 64, "
+            "and reach SoftHebb's accuracy in no more time than SoftHebb."
+        ),
+    }
+
+
+def goals(summary: list[dict], curves: list[dict]) -> list[dict]:
+    """Each goal of the benchmark with what was measured and by how much it was met or
+    missed (points)."""
+    at = {(r["K"], r["learner"]): r for r in summary}
+    out = []
+    for k in sorted({r["K"] for r in summary}):
+        ours = at.get((k, IEM))
+        if ours is None:
+            continue
+        for name in LEARNERS[1:]:
+            other = at.get((k, name))
+            if other is None:
+                continue
+            side = separated(ours, other, "probe_accuracy")
+            mine, theirs = ours["probe_accuracy"], other["probe_accuracy"]
+            out.append({"K": k, "goal": f"beat {name} (separated 95 % intervals)",
+                        "target": theirs, "measured": mine,
+                        "margin_points": 100 * (mine - theirs), "met": side == "above",
+                        "outcome": OUTCOMES[side]})  # fmt: skip
+        target = {2000: TARGET_2000, 64: TARGET_64}.get(k)
+        if target is not None:
+            mean = ours["probe_accuracy"]
+            low = ours.get("probe_accuracy_lo") or mean
+            short = f"missed by {100 * (target - mean):.2f} points"
+            out.append({"K": k, "goal": f"reach {100 * target:.2f} % (published)",
+                        "target": target, "measured": mean,
+                        "margin_points": 100 * (mean - target), "met": low >= target,
+                        "outcome": "met" if low >= target else short})  # fmt: skip
+        out += _time_goal(k, curves)
+    return out
+
+
+def _time_goal(k: int, curves: list[dict]) -> list[dict]:
+    """Wall time for the implicit-EM layer to reach SoftHebb's (quick-probe) accuracy,
+    per seed, against SoftHebb's fit time (medians over seeds)."""
+    import statistics
+
+    seeds = sorted({c.get("seed", 0) for c in curves if c["K"] == k})
+    ratios, reached = [], 0
+    for s in seeds:
+        mine = [c for c in curves if c["K"] == k and c.get("seed", 0) == s]
+        theirs = [c for c in mine if c["learner"] == "SoftHebb"]
+        ours = sorted((c for c in mine if c["learner"] == IEM), key=lambda c: c["train_s"])
+        if not theirs or not ours:
+            continue
+        hit = next((c for c in ours if c["quick_probe"] >= theirs[0]["quick_probe"]), None)
+        if hit is not None:
+            reached += 1
+            ratios.append(hit["train_s"] / theirs[0]["train_s"])
+    if not seeds or (not ratios and not reached and not any(
+            c["learner"] == "SoftHebb" for c in curves if c["K"] == k)):  # fmt: skip
+        return []
+    ratio = statistics.median(ratios) if ratios else None
+    met = reached == len(seeds) and ratio is not None and ratio <= 1
+    return [{"K": k, "goal": "reach SoftHebb's accuracy in no more wall time",
+             "target": 1.0, "measured": ratio, "margin_points": None, "met": met,
+             "outcome": ("met" if met else f"missed: reached in {reached} of {len(seeds)} "
+                         "seeds" + ("" if ratio is None else f", time ratio {ratio:.2f}")),
+             "seeds_reached": reached}]  # fmt: skip
+
+
+def reproduction(summary: list[dict]) -> list[dict]:
+    """Published figures next to this run's measurement of the same learner."""
+    at = {(r["K"], r["learner"]): r for r in summary}
+    out = []
+    for p in PUBLISHED:
+        ours = at.get((p["K"], p["learner"]))
+        out.append({**p, "measured": None if ours is None else ours["probe_accuracy"],
+                    "measured_95": None if ours is None else ours["probe_95"],
+                    "our_setup": "its class defaults, the shared linear probe"})  # fmt: skip
+    return out
+
+
+def across_seeds(tables: dict, cfg: Config) -> dict:
+    """Mean and 95 % interval per width and learner; the goals; the reproduction table;
+    the committed validation searches behind the defaults."""
+    summary = over_seeds(tables["fits"], ("K", "learner"), ("probe_accuracy", "fit_s"))
+    for r in summary:
+        r["probe_95"] = percent_interval(r, "probe_accuracy")
+    return {"summary_over_seeds": summary, "goals": goals(summary, tables["curves"]),
+            "reproduction": reproduction(summary)}  # fmt: skip
+
+
+def plot(result: dict, out_dir: Path) -> list[dict]:
+    """Prototype grids (first seed), accuracy with 95 % intervals, accuracy against time."""
+    import numpy as np
+
+    from .figures import new_figure, save_figure
+
+    out = []
+    path = Path(out_dir) / "prototypes.json"
+    pictures = read_json(path) if path.exists() else {}
+    if pictures:
+        fig, axes = new_figure(1, len(pictures), width=3 * len(pictures), height=3.4)
+        for ax, (label, w) in zip(axes, pictures.items(), strict=True):
+            w = np.asarray(w)[:64]
+            side = round(w.shape[1] ** 0.5)
+            n = int(np.ceil(len(w) ** 0.5))
+            grid = np.full((n * (side + 1), n * (side + 1)), np.nan)
+            for i, v in enumerate(w):  # each prototype scaled to its own range
+                v = (v - v.min()) / (np.ptp(v) + 1e-12)
+                r, c = divmod(i, n)
+                grid[r * (side + 1):r * (side + 1) + side,
+                     c * (side + 1):c * (side + 1) + side] = v.reshape(side, side)  # fmt: skip
+            ax.imshow(grid, cmap="gray")
+            ax.set_title(label, fontsize=7)
+            ax.axis("off")
+        save_figure(fig, out_dir, "prototypes.png")
+        out.append({"file": "prototypes.png", "caption": "The first 64 learned prototypes, "
+                    "weight vectors or filters of each learner (first seed), as 28 x 28 "
+                    "images, each scaled to its own range."})  # fmt: skip
+    summary = result["tables"].get("summary_over_seeds", [])
+    widths = sorted({r["K"] for r in summary})
+    if summary:
+        fig, axes = new_figure(1, len(widths), width=5 * len(widths), height=3.6)
+        for ax, k in zip(axes, widths, strict=True):
+            rows = [r for r in summary if r["K"] == k]
+            mean = np.array([100 * r["probe_accuracy"] for r in rows])
+            lo = np.array([100 * (r["probe_accuracy_lo"] or r["probe_accuracy"]) for r in rows])
+            hi = np.array([100 * (r["probe_accuracy_hi"] or r["probe_accuracy"]) for r in rows])
+            ax.errorbar(mean, range(len(rows)), xerr=[mean - lo, hi - mean], fmt="o", capsize=3)
+            ax.set_yticks(range(len(rows)), [r["learner"] for r in rows], fontsize=7)
+            ax.set(xlabel="test accuracy (%), mean and 95 % interval", title=f"K = {k}")
+        save_figure(fig, out_dir, "accuracy.png")
+        out.append({"file": "accuracy.png", "caption": "Linear-probe test accuracy per "
+                    "learner with its 95 % interval over the seeds."})  # fmt: skip
+    curves = [c for c in result["tables"].get("curves", []) if c.get("seed", 0) == result["seed"]]
+    if curves:
+        widths = sorted({c["K"] for c in curves})
+        fig, axes = new_figure(1, len(widths), width=5 * len(widths), height=3.6)
+        for ax, k in zip(axes, widths, strict=True):
+            for name in dict.fromkeys(c["learner"] for c in curves if c["K"] == k):
+                pts = [c for c in curves if c["K"] == k and c["learner"] == name]
+                ax.plot([p["train_s"] for p in pts], [100 * p["quick_probe"] for p in pts],
+                        "o-" if len(pts) > 1 else "o", label=name)  # fmt: skip
+            ax.set(xscale="log", xlabel="training wall time (s)", title=f"K = {k}",
+                   ylabel="test accuracy (%), quick probe")  # fmt: skip
+        axes[0].legend(fontsize=6)
+        save_figure(fig, out_dir, "accuracy_vs_time.png")
+        caption = (
+            "Accuracy against training wall time (first seed): the implicit-EM layer "
+            "after each epoch, the others when fitted; probe fitted on the curve's "
+            "training subset."
+        )
+        out.append({"file": "accuracy_vs_time.png", "caption": caption})
+    return out
+
+
+EXPERIMENT = Experiment(
+    name="benchmark",
+    title="The standard MNIST benchmark: implicit EM against the local learners (60k/10k)",
+    claims=(),
+    config=Config,
+    run=run,
+    quick=QUICK,
+    across_seeds=across_seeds,
+    plot=plot,
+    in_all=False,
+)
+
+SMALL = dataclasses.replace(
+    EXPERIMENT,
+    name="benchmark_small",
+    title="The standard MNIST benchmark, small: width 64 only (the full one: iem run benchmark)",
+    config=SmallConfig,
+    in_all=True,
+)
