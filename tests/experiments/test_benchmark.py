@@ -69,12 +69,15 @@ def test_a_benchmark_seed_resumes_its_finished_cells(tmp_path, monkeypatch):
     monkeypatch.setattr(B, "measure_cell", counted)
     cfg = B.Config(widths=(4,), learners=(B.IEM, "SoftHebb"), iem_epochs=2, curve_train=60)
     first = B.run(cfg, tmp_path)
-    assert calls == [(B.IEM, 4), ("SoftHebb", 4)]
+    assert calls == [(B.IEM, 4), ("SoftHebb", 4)]  # in cfg.learners order
     assert [c["epoch"] for c in first["tables"]["curves"] if c["learner"] == B.IEM] == [1, 2]
     (tmp_path / "cells" / "4-softhebb.json").unlink()  # as if interrupted before it
     again = B.run(cfg, tmp_path)
     assert calls[2:] == [("SoftHebb", 4)]  # the finished cell was not redone
     assert again["tables"]["fits"][0] == first["tables"]["fits"][0]
+    monkeypatch.setattr(B, "settings", lambda learner: {"other": "defaults"})
+    B.run(cfg, tmp_path)  # a cell made with other settings is measured again
+    assert calls[3:] == [(B.IEM, 4), ("SoftHebb", 4)]
     figures = B.plot({**again, "seed": 0, "tables": {
         **again["tables"], **B.across_seeds(again["tables"], cfg)}}, tmp_path)  # fmt: skip
     assert [f["file"] for f in figures] == ["prototypes.png", "accuracy.png",
