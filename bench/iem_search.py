@@ -53,7 +53,7 @@ GRID: dict[str, dict] = {
     "output distances": {"output": "distances"},
     "output -log softmin": {"output": "neg_log_softmin"},
     "output responsibilities": {"output": "responsibilities"},
-    "input_norm none": {"input_norm": None},
+    "input_norm sample": {"input_norm": "sample"},
     "input_norm batch": {"input_norm": "batch"},
     "init normal": {"init": "normal"},
     "optimiser EM-preconditioned, 1 epoch": {"_optimizer": "em", "_epochs": 1},

@@ -8,6 +8,7 @@
                                                the standard MNIST split: local folders,
                                                then the mirror, then the PyPI wheel
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
+    iem report RUN_DIR --benchmark FILE...      fill FILE's benchmark block from the run
     iem report RUN_DIR --markdown [FILE]       the claims table as Markdown
                [--readme README.md]            ... also filled into the README
 
@@ -84,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
         const="",
         metavar="FILE",
         help="write the claims table as Markdown instead (default RUN_DIR/findings.md)",
+    )
+    rep.add_argument(
+        "--benchmark",
+        nargs="+",
+        metavar="FILE",
+        help="fill each FILE's benchmark:start/end block from RUN_DIR/benchmark "
+        "(e.g. README.md docs/local_learners.md)",
     )
     rep.add_argument(
         "--readme",
@@ -163,6 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_data(args)
         from .report import build_report, write_findings
 
+        if args.benchmark:
+            from .report.benchmark import fill_benchmark
+
+            fill_benchmark(args.run_dir, args.benchmark)
+            print(f"benchmark numbers filled into {', '.join(args.benchmark)}")
+            return 0
         if args.markdown is not None:
             path = write_findings(args.run_dir, args.markdown or None, args.readme)
             print(f"findings: {path}" + (f" (and {args.readme})" if args.readme else ""))

@@ -134,7 +134,7 @@ def test_sample_norm_is_the_per_row_formula():
     x = 3 + 10 * torch.randn(6, 9, dtype=torch.float64)
     want = (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, keepdim=True) + 0.5)
     torch.testing.assert_close(SampleNorm(eps=0.5)(x), want)
-    layer = ImplicitEMLayer(9, 4, init="normal").double()  # input_norm="sample" by default
+    layer = ImplicitEMLayer(9, 4, init="normal", input_norm="sample").double()
     torch.testing.assert_close(
         layer.distances(x), euclidean_distances(SampleNorm()(x), layer.weight)
     )

@@ -96,10 +96,10 @@ class ImplicitEMLayer(nn.Module):
     r"""A layer whose units are alternatives of an implicit mixture.
 
     The defaults are the configuration that won the validation search on MNIST's
-    standard training images (``bench/iem_search.py``; 50k fit / 10k validation): each
-    input normalised per sample, Euclidean prototypes started at training inputs, LSE +
-    the ``balance`` control (a bounded objective: ``d >= 0`` and ``-H(mean r) >=
-    -log K``), and the triangle output ``relu(mean_j d_j - d)``.
+    standard training images (``bench/iem_search.py``; 50k fit / 10k validation):
+    Euclidean prototypes started at training inputs, LSE + the ``balance`` control (a
+    bounded objective: ``d >= 0`` and ``-H(mean r) >= -log K``), and the triangle output
+    ``relu(mean_j d_j - d)``, on the input as given.
 
     Args:
         in_features: the input width ``D``.
@@ -119,9 +119,9 @@ class ImplicitEMLayer(nn.Module):
             with :func:`torch.nn.utils.parametrize.register_parametrization`
             (:class:`UnitRows`), so ``layer.weight`` is the normalised matrix.
         input_norm: what the input goes through first (:mod:`implicit_em.layers.input_norm`):
-            ``"sample"`` (each row centred and scaled, stateless), ``"batch"`` (each
-            feature standardised, a non-affine batch norm, as SoftHebb does before each
-            layer; ``True`` means this) or ``None``.
+            ``None`` (nothing), ``"sample"`` (each row centred and scaled, stateless) or
+            ``"batch"`` (each feature standardised, a non-affine batch norm, as SoftHebb
+            does before each layer; ``True`` means this).
         init: how the means (``euclidean``, ``mahalanobis_diag``) start. ``"data"``: the
             first ``K`` inputs the layer sees in training mode become its means, as
             k-means' random initialisation (filled over the first ``ceil(K / batch)``
@@ -157,7 +157,7 @@ class ImplicitEMLayer(nn.Module):
         objective: str | None = "balance",
         lse_weight: float = 1.0,
         weight_norm: bool = False,
-        input_norm: str | bool | None = "sample",
+        input_norm: str | bool | None = None,
         init: str = "auto",
         gather_distributed: bool = False,
     ):

@@ -75,10 +75,7 @@ def build(spec: str) -> nn.Sequential:
     Examples:
         >>> build("4-8:iem(infomax)-6:solu-3")
         Sequential(
-          (0): ImplicitEMLayer(
-            4, 8, distance='euclidean', output='triangle', objective='infomax', lse_weight=1, input_norm='sample'
-            (input_norm): SampleNorm(eps=0.000153787)
-          )
+          (0): ImplicitEMLayer(4, 8, distance='euclidean', output='triangle', objective='infomax', lse_weight=1)
           (1): CompetitiveLinear(
             (0): Linear(in_features=8, out_features=6, bias=True)
             (1): SoLU(dim=-1, temperature=1)

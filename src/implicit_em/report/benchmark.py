@@ -1,0 +1,69 @@
+"""Where implicit EM stands on the standard benchmark, as Markdown from a run of the
+``benchmark`` experiment (``iem report RUN_DIR --benchmark README.md docs/local_learners.md``).
+
+Fills each file's ``<!-- benchmark:start -->`` ... ``<!-- benchmark:end -->`` block with a
+stamp naming the run, the accuracy table (mean ± half the 95 % interval over the seeds,
+per learner and width) and each goal with its outcome, so that the numbers the README
+and the docs quote are generated from one run, never copied by hand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._io import atomic_write_text
+from ..experiments.results import read_results
+
+START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+
+
+def _cell(text) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def benchmark_markdown(run_dir: str | Path, name: str = "benchmark") -> str:
+    """The stamp, the accuracy table and the goals of ``run_dir/name`` as Markdown."""
+    path = Path(run_dir) / name / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run `iem run {name} --out {run_dir}`")
+    res = read_results(path)
+    summary = res.tables["summary_over_seeds"]
+    widths = sorted({r["K"] for r in summary})
+    learners = list(dict.fromkeys(r["learner"] for r in summary))
+    at = {(r["K"], r["learner"]): r for r in summary}
+    minutes = res.wall_s / 60
+    lines = [
+        f"Run `{Path(run_dir).name}/{name}` ({'quick' if res.quick else 'full'} sizes), "
+        f"finished {res.finished}: {res.data}; {len(res.seeds)} seeds; "
+        f"{minutes:.0f} min of wall time. Linear-probe test accuracy, %, mean ± half the "
+        "95 % interval over the seeds:",
+        "",
+        "| learner | " + " | ".join(f"K = {k}" for k in widths) + " |",
+        "|---|" + "---|" * len(widths),
+    ]
+    for learner in learners:
+        cells = []
+        for k in widths:
+            r = at.get((k, learner))
+            cells.append(
+                "—" if r is None else (r.get("probe_95") or f"{100 * r['probe_accuracy']:.2f}")
+            )
+        lines.append(f"| {_cell(learner)} | " + " | ".join(cells) + " |")
+    lines += ["", "| K | goal | outcome |", "|---|---|---|"]
+    for g in res.tables.get("goals", []):
+        lines.append(f"| {g['K']} | {_cell(g['goal'])} | {_cell(g['outcome'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def fill_benchmark(run_dir: str | Path, files: list[str | Path], name: str = "benchmark") -> str:
+    """Put :func:`benchmark_markdown` between the markers of each of ``files`` (a
+    ``ValueError`` naming the file when its markers are missing); returns the text."""
+    text = benchmark_markdown(run_dir, name)
+    for f in files:
+        f = Path(f)
+        current = f.read_text()
+        if START not in current or END not in current:
+            raise ValueError(f"{f} has no {START} ... {END} block to fill")
+        head, rest = current.split(START, 1)
+        atomic_write_text(f, f"{head}{START}\n{text}{END}{rest.split(END, 1)[1]}")
+    return text

@@ -1,0 +1,67 @@
+"""The benchmark's numbers, generated into the README and the docs from one run."""
+
+import pytest
+import torch
+
+from implicit_em.cli import main
+from implicit_em.experiments import benchmark as B
+from implicit_em.experiments import run_experiments
+from implicit_em.report.benchmark import END, START, benchmark_markdown
+
+
+@pytest.fixture
+def benchmark_run(tmp_path, monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    x, xt = torch.rand(90, 16, generator=g), torch.rand(45, 16, generator=g)
+
+    class DS:
+        y_train = torch.arange(90) % 3
+        y_test = torch.arange(45) % 3
+
+    monkeypatch.setattr(B, "image_tensors", lambda *a: iter([("mnist", DS, x, xt)]))
+    monkeypatch.setattr(B, "describe_image_data", lambda *a: "stand-in images")
+    run_dir = tmp_path / "run"
+    learners = f"benchmark.learners=SoftHebb,{B.IEM}"
+    from implicit_em.experiments.config import parse_overrides
+
+    status = run_experiments(
+        [B.EXPERIMENT], run_dir, quick=True, jobs=1, log=lambda *_: None,
+        overrides=parse_overrides([learners, "benchmark.widths=4,6"]),
+    )  # fmt: skip
+    assert status == {"benchmark": "done"}
+    return run_dir
+
+
+def test_the_table_and_goals_come_from_the_run(benchmark_run, tmp_path):
+    text = benchmark_markdown(benchmark_run)
+    assert (
+        "stand-in images; pixels in [0, 1]; 2 seeds" in text
+        and "| learner | K = 4 | K = 6 |" in text
+    )
+    assert f"| {B.IEM} | " in text and "| 6 | beat SoftHebb (separated 95 % intervals) |" in text
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{START}\nstale\n{END}\nrest\n")
+    assert main(["report", str(benchmark_run), "--benchmark", str(readme)]) == 0
+    filled = readme.read_text()
+    assert filled.startswith(f"intro\n{START}\nRun `run/benchmark`") and filled.endswith(
+        f"{END}\nrest\n"
+    )
+    assert "stale" not in filled and text in filled
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers")
+    assert main(["report", str(benchmark_run), "--benchmark", str(plain)]) == 2
+    with pytest.raises(FileNotFoundError, match="iem run benchmark"):
+        benchmark_markdown(tmp_path)
+
+
+def test_the_committed_copies_are_one_generated_block():
+    """README.md and docs/local_learners.md quote the same generated benchmark block."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    blocks = []
+    for name in ("README.md", "docs/local_learners.md"):
+        text = (root / name).read_text()
+        assert START in text and END in text, f"{name} needs a generated benchmark block"
+        blocks.append(text.split(START, 1)[1].split(END, 1)[0])
+    assert blocks[0] == blocks[1]
