@@ -47,3 +47,31 @@ def test_build_from_spec():
 def test_build_names_the_token_that_does_not_parse(spec, match):
     with pytest.raises(ValueError, match=match):
         build(spec)
+
+
+def test_stack_spec_is_the_typed_form_of_the_string():
+    from implicit_em.layers import IEMSpec, LayerSpec, StackSpec
+
+    text = ("5-8:iem(infomax*0.5+balance,distance=linear,T=0.5,learn_T=1,weight_norm=1,"
+            "input_norm=batch)-6:solu-3")  # fmt: skip
+    spec = StackSpec.parse(text)
+    iem = spec.layers[0].iem
+    assert iem == IEMSpec(distance="linear", temperature=0.5, learn_temperature=True,
+                          objective={"infomax": 0.5, "balance": 1.0}, weight_norm=True,
+                          input_norm="batch")  # fmt: skip
+    assert str(spec) == text and StackSpec.parse(str(spec)) == spec  # round trip
+    layer = spec.build()[0]
+    assert layer.volume == {"infomax": 0.5, "balance": 1.0} and layer.weight_norm
+    assert "log_temperature" in dict(layer.named_parameters())
+    by_hand = StackSpec(5, (LayerSpec(4, "iem", IEMSpec(objective={}, input_norm="none")),
+                            LayerSpec(2)))  # fmt: skip
+    assert str(by_hand) == "5-4:iem(none,input_norm=none)-2"
+    net = build(by_hand)
+    assert net[0].volume == {} and net[0].input_norm is None and net(X.float()).shape == (7, 2)
+    assert str(StackSpec.parse("5-4:iem-2")) == "5-4:iem-2"
+    with pytest.raises(ValueError, match=r"weight_norm='yes': use 1 or 0"):
+        StackSpec.parse("5-4:iem(weight_norm=yes)-2")
+    with pytest.raises(ValueError, match=r"weight 'x' is not a number"):
+        StackSpec.parse("5-4:iem(infomax*x)-2")
+    with pytest.raises(ValueError, match=r"'4:iem\(input_norm=zca\)': input_norm must be"):
+        StackSpec.parse("5-4:iem(input_norm=zca)-2").build()

@@ -42,7 +42,7 @@ from torch import nn
 
 from ..baselines.decoder_free_encoder import encoder_loss
 from ..diagnostics import linear_probe, pairwise_correlations, responsibility_stats
-from ..layers import ImplicitEMLayer
+from ..layers import IEMSpec, ImplicitEMLayer, LayerSpec, StackSpec
 from ..training import finetune, train_layerwise
 from .base import Experiment, Verdict, describe_image_data, image_tensors
 from .config import bounded
@@ -93,10 +93,13 @@ def make_stack(kind: str, d: int, cfg: Config) -> list[nn.Module]:
     """``cfg.depth`` layers of width ``cfg.width``."""
     widths = [d] + [cfg.width] * cfg.depth
     if kind == "implicit-EM":
-        return [ImplicitEMLayer(a, b, distance="linear", objective="infomax+balance",
-                                weight_norm=True, output="neg_log_softmin",
-                                input_norm="batch" if i > 0 else None)
-                for i, (a, b) in enumerate(itertools.pairwise(widths))]  # fmt: skip
+        layers = tuple(
+            LayerSpec(w, "iem", IEMSpec(distance="linear", objective={"infomax": 1, "balance": 1},
+                                        weight_norm=True, output="neg_log_softmin",
+                                        input_norm="batch" if i else "none", init="uniform"))
+            for i, w in enumerate(widths[1:])
+        )  # fmt: skip
+        return list(StackSpec(d, layers).build())
     return [_Relu(a, b, input_norm=i > 0) for i, (a, b) in enumerate(itertools.pairwise(widths))]
 
 

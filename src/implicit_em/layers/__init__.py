@@ -2,7 +2,8 @@
 
 :class:`ImplicitEMLayer` (distances to ``K`` alternatives, ``r = softmax(-d / T)``,
 LSE + volume-control terms), :class:`CompetitiveLinear` (a linear map and a competitive
-activation), :func:`build` (a network from a spec such as ``"784-256:iem(infomax)-10"``)
+activation), :class:`StackSpec` (a typed description of a stack, parsed from a spec such as
+``"784-256:iem(infomax)-10"``), :func:`build`
 and the distance functions they rest on.
 """
 
@@ -10,7 +11,7 @@ from .competitive_linear import CompetitiveLinear
 from .distances import euclidean_distances, linear_distances, mahalanobis_distances
 from .implicit_em_layer import DISTANCES, OUTPUTS, VOLUME_CONTROLS, ImplicitEMLayer, triangle
 from .input_norm import INPUT_NORMS, SampleNorm
-from .spec import build
+from .spec import IEMSpec, LayerSpec, StackSpec, build
 
 __all__ = [
     "DISTANCES",
@@ -18,8 +19,11 @@ __all__ = [
     "OUTPUTS",
     "VOLUME_CONTROLS",
     "CompetitiveLinear",
+    "IEMSpec",
     "ImplicitEMLayer",
+    "LayerSpec",
     "SampleNorm",
+    "StackSpec",
     "build",
     "euclidean_distances",
     "linear_distances",

@@ -1,4 +1,6 @@
-r"""``build(spec)``: a network from a compact spec such as ``"784-256:iem(infomax)-64:solu-10"``.
+r"""Stacks described once, typed: :class:`StackSpec` (a tuple of :class:`LayerSpec`, an
+implicit-EM layer's settings in :class:`IEMSpec`), parsed from a compact string such as
+``"784-256:iem(infomax)-64:solu-10"`` and built with :meth:`StackSpec.build`.
 
 Widths are joined by ``-``; the first is the input. Each later width may carry a layer
 kind after ``:``:
@@ -9,19 +11,24 @@ kind after ``:``:
 ``256:solu`` (any registered name)     :class:`CompetitiveLinear` for competitive ones,
                                        ``nn.Linear`` + the activation otherwise
 ``256:iem`` / ``256:iem(ARGS)``        :class:`ImplicitEMLayer`; ``ARGS`` are volume
-                                       controls joined by ``+`` (default: the layer's,
-                                       ``infomax``; ``none`` for none)
-                                       and ``key=value`` options separated by ``,``:
-                                       ``distance``, ``output``, ``T``, ``lse``
+                                       controls joined by ``+``, each optionally
+                                       weighted (``infomax*0.1``; default: the layer's,
+                                       ``balance``; ``none`` for none) and
+                                       ``key=value`` options separated by ``,``:
+                                       ``distance``, ``output``, ``T``, ``learn_T``,
+                                       ``lse``, ``weight_norm``, ``input_norm``,
+                                       ``init``
 =====================================  =============================================
 
-Example: ``"784-256:iem(infomax+balance,distance=euclidean,output=gated)-10"``.
+Example: ``"784-256:iem(infomax*0.5+balance,distance=linear,weight_norm=1)-10"``.
+``str(StackSpec.parse(s))`` gives the spec back in a canonical form.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Any
+from dataclasses import dataclass
 
 from torch import nn
 
@@ -33,41 +40,182 @@ STANDARD = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sig
 _TOKEN = re.compile(r"^(\d+)(?::([a-z_][a-z0-9_.]*)(?:\((.*)\))?)?$")
 
 
-def _iem(d_in: int, width: int, args: str | None, token: str) -> ImplicitEMLayer:
-    kwargs: dict[str, Any] = {}
-    controls: list[str] = []
-    none = False
+@dataclass(frozen=True)
+class IEMSpec:
+    """The settings of one :class:`ImplicitEMLayer`; ``None`` fields keep the layer's
+    defaults. ``objective``: ``{name: weight}``, ``{}`` for no volume control;
+    ``input_norm``: ``"sample"``, ``"batch"`` or ``"none"``."""
+
+    distance: str | None = None
+    output: str | None = None
+    temperature: float | None = None
+    learn_temperature: bool | None = None
+    objective: dict[str, float] | None = None
+    lse_weight: float | None = None
+    weight_norm: bool | None = None
+    input_norm: str | None = None
+    init: str | None = None
+
+    def kwargs(self) -> dict:
+        """The keyword arguments for :class:`ImplicitEMLayer` (defaults left out)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out = {k: v for k, v in out.items() if v is not None}
+        if out.get("input_norm") == "none":
+            out["input_norm"] = None
+        if "objective" in out:
+            out["objective"] = dict(out["objective"]) or None
+        return out
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer: ``width`` and ``kind`` (``None``: ``nn.Linear``; ``"iem"``; a standard
+    or registered activation); ``iem`` holds an implicit-EM layer's settings."""
+
+    width: int
+    kind: str | None = None
+    iem: IEMSpec | None = None
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """A network: the input width and its layers, in order.
+
+    Examples:
+        >>> spec = StackSpec.parse("6-4:iem(infomax*0.5,distance=linear)-3")
+        >>> spec.layers[0].iem.objective, spec.layers[0].iem.distance
+        ({'infomax': 0.5}, 'linear')
+        >>> str(spec)
+        '6-4:iem(infomax*0.5,distance=linear)-3'
+        >>> spec.build()[0].distance
+        'linear'
+    """
+
+    in_features: int
+    layers: tuple[LayerSpec, ...]
+
+    @classmethod
+    def parse(cls, spec: str) -> StackSpec:
+        """The stack a spec string describes (see the module); a ``ValueError`` names the
+        token that does not parse."""
+        if not isinstance(spec, str) or not spec.strip():
+            raise ValueError(f"spec must be a non-empty string like '784-256:iem-10', got {spec!r}")
+        tokens = [t.strip() for t in re.split(r"-(?![^(]*\))", spec.strip())]
+        if len(tokens) < 2:
+            raise ValueError(f"spec {spec!r} needs an input width and at least one layer")
+        if not tokens[0].isdigit() or int(tokens[0]) < 1:
+            raise ValueError(f"{tokens[0]!r}: the first token is the input width, a number >= 1")
+        layers = []
+        for token in tokens[1:]:
+            m = _TOKEN.match(token)
+            if m is None or int(m.group(1)) < 1:
+                raise ValueError(
+                    f"{token!r} does not parse: expected WIDTH, WIDTH:ACTIVATION or WIDTH:iem(...)"
+                )
+            width, kind, args = int(m.group(1)), m.group(2), m.group(3)
+            if args is not None and kind != "iem":
+                raise ValueError(f"{token!r}: only iem(...) takes arguments")
+            iem = _parse_iem(args, token) if kind == "iem" else None
+            layers.append(LayerSpec(width, kind, iem))
+        return cls(int(tokens[0]), tuple(layers))
+
+    def build(self) -> nn.Sequential:
+        """The ``nn.Sequential`` this describes; a ``ValueError`` names the bad layer."""
+        modules: list[nn.Module] = []
+        d_in = self.in_features
+        for layer in self.layers:
+            token = _token(layer)
+            width, kind = layer.width, layer.kind
+            try:
+                if kind is None:
+                    modules.append(nn.Linear(d_in, width))
+                elif kind == "iem":
+                    modules.append(
+                        ImplicitEMLayer(d_in, width, **(layer.iem or IEMSpec()).kwargs())
+                    )
+                elif kind in STANDARD:
+                    modules += [nn.Linear(d_in, width), STANDARD[kind]()]
+                elif kind in ACTIVATIONS and ACTIVATIONS[kind].kind == "competitive":
+                    modules.append(CompetitiveLinear(d_in, width, kind))
+                elif kind in ACTIVATIONS:
+                    modules += [nn.Linear(d_in, width), make_activation(kind)]
+                else:
+                    raise ValueError(
+                        f"unknown layer kind {kind!r}; use iem, {', '.join(STANDARD)} or a "
+                        f"registered activation ({', '.join(ACTIVATIONS)})"
+                    )
+            except ValueError as err:
+                raise ValueError(f"{token!r}: {err}") from None
+            d_in = width
+        return nn.Sequential(*modules)
+
+    def __str__(self) -> str:
+        return "-".join([str(self.in_features), *(_token(layer) for layer in self.layers)])
+
+
+_KEYS = {"distance": "distance", "output": "output", "T": "temperature",
+         "learn_T": "learn_temperature", "lse": "lse_weight", "weight_norm": "weight_norm",
+         "input_norm": "input_norm", "init": "init"}  # fmt: skip
+_FLOAT, _BOOL = {"temperature", "lse_weight"}, {"learn_temperature", "weight_norm"}
+
+
+def _parse_iem(args: str | None, token: str) -> IEMSpec:
+    values: dict = {}
+    objective: dict[str, float] | None = None
     for part in (args or "").split(","):
         part = part.strip()
         if not part:
             continue
         if "=" in part:
             key, value = (s.strip() for s in part.split("=", 1))
-            if key in ("distance", "output"):
-                kwargs[key] = value
-            elif key in ("T", "lse"):
+            if key not in _KEYS:
+                raise ValueError(f"{token!r}: unknown option {key!r}; use {', '.join(_KEYS)}")
+            name = _KEYS[key]
+            if name in _FLOAT:
                 try:
-                    kwargs["temperature" if key == "T" else "lse_weight"] = float(value)
+                    values[name] = float(value)
                 except ValueError:
                     raise ValueError(f"{token!r}: {key}={value!r} is not a number") from None
+            elif name in _BOOL:
+                if value not in ("0", "1", "true", "false"):
+                    raise ValueError(f"{token!r}: {key}={value!r}: use 1 or 0")
+                values[name] = value in ("1", "true")
             else:
-                raise ValueError(
-                    f"{token!r}: unknown option {key!r}; use distance, output, T or lse"
-                )
+                values[name] = value
         elif part == "none":
-            none = True
+            objective = {}
         else:
-            controls.append(part)
-    if controls or none:
-        kwargs["objective"] = "+".join(controls) or None
-    try:
-        return ImplicitEMLayer(d_in, width, **kwargs)
-    except ValueError as err:
-        raise ValueError(f"{token!r}: {err}") from None
+            objective = {} if objective is None else objective
+            for term in part.split("+"):
+                name, _, weight = term.strip().partition("*")
+                try:
+                    objective[name.strip()] = float(weight) if weight else 1.0
+                except ValueError:
+                    raise ValueError(f"{token!r}: weight {weight!r} is not a number") from None
+    return IEMSpec(objective=objective, **values)
 
 
-def build(spec: str) -> nn.Sequential:
-    """The network described by ``spec`` (see the module docstring).
+def _token(layer: LayerSpec) -> str:
+    if layer.kind is None:
+        return str(layer.width)
+    if layer.kind != "iem" or layer.iem is None or layer.iem == IEMSpec():
+        return f"{layer.width}:{layer.kind}"
+    iem = layer.iem
+    parts = []
+    if iem.objective is not None:
+        terms = [n if w == 1 else f"{n}*{w:g}" for n, w in iem.objective.items()]
+        parts.append("+".join(terms) or "none")
+    for key, name in _KEYS.items():
+        value = getattr(iem, name)
+        if value is not None:
+            text = f"{value:g}" if name in _FLOAT else str(int(value)) if name in _BOOL else value
+            parts.append(f"{key}={text}")
+    return f"{layer.width}:iem({','.join(parts)})"
+
+
+def build(spec: str | StackSpec) -> nn.Sequential:
+    """The network described by ``spec`` (a string, see the module, or a
+    :class:`StackSpec`).
 
     Raises:
         ValueError: a token that does not parse, naming it.
@@ -83,41 +231,4 @@ def build(spec: str) -> nn.Sequential:
           (2): Linear(in_features=6, out_features=3, bias=True)
         )
     """  # noqa: E501
-    if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"spec must be a non-empty string like '784-256:iem-10', got {spec!r}")
-    tokens = [t.strip() for t in re.split(r"-(?![^(]*\))", spec.strip())]
-    if len(tokens) < 2:
-        raise ValueError(f"spec {spec!r} needs an input width and at least one layer")
-    if not tokens[0].isdigit() or int(tokens[0]) < 1:
-        raise ValueError(f"{tokens[0]!r}: the first token is the input width, a number >= 1")
-    layers: list[nn.Module] = []
-    d_in = int(tokens[0])
-    for token in tokens[1:]:
-        m = _TOKEN.match(token)
-        if m is None or int(m.group(1)) < 1:
-            raise ValueError(
-                f"{token!r} does not parse: expected WIDTH, WIDTH:ACTIVATION or WIDTH:iem(...)"
-            )
-        width, kind, args = int(m.group(1)), m.group(2), m.group(3)
-        if args is not None and kind != "iem":
-            raise ValueError(f"{token!r}: only iem(...) takes arguments")
-        if kind is None:
-            layers.append(nn.Linear(d_in, width))
-        elif kind == "iem":
-            layers.append(_iem(d_in, width, args, token))
-        elif kind in STANDARD:
-            layers += [nn.Linear(d_in, width), STANDARD[kind]()]
-        elif kind in ACTIVATIONS and ACTIVATIONS[kind].kind == "competitive":
-            try:
-                layers.append(CompetitiveLinear(d_in, width, kind))
-            except ValueError as err:
-                raise ValueError(f"{token!r}: {err}") from None
-        elif kind in ACTIVATIONS:
-            layers += [nn.Linear(d_in, width), make_activation(kind)]
-        else:
-            raise ValueError(
-                f"{token!r}: unknown layer kind {kind!r}; use iem, "
-                f"{', '.join(STANDARD)} or a registered activation ({', '.join(ACTIVATIONS)})"
-            )
-        d_in = width
-    return nn.Sequential(*layers)
+    return (spec if isinstance(spec, StackSpec) else StackSpec.parse(spec)).build()
