@@ -29,7 +29,8 @@ def test_layer_equals_its_functions(distance):
         want = mahalanobis_distances(X, layer.weight, layer.log_precision)
     torch.testing.assert_close(d, want)
     torch.testing.assert_close(layer.responsibilities(X), torch.softmax(-d / 0.5, 1))
-    torch.testing.assert_close(layer(X), torch.relu(d.mean(1, keepdim=True) - d))  # triangle
+    e = (2 * d).sqrt() if distance == "euclidean" else d  # triangle on ||x - mu||
+    torch.testing.assert_close(layer(X), torch.relu(e.mean(1, keepdim=True) - e))
 
 
 def test_objective_terms_are_the_library_functions():
@@ -154,7 +155,8 @@ def test_triangle_output_is_coates_ngs_activation():
     torch.testing.assert_close(triangle(d), want)
     layer = ImplicitEMLayer(4, 6, init="normal").double()
     x = torch.randn(5, 4, dtype=torch.float64)
-    torch.testing.assert_close(layer(x), triangle(layer.distances(x)))
+    e = torch.cdist(x, layer.weight)  # Coates & Ng: on the Euclidean distances
+    torch.testing.assert_close(layer(x), triangle(e))
 
 
 def test_data_init_places_the_means_at_the_first_training_inputs():

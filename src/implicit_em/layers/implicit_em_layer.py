@@ -99,17 +99,20 @@ class ImplicitEMLayer(nn.Module):
     standard training images (``bench/iem_search.py``; 50k fit / 10k validation):
     Euclidean prototypes started at training inputs, LSE + the ``balance`` control (a
     bounded objective: ``d >= 0`` and ``-H(mean r) >= -log K``), and the triangle output
-    ``relu(mean_j d_j - d)``, on the input as given.
+    ``relu(mean_j e_j - e)`` on the Euclidean distances ``e = ||x - mu_j||``, on the
+    input as given.
 
     Args:
         in_features: the input width ``D``.
         out_features: the number of alternatives (units) ``K``.
         distance: ``"euclidean"`` (``1/2 ||x - mu_j||^2``), ``"linear"`` (``x W^T + b``)
             or ``"mahalanobis_diag"``.
-        output: what ``forward`` passes on -- ``"triangle"`` ``relu(mean_j d_j - d)``
-            (:func:`triangle`), ``"responsibilities"`` ``r``, ``"distances"`` ``d``,
-            ``"gated"`` ``d * r``, or the name of a registered activation applied to
-            ``d`` (e.g. ``"neg_log_softmin"``).
+        output: what ``forward`` passes on -- ``"triangle"`` ``relu(mean_j e_j - e)``
+            (:func:`triangle`) on the Euclidean distances ``e = ||x - mu_j|| = sqrt(2 d)``
+            as Coates & Ng (on ``d`` itself for the other geometries);
+            ``"responsibilities"`` ``r``; ``"distances"`` ``d``; ``"gated"`` ``d * r``;
+            or the name of a registered activation applied to ``d`` (e.g.
+            ``"neg_log_softmin"``).
         temperature: ``T > 0``; ``learn_temperature=True`` learns ``log T``.
         objective: volume controls for :meth:`objective`: a name, names joined by ``+``
             or ``{name: weight}`` from :data:`VOLUME_CONTROLS`; ``None`` for none.
@@ -270,8 +273,8 @@ class ImplicitEMLayer(nn.Module):
     def _output(self, d: torch.Tensor) -> torch.Tensor:
         if self.output == "distances":
             return d
-        if self.output == "triangle":
-            return triangle(d)
+        if self.output == "triangle":  # on ||x - mu_j|| = sqrt(2 d_j), as Coates & Ng
+            return triangle((2 * d).clamp_min(0).sqrt() if self.distance == "euclidean" else d)
         r = torch.softmax(-d / self.temperature, 1)
         if self.output == "responsibilities":
             return r
