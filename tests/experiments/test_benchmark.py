@@ -83,3 +83,21 @@ def test_a_benchmark_seed_resumes_its_finished_cells(tmp_path, monkeypatch):
     assert [f["file"] for f in figures] == ["prototypes.png", "accuracy.png",
                                             "accuracy_vs_time.png"]  # fmt: skip
     assert all((tmp_path / f["file"]).stat().st_size > 1000 for f in figures)
+
+
+def test_the_validation_searches_are_reported(tmp_path):
+    import json
+
+    tables = B.validation_searches()  # the committed ones, in this clone
+    iem = tables["validation_search_implicit_em"]
+    assert any(r["setting"] == "default" and r["K"] == 64 for r in iem)
+    assert {r["learner"] for r in tables["validation_search_baselines"]} == {
+        "triangle k-means", "SoftHebb", "Krotov-Hopfield"}  # fmt: skip
+    (tmp_path / "iem_search.json").write_text(json.dumps({
+        "meta": {"seeds": {"64": 3}}, "rows": [{"K": 64, "setting": "default", "val_accuracy": 0.9}]
+    }))  # fmt: skip
+    found = B.validation_searches(tmp_path)
+    assert found["validation_search_implicit_em"] == [
+        {"K": 64, "learner": B.IEM, "setting": "default", "val_accuracy": 0.9, "seeds": 3}
+    ]
+    assert "not found" in found["validation_search_baselines"][0]["note"]

@@ -147,6 +147,7 @@ def measure_cell(name: str, k: int, cfg: Config, data: tuple) -> dict:
         curve.append({"epoch": epoch, "train_s": learner.train_s_,
                       "quick_probe": quick_probe(learner)})  # fmt: skip
 
+    start = time.perf_counter()
     learner = make_learner(name, k, cfg, on_epoch)
     defined_by = settings(learner)
     t0 = time.perf_counter()
@@ -162,7 +163,8 @@ def measure_cell(name: str, k: int, cfg: Config, data: tuple) -> dict:
         "settings": defined_by,
         "row": {"K": k, "learner": name, "probe_accuracy": probe["test_accuracy"],
                 "probe_train_accuracy": probe["train_accuracy"],
-                "probe_converged": probe["converged"], "fit_s": fit_s},
+                "probe_converged": probe["converged"], "fit_s": fit_s,
+                "cell_s": time.perf_counter() - start},
         "curve": [{"K": k, "learner": name, **c} for c in curve],
         "prototypes": None if w is None else w[:100].tolist(),
     }  # fmt: skip
@@ -288,6 +290,33 @@ def reproduction(summary: list[dict]) -> list[dict]:
     return out
 
 
+# the validation searches behind the defaults, committed by bench/ (found in a clone)
+SEARCHES = {"validation_search_implicit_em": "iem_search.json",
+            "validation_search_baselines": "baseline_defaults.json"}  # fmt: skip
+
+
+def validation_searches(results: Path | None = None) -> dict[str, list[dict]]:
+    """The committed search tables (``bench/results/``) as report tables: width, learner,
+    setting, validation accuracy; a table says where it is missing (an installed
+    package without the repository's ``bench/``)."""
+    results = results or Path(__file__).resolve().parents[3] / "bench" / "results"
+    out = {}
+    for table, name in SEARCHES.items():
+        path = results / name
+        if not path.is_file():
+            out[table] = [{"note": f"bench/results/{name} not found (run from a clone)"}]
+            continue
+        found = read_json(path)
+        seeds = found["meta"].get("seeds", 1)
+        out[table] = [
+            {"K": r["K"], "learner": r.get("learner", IEM), "setting": r["setting"],
+             "val_accuracy": r["val_accuracy"],
+             "seeds": seeds.get(str(r["K"]), 1) if isinstance(seeds, dict) else seeds}
+            for r in found["rows"]
+        ]  # fmt: skip
+    return out
+
+
 def across_seeds(tables: dict, cfg: Config) -> dict:
     """Mean and 95 % interval per width and learner; the goals; the reproduction table;
     the committed validation searches behind the defaults."""
@@ -295,7 +324,7 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     for r in summary:
         r["probe_95"] = percent_interval(r, "probe_accuracy")
     return {"summary_over_seeds": summary, "goals": goals(summary, tables["curves"]),
-            "reproduction": reproduction(summary)}  # fmt: skip
+            "reproduction": reproduction(summary), **validation_searches()}  # fmt: skip
 
 
 def plot(result: dict, out_dir: Path) -> list[dict]:

@@ -3,7 +3,7 @@
 
 Fills each file's ``<!-- benchmark:start -->`` ... ``<!-- benchmark:end -->`` block with a
 stamp naming the run, the accuracy table (mean ± half the 95 % interval over the seeds,
-per learner and width) and each goal with its outcome, so that the numbers the README
+per learner and width), the computing time it took, and each goal with its outcome, so that the numbers the README
 and the docs quote are generated from one run, never copied by hand.
 """
 
@@ -31,11 +31,13 @@ def benchmark_markdown(run_dir: str | Path, name: str = "benchmark") -> str:
     widths = sorted({r["K"] for r in summary})
     learners = list(dict.fromkeys(r["learner"] for r in summary))
     at = {(r["K"], r["learner"]): r for r in summary}
-    minutes = res.wall_s / 60
+    minutes = sum(r.get("cell_s") or 0 for r in res.tables["fits"]) / 60
     lines = [
         f"Run `{Path(run_dir).name}/{name}` ({'quick' if res.quick else 'full'} sizes), "
         f"finished {res.finished}: {res.data}; {len(res.seeds)} seeds; "
-        f"{minutes:.0f} min of wall time. Linear-probe test accuracy, %, mean ± half the "
+        f"{minutes:.0f} min of computing (every learner, width and seed, one after "
+        "another, on one core; `--jobs` runs seeds at once). Linear-probe test accuracy, %, "
+        "mean ± half the "
         "95 % interval over the seeds:",
         "",
         "| learner | " + " | ".join(f"K = {k}" for k in widths) + " |",
