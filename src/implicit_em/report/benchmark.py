@@ -2,9 +2,9 @@
 ``benchmark`` experiment (``iem report RUN_DIR --benchmark README.md docs/local_learners.md``).
 
 Fills each file's ``<!-- benchmark:start -->`` ... ``<!-- benchmark:end -->`` block with a
-stamp naming the run, the accuracy table (mean ± half the 95 % interval over the seeds,
-per learner and width), the computing time it took, and each goal with its outcome, so that the numbers the README
-and the docs quote are generated from one run, never copied by hand.
+stamp naming the run and its computing time, the accuracy table (mean ± half the 95 %
+interval over the seeds, per learner and width) and each goal with its outcome, so that
+the numbers the README and the docs quote are generated from one run, never by hand.
 """
 
 from __future__ import annotations
