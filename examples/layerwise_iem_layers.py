@@ -1,7 +1,8 @@
 """Drop implicit-EM layers into a PyTorch model and train them layer by layer.
 
-Each ``ImplicitEMLayer`` computes distances ``z = W x + b``, outputs responsibilities
-``softmax(-z / T)`` and carries its own objective (LSE plus InfoMax volume control), so a
+Each ``ImplicitEMLayer`` (at its defaults) computes distances ``d = 1/2 ||x - mu_j||^2``
+to means placed at its first training inputs, passes on the triangle activation of the
+distances and carries its own objective (LSE plus the ``balance`` volume control), so a
 stack trains greedily with no labels and no backprop across layers. A linear probe on
 the top layer then measures what the features are worth.
 Run: ``python examples/layerwise_iem_layers.py``.
@@ -21,11 +22,11 @@ mean, scale = x.mean(0), x.std()
 x, xt = (x - mean) / scale, (xt - mean) / scale
 
 torch.manual_seed(0)
-net = build("64-64:iem-32:iem")  # two implicit-EM layers, InfoMax volume control
+net = build("64-64:iem-32:iem")  # two implicit-EM layers at their defaults
 result = train_layerwise(net, x, epochs=size(20, 1), batch_size=128, lr=3e-3, progress=False)
 print(f"trained stages {result.stages}, frozen inputs cached: {result.cached}")
 
 with torch.no_grad():
     features, features_t = net(x), net(xt)
 acc = linear_probe(features, ds.y_train, features_t, ds.y_test)["test_accuracy"]
-print(f"linear probe on the top layer's responsibilities: {acc:.1%} test accuracy")
+print(f"linear probe on the top layer's features: {acc:.1%} test accuracy")
