@@ -90,9 +90,18 @@ def correlation(cov: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
 
 
 def off_diagonal_sq(c: torch.Tensor) -> torch.Tensor:
-    """``sum_{i != j} C_ij^2``."""
+    """``sum_{i != j} C_ij^2``; a ``ValueError`` when it overflows ``c``'s dtype (the
+    squares of covariance entries past ~1.8e19 in float32), never a silent inf or NaN."""
     off = c - torch.diag(torch.diagonal(c))  # not sum(C^2) - sum(diag^2): no cancellation
-    return (off * off).sum()
+    total = (off * off).sum()
+    if not torch.isfinite(total.detach()):
+        big = float(off.detach().abs().max())
+        raise ValueError(
+            f"the off-diagonal penalty overflows {c.dtype}: covariance entries reach "
+            f"{big:.3g} and their squares do not fit; standardise z first, or use the "
+            "scale-free correlation form (correlation=True, or the decorrelation term)"
+        )
+    return total
 
 
 def warn_constant(var: torch.Tensor, tol: float = 1e-12) -> None:

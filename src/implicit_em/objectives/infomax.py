@@ -169,8 +169,11 @@ def gaussian_infomax(
     cov = cov + eps * torch.eye(d, dtype=cov.dtype, device=cov.device)
     c = shrink(corr_of(cov) if correlation else cov, z, shrinkage)
     logdet = log_det_spd(c)  # numerically singular even after shrinkage: ridge
-    offdiag = off_diagonal_sq(c)
-    loss = -logdet + lam * offdiag
+    if lam or return_terms:  # lam = 0: no penalty to overflow (0 * inf would be NaN)
+        offdiag = off_diagonal_sq(c)
+        loss = -logdet + lam * offdiag
+    else:
+        offdiag, loss = None, -logdet
     if return_terms:
         return loss, {"logdet": logdet.detach(), "offdiag": offdiag.detach()}
     return loss
