@@ -505,6 +505,9 @@ def test_the_contract_covers_every_public_callable():
 NOT_TENSOR_INPUT = {  # public callables whose first argument is not a data tensor
     "baselines.FeatureLearner": "the base class (its subclasses are covered)",
     "diagnostics.EMRow": "a record type",
+    "layers.IEMSpec": "a record type (its settings are checked by ImplicitEMLayer)",
+    "layers.LayerSpec": "a record type",
+    "layers.StackSpec": "a record type; parse() takes a string (tests/layers/test_spec.py)",
     "diagnostics.EMStructureMap": "a record type",
     "diagnostics.Monitor": "a training callback taking probe functions",
     "diagnostics.count_regions_2d": "takes a function and a box, evaluates it on a grid",

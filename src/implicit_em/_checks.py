@@ -109,6 +109,25 @@ def check_positive(value, name: str, *, tensor_ok: bool = False):
     return v
 
 
+def check_count(value, name: str, *, low: int = 1) -> int:
+    """An integer ``>= low`` (not a bool), else a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_number(value, name: str, *, low: float = 0.0, strict: bool = True) -> float:
+    """A finite number ``> low`` (``>= low`` with ``strict=False``), else a ``ValueError``
+    naming ``name`` and the range."""
+    ok = (isinstance(value, (int, float, np.floating, np.integer))
+          and not isinstance(value, bool) and math.isfinite(value))  # fmt: skip
+    if not ok or (value <= low if strict else value < low):
+        raise ValueError(
+            f"{name} must be a finite number {'>' if strict else '>='} {low:g}, got {value!r}"
+        )
+    return float(value)
+
+
 def check_reduction(reduction: str) -> str:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")

@@ -207,3 +207,13 @@ def test_the_defaults_train_in_the_plain_loop_and_their_objective_is_bounded():
     # LSE >= -log K (d >= 0) and balance >= -log K: bounded below by -2 log K
     assert min(losses) >= -2 * torch.log(torch.tensor(8.0)).item() - 1e-5
     assert sum(losses[-8:]) < sum(losses[8:16])  # it learns after placing its means
+
+
+def test_the_triangle_output_has_finite_gradients_at_an_input_on_a_mean():
+    layer = ImplicitEMLayer(4, 3)
+    x = torch.randn(5, 4)
+    layer.train()
+    layer.objective(x)  # the means are placed at x's rows: d = 0 there
+    out = layer(x)
+    out.sum().backward()
+    assert torch.isfinite(layer.weight.grad).all()

@@ -26,7 +26,7 @@ def test_infomax_without_the_penalty_is_finite_at_huge_scale():
     ],
 )
 def test_the_off_diagonal_penalty_refuses_to_overflow(call):
-    with pytest.raises(ValueError, match="off-diagonal penalty overflows torch.float32"):
+    with pytest.raises(ValueError, match=r"off-diagonal penalty overflows torch\.float32"):
         call()
 
 

@@ -7,9 +7,8 @@ ends in ``_`` (``weight_``, ``n_features_in_``). ``fit`` returns ``self``;
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import nn
@@ -20,23 +19,6 @@ if TYPE_CHECKING:  # imported inside fit_module at run time (no import cycle)
     from ..training import TrainResult
 
 _L = TypeVar("_L", bound="FeatureLearner")
-
-
-def check_count(value: Any, name: str) -> int:
-    """An integer >= 1 (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
-def check_number(value: Any, name: str, *, low: float = 0.0, strict: bool = True) -> float:
-    """A finite number ``> low`` (``>= low`` with ``strict=False``)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (value <= low if strict else value < low):
-        raise ValueError(
-            f"{name} must be a finite number {'>' if strict else '>='} {low:g}, got {value!r}"
-        )
-    return float(value)
 
 
 class FeatureLearner:

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from .. import objectives as O
+from .._checks import check_count, check_number
 from ..lse import lse_loss
-from .base import FeatureLearner, check_count, check_number, fit_module
+from .base import FeatureLearner, fit_module
 
 
 def encoder_loss(a: torch.Tensor, lse: float = 1.0, var: float = 1.0, tc: float = 1.0,

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import torch
 
+from .._checks import check_count, check_number
 from ..progress import track
-from .base import FeatureLearner, batches, check_count, check_number
+from .base import FeatureLearner, batches
 
 
 def p_current(w: torch.Tensor, x: torch.Tensor, p: float) -> torch.Tensor:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import FeatureLearner, check_count
+from .._checks import check_count
+from .base import FeatureLearner
 
 
 class PCA(FeatureLearner):

@@ -31,8 +31,9 @@ import math
 
 import torch
 
+from .._checks import check_count, check_number
 from ..progress import track
-from .base import FeatureLearner, batches, check_count, check_number
+from .base import FeatureLearner, batches
 
 OUTPUTS = ("softmax", "current")
 

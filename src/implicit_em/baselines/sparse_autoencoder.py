@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import FeatureLearner, check_count, check_number, fit_module
+from .._checks import check_count, check_number
+from .base import FeatureLearner, fit_module
 
 
 def sae_loss(

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import torch
 
+from .._checks import check_count, check_number
 from .._sklearn import one_thread
-from .base import FeatureLearner, check_count, check_number
+from .base import FeatureLearner
 
 WHITENING = ("zca", "standardize", "none")
 

@@ -273,8 +273,9 @@ class ImplicitEMLayer(nn.Module):
     def _output(self, d: torch.Tensor) -> torch.Tensor:
         if self.output == "distances":
             return d
-        if self.output == "triangle":  # on ||x - mu_j|| = sqrt(2 d_j), as Coates & Ng
-            return triangle((2 * d).clamp_min(0).sqrt() if self.distance == "euclidean" else d)
+        if self.output == "triangle":  # on ||x - mu_j|| = sqrt(2 d_j), as Coates & Ng;
+            # floored at 1e-6 so that an input on a mean (d = 0) has a finite gradient
+            return triangle((2 * d).clamp_min(1e-12).sqrt() if self.distance == "euclidean" else d)
         r = torch.softmax(-d / self.temperature, 1)
         if self.output == "responsibilities":
             return r

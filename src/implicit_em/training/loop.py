@@ -31,6 +31,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .._checks import check_count, check_number
 from .._distributed import initialized
 from ..progress import bar as progress_bar
 from .callbacks import Callback, TrainState
@@ -268,8 +269,16 @@ def train(
         8
     """
     rank, world = setup_distributed()
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
+    lr = check_number(lr, "lr")
+    weight_decay = check_number(weight_decay, "weight_decay", strict=False)
+    warmup_steps = check_count(warmup_steps, "warmup_steps", low=0)
+    if grad_clip is not None:  # <= 0 would freeze training, < 0 would ascend
+        grad_clip = check_number(grad_clip, "grad_clip (None turns clipping off)")
+    if max_steps is not None:
+        max_steps = check_count(max_steps, "max_steps (None: no limit)")
+    if checkpoint_every is not None:
+        checkpoint_every = check_count(checkpoint_every, "checkpoint_every")
     if resume not in (True, False, "force"):
         raise ValueError(f"resume must be True, False or 'force', got {resume!r}")
     if batch_size < world:
