@@ -315,10 +315,14 @@ class ImplicitEMLayer(nn.Module):
 
     @override
     def extra_repr(self) -> str:
-        volume = "+".join(self.volume) or "none"
+        volume = "+".join(n if w == 1 else f"{n}*{w:g}" for n, w in self.volume.items())
+        volume = volume or "none"
+        t = float(self.log_temperature.detach().exp())
         return (
             f"{self.in_features}, {self.out_features}, distance={self.distance!r}, "
             f"output={self.output!r}, objective={volume!r}, lse_weight={self.lse_weight:g}"
+            + (f", T={t:g}" if t != 1 else "")
+            + (", learn_temperature=True" if isinstance(self.log_temperature, nn.Parameter) else "")
             + (", weight_norm=True" if self.weight_norm else "")
             + (f", input_norm={self._input_norm_name()!r}" if self.input_norm is not None else "")
         )

@@ -66,6 +66,11 @@ class _Objective(nn.Module):
                 x = self.prefix(x)
         return self.fn(self.stage, x)
 
+    def extra_repr(self) -> str:  # in the checkpoint's record of the work
+        from .loop import describe_callable
+
+        return f"objective={describe_callable(self.fn)}"
+
 
 def _modules(net) -> list[nn.Module]:
     if isinstance(net, nn.Sequential):

@@ -18,6 +18,8 @@ over the batch; a final batch with fewer samples than ranks is dropped.
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import math
 import os
 import time
@@ -91,6 +93,14 @@ class _Tensors:
     def batch(self, idx: torch.Tensor, device) -> tuple:
         return tuple(t[idx].to(device, non_blocking=True) for t in self.tensors)
 
+    def fingerprint(self) -> str:
+        """BLAKE2b of every tensor's shape, dtype and bytes: other data, another print."""
+        h = hashlib.blake2b(digest_size=8)
+        for t in self.tensors:
+            h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+            h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
+
 
 class _MapDataset:
     """A ``torch.utils.data.Dataset``: samples are collated with the default collate."""
@@ -99,6 +109,10 @@ class _MapDataset:
         from torch.utils.data import default_collate
 
         self.dataset, self.n, self.collate = dataset, len(dataset), default_collate
+
+    def fingerprint(self) -> str:
+        """The dataset's type and length (its items are not read)."""
+        return f"{type(self.dataset).__qualname__}[{self.n}]"
 
     def batch(self, idx: torch.Tensor, device) -> tuple:
         out = self.collate([self.dataset[int(i)] for i in idx])
@@ -117,6 +131,17 @@ def _as_source(data):
         "data must be a tensor, a tuple of tensors with a shared first dimension, or a "
         f"torch.utils.data.Dataset; got {type(data).__name__}"
     )
+
+
+def describe_callable(fn) -> str:
+    """A name for ``fn`` that changes when its code does: module, qualified name and a
+    hash of its compiled code (a callable object: its type)."""
+    code = getattr(fn, "__code__", None)
+    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+    if code is None:
+        return name
+    digest = hashlib.blake2b(marshal.dumps(code), digest_size=4).hexdigest()
+    return f"{name}:{digest}"
 
 
 def _terms(out) -> tuple[torch.Tensor, dict]:
@@ -238,9 +263,12 @@ def train(
         callbacks: :class:`Callback` objects (e.g. :class:`implicit_em.diagnostics.Monitor`).
         checkpoint: a file path; saved atomically every ``checkpoint_every`` steps (default:
             each epoch) and at the end, and resumed from when it exists and ``resume``.
-            The checkpoint records the settings that fix the trajectory (data size,
-            batch size, epochs, optimiser, learning rate, weight decay, schedule, seed,
-            ranks); resuming with different ones raises ``ValueError`` listing them.
+            The checkpoint records what defines the work -- the model's description
+            (``repr``), the loss function (name and a hash of its code), a fingerprint of
+            the data (a hash of the tensors' bytes) -- and every setting that fixes the
+            trajectory (batch size, epochs, optimiser, learning rate, weight decay,
+            schedule, grad_clip, amp, seed, ranks); resuming under any change raises
+            ``ValueError`` naming what changed (``resume="force"`` continues anyway).
         checkpoint_every: steps between checkpoints (default: each epoch).
         resume: ``True`` (resume when settings match), ``False`` (start over and
             overwrite), or ``"force"`` (resume even when the settings differ).
@@ -331,7 +359,12 @@ def train(
         "warmup_steps": warmup_steps,
         "seed": seed,
         "world_size": world,
+        "grad_clip": grad_clip,
+        "amp": amp,
     }
+    if checkpoint is not None:  # what the work is: model, loss and data (costs one hash)
+        settings |= {"model": repr(model), "loss": describe_callable(loss_fn),
+                     "data": source.fingerprint()}  # fmt: skip
     if checkpoint is not None and resume and Path(checkpoint).exists():
         ck = load_checkpoint(
             checkpoint, model, opt, sched, scaler, callbacks,
