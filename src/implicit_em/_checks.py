@@ -109,6 +109,22 @@ def check_positive(value, name: str, *, tensor_ok: bool = False):
     return v
 
 
+MIN_TEMPERATURE = 1e-30  # below this, d / T leaves float32's range for ordinary d
+
+
+def check_temperature(value, name: str = "temperature", *, tensor_ok: bool = False):
+    """A temperature: finite and ``>= MIN_TEMPERATURE`` (1e-30), else a ``ValueError``
+    naming the range (a smaller one divides distances past float32's range: all-NaN
+    softmax). With ``tensor_ok`` a tensor (a learned temperature) passes as given."""
+    t = check_positive(value, name, tensor_ok=tensor_ok)
+    if not isinstance(t, torch.Tensor) and t < MIN_TEMPERATURE:
+        raise ValueError(
+            f"{name} must be in [{MIN_TEMPERATURE:g}, inf), got {value!r}: smaller values "
+            "divide the distances past float32's range; for hard assignments use argmin"
+        )
+    return t
+
+
 def check_count(value, name: str, *, low: int = 1) -> int:
     """An integer ``>= low`` (not a bool), else a ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:

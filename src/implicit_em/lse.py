@@ -34,9 +34,9 @@ from torch import nn
 from typing_extensions import override
 
 from ._checks import (
-    check_positive,
     check_reduction,
     check_same_dtype,
+    check_temperature,
     check_tensor,
     normalize_dim,
     reduce,
@@ -199,9 +199,11 @@ def responsibilities(
         >>> responsibilities(torch.tensor([0.0, math.inf]))
         tensor([1., 0.])
     """
-    t = check_positive(temperature, "temperature")
+    t = check_temperature(temperature, "temperature")
     d, dim, _ = prepare_distances(d, dim, mask)
-    return torch.softmax(d * (-1.0 / t), dim=dim)
+    # shifted by the row's nearest distance (softmax does not change): the nearest
+    # alternative stays finite however small T is, so a row is never all -inf (NaN)
+    return torch.softmax((d - d.detach().amin(dim, keepdim=True)) / -t, dim=dim)
 
 
 def distance_cross_entropy(
@@ -267,12 +269,20 @@ def distance_cross_entropy(
             f"for class indices pass an integer tensor of shape "
             f"{tuple(d.shape[:dim] + d.shape[dim + 1 :])}"
         )
-    target = target.to(d.dtype)
-    tol = max(1e-6, 100 * torch.finfo(d.dtype).eps)
+    # the sum is checked in float64 to the target's own precision (n roundings of its
+    # dtype), not d's: bf16 distances must not let targets summing to 1.5 through
+    own = target.dtype if target.is_floating_point() else torch.float64
+    tol = max(1e-6, target.shape[dim] * torch.finfo(own).eps)
     if not torch.isfinite(target).all() or (target < 0).any():
         raise ValueError("soft target must be finite and >= 0")
-    if ((target.sum(dim) - 1).abs() > tol).any():
-        raise ValueError(f"soft target must sum to 1 along dim={dim} (tolerance {tol:g})")
+    sums = target.double().sum(dim)
+    if ((sums - 1).abs() > tol).any():
+        worst = float(sums[(sums - 1).abs().argmax()] if sums.ndim else sums)
+        raise ValueError(
+            f"soft target must sum to 1 along dim={dim} (tolerance {tol:g}), a row sums to "
+            f"{worst:g}: normalise it (target / target.sum({dim}, keepdim=True))"
+        )
+    target = target.to(d.dtype)
     excluded = torch.isinf(log_r)
     if (target[excluded] > 0).any():
         raise ValueError("soft target puts mass on an excluded alternative")

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_positive, check_tensor, normalize_dim
+from .._checks import check_temperature, check_tensor, normalize_dim
 
 __all__ = [
     "LWTA",
@@ -93,7 +93,7 @@ def solu(z: torch.Tensor, dim: int = -1, temperature: float | torch.Tensor = 1.0
     """
     check_tensor(z, "z", min_ndim=1, meta_ok=True)
     dim = normalize_dim(dim, z.ndim)
-    return z * torch.softmax(z / check_positive(temperature, "temperature", tensor_ok=True), dim)
+    return z * torch.softmax(z / check_temperature(temperature, "temperature", tensor_ok=True), dim)
 
 
 def neg_log_softmin(
@@ -107,7 +107,7 @@ def neg_log_softmin(
     """
     check_tensor(z, "z", min_ndim=1, meta_ok=True)
     dim = normalize_dim(dim, z.ndim)
-    t = check_positive(temperature, "temperature", tensor_ok=True)
+    t = check_temperature(temperature, "temperature", tensor_ok=True)
     return z + t * torch.logsumexp(-z / t, dim, keepdim=True)
 
 
@@ -124,7 +124,7 @@ def grouped_softmax(
     """
     g, axis = _groups(z, group_size, dim)
     return torch.softmax(
-        g / check_positive(temperature, "temperature", tensor_ok=True), axis
+        g / check_temperature(temperature, "temperature", tensor_ok=True), axis
     ).reshape(z.shape)
 
 
@@ -185,7 +185,7 @@ class _Competitive(nn.Module):
         learn_temperature: bool = False,
     ):
         super().__init__()
-        check_positive(temperature, "temperature")
+        check_temperature(temperature, "temperature")
         self.dim = dim
         self.learn_temperature = learn_temperature
         if learn_temperature:

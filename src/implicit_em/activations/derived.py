@@ -53,7 +53,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_positive, check_tensor
+from .._checks import check_positive, check_temperature, check_tensor
 
 STATISTICS = ("mean", "mode", "std")
 
@@ -335,7 +335,7 @@ class Gate(DiscreteModel):
         if output not in ("gated", "probability"):
             raise ValueError(f"output must be 'gated' or 'probability', got {output!r}")
         self.link, self.output = link, output
-        self.params = {"temperature": check_positive(temperature, "temperature", tensor_ok=True)}
+        self.params = {"temperature": check_temperature(temperature, "temperature", tensor_ok=True)}
 
     def __repr__(self) -> str:
         return f"Gate(link={self.link!r}, output={self.output!r}, {super().__repr__()[5:-1]})"

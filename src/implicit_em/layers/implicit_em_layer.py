@@ -18,7 +18,7 @@ from torch.nn.utils import parametrize
 from typing_extensions import override
 
 from .. import objectives as O
-from .._checks import check_positive
+from .._checks import check_positive, check_temperature
 from .._distributed import broadcast_
 from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
@@ -187,7 +187,7 @@ class ImplicitEMLayer(nn.Module):
         self.distance, self.output, self.init = distance, output, init
         self.volume = _objective(objective)
         self.lse_weight = check_positive(lse_weight, "lse_weight") if lse_weight else 0.0
-        log_t = torch.tensor(math.log(check_positive(temperature, "temperature")))
+        log_t = torch.tensor(math.log(check_temperature(temperature, "temperature")))
         if learn_temperature:
             self.log_temperature = nn.Parameter(log_t)
         else:

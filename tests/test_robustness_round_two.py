@@ -1,0 +1,38 @@
+"""Issue 22, medium 4 and 5: soft targets checked to their own precision; temperatures
+outside float32's range refused; tiny temperatures give hard assignments, not NaN."""
+
+import pytest
+import torch
+
+from implicit_em.layers import ImplicitEMLayer, build
+from implicit_em.lse import distance_cross_entropy, responsibilities
+
+
+def test_half_precision_distances_do_not_loosen_the_soft_target_check():
+    d = torch.randn(3, 4).bfloat16()
+    with pytest.raises(ValueError, match="a row sums to 1.5: normalise it"):
+        distance_cross_entropy(d, torch.tensor([[0.6, 0.3, 0.3, 0.3]] * 3))
+    ok = torch.tensor([[0.4, 0.3, 0.2, 0.1]] * 3)
+    assert torch.isfinite(distance_cross_entropy(d, ok))
+    assert torch.isfinite(distance_cross_entropy(d, ok.bfloat16()))  # its own rounding
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: responsibilities(torch.tensor([[0.0, 1.0]]), temperature=1e-39),
+        lambda: build("6-8:iem(T=1e-40)"),
+        lambda: ImplicitEMLayer(6, 8, temperature=1e-35),
+    ],
+)
+def test_temperatures_below_float32s_range_are_refused(call):
+    with pytest.raises(ValueError, match=r"temperature must be in \[1e-30, inf\)"):
+        call()
+
+
+def test_the_smallest_temperature_gives_the_hard_assignment():
+    d = torch.tensor([[0.0, 1.0, 3.0], [1e10, 2e10, 5e9]])
+    r = responsibilities(d, temperature=1e-30)
+    torch.testing.assert_close(r, torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
+    soft = responsibilities(d[:1], temperature=2.0)  # the shift changes nothing
+    torch.testing.assert_close(soft, torch.softmax(-d[:1] / 2.0, 1))
