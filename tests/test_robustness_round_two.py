@@ -10,7 +10,7 @@ from implicit_em.lse import distance_cross_entropy, responsibilities
 
 def test_half_precision_distances_do_not_loosen_the_soft_target_check():
     d = torch.randn(3, 4).bfloat16()
-    with pytest.raises(ValueError, match="a row sums to 1.5: normalise it"):
+    with pytest.raises(ValueError, match=r"a row sums to 1\.5: normalise it"):
         distance_cross_entropy(d, torch.tensor([[0.6, 0.3, 0.3, 0.3]] * 3))
     ok = torch.tensor([[0.4, 0.3, 0.2, 0.1]] * 3)
     assert torch.isfinite(distance_cross_entropy(d, ok))

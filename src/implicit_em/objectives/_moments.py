@@ -104,9 +104,16 @@ def off_diagonal_sq(c: torch.Tensor) -> torch.Tensor:
     return total
 
 
-def warn_constant(var: torch.Tensor, tol: float = 1e-12) -> None:
-    """Warn (once per call) when some features have (almost) zero variance."""
+def warn_constant(var: torch.Tensor, tol: float = 1e-12, eps: float | None = None) -> None:
+    """Warn (once per call) when some features have (almost) zero variance; with
+    ``eps=0`` (no variance floor) such features are an error: their log, square root or
+    correlation is undefined."""
     const = int((var.detach() <= tol).sum())
+    if const and eps == 0:
+        raise ValueError(
+            f"{const} feature(s) are constant over the batch and eps=0, so their log / "
+            "square root / correlation is undefined: pass eps > 0 (a variance floor)"
+        )
     if const:
         warnings.warn(
             f"{const} feature(s) are constant over the batch; their terms use a variance "

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
+from .._checks import check_number
 from ._moments import as_batch, correlation, moments, off_diagonal_sq, warn_constant
 from .infomax import log_det_spd, shrink
 from .variance import hinge_mean
@@ -50,6 +51,10 @@ def covariance_objective(
         >>> sorted(terms)
         ['decorrelation', 'logdet']
     """
+    eps, gamma = (
+        check_number(eps, "eps (the variance floor)", strict=False),
+        check_number(gamma, "gamma"),
+    )
     z = as_batch(z)
     weights = {
         "logdet": logdet,
@@ -58,12 +63,13 @@ def covariance_objective(
         "log_variance": log_variance,
         "variance_hinge": variance_hinge,
     }
-    active = {k: float(w) for k, w in weights.items() if w}
+    weights = {k: check_number(w, k, strict=False) for k, w in weights.items()}
+    active = {k: w for k, w in weights.items() if w}
     if not active:
         raise ValueError(f"give at least one non-zero weight among {TERMS}")
     _, _, cov = moments(z, gather_distributed)
     var = torch.diagonal(cov)
-    warn_constant(var)
+    warn_constant(var, eps=eps)
     d = cov.shape[0]
     eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
     terms = {}

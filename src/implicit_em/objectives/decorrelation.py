@@ -8,14 +8,19 @@ import torch
 from torch import nn
 from typing_extensions import override
 
-from ._moments import all_reduce_sum, as_batch, correlation, moments, off_diagonal_sq
+from .._checks import check_number
+from ._moments import all_reduce_sum, as_batch, correlation, moments, off_diagonal_sq, warn_constant
 
 
 def decorrelation_loss(
     z: torch.Tensor, eps: float = 1e-6, gather_distributed: bool = False
 ) -> torch.Tensor:
     r"""Single view: ``||Corr(z) - I||_F^2`` over off-diagonal entries (linear redundancy)."""
-    return off_diagonal_sq(correlation(moments(as_batch(z), gather_distributed)[2], eps))
+    eps = check_number(eps, "eps (the variance floor)", strict=False)
+    cov = moments(as_batch(z), gather_distributed)[2]
+    if eps == 0:
+        warn_constant(torch.diagonal(cov), eps=eps)  # 0 / 0 in the correlation
+    return off_diagonal_sq(correlation(cov, eps))
 
 
 @overload
@@ -62,6 +67,8 @@ def cross_decorrelation_loss(
 ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     r"""Two views (Barlow Twins): ``sum_i (1 - C_ii)^2 + lam sum_{i != j} C_ij^2`` with
     ``C`` the cross-correlation of the batch-standardised views."""
+    lam = check_number(lam, "lam", strict=False)
+    eps = check_number(eps, "eps (the variance floor)", strict=False)
     z1, z2 = as_batch(z1, "z1"), as_batch(z2, "z2")
     if z1.shape != z2.shape:
         raise ValueError(

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
+from .._checks import check_count, check_number
 from ._moments import Gram, as_batch
 
 
@@ -26,6 +27,18 @@ def _as_2d(x, name):
 
 
 MEDIAN_ROWS = 1024
+
+
+def _check_bandwidth(bandwidth, name: str):
+    """``None`` (the median heuristic), a finite number > 0, or a tensor of them."""
+    if bandwidth is None:
+        return None
+    if isinstance(bandwidth, torch.Tensor):
+        if not (torch.isfinite(bandwidth).all() and (bandwidth > 0).all()):
+            raise ValueError(f"{name} must be finite and > 0 (or None for the median), got "
+                             f"{bandwidth}")  # fmt: skip
+        return bandwidth
+    return check_number(bandwidth, f"{name} (None: the median heuristic)")
 
 
 def _subsample(x: torch.Tensor, rows: int) -> torch.Tensor:
@@ -67,7 +80,7 @@ def _unit_median_bandwidths(z: torch.Tensor) -> torch.Tensor:
 def gaussian_kernel(x: torch.Tensor, bandwidth: float | torch.Tensor | None = None) -> torch.Tensor:
     """``exp(-||x_i - x_j||^2 / (2 sigma^2))`` with ``sigma`` = ``bandwidth`` or the median;
     ``x``: ``(n, d)`` or ``(n,)``, output ``(n, n)``."""
-    return _gaussian_kernel(_as_2d(x, "x"), bandwidth)
+    return _gaussian_kernel(_as_2d(x, "x"), _check_bandwidth(bandwidth, "bandwidth"))
 
 
 def _gaussian_kernel(x: torch.Tensor, bandwidth=None) -> torch.Tensor:
@@ -93,6 +106,8 @@ def hsic(
     ``estimator="biased"``: ``tr(K H L H) / (n - 1)^2``; ``"unbiased"`` (needs n >= 4):
     Song et al. (2012). Zero (in expectation) iff independent, for characteristic kernels.
     """
+    bandwidth_x = _check_bandwidth(bandwidth_x, "bandwidth_x")
+    bandwidth_y = _check_bandwidth(bandwidth_y, "bandwidth_y")
     x, y = _as_2d(x, "x"), _as_2d(y, "y")
     n = x.shape[0]
     if y.shape[0] != n:
@@ -123,6 +138,7 @@ def hsic_rff(
 ) -> torch.Tensor:
     r"""Linear-time HSIC with ``n_features`` random Fourier features per variable:
     ``||Cov(phi(x), psi(y))||_F^2``, an unbiasedly-approximated biased HSIC."""
+    n_features = check_count(n_features, "n_features")
     x, y = _as_2d(x, "x"), _as_2d(y, "y")
     n = x.shape[0]
     g = torch.Generator().manual_seed(seed)
@@ -147,6 +163,9 @@ def pairwise_hsic(
     features. ``bandwidth``: one kernel width for every unit (default: each unit's
     median heuristic, treated as a constant by autograd).
     """
+    bandwidth = _check_bandwidth(bandwidth, "bandwidth")
+    if n_features is not None:
+        n_features = check_count(n_features, "n_features (None: exact)")
     z = as_batch(z)
     n, k = z.shape
     if k < 2:

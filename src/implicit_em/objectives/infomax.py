@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_reduction, check_tensor
+from .._checks import check_number, check_reduction, check_tensor
 from ._moments import as_batch, moments, off_diagonal_sq, warn_constant
 from ._moments import correlation as corr_of
 from .weights import neg_log_abs_det
@@ -48,7 +48,11 @@ def shrink(cov: torch.Tensor, z: torch.Tensor, shrinkage: float | str | None) ->
     d = cov.shape[0]
     if shrinkage == "auto":
         alpha = _ledoit_wolf(z) if d >= z.shape[0] else 0.0
-    elif isinstance(shrinkage, (int, float)) and 0 <= shrinkage <= 1:
+    elif (
+        isinstance(shrinkage, (int, float))
+        and not isinstance(shrinkage, bool)
+        and (0 <= shrinkage <= 1)
+    ):
         alpha = float(shrinkage)
     else:
         raise ValueError(f"shrinkage must be 'auto' or a number in [0, 1], got {shrinkage!r}")
@@ -161,10 +165,12 @@ def gaussian_infomax(
         >>> float(gaussian_infomax(z * 2)) < float(gaussian_infomax(z))  # more volume
         True
     """
+    lam = check_number(lam, "lam", strict=False)
+    eps = check_number(eps, "eps (the variance floor)", strict=False)
     z = as_batch(z)
     _, _, cov = moments(z, gather_distributed)
     var = torch.diagonal(cov)
-    warn_constant(var)
+    warn_constant(var, eps=eps)
     d = cov.shape[0]
     cov = cov + eps * torch.eye(d, dtype=cov.dtype, device=cov.device)
     c = shrink(corr_of(cov) if correlation else cov, z, shrinkage)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from typing_extensions import override
 
+from .._checks import check_number
 from ._moments import as_batch, moments, warn_constant
 
 
@@ -21,9 +22,10 @@ def log_variance_loss(
     constraint (normalised rows, ``-log|det W|`` with a bounded input) or use
     :func:`variance_hinge`.
     """
+    eps = check_number(eps, "eps (the variance floor)", strict=False)
     z = as_batch(z)
     var = torch.diagonal(moments(z, gather_distributed)[2])
-    warn_constant(var)
+    warn_constant(var, eps=eps)
     return -torch.log(var + eps).sum()
 
 
@@ -32,8 +34,12 @@ def variance_hinge(
 ) -> torch.Tensor:
     r"""VICReg-style ``mean_j relu(gamma - sqrt(Var(z_j) + eps))``: bounded below by 0,
     zero once every unit's standard deviation reaches ``gamma``."""
+    gamma = check_number(gamma, "gamma")
+    eps = check_number(eps, "eps (the variance floor)", strict=False)
     z = as_batch(z)
     var = torch.diagonal(moments(z, gather_distributed)[2])
+    if eps == 0:
+        warn_constant(var, eps=eps)  # sqrt(0): an infinite gradient
     return hinge_mean(var, gamma, eps)
 
 
