@@ -281,6 +281,10 @@ def fit_gradient(
     full_parts = functools.cache(lambda: designs(Xs, s.cov, s.chunk_size))  # built once
 
     history, converged, lower, n_reseeded, it = [], False, -math.inf, 0, 0
+    with torch.no_grad():  # where the fit starts: it must not end far below it
+        start = objective_sum(Xs, raw, s)
+    all_reduce_(start)
+    start = float(start) / n_total - log_jacobian
     for it in range(1, s.max_iter + 1):
         try:
             total = None
@@ -303,6 +307,13 @@ def fit_gradient(
         if abs(lower - prev) < s.tol:
             converged = True
             break
+    if math.isfinite(start) and lower < start - max(1.0, 0.1 * abs(start)):
+        raise FloatingPointError(
+            f"the gradient solver diverged: the mean log-likelihood fell from {start:.5g} at "
+            f"the start to {lower:.5g} after {it} epoch(s) with optimizer={s.optimizer!r} "
+            f"and learning_rate={s.learning_rate}; lower learning_rate, or use "
+            "optimizer='preconditioned' (EM-sized steps, which cannot overshoot)"
+        )
     with torch.no_grad():
         out = {k: v.detach() for k, v in params_from_raw(raw, s).items()}
     out["means"], out["p"] = out["means"] * scale, out["p"] / scale

@@ -272,10 +272,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"weights_init must have shape ({k},) and means_init ({k}, {d}); got "
                 f"{tuple(weights.shape)} and {tuple(means.shape)}"
             )
+        if not (torch.isfinite(weights).all() and (weights >= 0).all() and weights.sum() > 0):
+            raise ValueError(
+                f"weights_init must be finite, >= 0 and not all 0, got {self.weights_init!r}"
+            )
+        if not torch.isfinite(means).all():
+            raise ValueError("means_init holds NaN/inf: give finite means (or leave it None)")
+        p = default.get("p")
         if self.precisions_init is not None:
-            p = COVARIANCES[self.covariance_type].cholesky_from_precisions(t(self.precisions_init))
-        else:
-            p = default["p"]
+            prec = t(self.precisions_init)
+            shape = {"full": (k, d, d), "tied": (d, d), "diag": (k, d),
+                     "spherical": (k,)}[self.covariance_type]  # fmt: skip
+            if tuple(prec.shape) != shape:
+                raise ValueError(
+                    f"precisions_init for covariance_type={self.covariance_type!r} must have "
+                    f"shape {shape} (scikit-learn's), got {tuple(prec.shape)}"
+                )
+            if not torch.isfinite(prec).all():
+                raise ValueError("precisions_init holds NaN/inf: give finite precisions")
+            try:
+                p = COVARIANCES[self.covariance_type].cholesky_from_precisions(prec)
+            except (ValueError, RuntimeError):
+                raise ValueError(
+                    "precisions_init must be symmetric positive definite (positive for diag "
+                    "and spherical): these are the inverses of the covariances, not the "
+                    "covariances themselves"
+                ) from None
         return {"weights": weights / weights.sum(), "means": means, "p": p}
 
     def _settings(self, max_iter: int) -> _gradient.Settings:
