@@ -67,3 +67,14 @@ def test_layerwise_does_not_reuse_checkpoints_of_other_work(tmp_path, change):
     with pytest.raises(ValueError, match="model: checkpoint" if change == "objective" else "data:"):
         train_layerwise(build(spec), x, epochs=1, batch_size=16, checkpoint_dir=tmp_path,
                         progress=False)  # fmt: skip
+
+
+def test_a_last_batch_of_one_row_is_dropped_for_batch_statistics():
+    """Issue 22, medium 10: n % batch_size == 1 with an InfoMax stage."""
+    x = torch.randn(33, 6, generator=torch.Generator().manual_seed(2))
+    res = train_layerwise(build("6-4:iem(infomax)-3:iem(decorrelation)"), x, epochs=2,
+                          batch_size=16, progress=False)  # fmt: skip
+    assert [r.steps for r in res.results] == [4, 4]  # 2 batches of 16 per epoch; 1 dropped
+    plain = train(nn.Linear(6, 1), _mse, (x, torch.randn(33, 1)), epochs=1, batch_size=16,
+                  progress=False)  # fmt: skip
+    assert plain.steps == 3  # train() alone keeps it (min_batch=1)

@@ -171,6 +171,7 @@ def train_layerwise(
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
 
+    min_batch = train_kwargs.pop("min_batch", 2)  # a last batch of 1: no batch statistics
     start = time.perf_counter()
     result = LayerwiseResult()
     for stage, n_epochs in zip(stages, per_stage, strict=True):
@@ -193,6 +194,7 @@ def train_layerwise(
             checkpoint=folder / f"stage-{stage}.pt" if folder is not None else None,
             resume=resume,
             seed=seed + stage,
+            min_batch=min_batch,
             progress=progress,
             description=f"layer-wise: stage {stage} ({type(module).__name__})",
             **train_kwargs,

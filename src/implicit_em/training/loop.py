@@ -236,6 +236,7 @@ def train(
     resume: bool | str = True,
     seed: int = 0,
     max_steps: int | None = None,
+    min_batch: int = 1,
     progress: bool = True,
     description: str = "train",
 ) -> TrainResult:
@@ -274,6 +275,8 @@ def train(
             overwrite), or ``"force"`` (resume even when the settings differ).
         seed: seeds the data order and the global torch RNG.
         max_steps: stop after this many steps in total.
+        min_batch: a last batch smaller than this is dropped (objectives with batch
+            statistics need 2 rows; :func:`train_layerwise` passes 2).
         progress: show a progress bar with the running loss (rank 0; ``IEM_PROGRESS=0``
             turns all bars off).
         description: the progress bar's label.
@@ -333,8 +336,9 @@ def train(
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a callable")
 
     batches = list(torch.arange(source.n).split(batch_size))
-    if len(batches[-1]) < world:
-        batches.pop()  # every rank needs at least one sample
+    min_batch = check_count(min_batch, "min_batch")
+    if len(batches[-1]) < world or (len(batches) > 1 and len(batches[-1]) < min_batch):
+        batches.pop()  # every rank needs a sample; batch statistics need min_batch rows
     steps_per_epoch = len(batches)
     total_steps = epochs * steps_per_epoch
     if max_steps is not None:
