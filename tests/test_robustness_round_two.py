@@ -36,3 +36,29 @@ def test_the_smallest_temperature_gives_the_hard_assignment():
     torch.testing.assert_close(r, torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
     soft = responsibilities(d[:1], temperature=2.0)  # the shift changes nothing
     torch.testing.assert_close(soft, torch.softmax(-d[:1] / 2.0, 1))
+
+
+def test_bic_and_aic_take_lists_as_fit_does():
+    """Issue 22, medium 11."""
+    import numpy as np
+
+    from implicit_em.mixture import GaussianMixture
+
+    x = np.random.default_rng(0).normal(size=(100, 2))
+    gm = GaussianMixture(2, random_state=0).fit(x.tolist())
+    assert gm.bic(x.tolist()) == pytest.approx(gm.bic(x))
+    assert gm.aic(x.tolist()) == pytest.approx(gm.aic(x))
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [((3, 4), (5, 2), (3, 2)), ((3, 4), (4, 2), (2, 2)), ((3, 4), (4, 2), (3, 5)),
+     ((2, 3, 4), (3, 4, 2), (2, 3, 2))],
+)  # fmt: skip
+def test_attention_score_gradient_names_mismatched_shapes(shapes):
+    """Issue 22, medium 13."""
+    from implicit_em.lse import attention_score_gradient
+
+    w, v, g = (torch.rand(*s) for s in shapes)
+    with pytest.raises(ValueError, match=r"expected weights \(\*, n_q, n_k\)|do not broadcast"):
+        attention_score_gradient(torch.softmax(w, -1), v, g)

@@ -343,8 +343,26 @@ def attention_score_gradient(
             "weights must be attention weights (softmax outputs, in [0, 1]); got values in "
             f"[{float(weights.amin()):.3g}, {float(weights.amax()):.3g}]"
         )
-    u = grad_output @ values.transpose(-1, -2)
-    return weights * (u - (weights * u).sum(-1, keepdim=True))
+    ok = weights.ndim >= 2 and values.ndim >= 2 and grad_output.ndim >= 2
+    if not ok or not (
+        weights.shape[-1] == values.shape[-2]
+        and weights.shape[-2] == grad_output.shape[-2]
+        and values.shape[-1] == grad_output.shape[-1]
+    ):
+        raise ValueError(
+            "expected weights (*, n_q, n_k), values (*, n_k, d_v) and grad_output "
+            f"(*, n_q, d_v); got {tuple(weights.shape)}, {tuple(values.shape)} and "
+            f"{tuple(grad_output.shape)}"
+        )
+    try:
+        u = grad_output @ values.transpose(-1, -2)
+        return weights * (u - (weights * u).sum(-1, keepdim=True))
+    except RuntimeError as err:  # leading (batch) dimensions that do not broadcast
+        raise ValueError(
+            f"the leading dimensions of weights {tuple(weights.shape)}, values "
+            f"{tuple(values.shape)} and grad_output {tuple(grad_output.shape)} do not "
+            f"broadcast: {err}"
+        ) from None
 
 
 class LSELoss(nn.Module):

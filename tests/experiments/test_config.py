@@ -60,8 +60,11 @@ def test_unknown_keys_list_valid_ones():
 @pytest.mark.parametrize(
     ("item", "match"),
     [
-        ("identities.trials=-5", r"identities\.trials: expected a value >= 1, got -5"),
-        ("identities.trials=0", r"identities\.trials: expected a value >= 1, got 0"),
+        (
+            "identities.trials=-5",
+            r"identities\.trials: expected a value >= 1 and <= 200000, got -5",
+        ),
+        ("identities.trials=0", r"identities\.trials: expected a value >= 1 and <= 200000, got 0"),
         ("identities.scales=", r"identities\.scales: expected at least one value"),
         ("identities.scales=1,-2", r"identities\.scales: expected a value > 0.0, got -2"),
         ("identities.max_rank=0", r"identities\.max_rank: expected a value >= 1"),
@@ -105,3 +108,17 @@ def test_bounded_declares_a_range():
         check_ranges(Cfg(share=1.5), "x")
     with pytest.raises(TypeError, match="min/max/gt/lt"):
         bounded(1, above=0)
+
+
+@pytest.mark.parametrize(
+    ("item", "match"),
+    [
+        ("infomax.permutations=99999999999999999999", r"<= 200000, got 99999999999999999999"),
+        ("identities.max_size=100000", r"identities.max_size: expected a value >= 1 and <= 64"),
+    ],
+)
+def test_counts_have_an_upper_bound(item, match):
+    """Issue 22, medium 12: a count with extra digits is refused before anything runs."""
+    (exp,) = get_experiments([item.split(".")[0]])
+    with pytest.raises(ConfigError, match=match):
+        build_config(exp, overrides=parse_overrides([item]))

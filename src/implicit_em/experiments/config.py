@@ -8,8 +8,9 @@ bool, str, tuples/lists of those as comma-separated items, and ``X | None`` with
 Every value is then checked against its field's range before anything runs
 (:func:`check_ranges`): a field declares it with :func:`bounded` (``metadata`` keys
 ``min``/``max`` inclusive, ``gt``/``lt`` exclusive); fields that declare nothing get their
-type's rule: ``seed`` in ``[0, 2**31 - 1]``, other ints (counts) ``>= 1``, floats finite
-and ``> 0``, tuples non-empty with each element checked by the same rule.
+type's rule: ``seed`` in ``[0, 2**31 - 1]``, other ints (counts) ``>= 1`` and at most
+``COUNT_FACTOR`` (1000) times their default, floats finite and ``> 0``, tuples non-empty
+with each element checked by the same rule.
 """
 
 from __future__ import annotations
@@ -91,6 +92,14 @@ def convert(raw: str, tp: Any, where: str) -> Any:
 
 SEED_MAX = 2**31 - 1
 _TYPE_RULES = {int: {"min": 1}, float: {"gt": 0.0}}
+# counts without a declared range: at most this many times their default (a typo of
+# extra digits otherwise runs until killed, or fails deep in numpy)
+COUNT_FACTOR = 1000
+
+
+def _ints(default) -> list[int]:
+    values = default if isinstance(default, (tuple, list)) else [default]
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def bounded(default: Any, **limits: float) -> Any:
@@ -144,6 +153,8 @@ def check_ranges(cfg: Any, name: str) -> None:
             limits = {"min": 0, "max": SEED_MAX}
         else:
             limits = f.metadata.get("range", _TYPE_RULES.get(elem or tp, {}))
+            if "range" not in f.metadata and (elem or tp) is int:
+                limits = {**limits, "max": COUNT_FACTOR * max([1, *_ints(f.default)])}
         if elem is not None:
             if not value:
                 raise ConfigError(f"{where}: expected at least one value, got an empty list")

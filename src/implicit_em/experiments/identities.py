@@ -50,8 +50,8 @@ class Config:
     seed: int = 0
     trials: int = 200  # random tensors per (regime, dtype, scale)
     scales: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6)
-    max_rank: int = 4  # tensors of rank 1..max_rank
-    max_size: int = 7  # each axis of length 1..max_size
+    max_rank: int = bounded(4, min=1, max=6)  # tensors of rank 1..max_rank
+    max_size: int = bounded(7, min=1, max=64)  # each axis of length 1..max_size
     # trials with excluded alternatives (+inf or mask)
     exclude_fraction: float = bounded(0.25, min=0.0, max=1.0)
     confirm_threshold: float = 1e-12  # float64 error below this confirms an identity

@@ -543,9 +543,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def bic(self, X: TensorLike) -> float:
         """Bayesian information criterion on ``X`` (lower is better)."""
-        n = X.shape[0]
-        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+        ll = self.score(X)  # validates X first; then len() works for lists too
+        n = len(X)
+        return -2 * ll * n + self._n_parameters() * math.log(n)
 
     def aic(self, X: TensorLike) -> float:
         """Akaike information criterion on ``X`` (lower is better)."""
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+        ll = self.score(X)  # validates X first; then len() works for lists too
+        return -2 * ll * len(X) + 2 * self._n_parameters()
