@@ -90,3 +90,18 @@ def test_cli_data_mnist_says_which_source_and_where(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(mnist_mod, "CONTENT_MD5", sums)
     assert main(["data", "mnist", "--data-dir", str(folder), "--source", "local"]) == 0
     assert f"found locally: {folder}" in capsys.readouterr().out
+
+
+def test_ctrl_c_in_iem_run_says_what_was_kept_and_how_to_go_on(tmp_path, monkeypatch, capsys):
+    """Issue 22: one line, no traceback, exit 130."""
+    import implicit_em.experiments as E
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(E, "run_experiments", interrupted)
+    out = tmp_path / "run"
+    assert main(["run", "identities", "--quick", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"Finished experiments are kept in {out}" in err and "Traceback" not in err
+    assert "to go on, run: iem run identities --quick --out" in err

@@ -123,17 +123,26 @@ def _cmd_run(args) -> int:
     quick = args.quick or not args.names
     experiments = get_experiments(args.names)
     out = args.out or default_run_dir()
-    status = run_experiments(
-        experiments,
-        out,
-        quick=quick,
-        seed=args.seed,
-        overrides=parse_overrides(args.set),
-        force=args.force,
-        argv=["iem", *sys.argv[1:]],
-        n_seeds=args.seeds,
-        jobs=args.jobs,
-    )
+    try:
+        status = run_experiments(
+            experiments,
+            out,
+            quick=quick,
+            seed=args.seed,
+            overrides=parse_overrides(args.set),
+            force=args.force,
+            argv=["iem", *args.argv],
+            n_seeds=args.seeds,
+            jobs=args.jobs,
+        )
+    except KeyboardInterrupt:
+        again = " ".join(["iem", *args.argv] + ([] if args.out else ["--out", str(out)]))
+        print(
+            f"\niem: interrupted. Finished experiments are kept in {out}, and the interrupted "
+            f"one keeps its saved pieces; to go on, run: {again}",
+            file=sys.stderr,
+        )
+        return 130
     report = build_report(out)
     print(f"report: {report}")
     failed = [n for n, s in status.items() if s.startswith("failed")]
@@ -162,6 +171,7 @@ def _cmd_data(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``iem`` command line (``iem --help``); returns the exit status."""
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for the records
     try:
         if args.command == "list":
             return _cmd_list()

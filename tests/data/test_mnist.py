@@ -276,3 +276,16 @@ def test_mnist_labels_outside_0_to_9_are_refused(isolated):
     write_idx(path, labels.astype(np.int32))
     with pytest.raises(ValueError, match="unsigned bytes"):
         load_dataset("mnist", data_dir=isolated / "data", download=False)
+
+
+def test_a_failed_download_leaves_no_cache_folder(isolated):
+    """Issue 22: load_dataset("mnist") creates no cache folder when the download fails."""
+    missing = (isolated / "no-such-mirror").as_uri() + "/"
+    with pytest.raises(OSError):
+        mnist_mod.download_mnist(base_url=missing, timeout=1)
+    assert not (isolated / "cache").exists()
+    kept = isolated / "kept"
+    kept.mkdir()
+    with pytest.raises(OSError):
+        mnist_mod.download_mnist(kept / "mnist", base_url=missing, timeout=1)
+    assert kept.is_dir() and not (kept / "mnist").exists()  # only what it made is removed

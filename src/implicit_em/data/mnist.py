@@ -20,6 +20,7 @@ with the seed and ``meta["source"] == "t10k-only"`` records it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -233,16 +234,23 @@ def download_mnist(
     content checksum matches, so an interrupted download never leaves a corrupt file.
     """
     dest = Path(dest) if dest is not None else cache_dir() / "mnist"
+    created = [p for p in (dest, *dest.parents) if not p.exists()]  # removed on failure
     dest.mkdir(parents=True, exist_ok=True)
 
     def fetch(name: str, tmp: str) -> None:
         with open(tmp, "wb") as out, urllib.request.urlopen(base_url + name, timeout=timeout) as r:
             shutil.copyfileobj(r, out)
 
-    for key, name in FILES.items():
-        target = dest / name
-        if not (target.is_file() and content_md5(target) == CONTENT_MD5[key]):
-            _place_verified(dest, key, functools.partial(fetch, name))
+    try:
+        for key, name in FILES.items():
+            target = dest / name
+            if not (target.is_file() and content_md5(target) == CONTENT_MD5[key]):
+                _place_verified(dest, key, functools.partial(fetch, name))
+    except BaseException:
+        for folder in created:  # the folders this call made, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return dest
 
 
