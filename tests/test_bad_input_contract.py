@@ -75,6 +75,10 @@ INPUTS = {
     "noncontiguous": _noncontiguous,
     "expanded": lambda s: _good((1, *s[1:])).expand(s),
     "huge": lambda s: 1e30 * _good(s),
+    # the float32 overflow edge: squares pass 3.4e38 between 1e10 and 1e19
+    "edge_1e5": lambda s: 1e5 * _good(s),
+    "edge_1e10": lambda s: 1e10 * _good(s),
+    "edge_1e19": lambda s: 1e19 * _good(s),
     "tiny": lambda s: 1e-30 * _good(s),
     "constant_column": lambda s: _constant_column(_good(s)),
     "requires_grad": lambda s: _good(s).requires_grad_(True),

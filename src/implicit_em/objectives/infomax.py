@@ -32,6 +32,9 @@ def ledoit_wolf_shrinkage(z: torch.Tensor) -> float:
 def _ledoit_wolf(z: torch.Tensor) -> float:
     with torch.no_grad():
         x = z - z.mean(0)
+        top = x.abs().amax()
+        if top > 0:  # alpha is scale-free: computed at unit scale, its 4th powers fit
+            x = x / top
         n = x.shape[0]
         s = x.T @ x / n
         mu = torch.trace(s) / s.shape[0]
