@@ -32,7 +32,7 @@ def ledoit_wolf_shrinkage(z: torch.Tensor) -> float:
 def _ledoit_wolf(z: torch.Tensor) -> float:
     with torch.no_grad():
         x = z - z.mean(0)
-        top = x.abs().amax()
+        top = x.abs().max() if x.numel() else x.new_zeros(())
         if top > 0:  # alpha is scale-free: computed at unit scale, its 4th powers fit
             x = x / top
         n = x.shape[0]
