@@ -27,9 +27,10 @@ import implicit_em.baselines as B
 import implicit_em.diagnostics as D
 import implicit_em.layers as Y
 import implicit_em.lse as L
+import implicit_em.mixture as M
 import implicit_em.objectives as O
 from implicit_em import identities
-from implicit_em.mixture import GaussianMixture, xu_jordan
+from implicit_em.mixture import xu_jordan
 
 N, K = 16, 4  # the good input: (N, K) standard normal, float32
 
@@ -91,7 +92,7 @@ INPUTS = {
 
 def _gmm(**kw):
     def fit(x):
-        gm = GaussianMixture(2, random_state=0, max_iter=20, **kw)
+        gm = M.GaussianMixture(2, random_state=0, max_iter=20, **kw)  # looked up at call time
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter=20
             gm.fit(x)
@@ -332,7 +333,7 @@ CALLABLES.update(
             "x",
         ),
         "layers.CompetitiveLinear": (lambda x: Y.CompetitiveLinear(K, 8)(x), (N, K), "x"),
-        "layers.SampleNorm": (lambda x: Y.ImplicitEMLayer(K, 3, init="normal")(x), (N, K), "x"),
+        "layers.SampleNorm": (lambda x: Y.SampleNorm()(x), (N, K), "x"),
         "layers.triangle": (
             lambda x: Y.triangle(Y.euclidean_distances(x, torch.zeros(3, K))),
             (N, K),

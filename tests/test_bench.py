@@ -78,11 +78,6 @@ def test_iem_search_runs(tmp_path, monkeypatch):
     assert all(0 <= r["val_accuracy"] <= 1 for r in rows)
 
 
-@pytest.mark.skip(
-    reason="issue 21, open: the committed search has K = 64 only, one seed, and there "
-    "input_norm=None beats the default by 0.5 points (0.59 on three seeds); the search is "
-    "re-run around the winner at 64 and 2000 before this check is switched on"
-)
 def test_the_implicit_em_defaults_are_the_validated_best():
     """The committed search (``bench/iem_search.py`` on MNIST's 60k training images) was
     measured with ``ImplicitEMLayer``'s defaults of today, and at every width its

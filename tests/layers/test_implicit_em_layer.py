@@ -139,7 +139,7 @@ def test_sample_norm_is_the_per_row_formula():
     torch.testing.assert_close(
         layer.distances(x), euclidean_distances(SampleNorm()(x), layer.weight)
     )
-    with pytest.raises(ValueError, match="at least 2 features"):
+    with pytest.raises(ValueError, match="at least 2 features per row"):
         SampleNorm()(torch.ones(3, 1))
     with pytest.raises(ValueError, match="eps must be a number >= 0"):
         SampleNorm(eps=-1.0)

@@ -57,6 +57,12 @@ class FeatureLearner:
         x = self._check_x(x, fitting=True)
         self.n_features_in_ = x.shape[1]
         self._fit(x) if y is None else self._fit(x, y)
+        learned = [v for k, v in vars(self).items() if k.endswith("_") and torch.is_tensor(v)]
+        if not all(bool(torch.isfinite(v).all()) for v in learned):
+            raise FloatingPointError(
+                f"{self!r} diverged: its learned weights hold NaN/inf; a rate, exponent or "
+                "scale among these settings is too large for the data: lower it"
+            )
         return self
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
@@ -65,7 +71,13 @@ class FeatureLearner:
         if len(x) == 0:
             return x.new_zeros(0, self.n_components)
         with torch.no_grad():
-            return self._transform(x)
+            out = self._transform(x)
+        if not bool(torch.isfinite(out).all()):
+            raise FloatingPointError(
+                f"{self!r} gives features with NaN/inf on this x: an exponent or scale among "
+                "these settings overflows float32: lower it"
+            )
+        return out
 
     def fit_transform(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """``fit(x, y).transform(x)``."""

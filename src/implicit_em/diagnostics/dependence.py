@@ -11,7 +11,7 @@ import warnings
 
 import torch
 
-from .._checks import check_finite, check_tensor
+from .._checks import check_count, check_finite, check_tensor
 from ..objectives._moments import correlation
 from ..objectives.entropy import vasicek_entropy
 from .redundancy import gaussian_tc
@@ -28,10 +28,9 @@ def knn_entropy(z: torch.Tensor, k: int = 3, chunk_size: int = 2048) -> torch.Te
     for any density; the bias grows with ``D`` (use it for ``D`` up to about 10). Memory
     ``B * chunk_size * n``.
     """
+    k, chunk_size = check_count(k, "k"), check_count(chunk_size, "chunk_size")
     x = _groups(z)
     n, d = x.shape[1], x.shape[2]
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
     if n <= k:
         raise ValueError(f"z needs more than k = {k} samples (rows) for the k-NN estimate, got {n}")
     kth = torch.cat(

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from typing_extensions import override
 
+from .._checks import check_tensor
+
 INPUT_NORMS = (None, "sample", "batch")
 
 
@@ -39,10 +41,11 @@ class SampleNorm(nn.Module):
 
     @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor(x, "x", min_ndim=1, finite=True)
         if x.shape[-1] < 2:
             raise ValueError(
-                f"input_norm='sample' needs at least 2 features per row, got {x.shape[-1]}: "
-                "use input_norm=None or 'batch'"
+                f"x needs at least 2 features per row for input_norm='sample', got "
+                f"{x.shape[-1]}: use input_norm=None or 'batch'"
             )
         var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=1)
         return (x - mean) / torch.sqrt(var + self.eps)

@@ -127,6 +127,18 @@ def hsic(
     return (term1 + term2 - term3) / (n * (n - 3))
 
 
+MAX_ELEMENTS = 2**28  # random features beyond this (1 GiB of float32) are refused
+
+
+def _check_features(n: int, n_features: int, units: int = 1) -> None:
+    size = n * n_features * units
+    if size > MAX_ELEMENTS or (units * n_features) ** 2 > MAX_ELEMENTS:
+        raise ValueError(
+            f"n_features={n_features} makes {size:.3g} random-feature values for {n} rows "
+            f"and {units} unit(s), more than {MAX_ELEMENTS:.3g}: use fewer n_features"
+        )
+
+
 def _rff(x, n_features, sigma, generator):
     w = torch.randn(x.shape[1], n_features, generator=generator, dtype=x.dtype) / sigma.cpu()
     b = 2 * math.pi * torch.rand(n_features, generator=generator, dtype=x.dtype)
@@ -141,6 +153,7 @@ def hsic_rff(
     n_features = check_count(n_features, "n_features")
     x, y = _as_2d(x, "x"), _as_2d(y, "y")
     n = x.shape[0]
+    _check_features(n, n_features)
     g = torch.Generator().manual_seed(seed)
     fx = _rff(x, n_features, _median_bandwidth(x), g)
     fy = _rff(y, n_features, _median_bandwidth(y), g)
@@ -178,6 +191,7 @@ def pairwise_hsic(
         gram = center_gram(kern).reshape(k, -1) @ kern.reshape(k, -1).T / (n - 1) ** 2
         iu = torch.triu_indices(k, k, 1, device=z.device)
         return gram[iu[0], iu[1]].sum()
+    _check_features(n, n_features, k)
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(k, n_features, generator=g, dtype=z.dtype).to(z.device) / sigma[:, None]
     b = (2 * math.pi * torch.rand(k, n_features, generator=g, dtype=z.dtype)).to(z.device)

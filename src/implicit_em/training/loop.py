@@ -400,12 +400,21 @@ def train(
     def step(batch, n_global: int) -> float:
         ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
         with ctx:
-            total, terms = _terms(loss_fn(net, batch))
+            try:
+                total, terms = _terms(loss_fn(net, batch))
+            except ValueError as err:  # after a step: the weights ran away, not the data
+                if state.step == 0:
+                    raise
+                raise FloatingPointError(
+                    f"the loss refused its input at step {state.step} (epoch {epoch}), after "
+                    f"the weights were updated ({err}); the training diverged: lower the "
+                    "learning rate (lr) or set grad_clip"
+                ) from err
         value = float(total.detach())
         if not math.isfinite(value):
             raise FloatingPointError(
                 f"loss became {value} at step {state.step} (epoch {epoch}); lower the "
-                "learning rate, check the inputs for NaN/Inf, or set grad_clip"
+                "learning rate (lr), check the inputs for NaN/Inf, or set grad_clip"
             )
         if world > 1:  # DDP averages over ranks: weight by this rank's share of the batch
             total = total * (len(batch[0]) * world / n_global)
