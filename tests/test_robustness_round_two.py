@@ -62,3 +62,15 @@ def test_attention_score_gradient_names_mismatched_shapes(shapes):
     w, v, g = (torch.rand(*s) for s in shapes)
     with pytest.raises(ValueError, match=r"expected weights \(\*, n_q, n_k\)|do not broadcast"):
         attention_score_gradient(torch.softmax(w, -1), v, g)
+
+
+def test_sample_counts_must_be_integers():
+    """Issue 22, low: sample(2.5) was accepted."""
+    import numpy as np
+
+    from implicit_em.mixture import GaussianMixture
+
+    gm = GaussianMixture(2, random_state=0).fit(np.random.default_rng(0).normal(size=(60, 2)))
+    with pytest.raises(ValueError, match="n_samples must be an integer >= 1, got 2.5"):
+        gm.sample(2.5)
+    assert gm.sample(3)[0].shape == (3, 2)

@@ -25,7 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._checks import TensorLike, check_finite
+from .._checks import TensorLike, check_count, check_finite
 from .._distributed import all_reduce_, broadcast_, distributed
 from ..progress import bar as progress_bar
 from . import _em, _gradient
@@ -520,8 +520,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def sample(self, n_samples: int = 1) -> tuple[TensorLike, TensorLike]:
         """Draw ``(X, y)`` from the fitted mixture (NumPy, or torch after a torch fit)."""
         check_is_fitted(self, "_params")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        n_samples = check_count(n_samples, "n_samples")
         cov = COVARIANCES[self.covariance_type]
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
