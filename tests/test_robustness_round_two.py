@@ -71,6 +71,6 @@ def test_sample_counts_must_be_integers():
     from implicit_em.mixture import GaussianMixture
 
     gm = GaussianMixture(2, random_state=0).fit(np.random.default_rng(0).normal(size=(60, 2)))
-    with pytest.raises(ValueError, match="n_samples must be an integer >= 1, got 2.5"):
+    with pytest.raises(ValueError, match=r"n_samples must be an integer >= 1, got 2\.5"):
         gm.sample(2.5)
     assert gm.sample(3)[0].shape == (3, 2)
