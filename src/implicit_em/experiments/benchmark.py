@@ -153,7 +153,7 @@ def measure_cell(name: str, k: int, cfg: Config, data: tuple) -> dict:
     t0 = time.perf_counter()
     learner.fit(x)
     fit_s = time.perf_counter() - t0
-    if name == IEM:
+    if isinstance(learner, ImplicitEMFeatures):
         fit_s = learner.train_s_  # without the curve's probes
     else:
         curve.append({"epoch": None, "train_s": fit_s, "quick_probe": quick_probe(learner)})

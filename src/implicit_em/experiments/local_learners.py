@@ -129,7 +129,7 @@ class ImplicitEMFeatures(FeatureLearner):
             t0 = time.perf_counter()
             layer.train()
             for idx in torch.randperm(len(x), generator=g).split(self.batch_size):
-                loss = sum(layer.objective(x[idx]).values())
+                loss = torch.stack(list(layer.objective(x[idx]).values())).sum()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

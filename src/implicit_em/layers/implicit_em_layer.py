@@ -11,6 +11,7 @@ C12, C18 in :mod:`implicit_em.claims`).
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -220,6 +221,10 @@ class ImplicitEMLayer(nn.Module):
                 f"({out_features}) must be a multiple of it"
             )
 
+    def _n_filled(self) -> int:
+        """How many means hold training inputs (the ``n_filled`` buffer)."""
+        return int(cast(torch.Tensor, self.n_filled))
+
     @property
     def temperature(self) -> torch.Tensor:
         """The temperature ``T = exp(log_temperature)``."""
@@ -228,8 +233,8 @@ class ImplicitEMLayer(nn.Module):
     def distances(self, x: torch.Tensor) -> torch.Tensor:
         """``d`` ``(n, K)`` for the layer's geometry (after ``input_norm``)."""
         x = self.normalise(x)
-        weight = self.weight
-        if self.training and int(self.n_filled) < self.out_features:
+        weight: torch.Tensor = self.weight
+        if self.training and self._n_filled() < self.out_features:
             self._fill_means(x)  # placing the means is not a gradient step on them
             weight = weight.detach() + 0 * weight  # (still in the graph, gradient 0)
         if self.distance == "linear":
@@ -254,13 +259,14 @@ class ImplicitEMLayer(nn.Module):
     def _fill_means(self, x: torch.Tensor) -> None:
         """``init="data"``: the next unfilled means become rows of ``x`` (rank 0's)."""
         check_x(x, self.weight)
-        start = int(self.n_filled)
+        start = self._n_filled()
         rows = x[: self.out_features - start].detach()
         if not torch.isfinite(rows).all():
             raise ValueError("x holds NaN/inf: the layer's means cannot start at it; clean x")
         self.weight[start : start + len(rows)] = rows.to(self.weight.dtype)
-        self.n_filled += len(rows)
-        broadcast_(self.weight.data, self.n_filled)
+        filled = cast(torch.Tensor, self.n_filled)
+        filled.fill_(start + len(rows))
+        broadcast_(self.weight.data, filled)
 
     def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
         """``r = softmax(-d / T)`` ``(n, K)``."""

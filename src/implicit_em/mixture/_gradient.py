@@ -282,9 +282,9 @@ def fit_gradient(
 
     history, converged, lower, n_reseeded, it = [], False, -math.inf, 0, 0
     with torch.no_grad():  # where the fit starts: it must not end far below it
-        start = objective_sum(Xs, raw, s)
-    all_reduce_(start)
-    start = float(start) / n_total - log_jacobian
+        at_start = objective_sum(Xs, raw, s)
+    all_reduce_(at_start)
+    start = float(at_start) / n_total - log_jacobian
     for it in range(1, s.max_iter + 1):
         try:
             total = None

@@ -298,6 +298,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     "and spherical): these are the inverses of the covariances, not the "
                     "covariances themselves"
                 ) from None
+        assert p is not None  # default holds "p" whenever precisions_init is None
         return {"weights": weights / weights.sum(), "means": means, "p": p}
 
     def _settings(self, max_iter: int) -> _gradient.Settings:

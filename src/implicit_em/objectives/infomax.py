@@ -183,7 +183,7 @@ def gaussian_infomax(
         loss = -logdet + lam * offdiag
     else:
         offdiag, loss = None, -logdet
-    if return_terms:
+    if return_terms and offdiag is not None:  # computed whenever terms are returned
         return loss, {"logdet": logdet.detach(), "offdiag": offdiag.detach()}
     return loss
 
