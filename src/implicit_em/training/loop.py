@@ -133,7 +133,7 @@ def _as_source(data):
     )
 
 
-def describe_callable(fn) -> str:
+def describe_callable(fn: Callable) -> str:
     """A name for ``fn`` that changes when its code does: module, qualified name and a
     hash of its compiled code (a callable object: its type)."""
     code = getattr(fn, "__code__", None)
