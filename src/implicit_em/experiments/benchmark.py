@@ -81,7 +81,9 @@ class SmallConfig(Config):
     widths: tuple[int, ...] = (64,)
 
 
-QUICK = {"widths": (16,), "mnist_train": 500, "iem_epochs": 1, "curve_train": 250}
+# a smoke check of the pipeline (the quick suite stays within 2 minutes): three learners
+QUICK = {"widths": (16,), "mnist_train": 300, "iem_epochs": 1, "curve_train": 150,
+         "learners": (IEM, "SoftHebb", "triangle k-means")}  # fmt: skip
 
 
 def make_learner(
