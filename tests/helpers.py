@@ -53,3 +53,16 @@ def toy_run(cfg, out_dir):
 
 TOY = Experiment("toy", "A toy", ("C1",), ToyConfig, toy_run, quick={"n": 2})
 BOOM = Experiment("boom", "Fails", ("C2",), ToyConfig, toy_run, quick={"name": "boom"})
+
+
+def stand_in_mnist(monkeypatch, module, n_train: int, n_test: int, description: str):
+    """Make ``module`` (an experiment) see random 16-pixel images with 3 classes as MNIST."""
+    g = torch.Generator().manual_seed(0)
+    x, xt = torch.rand(n_train, 16, generator=g), torch.rand(n_test, 16, generator=g)
+
+    class Images:
+        y_train = torch.arange(n_train) % 3
+        y_test = torch.arange(n_test) % 3
+
+    monkeypatch.setattr(module, "image_tensors", lambda *a: iter([("mnist", Images, x, xt)]))
+    monkeypatch.setattr(module, "describe_image_data", lambda *a: description)

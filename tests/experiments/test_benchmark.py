@@ -1,7 +1,6 @@
 """The standard benchmark: goals graded on intervals, cells resumed, quick run end to end."""
 
-import torch
-
+from helpers import stand_in_mnist
 from implicit_em.experiments import benchmark as B
 from implicit_em.experiments.verdicts import over_seeds
 
@@ -50,15 +49,7 @@ def test_the_time_goal_compares_with_softhebbs_fit_time_per_seed():
 
 
 def test_a_benchmark_seed_resumes_its_finished_cells(tmp_path, monkeypatch):
-    g = torch.Generator().manual_seed(0)
-    x, xt = torch.rand(120, 16, generator=g), torch.rand(60, 16, generator=g)
-
-    class DS:
-        y_train = torch.arange(120) % 3
-        y_test = torch.arange(60) % 3
-
-    monkeypatch.setattr(B, "image_tensors", lambda *a: iter([("mnist", DS, x, xt)]))
-    monkeypatch.setattr(B, "describe_image_data", lambda *a: "stand-in")
+    stand_in_mnist(monkeypatch, B, 120, 60, "stand-in")
     calls = []
     real = B.measure_cell
 

@@ -42,3 +42,13 @@ def test_a_diverged_gradient_fit_is_an_error():
     ok = GaussianMixture(2, solver="gradient", max_iter=30, random_state=0).fit(X)
     em = GaussianMixture(2, random_state=0).fit(X)
     assert ok.lower_bound_ > em.lower_bound_ - 0.05
+
+
+@pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
+def test_each_covariance_type_knows_scikit_learns_shape(kind):
+    from sklearn.mixture import GaussianMixture as SkGM
+
+    from implicit_em.mixture.gaussian import COVARIANCES
+
+    sk = SkGM(3, covariance_type=kind, random_state=0).fit(X)
+    assert COVARIANCES[kind].shape(3, 2) == sk.precisions_.shape == sk.covariances_.shape

@@ -1,8 +1,8 @@
 """The benchmark's numbers, generated into the README and the docs from one run."""
 
 import pytest
-import torch
 
+from helpers import stand_in_mnist
 from implicit_em.cli import main
 from implicit_em.experiments import benchmark as B
 from implicit_em.experiments import run_experiments
@@ -11,15 +11,7 @@ from implicit_em.report.benchmark import END, START, benchmark_markdown
 
 @pytest.fixture
 def benchmark_run(tmp_path, monkeypatch):
-    g = torch.Generator().manual_seed(0)
-    x, xt = torch.rand(90, 16, generator=g), torch.rand(45, 16, generator=g)
-
-    class DS:
-        y_train = torch.arange(90) % 3
-        y_test = torch.arange(45) % 3
-
-    monkeypatch.setattr(B, "image_tensors", lambda *a: iter([("mnist", DS, x, xt)]))
-    monkeypatch.setattr(B, "describe_image_data", lambda *a: "stand-in images")
+    stand_in_mnist(monkeypatch, B, 90, 45, "stand-in images")
     run_dir = tmp_path / "run"
     learners = f"benchmark.learners=SoftHebb,{B.IEM}"
     from implicit_em.experiments.config import parse_overrides

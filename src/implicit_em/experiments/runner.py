@@ -273,10 +273,8 @@ def run_one(
     for table, rows in result.tables.items():
         write_csv(partial / f"{table}.csv", rows)
     if exp.plot:  # figures come from the first seed's record
-        first = {
-            **result.to_dict(),
-            "tables": {**result.to_dict()["tables"], **jsonable(runs[0]["tables"])},
-        }
+        record = result.to_dict()  # across-seeds tables, and the first seed's own
+        first = {**record, "tables": {**record["tables"], **jsonable(runs[0]["tables"])}}
         result.figures = [Figure(f["file"], f.get("caption", "")) for f in exp.plot(first, partial)]
     write_results(partial / "results.json", result)
     for damaged in final.glob("*.damaged"):  # keep what could not be read, for a post-mortem

@@ -19,7 +19,7 @@ from torch.nn.utils import parametrize
 from typing_extensions import override
 
 from .. import objectives as O
-from .._checks import check_positive, check_temperature
+from .._checks import check_count, check_positive, check_temperature
 from .._distributed import broadcast_
 from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
@@ -67,12 +67,6 @@ def triangle(d: torch.Tensor) -> torch.Tensor:
         tensor([[2., 1., 0.]])
     """
     return torch.relu(d.mean(-1, keepdim=True) - d)
-
-
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
 
 
 def _objective(objective) -> dict[str, float]:
@@ -167,8 +161,8 @@ class ImplicitEMLayer(nn.Module):
     ):
         super().__init__()
         self.gather_distributed = bool(gather_distributed)
-        self.in_features = _count(in_features, "in_features")
-        self.out_features = _count(out_features, "out_features")
+        self.in_features = check_count(in_features, "in_features")
+        self.out_features = check_count(out_features, "out_features")
         if distance not in DISTANCES:
             raise ValueError(f"unknown distance {distance!r}; available: {', '.join(DISTANCES)}")
         if output not in OUTPUTS and output not in ACTIVATIONS:

@@ -51,6 +51,10 @@ class Covariance(abc.ABC):
         return f"{type(self).__name__}()"
 
     @abc.abstractmethod
+    def shape(self, k: int, d: int) -> tuple[int, ...]:
+        """The shape of ``K`` covariances (or precisions) in ``D`` dimensions."""
+
+    @abc.abstractmethod
     def precision_cholesky(self, cov: Tensor) -> Tensor:
         """``P`` with ``P P^T = Sigma^{-1}``; :class:`SingularCovarianceError` if not SPD."""
 
@@ -222,6 +226,10 @@ class Full(_Triangular):
     name = "full"
 
     @override
+    def shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (k, d, d)
+
+    @override
     def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor) -> Tensor:
         y = torch.einsum("nd,kde->kne", X, p) - torch.einsum("kd,kde->ke", means, p)[:, None]
         return (y * y).sum(-1).T
@@ -272,6 +280,10 @@ class Tied(_Triangular):
 
     name = "tied"
     reseeds = False
+
+    @override
+    def shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (d, d)
 
     @override
     def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor) -> Tensor:
@@ -356,6 +368,10 @@ class Diag(_Elementwise):
     name = "diag"
 
     @override
+    def shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (k, d)
+
+    @override
     def log_det(self, p: torch.Tensor, n_features: int) -> Tensor:
         return torch.log(p).sum(-1)
 
@@ -417,6 +433,10 @@ class Spherical(_Elementwise):
     """One variance per component."""
 
     name = "spherical"
+
+    @override
+    def shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (k,)
 
     @override
     def log_det(self, p: torch.Tensor, n_features: int) -> Tensor:

@@ -280,9 +280,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError("means_init holds NaN/inf: give finite means (or leave it None)")
         p = default.get("p")
         if self.precisions_init is not None:
-            prec = t(self.precisions_init)
-            shape = {"full": (k, d, d), "tied": (d, d), "diag": (k, d),
-                     "spherical": (k,)}[self.covariance_type]  # fmt: skip
+            prec, cov = t(self.precisions_init), COVARIANCES[self.covariance_type]
+            shape = cov.shape(k, d)
             if tuple(prec.shape) != shape:
                 raise ValueError(
                     f"precisions_init for covariance_type={self.covariance_type!r} must have "
@@ -291,7 +290,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if not torch.isfinite(prec).all():
                 raise ValueError("precisions_init holds NaN/inf: give finite precisions")
             try:
-                p = COVARIANCES[self.covariance_type].cholesky_from_precisions(prec)
+                p = cov.cholesky_from_precisions(prec)
             except (ValueError, RuntimeError):
                 raise ValueError(
                     "precisions_init must be symmetric positive definite (positive for diag "
