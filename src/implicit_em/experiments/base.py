@@ -101,12 +101,23 @@ class Experiment:
     # across_seeds(tables, cfg) -> {name: rows}: tables computed from every seed's rows
     # (stacked, with a "seed" column when there are several), shown first in the report
     across_seeds: Callable[[dict, Any], dict] | None = None
+    # declared verdict rules (:mod:`implicit_em.experiments.rules`), graded on the tables
+    # stacked over seeds; when given, ``run`` returns no verdicts of its own
+    rules: tuple = ()
     # False: only run when named (``iem run benchmark``), never as part of ``all``
     in_all: bool = True
 
     def __post_init__(self):
         if not is_dataclass(self.config) or "seed" not in {f.name for f in fields(self.config)}:
             raise TypeError(f"{self.name}: config must be a dataclass with a 'seed' field")
-        unknown = set(self.quick) - {f.name for f in fields(self.config)}
+        names = {f.name for f in fields(self.config)}
+        unknown = set(self.quick) - names
         if unknown:
             raise TypeError(f"{self.name}: QUICK sets unknown config fields {sorted(unknown)}")
+        for rule in self.rules:
+            if rule.claim not in self.claims:
+                raise TypeError(f"{self.name}: a rule tests {rule.claim}, not one of {self.claims}")
+            if isinstance(rule.threshold, str) and rule.threshold not in names:
+                raise TypeError(
+                    f"{self.name}: a rule's threshold {rule.threshold!r} is not a config field"
+                )

@@ -31,8 +31,9 @@ from ..diagnostics import responsibility_stats
 from ..layers import ImplicitEMLayer
 from ..lse import lse_loss
 from ..training import train
-from .base import Experiment, Verdict, describe_image_data
+from .base import Experiment, describe_image_data
 from .config import bounded
+from .rules import COUNT, UNIT, Rule
 
 VARIANTS = {
     # name: loss on the distances d = z
@@ -133,61 +134,33 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return summarise(rows, cfg)
 
 
-def present(row: dict, sensitivity_min: float, r2_min: float) -> tuple[bool, bool]:
-    """``(the update responds to r through b, r explains dL/dz)`` for one variant."""
-    return row["bias_sensitivity"] >= sensitivity_min, row["r2_grad_on_r"] >= r2_min
+def _rules() -> tuple[Rule, ...]:
+    on = {"where": {"variant": SEED_ARCHITECTURE}}
+    control = {"where": {"variant": CONTROL}, "gate": True}
+    sens = {"table": "variants", "stat": "bias_sensitivity", "op": ">=",
+            "threshold": "sensitivity_min", "bounds": COUNT,
+            "says": "relative change of dL/dW when a bias shift changes r"}  # fmt: skip
+    r2 = {"table": "variants", "stat": "r2_grad_on_r", "op": ">=", "threshold": "r2_min",
+          "bounds": UNIT, "says": "R^2 of dL/dz regressed on r"}  # fmt: skip
+    # C18 on the notes' own architecture (InfoMax on z): the update must respond to r
+    # through b, and r must explain dL/dz; both hold -> confirmed, one -> partly. Open
+    # unless the LSE control shows both (a measurement blind to the mechanism decides nothing).
+    return (Rule("C18", **sens, **control), Rule("C18", **r2, **control),
+            Rule("C18", **sens, **on), Rule("C18", **r2, **on))  # fmt: skip
 
 
-def decide_c18(rows: list[dict], sensitivity_min: float, r2_min: float) -> str:
-    """C18 on the notes' own architecture (``infomax(z)``): confirmed iff its update
-    responds to a bias shift that changes ``r`` and ``r`` explains ``dL/dz``; partly iff
-    one of the two; refuted iff neither; open unless the ``lse(z)`` control shows both
-    (a measurement that cannot see the mechanism decides nothing)."""
-    by = {r["variant"]: r for r in rows}
-    if not all(present(by[CONTROL], sensitivity_min, r2_min)):
-        return "open"
-    held = sum(present(by[SEED_ARCHITECTURE], sensitivity_min, r2_min))
-    return ("refuted", "partly", "confirmed")[held]
+RULES = _rules()
 
 
 def summarise(rows: list[dict], cfg: Config) -> dict:
-    """Tables, metrics and verdicts from the measured rows."""
-    verdict = decide_c18(rows, cfg.sensitivity_min, cfg.r2_min)
-    by = {r["variant"]: r for r in rows}
-    seed = by[SEED_ARCHITECTURE]
-    evidence = (
-        "; ".join(
-            f"{r['variant']}: dL/dW moves {r['bias_sensitivity']:.1e} (relative) when a bias "
-            f"shift changes r by TV {r['r_change_tv']:.2f}, R^2 of dL/dz on r "
-            f"{r['r2_grad_on_r']:.2f}, usage entropy {r['usage_entropy']:.2f}, "
-            f"{r['starved_units']} starved, mean |corr| {r['mean_abs_corr']:.2f}"
-            for r in rows
-        )
-        + ". With InfoMax on z alone the softmax is off the gradient path: "
-        + (
-            "the update ignores r."
-            if seed["bias_sensitivity"] < cfg.sensitivity_min
-            else "yet the update moves with r."
-        )
-    )
+    """The measured tables and metrics (the verdict is graded from ``RULES``)."""
+    seed = next(r for r in rows if r["variant"] == SEED_ARCHITECTURE)
     return {
         "metrics": {
             "seed_architecture_bias_sensitivity": seed["bias_sensitivity"],
             "seed_architecture_r2": seed["r2_grad_on_r"],
         },
         "tables": {"variants": rows},
-        "verdicts": [
-            Verdict(
-                "C18",
-                verdict,
-                seed["r2_grad_on_r"],
-                f"on the notes' architecture (InfoMax on z): confirmed iff a bias shift that "
-                f"changes r moves dL/dW by >= {cfg.sensitivity_min:g} (relative) and r explains "
-                f"R^2 >= {cfg.r2_min} of dL/dz; partly iff one; refuted iff neither; open "
-                "unless the LSE control shows both (value: that R^2)",
-                evidence,
-            )
-        ],
         "data": describe_image_data("digits", 0) + " (standardised)",
         "summary": (
             "Whether the EM mechanism (responsibility-weighted updates) is present in an "
@@ -204,4 +177,5 @@ EXPERIMENT = Experiment(
     config=Config,
     run=run,
     quick=QUICK,
+    rules=RULES,
 )

@@ -40,6 +40,7 @@ from .._io import jsonable, read_json, write_csv, write_json
 from .base import Experiment, Verdict
 from .config import Override, build_config, check_overrides
 from .results import DamagedFileError, Figure, Result, read_results, read_run_meta, write_results
+from .rules import cell_table, grade
 from .verdicts import combine_seeds
 
 QUICK_SEEDS = 2  # seeds per stochastic experiment at quick sizes (make run)
@@ -108,16 +109,13 @@ def seeds_for(exp: Experiment, cfg: Any, n_seeds: int) -> list[int]:
     return [cfg.seed + i for i in range(n)]
 
 
-def _combine(seeds: list[int], runs: list[dict], indicative=()) -> dict:
-    """One record from the per-seed results: verdicts combined claim by claim (in the
-    order the first seed gave them; claims in ``indicative`` marked so), tables stacked
-    with a ``seed`` column."""
-    claims = list(dict.fromkeys(v.claim for v in runs[0]["verdicts"]))
-    verdicts = []
-    for claim in claims:
-        per_seed = [next(v for v in r["verdicts"] if v.claim == claim) for r in runs]
-        combined = combine_seeds(per_seed, seeds)
-        verdicts.append(dataclasses.replace(combined, indicative=claim in indicative))
+def _combine(exp: Experiment, cfg, seeds: list[int], runs: list[dict], indicative=()) -> dict:
+    """One record from the per-seed results: tables stacked with a ``seed`` column;
+    verdicts graded on them by ``exp``'s declared rules
+    (:func:`implicit_em.experiments.rules.grade`, with their graded cells as the table
+    ``verdict_cells``), or else combined claim by claim from each seed's own verdicts
+    (:func:`implicit_em.experiments.verdicts.combine_seeds`); claims in ``indicative``
+    marked so."""
     tables = runs[0]["tables"]
     if len(runs) > 1:
         tables = {
@@ -125,6 +123,15 @@ def _combine(seeds: list[int], runs: list[dict], indicative=()) -> dict:
                    for row in r["tables"].get(name, [])]
             for name in runs[0]["tables"]
         }  # fmt: skip
+    if exp.rules:
+        verdicts = grade(exp.rules, tables, cfg, exp.stochastic)
+        tables = {**tables, "verdict_cells": cell_table(exp.rules, tables, cfg, exp.stochastic)}
+    else:
+        verdicts = []
+        for claim in dict.fromkeys(v.claim for v in runs[0]["verdicts"]):
+            per_seed = [next(v for v in r["verdicts"] if v.claim == claim) for r in runs]
+            verdicts.append(combine_seeds(per_seed, seeds))
+    verdicts = [dataclasses.replace(v, indicative=v.claim in indicative) for v in verdicts]
     per_seed = [
         {"seed": s, "metrics": r["metrics"], "verdicts": [v.to_dict() for v in r["verdicts"]]}
         for s, r in zip(seeds, runs, strict=True)
@@ -255,7 +262,7 @@ def run_one(
         shutil.rmtree(partial, ignore_errors=True)
         raise
     # verdicts that quick sizes cannot decide are shown as indicative only
-    combined = _combine(seeds, runs, exp.indicative_when_quick if quick else ())
+    combined = _combine(exp, cfg, seeds, runs, exp.indicative_when_quick if quick else ())
     if exp.across_seeds is not None:
         combined["tables"] = {**exp.across_seeds(combined["tables"], cfg), **combined["tables"]}
     result = Result(

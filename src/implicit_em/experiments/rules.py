@@ -1,0 +1,288 @@
+"""Declared verdict rules, and the one grader that turns measurements into verdicts.
+
+An experiment measures (tables of rows, one table per measurement, stacked over seeds
+with a ``seed`` column) and declares its claims' rules as :class:`Rule` records: which
+table, which rows (``where``), which columns make a cell (``cells``), the statistic (a
+column), and its test (``op`` against a threshold that is a ``Config`` field, so it lives
+in one place). :func:`grade` does the rest, the same way for every claim:
+
+1. **Cells over seeds.** Each cell's statistic is averaged over its seeds, with a 95 %
+   Student-t interval clipped to the statistic's range (``bounds``: accuracies and
+   fractions stay in [0, 1], counts >= 0).
+2. **Cells graded on their interval.** The whole interval passes the test -> the cell
+   *holds*; the whole interval fails -> it *fails*; otherwise it is *undecided* at that
+   many seeds. One seed of a stochastic experiment decides nothing (undecided);
+   deterministic experiments grade their single value.
+3. **The claim from its cells** (every rule of the claim pooled): all hold -> confirmed;
+   all fail -> refuted; some hold and some fail -> partly; otherwise (any cell
+   undecided and the rest agreeing) -> open. A ``gate`` rule is a control that must hold
+   for the measurement to mean anything: unless every gate cell holds, the claim is open.
+
+A graded rule "value < a confirmed, < b partly" is two rules on the same statistic (both
+hold, one holds, none holds). The per-seed verdicts (each seed's cells graded on their
+own values) are shown as evidence ("4 of 5 seeds"), never voted on.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .results import Verdict
+from .verdicts import interval95
+
+OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+UNIT = (0.0, 1.0)  # accuracies, fractions, correlations' magnitudes
+COUNT = (0.0, math.inf)  # counts, distances, non-negative errors
+REAL = (-math.inf, math.inf)
+RULE_TEXT = (
+    "every cell's 95 % interval over seeds (clipped to the statistic's range) is graded: "
+    "wholly passing holds, wholly failing fails, else undecided; all cells hold -> "
+    "confirmed, all fail -> refuted, some hold and some fail -> partly, else open"
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One declared test of a claim on a table's cells.
+
+    Attributes:
+        claim: the claim's ID.
+        table: the measured table the rule reads.
+        stat: the column tested.
+        op: ``">=" | ">" | "<=" | "<"``: the cell holds when ``stat op threshold``.
+        threshold: a ``Config`` field's name (the one place its value lives), or a number
+            for a threshold that is part of the claim itself (e.g. ``0``: "positive").
+        cells: the columns that name a cell (``seed`` never: seeds are aggregated).
+        where: only the rows whose columns equal these values.
+        bounds: the statistic's range, which its interval never leaves.
+        says: what the statistic means, in words, for the report.
+        gate: a control that must hold (every cell) for the claim to be decided at all.
+    """
+
+    claim: str
+    table: str
+    stat: str
+    op: str
+    threshold: str | float
+    cells: tuple[str, ...] = ()
+    where: Mapping[str, Any] = field(default_factory=dict)
+    bounds: tuple[float, float] = REAL
+    says: str = ""
+    gate: bool = False
+
+    def __post_init__(self):
+        if self.op not in OPS:
+            raise ValueError(f"Rule op must be one of {list(OPS)}, got {self.op!r}")
+        if "seed" in self.cells:
+            raise ValueError("Rule cells must not include 'seed': seeds are aggregated")
+        lo, hi = self.bounds
+        if not lo < hi:
+            raise ValueError(f"Rule bounds must be (low, high) with low < high, got {self.bounds}")
+
+    def limit(self, cfg: Any) -> float:
+        """The threshold's value under ``cfg``."""
+        if isinstance(self.threshold, str):
+            if not hasattr(cfg, self.threshold):
+                raise AttributeError(
+                    f"rule for {self.claim} names threshold {self.threshold!r}, which "
+                    f"{type(cfg).__name__} does not have"
+                )
+            return float(getattr(cfg, self.threshold))
+        return float(self.threshold)
+
+    def describe(self, cfg: Any) -> str:
+        """The rule in words, generated from the declaration and ``cfg``."""
+        name = self.threshold if isinstance(self.threshold, str) else ""
+        limit = f"{name} = {self.limit(cfg):g}" if name else f"{self.limit(cfg):g}"
+        where = ", ".join(f"{k} = {v}" for k, v in self.where.items())
+        per = f" per {', '.join(self.cells)}" if self.cells else ""
+        scope = f" ({where}{per})" if where else (f" ({per.strip()})" if per else "")
+        says = f" [{self.says}]" if self.says else ""
+        gate = "control: " if self.gate else ""
+        return f"{gate}{self.table}.{self.stat}{says}{scope} {self.op} {limit}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One graded cell: the rule, the cell's key, the statistic over ``n`` seeds (mean,
+    interval or ``None``), the per-seed values, and the outcome."""
+
+    rule: Rule
+    key: tuple
+    n: int
+    mean: float | None
+    interval: tuple[float, float] | None
+    values: tuple[float, ...]
+    outcome: str  # "holds" | "fails" | "undecided"
+
+    def label(self) -> str:
+        """``"variant=infomax(z): table.stat"``-style name of the cell."""
+        named = [*self.rule.where.items(), *zip(self.rule.cells, self.key, strict=True)]
+        key = ", ".join(f"{c}={v}" for c, v in named)
+        return f"{key + ': ' if key else ''}{self.rule.table}.{self.rule.stat}"
+
+
+def bounded_interval(
+    values: Sequence[float], bounds: tuple[float, float] = REAL
+) -> tuple[float | None, tuple[float, float] | None]:
+    """Mean and 95 % Student-t interval of the finite ``values``, the interval clipped
+    to ``bounds`` (``None`` for fewer than two values).
+
+    Examples:
+        >>> m, (lo, hi) = bounded_interval([0.99, 1.0, 0.98], UNIT)
+        >>> round(m, 2), hi
+        (0.99, 1.0)
+    """
+    mean, ci = interval95(values)
+    if ci is None:
+        return mean, None
+    return mean, (max(ci[0], bounds[0]), min(ci[1], bounds[1]))
+
+
+def _cells(rule: Rule, rows: list[dict]) -> dict[tuple, list[float]]:
+    missing = [c for c in (rule.stat, *rule.cells, *rule.where) if rows and c not in rows[0]]
+    if missing:
+        raise KeyError(f"rule for {rule.claim}: table {rule.table!r} has no column(s) {missing}")
+    groups: dict[tuple, list[float]] = {}
+    for row in rows:
+        if all(row.get(k) == v for k, v in rule.where.items()):
+            groups.setdefault(tuple(row[c] for c in rule.cells), []).append(row[rule.stat])
+    return groups
+
+
+def grade_cell(rule: Rule, key: tuple, values: list, limit: float, stochastic: bool) -> Cell:
+    """One cell: aggregate ``values`` (one per seed) and grade the interval against ``limit``."""
+    finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    test = OPS[rule.op]
+    mean, ci = bounded_interval(finite, rule.bounds)
+    if mean is None:
+        outcome = "undecided"
+    elif ci is None and not stochastic:
+        outcome = "holds" if test(mean, limit) else "fails"
+    elif ci is None:
+        outcome = "undecided"
+    elif test(ci[0], limit) and test(ci[1], limit):
+        outcome = "holds"
+    elif not test(ci[0], limit) and not test(ci[1], limit):
+        outcome = "fails"
+    else:
+        outcome = "undecided"
+    return Cell(rule, key, len(finite), mean, ci, tuple(finite), outcome)
+
+
+def verdict_of(outcomes: Sequence[str]) -> str:
+    """The claim's verdict from its cells' outcomes (see the module docstring).
+
+    Examples:
+        >>> verdict_of(["holds", "holds"]), verdict_of(["holds", "fails", "undecided"])
+        ('confirmed', 'partly')
+        >>> verdict_of(["fails", "fails"]), verdict_of(["holds", "undecided"])
+        ('refuted', 'open')
+    """
+    if not outcomes:
+        raise ValueError("verdict_of needs at least one cell")
+    holds, fails = outcomes.count("holds"), outcomes.count("fails")
+    if holds == len(outcomes):
+        return "confirmed"
+    if fails == len(outcomes):
+        return "refuted"
+    return "partly" if holds and fails else "open"
+
+
+def grade_claim(
+    claim: str, rules: Sequence[Rule], tables: Mapping[str, list[dict]], cfg: Any,
+    stochastic: bool = True,
+) -> tuple[str, list[Cell]]:  # fmt: skip
+    """``(verdict, graded cells)`` of one claim from its rules on ``tables``."""
+    cells = []
+    for rule in rules:
+        if rule.table not in tables:
+            raise KeyError(f"rule for {claim}: no table {rule.table!r}; have {sorted(tables)}")
+        limit = rule.limit(cfg)
+        for key, values in _cells(rule, tables[rule.table]).items():
+            cells.append(grade_cell(rule, key, values, limit, stochastic))
+    if not cells:
+        return "open", cells
+    gates = [c for c in cells if c.rule.gate]
+    if any(c.outcome != "holds" for c in gates):
+        return "open", cells
+    tested = [c.outcome for c in cells if not c.rule.gate]
+    return (verdict_of(tested) if tested else "open"), cells
+
+
+def _deciding(verdict: str, cells: list[Cell]) -> Cell | None:
+    """The cell whose statistic decided: the first failing gate, else the first cell
+    that did not hold (or, when all hold, the first)."""
+    tested = [c for c in cells if not c.rule.gate]
+    for c in [c for c in cells if c.rule.gate] + tested:
+        if c.outcome != "holds":
+            return c
+    return tested[0] if tested else (cells[0] if cells else None)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
+def describe_cell(c: Cell, limit: float) -> str:
+    """``"label 0.62 [0.55, 0.70] >= 0.5: holds (5 seeds)"``."""
+    ci = f" [{_fmt(c.interval[0])}, {_fmt(c.interval[1])}]" if c.interval else ""
+    return f"{c.label()} {_fmt(c.mean)}{ci} {c.rule.op} {limit:g}: {c.outcome} ({c.n} seeds)"
+
+
+def grade(
+    rules: Sequence[Rule], tables: Mapping[str, list[dict]], cfg: Any, stochastic: bool = True,
+) -> list[Verdict]:  # fmt: skip
+    """One :class:`Verdict` per claim of ``rules`` (in first-declared order), from
+    ``tables`` stacked over seeds (a ``seed`` column, or one seed's rows)."""
+    verdicts = []
+    for claim in dict.fromkeys(r.claim for r in rules):
+        mine = [r for r in rules if r.claim == claim]
+        verdict, cells = grade_claim(claim, mine, tables, cfg, stochastic)
+        seeds = sorted({row["seed"] for r in mine for row in tables[r.table] if "seed" in row})
+        per_seed = [
+            grade_claim(claim, mine, {n: [row for row in t if row.get("seed") == s]
+                                      for n, t in tables.items()}, cfg, stochastic=False)[0]
+            for s in seeds
+        ] if len(seeds) > 1 else []  # fmt: skip
+        top = _deciding(verdict, cells)
+        counts = {o: sum(c.outcome == o for c in cells if not c.rule.gate)
+                  for o in ("holds", "fails", "undecided")}  # fmt: skip
+        tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+        seeds_line = (f" Per seed (each graded alone, not voted on): {per_seed.count(verdict)} of "
+                      f"{len(per_seed)} seeds {verdict}." if per_seed else "")  # fmt: skip
+        evidence = (f"cells: {tally}. " if cells else "no cells measured. ") + "; ".join(
+            describe_cell(c, c.rule.limit(cfg)) for c in cells) + "." + seeds_line  # fmt: skip
+        verdicts.append(Verdict(
+            claim=claim,
+            verdict=verdict,
+            value=top.mean if top else None,
+            threshold="; ".join(r.describe(cfg) for r in mine) + f". {RULE_TEXT}",
+            evidence=evidence,
+            interval=top.interval if top else None,
+            seeds_agree=per_seed.count(verdict) if per_seed else None,
+            seeds_total=len(per_seed) or None,
+            per_seed=tuple(per_seed),
+        ))  # fmt: skip
+    return verdicts
+
+
+def cell_table(rules: Sequence[Rule], tables: Mapping[str, list[dict]], cfg: Any,
+               stochastic: bool = True) -> list[dict]:  # fmt: skip
+    """Every graded cell as a row (claim, cell, statistic, seeds, mean, interval,
+    threshold, outcome): the evidence table the report shows beside the verdicts."""
+    out = []
+    for claim in dict.fromkeys(r.claim for r in rules):
+        _, cells = grade_claim(claim, [r for r in rules if r.claim == claim], tables, cfg,
+                               stochastic)  # fmt: skip
+        for c in cells:
+            lo, hi = c.interval or (None, None)
+            out.append({"claim": claim, "cell": c.label(), "says": c.rule.says,
+                        "control": c.rule.gate, "seeds": c.n, "mean": c.mean, "lo": lo,
+                        "hi": hi, "test": f"{c.rule.op} {c.rule.limit(cfg):g}",
+                        "outcome": c.outcome})  # fmt: skip
+    return out

@@ -1,0 +1,162 @@
+"""The one grader: declared rules, bounded intervals over seeds, cells to a verdict."""
+
+import math
+from dataclasses import dataclass
+
+import pytest
+
+from implicit_em.experiments.rules import (
+    COUNT,
+    UNIT,
+    Rule,
+    bounded_interval,
+    cell_table,
+    grade,
+    verdict_of,
+)
+
+
+@dataclass
+class Cfg:
+    seed: int = 0
+    acc_min: float = 0.9
+    dead_max: float = 2.0
+
+
+ACC = Rule("C9", "probe", "acc", ">=", "acc_min", cells=("width",), bounds=UNIT)
+
+
+def rows(values_by_width: dict) -> list[dict]:
+    return [{"seed": s, "width": w, "acc": v}
+            for w, vals in values_by_width.items() for s, v in enumerate(vals)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "expected"),
+    [
+        (["holds"], "confirmed"),
+        (["holds", "holds"], "confirmed"),
+        (["fails", "fails"], "refuted"),
+        (["holds", "fails"], "partly"),
+        (["holds", "fails", "undecided"], "partly"),
+        (["holds", "undecided"], "open"),
+        (["fails", "undecided"], "open"),
+        (["undecided"], "open"),
+    ],
+)
+def test_verdict_of_gives_each_outcome(outcomes, expected):
+    assert verdict_of(outcomes) == expected
+
+
+def test_verdict_of_needs_cells():
+    with pytest.raises(ValueError, match="at least one cell"):
+        verdict_of([])
+
+
+def test_bounded_interval_is_the_t_interval_clipped_to_the_range():
+    from scipy.stats import t
+
+    xs = [0.99, 1.0, 0.995]
+    mean, (lo, hi) = bounded_interval(xs, UNIT)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / 2)
+    half = t.ppf(0.975, 2) * sd / math.sqrt(3)
+    assert mean == pytest.approx(sum(xs) / 3)
+    assert lo == pytest.approx(mean - half) and hi == 1.0 < mean + half
+    mean, (lo, hi) = bounded_interval([0.0, 1.0, 0.0], COUNT)
+    assert lo == 0.0 and hi > 1.0
+    assert bounded_interval([0.5], UNIT) == (0.5, None)
+    assert bounded_interval([], UNIT) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("by_width", "expected", "per_seed"),
+    [
+        ({64: [0.95, 0.96, 0.955], 2000: [0.97, 0.975, 0.98]}, "confirmed", 3),
+        ({64: [0.80, 0.81, 0.805], 2000: [0.70, 0.71, 0.72]}, "refuted", 3),
+        ({64: [0.80, 0.81, 0.805], 2000: [0.97, 0.975, 0.98]}, "partly", 3),
+        # straddles 0.9: undecided at 3 seeds, though 2 of 3 seeds pass alone
+        ({64: [0.85, 0.95, 0.92], 2000: [0.97, 0.975, 0.98]}, "open", 0),
+    ],
+)
+def test_grade_decides_on_intervals_not_votes(by_width, expected, per_seed):
+    (verdict,) = grade([ACC], {"probe": rows(by_width)}, Cfg())
+    assert verdict.verdict == expected
+    assert verdict.seeds_total == 3 and verdict.seeds_agree == per_seed
+    assert len(verdict.per_seed) == 3
+    lo, hi = verdict.interval
+    assert 0.0 <= lo <= verdict.value <= hi <= 1.0
+    assert "acc_min = 0.9" in verdict.threshold
+
+
+def test_the_key_number_is_the_cell_that_decided():
+    (verdict,) = grade([ACC], {"probe": rows({64: [0.95, 0.96, 0.955],
+                                              2000: [0.80, 0.81, 0.82]})}, Cfg())  # fmt: skip
+    assert verdict.verdict == "partly"
+    assert verdict.value == pytest.approx(0.81)  # the failing cell, not the first one
+
+
+def test_one_seed_decides_nothing_unless_deterministic():
+    table = {"probe": [{"width": 64, "acc": 0.95}]}
+    (stochastic,) = grade([ACC], table, Cfg())
+    (deterministic,) = grade([ACC], table, Cfg(), stochastic=False)
+    assert stochastic.verdict == "open" and deterministic.verdict == "confirmed"
+
+
+def test_threshold_lives_in_the_config():
+    table = {"probe": rows({64: [0.95, 0.96, 0.955]})}
+    assert grade([ACC], table, Cfg())[0].verdict == "confirmed"
+    assert grade([ACC], table, Cfg(acc_min=0.99))[0].verdict == "refuted"
+
+
+def test_graded_two_thresholds_give_confirmed_partly_refuted():
+    dead = {"table": "units", "stat": "dead", "bounds": COUNT}
+    rules = [Rule("C9", op="<", threshold=1.0, **dead),
+             Rule("C9", op="<", threshold="dead_max", **dead)]  # fmt: skip
+    for values, expected in [((0, 0, 0.1), "confirmed"), ((1.2, 1.3, 1.25), "partly"),
+                             ((5, 6, 7), "refuted")]:  # fmt: skip
+        table = {"units": [{"seed": s, "dead": v} for s, v in enumerate(values)]}
+        assert grade(rules, table, Cfg())[0].verdict == expected
+
+
+def test_gate_that_does_not_hold_leaves_the_claim_open():
+    gate = Rule("C9", "probe", "acc", ">=", 0.5, where={"width": 64}, gate=True, bounds=UNIT)
+    table = {"probe": rows({64: [0.1, 0.12, 0.11], 2000: [0.97, 0.975, 0.98]})}
+    assert grade([gate, ACC], table, Cfg())[0].verdict == "open"
+    table = {"probe": rows({64: [0.95, 0.955, 0.96], 2000: [0.97, 0.975, 0.98]})}
+    assert grade([gate, ACC], table, Cfg())[0].verdict == "confirmed"
+
+
+def test_cell_table_lists_every_graded_cell():
+    table = {"probe": rows({64: [0.80, 0.81, 0.805], 2000: [0.97, 0.975, 0.98]})}
+    cells = cell_table([ACC], table, Cfg())
+    assert [c["outcome"] for c in cells] == ["fails", "holds"]
+    assert cells[0]["cell"] == "width=64: probe.acc" and cells[0]["test"] == ">= 0.9"
+    assert all(0.0 <= c["lo"] <= c["mean"] <= c["hi"] <= 1.0 for c in cells)
+
+
+def test_bad_declarations_are_named():
+    with pytest.raises(ValueError, match="op must be one of"):
+        Rule("C9", "probe", "acc", "=>", 0.5)
+    with pytest.raises(ValueError, match="must not include 'seed'"):
+        Rule("C9", "probe", "acc", ">=", 0.5, cells=("seed",))
+    with pytest.raises(ValueError, match="low < high"):
+        Rule("C9", "probe", "acc", ">=", 0.5, bounds=(1.0, 0.0))
+    with pytest.raises(AttributeError, match="does not have"):
+        grade([Rule("C9", "probe", "acc", ">=", "nope")], {"probe": rows({64: [1.0]})}, Cfg())
+    with pytest.raises(KeyError, match="no column"):
+        grade([Rule("C9", "probe", "loss", ">=", 0.5)], {"probe": rows({64: [1.0]})}, Cfg())
+    with pytest.raises(KeyError, match="no table"):
+        grade([ACC], {"other": []}, Cfg())
+
+
+def test_an_experiment_checks_its_rules_against_claims_and_config():
+    from implicit_em.experiments.base import Experiment
+
+    def make(rule):
+        return Experiment("x", "x", ("C9",), Cfg, run=lambda c, o: {}, rules=(rule,))
+
+    assert make(ACC).rules == (ACC,)
+    with pytest.raises(TypeError, match="tests C18, not one of"):
+        make(Rule("C18", "probe", "acc", ">=", "acc_min"))
+    with pytest.raises(TypeError, match="'nope' is not a config field"):
+        make(Rule("C9", "probe", "acc", ">=", "nope"))
