@@ -34,7 +34,7 @@ from implicit_em.layers import ImplicitEMLayer
 
 LINEAR = {"distance": "linear", "weight_norm": True, "objective": "infomax",
           "output": "neg_log_softmin"}  # fmt: skip
-# label -> layer keyword arguments, plus the loop's: _epochs, _optimizer ("adam" | "em"),
+# label -> layer keyword arguments, plus the loop's: _epochs, _lr, _optimizer ("adam" | "em"),
 # _anneal (T from this value down to the layer's over the epochs), _depth, _widths (only
 # at these widths: the 2000-unit rows cost minutes each)
 GRID: dict[str, dict] = {
@@ -60,10 +60,12 @@ GRID: dict[str, dict] = {
     "optimiser EM-preconditioned, 5 epochs": {"_optimizer": "em"},
     "2 epochs": {"_epochs": 2},
     "20 epochs": {"_epochs": 20, "_widths": (64,)},
+    "Adam lr 3e-3": {"_lr": 3e-3},
+    "Adam lr 1e-2": {"_lr": 1e-2, "_widths": (64,)},
     "depth 2 (K-K)": {"_depth": 2},
 }
 WIDE = ("default", "input_norm sample", "temperature 0.5", "objective LSE only",
-        "output -log softmin", "2 epochs", "depth 2 (K-K)",
+        "output -log softmin", "2 epochs", "depth 2 (K-K)", "Adam lr 3e-3",
         "distance linear, unit rows, infomax, -log softmin (old best)")  # fmt: skip
 
 
@@ -93,7 +95,7 @@ def fit(layers: list[ImplicitEMLayer], x: torch.Tensor, setting: dict, seed: int
     for i, layer in enumerate(layers):
         torch.manual_seed(seed + i)
         g = torch.Generator().manual_seed(seed + i)
-        opt = torch.optim.Adam(layer.parameters(), lr=1e-3)
+        opt = torch.optim.Adam(layer.parameters(), lr=setting.get("_lr", 1e-3))
         t_end = float(layer.temperature.detach())
         layer.train()
         step = 0
@@ -116,8 +118,9 @@ def fit(layers: list[ImplicitEMLayer], x: torch.Tensor, setting: dict, seed: int
             h = torch.cat([layer(b) for b in h.split(4096)])
 
 
-def _other_widths(name: str, widths: list[int], source: str) -> dict | None:
-    """The committed table's rows at other widths (same data), kept beside the new ones."""
+def _kept_rows(name: str, ran: set[tuple[int, str]], source: str) -> dict | None:
+    """The committed table's rows that this run did not measure (same data), kept
+    beside the new ones: a run updates only the (width, setting) rows it runs."""
     import json
 
     import _common
@@ -128,7 +131,7 @@ def _other_widths(name: str, widths: list[int], source: str) -> dict | None:
     old = json.loads(path.read_text())
     if old["meta"].get("data") != source or not isinstance(old["meta"].get("seeds"), dict):
         return None
-    return {"meta": old["meta"], "rows": [r for r in old["rows"] if r["K"] not in widths]}
+    return {"meta": old["meta"], "rows": [r for r in old["rows"] if (r["K"], r["setting"]) not in ran]}
 
 
 def main(argv=None) -> list[dict]:
@@ -174,8 +177,10 @@ def main(argv=None) -> list[dict]:
             print(f"K={k} {label}: {rows[-1]['val_accuracy']:.4f} {accs}", flush=True)
     name = "iem_search" + ("-quick" if args.quick else "")
     seeds = {str(k): 1 if args.quick else args.seeds for k in widths}
-    kept = _other_widths(name, widths, source)  # a run at some widths updates only those
-    seeds = {**kept["meta"]["seeds"], **seeds} if kept else seeds
+    kept = _kept_rows(name, {(r["K"], r["setting"]) for r in rows}, source)
+    if kept:  # a width's seeds are those of its default row
+        redone = {str(r["K"]) for r in rows if r["setting"] == "default"}
+        seeds = {**kept["meta"]["seeds"], **{k: v for k, v in seeds.items() if k in redone}}
     meta = {"data": source, "probe": "linear_probe (standardised, C=1)", "seeds": seeds,
             "loop": "Adam lr 1e-3, batch 256, 5 epochs unless the row says"}  # fmt: skip
     report(name, (kept["rows"] if kept else []) + rows, meta)

@@ -31,9 +31,9 @@ def test_dead_units_experiment_small_run(tmp_path):
     assert runs["tanh"]["shifted_zero_derivative_float64"] == 0.0
     zero = {g["activation"]: g["zero"] for g in res["tables"]["zero_derivative_grid"]}
     assert zero == {"relu": "analytic", "tanh": "underflow"}
-    (v,) = res["verdicts"]
-    assert v.claim == "C9" and v.verdict in ("partly", "refuted")
-    assert set(res["metrics"]["parts"]) == {"die", "relu_stuck", "soft_recover"}
+    c9 = {r["activation"]: r for r in res["tables"]["c9"]}
+    assert c9["relu"]["analytic_zero"] == 1.0 and c9["tanh"]["analytic_zero"] == 0.0
+    assert "verdicts" not in res
 
 
 def test_zero_derivative_grid_tells_underflow_from_analytic_zero():
@@ -51,29 +51,32 @@ def test_zero_derivative_grid_tells_underflow_from_analytic_zero():
     assert grid["solu"]["zero"] == grid["grouped_solu"]["zero"] == "underflow"
 
 
-def test_decide_c9_gives_each_outcome():
-    from implicit_em.experiments.dead_units import decide_c9
+def _c9(rows, kinds):
+    from implicit_em.experiments import dead_units as exp
+    from implicit_em.experiments.rules import grade, stack
 
+    tables = stack([{"c9": exp.c9_table(rows, kinds)}] * 3, [0, 1, 2])
+    (verdict,) = grade(exp.RULES, tables, exp.Config())
+    return verdict.verdict, verdict.evidence
+
+
+def test_c9_rule_gives_each_outcome():
     kinds = {"relu": "analytic", "tanh": "underflow", "laplace": "analytic"}
     relu_dead = _c9_row("relu", dead=0.1, zero64=1.0, recovered=0.0)
     tanh_ok = _c9_row("tanh")
     # every part holds: ReLU alone dies, stays dead when forced off, tanh recovers
-    verdict, parts = decide_c9([relu_dead, tanh_ok], kinds)
-    assert verdict == "confirmed" and set(parts.values()) == {"confirmed"}
-    # a soft unit that also dies in ordinary training (SoLU starving) makes "die" partly
-    _, parts = decide_c9([relu_dead, _c9_row("tanh", dead=0.3)], kinds)
-    assert parts["die"] == "partly"
-    # ReLU never dies in ordinary training: that part is refuted, the claim partly
-    verdict, parts = decide_c9([_c9_row("relu", zero64=1.0, recovered=0.0), tanh_ok], kinds)
-    assert parts["die"] == "refuted" and verdict == "partly"
-    # a forced-off ReLU that comes back refutes "cannot recover"
-    _, parts = decide_c9([_c9_row("relu", dead=0.1, zero64=1.0, recovered=0.2), tanh_ok], kinds)
-    assert parts["relu_stuck"] == "refuted"
-    # an analytic zero among the soft ones (the Laplace plateau) makes the soft part partly
-    _, parts = decide_c9([relu_dead, tanh_ok, _c9_row("laplace", zero64=1.0)], kinds)
-    assert parts["soft_recover"] == "partly"
-    # no soft unit recovers: refuted, and every part refuted refutes the claim
-    bad = [_c9_row("relu", zero64=0.5, recovered=0.0), _c9_row("tanh", recovered=0.1)]
-    verdict, parts = decide_c9(bad, kinds)
-    assert parts["soft_recover"] == "refuted" and verdict == "refuted"
-    assert decide_c9([tanh_ok], kinds) == ("open", {})
+    assert _c9([relu_dead, tanh_ok], kinds)[0] == "confirmed"
+    # a soft unit that also dies in ordinary training (SoLU starving): partly
+    verdict, evidence = _c9([relu_dead, _c9_row("tanh", dead=0.3)], kinds)
+    assert verdict == "partly" and "c9.max_inactive_end 0.3 [0.3, 0.3] <= 0: fails" in evidence
+    # ReLU never dies in ordinary training: partly
+    assert _c9([_c9_row("relu", zero64=1.0, recovered=0.0), tanh_ok], kinds)[0] == "partly"
+    # a forced-off ReLU that comes back: partly
+    come_back = _c9_row("relu", dead=0.1, zero64=1.0, recovered=0.2)
+    assert _c9([come_back, tanh_ok], kinds)[0] == "partly"
+    # an analytic zero among the soft ones (the Laplace plateau): partly
+    assert _c9([relu_dead, tanh_ok, _c9_row("laplace", zero64=1.0)], kinds)[0] == "partly"
+    # nothing the claim says holds: refuted
+    bad = [_c9_row("relu", zero64=0.5, recovered=0.3),
+           _c9_row("tanh", dead=0.2, recovered=0.1)]  # fmt: skip
+    assert _c9(bad, {"relu": "underflow", "tanh": "analytic"})[0] == "refuted"

@@ -36,9 +36,9 @@ from ..activations import ACTIVATIONS, make_activation
 from ..data.dataset import Dataset
 from ..diagnostics import Monitor
 from ..training import train
-from .base import Experiment, Verdict, describe_image_data, image_dataset
+from .base import Experiment, describe_image_data, image_dataset
 from .config import bounded
-from .verdicts import combine_parts
+from .rules import UNIT, Rule
 
 STANDARD = {"relu": nn.ReLU, "tanh": nn.Tanh}
 SOFT_DERIVED = ("gate_silu", "laplace")
@@ -69,6 +69,7 @@ class Config:
     probe_size: int = 512
     monitor_every: int = 25
     recover_min: float = bounded(0.5, gt=0.0, max=1.0)  # C9: "recovers" = this share active
+    stuck_max: float = bounded(0.01, min=0.0, max=1.0)  # C9: "cannot recover" = at most this
 
 
 QUICK = {"epochs": 4, "recovery_epochs": 3, "datasets": ("digits",), "hidden": 64}
@@ -282,59 +283,52 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return summarise(rows, history, skipped, cfg, zero_derivative_grid(cfg.activations))
 
 
-def decide_c9(
-    rows: list[dict], zero: dict[str, str], recover_min: float = 0.5
-) -> tuple[str, dict[str, str]]:
-    """C9 in the seed's three parts, from one seed's :func:`one_run` rows and each
-    activation's kind of zero derivative (``zero``: :func:`zero_derivative_grid`'s
-    ``"none" | "underflow" | "analytic"``).
+def c9_table(rows: list[dict], zero: dict[str, str]) -> list[dict]:
+    """Per activation, over its runs (one seed): the largest inactive first-layer share at
+    the end of ordinary training, the smallest share of forced-off units with exactly
+    zero derivative in float64, the largest and mean share active after retraining, and
+    whether its zero derivative is analytic (``zero``: :func:`zero_derivative_grid`)."""
+    out = []
+    for act in dict.fromkeys(r["activation"] for r in rows):
+        mine = [r for r in rows if r["activation"] == act]
+        recovered = [r["recovered_fraction"] for r in mine]
+        out.append({
+            "activation": act,
+            "kind": "relu" if act == "relu" else "soft",
+            "max_inactive_end": max(r["inactive_layer1_end_of_training"] for r in mine),
+            "min_shifted_zero_f64": min(r["shifted_zero_derivative_float64"] for r in mine),
+            "max_recovered": max(recovered),
+            "mean_recovered": float(np.mean(recovered)),
+            "analytic_zero": float(zero.get(act) == "analytic"),
+        })  # fmt: skip
+    return out
 
-    * ``die``: units die in ordinary training. Confirmed iff ReLU ends some run with
-      inactive first-layer units and no other activation does; partly iff ReLU and
-      some other activation do; refuted iff ReLU never does.
-    * ``relu_stuck``: forced-off ReLU units cannot recover. Confirmed iff ReLU's zero is
-      analytic, every shifted ReLU unit gets exactly zero derivative in float64 and at
-      most 1 % are active after retraining; refuted otherwise.
-    * ``soft_recover``: soft units keep gradient and recover. An activation recovers
-      when, on average over its runs, at least ``recover_min`` of its shifted units
-      are active after retraining. Confirmed iff every non-ReLU activation recovers
-      and none has an analytic zero; refuted iff none recovers; partly otherwise.
 
-    Returns ``(verdict, parts)``: the parts combined by
-    :func:`implicit_em.experiments.verdicts.combine_parts`; ``open`` without ReLU
-    runs or without other runs.
-    """
-    relu = [r for r in rows if r["activation"] == "relu"]
-    soft = [r for r in rows if r["activation"] != "relu"]
-    if not relu or not soft:
-        return "open", {}
-    others_die = any(r["inactive_layer1_end_of_training"] > 0 for r in soft)
-    if not any(r["inactive_layer1_end_of_training"] > 0 for r in relu):
-        die = "refuted"
-    else:
-        die = "partly" if others_die else "confirmed"
-    stuck = zero.get("relu") == "analytic" and all(
-        r["shifted_zero_derivative_float64"] == 1.0 and r["recovered_fraction"] <= 0.01
-        for r in relu
-    )
-    by_act: dict[str, list[dict]] = {}
-    for r in soft:
-        by_act.setdefault(r["activation"], []).append(r)
-    recovers = {
-        a: np.mean([r["recovered_fraction"] for r in rs]) >= recover_min for a, rs in by_act.items()
-    }
-    if all(recovers.values()) and not any(zero.get(a) == "analytic" for a in by_act):
-        soft_recover = "confirmed"
-    elif not any(recovers.values()):
-        soft_recover = "refuted"
-    else:
-        soft_recover = "partly"
-    parts = {
-        "die": die,
-        "relu_stuck": "confirmed" if stuck else "refuted",
-        "soft_recover": soft_recover,
-    }
-    return combine_parts(list(parts.values())), parts
+def _rules() -> tuple[Rule, ...]:
+    relu, soft = {"where": {"kind": "relu"}}, {"where": {"kind": "soft"}, "cells": ("activation",)}
+    share = {"claim": "C9", "table": "c9", "bounds": UNIT}
+    return (
+        # units die in ordinary training: ReLU ends some run with inactive units, no soft one does
+        Rule(stat="max_inactive_end", op=">", threshold=0, says="inactive share, end of "
+             "training (largest run)", **share, **relu),
+        Rule(stat="max_inactive_end", op="<=", threshold=0, says="inactive share, end of "
+             "training (largest run)", **share, **soft),
+        # forced-off ReLU units cannot recover: analytic zero, exactly zero derivative, stay off
+        Rule(stat="analytic_zero", op=">=", threshold=1, says="zero derivative is analytic",
+             **share, **relu),
+        Rule(stat="min_shifted_zero_f64", op=">=", threshold=1, says="forced-off units with "
+             "exactly zero derivative in float64", **share, **relu),
+        Rule(stat="max_recovered", op="<=", threshold="stuck_max", says="forced-off units "
+             "active after retraining (largest run)", **share, **relu),
+        # soft units keep gradient and recover
+        Rule(stat="mean_recovered", op=">=", threshold="recover_min", says="forced-off units "
+             "active after retraining (mean over runs)", **share, **soft),
+        Rule(stat="analytic_zero", op="<=", threshold=0, says="zero derivative is analytic",
+             **share, **soft),
+    )  # fmt: skip
+
+
+RULES = _rules()
 
 
 def summarise(
@@ -344,75 +338,16 @@ def summarise(
     cfg: Config,
     grid: Sequence[dict] = (),
 ) -> dict:
-    """Tables, metrics and verdicts from the measured rows."""
+    """The measured tables, and the per-activation table the rules read."""
     zero = {g["activation"]: g["zero"] for g in grid}
-    verdict, parts = decide_c9(rows, zero, cfg.recover_min)
-
-    def share(act, key, agg=max):
-        vals = [r[key] for r in rows if r["activation"] == act]
-        return agg(vals) if vals else float("nan")
-
-    acts = list(dict.fromkeys(r["activation"] for r in rows))
-    soft = [a for a in acts if a != "relu"]
-    onset = {g["activation"]: g for g in grid}
-
-    def kind(k):
-        return (
-            ", ".join(
-                f"{a} (from z = {onset[a]['first_zero_float32']:g}"
-                + (
-                    ""
-                    if k == "analytic" or onset[a]["first_zero_float64"] is None
-                    else f"; float64 from {onset[a]['first_zero_float64']:g}"
-                )
-                + ")"
-                for a in acts
-                if zero.get(a) == k
-            )
-            or "none"
-        )
-
-    relu_recovered = share("relu", "recovered_fraction")
-    evidence = (
-        f"parts: {', '.join(f'{k} {v}' for k, v in parts.items())}. Ordinary training: "
-        "largest inactive first-layer share at the end, "
-        + ", ".join(f"{a} {share(a, 'inactive_layer1_end_of_training'):.0%}" for a in acts)
-        + f". Forced off (bias shift to z <= -{cfg.margin:g}): ReLU units get exactly zero "
-        f"derivative in float64 ({share('relu', 'shifted_zero_derivative_float64', min):.0%} "
-        f"of them at least) and at most {relu_recovered:.0%} are active after retraining; "
-        "mean share active after retraining: "
-        + ", ".join(
-            f"{a} {share(a, 'recovered_fraction', lambda v: float(np.mean(v))):.0%}" for a in soft
-        )
-        + f" (a soft unit recovers at >= {cfg.recover_min:.0%}). Exactly zero derivative in "
-        f"float32 and float64 alike (analytic): {kind('analytic')}; in float32 first "
-        f"(underflow, not the model): {kind('underflow')}"
-        + (f" (skipped datasets without files: {', '.join(skipped)})" if skipped else "")
-        + "."
-    )
     return {
-        "metrics": {
-            "relu_max_recovered": relu_recovered,
-            "parts": parts,
-            "skipped_datasets": skipped,
-        },
+        "metrics": {"skipped_datasets": skipped},
         "tables": {
+            "c9": c9_table(rows, zero),
             "runs": rows,
             "inactive_over_training": history,
             "zero_derivative_grid": list(grid),
         },
-        "verdicts": [
-            Verdict(
-                "C9",
-                verdict,
-                relu_recovered,
-                "three parts (units die in ordinary training; forced-off ReLU units get an "
-                "analytic zero derivative and <= 1% recover; soft units recover: >= "
-                f"{cfg.recover_min:.0%} of shifted units active after retraining, no analytic "
-                "zero) combined: agreeing parts give their verdict, else partly",
-                evidence,
-            )
-        ],
         "data": "; ".join(describe_image_data(n, cfg.mnist_train) for n in cfg.datasets),
         "summary": (
             "Inactive units during ordinary training, a recovery test after pushing half of "
@@ -473,4 +408,5 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     plot=plot,
+    rules=RULES,
 )

@@ -34,7 +34,8 @@ from ..data import load_dataset
 from ..diagnostics import em_structure
 from ..diagnostics.em_structure import EM, GATE, HARD, LINEAR, NORM
 from ..training import train
-from .base import Experiment, Verdict, describe_image_data
+from .base import Experiment, describe_image_data
+from .rules import COUNT, UNIT, Rule
 
 
 @dataclass
@@ -186,76 +187,37 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return summarise(map_rows, summary, cfg)
 
 
-def decide_c17(rows: list[dict]) -> tuple[str, dict]:
-    """C17 from map rows whose Jacobian form was measured (``em_behaviour`` not None).
-
-    Open unless both controls behave (the hidden softmax shows EM, the lookalike does
-    not): until then the criterion could not fail. Refuted iff some op without a
-    log-sum-exp (:func:`has_lse`) shows EM behaviour (EM outside LSE); partly iff some
-    op with one does not show it; confirmed iff EM behaviour and LSE coincide.
-    Returns the verdict and the mismatching ops.
-    """
+def c17_counts(rows: list[dict]) -> dict:
+    """From map rows whose Jacobian form was measured (``em_behaviour`` not None): whether
+    both controls behave (the hidden softmax shows EM, the lookalike does not), and the
+    ops that show EM behaviour without a log-sum-exp (:func:`has_lse`) and the reverse."""
     measured = [r for r in rows if r.get("em_behaviour") is not None]
     controls = {r["op"]: r["em_behaviour"] for r in measured if r["op"] in CONTROLS}
-    found = {
-        "controls": controls,
-        "controls_ok": controls == CONTROLS,
-        "em_without_lse": [f"{r['model']}:{r['op']}" for r in measured
-                           if r["em_behaviour"] and not has_lse(r)],
-        "lse_without_em": [f"{r['model']}:{r['op']}" for r in measured
-                           if has_lse(r) and not r["em_behaviour"]],
-    }  # fmt: skip
-    if not found["controls_ok"]:
-        return "open", found
-    if found["em_without_lse"]:
-        return "refuted", found
-    return ("partly" if found["lse_without_em"] else "confirmed"), found
+    em_only = [f"{r['model']}:{r['op']}" for r in measured if r["em_behaviour"] and not has_lse(r)]
+    lse_only = [f"{r['model']}:{r['op']}" for r in measured if has_lse(r) and not r["em_behaviour"]]
+    return {"controls_ok": float(controls == CONTROLS), "em_without_lse": len(em_only),
+            "lse_without_em": len(lse_only), "em_without_lse_ops": ", ".join(em_only),
+            "lse_without_em_ops": ", ".join(lse_only)}  # fmt: skip
+
+
+# C17: EM behaviour (judged from each op's measured Jacobian) shows exactly at the ops
+# that hold a log-sum-exp: no op without one shows it, and no op with one lacks it.
+# Open unless the controls behave: until then the criterion could not fail.
+_COUNT = {"claim": "C17", "table": "c17", "op": "<=", "threshold": 0, "bounds": COUNT}
+RULES = (
+    Rule("C17", "c17", "controls_ok", ">=", 1, bounds=UNIT, gate=True,
+         says="the hidden-softmax control shows EM and the lookalike does not"),
+    Rule(stat="em_without_lse", says="ops showing EM behaviour without an LSE", **_COUNT),
+    Rule(stat="lse_without_em", says="ops holding an LSE without EM behaviour", **_COUNT),
+)  # fmt: skip
 
 
 def summarise(map_rows: list[dict], summary: list[dict], cfg: Config) -> dict:
-    """Verdict for C17 from the measured maps."""
-    verdict, found = decide_c17(map_rows)
-    internal = [r for r in map_rows if r["name"] != "loss" and r["model"] != "controls"]
-    measured = [r for r in internal if r.get("em_behaviour") is not None]
-    by_form: dict[str, list[str]] = {}
-    for r in measured:
-        by_form.setdefault(r["jacobian_form"], [])
-        if r["op"] not in by_form[r["jacobian_form"]]:
-            by_form[r["jacobian_form"]].append(r["op"])
-    plain = [s for s in summary if s["model"] in ("relu_mlp", "tanh_mlp")]
-    evidence = (
-        f"Jacobian forms measured on {len(measured)} internal ops of the 4 trained models: "
-        + "; ".join(f"{form}: {', '.join(ops)}" for form, ops in sorted(by_form.items()))
-        + ". Controls (EM behaviour found / expected): "
-        + ", ".join(f"{op} {found['controls'].get(op)} / {want}" for op, want in CONTROLS.items())
-        + f". EM behaviour without an LSE: {', '.join(found['em_without_lse']) or 'none'}; "
-        f"an LSE without EM behaviour: {', '.join(found['lse_without_em']) or 'none'}. "
-        f"tanh shows EM inside each unit (two hypotheses, as C5 derives) with no coupling "
-        f"between units; the plain MLPs' loss heads are EM (cross-entropy)"
-        + ("" if all(s["em_at_head"] for s in plain) else " -- not found")
-        + "."
-    )
+    """The measured maps, and the counts the rules read."""
+    counts = c17_counts(map_rows)
     return {
-        "metrics": {
-            "em_without_lse": found["em_without_lse"],
-            "lse_without_em": found["lse_without_em"],
-            "controls_ok": found["controls_ok"],
-            "measured_ops": len(measured),
-        },
-        "tables": {"models": summary, "maps": map_rows},
-        "verdicts": [
-            Verdict(
-                "C17",
-                verdict,
-                float(len(found["em_without_lse"]) + len(found["lse_without_em"])),
-                "EM judged from each op's measured Jacobian (responsibility form across units, "
-                "two-hypothesis form inside a unit); confirmed iff it shows exactly at the ops "
-                "holding a log-sum-exp, refuted iff it shows at an op without one, partly iff "
-                "an LSE op lacks it; open unless a hidden-softmax control is found and a "
-                "lookalike is not",
-                evidence,
-            )
-        ],
+        "metrics": {"measured_ops": sum(r.get("em_behaviour") is not None for r in map_rows)},
+        "tables": {"models": summary, "maps": map_rows, "c17": [counts]},
         "data": describe_image_data("digits", 0) + " (standardised)",
         "summary": (
             "Four classifiers trained on digits (ReLU MLP, tanh MLP, a self-attention block, "
@@ -338,4 +300,5 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     plot=plot,
+    rules=RULES,
 )

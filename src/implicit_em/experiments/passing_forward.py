@@ -29,8 +29,9 @@ from torch import nn
 
 from ..activations import make_activation
 from ..training import train
-from .base import Experiment, Verdict, describe_image_data, image_tensors
+from .base import Experiment, describe_image_data, image_tensors
 from .config import bounded
+from .rules import Rule, contrast
 from .verdicts import over_seeds
 
 OUTPUTS = {
@@ -118,25 +119,30 @@ def one_fit(
     }
 
 
-def decide_c21(rows: list[dict], lost: float, works: float) -> tuple[str, dict]:
-    """C21's three parts, per dataset: (a) the responsibilities lose magnitude -- their
-    R² of ``||x||`` is >= ``lost`` below the raw distances'; (b) raw activations after
-    competition work -- SoLU's accuracy within ``works`` of ReLU's; (c) other
-    competitions work -- grouped softmax and LWTA within ``works`` of ReLU's. Confirmed
-    iff all parts hold on every dataset, refuted iff none holds anywhere, else partly.
-    Returns the verdict and the share of datasets where each part holds."""
-    parts: dict[str, list[bool]] = {"a": [], "b": [], "c": []}
-    for ds in dict.fromkeys(r["dataset"] for r in rows):
-        at = {r["output"]: r for r in rows if r["dataset"] == ds}
-        ref = at[REFERENCE]["accuracy"]
-        parts["a"].append(at[RESPONSIBILITIES]["r2_norm"] <= at[RAW]["r2_norm"] - lost)
-        parts["b"].append(at[COMPETITIVE[0]]["accuracy"] >= ref - works)
-        parts["c"].append(all(at[c]["accuracy"] >= ref - works for c in COMPETITIVE[1:]))
-    if not parts["a"]:
-        return "open", {}
-    held = [v for p in parts.values() for v in p]
-    verdict = "confirmed" if all(held) else "refuted" if not any(held) else "partly"
-    return verdict, {k: float(np.mean(v)) for k, v in parts.items()}
+def _rules() -> tuple[Rule, ...]:
+    per = {"cells": ("dataset",)}
+    # (a) the responsibilities lose magnitude: their R² of ||x|| is >= lost below the raw
+    # distances'; (b) the gated output z*softmax(z) works, and (c) grouped softmax and
+    # LWTA work: accuracy at most ``works`` below ReLU's. Each part on every dataset.
+    lost = Rule("C21", "below_raw", "r2_norm_below_ref", ">=", "lost",
+                where={"output": RESPONSIBILITIES}, says="R² of ||x||: raw distances minus "
+                "responsibilities", **per)  # fmt: skip
+    works = [Rule("C21", "below_relu", "accuracy_below_ref", "<=", "works", where={"output": c},
+                  bounds=(-1.0, 1.0), says="test accuracy: ReLU minus this output", **per)
+             for c in COMPETITIVE]  # fmt: skip
+    return (lost, *works)
+
+
+RULES = _rules()
+
+
+def tables(rows: list[dict]) -> dict:
+    """The measured rows and the contrasts the rules read (one seed)."""
+    return {
+        "outputs": rows,
+        "below_raw": contrast(rows, "output", RAW, ["r2_norm"], within=("dataset",)),
+        "below_relu": contrast(rows, "output", REFERENCE, ["accuracy"], within=("dataset",)),
+    }
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
@@ -159,34 +165,9 @@ def run(cfg: Config, out_dir: Path) -> dict:
         for name in OUTPUTS:
             row = one_fit(name, x, y, xt, yt, targets, cfg, cfg.seed, n_classes)
             rows.append({"dataset": ds_name, **row})
-    verdict, shares = decide_c21(rows, cfg.lost, cfg.works)
-    at = {(r["dataset"], r["output"]): r for r in rows}
-    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
-    evidence = "; ".join(
-        f"{d}: R² of ||x|| from r {at[d, RESPONSIBILITIES]['r2_norm']:.2f} vs z "
-        f"{at[d, RAW]['r2_norm']:.2f}; accuracy ReLU {at[d, REFERENCE]['accuracy']:.2%}, "
-        + ", ".join(f"{c.split(' (')[0]} {at[d, c]['accuracy']:.2%}" for c in COMPETITIVE)
-        + f", responsibilities {at[d, RESPONSIBILITIES]['accuracy']:.2%}"
-        for d in datasets
-    )
-    value = float(np.mean(list(shares.values()))) if shares else None
     return {
-        "metrics": {f"c21_part_{k}": v for k, v in shares.items()}
-        | {"skipped_datasets": ", ".join(skipped) or "none"},
-        "tables": {"outputs": rows},
-        "verdicts": [
-            Verdict(
-                "C21",
-                verdict,
-                value,
-                f"(a) the responsibilities lose magnitude: their R² of ||x|| >= {cfg.lost} below "
-                f"the raw distances'; (b) the gated output z*softmax(z) works: accuracy within "
-                f"{cfg.works:.0%} of ReLU's; (c) grouped softmax and LWTA work: the same. "
-                "Confirmed iff all hold on every dataset, refuted iff none anywhere, else "
-                "partly (value: the mean share of parts held)",
-                evidence + ".",
-            )
-        ],
+        "metrics": {"skipped_datasets": ", ".join(skipped) or "none"},
+        "tables": tables(rows),
         "data": "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
         + "; pixels in [0, 1]",
         "summary": (
@@ -213,4 +194,5 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     across_seeds=across_seeds,
+    rules=RULES,
 )

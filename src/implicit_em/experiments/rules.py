@@ -143,6 +143,40 @@ def bounded_interval(
     return mean, (max(ci[0], bounds[0]), min(ci[1], bounds[1]))
 
 
+def stack(per_seed: Sequence[Mapping[str, list[dict]]], seeds: Sequence[int]) -> dict:
+    """The tables of several seeds' results as one, each row with its ``seed`` (one
+    seed's tables are returned as they are)."""
+    if len(per_seed) == 1:
+        return dict(per_seed[0])
+    return {name: [{"seed": s, **row} for s, t in zip(seeds, per_seed, strict=True)
+                   for row in t.get(name, [])] for name in per_seed[0]}  # fmt: skip
+
+
+def contrast(
+    rows: Sequence[dict], column: str, reference: Any, stats: Sequence[str], within: Sequence[str] = (),
+) -> list[dict]:  # fmt: skip
+    """How far each row's ``stats`` are below the reference row's (reference minus row),
+    as ``{stat}_below_ref``: the reference
+    is the row whose ``column`` equals ``reference`` among the rows that share the
+    ``within`` columns (e.g. the same dataset). The derived table a comparative rule reads.
+
+    Examples:
+        >>> rows = [{"m": "ours", "acc": 0.93}, {"m": "ref", "acc": 0.90}]
+        >>> [round(r["acc_below_ref"], 2) for r in contrast(rows, "m", "ref", ["acc"])]
+        [-0.03, 0.0]
+    """
+    refs = {tuple(r[w] for w in within): r for r in rows if r[column] == reference}
+    out = []
+    for r in rows:
+        ref = refs.get(tuple(r[w] for w in within))
+        if ref is None:
+            where = {w: r[w] for w in within}
+            raise KeyError(f"contrast: no row with {column} = {reference!r} among {where}")
+        out.append({**{w: r[w] for w in within}, column: r[column],
+                    **{f"{s}_below_ref": ref[s] - r[s] for s in stats}})  # fmt: skip
+    return out
+
+
 def _cells(rule: Rule, rows: list[dict]) -> dict[tuple, list[float]]:
     missing = [c for c in (rule.stat, *rule.cells, *rule.where) if rows and c not in rows[0]]
     if missing:

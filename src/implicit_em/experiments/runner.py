@@ -40,7 +40,7 @@ from .._io import jsonable, read_json, write_csv, write_json
 from .base import Experiment, Verdict
 from .config import Override, build_config, check_overrides
 from .results import DamagedFileError, Figure, Result, read_results, read_run_meta, write_results
-from .rules import cell_table, grade
+from .rules import cell_table, grade, stack
 from .verdicts import combine_seeds
 
 QUICK_SEEDS = 2  # seeds per stochastic experiment at quick sizes (make run)
@@ -116,13 +116,7 @@ def _combine(exp: Experiment, cfg, seeds: list[int], runs: list[dict], indicativ
     ``verdict_cells``), or else combined claim by claim from each seed's own verdicts
     (:func:`implicit_em.experiments.verdicts.combine_seeds`); claims in ``indicative``
     marked so."""
-    tables = runs[0]["tables"]
-    if len(runs) > 1:
-        tables = {
-            name: [{"seed": s, **row} for s, r in zip(seeds, runs, strict=True)
-                   for row in r["tables"].get(name, [])]
-            for name in runs[0]["tables"]
-        }  # fmt: skip
+    tables = stack([r["tables"] for r in runs], seeds)
     if exp.rules:
         verdicts = grade(exp.rules, tables, cfg, exp.stochastic)
         tables = {**tables, "verdict_cells": cell_table(exp.rules, tables, cfg, exp.stochastic)}
