@@ -131,7 +131,8 @@ def _kept_rows(name: str, ran: set[tuple[int, str]], source: str) -> dict | None
     old = json.loads(path.read_text())
     if old["meta"].get("data") != source or not isinstance(old["meta"].get("seeds"), dict):
         return None
-    return {"meta": old["meta"], "rows": [r for r in old["rows"] if (r["K"], r["setting"]) not in ran]}
+    kept = [r for r in old["rows"] if (r["K"], r["setting"]) not in ran]
+    return {"meta": old["meta"], "rows": kept}
 
 
 def main(argv=None) -> list[dict]:

@@ -39,7 +39,7 @@ def test_collapse_experiment_small_run_and_pressure_tests(tmp_path):
     assert rows[("lse", "none")]["weight_norm_growth"] > 1.0  # the unbounded LSE loss
     # covariance objectives ignore the bias: a unit made dominant by its bias stays so
     assert rows[("infomax_gaussian", "dominant")]["unit0_back"] is False
-    assert {v.claim for v in res["verdicts"]} == {"C11", "C12"}
+    assert {r["variant"] for r in res["tables"]["claims"]} == set(exp.VARIANTS)
     # C12 judges InfoMax alone: a variant with an added regulariser does not count
     assert rows[("decorrelation+variance_hinge", "none")]["family"] == "infomax+regulariser"
     assert res["metrics"]["logdet_drop_weights_x10"] == pytest.approx(
@@ -64,26 +64,30 @@ def test_apply_pressure_collapses_unit_0():
         apply_pressure(layer, x, "squeeze")
 
 
-def test_decide_c11_and_c12_give_each_outcome():
-    from implicit_em.experiments.collapse import decide_c11, decide_c12
+def _graded(rows):
+    from implicit_em.experiments import collapse as exp
+    from implicit_em.experiments.rules import grade, stack
 
+    tables = stack([{"claims": exp.claim_table(rows)}] * 3, [0, 1, 2])
+    return {v.claim: v.verdict for v in grade(exp.RULES, tables, exp.Config())}
+
+
+def test_c11_and_c12_rules_give_each_outcome():
     collapsing = {"lse": (("blowup",), False)}
     # LSE blows up, every volume control holds up: confirmed; every InfoMax holds up
-    assert decide_c11(_collapse_rows(**collapsing)) == "confirmed"
-    assert decide_c12(_collapse_rows(**collapsing)) == "confirmed"
+    assert _graded(_collapse_rows(**collapsing)) == {"C11": "confirmed", "C12": "confirmed"}
     # no volume control holds up (one mode each): partly
     volume = ("lse+logdet(WW^T)", "lse+variance_hinge", "lse+balance_entropy")
     stuck = dict.fromkeys(volume, (("blowup",), True))
-    assert decide_c11(_collapse_rows(**collapsing, **stuck)) == "partly"
-    # LSE alone only starves some units: partly
-    assert decide_c11(_collapse_rows(lse=(("starved",), True))) == "partly"
-    # LSE alone shows no mode and recovers from both pressures: refuted
-    assert decide_c11(_collapse_rows()) == "refuted"
+    assert _graded(_collapse_rows(**collapsing, **stuck))["C11"] == "partly"
+    # LSE alone only starves some units: the premise fails, refuted
+    assert _graded(_collapse_rows(lse=(("starved",), True)))["C11"] == "refuted"
+    assert _graded(_collapse_rows())["C11"] == "refuted"
     infomax = ("infomax_gaussian", "infomax_correlation", "infomax_log_variance")
     # one InfoMax objective fails a pressure test: partly; all fail: refuted
-    assert decide_c12(_collapse_rows(infomax_gaussian=((), False))) == "partly"
-    assert decide_c12(_collapse_rows(**dict.fromkeys(infomax, ((), False)))) == "refuted"
+    assert _graded(_collapse_rows(infomax_gaussian=((), False)))["C12"] == "partly"
+    assert _graded(_collapse_rows(**dict.fromkeys(infomax, ((), False))))["C12"] == "refuted"
     # the regularised variant does not count for C12 either way
-    assert decide_c12(_collapse_rows(**{"decorrelation+variance_hinge": (("wta",), False)})) == (
-        "confirmed"
-    )
+    assert _graded(_collapse_rows(**{"decorrelation+variance_hinge": (("wta",), False)}))[
+        "C12"
+    ] == "confirmed"

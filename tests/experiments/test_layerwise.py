@@ -1,10 +1,9 @@
 """The layer-wise experiment (C16, C20) and its rules."""
 
-import pytest
 
 
 def _layer_rows(greedy, e2e, finetuned, probes=None):
-    """Rows for decide_c16/c20: mean |corr| per layer for three modes, probes optional."""
+    """Measured rows: mean |corr| per layer for three modes, probes optional."""
     rows = []
     for mode, corrs in (("greedy", greedy), ("end to end", e2e), ("greedy + fine-tune", finetuned)):
         for i, c in enumerate(corrs):
@@ -33,25 +32,29 @@ def test_layerwise_small_run(tmp_path):
         assert 0 < r["probe_accuracy"] <= 1 and r["layer"] in (1, 2)
     iem = [r for r in rows if r["kind"] == "implicit-EM"]
     assert all(0 <= r["usage_entropy"] <= 1 + 1e-9 for r in iem)
-    assert {v.claim for v in res["verdicts"]} == {"C16", "C20"}
+    assert {r["layer"] for r in res["tables"]["c16"]} == {1, 2} and len(res["tables"]["c20"]) == 1
     extra = exp.across_seeds(res["tables"], cfg)
     assert {g["goal"] for g in extra["goals"]} == {
         "greedy depth 2 beats depth 1", "fine-tuned within 0.5 points of end to end"}  # fmt: skip
 
 
-def test_decide_c16_and_c20_give_each_outcome():
-    from implicit_em.experiments.layerwise import decide_c16, decide_c20
+def _graded(rows):
+    from implicit_em.experiments import layerwise as exp
+    from implicit_em.experiments.rules import grade, stack
 
-    verdict, undone = decide_c16(_layer_rows([0.1, 0.2], [0.3, 0.4], [0.3, 0.3]))
-    assert verdict == "confirmed" and undone == pytest.approx((0.2 + 0.1) / (0.2 + 0.2))
-    assert decide_c16(_layer_rows([0.1, 0.5], [0.3, 0.4], [0.1, 0.5]))[0] == "partly"
-    assert decide_c16(_layer_rows([0.4, 0.5], [0.3, 0.4], [0.4, 0.5]))[0] == "refuted"
-    assert decide_c16([])[0] == "open"
+    tables = stack([exp.claim_tables(rows)] * 3, [0, 1, 2])
+    return {v.claim: v.verdict for v in grade(exp.RULES, tables, exp.Config())}
+
+
+def test_c16_and_c20_rules_give_each_outcome():
+    assert _graded(_layer_rows([0.1, 0.2], [0.3, 0.4], [0.3, 0.3]))["C16"] == "confirmed"
+    assert _graded(_layer_rows([0.1, 0.5], [0.3, 0.4], [0.1, 0.5]))["C16"] == "partly"
+    assert _graded(_layer_rows([0.4, 0.5], [0.3, 0.4], [0.4, 0.5]))["C16"] == "refuted"
 
     def c20(l1, l2, rand):
         probes = {("greedy", 1): l1, ("greedy", 2): l2, ("greedy, random layer 2", 2): rand}
-        return decide_c20(_layer_rows([0.1, 0.1], [0.1, 0.1], [0.1, 0.1], probes), 0.005)
+        return _graded(_layer_rows([0.1, 0.1], [0.1, 0.1], [0.1, 0.1], probes))["C20"]
 
-    assert c20(0.90, 0.92, 0.90) == ("confirmed", pytest.approx(0.02))
-    assert c20(0.90, 0.92, 0.93)[0] == "partly"
-    assert c20(0.92, 0.90, 0.93)[0] == "refuted"
+    assert c20(0.90, 0.92, 0.90) == "confirmed"
+    assert c20(0.90, 0.92, 0.93) == "partly"
+    assert c20(0.92, 0.90, 0.93) == "refuted"

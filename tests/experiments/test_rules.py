@@ -160,3 +160,16 @@ def test_an_experiment_checks_its_rules_against_claims_and_config():
         make(Rule("C18", "probe", "acc", ">=", "acc_min"))
     with pytest.raises(TypeError, match="'nope' is not a config field"):
         make(Rule("C9", "probe", "acc", ">=", "nope"))
+
+
+def test_a_failing_premise_refutes_and_an_undecided_one_leaves_it_open():
+    premise = Rule("C9", "probe", "acc", ">=", 0.5, where={"width": 64}, necessary=True,
+                   bounds=UNIT)  # fmt: skip
+    # the premise fails while the other cell holds: refuted, not partly
+    table = {"probe": rows({64: [0.1, 0.12, 0.11], 2000: [0.97, 0.975, 0.98]})}
+    (verdict,) = grade([premise, ACC], table, Cfg())
+    assert verdict.verdict == "refuted" and verdict.value == pytest.approx(0.11)
+    table = {"probe": rows({64: [0.2, 0.9, 0.6], 2000: [0.97, 0.975, 0.98]})}
+    assert grade([premise, ACC], table, Cfg())[0].verdict == "open"
+    with pytest.raises(ValueError, match="not both"):
+        Rule("C9", "probe", "acc", ">=", 0.5, gate=True, necessary=True)

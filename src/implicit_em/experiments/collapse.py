@@ -15,8 +15,6 @@ Note the trivial optimum of the LSE loss: with unconstrained ``z`` it is unbound
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +26,9 @@ from ..data import load_dataset
 from ..diagnostics import Monitor, responsibility_stats, unit_health
 from ..lse import lse_loss
 from ..training import train
-from .base import Experiment, Verdict, describe_image_data
+from .base import Experiment, describe_image_data
 from .config import bounded
+from .rules import UNIT, Rule
 
 VARIANTS = {
     # name: (family, loss(z, layer))
@@ -172,16 +171,7 @@ def run(cfg: Config, out_dir: Path) -> dict:
             if (name, pressure) == ("infomax_gaussian", "none"):
                 unbounded = logdet_under_scaling(layer, x)
     out = summarise(rows, history, cfg)
-    out["metrics"]["logdet_drop_weights_x10"] = unbounded
-    v = out["verdicts"][-1]
-    out["verdicts"][-1] = dataclasses.replace(
-        v,
-        evidence=v.evidence
-        + f" Is -log det Cov(z) bounded as the weights grow? No: scaling the trained "
-        f"infomax_gaussian layer's weights by 10 lowers it by {unbounded:.1f} "
-        f"(= 2 K ln 10 = {2 * cfg.units * math.log(10):.1f}), so only a weight constraint "
-        "(normalised rows), itself an added regulariser, keeps it bounded.",
-    )
+    out["metrics"]["logdet_drop_weights_x10"] = unbounded  # -log det Cov(z): unbounded below
     return out
 
 
@@ -219,88 +209,40 @@ def holds_up(rows: list[dict], variant: str) -> bool:
     )
 
 
-def decide_c11(rows: list[dict]) -> str:
-    """C11: softmax competition without volume control collapses.
-
-    Confirmed iff the LSE loss alone collapses from a fresh start (winner-take-all or
-    scale blow-up) and some volume control :func:`holds_up`; refuted iff the LSE loss
-    alone shows no collapse mode and brings unit 0 back after both pressures (nothing
-    collapses even when pushed); partly otherwise (only starved units, collapse only
-    under pressure, or no volume control prevents it).
-    """
-    lse = _by(rows)[("lse", "none")]
-    volume = sorted({r["variant"] for r in rows if r["family"] == "volume"})
-    if {"winner-take-all", "scale blow-up"} & set(modes(lse)) and any(
-        holds_up(rows, v) for v in volume
-    ):
-        return "confirmed"
-    if holds_up(rows, "lse"):
-        return "refuted"
-    return "partly"
+def claim_table(rows: list[dict]) -> list[dict]:
+    """Per variant (one seed): whether it collapses from a fresh start (winner-take-all
+    or scale blow-up) and whether it :func:`holds_up`; 1 or 0."""
+    by = _by(rows)
+    return [{"variant": v, "family": f,
+             "collapses": float(bool({"winner-take-all", "scale blow-up"}
+                                     & set(modes(by[(v, "none")])))),
+             "holds_up": float(holds_up(rows, v))}
+            for v, f in dict.fromkeys((r["variant"], r["family"]) for r in rows)]  # fmt: skip
 
 
-def decide_c12(rows: list[dict]) -> str:
-    """C12: every InfoMax objective alone :func:`holds_up` (confirmed), some (partly),
-    none (refuted)."""
-    infomax = sorted({r["variant"] for r in rows if r["family"] == "infomax"})
-    held = [v for v in infomax if holds_up(rows, v)]
-    return "confirmed" if len(held) == len(infomax) else ("partly" if held else "refuted")
+_HOLDS = {"table": "claims", "stat": "holds_up", "op": ">=", "threshold": 1, "bounds": UNIT,
+          "cells": ("variant",), "says": "no collapse mode, and unit 0 back from both pressures"}
+RULES = (
+    # C11: softmax competition without volume control collapses (the premise: LSE alone
+    # collapses from a fresh start), and every volume control holds up
+    Rule("C11", "claims", "collapses", ">=", 1, where={"variant": "lse"}, bounds=UNIT,
+         necessary=True, says="winner-take-all or scale blow-up from a fresh start"),
+    Rule("C11", where={"family": "volume"}, **_HOLDS),
+    # C12: every InfoMax objective alone holds up
+    Rule("C12", where={"family": "infomax"}, **_HOLDS),
+)  # fmt: skip
 
 
 def summarise(rows: list[dict], history: list[dict], cfg: Config) -> dict:
-    """Tables, metrics and verdicts from the measured rows."""
-    by = _by(rows)
-    lse = by[("lse", "none")]
-    volume = list(dict.fromkeys(r["variant"] for r in rows if r["family"] == "volume"))
-    infomax = list(dict.fromkeys(r["variant"] for r in rows if r["family"] == "infomax"))
-
-    def text(v):
-        fresh = ", ".join(modes(by[(v, "none")])) or "no collapse"
-        back = ", ".join(
-            f"{p}: unit 0 {'back' if by[(v, p)]['unit0_back'] else 'not back'}"
-            for p in PRESSURES
-            if p != "none"
-        )
-        return f"{v}: {fresh} ({back})"
-
+    """The measured rows, and the per-variant table the rules read."""
+    lse = _by(rows)[("lse", "none")]
     return {
         "metrics": {
             "lse_max_mean_responsibility": lse["max_mean_responsibility"],
             "lse_weight_norm_growth": lse["weight_norm_growth"],
             "lse_starved_units": lse["starved_units"],
         },
-        "tables": {"variants": rows, "history": history},
-        "verdicts": [
-            Verdict(
-                "C11",
-                decide_c11(rows),
-                lse["weight_norm_growth"],
-                f"modes, each on its own: winner-take-all (max mean responsibility > "
-                f"{cfg.wta_threshold}), scale blow-up (weight norm or |z| x"
-                f"{cfg.blowup_factor:g}), starved units (usage < 0.1/K), dead units; "
-                "pressure tests: unit 0 made dominant by its bias, or its weights shrunk to ~0. "
-                "Confirmed iff LSE alone collapses (winner-take-all or blow-up) and some "
-                "volume control shows no mode and brings unit 0 back from both pressures; "
-                "refuted iff LSE alone does that itself; else partly (value: LSE's weight "
-                "norm growth)",
-                f"LSE alone: {text('lse')}, max mean responsibility "
-                f"{lse['max_mean_responsibility']:.2f}, weight norm x"
-                f"{lse['weight_norm_growth']:.1f}, scale x{lse['scale_growth']:.1f}, "
-                f"{lse['starved_units']:.0f} of {cfg.units} units starved. Volume controls: "
-                + "; ".join(text(v) for v in volume)
-                + ".",
-            ),
-            Verdict(
-                "C12",
-                decide_c12(rows),
-                sum(holds_up(rows, v) for v in infomax) / len(infomax),
-                "confirmed iff every InfoMax objective alone shows no collapse mode "
-                "(winner-take-all, blow-up, starved or dead units) and brings unit 0 back "
-                "from both pressures; partly iff some do; refuted iff none (value: the share "
-                "that do)",
-                "; ".join(text(v) for v in infomax) + ".",
-            ),
-        ],
+        "tables": {"variants": rows, "claims": claim_table(rows), "history": history},
         "data": describe_image_data("digits", 0) + " (standardised)",
         "summary": (
             "A softmax prototype layer on digits under the LSE loss, LSE plus volume controls, "
@@ -345,4 +287,5 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     plot=plot,
+    rules=RULES,
 )

@@ -17,6 +17,8 @@ in one place). :func:`grade` does the rest, the same way for every claim:
    all fail -> refuted; some hold and some fail -> partly; otherwise (any cell
    undecided and the rest agreeing) -> open. A ``gate`` rule is a control that must hold
    for the measurement to mean anything: unless every gate cell holds, the claim is open.
+   A ``necessary`` rule is the claim's premise: a failing cell refutes the claim, an
+   undecided one leaves it open.
 
 A graded rule "value < a confirmed, < b partly" is two rules on the same statistic (both
 hold, one holds, none holds). The per-seed verdicts (each seed's cells graded on their
@@ -61,6 +63,7 @@ class Rule:
         bounds: the statistic's range, which its interval never leaves.
         says: what the statistic means, in words, for the report.
         gate: a control that must hold (every cell) for the claim to be decided at all.
+        necessary: the claim's premise: any failing cell refutes the claim.
     """
 
     claim: str
@@ -73,6 +76,7 @@ class Rule:
     bounds: tuple[float, float] = REAL
     says: str = ""
     gate: bool = False
+    necessary: bool = False
 
     def __post_init__(self):
         if self.op not in OPS:
@@ -82,6 +86,8 @@ class Rule:
         lo, hi = self.bounds
         if not lo < hi:
             raise ValueError(f"Rule bounds must be (low, high) with low < high, got {self.bounds}")
+        if self.gate and self.necessary:
+            raise ValueError("a Rule is a gate (control) or necessary (premise), not both")
 
     def limit(self, cfg: Any) -> float:
         """The threshold's value under ``cfg``."""
@@ -102,7 +108,7 @@ class Rule:
         per = f" per {', '.join(self.cells)}" if self.cells else ""
         scope = f" ({where}{per})" if where else (f" ({per.strip()})" if per else "")
         says = f" [{self.says}]" if self.says else ""
-        gate = "control: " if self.gate else ""
+        gate = "control: " if self.gate else "necessary: " if self.necessary else ""
         return f"{gate}{self.table}.{self.stat}{says}{scope} {self.op} {limit}"
 
 
@@ -153,12 +159,14 @@ def stack(per_seed: Sequence[Mapping[str, list[dict]]], seeds: Sequence[int]) ->
 
 
 def contrast(
-    rows: Sequence[dict], column: str, reference: Any, stats: Sequence[str], within: Sequence[str] = (),
+    rows: Sequence[dict], column: str, reference: Any, stats: Sequence[str],
+    within: Sequence[str] = (),
 ) -> list[dict]:  # fmt: skip
     """How far each row's ``stats`` are below the reference row's (reference minus row),
     as ``{stat}_below_ref``: the reference
     is the row whose ``column`` equals ``reference`` among the rows that share the
-    ``within`` columns (e.g. the same dataset). The derived table a comparative rule reads.
+    ``within`` columns (e.g. the same dataset); ``None`` where either value is missing.
+    The derived table a comparative rule reads.
 
     Examples:
         >>> rows = [{"m": "ours", "acc": 0.93}, {"m": "ref", "acc": 0.90}]
@@ -173,7 +181,8 @@ def contrast(
             where = {w: r[w] for w in within}
             raise KeyError(f"contrast: no row with {column} = {reference!r} among {where}")
         out.append({**{w: r[w] for w in within}, column: r[column],
-                    **{f"{s}_below_ref": ref[s] - r[s] for s in stats}})  # fmt: skip
+                    **{f"{s}_below_ref": None if None in (ref[s], r[s]) else ref[s] - r[s]
+                       for s in stats}})  # fmt: skip
     return out
 
 
@@ -244,18 +253,21 @@ def grade_claim(
     gates = [c for c in cells if c.rule.gate]
     if any(c.outcome != "holds" for c in gates):
         return "open", cells
+    premise = [c.outcome for c in cells if c.rule.necessary]
+    if "fails" in premise:
+        return "refuted", cells
+    if "undecided" in premise:
+        return "open", cells
     tested = [c.outcome for c in cells if not c.rule.gate]
     return (verdict_of(tested) if tested else "open"), cells
 
 
-def _deciding(verdict: str, cells: list[Cell]) -> Cell | None:
-    """The cell whose statistic decided: the first failing gate, else the first cell
-    that did not hold (or, when all hold, the first)."""
+def _deciding(cells: list[Cell]) -> Cell | None:
+    """The cell whose statistic decided: the first gate, then premise, then other cell
+    that did not hold (or, when all hold, the first tested cell)."""
+    order = sorted(cells, key=lambda c: (not c.rule.gate, not c.rule.necessary))
     tested = [c for c in cells if not c.rule.gate]
-    for c in [c for c in cells if c.rule.gate] + tested:
-        if c.outcome != "holds":
-            return c
-    return tested[0] if tested else (cells[0] if cells else None)
+    return next((c for c in order if c.outcome != "holds"), tested[0] if tested else None)
 
 
 def _fmt(x: float | None) -> str:
@@ -283,7 +295,7 @@ def grade(
                                       for n, t in tables.items()}, cfg, stochastic=False)[0]
             for s in seeds
         ] if len(seeds) > 1 else []  # fmt: skip
-        top = _deciding(verdict, cells)
+        top = _deciding(cells)
         counts = {o: sum(c.outcome == o for c in cells if not c.rule.gate)
                   for o in ("holds", "fails", "undecided")}  # fmt: skip
         tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
