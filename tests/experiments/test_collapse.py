@@ -88,6 +88,7 @@ def test_c11_and_c12_rules_give_each_outcome():
     assert _graded(_collapse_rows(infomax_gaussian=((), False)))["C12"] == "partly"
     assert _graded(_collapse_rows(**dict.fromkeys(infomax, ((), False))))["C12"] == "refuted"
     # the regularised variant does not count for C12 either way
-    assert _graded(_collapse_rows(**{"decorrelation+variance_hinge": (("wta",), False)}))[
-        "C12"
-    ] == "confirmed"
+    assert (
+        _graded(_collapse_rows(**{"decorrelation+variance_hinge": (("wta",), False)}))["C12"]
+        == "confirmed"
+    )

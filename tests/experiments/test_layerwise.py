@@ -1,7 +1,6 @@
 """The layer-wise experiment (C16, C20) and its rules."""
 
 
-
 def _layer_rows(greedy, e2e, finetuned, probes=None):
     """Measured rows: mean |corr| per layer for three modes, probes optional."""
     rows = []

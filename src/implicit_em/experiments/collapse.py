@@ -220,8 +220,15 @@ def claim_table(rows: list[dict]) -> list[dict]:
             for v, f in dict.fromkeys((r["variant"], r["family"]) for r in rows)]  # fmt: skip
 
 
-_HOLDS = {"table": "claims", "stat": "holds_up", "op": ">=", "threshold": 1, "bounds": UNIT,
-          "cells": ("variant",), "says": "no collapse mode, and unit 0 back from both pressures"}
+_HOLDS = {
+    "table": "claims",
+    "stat": "holds_up",
+    "op": ">=",
+    "threshold": 1,
+    "bounds": UNIT,
+    "cells": ("variant",),
+    "says": "no collapse mode, and unit 0 back from both pressures",
+}
 RULES = (
     # C11: softmax competition without volume control collapses (the premise: LSE alone
     # collapses from a fresh start), and every volume control holds up

@@ -216,8 +216,13 @@ def claim_tables(rows: list[dict]) -> dict:
         e2e = _at(rows, kind="implicit-EM", mode="end to end", dataset=r["dataset"],
                   layer=r["layer"])  # fmt: skip
         if e2e and None not in (r["mean_abs_corr"], e2e[0]["mean_abs_corr"]):
-            c16.append({"dataset": r["dataset"], "layer": r["layer"],
-                        "corr_below_end_to_end": e2e[0]["mean_abs_corr"] - r["mean_abs_corr"]})
+            c16.append(
+                {
+                    "dataset": r["dataset"],
+                    "layer": r["layer"],
+                    "corr_below_end_to_end": e2e[0]["mean_abs_corr"] - r["mean_abs_corr"],
+                }
+            )
     for ds in dict.fromkeys(r["dataset"] for r in rows):
         greedy = {r["layer"]: r for r in _at(rows, kind="implicit-EM", mode="greedy", dataset=ds)}
         rand = _at(rows, kind="implicit-EM", mode="greedy, random layer 2", dataset=ds)
