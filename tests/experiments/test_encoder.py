@@ -14,7 +14,7 @@ def test_encoder_experiment_small_run_and_summary_over_seeds(tmp_path):
     assert by[exp.ENCODER]["n_parameters"] == 16 * 65
     assert by[exp.SAE]["n_parameters"] == 2 * 16 * 64 + 16 + 64
     assert 0 <= by[exp.ENCODER]["l0"] <= 16 and 0 < by[exp.ENCODER]["probe_accuracy"] <= 1
-    assert res["verdicts"][0].claim == "C11"
+    assert [r["dataset"] for r in res["tables"]["c11"]] == ["digits"] and "verdicts" not in res
     assert res["tables"]["published"][0]["probe_accuracy"] == 0.9343
     # two seeds stacked: mean and 95 % interval per variant, and the comparison
     stacked = {"fits": [{"seed": s, **r} for s in (0, 1) for r in fits]}
@@ -29,11 +29,18 @@ def test_encoder_experiment_small_run_and_summary_over_seeds(tmp_path):
     assert row["dataset"] == "digits" and "intervals" in row["outcome"]
 
 
-def test_decide_c11_encoder_gives_each_outcome():
-    from implicit_em.experiments.encoder import decide_c11_encoder
+def _c11(shares):
+    from implicit_em.experiments import encoder as exp
+    from implicit_em.experiments.rules import grade, stack
 
-    assert decide_c11_encoder({"a": (1.0, 0.0), "b": (0.95, 0.05)}, 0.9) == "confirmed"
-    assert decide_c11_encoder({"a": (1.0, 0.5)}, 0.9) == "partly"  # the control fails too
-    assert decide_c11_encoder({"a": (1.0, 0.0), "b": (0.5, 0.0)}, 0.9) == "partly"
-    assert decide_c11_encoder({"a": (0.05, 0.0), "b": (0.0, 0.0)}, 0.9) == "refuted"
-    assert decide_c11_encoder({}, 0.9) == "open"
+    rows = [{"dataset": d, "lse_alone_silent_share": a, "full_silent_share": f}
+            for d, (a, f) in shares.items()]  # fmt: skip
+    tables = stack([{"c11": rows}] * 3, [0, 1, 2])
+    return grade(exp.RULES, tables, exp.Config())[0].verdict
+
+
+def test_c11_encoder_rule_gives_each_outcome():
+    assert _c11({"a": (1.0, 0.0), "b": (0.95, 0.05)}) == "confirmed"
+    assert _c11({"a": (1.0, 0.5)}) == "partly"  # the control fails too
+    assert _c11({"a": (1.0, 0.0), "b": (0.5, 0.0)}) == "refuted"  # no collapse on b
+    assert _c11({"a": (0.05, 0.0), "b": (0.0, 0.0)}) == "refuted"

@@ -17,31 +17,37 @@ def test_amari_distance_and_ica_verdict_rule(tmp_path):
     methods = {r["method"] for r in res["tables"]["amari"]}
     assert "FastICA (scikit-learn)" in methods and "pairwise_hsic" in methods
     rows = [dict(r) for r in res["tables"]["amari"]]
-    for r in rows:  # second-order objectives as good as FastICA: the proxy suffices
-        if r["method"] in ("gaussian_infomax", "decorrelation+hinge"):
+    for r in rows:  # second-order objectives and HSIC as good as FastICA: confirmed
+        if r["method"] in ("gaussian_infomax", "decorrelation+hinge", "pairwise_hsic"):
             r["amari"] = 0.01
         if r["method"].startswith("FastICA"):
             r["amari"] = 0.01
-    assert ica.summarise(rows, cfg)["verdicts"][0].verdict == "confirmed"
+    assert _graded(ica.summarise(rows, cfg)["tables"]) == "confirmed"
     for r in rows:  # the proxy fails; HSIC separates: partly; HSIC fails too: refuted
         if r["method"] in ("gaussian_infomax", "decorrelation+hinge"):
             r["amari"] = 0.3
         if r["method"] == "pairwise_hsic":
             r["amari"] = 0.015
-    assert ica.summarise(rows, cfg)["verdicts"][0].verdict == "partly"
+    assert _graded(ica.summarise(rows, cfg)["tables"]) == "partly"
     for r in rows:
         if r["method"] == "pairwise_hsic":
             r["amari"] = 0.3
-    assert ica.summarise(rows, cfg)["verdicts"][0].verdict == "refuted"
+    assert _graded(ica.summarise(rows, cfg)["tables"]) == "refuted"
 
 
-def test_decide_c14_separation_counts_every_number_of_sources():
-    from implicit_em.experiments.ica import decide_c14_separation
+def _graded(tables, seeds=3):
+    from implicit_em.experiments import ica
+    from implicit_em.experiments.rules import grade, stack
 
-    def row(second, hsic, fast=0.01):
-        return {"fastica": fast, "hsic_amari": hsic, "second_order_best_amari": second}
+    return grade(ica.RULES, stack([tables] * seeds, list(range(seeds))), ica.Config())[0].verdict
 
-    assert decide_c14_separation([row(0.015, 0.3), row(0.02, 0.3)], 2.0) == "confirmed"
-    assert decide_c14_separation([row(0.3, 0.015), row(0.3, 0.04)], 2.0) == "partly"
+
+def test_c14_separation_rule_counts_every_number_of_sources():
+    def row(sources, second, hsic, fast=0.01):
+        return {"sources": sources, "second_order_over_fastica": second / fast,
+                "hsic_over_fastica": hsic / fast}  # fmt: skip
+
+    assert _graded({"summary": [row(4, 0.015, 0.015), row(8, 0.02, 0.01)]}) == "confirmed"
+    assert _graded({"summary": [row(4, 0.3, 0.015), row(8, 0.3, 0.02)]}) == "partly"
     # HSIC separates 4 sources but not 8: the 8-source failure counts
-    assert decide_c14_separation([row(0.3, 0.015), row(0.3, 0.2)], 2.0) == "refuted"
+    assert _graded({"summary": [row(4, 0.3, 0.3), row(8, 0.3, 0.2)]}) == "refuted"

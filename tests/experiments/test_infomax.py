@@ -18,50 +18,55 @@ def _feature_rows(ds="digits", k=8, infomax=(0.9, 0.05, 0.1), pca=(0.9, 0.2)):
     return rows
 
 
-def test_decide_c13_gives_each_outcome():
-    from implicit_em.experiments.infomax import c13_cells, decide_c13
+def _graded(tables):
+    from implicit_em.experiments import infomax as exp
+    from implicit_em.experiments.rules import grade, stack
+
+    rules = [r for r in exp.RULES if r.table in tables]
+    return grade(rules, stack([tables] * 3, [0, 1, 2]), exp.Config())[0].verdict
+
+
+def test_c13_rule_gives_each_outcome():
+    from implicit_em.experiments.infomax import c13_cells
 
     def verdict(rows, d=64):
-        return decide_c13(c13_cells(rows, {"digits": d, "mnist": 784}, 0.1))
+        return _graded({"c13_cells": c13_cells(rows, {"digits": d, "mnist": 784}, 0.1)})
 
     assert verdict(_feature_rows(infomax=(0.92, 0.05, 0.1))) == "confirmed"  # beats PCA
     assert verdict(_feature_rows(infomax=(0.90, 0.05, 0.1))) == "partly"  # ties PCA
-    # more non-linear dependence than PCA in one cell of two: partly; in every cell: refuted
-    tangled = _feature_rows(infomax=(0.92, 0.05, 0.5))
-    assert verdict(tangled + _feature_rows(ds="mnist", infomax=(0.92, 0.05, 0.1))) == "partly"
-    assert verdict(tangled) == "refuted"
-    assert verdict(_feature_rows(infomax=(0.85, 0.05, 0.1))) == "refuted"  # 5 points down
-    assert verdict(_feature_rows(infomax=(0.95, 0.4, 0.1))) == "refuted"  # correlated
+    # more non-linear dependence than PCA (so redundant) and below PCA: partly (no dead
+    # unit); with dead units as well: refuted
+    assert verdict(_feature_rows(infomax=(0.85, 0.05, 0.5))) == "partly"
+    dead = [dict(r, dead_units=2) for r in _feature_rows(infomax=(0.85, 0.4, 0.5))]
+    assert verdict(dead) == "refuted"
     # K > D: unreachable, neither passed nor failed; only such cells: open
     wide = _feature_rows(k=128, infomax=(0.95, 0.5, 0.9))
     cells = c13_cells(wide, {"digits": 64}, 0.1)
-    assert cells[0]["unreachable"] and decide_c13(cells) == "open"
+    assert cells[0]["unreachable"] and _graded({"c13_cells": cells}) == "open"
     both = _feature_rows(infomax=(0.92, 0.05, 0.1)) + wide
     assert verdict(both) == "confirmed"
 
 
-def test_decide_c14_detection_in_the_seeds_words():
-    from implicit_em.experiments.infomax import decide_c14_detection
+def test_c14_detection_rule_in_the_seeds_words():
+    from implicit_em.experiments.infomax import c14_detection
 
     cases = ("linear", "quadratic", "absolute", "circle", "heteroscedastic")
 
-    def pairs(proxy, hsic, null_hsic=0.5):
+    def verdict(proxy, hsic, null_hsic=0.5):
         out = [{"case": "independent", "gaussian_p": 0.5, "hsic_p": null_hsic}]
         out += [
             {"case": c, "gaussian_p": 0.0 if c in proxy else 0.5,
              "hsic_p": 0.0 if c in hsic else 0.5}
             for c in cases
         ]  # fmt: skip
-        return out
+        return _graded({"c14_detection": [c14_detection(out, 0.05)]})
 
-    assert decide_c14_detection(pairs(cases[:3], cases), 0.05)[0] == "confirmed"
-    verdict, found = decide_c14_detection(pairs(cases[:1], cases), 0.05)
-    assert verdict == "partly" and found["hsic_more_thorough"]
-    assert not found["proxy_catches_most"]
+    assert verdict(cases[:3], cases) == "confirmed"
+    assert verdict(cases[:1], cases) == "partly"  # HSIC more thorough, the proxy not most
     # HSIC flags the independent pair: not thorough, just trigger-happy
-    assert decide_c14_detection(pairs(cases[:1], cases, null_hsic=0.0), 0.05)[0] == "refuted"
+    assert verdict(cases[:1], cases, null_hsic=0.0) == "refuted"
     # HSIC misses one the proxy catches: not more thorough
-    assert decide_c14_detection(pairs(cases[:1], cases[1:]), 0.05)[0] == "refuted"
+    assert verdict(cases[:1], cases[1:]) == "refuted"
 
 
 def test_infomax_experiment_small_run_and_verdict_rules(tmp_path):
@@ -83,6 +88,6 @@ def test_infomax_experiment_small_run_and_verdict_rules(tmp_path):
     pairs = {p["case"]: p for p in res["tables"]["dependence"]}
     assert pairs["circle"]["hsic_p"] < 0.05 < pairs["circle"]["gaussian_p"]  # corr misses it
     assert [c["K"] for c in res["tables"]["c13_cells"]] == [8]
-    assert {v.claim for v in res["verdicts"]} == {"C13", "C14"}
+    assert 0 <= res["tables"]["c14_detection"][0]["proxy_share"] <= 1 and "verdicts" not in res
     with pytest.raises(ValueError, match="permutations"):
         exp.run(exp.Config(permutations=10, alpha=0.01), tmp_path)

@@ -37,8 +37,9 @@ from ..diagnostics import (
     linear_probe,
     responsibility_stats,
 )
-from .base import Experiment, Verdict, describe_image_data, image_tensors
+from .base import Experiment, describe_image_data, image_tensors
 from .config import bounded
+from .rules import UNIT, Rule
 from .verdicts import over_seeds, separated
 
 ENCODER = "LSE + var + TC (encoder)"
@@ -88,6 +89,7 @@ class Config:
     dead_variance: float = bounded(0.01, min=0.0)  # the author's dead-unit threshold
     silent: float = bounded(0.01, gt=0.0, max=1.0)  # silent: active on fewer inputs than this
     collapsed: float = bounded(0.9, gt=0.5, max=1.0)  # C11: share of units silent
+    spared: float = bounded(0.1, min=0.0, lt=0.5)  # C11: at most this share silent
 
 
 QUICK = {"epochs": 25, "mnist_train": 2000}
@@ -158,22 +160,14 @@ def one_fit(
     return row
 
 
-def decide_c11_encoder(dead_share: dict[str, tuple[float, float]], collapsed: float) -> str:
-    """C11 on the encoder: ``{dataset: (silent share with LSE alone, silent share with
-    the full objective)}`` (silent: active on almost no input). Confirmed iff, on every
-    dataset, LSE alone leaves >= ``collapsed`` of the units silent and the volume control
-    (variance + decorrelation) <= ``1 - collapsed``; refuted iff LSE alone leaves <= ``1 -
-    collapsed`` silent everywhere; else partly."""
-    if not dead_share:
-        return "open"
-    lse_dead = [d for d, _ in dead_share.values()]
-    if all(d >= collapsed for d in lse_dead) and all(
-        f <= 1 - collapsed for _, f in dead_share.values()
-    ):
-        return "confirmed"
-    if all(d <= 1 - collapsed for d in lse_dead):
-        return "refuted"
-    return "partly"
+RULES = (
+    # C11 on the encoder: the LSE term alone (no volume control) collapses it -- the
+    # premise -- and the variance + decorrelation terms prevent that, on every dataset
+    Rule("C11", "c11", "lse_alone_silent_share", ">=", "collapsed", cells=("dataset",),
+         bounds=UNIT, necessary=True, says="share of units silent with LSE alone"),
+    Rule("C11", "c11", "full_silent_share", "<=", "spared", cells=("dataset",), bounds=UNIT,
+         says="share of units silent with LSE + variance + decorrelation"),
+)  # fmt: skip
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
@@ -197,42 +191,11 @@ def run(cfg: Config, out_dir: Path) -> dict:
             by[LSE_ALONE]["silent_units"] / cfg.width,
             by[ENCODER]["silent_units"] / cfg.width,
         )
-    verdict = decide_c11_encoder(shares, cfg.collapsed)
-    lse_share = float(np.mean([s for s, _ in shares.values()])) if shares else None
-    at = {(r["dataset"], r["variant"]): r for r in rows}
-    gaps = ", ".join(
-        f"{d}: encoder {at[d, ENCODER]['probe_accuracy']:.2%} vs sparse AE "
-        f"{at[d, SAE]['probe_accuracy']:.2%} (raw pixels "
-        f"{at[d, 'raw pixels']['probe_accuracy']:.2%})"
-        for d in shares
-    )
-    evidence = (
-        "silent units (active on < 1 % of test inputs) with LSE alone / with LSE + var + TC: "
-        + ", ".join(f"{d} {a:.0%} / {f:.0%}" for d, (a, f) in shares.items())
-        + f" of {cfg.width}; probe {gaps}."
-        if shares
-        else "no dataset available"
-    )
+    c11 = [{"dataset": d, "lse_alone_silent_share": a, "full_silent_share": f}
+           for d, (a, f) in shares.items()]  # fmt: skip
     return {
-        "metrics": {
-            "lse_alone_silent_share": lse_share,
-            "skipped_datasets": ", ".join(skipped) or "none",
-        },
-        "tables": {"fits": rows, "published": PUBLISHED},
-        "verdicts": [
-            Verdict(
-                "C11",
-                verdict,
-                lse_share,
-                f"the LSE term alone (no volume control) collapses the encoder: confirmed iff "
-                f"on every dataset it leaves >= {cfg.collapsed:.0%} of the units silent (active "
-                f"on < {cfg.silent:.0%} of the test inputs) and the variance + decorrelation "
-                f"terms <= {1 - cfg.collapsed:.0%}; refuted iff LSE alone leaves <= "
-                f"{1 - cfg.collapsed:.0%} silent everywhere; else partly (value: the silent "
-                "share with LSE alone)",
-                evidence,
-            )
-        ],
+        "metrics": {"skipped_datasets": ", ".join(skipped) or "none"},
+        "tables": {"fits": rows, "c11": c11, "published": PUBLISHED},
         "data": "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
         + "; pixels in [0, 1] as in the author's study (published numbers: full MNIST, "
         "60k training images)",
@@ -278,4 +241,5 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     across_seeds=across_seeds,
+    rules=RULES,
 )

@@ -34,8 +34,9 @@ from .. import objectives as O
 from ..diagnostics import gaussian_total_correlation, linear_probe, total_correlation
 from ..objectives.hsic import center_gram
 from ..training import train
-from .base import Experiment, Verdict, describe_image_data, image_dataset
+from .base import Experiment, describe_image_data, image_dataset
 from .config import bounded
+from .rules import UNIT, Rule
 
 
 @dataclass
@@ -336,9 +337,11 @@ def c13_cells(rows: list[dict], n_inputs: dict[str, int], redundancy_max: float)
             variants.append(
                 {
                     "variant": name,
-                    "no_dead": g["dead_units"] == 0,
-                    "non_redundant": g["mean_abs_corr"] <= redundancy_max
-                    and not g["pair_spacing_tc"] > pca["pair_spacing_tc"],
+                    "no_dead": float(g["dead_units"] == 0),
+                    "non_redundant": float(
+                        g["mean_abs_corr"] <= redundancy_max
+                        and not g["pair_spacing_tc"] > pca["pair_spacing_tc"]
+                    ),
                     "advantage": 100 * (g["probe_accuracy"] - pca["probe_accuracy"]),
                     "mean_abs_corr": g["mean_abs_corr"],
                     "pair_spacing_tc": g["pair_spacing_tc"],
@@ -350,41 +353,43 @@ def c13_cells(rows: list[dict], n_inputs: dict[str, int], redundancy_max: float)
     return cells
 
 
-def decide_c13(cells: list[dict]) -> str:
-    """C13 on the reachable cells of :func:`c13_cells`. Confirmed iff every cell has no
-    dead unit, is non-redundant and beats PCA's probe accuracy (advantage > 0); refuted
-    iff every cell is redundant or more than 1 point below PCA; partly otherwise; open
-    without a reachable cell."""
-    cells = [c for c in cells if not c["unreachable"]]
-    if not cells:
-        return "open"
-    if all(c["no_dead"] and c["non_redundant"] and c["advantage"] > 0 for c in cells):
-        return "confirmed"
-    if all(not c["non_redundant"] or c["advantage"] < -1.0 for c in cells):
-        return "refuted"
-    return "partly"
-
-
-def decide_c14_detection(pairs: list[dict], alpha: float) -> tuple[str, dict]:
+def c14_detection(pairs: list[dict], alpha: float) -> dict:
     """C14 in the seed's words, from :func:`_p_values` rows (``case``; ``independent`` is
-    the null). The proxy "catches most redundancy": it detects more than half of the
-    dependent pairs (p < ``alpha``). HSIC is "more thorough": it detects every pair the
-    proxy detects and more, and not the independent one. Confirmed iff both, partly iff
-    one, refuted iff neither."""
+    the null): the share of dependent pairs the correlation proxy detects (p < ``alpha``),
+    and whether HSIC is "more thorough" (1/0): it detects every pair the proxy detects
+    and more, and not the independent one."""
     dependent = [p for p in pairs if p["case"] != "independent"]
     null = next(p for p in pairs if p["case"] == "independent")
     proxy = {p["case"] for p in dependent if p["gaussian_p"] < alpha}
     hsic = {p["case"] for p in dependent if p["hsic_p"] < alpha}
-    catches = len(proxy) > len(dependent) / 2
     thorough = proxy <= hsic and len(hsic) > len(proxy) and null["hsic_p"] >= alpha
-    found = {
-        "proxy_detects": sorted(proxy),
-        "hsic_detects": sorted(hsic),
-        "proxy_catches_most": catches,
-        "hsic_more_thorough": thorough,
+    return {
+        "proxy_share": len(proxy) / len(dependent),
+        "hsic_more_thorough": float(thorough),
+        "proxy_detects": ", ".join(sorted(proxy)),
+        "hsic_detects": ", ".join(sorted(hsic)),
     }
-    held = int(catches) + int(thorough)
-    return ("refuted", "partly", "confirmed")[held], found
+
+
+_C13 = {"claim": "C13", "table": "c13_cells", "where": {"unreachable": False},
+        "cells": ("dataset", "K")}  # fmt: skip
+RULES = (
+    # C13, per dataset/width cell with K <= D (K > D cells are unreachable, not failed):
+    # the best Gaussian InfoMax variant against PCA at equal width has no dead unit, is
+    # non-redundant (mean |corr| <= redundancy_max, pairwise spacing TC no higher than
+    # PCA's) and beats PCA's probe accuracy
+    Rule(stat="no_dead", op=">=", threshold=1, bounds=UNIT, says="no dead unit", **_C13),
+    Rule(stat="non_redundant", op=">=", threshold=1, bounds=UNIT, says="mean |corr| <= "
+         "redundancy_max and spacing TC <= PCA's", **_C13),
+    Rule(stat="advantage", op=">", threshold=0, says="probe accuracy minus PCA's, points",
+         **_C13),
+    # C14: the correlation proxy catches most (> half) of the dependent pairs, and HSIC
+    # is more thorough
+    Rule("C14", "c14_detection", "proxy_share", ">", 0.5, bounds=UNIT,
+         says="share of dependent pairs the correlation proxy detects"),
+    Rule("C14", "c14_detection", "hsic_more_thorough", ">=", 1, bounds=UNIT,
+         says="HSIC detects all the proxy does and more, no false positive"),
+)  # fmt: skip
 
 
 def summarise(
@@ -394,102 +399,15 @@ def summarise(
     cfg: Config,
     n_inputs: dict[str, int],
 ) -> dict:
-    """Tables, metrics and verdicts from the measured rows."""
-    cells = c13_cells(rows, n_inputs, cfg.redundancy_max)
-    c13 = decide_c13(cells)
-    reachable = [c for c in cells if not c["unreachable"]]
-    worst_adv = min((c["advantage"] for c in reachable), default=float("nan"))
-    c14, found = decide_c14_detection(pairs, cfg.alpha)
-    null = next(p for p in pairs if p["case"] == "independent")
-    dependent = [p["case"] for p in pairs if p["case"] != "independent"]
-
-    def mean_of(method, key):
-        v = [r[key] for r in rows if r["method"] == method]
-        return float(np.mean(v)) if v else float("nan")
-
-    def max_of(method, key):
-        v = [r[key] for r in rows if r["method"] == method]
-        return float(np.max(v)) if v else float("nan")
-
-    def logdet_gap(method):  # PCA's log det Cov / K (the optimum) minus the method's
-        gaps = [
-            p["logdet_cov_per_unit"] - r["logdet_cov_per_unit"]
-            for p in rows
-            if p["method"] == "PCA"
-            for r in rows
-            if r["method"] == method and (r["dataset"], r["K"]) == (p["dataset"], p["K"])
-        ]
-        return max(gaps) if gaps else float("nan")
-
-    evidence13 = (
-        "best Gaussian InfoMax variant per reachable dataset/width cell vs PCA at equal "
-        "width (unit-norm rows): "
-        + "; ".join(
-            f"{c['dataset']}/K={c['K']} {c['variant']}: probe {c['advantage']:+.2f} points, "
-            f"mean |corr| {c['mean_abs_corr']:.3f}, pairwise spacing TC "
-            f"{c['pair_spacing_tc']:.3f} vs PCA {c['pca_pair_spacing_tc']:.3f} nats"
-            + ("" if c["no_dead"] else ", dead units")
-            for c in reachable
-        )
-        + (
-            "; unreachable for decorrelation (K > D): "
-            + ", ".join(f"{c['dataset']}/K={c['K']}" for c in cells if c["unreachable"])
-            if len(reachable) < len(cells)
-            else ""
-        )
-        + f". -log det Cov (lam = 1) reaches PCA's log det Cov / K (the optimum for K <= D) "
-        f"to {logdet_gap('gaussian_infomax'):.2f} nats but leaves the units correlated (mean "
-        f"|corr| up to {max_of('gaussian_infomax', 'mean_abs_corr'):.2f}: rotations inside "
-        f"the subspace cost nothing); lam = 2 decorrelates (up to "
-        f"{max_of('gaussian_infomax lam=2', 'mean_abs_corr'):.2f})"
-        + (f" (skipped datasets without files: {', '.join(skipped)})" if skipped else "")
-        + "."
-    )
-    evidence14 = (
-        f"permutation tests (alpha {cfg.alpha}, {cfg.permutations} permutations) on "
-        f"{len(dependent)} dependent pairs ({', '.join(dependent)}): the correlation proxy "
-        f"detects {len(found['proxy_detects'])} ({', '.join(found['proxy_detects']) or 'none'})"
-        f" -- {'most' if found['proxy_catches_most'] else 'not most'}; HSIC detects "
-        f"{len(found['hsic_detects'])} ({', '.join(found['hsic_detects']) or 'none'}) and "
-        f"{'flags' if null['hsic_p'] < cfg.alpha else 'does not flag'} the independent pair "
-        f"(p = {null['hsic_p']:.3f}) -- {'more' if found['hsic_more_thorough'] else 'not more'}"
-        f" thorough; as an objective, pairwise HSIC features keep a mean pairwise spacing TC "
-        f"of {mean_of('pairwise_hsic+orthogonality', 'pair_spacing_tc'):.3f} vs "
-        f"decorrelation's {mean_of('decorrelation+hinge', 'pair_spacing_tc'):.3f} nats."
-    )
+    """The measured tables, and the cells the rules read."""
     return {
-        "metrics": {
-            "worst_probe_advantage_over_pca": worst_adv,
-            "proxy_detects": found["proxy_detects"],
-            "hsic_detects": found["hsic_detects"],
-            "skipped_datasets": skipped,
+        "metrics": {"skipped_datasets": skipped},
+        "tables": {
+            "features": rows,
+            "c13_cells": c13_cells(rows, n_inputs, cfg.redundancy_max),
+            "c14_detection": [c14_detection(pairs, cfg.alpha)],
+            "dependence": pairs,
         },
-        "tables": {"features": rows, "c13_cells": cells, "dependence": pairs},
-        "verdicts": [
-            Verdict(
-                "C13",
-                c13,
-                worst_adv,
-                "per dataset/width cell with K <= D, the best Gaussian InfoMax variant (lam = "
-                "1, lam = 2, covariance off-diagonal) against PCA at equal width: confirmed "
-                f"iff every cell has no dead unit, mean |corr| <= {cfg.redundancy_max} and "
-                "pairwise spacing TC no higher than PCA's, and a probe accuracy above PCA's; "
-                "refuted iff every cell is redundant or > 1 point below PCA; else partly "
-                "(value: the smallest probe advantage over PCA, points); K > D cells are "
-                "unreachable, not failed",
-                evidence13,
-            ),
-            Verdict(
-                "C14",
-                c14,
-                float(len(found["proxy_detects"])),
-                "dependence detection in the seed's words: confirmed iff the correlation "
-                "proxy detects most (> half) of the dependent pairs and HSIC is more thorough "
-                "(detects all the proxy does and more, no false positive); partly iff one of "
-                "the two; refuted iff neither (value: pairs the proxy detects)",
-                evidence14,
-            ),
-        ],
         "data": "; ".join(describe_image_data(n, cfg.mnist_train) for n in cfg.datasets),
         "summary": (
             "One-layer features from InfoMax objectives vs PCA, FastICA, a sparse "
@@ -542,4 +460,5 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     plot=plot,
     indicative_when_quick=("C13",),  # quick and full verdicts measured to differ
+    rules=RULES,
 )

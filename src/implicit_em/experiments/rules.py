@@ -187,13 +187,13 @@ def contrast(
 
 
 def _cells(rule: Rule, rows: list[dict]) -> dict[tuple, list[float]]:
-    missing = [c for c in (rule.stat, *rule.cells, *rule.where) if rows and c not in rows[0]]
+    chosen = [r for r in rows if all(r.get(k) == v for k, v in rule.where.items())]
+    missing = [c for c in (rule.stat, *rule.cells) if chosen and c not in chosen[0]]
     if missing:
         raise KeyError(f"rule for {rule.claim}: table {rule.table!r} has no column(s) {missing}")
     groups: dict[tuple, list[float]] = {}
-    for row in rows:
-        if all(row.get(k) == v for k, v in rule.where.items()):
-            groups.setdefault(tuple(row[c] for c in rule.cells), []).append(row[rule.stat])
+    for row in chosen:
+        groups.setdefault(tuple(row[c] for c in rule.cells), []).append(row[rule.stat])
     return groups
 
 
