@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from implicit_em.experiments import Experiment, Verdict, grade_below
+from implicit_em.experiments import Experiment, Rule
 
 
 def blobs(n=300, d=12, k=3, seed=0):
@@ -47,12 +47,13 @@ def toy_run(cfg, out_dir):
     return {
         "metrics": {"value": value},
         "tables": {"t": [{"n": cfg.n, "value": value}]},
-        "verdicts": [Verdict("C1", grade_below(value, 100.0), value, "value < 100", "toy")],
     }
 
 
-TOY = Experiment("toy", "A toy", ("C1",), ToyConfig, toy_run, quick={"n": 2})
-BOOM = Experiment("boom", "Fails", ("C2",), ToyConfig, toy_run, quick={"name": "boom"})
+TOY = Experiment("toy", "A toy", ("C1",), ToyConfig, toy_run, quick={"n": 2},
+                 rules=(Rule("C1", "t", "value", "<", 100.0),))  # fmt: skip
+BOOM = Experiment("boom", "Fails", ("C2",), ToyConfig, toy_run, quick={"name": "boom"},
+                  rules=(Rule("C2", "t", "value", "<", 100.0),))  # fmt: skip
 
 
 def stand_in_mnist(monkeypatch, module, n_train: int, n_test: int, description: str):

@@ -2,13 +2,13 @@
 
 from helpers import stand_in_mnist
 from implicit_em.experiments import benchmark as B
-from implicit_em.experiments.verdicts import over_seeds
+from implicit_em.experiments.verdicts import COUNT, UNIT, over_seeds
 
 
 def _summary(accuracy: dict[tuple, list[float]]) -> list[dict]:
     rows = [{"K": k, "learner": name, "probe_accuracy": a, "fit_s": 1.0}
             for (k, name), accs in accuracy.items() for a in accs]  # fmt: skip
-    return over_seeds(rows, ("K", "learner"), ("probe_accuracy", "fit_s"))
+    return over_seeds(rows, ("K", "learner"), {"probe_accuracy": UNIT, "fit_s": COUNT})
 
 
 def test_goals_can_be_met_missed_or_unresolved():

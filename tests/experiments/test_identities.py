@@ -23,7 +23,10 @@ def test_identities_verdicts_follow_the_measurements():
         ]
 
     def verdicts(errors):
-        return {x.claim: x.verdict for x in identities.summarise(rows(errors), cfg)["verdicts"]}
+        from implicit_em.experiments.rules import grade
+
+        tables = identities.summarise(rows(errors), cfg)["tables"]
+        return {v.claim: v.verdict for v in grade(identities.RULES, tables, cfg, stochastic=False)}
 
     base = {"control": 1.0, "ce_literal": 2.0}
     assert verdicts(base) == {

@@ -15,70 +15,56 @@ def test_mixture_experiment_small_run_and_verdict_rule(tmp_path):
     assert solvers["em"]["final_heldout_loglik"] == pytest.approx(
         solvers["sklearn"]["final_heldout_loglik"], rel=1e-10
     )
-    v, c24 = res["verdicts"]
-    assert v.claim == "C4" and v.value < 1e-12 and v.verdict in ("confirmed", "partly")
-    assert c24.claim == "C24" and len(res["tables"]["hard_vs_soft"]) == 4
-    traces = [dict(r) for r in res["tables"]["traces"]]
-    for r in traces:  # a gradient fit that ends on EM's value confirms the claim
-        if r["solver"] == "gradient":
-            r["heldout_loglik"] = solvers["em"]["final_heldout_loglik"]
-    assert exp.summarise(traces, 1e-15, cfg)["verdicts"][0].verdict == "confirmed"
-    assert exp.summarise(traces, 1e-3, cfg)["verdicts"][0].verdict == "refuted"
-    assert res["metrics"]["preconditioned_max_relative_gap"] < 1e-9  # retraces EM
-    for r in traces:  # preconditioned steps that leave EM's path: the full form fails
-        if r["solver"] == "preconditioned":
-            r["heldout_loglik"] *= 1.01
-    assert exp.summarise(traces, 1e-15, cfg)["verdicts"][0].verdict == "partly"
+    (c4,) = res["tables"]["c4"]
+    assert c4["identity_error"] < 1e-12 and c4["preconditioned_gap"] < 1e-9  # retraces EM
+    assert len(res["tables"]["hard_vs_soft"]) == 4 and len(res["tables"]["c24"]) == 2
+    assert "verdicts" not in res
 
 
-def test_decide_identity_gives_each_outcome():
-    from implicit_em.experiments.identities import decide_identity
+def _graded(tables, claim):
+    from implicit_em.experiments import mixture as exp
+    from implicit_em.experiments.rules import grade, stack
 
-    assert decide_identity(1e-15, 1.0, 1e-12, 1e-6) == "confirmed"
-    assert decide_identity(1e-8, 1.0, 1e-12, 1e-6) == "partly"
-    assert decide_identity(1e-3, 1.0, 1e-12, 1e-6) == "refuted"
-    assert decide_identity(1e-15, 1e-12, 1e-12, 1e-6) == "open"  # the control went unseen
-    assert decide_identity(float("nan"), 1.0, 1e-12, 1e-6) == "open"
+    rules = [r for r in exp.RULES if r.claim == claim]
+    return grade(rules, stack([tables] * 3, [0, 1, 2]), exp.Config())[0].verdict
 
 
-def test_decide_c4_gives_each_outcome():
-    from implicit_em.experiments.mixture import decide_c4
-
-    # identity exact, EM path retraced, same fixed point, as fast as EM
-    assert decide_c4(1e-15, 1e-12, 1e-5, 3, 5, 1e-3) == (
-        "confirmed",
-        {"mechanism": "confirmed", "speed": "confirmed"},
-    )
-    # same mechanism, but plain gradient ascent needs many more passes: partly
-    assert decide_c4(1e-15, 1e-12, 1e-5, 3, 40, 1e-3)[1]["speed"] == "partly"
-    assert decide_c4(1e-15, 1e-12, 1e-5, 3, 40, 1e-3)[0] == "partly"
-    # never reaching EM's level within the budget: speed refuted, mechanism partly
-    verdict, parts = decide_c4(1e-15, 1e-12, 0.1, 3, None, 1e-3)
-    assert parts == {"mechanism": "partly", "speed": "refuted"} and verdict == "partly"
-    # the step identity fails: refuted whatever the speed
-    assert decide_c4(1e-3, 1e-12, 1e-5, 3, 3, 1e-3)[0] == "refuted"
-    # preconditioned steps that leave EM's path make the mechanism partly
-    assert decide_c4(1e-15, 1e-4, 1e-5, 3, 3, 1e-3)[1]["mechanism"] == "partly"
+@pytest.mark.parametrize(
+    ("identity", "retrace", "gap", "speed", "expected"),
+    [
+        (1e-15, 1e-12, 1e-5, 5 / 3, "confirmed"),  # exact, retraced, same point, as fast
+        (1e-15, 1e-12, 1e-5, 40 / 3, "partly"),  # plain gradient ascent much slower
+        (1e-15, 1e-12, 0.1, 61 / 3, "partly"),  # never reaches EM's level in the budget
+        (1e-15, 1e-4, 1e-5, 1.0, "partly"),  # preconditioned steps leave EM's path
+        (1e-3, 1e-12, 1e-5, 1.0, "refuted"),  # the step identity fails: whatever else
+        (1e-15, 1e-4, 0.1, 61 / 3, "partly"),  # only the identity holds
+    ],
+)
+def test_c4_rule_gives_each_outcome(identity, retrace, gap, speed, expected):
+    row = {"identity_error": identity, "preconditioned_gap": retrace, "gradient_gap": gap,
+           "iterations_over_em": speed}  # fmt: skip
+    assert _graded({"c4": [row]}, "C4") == expected
 
 
 def test_c24_rule_gives_each_outcome():
-    from implicit_em.experiments.mixture import decide_c24
+    from implicit_em.experiments.mixture import c24_table
 
-    def rows(hard_unc, hard_back, soft_unc, soft_back, held=(-3.0, -3.0)):
+    def verdict(hard_unc, hard_back, soft_unc, soft_back):
         out = []
         for s, empty in (("one_far", 1), ("two_on_one", 0)):
-            for em, unc, back, ll in (("hard", hard_unc, hard_back, held[0]),
-                                      ("soft", soft_unc, soft_back, held[1])):  # fmt: skip
+            for em, unc, back in (("hard", hard_unc, hard_back), ("soft", soft_unc, soft_back)):
                 out.append({"scenario": s, "em": em, "uncovered_clusters": unc,
                             "empty_at_start": empty, "came_back": min(back, empty),
-                            "heldout_loglik": ll})  # fmt: skip
-        return out
+                            "heldout_loglik": -3.0})  # fmt: skip
+        return _graded({"c24": c24_table(out)}, "C24")
 
-    assert decide_c24(rows(1, 0, 0, 1)).verdict == "confirmed"
-    assert decide_c24(rows(2, 0, 2, 1)).verdict == "partly"  # soft revives, still uncovered
-    assert decide_c24(rows(2, 0, 2, 0, held=(-3.0, -2.9))).verdict == "partly"  # ends better
-    assert decide_c24(rows(2, 0, 2, 0)).verdict == "refuted"  # soft stuck the same way
-    assert decide_c24(rows(0, 1, 0, 1)).verdict == "refuted"  # hard never stuck
+    assert verdict(1, 0, 0, 1) == "confirmed"
+    assert verdict(2, 0, 2, 1) == "refuted"  # soft revives, but leaves clusters uncovered
+    assert verdict(2, 0, 2, 0) == "refuted"  # soft stuck the same way
+    assert verdict(0, 1, 0, 1) == "open"  # hard never stuck: the starts test nothing
+    one_far = [{"scenario": "one_far", "hard_stuck": 1.0, "soft_stuck": 0.0},
+               {"scenario": "two_on_one", "hard_stuck": 1.0, "soft_stuck": 1.0}]  # fmt: skip
+    assert _graded({"c24": one_far}, "C24") == "partly"
 
 
 def test_hard_em_never_moves_an_empty_component_and_soft_em_does():

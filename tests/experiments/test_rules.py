@@ -9,11 +9,11 @@ from implicit_em.experiments.rules import (
     COUNT,
     UNIT,
     Rule,
-    bounded_interval,
     cell_table,
     grade,
     verdict_of,
 )
+from implicit_em.experiments.verdicts import interval95
 
 
 @dataclass
@@ -57,15 +57,15 @@ def test_bounded_interval_is_the_t_interval_clipped_to_the_range():
     from scipy.stats import t
 
     xs = [0.99, 1.0, 0.995]
-    mean, (lo, hi) = bounded_interval(xs, UNIT)
+    mean, (lo, hi) = interval95(xs, UNIT)
     sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / 2)
     half = t.ppf(0.975, 2) * sd / math.sqrt(3)
     assert mean == pytest.approx(sum(xs) / 3)
     assert lo == pytest.approx(mean - half) and hi == 1.0 < mean + half
-    mean, (lo, hi) = bounded_interval([0.0, 1.0, 0.0], COUNT)
+    mean, (lo, hi) = interval95([0.0, 1.0, 0.0], COUNT)
     assert lo == 0.0 and hi > 1.0
-    assert bounded_interval([0.5], UNIT) == (0.5, None)
-    assert bounded_interval([], UNIT) == (None, None)
+    assert interval95([0.5], UNIT) == (0.5, None)
+    assert interval95([], UNIT) == (None, None)
 
 
 @pytest.mark.parametrize(

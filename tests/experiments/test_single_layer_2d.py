@@ -6,7 +6,7 @@ import pytest
 
 
 def _fit_rows(cells, values):
-    """Rows for decide_c10/c15/c19: ``values[(kind, variant)] = (mean_abs_cos,
+    """Fit rows: ``values[(kind, variant)] = (mean_abs_cos,
     duplicate_units, regions_grid)`` in every cell."""
     rows = []
     for ds, k in cells:
@@ -28,7 +28,8 @@ def test_single_layer_2d_small_run_figure_and_region_bound(tmp_path):
     for r in fits:  # K = 4 lines never cut more than 11 regions
         assert 1 <= r["regions_grid"] <= r["max_regions"] == 11
         assert 0 <= r["edge_angle_deg"] <= 90
-    assert {v.claim for v in res["verdicts"]} == {"C10", "C15", "C19"}
+    (cell,) = res["tables"]["cells"]
+    assert 0 < cell["infomax_over_bound"] <= 1 and "verdicts" not in res
     figs = exp.plot({"config": dataclasses.asdict(cfg), **res}, tmp_path)
     assert (tmp_path / figs[0]["file"]).exists()
 
@@ -46,24 +47,24 @@ def test_hyperplane_stats_find_the_same_cut_twice():
     assert hyperplane_stats(w, torch.tensor([0.5, 1.0, 0.0]))["duplicate_units"] == 0
 
 
-def test_decide_c10_c15_c19_give_each_outcome():
-    from implicit_em.experiments.single_layer_2d import decide_c10, decide_c15, decide_c19
+def _graded(rows):
+    from implicit_em.experiments import single_layer_2d as exp
+    from implicit_em.experiments.rules import grade, stack
 
+    tables = stack([{"cells": exp.claim_cells(rows)}] * 3, [0, 1, 2])
+    return {v.claim: v.verdict for v in grade(exp.RULES, tables, exp.Config())}
+
+
+def test_c10_c15_c19_rules_give_each_outcome():
     cells = [("a", 4), ("b", 4)]
     base = {("ae", "relu"): (0.6, 0.5, 10), ("ae", "softmax"): (0.2, 0.0, 10),
             ("iem", "none"): (0, 0, 8), ("iem", "infomax"): (0, 0, 11)}  # fmt: skip
-    rows = _fit_rows(cells, base)
-    assert decide_c10(rows, 0.75)[0] == "confirmed"
-    assert decide_c15(rows, 0.75)[0] == "confirmed"
-    assert decide_c19(rows, 0.75)[0] == "confirmed"
-    flipped = {**base, ("ae", "softmax"): (0.9, 0.0, 4), ("iem", "none"): (0, 0, 11),
-               ("iem", "infomax"): (0, 0, 5)}  # fmt: skip
-    rows = _fit_rows(cells, flipped)
-    assert decide_c10(rows, 0.75)[0] == "refuted"
-    assert decide_c15(rows, 0.75)[0] == "refuted"
-    assert decide_c19(rows, 0.75)[0] == "refuted"
+    confirmed = dict.fromkeys(("C10", "C15", "C19"), "confirmed")
+    assert _graded(_fit_rows(cells, base)) == confirmed
+    flipped = {("ae", "relu"): (0.6, 0.0, 10), ("ae", "softmax"): (0.9, 0.0, 4),
+               ("iem", "none"): (0, 0, 11), ("iem", "infomax"): (0, 0, 5)}  # fmt: skip
+    assert _graded(_fit_rows(cells, flipped)) == dict.fromkeys(confirmed, "refuted")
     mixed = _fit_rows(cells[:1], base) + _fit_rows(cells[1:], flipped)
-    assert decide_c10(mixed, 0.75)[0] == decide_c15(mixed, 0.75)[0] == "partly"
-    assert decide_c19(mixed, 0.75)[0] == "partly"
+    assert _graded(mixed) == dict.fromkeys(confirmed, "partly")
     no_duplicates = {**base, ("ae", "relu"): (0.6, 0.0, 10)}
-    assert decide_c10(_fit_rows(cells, no_duplicates), 0.75)[0] == "partly"
+    assert _graded(_fit_rows(cells, no_duplicates))["C10"] == "partly"

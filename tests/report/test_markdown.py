@@ -9,7 +9,7 @@ import pytest
 
 from implicit_em.claims import CLAIMS, REGISTRY
 from implicit_em.cli import main
-from implicit_em.experiments import Experiment, Verdict, grade_below, run_experiments
+from implicit_em.experiments import Experiment, Rule, run_experiments
 from implicit_em.report import findings_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,12 +22,13 @@ class Cfg:
 
 
 def _run(cfg, out_dir):
-    value = cfg.value * (1 + cfg.seed)
-    return {"verdicts": [Verdict("C1", grade_below(value, 1.0), value, "value < 1", "toy"),
-                         Verdict("C9", "partly", 0.5, "rule", "toy | with a pipe")]}  # fmt: skip
+    value = cfg.value * (1 + 0.1 * cfg.seed)
+    return {"tables": {"t": [{"value": value}],
+                       "t9": [{"cell": "a | pipe", "value": 0.5}, {"cell": "b", "value": 2.0}]}}
 
 
-TOY = Experiment("toy", "A toy", ("C1", "C9"), Cfg, _run, quick={"value": 0.125})
+RULES = (Rule("C1", "t", "value", "<", 1.0), Rule("C9", "t9", "value", "<", 1.0, cells=("cell",)))
+TOY = Experiment("toy", "A toy", ("C1", "C9"), Cfg, _run, quick={"value": 0.125}, rules=RULES)
 
 
 def _rows(text: str) -> dict[str, list[str]]:
@@ -50,7 +51,7 @@ def test_every_claim_gets_a_row_with_verdict_number_and_seeds(tmp_path):
     c1 = rows["C1"]
     assert c1[3] == "**confirmed**" and c1[5] == "3/3"
     mean, lo, hi = (float(x) for x in re.findall(r"[-\d.e]+", c1[4]))
-    assert mean == pytest.approx(0.5) and lo < mean < hi  # 0.25, 0.5, 0.75 over 3 seeds
+    assert mean == pytest.approx(0.275) and lo < mean < hi  # 0.25, 0.275, 0.3 over 3 seeds
     assert rows["C2"][3] == "not measured" and rows["C2"][4] == ""
     assert REGISTRY["C1"].words[:30] in c1[2]
 

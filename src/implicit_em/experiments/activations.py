@@ -29,7 +29,9 @@ from .._io import read_json, write_json
 from ..activations.derived import EnergyModel, energy_model, posterior_activation
 from ..diagnostics.shape import STANDARD_ACTIVATIONS, properties
 from ..progress import track
-from .base import Experiment, Verdict, grade_below
+from .base import Experiment
+from .config import bounded
+from .rules import COUNT, UNIT, Rule
 
 MODELS: list[tuple[str, dict]] = [
     ("gaussian", {"m": 1.0, "sigma": 1.0}),
@@ -62,7 +64,12 @@ class Config:
     n_points: int = 4001
     temperatures: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
     gaussian_grid: int = 5  # m and sigma values per axis for the C5 check
-    confirm_threshold: float = 1e-12
+    confirm_threshold: float = bounded(1e-12, gt=0.0)  # C5: float64 error below: confirmed
+    partly_threshold: float = bounded(1e-6, gt=0.0)  # C5: below: partly
+    consistency_max: float = bounded(1e-6, gt=0.0)  # C23: closed form vs numeric, at most
+    linear_tol: float = bounded(0.05, gt=0.0)  # C23: "linear": off the tangent by at most
+    relu_distance_max: float = bounded(1e-2, gt=0.0)  # C8: sup distance at the smallest T
+    slope_tol: float = bounded(0.1, gt=0.0)  # C8: "like T": log-log slope within 1 +- this
 
 
 QUICK = {"n_points": 1001, "gaussian_grid": 3}
@@ -161,13 +168,11 @@ def run(cfg: Config, out_dir: Path) -> dict:
         {"activation": "control: tanh", **tail_approach(torch.tanh)},
     ]
     out = summarise(rows, temp_rows, c5, cfg, tails)
-    out["tables"]["huber"] = [*huber_rows, control]
-    out["verdicts"].append(decide_c23(huber_rows, control))
+    out["tables"]["huber"] = huber_table(huber_rows, control)
     return out
 
 
 HUBER_GRID = (0.5, 1.0, 2.0)  # m and delta (sigma = 1): thresholds m + delta in [1, 4]
-LINEAR_TOL = 0.05  # "linear near 0": within 5 % of the tangent at 0 on |z| <= threshold / 2
 
 
 def huber_shape(model: EnergyModel, threshold: float, label: str, n: int = 6001) -> dict:
@@ -192,48 +197,13 @@ def huber_shape(model: EnergyModel, threshold: float, label: str, n: int = 6001)
     }
 
 
-def decide_c23(rows: list[dict], control: dict) -> Verdict:
-    """C23 from :func:`huber_shape` rows: "saturating" = exactly flat beyond the Huber
-    threshold and not flat before it; "linear" = within ``LINEAR_TOL`` of the tangent at 0
-    on half the threshold. Confirmed iff every Huber activation is both, partly iff every
-    one is one of them, refuted otherwise; open if the closed form and the numeric
-    derivation disagree (> 1e-6) or the control (tanh, which saturates only
-    asymptotically) passes the saturation test."""
-
-    def saturating(r):
-        return r["max_grad_beyond"] <= 1e-12 and r["min_grad_inside"] > 1e-12
-
-    def linear(r):
-        return r["linear_deviation"] <= LINEAR_TOL
-
-    consistent = max(r["closed_vs_numeric"] for r in rows) <= 1e-6
-    sat, lin = all(saturating(r) for r in rows), all(linear(r) for r in rows)
-    if not consistent or saturating(control):
-        verdict = "open"
-    elif sat and lin:
-        verdict = "confirmed"
-    elif sat or lin:
-        verdict = "partly"
-    else:
-        verdict = "refuted"
-    worst = max(rows, key=lambda r: r["linear_deviation"])
-    return Verdict(
-        "C23",
-        verdict,
-        worst["linear_deviation"],
-        f"confirmed iff every Huber activation (m, delta in {HUBER_GRID}) is exactly flat "
-        f"beyond m + delta sigma and within {LINEAR_TOL:.0%} of its tangent on half that "
-        "range; partly iff one of the two holds for all; closed form = numeric to 1e-6 and "
-        "the tanh control must fail the flatness test",
-        f"saturating: {'every' if sat else 'not every'} Huber activation is exactly flat "
-        f"beyond the threshold (max |f'| there {max(r['max_grad_beyond'] for r in rows):.1e}), "
-        f"at plateaus tanh(delta m / sigma) = {min(r['plateau'] for r in rows):.3f}.."
-        f"{max(r['plateau'] for r in rows):.3f} (below 1); linear: the core is the Gaussian "
-        f"tanh(m z / sigma^2), up to {worst['linear_deviation']:.0%} off its tangent "
-        f"({worst['activation']}); tanh control flat beyond 2: "
-        f"{'yes' if saturating(control) else 'no'} (max |f'| {control['max_grad_beyond']:.2e}); "
-        f"closed form vs numeric {max(r['closed_vs_numeric'] for r in rows):.1e}.",
-    )
+def huber_table(rows: list[dict], control: dict) -> list[dict]:
+    """C23's cells: each Huber activation's :func:`huber_shape` row (and the tanh
+    control's), with ``saturating`` (1/0): exactly flat beyond the Huber threshold and
+    not flat before it."""
+    return [{**r, "role": "control" if r is control else "huber",
+             "saturating": float(r["max_grad_beyond"] <= 1e-12 and r["min_grad_inside"] > 1e-12)}
+            for r in [*rows, control]]  # fmt: skip
 
 
 def _row(rows, label_prefix):
@@ -259,146 +229,99 @@ def tail_approach(fn: Callable) -> dict:
     return {"limit": limit, "flat_at": zero[0] if zero else None, "tail_slope": slope}
 
 
-def decide_c6(tails: list[dict], softsign: dict, tanh: dict) -> str:
-    """Soft-sign-like = approaches its limit like softsign, as a power of ``1/|z|`` (tail
-    slope in [-1.5, -0.5]), never reaching it. Confirmed iff every Laplace activation
-    does; refuted iff every one reaches its limit exactly at a finite ``z``; partly
-    otherwise; open unless the controls behave (softsign soft, tanh not)."""
+def tails_table(tails: list[dict]) -> list[dict]:
+    """C6's cells from :func:`tail_approach` rows: ``soft_like`` (1/0) = approaches its
+    limit like softsign, as a power of ``1/|z|`` (tail slope in [-1.5, -0.5]), never
+    reaching it; ``role`` tells the Laplace activations from the controls."""
 
     def soft(t):
-        return (
-            t["flat_at"] is None
-            and t["tail_slope"] is not None
-            and (-1.5 <= t["tail_slope"] <= -0.5)
-        )
+        slope = t["tail_slope"]
+        return t["flat_at"] is None and slope is not None and -1.5 <= slope <= -0.5
 
-    if not soft(softsign) or soft(tanh):
-        return "open"
-    if all(soft(t) for t in tails):
-        return "confirmed"
-    if all(t["flat_at"] is not None for t in tails):
-        return "refuted"
-    return "partly"
+    return [{**t, "role": t["activation"].split("(")[0].replace("control: ", "control "),
+             "soft_like": float(soft(t))} for t in tails]  # fmt: skip
 
 
-def decide_c7(rows: list[dict]) -> str:
-    """C7 from the Student-t/Cauchy property rows: confirmed iff every one is odd,
-    monotone and tends to +-1 (slow-saturating); refuted iff every one is redescending;
-    partly otherwise."""
-    slow_sat = [
-        r["odd"] and r["monotone"] != "no" and math.isclose(abs(r["limit_pos"]), 1.0, abs_tol=1e-3)
-        for r in rows
-    ]
-    if all(slow_sat):
-        return "confirmed"
-    return "refuted" if all(r["redescending"] for r in rows) else "partly"
+def student_table(rows: list[dict]) -> list[dict]:
+    """C7's cells: each Student-t/Cauchy activation with ``slow_saturating`` (1/0): odd,
+    monotone and tending to +-1."""
+    return [{"activation": r["activation"], "redescending": r["redescending"],
+             "slow_saturating": float(r["odd"] and r["monotone"] != "no"
+                                      and math.isclose(abs(r["limit_pos"]), 1.0, abs_tol=1e-3))}
+            for r in rows]  # fmt: skip
 
 
-def decide_c8(temperatures: list[float], distances: list[float]) -> str:
-    """C8 from ``sup |z sigmoid(z/T) - relu(z)|`` at decreasing ``T``: confirmed iff it
-    decreases, ends below 1e-2 and scales like ``T`` (log-log slope in (0.9, 1.1));
-    partly iff it only decreases; refuted otherwise."""
-    slope = float(np.polyfit(np.log(temperatures), np.log(distances), 1)[0])
-    decreasing = all(a > b for a, b in itertools.pairwise(distances))
-    if decreasing and distances[-1] < 1e-2 and 0.9 < slope < 1.1:
-        return "confirmed"
-    return "partly" if decreasing else "refuted"
+def temperature_summary(temp_rows: list[dict]) -> dict:
+    """C8's cell: does ``sup |z sigmoid(z/T) - relu(z)|`` decrease as ``T`` falls (1/0),
+    its value at the smallest ``T``, and its log-log slope in ``T`` (and its distance to 1)."""
+    ts = [r["temperature"] for r in temp_rows]
+    d = [r["sup_distance_to_relu"] for r in temp_rows]
+    slope = float(np.polyfit(np.log(ts), np.log(d), 1)[0])
+    return {"decreasing": float(all(a > b for a, b in itertools.pairwise(d))),
+            "distance_at_smallest_t": d[-1], "slope": slope,
+            "slope_off_one": abs(slope - 1.0)}  # fmt: skip
+
+
+def _rules() -> tuple[Rule, ...]:
+    unit = {"bounds": UNIT}
+    return (
+        # C5: the two-Gaussian posterior mean is tanh(m z / sigma^2), to float64 precision
+        Rule("C5", "c5", "max_error", "<", "confirm_threshold", bounds=COUNT,
+             says="max |numeric posterior mean - tanh(m z/sigma^2)|"),
+        Rule("C5", "c5", "max_error", "<", "partly_threshold", bounds=COUNT,
+             says="max |numeric posterior mean - tanh(m z/sigma^2)|"),
+        # C6: every Laplace activation is soft-sign-like; controls: softsign is, tanh is not
+        Rule("C6", "tails", "soft_like", ">=", 1, where={"role": "control softsign"},
+             gate=True, says="approaches its limit like 1/|z|", **unit),
+        Rule("C6", "tails", "soft_like", "<=", 0, where={"role": "control tanh"},
+             gate=True, says="approaches its limit like 1/|z|", **unit),
+        Rule("C6", "tails", "soft_like", ">=", 1, where={"role": "laplace"},
+             cells=("activation",), says="approaches its limit like 1/|z|", **unit),
+        # C7: every Student-t/Cauchy activation is slow-saturating (odd, monotone, to +-1)
+        Rule("C7", "student", "slow_saturating", ">=", 1, cells=("activation",),
+             says="odd, monotone, tends to +-1", **unit),
+        # C8: the soft-ReLU family tends to ReLU as T -> 0, like T
+        Rule("C8", "c8", "decreasing", ">=", 1, says="sup distance falls with T", **unit),
+        Rule("C8", "c8", "distance_at_smallest_t", "<", "relu_distance_max", bounds=COUNT,
+             says="sup |z sigmoid(z/T) - relu(z)| at the smallest T"),
+        Rule("C8", "c8", "slope_off_one", "<", "slope_tol", bounds=COUNT,
+             says="|log-log slope of that distance in T - 1|"),
+        # C23: every Huber activation saturates exactly beyond m + delta sigma and is linear
+        # near 0; controls: closed form = numeric, tanh does not saturate exactly
+        Rule("C23", "huber", "closed_vs_numeric", "<=", "consistency_max", gate=True,
+             cells=("activation",), bounds=COUNT, says="closed form vs numeric derivation"),
+        Rule("C23", "huber", "saturating", "<=", 0, where={"role": "control"}, gate=True,
+             says="exactly flat beyond the threshold", **unit),
+        Rule("C23", "huber", "saturating", ">=", 1, where={"role": "huber"},
+             cells=("activation",), says="exactly flat beyond the threshold", **unit),
+        Rule("C23", "huber", "linear_deviation", "<=", "linear_tol", where={"role": "huber"},
+             cells=("activation",), bounds=COUNT, says="off the tangent at 0, on half the "
+             "threshold (relative)"),
+    )  # fmt: skip
+
+
+RULES = _rules()
 
 
 def summarise(
     rows: list[dict], temp_rows: list[dict], c5: float, cfg: Config, tails: list[dict] | None = None
 ) -> dict:
-    """Tables, metrics and verdicts from the measured rows."""
-    conf = cfg.confirm_threshold
-    verdicts = [
-        Verdict(
-            "C5",
-            grade_below(c5, conf, 1e-6),
-            c5,
-            f"max |numeric posterior mean - tanh(m z/sigma^2)| < {conf:g}: confirmed "
-            "(float64, m and sigma on a grid in [0.3, 3])",
-            f"log-sum-exp over the two signed Gaussian hypotheses reproduces tanh(m z/sigma^2) "
-            f"to {c5:.1e} on [-{cfg.z_max:g}, {cfg.z_max:g}].",
-        )
-    ]
-    # C6: Laplace
-    lap = _row(rows, "laplace(")
-    tails = tails or []
-    lap_tails = [t for t in tails if t["activation"].startswith("laplace(")]
-    ctrl = {t["activation"]: t for t in tails if t["activation"].startswith("control")}
-    c6 = (
-        decide_c6(lap_tails, ctrl["control: softsign"], ctrl["control: tanh"])
-        if lap_tails
-        else "open"
-    )
-    worst = max(lap, key=lambda r: r["zero_grad_fraction"])
-    flat = [t["flat_at"] for t in lap_tails if t["flat_at"] is not None]
-    tail = (
-        f"softsign's gap falls like z^{ctrl['control: softsign']['tail_slope']:.2f}"
-        if lap_tails
-        else "no tail measurements"
-    )
-    c6_evidence = (
-        f"Laplace posterior mean = tanh(clip(z, -m, m)/b): odd, monotone and bounded like "
-        f"every symmetric two-hypothesis model, but it reaches its limit tanh(m/b) "
-        f"(e.g. {worst['limit_pos']:.3f} for {worst['activation']}) exactly "
-        f"(gap 0 from z = {min(flat) if flat else float('nan'):g}), with zero gradient on "
-        f"{worst['zero_grad_fraction']:.0%} of [-{cfg.z_max:g}, {cfg.z_max:g}]; {tail}. "
-        f"Nearest standard activation: {', '.join(sorted({r['nearest'] for r in lap}))}."
-    )
-    verdicts.append(
-        Verdict(
-            "C6",
-            c6,
-            worst["zero_grad_fraction"],
-            "soft-sign-like = approaches its limit as a power of 1/|z| (log-log tail slope in "
-            "[-1.5, -0.5], softsign: -1) without reaching it; confirmed iff every Laplace "
-            "activation does, refuted iff every one reaches its limit at a finite z; the "
-            "softsign control must pass and the tanh control fail",
-            c6_evidence,
-        )
-    )
-    # C7: Student-t / Cauchy
-    st = _row(rows, "student_t(") + _row(rows, "cauchy(")
-    redesc = [r["redescending"] for r in st]
-    c7 = decide_c7(st)
-    verdicts.append(
-        Verdict(
-            "C7",
-            c7,
-            max(abs(r["limit_pos"]) for r in st),
-            "confirmed iff every Student-t/Cauchy activation is odd, monotone and tends to +-1; "
-            "refuted iff every one is redescending",
-            f"all {len(st)} Student-t activations (nu = 1..30) are odd but not monotone: they peak "
-            f"at |z| ~ {min(abs(r['peak_z']) for r in st):.2f}.."
-            f"{max(abs(r['peak_z']) for r in st):.2f} "
-            f"and return to {max(abs(r['limit_pos']) for r in st):.1e} as |z| -> inf "
-            f"(redescending: {sum(redesc)}/{len(st)}); far from both hypotheses the posterior "
-            "returns to 50/50.",
-        )
-    )
-    # C8: temperature family
-    d = [r["sup_distance_to_relu"] for r in temp_rows]
-    ts = [r["temperature"] for r in temp_rows]
-    slope = float(np.polyfit(np.log(ts), np.log(d), 1)[0])
-    c8 = decide_c8(ts, d)
-    mode_err = max(r["mode_minus_relu"] for r in temp_rows)
-    verdicts.append(
-        Verdict(
-            "C8",
-            c8,
-            d[-1],
-            "confirmed iff the sup-distance to ReLU decreases with T, is < 1e-2 at the smallest T "
-            "and scales like T (log-log slope in (0.9, 1.1))",
-            f"sup |z sigmoid(z/T) - relu(z)| = {d[0]:.3f} at T={ts[0]:g} down to {d[-1]:.1e} at "
-            f"T={ts[-1]:g} (slope {slope:.3f}, i.e. 0.278 T); the posterior mode z[z>0] equals "
-            f"ReLU at every T (max difference {mode_err:.1e}).",
-        )
-    )
+    """The measured tables, and the cells the rules read."""
+    c8 = temperature_summary(temp_rows)
     return {
-        "metrics": {"c5_max_error": c5, "c8_slope": slope, "c8_min_distance": d[-1]},
-        "tables": {"properties": rows, "temperature": temp_rows, "tails": tails or []},
-        "verdicts": verdicts,
+        "metrics": {
+            "c5_max_error": c5,
+            "c8_slope": c8["slope"],
+            "c8_min_distance": c8["distance_at_smallest_t"],
+        },
+        "tables": {
+            "c5": [{"max_error": c5}],
+            "tails": tails_table(tails or []),
+            "student": student_table(_row(rows, "student_t(") + _row(rows, "cauchy(")),
+            "c8": [c8],
+            "properties": rows,
+            "temperature": temp_rows,
+        },
         "summary": (
             "Each energy model's posterior mean as an activation, with its measured shape "
             "and the nearest standard activation; the verdicts follow from these numbers."
@@ -464,4 +387,5 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     plot=plot,
     stochastic=False,
+    rules=RULES,
 )

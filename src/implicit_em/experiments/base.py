@@ -1,12 +1,14 @@
-"""What an experiment is, what it returns, and how a verdict is recorded.
+"""What an experiment is, what it returns, and how its claims are decided.
 
 An experiment is one file with a ``@dataclass`` config (which has a ``seed`` field),
-``QUICK`` overrides for CI-sized runs, ``run(cfg, out_dir) -> dict`` and optionally
-``plot(result, out_dir) -> list[figure]`` that draws only from the saved result.
+``QUICK`` overrides for CI-sized runs, ``run(cfg, out_dir) -> dict`` (its measurements)
+and optionally ``plot(result, out_dir) -> list[figure]`` that draws only from the saved
+result, and the rules that decide its claims (:mod:`implicit_em.experiments.rules`).
 
-``run`` returns ``{"metrics": {...}, "tables": {name: [row dicts]},
-"verdicts": [Verdict, ...], "summary": "text"}``; the runner adds the config, seed and
-wall time and writes ``results.json`` atomically (see :mod:`implicit_em.experiments.results`).
+``run`` returns ``{"metrics": {...}, "tables": {name: [row dicts]}, "summary": "text",
+"data": "text"}``; the runner stacks the seeds' tables, grades the rules on them, adds the
+config, seeds and wall time and writes ``results.json`` atomically (see
+:mod:`implicit_em.experiments.results`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .results import VERDICTS, Verdict
-from .verdicts import grade_below
 
 if TYPE_CHECKING:  # torch and the datasets load when an experiment reads data
     import torch
@@ -29,7 +30,6 @@ __all__ = [
     "Experiment",
     "Verdict",
     "describe_image_data",
-    "grade_below",
     "image_dataset",
     "image_tensors",
 ]
@@ -101,8 +101,8 @@ class Experiment:
     # across_seeds(tables, cfg) -> {name: rows}: tables computed from every seed's rows
     # (stacked, with a "seed" column when there are several), shown first in the report
     across_seeds: Callable[[dict, Any], dict] | None = None
-    # declared verdict rules (:mod:`implicit_em.experiments.rules`), graded on the tables
-    # stacked over seeds; when given, ``run`` returns no verdicts of its own
+    # the declared rules that decide ``claims`` (:mod:`implicit_em.experiments.rules`),
+    # graded by the runner on the tables stacked over seeds
     rules: tuple = ()
     # False: only run when named (``iem run benchmark``), never as part of ``all``
     in_all: bool = True
@@ -114,6 +114,8 @@ class Experiment:
         unknown = set(self.quick) - names
         if unknown:
             raise TypeError(f"{self.name}: QUICK sets unknown config fields {sorted(unknown)}")
+        if self.claims and not self.rules:
+            raise TypeError(f"{self.name}: claims {self.claims} need declared rules (rules=...)")
         for rule in self.rules:
             if rule.claim not in self.claims:
                 raise TypeError(f"{self.name}: a rule tests {rule.claim}, not one of {self.claims}")

@@ -39,7 +39,7 @@ from ..diagnostics import linear_probe
 from ..progress import track
 from .base import Experiment, describe_image_data, image_tensors
 from .local_learners import ImplicitEMFeatures
-from .verdicts import over_seeds, percent_interval, separated
+from .verdicts import COUNT, UNIT, over_seeds, percent_interval, separated
 
 IEM = "implicit-EM layer"
 LEARNERS = ("triangle k-means", "SoftHebb", "Krotov-Hopfield", "decoder-free encoder", IEM)
@@ -182,7 +182,7 @@ def run(cfg: Config, out_dir: Path) -> dict:
     found = list(image_tensors(("mnist",), cfg.seed, cfg.mnist_train, skipped))
     if not found:
         return {"metrics": {"skipped_datasets": "mnist"}, "tables": {"fits": [], "curves": []},
-                "verdicts": [], "data": describe_image_data("mnist", cfg.mnist_train),
+                "data": describe_image_data("mnist", cfg.mnist_train),
                 "summary": "MNIST is not available: run `iem data mnist`."}  # fmt: skip
     _, ds, x, xt = found[0]
     data = (x, torch.as_tensor(ds.y_train), xt, torch.as_tensor(ds.y_test))
@@ -204,7 +204,6 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return {
         "metrics": {"skipped_datasets": "none"},
         "tables": {"fits": rows, "curves": curves},
-        "verdicts": [],
         "data": describe_image_data("mnist", cfg.mnist_train) + "; pixels in [0, 1]; every "
         "learner at its class defaults, except the author's encoder above K = 256: "
         f"{cfg.encoder_wide_epochs} epochs instead of 100",
@@ -319,7 +318,7 @@ def validation_searches(results: Path | None = None) -> dict[str, list[dict]]:
 def across_seeds(tables: dict, cfg: Config) -> dict:
     """Mean and 95 % interval per width and learner; the goals; the reproduction table;
     the committed validation searches behind the defaults."""
-    summary = over_seeds(tables["fits"], ("K", "learner"), ("probe_accuracy", "fit_s"))
+    summary = over_seeds(tables["fits"], ("K", "learner"), {"probe_accuracy": UNIT, "fit_s": COUNT})
     for r in summary:
         r["probe_95"] = percent_interval(r, "probe_accuracy")
     return {"summary_over_seeds": summary, "goals": goals(summary, tables["curves"]),

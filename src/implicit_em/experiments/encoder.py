@@ -38,8 +38,8 @@ from ..diagnostics import (
 )
 from .base import Experiment, describe_image_data, image_tensors
 from .config import bounded
-from .rules import UNIT, Rule
-from .verdicts import over_seeds, separated
+from .rules import Rule
+from .verdicts import COUNT, UNIT, over_seeds, separated
 
 ENCODER = "LSE + var + TC (encoder)"
 SAE = "sparse autoencoder"
@@ -50,8 +50,9 @@ ABLATION = {  # name: (lse, var, tc) weights
     "var + TC (no LSE)": (0.0, 1.0, 1.0),
     LSE_ALONE: (1.0, 0.0, 0.0),
 }
-VALUES = ("probe_accuracy", "l0", "dead_units", "silent_units", "redundancy",
-          "responsibility_entropy", "max_responsibility", "recon_mse_wt", "fit_s")  # fmt: skip
+VALUES = {"probe_accuracy": UNIT, "l0": COUNT, "dead_units": COUNT, "silent_units": COUNT,
+          "redundancy": COUNT, "responsibility_entropy": COUNT, "max_responsibility": UNIT,
+          "recon_mse_wt": COUNT, "fit_s": COUNT}  # fmt: skip
 
 # The author's published numbers (full MNIST: 60k train / 10k test, 100 epochs)
 PUBLISHED = [

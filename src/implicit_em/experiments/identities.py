@@ -34,8 +34,9 @@ import torch.nn.functional as F
 from .. import lse
 from ..mixture.xu_jordan import preconditioned_gradient_step
 from ..progress import track
-from .base import Experiment, Verdict, grade_below
+from .base import Experiment
 from .config import bounded
+from .rules import COUNT, Rule
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -54,8 +55,9 @@ class Config:
     max_size: int = bounded(7, min=1, max=64)  # each axis of length 1..max_size
     # trials with excluded alternatives (+inf or mask)
     exclude_fraction: float = bounded(0.25, min=0.0, max=1.0)
-    confirm_threshold: float = 1e-12  # float64 error below this confirms an identity
-    partly_threshold: float = 1e-6
+    confirm_threshold: float = bounded(1e-12, gt=0.0)  # float64 error below: confirmed
+    partly_threshold: float = bounded(1e-6, gt=0.0)  # below: partly
+    control_min: float = bounded(1e-9, gt=0.0)  # a control that must fail is off by more
 
 
 QUICK = {"trials": 12}
@@ -247,79 +249,43 @@ def _least(rows, regime, dtype="float64") -> float:
     return float(np.min(vals)) if vals else float("nan")
 
 
-def decide_identity(error: float, control_error: float, confirm: float, partly: float) -> str:
-    """C1-C4: the float64 max ``error`` graded (< ``confirm``: confirmed; < ``partly``:
-    partly; else refuted), but ``open`` unless the control that must fail is detected
-    (its error above ``1e3 * confirm``): a check that cannot fail decides nothing."""
-    if not control_error > 1e3 * confirm:
-        return "open"
-    return grade_below(error, confirm, partly)
+def _rules() -> tuple[Rule, ...]:
+    # C1-C4: the float64 max error below confirm_threshold (both cells hold: confirmed),
+    # below partly_threshold (one: partly), else refuted; open unless the control that
+    # must fail is detected (a check that cannot fail decides nothing)
+    out = []
+    for claim in ("C1", "C2", "C3", "C4"):
+        at = {"claim": claim, "table": "identities", "where": {"claim": claim}, "bounds": COUNT}
+        out += [
+            Rule(stat="control_error", op=">", threshold="control_min", gate=True,
+                 says="float64 error of the control that must fail", **at),
+            Rule(stat="error", op="<", threshold="confirm_threshold",
+                 says="float64 max error", **at),
+            Rule(stat="error", op="<", threshold="partly_threshold",
+                 says="float64 max error", **at),
+        ]  # fmt: skip
+    return tuple(out)
+
+
+RULES = _rules()
 
 
 def summarise(rows: list[dict], cfg: Config) -> dict:
-    """Metrics, summary table and verdicts from the per-cell error rows."""
-    conf, part = cfg.confirm_threshold, cfg.partly_threshold
+    """Metrics, the summary table and the per-claim errors the rules read."""
     worst = {f"{r}_{dt}": _worst(rows, r, dt) for r in REGIMES for dt in DTYPES}
-    control_min = _least(rows, "control")
-    literal_min = _least(rows, "ce_literal")
-    n = cfg.trials * len(cfg.scales)
-    span = f"scales {min(cfg.scales):g}..{max(cfg.scales):g}"
-    rule = f"float64 max error < {conf:g}: confirmed; < {part:g}: partly; else refuted"
-
-    def graded(value):
-        return decide_identity(value, control_min, conf, part)
-
-    c1 = worst["lse_float64"]
-    verdicts = [
-        Verdict(
-            "C1",
-            graded(c1),
-            c1,
-            rule + "; needs the sign-flipped control to be detected",
-            f"max |autograd - (-r)| = {c1:.1e} over {n} float64 tensors ({span}; float32: "
-            f"{worst['lse_float32']:.1e}); the control with the sign flipped is off by at "
-            f"least {control_min:.1e}, so the check can fail.",
-        )
-    ]
-    c2 = max(worst["ce_hard_float64"], worst["ce_soft_float64"], worst["ce_score_form_float64"])
-    # control: the opposite sign (r - y with respect to distances) must be detected as wrong
-    c2_verdict = decide_identity(c2, min(literal_min, control_min), conf, part)
-    verdicts.append(
-        Verdict(
-            "C2",
-            c2_verdict,
-            c2,
-            rule + "; needs the opposite sign (r - y w.r.t. distances) to be detected",
-            f"cross-entropy clamps responsibilities exactly: distance-form gradient = y - r "
-            f"(hard and soft targets) and score-form gradient = r - y, max error {c2:.1e}; "
-            f"the opposite sign with respect to distances is off by at least "
-            f"{literal_min:.1e}, so the check can fail.",
-        )
-    )
-    c3 = max(worst["attention_float64"], worst["attention_advantage_float64"])
-    verdicts.append(
-        Verdict(
-            "C3",
-            graded(c3),
-            c3,
-            rule,
-            f"gradient of the attention log-partition = softmax(scores) and the score "
-            f"gradient of softmax(s)V = a(u - E_a[u]) (advantage form), max error {c3:.1e} "
-            f"over {2 * n} float64 cases.",
-        )
-    )
-    c4 = worst["em_step_float64"]
-    verdicts.append(
-        Verdict(
-            "C4",
-            graded(c4),
-            c4,
-            rule + " (error relative to the data scale)",
-            f"EM-step part only: one EM mean step equals the Sigma_j/N_j-preconditioned "
-            f"gradient step to {c4:.1e} (relative, float64, {n} random mixtures); the fitting "
-            f"comparison belongs to the 'mixture' experiment.",
-        )
-    )
+    control = _least(rows, "control")
+    literal = min(_least(rows, "ce_literal"), control)  # C2: the opposite sign, too
+    errors = {
+        "C1": (worst["lse_float64"], control, "autograd vs -r"),
+        "C2": (max(worst["ce_hard_float64"], worst["ce_soft_float64"],
+                   worst["ce_score_form_float64"]), literal, "cross-entropy: y - r, r - y"),
+        "C3": (max(worst["attention_float64"], worst["attention_advantage_float64"]), control,
+               "attention: softmax(scores), advantage form"),
+        "C4": (worst["em_step_float64"], control, "EM mean step vs preconditioned gradient "
+               "step (relative to the data scale)"),
+    }  # fmt: skip
+    identities = [{"claim": c, "measures": m, "error": e, "control_error": ctl}
+                  for c, (e, ctl, m) in errors.items()]  # fmt: skip
     summary_rows = [
         {
             "regime": r,
@@ -335,15 +301,14 @@ def summarise(rows: list[dict], cfg: Config) -> dict:
     return {
         "metrics": {
             **{f"max_error_{k}": v for k, v in worst.items()},
-            "control_min_error_float64": control_min,
+            "control_min_error_float64": control,
             "all_finite": all(r["all_finite"] for r in rows),
         },
-        "tables": {"summary": summary_rows, "errors": rows},
-        "verdicts": verdicts,
+        "tables": {"identities": identities, "summary": summary_rows, "errors": rows},
         "summary": (
             "Autograd gradients of the library's LSE objectives against an independent NumPy "
             "float64 evaluation of the analytic formulas, over random shapes, axes, excluded "
-            f"alternatives and distance {span}."
+            f"alternatives and distance scales {min(cfg.scales):g}..{max(cfg.scales):g}."
         ),
     }
 
@@ -390,4 +355,5 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     plot=plot,
     stochastic=False,
+    rules=RULES,
 )

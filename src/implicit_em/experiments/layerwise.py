@@ -47,7 +47,7 @@ from ..training import finetune, train_layerwise
 from .base import Experiment, describe_image_data, image_tensors
 from .config import bounded
 from .rules import Rule
-from .verdicts import over_seeds, separated
+from .verdicts import UNIT, over_seeds, separated
 
 KINDS = ("implicit-EM", "ReLU encoder")
 MODES = ("greedy", "greedy + fine-tune", "greedy + fine-tune + layer losses", "end to end")
@@ -267,8 +267,8 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     """Per dataset, kind, mode and layer: means and 95 % intervals; and the issue's goals
     (greedy depth 2 vs depth 1; fine-tuned vs end to end within 0.5 points)."""
     summary = over_seeds(tables["layers"], ("dataset", "kind", "mode", "layer"),
-                         ("probe_accuracy", "network_accuracy", "mean_abs_corr",
-                          "usage_entropy", "max_responsibility"))  # fmt: skip
+                         dict.fromkeys(("probe_accuracy", "network_accuracy", "mean_abs_corr",
+                                        "usage_entropy", "max_responsibility"), UNIT))  # fmt: skip
     goals = []
     for ds in dict.fromkeys(r["dataset"] for r in summary):
         for kind in KINDS:

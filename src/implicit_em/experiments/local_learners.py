@@ -49,7 +49,7 @@ from ..baselines.base import FeatureLearner
 from ..diagnostics import linear_probe, pairwise_correlations, weight_cosine
 from ..layers import ImplicitEMLayer
 from .base import Experiment, describe_image_data, image_tensors
-from .verdicts import over_seeds, percent_interval, separated
+from .verdicts import COUNT, UNIT, over_seeds, percent_interval, separated
 
 IEM = "implicit-EM layer"
 BACKPROP = "backprop MLP (supervised)"
@@ -223,7 +223,6 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return {
         "metrics": {"skipped_datasets": ", ".join(skipped) or "none"},
         "tables": {"fits": rows, "published": PUBLISHED},
-        "verdicts": [],
         "data": "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
         + "; pixels in [0, 1]",
         "summary": (
@@ -264,8 +263,8 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     """Mean and 95 % interval per dataset, width and learner; the goals table."""
     summary = over_seeds(
         tables["fits"], ("dataset", "K", "learner"),
-        ("probe_accuracy", "dead_units", "mean_abs_corr", "pairwise_tc", "weight_abs_cos",
-         "fit_s"),
+        {"probe_accuracy": UNIT, "dead_units": COUNT, "mean_abs_corr": UNIT,
+         "pairwise_tc": COUNT, "weight_abs_cos": UNIT, "fit_s": COUNT},
     )  # fmt: skip
     for r in summary:
         r["probe_95"] = percent_interval(r, "probe_accuracy")

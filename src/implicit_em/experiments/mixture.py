@@ -24,8 +24,9 @@ from .._io import read_json, write_json
 from ..data import load_dataset
 from ..identities import em_step_gradient_error
 from ..mixture import GaussianMixture
-from .base import Experiment, Verdict, grade_below
-from .verdicts import combine_parts
+from .base import Experiment
+from .config import bounded
+from .rules import COUNT, UNIT, Rule
 
 
 @dataclass
@@ -43,7 +44,10 @@ class Config:
     n_components: int = 8
     iterations: int = 60  # EM iterations / gradient epochs
     learning_rate: float = 0.05
-    confirm_gap: float = 1e-3  # relative held-out gap between the solvers
+    confirm_gap: float = bounded(1e-3, gt=0.0)  # relative held-out gap between the solvers
+    identity_max: float = bounded(1e-12, gt=0.0)  # C4: the step identity's error, float64
+    retrace_max: float = bounded(1e-9, gt=0.0)  # C4: preconditioned fit vs EM, every epoch
+    speed_factor: float = bounded(2.0, min=1.0)  # C4: gradient iterations / EM's, at most
 
 
 QUICK = {"identity_trials": 10, "n_samples": 4000, "iterations": 25}
@@ -151,8 +155,7 @@ def run(cfg: Config, out_dir: Path) -> dict:
     write_json(Path(out_dir) / "ellipses.json", ellipses)  # drawn by plot() from disk
     out = summarise(traces, identity, cfg)
     revision = hard_vs_soft(cfg, np.random.default_rng(cfg.seed + 7919))
-    out["tables"]["hard_vs_soft"] = revision
-    out["verdicts"].append(decide_c24(revision))
+    out["tables"].update(hard_vs_soft=revision, c24=c24_table(revision))
     return out
 
 
@@ -254,90 +257,40 @@ def hard_vs_soft(cfg: Config, rng: np.random.Generator) -> list[dict]:
     return rows
 
 
-def decide_c24(rows: list[dict]) -> Verdict:
-    """C24 from :func:`hard_vs_soft` rows (one seed).
-
-    Hard EM is *stuck* from a start if it leaves a cluster uncovered or an empty component
-    never comes back. Confirmed iff hard EM is stuck from every start while soft EM
-    brings every empty component back and covers every cluster; partly iff hard EM is
-    stuck somewhere and soft EM revises something hard EM cannot (brings every empty
-    component back, or ends better on held-out data by > 1e-3); refuted iff hard EM is
-    never stuck, or soft EM is stuck exactly where hard EM is and no better; else open.
-    """
-    by = {(r["scenario"], r["em"]): r for r in rows}
-    names = sorted({r["scenario"] for r in rows})
+def c24_table(rows: list[dict]) -> list[dict]:
+    """Per bad start (one seed): whether hard and soft EM are *stuck* there (1/0): a
+    cluster left uncovered, or an empty component that never comes back."""
 
     def stuck(r):
-        return r["uncovered_clusters"] > 0 or r["came_back"] < r["empty_at_start"]
+        return float(r["uncovered_clusters"] > 0 or r["came_back"] < r["empty_at_start"])
 
-    hard_stuck = [stuck(by[(s, "hard")]) for s in names]
-    empty = sum(by[(s, "soft")]["empty_at_start"] for s in names)
-    revived = sum(by[(s, "soft")]["came_back"] for s in names)
-    soft_free = all(not stuck(by[(s, "soft")]) for s in names)
-    better = [
-        by[(s, "soft")]["heldout_loglik"] > by[(s, "hard")]["heldout_loglik"] + 1e-3 for s in names
-    ]
-    revises = (empty > 0 and revived == empty) or any(better)
-    if all(hard_stuck) and soft_free:
-        verdict = "confirmed"
-    elif any(hard_stuck) and revises:
-        verdict = "partly"
-    elif not any(hard_stuck) or not revises:
-        verdict = "refuted"
-    else:  # pragma: no cover - the branches above are exhaustive
-        verdict = "open"
-    detail = "; ".join(
-        f"{s}: hard EM leaves {by[(s, 'hard')]['uncovered_clusters']} cluster(s) uncovered and "
-        f"brings back {by[(s, 'hard')]['came_back']}/{by[(s, 'hard')]['empty_at_start']} empty "
-        f"component(s), soft EM {by[(s, 'soft')]['uncovered_clusters']} and "
-        f"{by[(s, 'soft')]['came_back']}/{by[(s, 'soft')]['empty_at_start']}; held-out "
-        f"log-likelihood hard {by[(s, 'hard')]['heldout_loglik']:.3f} vs soft "
-        f"{by[(s, 'soft')]['heldout_loglik']:.3f}"
-        for s in names
-    )
-    return Verdict(
-        "C24",
-        verdict,
-        revived / empty if empty else None,
-        "stuck = a cluster left uncovered or an empty component that never comes back; "
-        "confirmed iff hard EM is stuck from every bad start and soft EM never is; partly "
-        "iff hard EM is stuck somewhere and soft EM brings every empty component back or "
-        "ends better (held-out, > 1e-3); refuted otherwise (value: share of empty "
-        "components soft EM brings back)",
-        detail + ".",
-    )
+    by = {(r["scenario"], r["em"]): r for r in rows}
+    return [{"scenario": s, "hard_stuck": stuck(by[(s, "hard")]),
+             "soft_stuck": stuck(by[(s, "soft")])}
+            for s in dict.fromkeys(r["scenario"] for r in rows)]  # fmt: skip
 
 
-def decide_c4(
-    identity: float,
-    preconditioned_gap: float,
-    final_gap: float,
-    em_iterations: int | None,
-    gradient_iterations: int | None,
-    confirm_gap: float,
-) -> tuple[str, dict[str, str]]:
-    """C4 in two parts, combined by :func:`~implicit_em.experiments.verdicts.combine_parts`
-    (a refuted mechanism refutes the claim whatever the speed).
-
-    * ``mechanism``: the EM mean step is the ``Sigma_j / N_j``-preconditioned gradient
-      step (``identity`` < 1e-12: confirmed; < 1e-6: partly; else refuted), the fully
-      preconditioned gradient fit equals EM every epoch (relative gap <= 1e-9, else at
-      most partly) and plain gradient ascent ends at EM's fixed point (``final_gap`` <
-      ``confirm_gap``, else at most partly).
-    * ``speed``: plain gradient ascent reaches EM's level within 2x EM's iterations
-      (confirmed), later (partly) or never in the budget (refuted).
-    """
-    mechanism = grade_below(identity, 1e-12, 1e-6)
-    if mechanism == "confirmed" and (preconditioned_gap > 1e-9 or final_gap >= confirm_gap):
-        mechanism = "partly"
-    if gradient_iterations is None or em_iterations is None:
-        speed = "refuted" if em_iterations is not None else "open"
-    else:
-        speed = "confirmed" if gradient_iterations <= 2 * em_iterations else "partly"
-    parts = {"mechanism": mechanism, "speed": speed}
-    if mechanism == "refuted":  # no EM mechanism: speed cannot rescue the claim
-        return "refuted", parts
-    return combine_parts(list(parts.values())), parts
+_C4 = {"claim": "C4", "table": "c4", "bounds": COUNT}
+RULES = (
+    # C4's mechanism: the EM mean step is the Sigma_j / N_j-preconditioned gradient step
+    # (the premise), the fully preconditioned gradient fit retraces EM every epoch, and
+    # plain gradient ascent ends at EM's fixed point; its speed: plain gradient ascent
+    # reaches EM's level within speed_factor x EM's iterations
+    Rule(stat="identity_error", op="<", threshold="identity_max", necessary=True,
+         says="EM mean step vs preconditioned gradient step, max abs error", **_C4),
+    Rule(stat="preconditioned_gap", op="<=", threshold="retrace_max",
+         says="preconditioned fit vs EM, max relative held-out gap over epochs", **_C4),
+    Rule(stat="gradient_gap", op="<", threshold="confirm_gap",
+         says="plain gradient ascent's final relative held-out gap to EM", **_C4),
+    Rule(stat="iterations_over_em", op="<=", threshold="speed_factor",
+         says="gradient iterations to EM's level over EM's (budget + 1 if never)", **_C4),
+    # C24: soft EM revises where hard EM is stuck: soft EM never stuck from a bad start;
+    # a control: hard EM is stuck from every one (else the starts test nothing)
+    Rule("C24", "c24", "hard_stuck", ">=", 1, cells=("scenario",), bounds=UNIT, gate=True,
+         says="hard EM stuck (1) from this start"),
+    Rule("C24", "c24", "soft_stuck", "<=", 0, cells=("scenario",), bounds=UNIT,
+         says="soft EM stuck (1) from this start"),
+)  # fmt: skip
 
 
 def summarise(traces: list[dict], identity: float, cfg: Config) -> dict:
@@ -370,7 +323,8 @@ def summarise(traces: list[dict], identity: float, cfg: Config) -> dict:
     sk_gap = abs(final["sklearn"]["heldout_loglik"] - em_ll) / abs(em_ll)
     it_em, _ = reach("em")
     it_g, _ = reach("gradient")
-    verdict, parts = decide_c4(identity, pre_gap, gap, it_em, it_g, cfg.confirm_gap)
+    c4 = {"identity_error": identity, "preconditioned_gap": pre_gap, "gradient_gap": gap,
+          "iterations_over_em": (it_g if it_g else cfg.iterations + 1) / it_em if it_em else None}
     summary_rows = []
     for s in final:
         it, wall = reach(s)
@@ -383,16 +337,6 @@ def summarise(traces: list[dict], identity: float, cfg: Config) -> dict:
                 "seconds_total": final[s]["wall_s"],
             }
         )
-    evidence = (
-        f"parts: mechanism {parts['mechanism']}, speed {parts['speed']}. "
-        f"EM mean step = Sigma/N_j-preconditioned gradient step to {identity:.1e} (float64); "
-        f"with the full Xu-Jordan preconditioner (means, covariances, weights) every "
-        f"gradient epoch's held-out log-likelihood equals EM's to {pre_gap:.1e} (relative); "
-        f"plain gradient ascent (Adam) on the LSE objective ends {gap:.1e} from EM's held-out "
-        f"log-likelihood (scikit-learn: {sk_gap:.1e}); iterations to reach EM's level within "
-        f"{cfg.confirm_gap:g}: EM {it_em}, gradient {it_g if it_g else 'not reached'} "
-        f"of {cfg.iterations}."
-    )
     return {
         "metrics": {
             "identity_max_error": identity,
@@ -400,22 +344,7 @@ def summarise(traces: list[dict], identity: float, cfg: Config) -> dict:
             "sklearn_relative_gap": sk_gap,
             "preconditioned_max_relative_gap": pre_gap,
         },
-        "tables": {"solvers": summary_rows, "traces": traces},
-        "verdicts": [
-            Verdict(
-                "C4",
-                verdict,
-                identity,
-                "two parts combined (a refuted mechanism refutes; else agreeing parts give "
-                "their verdict, disagreeing parts partly): "
-                "mechanism -- confirmed iff the step identity holds below 1e-12, the "
-                "Xu-Jordan-preconditioned gradient fit equals EM every epoch to 1e-9 and plain "
-                f"gradient ascent ends within {cfg.confirm_gap:g} of EM's held-out "
-                "log-likelihood (the same fixed point); speed -- confirmed iff plain gradient "
-                "ascent gets there within 2x EM's iterations, partly iff at all",
-                evidence,
-            )
-        ],
+        "tables": {"solvers": summary_rows, "c4": [c4], "traces": traces},
         "data": (
             f"synthetic Gaussian clusters: {cfg.n_2d} 2-D points (4 clusters), "
             f"{cfg.n_samples} x {cfg.n_features}-D ({cfg.n_components} clusters), 80/20 split"
@@ -499,4 +428,5 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     plot=plot,
+    rules=RULES,
 )

@@ -20,6 +20,7 @@ coefficients.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from ..training import train
 from .base import Experiment, describe_image_data, image_tensors
 from .config import bounded
 from .rules import Rule, contrast
-from .verdicts import over_seeds
+from .verdicts import UNIT, over_seeds
 
 OUTPUTS = {
     "responsibilities": lambda: nn.Softmax(-1),
@@ -181,7 +182,8 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     """Tables from every seed's rows together (shown first in the report)."""
     return {
         "summary_over_seeds": over_seeds(
-            tables["outputs"], ("dataset", "output"), ("accuracy", "r2_norm", "r2_pcs")
+            tables["outputs"], ("dataset", "output"),
+            {"accuracy": UNIT, "r2_norm": (-math.inf, 1.0), "r2_pcs": (-math.inf, 1.0)},
         )
     }
 

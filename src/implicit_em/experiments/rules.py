@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .results import Verdict
-from .verdicts import interval95
+from .verdicts import COUNT, REAL, UNIT, interval95
+
+__all__ = ["COUNT", "REAL", "UNIT", "Cell", "Rule", "cell_table", "contrast", "describe_cell",
+           "grade", "grade_cell", "grade_claim", "stack", "verdict_of"]  # fmt: skip
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
-UNIT = (0.0, 1.0)  # accuracies, fractions, correlations' magnitudes
-COUNT = (0.0, math.inf)  # counts, distances, non-negative errors
-REAL = (-math.inf, math.inf)
 RULE_TEXT = (
     "every cell's 95 % interval over seeds (clipped to the statistic's range) is graded: "
     "wholly passing holds, wholly failing fails, else undecided; all cells hold -> "
@@ -132,23 +132,6 @@ class Cell:
         return f"{key + ': ' if key else ''}{self.rule.table}.{self.rule.stat}"
 
 
-def bounded_interval(
-    values: Sequence[float], bounds: tuple[float, float] = REAL
-) -> tuple[float | None, tuple[float, float] | None]:
-    """Mean and 95 % Student-t interval of the finite ``values``, the interval clipped
-    to ``bounds`` (``None`` for fewer than two values).
-
-    Examples:
-        >>> m, (lo, hi) = bounded_interval([0.99, 1.0, 0.98], UNIT)
-        >>> round(m, 2), hi
-        (0.99, 1.0)
-    """
-    mean, ci = interval95(values)
-    if ci is None:
-        return mean, None
-    return mean, (max(ci[0], bounds[0]), min(ci[1], bounds[1]))
-
-
 def stack(per_seed: Sequence[Mapping[str, list[dict]]], seeds: Sequence[int]) -> dict:
     """The tables of several seeds' results as one, each row with its ``seed`` (one
     seed's tables are returned as they are)."""
@@ -201,7 +184,7 @@ def grade_cell(rule: Rule, key: tuple, values: list, limit: float, stochastic: b
     """One cell: aggregate ``values`` (one per seed) and grade the interval against ``limit``."""
     finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     test = OPS[rule.op]
-    mean, ci = bounded_interval(finite, rule.bounds)
+    mean, ci = interval95(finite, rule.bounds)
     if mean is None:
         outcome = "undecided"
     elif ci is None and not stochastic:

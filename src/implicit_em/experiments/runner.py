@@ -37,11 +37,10 @@ import numpy as np
 import torch
 
 from .._io import jsonable, read_json, write_csv, write_json
-from .base import Experiment, Verdict
+from .base import Experiment
 from .config import Override, build_config, check_overrides
 from .results import DamagedFileError, Figure, Result, read_results, read_run_meta, write_results
 from .rules import cell_table, grade, stack
-from .verdicts import combine_seeds
 
 QUICK_SEEDS = 2  # seeds per stochastic experiment at quick sizes (make run)
 FULL_SEEDS = 5  # and at full sizes (iem run all)
@@ -87,16 +86,17 @@ def default_run_dir(root: str | Path = "runs") -> Path:
 def _check_result(name: str, result) -> dict:
     if not isinstance(result, dict):
         raise TypeError(f"{name}.run must return a dict, got {type(result).__name__}")
-    unknown = set(result) - {"metrics", "tables", "verdicts", "summary", "data"}
+    if "verdicts" in result:
+        raise TypeError(
+            f"{name}.run returned verdicts; an experiment returns measurements and declares "
+            "its rules (Experiment(rules=...)), which the runner grades"
+        )
+    unknown = set(result) - {"metrics", "tables", "summary", "data"}
     if unknown:
         raise TypeError(f"{name}.run returned unknown keys {sorted(unknown)}")
-    verdicts = result.get("verdicts", [])
-    if not all(isinstance(v, Verdict) for v in verdicts):
-        raise TypeError(f"{name}.run must return Verdict objects in 'verdicts'")
     return {
         "metrics": result.get("metrics", {}),
         "tables": result.get("tables", {}),
-        "verdicts": list(verdicts),
         "summary": result.get("summary", ""),
         "data": result.get("data", ""),
     }
@@ -110,26 +110,20 @@ def seeds_for(exp: Experiment, cfg: Any, n_seeds: int) -> list[int]:
 
 
 def _combine(exp: Experiment, cfg, seeds: list[int], runs: list[dict], indicative=()) -> dict:
-    """One record from the per-seed results: tables stacked with a ``seed`` column;
-    verdicts graded on them by ``exp``'s declared rules
-    (:func:`implicit_em.experiments.rules.grade`, with their graded cells as the table
-    ``verdict_cells``), or else combined claim by claim from each seed's own verdicts
-    (:func:`implicit_em.experiments.verdicts.combine_seeds`); claims in ``indicative``
-    marked so."""
+    """One record from the per-seed results: tables stacked with a ``seed`` column, and
+    the verdicts graded on them by ``exp``'s declared rules
+    (:func:`implicit_em.experiments.rules.grade`), with their graded cells as the table
+    ``verdict_cells``; claims in ``indicative`` marked so."""
     tables = stack([r["tables"] for r in runs], seeds)
+    verdicts = [dataclasses.replace(v, indicative=v.claim in indicative)
+                for v in grade(exp.rules, tables, cfg, exp.stochastic)]  # fmt: skip
     if exp.rules:
-        verdicts = grade(exp.rules, tables, cfg, exp.stochastic)
         tables = {**tables, "verdict_cells": cell_table(exp.rules, tables, cfg, exp.stochastic)}
-    else:
-        verdicts = []
-        for claim in dict.fromkeys(v.claim for v in runs[0]["verdicts"]):
-            per_seed = [next(v for v in r["verdicts"] if v.claim == claim) for r in runs]
-            verdicts.append(combine_seeds(per_seed, seeds))
-    verdicts = [dataclasses.replace(v, indicative=v.claim in indicative) for v in verdicts]
-    per_seed = [
-        {"seed": s, "metrics": r["metrics"], "verdicts": [v.to_dict() for v in r["verdicts"]]}
+    per_seed = [  # each seed graded alone, on its own values: evidence, never voted on
+        {"seed": s, "metrics": r["metrics"],
+         "verdicts": {v.claim: v.verdict for v in grade(exp.rules, r["tables"], cfg, False)}}
         for s, r in zip(seeds, runs, strict=True)
-    ]
+    ]  # fmt: skip
     return {
         "metrics": runs[0]["metrics"],
         "tables": tables,

@@ -40,8 +40,9 @@ from ..diagnostics import (
 )
 from ..layers import ImplicitEMLayer
 from ..training import train
-from .base import Experiment, Verdict
+from .base import Experiment
 from .config import bounded
+from .rules import COUNT, UNIT, Rule
 
 AUTOENCODERS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -82,7 +83,8 @@ class Config:
     lr: float = 1e-2
     weight_decay: float = bounded(1e-2, min=0.0)
     grid: int = 160  # points per axis for the regions on a grid
-    share: float = bounded(0.75, gt=0.5, max=1.0)  # "most cells" in the rules
+    regions_kept: float = bounded(0.9, gt=0.0, max=1.0)  # C15: share of ReLU's regions
+    bound_share: float = bounded(0.9, gt=0.0, max=1.0)  # C19: share of the region bound
 
 
 QUICK = {"widths": (4, 16), "epochs": 15, "grid": 96}
@@ -241,112 +243,55 @@ def _mean(rows, cell, variants, key):
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def decide_c10(rows: list[dict], share: float) -> tuple[str, float]:
-    """C10 over dataset/width cells (autoencoders): competition lowers redundancy iff the
-    competitive activations' mean ``|cos|`` is below the element-wise ones'. Confirmed
-    iff that holds in >= ``share`` of the cells and element-wise units learn duplicate
-    hyperplanes in at least half; refuted iff it holds in <= ``1 - share``; else partly.
-    Returns the verdict and the share of cells where it holds."""
-    cells = _cells(rows)
-    lower = [_mean(rows, c, COMPETITIVE, "mean_abs_cos") < _mean(rows, c, ELEMENTWISE,
-             "mean_abs_cos") for c in cells]  # fmt: skip
-    dup = [_mean(rows, c, ELEMENTWISE, "duplicate_units") > 0 for c in cells]
-    s = float(np.mean(lower))
-    if s >= share and np.mean(dup) >= 0.5:
-        return "confirmed", s
-    return ("refuted" if s <= 1 - share else "partly"), s
-
-
-def decide_c15(rows: list[dict], share: float) -> tuple[str, float]:
-    """C15: competitive activations keep expressiveness iff their mean grid regions reach
-    >= 0.9 x ReLU's in a cell. Confirmed iff in >= ``share`` of the cells, refuted iff in
-    <= ``1 - share``, else partly."""
-    cells = _cells(rows)
-    kept = [_mean(rows, c, COMPETITIVE, "regions_grid") >= 0.9 * _mean(rows, c, ("relu",),
-            "regions_grid") for c in cells]  # fmt: skip
-    s = float(np.mean(kept))
-    return ("confirmed" if s >= share else "refuted" if s <= 1 - share else "partly"), s
-
-
-def decide_c19(rows: list[dict], share: float) -> tuple[str, float]:
-    """C19: InfoMax maximises regions iff, in a cell, the InfoMax layer reaches >= 0.9 of
-    the bound ``1 + K + K (K - 1) / 2`` and no other implicit-EM layer has more regions.
-    Confirmed iff in >= ``share`` of the cells, refuted iff in <= ``1 - share``, else
-    partly. Returns the verdict and the InfoMax layer's mean share of the bound."""
-    wins, ratios = [], []
+def claim_cells(rows: list[dict]) -> list[dict]:
+    """Per dataset/width cell (one seed): how much less aligned (mean ``|cos|`` between
+    normals) the competitive autoencoders are than the element-wise ones, and the
+    element-wise ones' mean share of units in a duplicate pair (C10); the competitive
+    ones' mean grid regions over ReLU's (C15); the InfoMax layer's regions over the bound
+    ``1 + K + K (K - 1) / 2``, and over the most of any implicit-EM layer (C19)."""
+    out = []
     for cell in _cells(rows):
-        at = {
-            r["variant"]: r for r in rows if (r["dataset"], r["K"]) == cell and r["kind"] == "iem"
-        }
+        at = {r["variant"]: r for r in rows
+              if (r["dataset"], r["K"]) == cell and r["kind"] == "iem"}  # fmt: skip
         info = at["infomax"]
-        ratios.append(info["regions_grid"] / info["max_regions"])
-        best = max(r["regions_grid"] for r in at.values())
-        wins.append(ratios[-1] >= 0.9 and info["regions_grid"] >= best)
-    s = float(np.mean(wins))
-    verdict = "confirmed" if s >= share else "refuted" if s <= 1 - share else "partly"
-    return verdict, float(np.mean(ratios))
+        out.append({
+            "dataset": cell[0],
+            "K": cell[1],
+            "cos_below_elementwise": _mean(rows, cell, ELEMENTWISE, "mean_abs_cos")
+            - _mean(rows, cell, COMPETITIVE, "mean_abs_cos"),
+            "elementwise_duplicates": _mean(rows, cell, ELEMENTWISE, "duplicate_units"),
+            "regions_over_relu": _mean(rows, cell, COMPETITIVE, "regions_grid")
+            / _mean(rows, cell, ("relu",), "regions_grid"),
+            "infomax_over_bound": info["regions_grid"] / info["max_regions"],
+            "infomax_over_best": info["regions_grid"] / max(r["regions_grid"] for r in at.values()),
+        })  # fmt: skip
+    return out
+
+
+_CELL = {"table": "cells", "cells": ("dataset", "K")}
+RULES = (
+    # C10: competition lowers redundancy: competitive autoencoders' normals less aligned
+    # than element-wise ones', and element-wise units learn duplicate hyperplanes
+    Rule("C10", stat="cos_below_elementwise", op=">", threshold=0, bounds=(-1.0, 1.0),
+         says="mean |cos| between normals: element-wise minus competitive", **_CELL),
+    Rule("C10", stat="elementwise_duplicates", op=">", threshold=0, bounds=UNIT,
+         says="element-wise units in a duplicate pair", **_CELL),
+    # C15: competitive activations keep expressiveness: their grid regions reach
+    # regions_kept x ReLU's
+    Rule("C15", stat="regions_over_relu", op=">=", threshold="regions_kept", bounds=COUNT,
+         says="competitive autoencoders' grid regions over ReLU's", **_CELL),
+    # C19: InfoMax maximises regions: bound_share of the bound, and no implicit-EM layer more
+    Rule("C19", stat="infomax_over_bound", op=">=", threshold="bound_share", bounds=UNIT,
+         says="the InfoMax layer's grid regions over 1 + K + K(K-1)/2", **_CELL),
+    Rule("C19", stat="infomax_over_best", op=">=", threshold=1, bounds=UNIT,
+         says="the InfoMax layer's regions over the most of any implicit-EM layer", **_CELL),
+)  # fmt: skip
 
 
 def summarise(rows: list[dict], cfg: Config) -> dict:
-    """Tables, metrics and verdicts from the measured rows."""
-    c10, s10 = decide_c10(rows, cfg.share)
-    c15, s15 = decide_c15(rows, cfg.share)
-    c19, r19 = decide_c19(rows, cfg.share)
-    cells = _cells(rows)
-
-    def avg(kind, variants, key):
-        v = [r[key] for r in rows if r["kind"] == kind and r["variant"] in variants
-             and r[key] is not None]  # fmt: skip
-        return float(np.mean(v)) if v else float("nan")
-
-    iem = {v: avg("iem", (v,), "regions_grid") for v in IEM_CONTROLS}
-    bound = avg("iem", ("infomax",), "max_regions")
-    angle = {v: avg(k, (v,), "edge_angle_deg") for k, v in
-             (("ae", "relu"), ("ae", "softmax"), ("iem", "none"), ("iem", "infomax"))}  # fmt: skip
+    """The measured fits, and the per-cell table the rules read."""
     return {
-        "metrics": {"c10_share": s10, "c15_share": s15, "c19_bound_share": r19},
-        "tables": {"fits": rows},
-        "verdicts": [
-            Verdict(
-                "C10",
-                c10,
-                s10,
-                f"share of {len(cells)} dataset/width cells where competitive autoencoders' "
-                f"normals are less aligned (mean |cos|) than element-wise ones': confirmed iff "
-                f">= {cfg.share} and element-wise units duplicate hyperplanes in >= half of "
-                f"the cells; refuted iff <= {1 - cfg.share:g}; else partly",
-                f"mean |cos| between normals: element-wise "
-                f"{avg('ae', ELEMENTWISE, 'mean_abs_cos'):.2f}, competitive "
-                f"{avg('ae', COMPETITIVE, 'mean_abs_cos'):.2f} (lower in {s10:.0%} of cells); "
-                f"units in a duplicate pair: element-wise "
-                f"{avg('ae', ELEMENTWISE, 'duplicate_units'):.0%}, competitive "
-                f"{avg('ae', COMPETITIVE, 'duplicate_units'):.0%}.",
-            ),
-            Verdict(
-                "C15",
-                c15,
-                s15,
-                f"competitive autoencoders' grid regions >= 0.9 x ReLU's: confirmed iff in >= "
-                f"{cfg.share} of the cells, refuted iff in <= {1 - cfg.share:g}, else partly",
-                f"mean regions on a grid: ReLU {avg('ae', ('relu',), 'regions_grid'):.1f}, "
-                f"competitive {avg('ae', COMPETITIVE, 'regions_grid'):.1f} (kept in {s15:.0%} "
-                f"of cells); mean bound {avg('ae', ('relu',), 'max_regions'):.1f}.",
-            ),
-            Verdict(
-                "C19",
-                c19,
-                r19,
-                f"the InfoMax layer reaches >= 0.9 of 1 + K + K(K-1)/2 regions and no other "
-                f"implicit-EM layer has more: confirmed iff in >= {cfg.share} of the cells, "
-                f"refuted iff in <= {1 - cfg.share:g}, else partly (value: its mean share of "
-                "the bound)",
-                "mean regions on a grid (implicit-EM layers): "
-                + ", ".join(f"{v} {n:.1f}" for v, n in iem.items())
-                + f" of a mean bound {bound:.1f} (K lines in the plane make at most "
-                f"1 + K + K(K-1)/2 regions, not 2^K); polygon edges to the nearest learned "
-                "line: " + ", ".join(f"{v} {a:.1f} deg" for v, a in angle.items()) + ".",
-            ),
-        ],
+        "tables": {"fits": rows, "cells": claim_cells(rows)},
         "data": "synthetic 2-D data (" + ", ".join(cfg.datasets) + f"), {cfg.n_samples} "
         "samples, 80/20 split (training part used)",
         "summary": (
@@ -409,4 +354,5 @@ EXPERIMENT = Experiment(
     plot=plot,
     # quick seeds split on C10 (1 of 2 partly), and a smaller quick size gave refuted
     indicative_when_quick=("C10",),
+    rules=RULES,
 )

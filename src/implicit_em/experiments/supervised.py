@@ -33,7 +33,7 @@ from ..training import train
 from .base import Experiment, describe_image_data, image_tensors
 from .config import bounded
 from .rules import Rule, contrast
-from .verdicts import over_seeds, percent_interval
+from .verdicts import COUNT, UNIT, over_seeds, percent_interval
 
 BASELINE, FULL = "baseline (CE only)", "NLS + var + TC"
 # name: (neg-log-softmin, variance, decorrelation, gaussian infomax, λ multiplier)
@@ -196,7 +196,8 @@ def run(cfg: Config, out_dir: Path) -> dict:
 
 def across_seeds(tables: dict, cfg: Config) -> dict:
     """Tables from every seed's rows together (shown first in the report)."""
-    values = ("accuracy", "dead_units", "redundancy", "responsibility_entropy")
+    values = {"accuracy": UNIT, "dead_units": COUNT, "redundancy": COUNT,
+              "responsibility_entropy": COUNT}
     summary = over_seeds(tables["configs"], ("dataset", "config"), values)
     for r in summary:
         r["accuracy_95"] = percent_interval(r, "accuracy")

@@ -1,54 +1,39 @@
-"""Verdict rules that combine: across seeds, and across the experiments that test a claim.
+"""Intervals over seeds, and the rule that combines the experiments testing one claim.
 
-Each experiment decides its claims per seed with its own rule (a pure function of that
-seed's measurements). The runner combines the seeds with :func:`combine_seeds`, and the
-report combines the experiments that test one claim with :func:`combine_parts`, so that
-every claim shows one verdict, with the rule that produced it stated here and tested.
-
-Across seeds (``combine_seeds``): unanimous seeds give their verdict; seeds that disagree
-give ``"partly"`` when at least one seed finds the claim holding (confirmed or partly),
-else ``"open"``; the key value is the mean with a 95 % Student-t interval.
-
-Across experiments (``combine_parts``): parts that could not decide (``"open"``) are set
-aside unless every part is open; the remaining parts give their common verdict when they
-agree and ``"partly"`` when they do not.
+Seeds are combined by each experiment's declared rules
+(:mod:`implicit_em.experiments.rules`), on 95 % intervals that never leave their
+quantity's range. The report combines the experiments that test one claim with
+:func:`combine_parts`: parts that could not decide (``"open"``) are set aside unless
+every part is open; the remaining parts give their common verdict when they agree and
+``"partly"`` when they do not.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 
-from .results import Verdict
-
-SEEDS_RULE = (
-    "across seeds: unanimous seeds give their verdict; disagreeing seeds give partly if any "
-    "seed finds the claim holding, else open"
-)
+UNIT = (0.0, 1.0)  # accuracies, fractions, correlations' magnitudes
+COUNT = (0.0, math.inf)  # counts, times, distances, non-negative errors
+REAL = (-math.inf, math.inf)
 PARTS_RULE = (
     "across experiments: open parts are set aside unless all are open; agreeing parts give "
     "their verdict, disagreeing parts give partly"
 )
 
 
-def grade_below(value: float, confirmed: float, partly: float | None = None) -> str:
-    """``"confirmed"`` if ``value < confirmed``, ``"partly"`` if ``< partly``, else refuted.
+def interval95(
+    values: Sequence[float | None], bounds: tuple[float, float] = REAL
+) -> tuple[float | None, tuple[float, float] | None]:
+    """Mean and 95 % Student-t interval of the finite ``values``, clipped to ``bounds``
+    (the quantity's range); ``None`` if there are none, and the interval ``None`` for
+    fewer than two values.
 
-    A non-finite ``value`` (the measurement failed) gives ``"open"``.
+    Examples:
+        >>> m, (lo, hi) = interval95([0.99, 1.0, 0.98], UNIT)
+        >>> round(m, 2), hi
+        (0.99, 1.0)
     """
-    if value is None or not math.isfinite(value):
-        return "open"
-    if value < confirmed:
-        return "confirmed"
-    if partly is not None and value < partly:
-        return "partly"
-    return "refuted"
-
-
-def interval95(values: Sequence[float | None]) -> tuple[float | None, tuple[float, float] | None]:
-    """Mean and 95 % Student-t interval of the finite ``values`` (``None`` if none; the
-    interval is ``None`` for fewer than two values)."""
     from scipy.stats import t
 
     xs = [float(v) for v in values if v is not None and _finite(v)]
@@ -59,17 +44,19 @@ def interval95(values: Sequence[float | None]) -> tuple[float | None, tuple[floa
         return mean, None
     sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
     half = float(t.ppf(0.975, len(xs) - 1)) * sd / math.sqrt(len(xs))
-    return mean, (mean - half, mean + half)
+    return mean, (max(mean - half, bounds[0]), min(mean + half, bounds[1]))
 
 
-def over_seeds(rows: list[dict], keys: tuple[str, ...], values: tuple[str, ...]) -> list[dict]:
-    """Rows grouped by ``keys`` (in first-seen order), each of ``values`` as its mean and
-    95 % interval over the group's rows (one per seed): ``{v}``, ``{v}_lo``, ``{v}_hi``,
-    and ``seeds``, the group's size.
+def over_seeds(
+    rows: list[dict], keys: tuple[str, ...], values: Mapping[str, tuple[float, float]]
+) -> list[dict]:
+    """Rows grouped by ``keys`` (in first-seen order), each column of ``values`` (name ->
+    its range) as its mean and 95 % interval within that range over the group's rows (one
+    per seed): ``{v}``, ``{v}_lo``, ``{v}_hi``, and ``seeds``, the group's size.
 
     Examples:
         >>> rows = [{"m": "a", "acc": x} for x in (0.9, 0.92, 0.91)]
-        >>> r = over_seeds(rows, ("m",), ("acc",))[0]
+        >>> r = over_seeds(rows, ("m",), {"acc": UNIT})[0]
         >>> r["seeds"], round(r["acc"], 3), r["acc_lo"] < 0.91 < r["acc_hi"]
         (3, 0.91, True)
     """
@@ -80,8 +67,8 @@ def over_seeds(rows: list[dict], keys: tuple[str, ...], values: tuple[str, ...])
     for key, members in groups.items():
         row = dict(zip(keys, key, strict=True))
         row["seeds"] = len(members)
-        for v in values:
-            mean, ci = interval95([m.get(v) for m in members])
+        for v, bounds in values.items():
+            mean, ci = interval95([m.get(v) for m in members], bounds)
             row[v] = mean
             row[f"{v}_lo"], row[f"{v}_hi"] = ci if ci else (None, None)
         out.append(row)
@@ -111,48 +98,6 @@ def separated(a: dict, b: dict, value: str) -> str:
 
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def vote(verdicts: list[str]) -> str:
-    """The across-seeds rule on verdict strings (see the module docstring)."""
-    if not verdicts:
-        raise ValueError("vote needs at least one verdict")
-    if len(set(verdicts)) == 1:
-        return verdicts[0]
-    return "partly" if {"confirmed", "partly"} & set(verdicts) else "open"
-
-
-def combine_seeds(per_seed: list[Verdict], seeds: list[int]) -> Verdict:
-    """One verdict from the same claim's verdicts on several seeds (in ``seeds`` order)."""
-    if not per_seed or len(per_seed) != len(seeds):
-        raise ValueError(f"need one verdict per seed, got {len(per_seed)} for {len(seeds)}")
-    claims = {v.claim for v in per_seed}
-    if len(claims) != 1:
-        raise ValueError(f"combine_seeds needs verdicts on one claim, got {sorted(claims)}")
-    first = per_seed[0]
-    if len(per_seed) == 1:
-        return replace(first, seeds_agree=1, seeds_total=1, per_seed=(first.verdict,))
-    names = [v.verdict for v in per_seed]
-    verdict = vote(names)
-    mean, interval = interval95([v.value for v in per_seed])
-    agree = sum(n == verdict for n in names)
-    split = ", ".join(f"seed {s}: {n}" for s, n in zip(seeds, names, strict=True))
-    evidence = (
-        f"{agree}/{len(names)} seeds agree ({split}). Seed {seeds[0]}: {first.evidence}"
-        if agree < len(names)
-        else f"all {len(names)} seeds agree. Seed {seeds[0]}: {first.evidence}"
-    )
-    return Verdict(
-        claim=first.claim,
-        verdict=verdict,
-        value=mean,
-        threshold=f"{first.threshold}; {SEEDS_RULE}",
-        evidence=evidence,
-        interval=interval,
-        seeds_agree=agree,
-        seeds_total=len(names),
-        per_seed=tuple(names),
-    )
 
 
 def combine_parts(parts: list[str]) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 from .._io import atomic_write_text
 from ..claims import CLAIMS, REGISTRY
 from ..experiments.results import DamagedFileError, Result, Verdict, read_results, read_run_meta
-from ..experiments.verdicts import PARTS_RULE, SEEDS_RULE, combine_parts
+from ..experiments.rules import RULE_TEXT
+from ..experiments.verdicts import PARTS_RULE, combine_parts
 
 _CSS = """
 body{font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2330;
@@ -189,7 +190,7 @@ def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
         )
     head = (
         "<tr><th>ID</th><th>claim, and the source's own words</th><th>verdict</th>"
-        "<th>key number [95 % interval]</th><th>seeds agreeing</th><th>evidence</th></tr>"
+        "<th>deciding number [95 % interval]</th><th>seeds alone</th><th>evidence</th></tr>"
     )
     return f'<div class="tw"><table>{head}{"".join(rows)}</table></div>'
 
@@ -326,8 +327,8 @@ def build_report(run_dir: str | Path, log: Callable[[str], None] | None = None) 
         _overview(meta, results),
         fail_html,
         "<h2>Claims</h2><p>One verdict per claim, computed from measurements in this run. "
-        f"Rules: {html.escape(SEEDS_RULE)}; {html.escape(PARTS_RULE)}. Each experiment's "
-        "own rule is in its section.</p>",
+        f"Rules: {html.escape(RULE_TEXT)}; {html.escape(PARTS_RULE)}. Each experiment's "
+        "declared rules, and its graded cells, are in its section.</p>",
         _claims_table(verdicts, last_full_run(run_dir) if meta.get("quick") else None),
         "<h2>Where the sources are wrong or unproven</h2>",
         _doubts(verdicts),

@@ -2,7 +2,8 @@
 
 One row per claim of :data:`implicit_em.claims.REGISTRY`: our testable statement, the
 sources' own words, the verdict (combined across experiments as in the HTML report),
-the key number with its 95 % interval across seeds, and how many seeds agreed. The file
+the number that decided it (the deciding cell's statistic) with its 95 % interval across
+seeds, and how many seeds, each graded alone, give the same verdict. The file
 opens with a stamp naming the run, its sizes, when it finished and the package version,
 so a committed copy says where its numbers come from.
 """
@@ -18,7 +19,8 @@ from ..experiments.results import DamagedFileError, Verdict, read_results, read_
 from .html import claim_verdicts, fmt
 
 HEADER = (
-    "| ID | claim | the sources' words | verdict | key number [95 % interval] | seeds agreeing |"
+    "| ID | claim | the sources' words | verdict | deciding number [95 % interval] "
+    "| seeds alone |"
 )
 
 
