@@ -23,8 +23,12 @@ class Cfg:
 
 def _run(cfg, out_dir):
     value = cfg.value * (1 + 0.1 * cfg.seed)
-    return {"tables": {"t": [{"value": value}],
-                       "t9": [{"cell": "a | pipe", "value": 0.5}, {"cell": "b", "value": 2.0}]}}
+    return {
+        "tables": {
+            "t": [{"value": value}],
+            "t9": [{"cell": "a | pipe", "value": 0.5}, {"cell": "b", "value": 2.0}],
+        }
+    }
 
 
 RULES = (Rule("C1", "t", "value", "<", 1.0), Rule("C9", "t9", "value", "<", 1.0, cells=("cell",)))

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -263,7 +264,7 @@ def temperature_summary(temp_rows: list[dict]) -> dict:
 
 
 def _rules() -> tuple[Rule, ...]:
-    unit = {"bounds": UNIT}
+    unit: dict[str, Any] = {"bounds": UNIT}
     return (
         # C5: the two-Gaussian posterior mean is tanh(m z / sigma^2), to float64 precision
         Rule("C5", "c5", "max_error", "<", "confirm_threshold", bounds=COUNT,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -220,7 +221,7 @@ def claim_table(rows: list[dict]) -> list[dict]:
             for v, f in dict.fromkeys((r["variant"], r["family"]) for r in rows)]  # fmt: skip
 
 
-_HOLDS = {
+_HOLDS: dict[str, Any] = {
     "table": "claims",
     "stat": "holds_up",
     "op": ">=",

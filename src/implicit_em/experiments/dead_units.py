@@ -25,6 +25,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -305,8 +306,9 @@ def c9_table(rows: list[dict], zero: dict[str, str]) -> list[dict]:
 
 
 def _rules() -> tuple[Rule, ...]:
-    relu, soft = {"where": {"kind": "relu"}}, {"where": {"kind": "soft"}, "cells": ("activation",)}
-    share = {"claim": "C9", "table": "c9", "bounds": UNIT}
+    relu: dict[str, Any] = {"where": {"kind": "relu"}}
+    soft: dict[str, Any] = {"where": {"kind": "soft"}, "cells": ("activation",)}
+    share: dict[str, Any] = {"claim": "C9", "table": "c9", "bounds": UNIT}
     return (
         # units die in ordinary training: ReLU ends some run with inactive units, no soft one does
         Rule(stat="max_inactive_end", op=">", threshold=0, says="inactive share, end of "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -203,7 +204,13 @@ def c17_counts(rows: list[dict]) -> dict:
 # C17: EM behaviour (judged from each op's measured Jacobian) shows exactly at the ops
 # that hold a log-sum-exp: no op without one shows it, and no op with one lacks it.
 # Open unless the controls behave: until then the criterion could not fail.
-_COUNT = {"claim": "C17", "table": "c17", "op": "<=", "threshold": 0, "bounds": COUNT}
+_COUNT: dict[str, Any] = {
+    "claim": "C17",
+    "table": "c17",
+    "op": "<=",
+    "threshold": 0,
+    "bounds": COUNT,
+}
 RULES = (
     Rule("C17", "c17", "controls_ok", ">=", 1, bounds=UNIT, gate=True,
          says="the hidden-softmax control shows EM and the lookalike does not"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,7 +130,7 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return summarise(rows, cfg)
 
 
-_RATIO = {"claim": "C14", "table": "summary", "op": "<=", "threshold": "goal_ratio",
+_RATIO: dict[str, Any] = {"claim": "C14", "table": "summary", "op": "<=", "threshold": "goal_ratio",
           "cells": ("sources",), "bounds": COUNT}  # fmt: skip
 RULES = (
     # C14's separation part: the second-order (Gaussian / decorrelation) objectives, and

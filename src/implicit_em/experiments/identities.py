@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -255,7 +256,12 @@ def _rules() -> tuple[Rule, ...]:
     # must fail is detected (a check that cannot fail decides nothing)
     out = []
     for claim in ("C1", "C2", "C3", "C4"):
-        at = {"claim": claim, "table": "identities", "where": {"claim": claim}, "bounds": COUNT}
+        at: dict[str, Any] = {
+            "claim": claim,
+            "table": "identities",
+            "where": {"claim": claim},
+            "bounds": COUNT,
+        }
         out += [
             Rule(stat="control_error", op=">", threshold="control_min", gate=True,
                  says="float64 error of the control that must fail", **at),

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -371,7 +372,7 @@ def c14_detection(pairs: list[dict], alpha: float) -> dict:
     }
 
 
-_C13 = {"claim": "C13", "table": "c13_cells", "where": {"unreachable": False},
+_C13: dict[str, Any] = {"claim": "C13", "table": "c13_cells", "where": {"unreachable": False},
         "cells": ("dataset", "K")}  # fmt: skip
 RULES = (
     # C13, per dataset/width cell with K <= D (K > D cells are unreachable, not failed):

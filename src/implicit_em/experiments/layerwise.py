@@ -233,8 +233,8 @@ def claim_tables(rows: list[dict]) -> dict:
     return {"c16": c16, "c20": c20}
 
 
-_C20 = {"claim": "C20", "table": "c20", "op": ">=", "threshold": "gain", "bounds": (-1.0, 1.0),
-        "cells": ("dataset",)}  # fmt: skip
+_C20: dict[str, Any] = {"claim": "C20", "table": "c20", "op": ">=", "threshold": "gain",
+                        "bounds": (-1.0, 1.0), "cells": ("dataset",)}  # fmt: skip
 RULES = (
     # C16: greedy implicit-EM layers are specialised: less redundant than end to end,
     # at every dataset and depth

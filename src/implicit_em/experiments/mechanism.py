@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -135,13 +136,14 @@ def run(cfg: Config, out_dir: Path) -> dict:
 
 
 def _rules() -> tuple[Rule, ...]:
-    on = {"where": {"variant": SEED_ARCHITECTURE}}
-    control = {"where": {"variant": CONTROL}, "gate": True}
-    sens = {"table": "variants", "stat": "bias_sensitivity", "op": ">=",
+    on: dict[str, Any] = {"where": {"variant": SEED_ARCHITECTURE}}
+    control: dict[str, Any] = {"where": {"variant": CONTROL}, "gate": True}
+    sens: dict[str, Any] = {"table": "variants", "stat": "bias_sensitivity", "op": ">=",
             "threshold": "sensitivity_min", "bounds": COUNT,
             "says": "relative change of dL/dW when a bias shift changes r"}  # fmt: skip
-    r2 = {"table": "variants", "stat": "r2_grad_on_r", "op": ">=", "threshold": "r2_min",
-          "bounds": UNIT, "says": "R^2 of dL/dz regressed on r"}  # fmt: skip
+    r2: dict[str, Any] = {"table": "variants", "stat": "r2_grad_on_r", "op": ">=",
+                          "threshold": "r2_min", "bounds": UNIT,
+                          "says": "R^2 of dL/dz regressed on r"}  # fmt: skip
     # C18 on the notes' own architecture (InfoMax on z): the update must respond to r
     # through b, and r must explain dL/dz; both hold -> confirmed, one -> partly. Open
     # unless the LSE control shows both (a measurement blind to the mechanism decides nothing).

@@ -16,6 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -270,7 +271,7 @@ def c24_table(rows: list[dict]) -> list[dict]:
             for s in dict.fromkeys(r["scenario"] for r in rows)]  # fmt: skip
 
 
-_C4 = {"claim": "C4", "table": "c4", "bounds": COUNT}
+_C4: dict[str, Any] = {"claim": "C4", "table": "c4", "bounds": COUNT}
 RULES = (
     # C4's mechanism: the EM mean step is the Sigma_j / N_j-preconditioned gradient step
     # (the premise), the fully preconditioned gradient fit retraces EM every epoch, and
@@ -323,8 +324,12 @@ def summarise(traces: list[dict], identity: float, cfg: Config) -> dict:
     sk_gap = abs(final["sklearn"]["heldout_loglik"] - em_ll) / abs(em_ll)
     it_em, _ = reach("em")
     it_g, _ = reach("gradient")
-    c4 = {"identity_error": identity, "preconditioned_gap": pre_gap, "gradient_gap": gap,
-          "iterations_over_em": (it_g if it_g else cfg.iterations + 1) / it_em if it_em else None}
+    c4 = {
+        "identity_error": identity,
+        "preconditioned_gap": pre_gap,
+        "gradient_gap": gap,
+        "iterations_over_em": (it_g if it_g else cfg.iterations + 1) / it_em if it_em else None,
+    }
     summary_rows = []
     for s in final:
         it, wall = reach(s)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -121,7 +122,7 @@ def one_fit(
 
 
 def _rules() -> tuple[Rule, ...]:
-    per = {"cells": ("dataset",)}
+    per: dict[str, Any] = {"cells": ("dataset",)}
     # (a) the responsibilities lose magnitude: their R² of ||x|| is >= lost below the raw
     # distances'; (b) the gated output z*softmax(z) works, and (c) grouped softmax and
     # LWTA work: accuracy at most ``works`` below ReLU's. Each part on every dataset.
@@ -182,7 +183,8 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     """Tables from every seed's rows together (shown first in the report)."""
     return {
         "summary_over_seeds": over_seeds(
-            tables["outputs"], ("dataset", "output"),
+            tables["outputs"],
+            ("dataset", "output"),
             {"accuracy": UNIT, "r2_norm": (-math.inf, 1.0), "r2_pcs": (-math.inf, 1.0)},
         )
     }

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -268,7 +269,7 @@ def claim_cells(rows: list[dict]) -> list[dict]:
     return out
 
 
-_CELL = {"table": "cells", "cells": ("dataset", "K")}
+_CELL: dict[str, Any] = {"table": "cells", "cells": ("dataset", "K")}
 RULES = (
     # C10: competition lowers redundancy: competitive autoencoders' normals less aligned
     # than element-wise ones', and element-wise units learn duplicate hyperplanes

@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -152,7 +153,7 @@ def _rules() -> tuple[Rule, ...]:
     # C22 on the author's own arm (NLS + var + TC) against CE alone, per dataset: the
     # combination keeps the accuracy (at most ``tolerance`` below), has no more dead
     # units, and less redundancy.
-    arm = {"claim": "C22", "table": "below_baseline", "where": {"config": FULL},
+    arm: dict[str, Any] = {"claim": "C22", "table": "below_baseline", "where": {"config": FULL},
            "cells": ("dataset",)}  # fmt: skip
     return (
         Rule(stat="accuracy_below_ref", op="<=", threshold="tolerance", bounds=(-1.0, 1.0),
@@ -196,8 +197,12 @@ def run(cfg: Config, out_dir: Path) -> dict:
 
 def across_seeds(tables: dict, cfg: Config) -> dict:
     """Tables from every seed's rows together (shown first in the report)."""
-    values = {"accuracy": UNIT, "dead_units": COUNT, "redundancy": COUNT,
-              "responsibility_entropy": COUNT}
+    values = {
+        "accuracy": UNIT,
+        "dead_units": COUNT,
+        "redundancy": COUNT,
+        "responsibility_entropy": COUNT,
+    }
     summary = over_seeds(tables["configs"], ("dataset", "config"), values)
     for r in summary:
         r["accuracy_95"] = percent_interval(r, "accuracy")

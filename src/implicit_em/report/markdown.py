@@ -19,8 +19,7 @@ from ..experiments.results import DamagedFileError, Verdict, read_results, read_
 from .html import claim_verdicts, fmt
 
 HEADER = (
-    "| ID | claim | the sources' words | verdict | deciding number [95 % interval] "
-    "| seeds alone |"
+    "| ID | claim | the sources' words | verdict | deciding number [95 % interval] | seeds alone |"
 )
 
 
