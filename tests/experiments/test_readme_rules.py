@@ -1,0 +1,101 @@
+"""The README's description of how verdicts are decided, line by line, against the
+grader's behaviour on constructed cases: the description stays true."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from implicit_em.experiments.rules import UNIT, Rule, grade
+from implicit_em.experiments.verdicts import combine_parts, interval95
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+@dataclass
+class Cfg:
+    seed: int = 0
+    limit: float = 0.5
+
+
+RULE = Rule("C9", "t", "x", ">=", "limit", cells=("cell",), bounds=UNIT)
+
+
+def verdict(cells: dict, rules=(RULE,), stochastic=True) -> str:
+    rows = [{"seed": s, "cell": c, "x": v} for c, vals in cells.items()
+            for s, v in enumerate(vals)]  # fmt: skip
+    return grade(list(rules), {"t": rows}, Cfg(), stochastic)[0].verdict
+
+
+def averaged_with_a_clipped_interval():
+    mean, (lo, hi) = interval95([0.98, 1.0, 0.99], UNIT)
+    return mean == pytest.approx(0.99) and hi == 1.0 and lo < 0.98
+
+
+def holds_fails_undecided():
+    return (verdict({"a": [0.9, 0.91, 0.92]}) == "confirmed"
+            and verdict({"a": [0.1, 0.11, 0.12]}) == "refuted"
+            and verdict({"a": [0.3, 0.7, 0.5]}) == "open")  # fmt: skip
+
+
+def one_seed_decides_nothing():
+    return (verdict({"a": [0.9]}) == "open"
+            and verdict({"a": [0.9]}, stochastic=False) == "confirmed")  # fmt: skip
+
+
+def every_some_otherwise():
+    high, low, mid = [0.9, 0.91, 0.92], [0.1, 0.11, 0.12], [0.3, 0.7, 0.5]
+    return (verdict({"a": high, "b": high}) == "confirmed"
+            and verdict({"a": low, "b": low}) == "refuted"
+            and verdict({"a": high, "b": low}) == "partly"
+            and verdict({"a": high, "b": mid}) == "open")  # fmt: skip
+
+
+def controls_and_premises():
+    high, low = [0.9, 0.91, 0.92], [0.1, 0.11, 0.12]
+    gate = Rule("C9", "t", "x", ">=", "limit", where={"cell": "ctl"}, gate=True)
+    premise = Rule("C9", "t", "x", ">=", "limit", where={"cell": "p"}, necessary=True)
+    rest = Rule("C9", "t", "x", ">=", "limit", where={"cell": "a"})
+    return (verdict({"ctl": low, "a": high}, rules=(gate, rest)) == "open"
+            and verdict({"p": low, "a": high}, rules=(premise, rest)) == "refuted")  # fmt: skip
+
+
+def seeds_alone_are_evidence():
+    rows = [{"seed": s, "cell": "a", "x": v} for s, v in enumerate([0.3, 0.7, 0.5])]
+    (v,) = grade([RULE], {"t": rows}, Cfg())
+    return v.verdict == "open" and v.per_seed == ("refuted", "confirmed", "confirmed")
+
+
+def several_experiments():
+    return (combine_parts(["confirmed", "open"]) == "confirmed"
+            and combine_parts(["confirmed", "refuted"]) == "partly"
+            and combine_parts(["open", "open"]) == "open")  # fmt: skip
+
+
+LINES = {
+    "each cell's statistic is averaged over the seeds, with a 95 % Student-t interval clipped "
+    "to the statistic's range": averaged_with_a_clipped_interval,
+    "a cell **holds** when its whole interval passes the threshold, **fails** when its whole "
+    "interval fails, and is **undecided** otherwise": holds_fails_undecided,
+    "one seed of a stochastic experiment decides nothing; a deterministic experiment's single "
+    "value is graded as it is": one_seed_decides_nothing,
+    "every cell holds: **confirmed**; every cell fails: **refuted**; some hold and some fail: "
+    "**partly**; otherwise: **open**": every_some_otherwise,
+    "a control that does not hold leaves the claim **open**; a premise that fails **refutes** "
+    "it": controls_and_premises,
+    'each seed graded alone is shown as evidence ("seeds alone"), never voted on': seeds_alone_are_evidence,
+    "a claim measured by several experiments: open parts are set aside, agreeing parts give "
+    "their verdict, disagreeing parts give **partly**": several_experiments,
+}
+
+
+@pytest.mark.parametrize("line", list(LINES))
+def test_each_readme_line_is_what_the_grader_does(line):
+    assert f"- {line};" in README or f"- {line}." in README, "the README line changed"
+    assert LINES[line]()
+
+
+def test_the_readme_describes_nothing_else():
+    block = README.split("decides every claim the same way:\n")[1].split("\n\n")[0]
+    bullets = [b[2:].rstrip(";.") for b in block.splitlines() if b.startswith("- ")]
+    assert bullets == list(LINES)
