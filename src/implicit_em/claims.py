@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The five source documents ("seeds"): number -> (file name, title)
-SOURCES: dict[str, tuple[str, str]] = {
-    "000": ("000_e534871dc5706ec6.txt", "Implicit EM in Neural Activations - Overview Notes"),
-    "001": ("001_ab685065aa4f2a9f.txt", "Layer-Wise Implicit EM"),
-    "002": ("002_73f7b861810ce0e3.txt", "Why ReLU Breaks EM"),
-    "003": (
-        "003_5f11e468d7584997.txt",
-        "Gradient Descent as Implicit EM in Distance-Based Neural Models (arXiv:2512.24780)",
-    ),
-    "004": ("004_052398d69c9348f1.txt", "InfoMax as the Objective for Implicit EM"),
+PAPER = "arXiv:2512.24780"
+# The five source documents: key -> title. 003 is the paper; the others are the author's
+# companion notes to it.
+SOURCES: dict[str, str] = {
+    "000": "Implicit EM in Neural Activations - Overview Notes",
+    "001": "Layer-Wise Implicit EM",
+    "002": "Why ReLU Breaks EM",
+    "003": "Gradient Descent as Implicit EM in Distance-Based Neural Models",
+    "004": "InfoMax as the Objective for Implicit EM",
 }
 
 
@@ -35,8 +34,12 @@ class Claim:
     words: str
 
     def source_label(self) -> str:
-        """``"seed 003 (003_5f11...txt)"``-style provenance for the report."""
-        return ", ".join(f"seed {s} ({SOURCES[s][0]})" for s in self.sources)
+        """Where the claim comes from, by title: ``"Layer-Wise Implicit EM (note to
+        arXiv:2512.24780)"``, or the paper itself ``"... Models (arXiv:2512.24780)"``."""
+        return "; ".join(
+            f"“{SOURCES[s]}” ({PAPER})" if s == "003" else f"“{SOURCES[s]}” (note to {PAPER})"
+            for s in self.sources
+        )
 
 
 _CLAIMS = [

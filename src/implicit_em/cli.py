@@ -9,7 +9,7 @@
                                                then the mirror, then the PyPI wheel
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
     iem report RUN_DIR --benchmark FILE...      fill FILE's benchmark block from the run
-    iem report RUN_DIR --markdown [FILE]       the claims table as Markdown
+    iem report RUN_DIR --markdown [FILE | -]   the claims table as Markdown
                [--readme README.md]            ... also filled into the README
 
 Exit code 0 on success; 2 with a one-line reason on bad arguments; 1 if an experiment
@@ -84,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         const="",
         metavar="FILE",
-        help="write the claims table as Markdown instead (default RUN_DIR/findings.md)",
+        help="write the claims table as Markdown instead (default RUN_DIR/findings.md; "
+        "'-': standard output)",
     )
     rep.add_argument(
         "--benchmark",
@@ -186,6 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             fill_benchmark(args.run_dir, args.benchmark)
             print(f"benchmark numbers filled into {', '.join(args.benchmark)}")
+            return 0
+        if args.markdown == "-":
+            from .report import findings_markdown
+
+            sys.stdout.write(findings_markdown(args.run_dir))
             return 0
         if args.markdown is not None:
             path = write_findings(args.run_dir, args.markdown or None, args.readme)

@@ -173,3 +173,16 @@ def test_a_failing_premise_refutes_and_an_undecided_one_leaves_it_open():
     assert grade([premise, ACC], table, Cfg())[0].verdict == "open"
     with pytest.raises(ValueError, match="not both"):
         Rule("C9", "probe", "acc", ">=", 0.5, gate=True, necessary=True)
+
+
+def test_stack_marks_rows_with_their_seed_and_keeps_constant_tables_once():
+    from implicit_em.experiments.rules import stack
+
+    published = [{"learner": "x", "accuracy": 0.9}]
+    tables = stack([{"m": [{"a": 1}], "same": [{"a": 1}], "published": published},
+                    {"m": [{"a": 2}], "same": [{"a": 1}], "published": published}], [3, 4],
+                   fixed=("published",))  # fmt: skip
+    assert tables["m"] == [{"seed": 3, "a": 1}, {"seed": 4, "a": 2}]
+    assert tables["same"] == [{"seed": 3, "a": 1}, {"seed": 4, "a": 1}]  # measured: kept
+    assert tables["published"] == published
+    assert stack([{"m": [{"a": 1}]}], [3]) == {"m": [{"a": 1}]}

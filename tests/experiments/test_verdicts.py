@@ -72,7 +72,10 @@ def test_claims_registry_mirrors_the_claims_list():
     assert "y_j - r_j" in CLAIMS["C2"]  # the corrected distance-form gradient
     for c in REGISTRY.values():
         assert c.words and c.sources and all(s in SOURCES for s in c.sources)
-        assert SOURCES[c.sources[0]][0] in c.source_label()
+        assert SOURCES[c.sources[0]] in c.source_label() and "arXiv:2512.24780" in (
+            c.source_label()
+        )
+        assert ".txt" not in c.source_label()
 
 
 def test_over_seeds_and_separated():

@@ -69,6 +69,10 @@ def test_cli_writes_the_markdown_file(tmp_path, capsys):
     assert main(["report", str(tmp_path / "run"), "--markdown", str(tmp_path / "f.md")]) == 0
     assert (tmp_path / "f.md").read_text() == text
     assert main(["report", str(tmp_path / "missing"), "--markdown"]) == 2
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "run"), "--markdown", "-"]) == 0
+    assert capsys.readouterr().out == text  # '-': standard output, nothing written
+    assert not (tmp_path / "run" / "-").exists()
 
 
 def test_the_committed_findings_cover_exactly_the_registered_claims():

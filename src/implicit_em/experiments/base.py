@@ -101,6 +101,8 @@ class Experiment:
     # across_seeds(tables, cfg) -> {name: rows}: tables computed from every seed's rows
     # (stacked, with a "seed" column when there are several), shown first in the report
     across_seeds: Callable[[dict, Any], dict] | None = None
+    # tables every seed returns unchanged (published numbers): shown once, not per seed
+    fixed_tables: tuple[str, ...] = ()
     # the declared rules that decide ``claims`` (:mod:`implicit_em.experiments.rules`),
     # graded by the runner on the tables stacked over seeds
     rules: tuple = ()

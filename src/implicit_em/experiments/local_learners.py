@@ -291,4 +291,5 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     across_seeds=across_seeds,
+    fixed_tables=("published",),
 )

@@ -132,13 +132,22 @@ class Cell:
         return f"{key + ': ' if key else ''}{self.rule.table}.{self.rule.stat}"
 
 
-def stack(per_seed: Sequence[Mapping[str, list[dict]]], seeds: Sequence[int]) -> dict:
-    """The tables of several seeds' results as one, each row with its ``seed`` (one
-    seed's tables are returned as they are)."""
+def stack(
+    per_seed: Sequence[Mapping[str, list[dict]]], seeds: Sequence[int], fixed: Sequence[str] = ()
+) -> dict:
+    """The tables of several seeds' results as one, each row with its ``seed``; the
+    ``fixed`` tables (not measured: e.g. published numbers) are kept once, without
+    ``seed`` (one seed's tables are returned as they are)."""
     if len(per_seed) == 1:
         return dict(per_seed[0])
-    return {name: [{"seed": s, **row} for s, t in zip(seeds, per_seed, strict=True)
-                   for row in t.get(name, [])] for name in per_seed[0]}  # fmt: skip
+    out = {}
+    for name, first in per_seed[0].items():
+        if name in fixed:
+            out[name] = first
+        else:
+            out[name] = [{"seed": s, **row} for s, t in zip(seeds, per_seed, strict=True)
+                         for row in t.get(name, [])]  # fmt: skip
+    return out
 
 
 def contrast(

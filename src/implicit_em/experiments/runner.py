@@ -114,7 +114,7 @@ def _combine(exp: Experiment, cfg, seeds: list[int], runs: list[dict], indicativ
     the verdicts graded on them by ``exp``'s declared rules
     (:func:`implicit_em.experiments.rules.grade`), with their graded cells as the table
     ``verdict_cells``; claims in ``indicative`` marked so."""
-    tables = stack([r["tables"] for r in runs], seeds)
+    tables = stack([r["tables"] for r in runs], seeds, exp.fixed_tables)
     verdicts = [dataclasses.replace(v, indicative=v.claim in indicative)
                 for v in grade(exp.rules, tables, cfg, exp.stochastic)]  # fmt: skip
     if exp.rules:

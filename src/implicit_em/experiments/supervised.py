@@ -217,5 +217,6 @@ EXPERIMENT = Experiment(
     run=run,
     quick=QUICK,
     across_seeds=across_seeds,
+    fixed_tables=("published",),
     rules=RULES,
 )
