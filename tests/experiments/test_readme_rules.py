@@ -83,7 +83,9 @@ LINES = {
     "**partly**; otherwise: **open**": every_some_otherwise,
     "a control that does not hold leaves the claim **open**; a premise that fails **refutes** "
     "it": controls_and_premises,
-    'each seed graded alone is shown as evidence ("seeds alone"), never voted on': seeds_alone_are_evidence,
+    'each seed graded alone is shown as evidence ("seeds alone"), never voted on': (
+        seeds_alone_are_evidence
+    ),
     "a claim measured by several experiments: open parts are set aside, agreeing parts give "
     "their verdict, disagreeing parts give **partly**": several_experiments,
 }
