@@ -26,9 +26,6 @@ def test_local_learners_small_run_and_goals(tmp_path):
     extra = exp.across_seeds(stacked, cfg)
     goal = extra["implicit_em_vs_each_learner"]
     assert {g["outcome"] for g in goal} == {"implicit EM better"}
-    assert all(exp.beats_every_local_learner(goal).values())
-    goal[0]["outcome"] = "not resolved (intervals overlap)"
-    assert not all(exp.beats_every_local_learner(goal).values())
     assert any(r["probe_95"].startswith("98.00 ±") for r in extra["summary_over_seeds"])
 
 

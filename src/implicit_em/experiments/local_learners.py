@@ -271,18 +271,6 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     return {"implicit_em_vs_each_learner": goals(summary), "summary_over_seeds": summary}
 
 
-def beats_every_local_learner(goal_rows: list[dict]) -> dict[tuple, bool]:
-    """Per (dataset, width): does the implicit-EM layer beat every local or unsupervised
-    learner (all but backprop) with non-overlapping intervals?"""
-    cells: dict[tuple, bool] = {}
-    for r in goal_rows:
-        if r["against"] == BACKPROP:
-            continue
-        key = (r["dataset"], r["K"])
-        cells[key] = cells.get(key, True) and r["outcome"] == "implicit EM better"
-    return cells
-
-
 EXPERIMENT = Experiment(
     name="local_learners",
     title="Implicit-EM layers against the best local learners, same data, probe and seeds",

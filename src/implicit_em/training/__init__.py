@@ -4,7 +4,7 @@ greedy layer-wise training on top of it."""
 from .callbacks import Callback, TrainState
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .layerwise import LayerwiseResult, finetune, train_layerwise
-from .loop import TrainResult, setup_distributed, train, unwrap
+from .loop import TrainResult, setup_distributed, train
 
 __all__ = [
     "Callback",
@@ -18,5 +18,4 @@ __all__ = [
     "setup_distributed",
     "train",
     "train_layerwise",
-    "unwrap",
 ]

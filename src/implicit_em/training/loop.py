@@ -75,12 +75,6 @@ def setup_distributed() -> tuple[int, int]:
     return 0, 1
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The module inside a DDP (or ``torch.compile``) wrapper."""
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)
-
-
 class _Tensors:
     """Index tensors directly: a whole batch is one gather, no per-sample Python."""
 
@@ -215,6 +209,154 @@ def _amp_dtype(amp, device: torch.device):
     raise ValueError(f"amp must be False, True, 'bf16' or 'fp16', got {amp!r}")
 
 
+def _checked(
+    epochs, batch_size, lr, weight_decay, warmup_steps, grad_clip, max_steps, checkpoint_every,
+    resume, min_batch, world,
+) -> dict:  # fmt: skip
+    """:func:`train`'s numeric settings, checked (a clear ``ValueError`` for a bad one)."""
+    out = {
+        "epochs": check_count(epochs, "epochs"),
+        "batch_size": check_count(batch_size, "batch_size"),
+        "lr": check_number(lr, "lr"),
+        "weight_decay": check_number(weight_decay, "weight_decay", strict=False),
+        "warmup_steps": check_count(warmup_steps, "warmup_steps", low=0),
+        "min_batch": check_count(min_batch, "min_batch"),
+        # <= 0 would freeze training, < 0 would ascend
+        "grad_clip": None if grad_clip is None
+        else check_number(grad_clip, "grad_clip (None turns clipping off)"),
+        "max_steps": None if max_steps is None
+        else check_count(max_steps, "max_steps (None: no limit)"),
+        "checkpoint_every": None if checkpoint_every is None
+        else check_count(checkpoint_every, "checkpoint_every"),
+    }  # fmt: skip
+    if resume not in (True, False, "force"):
+        raise ValueError(f"resume must be True, False or 'force', got {resume!r}")
+    if out["batch_size"] < world:
+        raise ValueError(f"batch_size ({batch_size}) must be >= the number of ranks ({world})")
+    return out
+
+
+def _placed(model: nn.Module, device, world: int) -> tuple[nn.Module, nn.Module, torch.device]:
+    """``(model, net, device)``: the model on ``device`` (default: this rank's GPU when
+    there is one, else CPU) and ``net``, the DDP wrapper that the loss calls under
+    several ranks (the model itself on one)."""
+    if device is None:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    model = model.to(device)
+    if world == 1:
+        return model, model, device
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    return model, DDP(model, device_ids=[device.index] if device.type == "cuda" else None), device
+
+
+def _make_optimizer(optimizer, params: list, lr: float, weight_decay: float):
+    if callable(optimizer):
+        return optimizer(params)
+    if optimizer in OPTIMIZERS:
+        return OPTIMIZERS[optimizer](params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a callable")
+
+
+def _batches(n: int, batch_size: int, world: int, min_batch: int) -> list[torch.Tensor]:
+    """Index ranges of one epoch's batches; a last batch too small for every rank to get
+    a sample, or smaller than ``min_batch`` (batch statistics), is dropped."""
+    batches = list(torch.arange(n).split(batch_size))
+    if len(batches[-1]) < world or (len(batches) > 1 and len(batches[-1]) < min_batch):
+        batches.pop()
+    return batches
+
+
+@dataclass
+class _Step:
+    """One optimisation step: the loss (under autocast when ``amp_dtype``), checked
+    finite, scaled by this rank's share of the global batch under DDP, backward (scaled
+    under fp16), gradients checked finite (or left to the grad scaler), clipped, the
+    optimiser and scheduler stepped."""
+
+    net: nn.Module
+    model: nn.Module
+    loss_fn: Callable
+    opt: torch.optim.Optimizer
+    sched: Any
+    scaler: Any
+    amp_dtype: torch.dtype | None
+    grad_clip: float | None
+    world: int
+    params: list
+    device_type: str
+
+    def loss(self, batch, state: TrainState) -> tuple[torch.Tensor, dict]:
+        """The objective and its named terms on ``batch``."""
+        amp = self.amp_dtype
+        with torch.autocast(self.device_type, dtype=amp) if amp else nullcontext():
+            try:
+                return _terms(self.loss_fn(self.net, batch))
+            except ValueError as err:  # after a step: the weights ran away, not the data
+                if state.step == 0:
+                    raise
+                raise FloatingPointError(
+                    f"the loss refused its input at step {state.step} (epoch {state.epoch}), "
+                    f"after the weights were updated ({err}); the training diverged: lower "
+                    "the learning rate (lr) or set grad_clip"
+                ) from err
+
+    def __call__(self, batch, n_global: int, state: TrainState) -> float:
+        total, terms = self.loss(batch, state)
+        value = float(total.detach())
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"loss became {value} at step {state.step} (epoch {state.epoch}); lower the "
+                "learning rate (lr), check the inputs for NaN/Inf, or set grad_clip"
+            )
+        if self.world > 1:  # DDP averages over ranks: weight by this rank's share
+            total = total * (len(batch[0]) * self.world / n_global)
+        params = self.params
+        self.opt.zero_grad(set_to_none=True)
+        (self.scaler.scale(total) if self.scaler is not None else total).backward()
+        if self.scaler is not None:
+            self.scaler.unscale_(self.opt)  # the scaler skips non-finite steps itself
+        else:
+            check_finite_gradients(self.model, params, state.step, state.epoch)
+        if self.grad_clip is not None:
+            nn.utils.clip_grad_norm_(params, self.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            self.opt.step()
+        if self.sched is not None:
+            self.sched.step()
+        state.terms = {k: float(v.detach()) for k, v in terms.items()}
+        return value
+
+
+@dataclass
+class _Position:
+    """Where training stands: batch ``done`` of ``epoch``, the finished epochs' records,
+    and the running sums of the epoch in progress."""
+
+    epoch: int = 0
+    done: int = 0
+    history: list = field(default_factory=list)
+    sums: dict = field(default_factory=dict)
+
+    def add(self, terms: dict) -> None:
+        for k, v in terms.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.sums["_steps"] = self.sums.get("_steps", 0) + 1
+
+    def close_epoch(self, step: int, lr: float, wall_s: float) -> None:
+        counted = self.sums.pop("_steps", 0)
+        if counted:
+            self.history.append({"epoch": self.epoch, "step": step, "lr": lr,
+                                 "wall_s": round(wall_s, 3),
+                                 **{k: v / counted for k, v in self.sums.items()}})  # fmt: skip
+        self.epoch, self.done, self.sums = self.epoch + 1, 0, {}
+
+
 def train(
     model: nn.Module,
     loss_fn: Callable,
@@ -300,196 +442,85 @@ def train(
         8
     """
     rank, world = setup_distributed()
-    epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
-    lr = check_number(lr, "lr")
-    weight_decay = check_number(weight_decay, "weight_decay", strict=False)
-    warmup_steps = check_count(warmup_steps, "warmup_steps", low=0)
-    if grad_clip is not None:  # <= 0 would freeze training, < 0 would ascend
-        grad_clip = check_number(grad_clip, "grad_clip (None turns clipping off)")
-    if max_steps is not None:
-        max_steps = check_count(max_steps, "max_steps (None: no limit)")
-    if checkpoint_every is not None:
-        checkpoint_every = check_count(checkpoint_every, "checkpoint_every")
-    if resume not in (True, False, "force"):
-        raise ValueError(f"resume must be True, False or 'force', got {resume!r}")
-    if batch_size < world:
-        raise ValueError(f"batch_size ({batch_size}) must be >= the number of ranks ({world})")
+    cfg = _checked(epochs, batch_size, lr, weight_decay, warmup_steps, grad_clip, max_steps,
+                   checkpoint_every, resume, min_batch, world)  # fmt: skip
+    epochs, batch_size = cfg["epochs"], cfg["batch_size"]
     source = _as_source(data)
     if source.n == 0:
         raise ValueError("data is empty")
-    if device is None:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
-    model = model.to(device)
-    net = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    model, net, device = _placed(model, device, world)
     params = [p for p in model.parameters() if p.requires_grad]
-    if callable(optimizer):
-        opt = optimizer(params)
-    elif optimizer in OPTIMIZERS:
-        opt = OPTIMIZERS[optimizer](params, lr=lr, weight_decay=weight_decay)
-    else:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a callable")
-
-    batches = list(torch.arange(source.n).split(batch_size))
-    min_batch = check_count(min_batch, "min_batch")
-    if len(batches[-1]) < world or (len(batches) > 1 and len(batches[-1]) < min_batch):
-        batches.pop()  # every rank needs a sample; batch statistics need min_batch rows
-    steps_per_epoch = len(batches)
-    total_steps = epochs * steps_per_epoch
-    if max_steps is not None:
-        total_steps = min(total_steps, max_steps)
-    sched = _scheduler(schedule, opt, max(total_steps, 1), warmup_steps)
+    opt = _make_optimizer(optimizer, params, cfg["lr"], cfg["weight_decay"])
+    batches = _batches(source.n, batch_size, world, cfg["min_batch"])
+    total_steps = min(epochs * len(batches), cfg["max_steps"] or math.inf)
+    sched = _scheduler(schedule, opt, max(int(total_steps), 1), cfg["warmup_steps"])
     amp_dtype = _amp_dtype(amp, device)
     scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
+    step = _Step(net, model, loss_fn, opt, sched, scaler, amp_dtype, cfg["grad_clip"], world,
+                 params, device.type)  # fmt: skip
 
     torch.manual_seed(seed)
     state = TrainState(model=model, optimizer=opt, rank=rank, world_size=world)
-    history: list[dict] = []
-    epoch, done, sums, resumed_from = 0, 0, {}, None  # position: batch `done` of `epoch`
+    pos, resumed_from = _Position(), None
     settings = {  # what fixes the trajectory; a resume must match (or be forced)
-        "n_samples": source.n,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "max_steps": max_steps,
+        **{k: cfg[k] for k in ("batch_size", "epochs", "max_steps", "lr", "weight_decay",
+                               "warmup_steps", "grad_clip")},
+        "n_samples": source.n, "seed": seed, "world_size": world, "amp": amp,
         "optimizer": optimizer if isinstance(optimizer, str) else "callable",
-        "lr": lr,
-        "weight_decay": weight_decay,
         "schedule": schedule if schedule is None or isinstance(schedule, str) else "callable",
-        "warmup_steps": warmup_steps,
-        "seed": seed,
-        "world_size": world,
-        "grad_clip": grad_clip,
-        "amp": amp,
-    }
+    }  # fmt: skip
     if checkpoint is not None:  # what the work is: model, loss and data (costs one hash)
         settings |= {"model": repr(model), "loss": describe_callable(loss_fn),
                      "data": source.fingerprint()}  # fmt: skip
     if checkpoint is not None and resume and Path(checkpoint).exists():
-        ck = load_checkpoint(
-            checkpoint, model, opt, sched, scaler, callbacks,
-            settings=settings, force=resume == "force",
-        )  # fmt: skip
-        epoch, done, state.step = ck["epoch"], ck["batch"], ck["step"]
-        history, sums = ck["history"], ck["sums"]
-        resumed_from = state.step
-    every = checkpoint_every or steps_per_epoch
+        ck = load_checkpoint(checkpoint, model, opt, sched, scaler, callbacks,
+                             settings=settings, force=resume == "force")  # fmt: skip
+        pos = _Position(ck["epoch"], ck["batch"], ck["history"], ck["sums"])
+        state.step = resumed_from = ck["step"]
+    every = cfg["checkpoint_every"] or len(batches)
 
     def save():
         if checkpoint is not None:
-            save_checkpoint(
-                checkpoint,
-                model,
-                opt,
-                sched,
-                scaler,
-                callbacks,
-                rank=rank,
-                settings=settings,
-                epoch=epoch,
-                batch=done,
-                step=state.step,
-                history=history,
-                sums=sums,
-            )
-
-    def step(batch, n_global: int) -> float:
-        ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
-        with ctx:
-            try:
-                total, terms = _terms(loss_fn(net, batch))
-            except ValueError as err:  # after a step: the weights ran away, not the data
-                if state.step == 0:
-                    raise
-                raise FloatingPointError(
-                    f"the loss refused its input at step {state.step} (epoch {epoch}), after "
-                    f"the weights were updated ({err}); the training diverged: lower the "
-                    "learning rate (lr) or set grad_clip"
-                ) from err
-        value = float(total.detach())
-        if not math.isfinite(value):
-            raise FloatingPointError(
-                f"loss became {value} at step {state.step} (epoch {epoch}); lower the "
-                "learning rate (lr), check the inputs for NaN/Inf, or set grad_clip"
-            )
-        if world > 1:  # DDP averages over ranks: weight by this rank's share of the batch
-            total = total * (len(batch[0]) * world / n_global)
-        opt.zero_grad(set_to_none=True)
-        (scaler.scale(total) if scaler is not None else total).backward()
-        if scaler is not None:
-            scaler.unscale_(opt)  # the scaler finds non-finite gradients and skips the step
-        else:
-            check_finite_gradients(model, params, state.step, epoch)
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(params, grad_clip)
-        if scaler is not None:
-            scaler.step(opt)
-            scaler.update()
-        else:
-            opt.step()
-        if sched is not None:
-            sched.step()
-        state.terms = {k: float(v.detach()) for k, v in terms.items()}
-        return value
+            save_checkpoint(checkpoint, model, opt, sched, scaler, callbacks, rank=rank,
+                            settings=settings, epoch=pos.epoch, batch=pos.done, step=state.step,
+                            history=pos.history, sums=pos.sums)  # fmt: skip
 
     for cb in callbacks:
         cb.on_train_start(state)
-    bar = progress_bar(description, total_steps, show=progress and rank == 0)
+    bar = progress_bar(description, int(total_steps), show=progress and rank == 0)
     if bar:
         bar.update(bar.task_ids[0], completed=min(state.step, total_steps))
     start = time.perf_counter()
     net.train()
     try:
-        while epoch < epochs and state.step < total_steps and not state.stop:
-            state.epoch = epoch
-            gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        while pos.epoch < epochs and state.step < total_steps and not state.stop:
+            state.epoch = pos.epoch
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + pos.epoch)
             perm = torch.randperm(source.n, generator=gen)
-            while done < steps_per_epoch and state.step < total_steps and not state.stop:
-                global_idx = perm[batches[done]]
+            while pos.done < len(batches) and state.step < total_steps and not state.stop:
+                global_idx = perm[batches[pos.done]]
                 local = source.batch(global_idx.tensor_split(world)[rank], device)
-                value = step(local, len(global_idx))
+                value = step(local, len(global_idx), state)
                 state.step += 1
-                done += 1
-                for k, v in state.terms.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                sums["_steps"] = sums.get("_steps", 0) + 1
+                pos.done += 1
+                pos.add(state.terms)
                 for cb in callbacks:
                     cb.on_step_end(state)
                 if state.step % every == 0:
                     save()
                 if bar:
-                    info = f"epoch {epoch + 1}/{epochs} loss {value:.4g}"
+                    info = f"epoch {pos.epoch + 1}/{epochs} loss {value:.4g}"
                     bar.update(bar.task_ids[0], advance=1, info=info)
-            if done < steps_per_epoch:  # stopped inside the epoch
+            if pos.done < len(batches):  # stopped inside the epoch
                 break
-            counted = sums.pop("_steps", 0)
-            if counted:
-                history.append(
-                    {
-                        "epoch": epoch,
-                        "step": state.step,
-                        "lr": opt.param_groups[0]["lr"],
-                        "wall_s": round(time.perf_counter() - start, 3),
-                        **{k: v / counted for k, v in sums.items()},
-                    }
-                )
+            pos.close_epoch(state.step, opt.param_groups[0]["lr"], time.perf_counter() - start)
             for cb in callbacks:
                 cb.on_epoch_end(state)
-            epoch, done, sums = epoch + 1, 0, {}
         save()
     finally:
         if bar:
             bar.stop()
     for cb in callbacks:
         cb.on_train_end(state)
-    return TrainResult(
-        model=model,
-        history=history,
-        steps=state.step,
-        resumed_from=resumed_from,
-        wall_s=time.perf_counter() - start,
-    )
+    return TrainResult(model=model, history=pos.history, steps=state.step,
+                       resumed_from=resumed_from, wall_s=time.perf_counter() - start)  # fmt: skip
