@@ -24,9 +24,10 @@ def enabled() -> bool:
     return Console().is_terminal
 
 
-def bar(description: str, total: int, show: bool = True) -> Progress | None:
-    """A started bar with one task of ``total`` steps and an ``info`` field (a running
-    loss or bound), or ``None`` when ``show`` is false or bars are off. Update it with
+def bar(description: str, total: int, show: bool = True, completed: int = 0) -> Progress | None:
+    """A started bar with one task of ``total`` steps (``completed`` of them done, e.g.
+    before a resume) and an ``info`` field (a running loss or bound), or ``None`` when
+    ``show`` is false or bars are off. Update it with
     ``bar.update(bar.task_ids[0], ...)``; ``bar.stop()`` when done."""
     if not (show and enabled()):
         return None
@@ -47,7 +48,7 @@ def bar(description: str, total: int, show: bool = True) -> Progress | None:
         transient=True,
     )
     progress.start()
-    progress.add_task(description, total=total, info="")
+    progress.add_task(description, total=total, completed=completed, info="")
     return progress
 
 

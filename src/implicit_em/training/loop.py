@@ -343,8 +343,11 @@ class _Position:
     history: list = field(default_factory=list)
     sums: dict = field(default_factory=dict)
 
-    def add(self, terms: dict) -> None:
-        for k, v in terms.items():
+    def advance(self, state: TrainState) -> None:
+        """One step done: count it, and add its terms to the epoch's sums."""
+        state.step += 1
+        self.done += 1
+        for k, v in state.terms.items():
             self.sums[k] = self.sums.get(k, 0.0) + v
         self.sums["_steps"] = self.sums.get("_steps", 0) + 1
 
@@ -487,9 +490,8 @@ def train(
 
     for cb in callbacks:
         cb.on_train_start(state)
-    bar = progress_bar(description, int(total_steps), show=progress and rank == 0)
-    if bar:
-        bar.update(bar.task_ids[0], completed=min(state.step, total_steps))
+    bar = progress_bar(description, int(total_steps), show=progress and rank == 0,
+                       completed=min(state.step, int(total_steps)))  # fmt: skip
     start = time.perf_counter()
     net.train()
     try:
@@ -501,9 +503,7 @@ def train(
                 global_idx = perm[batches[pos.done]]
                 local = source.batch(global_idx.tensor_split(world)[rank], device)
                 value = step(local, len(global_idx), state)
-                state.step += 1
-                pos.done += 1
-                pos.add(state.terms)
+                pos.advance(state)
                 for cb in callbacks:
                     cb.on_step_end(state)
                 if state.step % every == 0:
