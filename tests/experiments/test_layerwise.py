@@ -32,9 +32,12 @@ def test_layerwise_small_run(tmp_path):
     iem = [r for r in rows if r["kind"] == "implicit-EM"]
     assert all(0 <= r["usage_entropy"] <= 1 + 1e-9 for r in iem)
     assert {r["layer"] for r in res["tables"]["c16"]} == {1, 2} and len(res["tables"]["c20"]) == 1
-    extra = exp.across_seeds(res["tables"], cfg)
-    assert {g["goal"] for g in extra["goals"]} == {
-        "greedy depth 2 beats depth 1", "fine-tuned within 0.5 points of end to end"}  # fmt: skip
+    from implicit_em.experiments.rules import grade_goals
+
+    goals = grade_goals(exp.GOALS, res["tables"], cfg, stochastic=False)
+    assert {g["goal"] for g in goals} == {
+        "greedy depth 2 beats depth 1", "fine-tuned within finetune_gap of end to end"}  # fmt: skip
+    assert {g["outcome"] for g in goals} <= {"met", "missed"}
 
 
 def _graded(rows):

@@ -186,3 +186,15 @@ def test_stack_marks_rows_with_their_seed_and_keeps_constant_tables_once():
     assert tables["same"] == [{"seed": 3, "a": 1}, {"seed": 4, "a": 1}]  # measured: kept
     assert tables["published"] == published
     assert stack([{"m": [{"a": 1}]}], [3]) == {"m": [{"a": 1}]}
+
+
+def test_goals_are_graded_like_claims():
+    from implicit_em.experiments.rules import grade_goals
+
+    goal = Rule("beat the reference", "probe", "acc", ">=", "acc_min", cells=("width",),
+                bounds=UNIT)  # fmt: skip
+    table = {"probe": rows({64: [0.95, 0.96, 0.955], 2000: [0.80, 0.81, 0.805],
+                            8: [0.85, 0.95, 0.9]})}  # fmt: skip
+    out = {r["cell"]: r["outcome"] for r in grade_goals([goal], table, Cfg())}
+    assert out == {"width=64: probe.acc": "met", "width=2000: probe.acc": "missed",
+                   "width=8: probe.acc": "not resolved at 3 seeds"}  # fmt: skip

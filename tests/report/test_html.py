@@ -46,3 +46,16 @@ def test_every_table_scrolls_inside_its_section(tmp_path):
     html = build_report(tmp_path).read_text()
     assert html.count("<table") == html.count('<div class="tw"><table') > 3
     assert ".tw{overflow-x:auto;max-width:100%}" in html
+
+
+def test_declared_goals_are_graded_and_shown_in_their_own_table(tmp_path):
+    from implicit_em.experiments import Rule
+
+    goal = Rule("value stays under 100", "t", "value", "<", 100.0)
+    toy = dataclasses.replace(TOY, goals=(goal,))
+    run_experiments([toy], tmp_path, quick=False, n_seeds=3, log=lambda *_: None)
+    record = json.loads((tmp_path / "toy" / "results.json").read_text())
+    (row,) = record["tables"]["goals"]
+    assert row["goal"] == "value stays under 100" and row["outcome"] == "met"
+    html = build_report(tmp_path).read_text()
+    assert "<h2>Goals</h2>" in html and "value stays under 100" in html

@@ -101,6 +101,9 @@ class Experiment:
     # across_seeds(tables, cfg) -> {name: rows}: tables computed from every seed's rows
     # (stacked, with a "seed" column when there are several), shown first in the report
     across_seeds: Callable[[dict, Any], dict] | None = None
+    # the goals for this experiment, declared and graded like rules
+    # (:func:`implicit_em.experiments.rules.grade_goals`) into the table ``goals``
+    goals: tuple = ()
     # tables every seed returns unchanged (published numbers): shown once, not per seed
     fixed_tables: tuple[str, ...] = ()
     # the declared rules that decide ``claims`` (:mod:`implicit_em.experiments.rules`),
@@ -118,8 +121,8 @@ class Experiment:
             raise TypeError(f"{self.name}: QUICK sets unknown config fields {sorted(unknown)}")
         if self.claims and not self.rules:
             raise TypeError(f"{self.name}: claims {self.claims} need declared rules (rules=...)")
-        for rule in self.rules:
-            if rule.claim not in self.claims:
+        for rule in (*self.rules, *self.goals):
+            if rule in self.rules and rule.claim not in self.claims:
                 raise TypeError(f"{self.name}: a rule tests {rule.claim}, not one of {self.claims}")
             if isinstance(rule.threshold, str) and rule.threshold not in names:
                 raise TypeError(

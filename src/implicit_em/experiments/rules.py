@@ -37,7 +37,7 @@ from .results import Verdict
 from .verdicts import COUNT, REAL, UNIT, interval95
 
 __all__ = ["COUNT", "REAL", "UNIT", "Cell", "Rule", "cell_table", "contrast", "describe_cell",
-           "grade", "grade_cell", "grade_claim", "stack", "verdict_of"]  # fmt: skip
+           "grade", "grade_cell", "grade_claim", "grade_goals", "stack", "verdict_of"]  # fmt: skip
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 RULE_TEXT = (
@@ -49,10 +49,10 @@ RULE_TEXT = (
 
 @dataclass(frozen=True)
 class Rule:
-    """One declared test of a claim on a table's cells.
+    """One declared test of a claim (or of a goal) on a table's cells.
 
     Attributes:
-        claim: the claim's ID.
+        claim: the claim's ID; for a goal (:func:`grade_goals`), the goal in words.
         table: the measured table the rule reads.
         stat: the column tested.
         op: ``">=" | ">" | "<=" | "<"``: the cell holds when ``stat op threshold``.
@@ -179,13 +179,16 @@ def contrast(
 
 
 def _cells(rule: Rule, rows: list[dict]) -> dict[tuple, list[float]]:
+    """The rule's rows (``where``) grouped by its cell columns: the statistic's values (a
+    row without the statistic was not measured there and is left out)."""
     chosen = [r for r in rows if all(r.get(k) == v for k, v in rule.where.items())]
-    missing = [c for c in (rule.stat, *rule.cells) if chosen and c not in chosen[0]]
+    missing = [c for c in (rule.stat, *rule.cells) if chosen and not any(c in r for r in chosen)]
     if missing:
         raise KeyError(f"rule for {rule.claim}: table {rule.table!r} has no column(s) {missing}")
     groups: dict[tuple, list[float]] = {}
     for row in chosen:
-        groups.setdefault(tuple(row[c] for c in rule.cells), []).append(row[rule.stat])
+        if rule.stat in row:
+            groups.setdefault(tuple(row[c] for c in rule.cells), []).append(row[rule.stat])
     return groups
 
 
@@ -307,6 +310,29 @@ def grade(
             per_seed=tuple(per_seed),
         ))  # fmt: skip
     return verdicts
+
+
+GOAL_OUTCOMES = {"holds": "met", "fails": "missed", "undecided": "not resolved"}
+
+
+def grade_goals(
+    goals: Sequence[Rule], tables: Mapping[str, list[dict]], cfg: Any, stochastic: bool = True
+) -> list[dict]:
+    """Each goal's cells graded like a claim's (interval wholly passing: met; wholly
+    failing: missed; else not resolved at that many seeds): one row per cell."""
+    rows = []
+    for goal in goals:
+        limit = goal.limit(cfg)
+        for key, values in _cells(goal, tables[goal.table]).items():
+            c = grade_cell(goal, key, values, limit, stochastic)
+            lo, hi = c.interval or (None, None)
+            outcome = GOAL_OUTCOMES[c.outcome]
+            rows.append({"goal": goal.claim, "cell": c.label(), "says": goal.says,
+                         "seeds": c.n, "mean": c.mean, "lo": lo, "hi": hi,
+                         "test": f"{goal.op} {limit:g}",
+                         "outcome": f"{outcome} at {c.n} seeds" if c.outcome == "undecided"
+                         else outcome})  # fmt: skip
+    return rows
 
 
 def cell_table(rules: Sequence[Rule], tables: Mapping[str, list[dict]], cfg: Any,

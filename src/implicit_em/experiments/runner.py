@@ -40,7 +40,7 @@ from .._io import jsonable, read_json, write_csv, write_json
 from .base import Experiment
 from .config import Override, build_config, check_overrides
 from .results import DamagedFileError, Figure, Result, read_results, read_run_meta, write_results
-from .rules import cell_table, grade, stack
+from .rules import cell_table, grade, grade_goals, stack
 
 QUICK_SEEDS = 2  # seeds per stochastic experiment at quick sizes (make run)
 FULL_SEEDS = 5  # and at full sizes (iem run all)
@@ -119,6 +119,8 @@ def _combine(exp: Experiment, cfg, seeds: list[int], runs: list[dict], indicativ
                 for v in grade(exp.rules, tables, cfg, exp.stochastic)]  # fmt: skip
     if exp.rules:
         tables = {**tables, "verdict_cells": cell_table(exp.rules, tables, cfg, exp.stochastic)}
+    if exp.goals:
+        tables = {"goals": grade_goals(exp.goals, tables, cfg, exp.stochastic), **tables}
     per_seed = [  # each seed graded alone, on its own values: evidence, never voted on
         {"seed": s, "metrics": r["metrics"],
          "verdicts": {v.claim: v.verdict for v in grade(exp.rules, r["tables"], cfg, False)}}

@@ -215,6 +215,23 @@ def _doubts(verdicts: dict) -> str:
     return f'<ul class="doubts">{"".join(lines)}</ul>'
 
 
+def goal_rows(results: dict[str, Result]) -> list[dict]:
+    """Every experiment's ``goals`` table as one list: experiment, goal, where, what was
+    measured (mean [95 % interval], or against a target) and the outcome."""
+    out = []
+    for name, r in results.items():
+        for g in r.tables.get("goals", []):
+            if "cell" in g:  # declared and graded (implicit_em.experiments.rules.grade_goals)
+                ci = f" [{fmt(g['lo'])}, {fmt(g['hi'])}]" if g.get("lo") is not None else ""
+                measured, where = f"{fmt(g['mean'])}{ci} {g['test']}", g["cell"]
+            else:
+                measured = f"{fmt(g.get('measured'))} vs {fmt(g.get('target'))}"
+                where = f"K = {g['K']}" if "K" in g else ""
+            out.append({"experiment": name, "goal": g["goal"], "where": where,
+                        "measured": measured, "outcome": g["outcome"]})  # fmt: skip
+    return out
+
+
 def _overview(meta: dict, results: dict[str, Result]) -> str:
     env = meta.get("env", {})
     quick = meta.get("quick")
@@ -332,6 +349,9 @@ def build_report(run_dir: str | Path, log: Callable[[str], None] | None = None) 
         _claims_table(verdicts, last_full_run(run_dir) if meta.get("quick") else None),
         "<h2>Where the sources are wrong or unproven</h2>",
         _doubts(verdicts),
+        "<h2>Goals</h2><p>The issues' goals, graded like the claims (met, missed, or not "
+        "resolved at this many seeds); each experiment's section has the details.</p>",
+        _table(goal_rows(results)) if goal_rows(results) else "<p>No goals in this run.</p>",
         *(_section(name, r, run_dir / name) for name, r in results.items()),
         f'<h2 id="environment">Environment</h2>{_kv(env)}',
     ]
