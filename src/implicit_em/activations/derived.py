@@ -69,7 +69,7 @@ def _scale(z: torch.Tensor, c) -> torch.Tensor:
 class EnergyModel:
     """Base class: a posterior over latent hypotheses given a pre-activation ``z``.
 
-    Subclasses implement the numeric path (:class:`DiscreteModel.hypotheses` or the
+    Subclasses implement the numeric path (the hypotheses of :class:`DiscreteModel` or the
     continuous quadrature) and, where it exists, :meth:`closed_form`.
     """
 

@@ -16,7 +16,8 @@ derivative ``|d a_j / d z_j|`` stays below ``tol`` on every probe input.
 3. Where each activation's float32 and float64 derivative reach exactly zero, on a grid
    of negative inputs (deterministic).
 
-C9 is decided in three parts, as the seed states it (:func:`decide_c9`).
+C9 is decided in three parts, as the seed states it: the declared ``RULES`` on the
+per-activation table of :func:`c9_table`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ not).
 EM is judged from behaviour, not from op names: an op shows EM where its measured
 Jacobian has the responsibility form (across units) or the two-hypothesis form
 (inside a unit). The claim holds if that happens exactly at the ops that contain a
-log-sum-exp normalisation over alternatives (:func:`decide_c17`).
+log-sum-exp normalisation over alternatives (``RULES``, on :func:`c17_counts`).
 """
 
 from __future__ import annotations

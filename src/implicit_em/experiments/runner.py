@@ -211,8 +211,8 @@ def run_one(
 
     The first seed runs in the experiment's folder (its files feed the figures), the
     others in ``seed-<s>/`` below it, up to ``jobs`` at a time (:func:`run_seed`);
-    verdicts are combined across seeds
-    (:func:`implicit_em.experiments.verdicts.combine_seeds`).
+    the verdicts are graded on every seed's tables together
+    (:func:`implicit_em.experiments.rules.grade`).
     """
     final = run_dir / exp.name
     config = dataclasses.asdict(cfg)
