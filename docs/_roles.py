@@ -88,7 +88,7 @@ def raw_roles(pkg: griffe.Module) -> list[str]:
 class SphinxRoles(griffe.Extension):
     """Rewrite every docstring of the package once it is loaded."""
 
-    def on_package(self, *, pkg: griffe.Module, **kwargs) -> None:  # noqa: D102
+    def on_package(self, *, pkg: griffe.Module, **kwargs) -> None:
         paths = _paths(pkg)
         for obj in _objects(pkg):
             if obj.docstring is not None:
