@@ -10,6 +10,7 @@
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
     iem report RUN_DIR --benchmark FILE...      fill FILE's benchmark block from the run
     iem report RUN_DIR --markdown [FILE | -]   the claims table as Markdown
+    iem report RUN_DIR --regrade               grade saved measurements with today's rules
                [--readme README.md]            ... also filled into the README
 
 Exit code 0 on success; 2 with a one-line reason on bad arguments; 1 if an experiment
@@ -93,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="fill each FILE's benchmark:start/end block from RUN_DIR/benchmark "
         "(e.g. README.md docs/local_learners.md)",
+    )
+    rep.add_argument(
+        "--regrade",
+        action="store_true",
+        help="first grade the run's saved measurements again with today's rules and goals",
     )
     rep.add_argument(
         "--readme",
@@ -182,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_data(args)
         from .report import build_report, write_findings
 
+        if args.regrade:
+            from .experiments.runner import regrade
+
+            regrade(args.run_dir)
         if args.benchmark:
             from .report.benchmark import fill_benchmark
 

@@ -198,3 +198,13 @@ def test_goals_are_graded_like_claims():
     out = {r["cell"]: r["outcome"] for r in grade_goals([goal], table, Cfg())}
     assert out == {"width=64: probe.acc": "met", "width=2000: probe.acc": "missed",
                    "width=8: probe.acc": "not resolved at 3 seeds"}  # fmt: skip
+
+
+def test_the_deciding_number_of_partly_is_a_failing_cell():
+    table = {"probe": rows({8: [0.3, 0.7, 0.5], 64: [0.95, 0.96, 0.955],
+                            2000: [0.80, 0.81, 0.805]})}  # fmt: skip
+    (verdict,) = grade([ACC], table, Cfg())
+    assert verdict.verdict == "partly" and verdict.value == pytest.approx(0.805)
+    (verdict,) = grade([ACC], {"probe": rows({8: [0.3, 0.7, 0.5], 64: [0.95, 0.96, 0.955]})},
+                       Cfg())  # fmt: skip
+    assert verdict.verdict == "open" and verdict.value == pytest.approx(0.5)

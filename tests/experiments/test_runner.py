@@ -227,3 +227,22 @@ def test_an_interrupted_run_keeps_its_pieces_and_resumes_them(tmp_path):
     (other / ".toy.partial" / "piece.txt").write_text("stale")  # no record of its work
     assert run_one(exp, cfg, other, quick=True, log=lambda *_: None) == "done"
     assert seen == [None, False]  # other work: started clean
+
+
+def test_regrade_decides_a_saved_run_again_with_todays_rules(tmp_path, monkeypatch):
+    import dataclasses
+
+    from implicit_em.cli import main
+    from implicit_em.experiments import Rule, registry, run_experiments
+    from implicit_em.experiments.results import read_results
+    from implicit_em.experiments.runner import regrade
+
+    run_experiments([TOY], tmp_path, quick=False, n_seeds=3, log=lambda *_: None)
+    assert read_results(tmp_path / "toy" / "results.json").verdicts[0].verdict == "confirmed"
+    stricter = dataclasses.replace(TOY, rules=(Rule("C1", "t", "value", "<", 1.0),))
+    monkeypatch.setitem(registry.EXPERIMENTS, "toy", stricter)
+    assert regrade(tmp_path, log=lambda *_: None) == ["toy"]
+    record = read_results(tmp_path / "toy" / "results.json")
+    assert record.verdicts[0].verdict == "refuted" and record.verdicts[0].value == 5.0
+    assert record.tables["verdict_cells"][0]["outcome"] == "fails"
+    assert main(["report", str(tmp_path), "--regrade"]) == 0

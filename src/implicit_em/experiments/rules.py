@@ -257,12 +257,16 @@ def grade_claim(
     return (verdict_of(tested) if tested else "open"), cells
 
 
-def _deciding(cells: list[Cell]) -> Cell | None:
-    """The cell whose statistic decided: the first gate, then premise, then other cell
-    that did not hold (or, when all hold, the first tested cell)."""
-    order = sorted(cells, key=lambda c: (not c.rule.gate, not c.rule.necessary))
+def _deciding(verdict: str, cells: list[Cell]) -> Cell | None:
+    """The cell whose statistic decided ``verdict``: a gate or premise that did not hold;
+    else, for refuted or partly, the first failing cell; for open, the first undecided
+    one; for confirmed, the first tested cell."""
+    for c in cells:
+        if (c.rule.gate or c.rule.necessary) and c.outcome != "holds":
+            return c
+    want = {"refuted": "fails", "partly": "fails", "open": "undecided"}.get(verdict)
     tested = [c for c in cells if not c.rule.gate]
-    return next((c for c in order if c.outcome != "holds"), tested[0] if tested else None)
+    return next((c for c in tested if c.outcome == want), tested[0] if tested else None)
 
 
 def _fmt(x: float | None) -> str:
@@ -290,7 +294,7 @@ def grade(
                                       for n, t in tables.items()}, cfg, stochastic=False)[0]
             for s in seeds
         ] if len(seeds) > 1 else []  # fmt: skip
-        top = _deciding(cells)
+        top = _deciding(verdict, cells)
         counts = {o: sum(c.outcome == o for c in cells if not c.rule.gate)
                   for o in ("holds", "fails", "undecided")}  # fmt: skip
         tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)

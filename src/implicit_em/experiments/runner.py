@@ -430,3 +430,41 @@ def _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds,
     meta["finished"] = _now()
     write_json(meta_path, meta)
     return status
+
+
+def regrade(run_dir: str | Path, log: Callable[[str], None] = print) -> list[str]:
+    """Grade a finished run's saved measurements again with today's declared rules and
+    goals, without measuring anything: each experiment's verdicts, ``verdict_cells`` and
+    ``goals`` are recomputed from its stored tables (stacked over seeds) and its config,
+    and ``results.json`` is rewritten atomically. Returns the experiments regraded.
+
+    Only rules that read stored tables can be regraded: a rule that needs a table the
+    run did not save raises ``KeyError`` naming it (re-run that experiment); goals whose
+    table is missing are kept as saved."""
+    from types import SimpleNamespace
+
+    from .registry import EXPERIMENTS
+
+    run_dir = Path(run_dir)
+    meta = read_run_meta(run_dir / "run.json")
+    done = []
+    for name in meta["experiments"]:
+        path, exp = run_dir / name / "results.json", EXPERIMENTS.get(name)
+        if exp is None or not path.is_file() or not (exp.rules or exp.goals):
+            continue
+        r = read_results(path)
+        cfg = SimpleNamespace(**r.config)
+        flags = {v.claim: v.indicative for v in r.verdicts}
+        r.verdicts = [dataclasses.replace(v, indicative=flags.get(v.claim, False))
+                      for v in grade(exp.rules, r.tables, cfg, exp.stochastic)]  # fmt: skip
+        if exp.rules:
+            r.tables["verdict_cells"] = cell_table(exp.rules, r.tables, cfg, exp.stochastic)
+        missing = sorted({g.table for g in exp.goals} - set(r.tables))
+        if exp.goals and not missing:
+            r.tables["goals"] = grade_goals(exp.goals, r.tables, cfg, exp.stochastic)
+        elif missing:
+            log(f"{name}: goals kept as saved (the run has no table {', '.join(missing)})")
+        write_results(path, r)
+        done.append(name)
+        log(f"regraded {name}: " + ", ".join(f"{v.claim} {v.verdict}" for v in r.verdicts))
+    return done
