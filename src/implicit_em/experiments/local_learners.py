@@ -280,4 +280,7 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     across_seeds=across_seeds,
     fixed_tables=("published",),
+    # the standard benchmark (benchmark_small in `iem run all`) answers this on the
+    # 60k/10k split; this 8k-image comparison runs when named (iem run local_learners)
+    in_all=False,
 )
