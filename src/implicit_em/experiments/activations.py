@@ -137,19 +137,7 @@ def run(cfg: Config, out_dir: Path) -> dict:
         for m in grid
         for s in grid
     )
-    # C8: sup |z sigmoid(z/T) - relu(z)| on a grid that resolves the kink at each T
-    temp_rows = []
-    for t in cfg.temperatures:
-        zt = torch.cat([z, t * torch.linspace(-20, 20, 4001, dtype=torch.float64)])
-        soft = posterior_activation(zt, energy_model("soft_relu", temperature=t))
-        mode = posterior_activation(zt, energy_model("soft_relu", temperature=t), "mode")
-        temp_rows.append(
-            {
-                "temperature": t,
-                "sup_distance_to_relu": float((soft - torch.relu(zt)).abs().max()),
-                "mode_minus_relu": float((mode - torch.relu(zt)).abs().max()),
-            }
-        )
+    temp_rows = temperature_rows(cfg.temperatures, z)
     write_json(Path(out_dir) / "curves.json", curves)  # drawn by plot() from disk
     huber_rows = [
         huber_shape(
@@ -174,6 +162,20 @@ def run(cfg: Config, out_dir: Path) -> dict:
 
 
 HUBER_GRID = (0.5, 1.0, 2.0)  # m and delta (sigma = 1): thresholds m + delta in [1, 4]
+
+
+def temperature_rows(temperatures: tuple[float, ...], z: torch.Tensor) -> list[dict]:
+    """C8: ``sup |z sigmoid(z/T) - relu(z)|`` (and the posterior mode's distance to ReLU)
+    at each ``T``, on ``z`` plus a grid that resolves the kink at that ``T``."""
+    rows = []
+    for t in temperatures:
+        zt = torch.cat([z, t * torch.linspace(-20, 20, 4001, dtype=torch.float64)])
+        soft = posterior_activation(zt, energy_model("soft_relu", temperature=t))
+        mode = posterior_activation(zt, energy_model("soft_relu", temperature=t), "mode")
+        rows.append({"temperature": t,
+                     "sup_distance_to_relu": float((soft - torch.relu(zt)).abs().max()),
+                     "mode_minus_relu": float((mode - torch.relu(zt)).abs().max())})  # fmt: skip
+    return rows
 
 
 def huber_shape(model: EnergyModel, threshold: float, label: str, n: int = 6001) -> dict:
