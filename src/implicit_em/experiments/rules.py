@@ -43,7 +43,8 @@ OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 RULE_TEXT = (
     "every cell's 95 % interval over seeds (clipped to the statistic's range) is graded: "
     "wholly passing holds, wholly failing fails, else undecided; all cells hold -> "
-    "confirmed, all fail -> refuted, some hold and some fail -> partly, else open"
+    "confirmed, all fail -> refuted, some hold and some fail -> partly, else open; a "
+    "control that does not hold -> open, a premise that fails -> refuted"
 )
 
 
