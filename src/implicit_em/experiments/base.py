@@ -121,9 +121,10 @@ class Experiment:
             raise TypeError(f"{self.name}: QUICK sets unknown config fields {sorted(unknown)}")
         if self.claims and not self.rules:
             raise TypeError(f"{self.name}: claims {self.claims} need declared rules (rules=...)")
-        for rule in (*self.rules, *self.goals):
-            if rule in self.rules and rule.claim not in self.claims:
+        for rule in self.rules:
+            if rule.claim not in self.claims:
                 raise TypeError(f"{self.name}: a rule tests {rule.claim}, not one of {self.claims}")
+        for rule in (*self.rules, *self.goals):
             if isinstance(rule.threshold, str) and rule.threshold not in names:
                 raise TypeError(
                     f"{self.name}: a rule's threshold {rule.threshold!r} is not a config field"

@@ -116,15 +116,22 @@ class Rule:
 @dataclass(frozen=True)
 class Cell:
     """One graded cell: the rule, the cell's key, the statistic over ``n`` seeds (mean,
-    interval or ``None``), the per-seed values, and the outcome."""
+    interval or ``None``), and the outcome."""
 
     rule: Rule
     key: tuple
     n: int
     mean: float | None
     interval: tuple[float, float] | None
-    values: tuple[float, ...]
     outcome: str  # "holds" | "fails" | "undecided"
+
+    def row(self, limit: float) -> dict:
+        """The cell as a table row: its name, what it measures, seeds, mean, interval,
+        the test and the outcome."""
+        lo, hi = self.interval or (None, None)
+        return {"cell": self.label(), "says": self.rule.says, "seeds": self.n,
+                "mean": self.mean, "lo": lo, "hi": hi,
+                "test": f"{self.rule.op} {limit:g}", "outcome": self.outcome}  # fmt: skip
 
     def label(self) -> str:
         """``"variant=infomax(z): table.stat"``-style name of the cell."""
@@ -210,7 +217,7 @@ def grade_cell(rule: Rule, key: tuple, values: list, limit: float, stochastic: b
         outcome = "fails"
     else:
         outcome = "undecided"
-    return Cell(rule, key, len(finite), mean, ci, tuple(finite), outcome)
+    return Cell(rule, key, len(finite), mean, ci, outcome)
 
 
 def verdict_of(outcomes: Sequence[str]) -> str:
@@ -330,13 +337,10 @@ def grade_goals(
         limit = goal.limit(cfg)
         for key, values in _cells(goal, tables[goal.table]).items():
             c = grade_cell(goal, key, values, limit, stochastic)
-            lo, hi = c.interval or (None, None)
             outcome = GOAL_OUTCOMES[c.outcome]
-            rows.append({"goal": goal.claim, "cell": c.label(), "says": goal.says,
-                         "seeds": c.n, "mean": c.mean, "lo": lo, "hi": hi,
-                         "test": f"{goal.op} {limit:g}",
-                         "outcome": f"{outcome} at {c.n} seeds" if c.outcome == "undecided"
-                         else outcome})  # fmt: skip
+            if c.outcome == "undecided":
+                outcome = f"{outcome} at {c.n} seeds"
+            rows.append({"goal": goal.claim, **c.row(limit), "outcome": outcome})
     return rows
 
 
@@ -348,10 +352,6 @@ def cell_table(rules: Sequence[Rule], tables: Mapping[str, list[dict]], cfg: Any
     for claim in dict.fromkeys(r.claim for r in rules):
         _, cells = grade_claim(claim, [r for r in rules if r.claim == claim], tables, cfg,
                                stochastic)  # fmt: skip
-        for c in cells:
-            lo, hi = c.interval or (None, None)
-            out.append({"claim": claim, "cell": c.label(), "says": c.rule.says,
-                        "control": c.rule.gate, "seeds": c.n, "mean": c.mean, "lo": lo,
-                        "hi": hi, "test": f"{c.rule.op} {c.rule.limit(cfg):g}",
-                        "outcome": c.outcome})  # fmt: skip
+        out += [{"claim": claim, "control": c.rule.gate, **c.row(c.rule.limit(cfg))}
+                for c in cells]  # fmt: skip
     return out

@@ -351,7 +351,7 @@ def build_report(run_dir: str | Path, log: Callable[[str], None] | None = None) 
         _doubts(verdicts),
         "<h2>Goals</h2><p>The issues' goals, graded like the claims (met, missed, or not "
         "resolved at this many seeds); each experiment's section has the details.</p>",
-        _table(goal_rows(results)) if goal_rows(results) else "<p>No goals in this run.</p>",
+        _table(goals) if (goals := goal_rows(results)) else "<p>No goals in this run.</p>",
         *(_section(name, r, run_dir / name) for name, r in results.items()),
         f'<h2 id="environment">Environment</h2>{_kv(env)}',
     ]
