@@ -25,7 +25,7 @@ def test_identities_verdicts_follow_the_measurements():
     def verdicts(errors):
         from implicit_em.experiments.rules import grade
 
-        tables = identities.summarise(rows(errors), cfg)["tables"]
+        tables = {"identities": identities.claim_tables(rows(errors))[0]}
         return {v.claim: v.verdict for v in grade(identities.RULES, tables, cfg, stochastic=False)}
 
     base = {"control": 1.0, "ce_literal": 2.0}

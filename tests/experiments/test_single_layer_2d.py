@@ -31,7 +31,7 @@ def test_single_layer_2d_small_run_figure_and_region_bound(tmp_path):
     (cell,) = res["tables"]["cells"]
     assert 0 < cell["infomax_over_bound"] <= 1 and "verdicts" not in res
     figs = exp.plot({"config": dataclasses.asdict(cfg), **res}, tmp_path)
-    assert (tmp_path / figs[0]["file"]).exists()
+    assert (tmp_path / figs[0][0]).exists()  # (file, caption)
 
 
 def test_hyperplane_stats_find_the_same_cut_twice():

@@ -55,10 +55,7 @@ MODELS: list[tuple[str, dict]] = [
 
 @dataclass
 class Config:
-    """Settings of the ``activations`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     z_max: float = 10.0  # properties on [-z_max, z_max]
@@ -86,79 +83,45 @@ def _fn(model):
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     zr = (-cfg.z_max, cfg.z_max)
     z = torch.linspace(*zr, cfg.n_points, dtype=torch.float64)
+    zs = torch.linspace(*zr, 401, dtype=torch.float64)  # the drawn curves
     rows, curves = [], {}
     for name, params in track(MODELS, "activations: properties"):
-        model = energy_model(name, **params)
-        closed = posterior_activation(z, model)
+        model, label = energy_model(name, **params), _label(name, params)
         numeric = posterior_activation(z, model, method="numeric")
         p = properties(_fn(model), zr, cfg.n_points)
-        near = p.pop("nearest")
-        label = _label(name, params)
-        rows.append(
-            {
-                "activation": label,
-                "model": name,
-                "closed_vs_numeric": float((closed - numeric).abs().max()),
-                **{k: v for k, v in p.items() if k != "odd_error"},
-                "nearest": near["name"],
-                "nearest_a": near["a"],
-                "nearest_b": near["b"],
-                "nearest_max_error": near["max_error"],
-                "softsign_error": near["errors"]["softsign"],
-                "hardtanh_error": near["errors"]["hardtanh"],
-                "tanh_error": near["errors"]["tanh"],
-            }
-        )
+        near, _ = p.pop("nearest"), p.pop("odd_error")
+        errors = {f"{g}_error": near["errors"][g] for g in ("softsign", "hardtanh", "tanh")}
+        rows.append({"activation": label, "model": name,
+                     "closed_vs_numeric": float((posterior_activation(z, model) - numeric)
+                                                .abs().max()),
+                     **p, "nearest": near["name"], "nearest_a": near["a"], "nearest_b": near["b"],
+                     "nearest_max_error": near["max_error"], **errors})  # fmt: skip
         g = STANDARD_ACTIVATIONS[near["name"]]
-        zs = torch.linspace(*zr, 401, dtype=torch.float64)
-        curves[label] = {
-            "z": zs.tolist(),
-            "f": posterior_activation(zs, model).tolist(),
-            "nearest": (near["a"] * g(near["b"] * zs)).tolist(),
-        }
-
+        curves[label] = {"z": zs.tolist(), "f": posterior_activation(zs, model).tolist(),
+                         "nearest": (near["a"] * g(near["b"] * zs)).tolist()}  # fmt: skip
+    write_json(Path(out_dir) / "curves.json", curves)  # drawn by plot() from disk
     # C5: numeric posterior mean of two signed Gaussians vs tanh(m z / sigma^2)
     grid = np.geomspace(0.3, 3.0, cfg.gaussian_grid)
-    c5 = max(
-        float(
-            (
-                posterior_activation(z, energy_model("gaussian", m=m, sigma=s), method="numeric")
-                - torch.tanh(m * z / s**2)
-            )
-            .abs()
-            .max()
-        )
-        for m in grid
-        for s in grid
-    )
-    temp_rows = temperature_rows(cfg.temperatures, z)
-    write_json(Path(out_dir) / "curves.json", curves)  # drawn by plot() from disk
-    huber_rows = [
-        huber_shape(
-            energy_model("huber", m=m, sigma=1.0, delta=d), m + d, f"huber(m={m}, delta={d})"
-        )
-        for d in HUBER_GRID
-        for m in HUBER_GRID
-    ]
+    c5_errors = (posterior_activation(z, energy_model("gaussian", m=m, sigma=s), method="numeric")
+                 - torch.tanh(m * z / s**2) for m in grid for s in grid)  # fmt: skip
+    c5 = max(float(e.abs().max()) for e in c5_errors)
+    huber = [huber_shape(energy_model("huber", m=m, sigma=1.0, delta=d), m + d,
+                         f"huber(m={m}, delta={d})")
+             for d in HUBER_GRID for m in HUBER_GRID]  # fmt: skip
     control = huber_shape(energy_model("gaussian", m=1.0, sigma=1.0), 2.0, "control: tanh(z)")
-    tails = [
-        {"activation": _label(name, params), **tail_approach(_fn(energy_model(name, **params)))}
-        for name, params in MODELS
-        if name == "laplace"
-    ]
-    tails += [
-        {"activation": "control: softsign", **tail_approach(torch.nn.functional.softsign)},
-        {"activation": "control: tanh", **tail_approach(torch.tanh)},
-    ]
-    out = summarise(rows, temp_rows, c5, cfg, tails)
-    out["tables"]["huber"] = huber_table(huber_rows, control)
-    return out
+    tails = [{"activation": _label(n, ps), **tail_approach(_fn(energy_model(n, **ps)))}
+             for n, ps in MODELS if n == "laplace"]  # fmt: skip
+    tails += [{"activation": "control: softsign", **tail_approach(torch.nn.functional.softsign)},
+              {"activation": "control: tanh", **tail_approach(torch.tanh)}]  # fmt: skip
+    temp_rows = temperature_rows(cfg.temperatures, z)
+    tables = {"c5": [{"max_error": c5}], "tails": tails_table(tails),
+              "student": student_table(_row(rows, "student_t(") + _row(rows, "cauchy(")),
+              "c8": [temperature_summary(temp_rows)], "properties": rows,
+              "temperature": temp_rows, "huber": huber_table(huber, control)}  # fmt: skip
+    return {"tables": tables}
 
 
 HUBER_GRID = (0.5, 1.0, 2.0)  # m and delta (sigma = 1): thresholds m + delta in [1, 4]
@@ -306,33 +269,7 @@ def _rules() -> tuple[Rule, ...]:
 RULES = _rules()
 
 
-def summarise(
-    rows: list[dict], temp_rows: list[dict], c5: float, cfg: Config, tails: list[dict] | None = None
-) -> dict:
-    """The measured tables, and the cells the rules read."""
-    c8 = temperature_summary(temp_rows)
-    return {
-        "metrics": {
-            "c5_max_error": c5,
-            "c8_slope": c8["slope"],
-            "c8_min_distance": c8["distance_at_smallest_t"],
-        },
-        "tables": {
-            "c5": [{"max_error": c5}],
-            "tails": tails_table(tails or []),
-            "student": student_table(_row(rows, "student_t(") + _row(rows, "cauchy(")),
-            "c8": [c8],
-            "properties": rows,
-            "temperature": temp_rows,
-        },
-        "summary": (
-            "Each energy model's posterior mean as an activation, with its measured shape "
-            "and the nearest standard activation; the verdicts follow from these numbers."
-        ),
-    }
-
-
-def plot(result: dict, out_dir: Path) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 
@@ -356,29 +293,19 @@ def plot(result: dict, out_dir: Path) -> list[dict]:
     save_figure(fig, out_dir, "gallery.png")
     t = result["tables"]["temperature"]
     fig, (ax,) = new_figure(1, 1, width=5, height=3.6)
+    ts = [r["temperature"] for r in t]
     ax.loglog(
-        [r["temperature"] for r in t],
-        [r["sup_distance_to_relu"] for r in t],
-        "o-",
-        label="sup |z sigmoid(z/T) - relu(z)|",
+        ts, [r["sup_distance_to_relu"] for r in t], "o-", label="sup |z sigmoid(z/T) - relu(z)|"
     )
-    ts = np.array([r["temperature"] for r in t])
-    ax.loglog(ts, 0.2785 * ts, "k:", lw=1, label="0.2785 T")
     ax.set(xlabel="temperature T", ylabel="distance to ReLU")
     ax.legend(fontsize=8)
     save_figure(fig, out_dir, "relu_limit.png")
     return [
-        {
-            "file": "gallery.png",
-            "caption": "Each derived activation (posterior mean, solid) "
-            "beside its nearest standard activation a g(b z) (dashed, least-squares fit).",
-        },
-        {
-            "file": "relu_limit.png",
-            "caption": "The gated posterior mean z sigmoid(z/T) tends "
-            "to ReLU linearly in the temperature.",
-        },
-    ]
+        ("gallery.png", "Each derived activation (posterior mean, solid) beside its nearest "
+         "standard activation a g(b z) (dashed, least-squares fit)."),
+        ("relu_limit.png", "The distance of the gated posterior mean z sigmoid(z/T) to ReLU "
+         "against the temperature."),
+    ]  # fmt: skip
 
 
 EXPERIMENT = Experiment(
@@ -391,4 +318,6 @@ EXPERIMENT = Experiment(
     plot=plot,
     stochastic=False,
     rules=RULES,
+    summary="Each energy model's posterior mean as an activation, with its measured shape and "
+    "the nearest standard activation.",
 )

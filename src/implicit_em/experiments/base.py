@@ -111,6 +111,20 @@ class Experiment:
     rules: tuple = ()
     # False: only run when named (``iem run benchmark``), never as part of ``all``
     in_all: bool = True
+    # the report's one-paragraph summary, unless ``run`` returns its own
+    summary: str = ""
+    # the report's "data used" line: text, or a function of the config; by default the
+    # config's ``datasets`` in words (:func:`describe_image_data`)
+    data: str | Callable[[Any], str] | None = None
+
+    def describe_data(self, cfg: Any) -> str:
+        """The "data used" line for ``cfg`` (see ``data``)."""
+        if callable(self.data):
+            return self.data(cfg)
+        if self.data is not None:
+            return self.data
+        names = getattr(cfg, "datasets", ())
+        return "; ".join(describe_image_data(n, getattr(cfg, "mnist_train", 0)) for n in names)
 
     def __post_init__(self):
         if not is_dataclass(self.config) or "seed" not in {f.name for f in fields(self.config)}:

@@ -31,32 +31,24 @@ from .base import Experiment, describe_image_data
 from .config import bounded
 from .rules import UNIT, Rule
 
-VARIANTS = {
-    # name: (family, loss(z, layer))
+VARIANTS = {  # name: (family, loss(z, layer))
     "lse": ("none", lambda z, m: lse_loss(z)),
     "lse+logdet(WW^T)": ("volume", lambda z, m: lse_loss(z) + O.neg_log_det_gram(m.weight)),
     "lse+variance_hinge": ("volume", lambda z, m: lse_loss(z) + 10 * O.variance_hinge(z)),
-    "lse+balance_entropy": (
-        "volume",
-        lambda z, m: lse_loss(z) + O.responsibility_entropy(z, "balance"),
-    ),
+    "lse+balance_entropy": ("volume",
+                            lambda z, m: lse_loss(z) + O.responsibility_entropy(z, "balance")),
     "infomax_gaussian": ("infomax", lambda z, m: O.gaussian_infomax(z, 0.1)),
     "infomax_correlation": ("infomax", lambda z, m: O.gaussian_infomax(z, correlation=True)),
     "infomax_log_variance": ("infomax", lambda z, m: O.log_variance_loss(z)),
     # not "InfoMax alone" (C12): the variance hinge is an added regulariser; shown beside
-    "decorrelation+variance_hinge": (
-        "infomax+regulariser",
-        lambda z, m: O.decorrelation_loss(z) + O.variance_hinge(z),
-    ),
-}
+    "decorrelation+variance_hinge": ("infomax+regulariser",
+                                     lambda z, m: O.decorrelation_loss(z) + O.variance_hinge(z)),
+}  # fmt: skip
 
 
 @dataclass
 class Config:
-    """Settings of the ``collapse`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     units: int = 16
@@ -98,31 +90,17 @@ def _train(name, fn, x, cfg, pressure):
     def probe(m):
         z = m(x)
         r = responsibility_stats(z)
-        h = unit_health(z)
-        usage = torch.softmax(-z, 1).mean(0)
-        return {
-            "max_mean_r": r["max_mean_responsibility"],
-            "starved": r["starved_units"],
-            "dead": h["dead_variance"],
-            "weight_norm": float(m.weight.norm()),
-            "scale": float(z.abs().mean()),
-            "unit0_usage": float(usage[0]),
-            "unit0_var": float(z[:, 0].var()),
-            "median_var": float(z.var(0).median()),
-        }
+        return {"max_mean_r": r["max_mean_responsibility"], "starved": r["starved_units"],
+                "dead": unit_health(z)["dead_variance"], "weight_norm": float(m.weight.norm()),
+                "scale": float(z.abs().mean()),
+                "unit0_usage": float(torch.softmax(-z, 1).mean(0)[0]),
+                "unit0_var": float(z[:, 0].var()),
+                "median_var": float(z.var(0).median())}  # fmt: skip
 
     mon = Monitor({"m": probe}, every=cfg.monitor_every)
-    train(
-        layer,
-        lambda m, b, fn=fn: fn(m(b[0]), m),
-        (x,),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        seed=cfg.seed,
-        callbacks=[mon],
-        description=f"collapse:{name}/{pressure}",
-    )
+    train(layer, lambda m, b, fn=fn: fn(m(b[0]), m), (x,), epochs=cfg.epochs,
+          batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, callbacks=[mon],
+          description=f"collapse:{name}/{pressure}")  # fmt: skip
     return layer, mon.history
 
 
@@ -137,30 +115,19 @@ def _row(name, family, pressure, hist, cfg) -> dict:
         )
     else:
         back = None
-    return {
-        "variant": name,
-        "family": family,
-        "pressure": pressure,
-        "max_mean_responsibility": last["m.max_mean_r"],
-        "starved_units": last["m.starved"],
-        "dead_units": last["m.dead"],
-        "weight_norm_growth": last["m.weight_norm"] / first["m.weight_norm"],
-        "scale_growth": last["m.scale"] / first["m.scale"],
-        "winner_take_all": last["m.max_mean_r"] > cfg.wta_threshold,
-        "scale_blowup": (
-            last["m.weight_norm"] > cfg.blowup_factor * first["m.weight_norm"]
-            or last["m.scale"] > cfg.blowup_factor * first["m.scale"]
-        ),
-        "unit0_usage_end": last["m.unit0_usage"],
-        "unit0_back": back,
-    }
+    growth = {q: last[f"m.{q}"] / first[f"m.{q}"] for q in ("weight_norm", "scale")}
+    return {"variant": name, "family": family, "pressure": pressure,
+            "max_mean_responsibility": last["m.max_mean_r"], "starved_units": last["m.starved"],
+            "dead_units": last["m.dead"], "weight_norm_growth": growth["weight_norm"],
+            "scale_growth": growth["scale"],
+            "winner_take_all": last["m.max_mean_r"] > cfg.wta_threshold,
+            "scale_blowup": (last["m.weight_norm"] > cfg.blowup_factor * first["m.weight_norm"]
+                             or last["m.scale"] > cfg.blowup_factor * first["m.scale"]),
+            "unit0_usage_end": last["m.unit0_usage"], "unit0_back": back}  # fmt: skip
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     ds = load_dataset("digits", seed=cfg.seed, standardize=True)
     x = torch.as_tensor(ds.X_train)
     rows, history = [], []
@@ -171,9 +138,9 @@ def run(cfg: Config, out_dir: Path) -> dict:
             history += [dict(h, variant=name, pressure=pressure) for h in hist]
             if (name, pressure) == ("infomax_gaussian", "none"):
                 unbounded = logdet_under_scaling(layer, x)
-    out = summarise(rows, history, cfg)
-    out["metrics"]["logdet_drop_weights_x10"] = unbounded  # -log det Cov(z): unbounded below
-    return out
+    tables = {"variants": rows, "claims": claim_table(rows), "history": history}
+    # -log det Cov(z) is unbounded below: its drop when the weights are scaled by 10
+    return {"metrics": {"logdet_drop_weights_x10": unbounded}, "tables": tables}
 
 
 def logdet_under_scaling(layer: nn.Linear, x: torch.Tensor, factor: float = 10.0) -> float:
@@ -186,16 +153,10 @@ def logdet_under_scaling(layer: nn.Linear, x: torch.Tensor, factor: float = 10.0
 
 def modes(r: dict) -> list[str]:
     """The collapse modes one row shows, each on its own."""
-    return [
-        k
-        for k, v in (
-            ("winner-take-all", r["winner_take_all"]),
-            ("scale blow-up", r["scale_blowup"]),
-            ("starved units", r["starved_units"] > 0),
-            ("dead units", r["dead_units"] > 0),
-        )
-        if v
-    ]
+    return [k for k, v in (("winner-take-all", r["winner_take_all"]),
+                           ("scale blow-up", r["scale_blowup"]),
+                           ("starved units", r["starved_units"] > 0),
+                           ("dead units", r["dead_units"] > 0)) if v]  # fmt: skip
 
 
 def _by(rows):
@@ -221,15 +182,9 @@ def claim_table(rows: list[dict]) -> list[dict]:
             for v, f in dict.fromkeys((r["variant"], r["family"]) for r in rows)]  # fmt: skip
 
 
-_HOLDS: dict[str, Any] = {
-    "table": "claims",
-    "stat": "holds_up",
-    "op": ">=",
-    "threshold": 1,
-    "bounds": UNIT,
-    "cells": ("variant",),
-    "says": "no collapse mode, and unit 0 back from both pressures",
-}
+_HOLDS: dict[str, Any] = {"table": "claims", "stat": "holds_up", "op": ">=", "threshold": 1,
+                          "says": "no collapse mode, and unit 0 back from both pressures",
+                          "bounds": UNIT, "cells": ("variant",)}  # fmt: skip
 RULES = (
     # C11: softmax competition without volume control collapses (the premise: LSE alone
     # collapses from a fresh start), and every volume control holds up
@@ -241,50 +196,21 @@ RULES = (
 )  # fmt: skip
 
 
-def summarise(rows: list[dict], history: list[dict], cfg: Config) -> dict:
-    """The measured rows, and the per-variant table the rules read."""
-    lse = _by(rows)[("lse", "none")]
-    return {
-        "metrics": {
-            "lse_max_mean_responsibility": lse["max_mean_responsibility"],
-            "lse_weight_norm_growth": lse["weight_norm_growth"],
-            "lse_starved_units": lse["starved_units"],
-        },
-        "tables": {"variants": rows, "claims": claim_table(rows), "history": history},
-        "data": describe_image_data("digits", 0) + " (standardised)",
-        "summary": (
-            "A softmax prototype layer on digits under the LSE loss, LSE plus volume controls, "
-            "and InfoMax objectives alone, from a fresh start and from two collapsed starts: "
-            "the collapse modes each one shows and whether the collapsed unit comes back."
-        ),
-    }
-
-
-def plot(result: dict, out_dir: Path) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
-    from .figures import new_figure, save_figure
+    from .figures import lines, new_figure, save_figure
 
     hist = result["tables"]["history"]
-    keys = [
-        ("m.max_mean_r", "max mean responsibility"),
-        ("m.weight_norm", "weight norm"),
-        ("m.scale", "mean |z|"),
-    ]
+    keys = [("m.max_mean_r", "max mean responsibility"), ("m.weight_norm", "weight norm"),
+            ("m.scale", "mean |z|")]  # fmt: skip
     fig, axes = new_figure(1, 3, width=14, height=3.8)
     for ax, (key, label) in zip(axes, keys, strict=True):
-        for v in dict.fromkeys(h["variant"] for h in hist):
-            pts = [h for h in hist if h["variant"] == v and h.get("pressure", "none") == "none"]
-            ax.plot([p["step"] for p in pts], [p[key] for p in pts], label=v)
+        lines(ax, [h for h in hist if h.get("pressure", "none") == "none"], "step", key, "variant")
         ax.set(xlabel="step", ylabel=label, yscale="log" if key != "m.max_mean_r" else "linear")
     axes[0].legend(fontsize=6)
     save_figure(fig, out_dir, "collapse.png")
-    return [
-        {
-            "file": "collapse.png",
-            "caption": "Winner-take-all, weight norm and activation "
-            "scale during training for each objective.",
-        }
-    ]
+    return [("collapse.png", "Winner-take-all, weight norm and activation scale during training "
+             "for each objective.")]  # fmt: skip
 
 
 EXPERIMENT = Experiment(
@@ -296,4 +222,8 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     plot=plot,
     rules=RULES,
+    summary="A softmax prototype layer on digits under the LSE loss, LSE plus volume controls, "
+    "and InfoMax objectives alone, from a fresh start and from two collapsed starts: the "
+    "collapse modes each one shows and whether the collapsed unit comes back.",
+    data=describe_image_data("digits", 0) + " (standardised)",
 )

@@ -38,7 +38,7 @@ from ..activations import ACTIVATIONS, make_activation
 from ..data.dataset import Dataset
 from ..diagnostics import Monitor
 from ..training import train
-from .base import Experiment, describe_image_data, image_dataset
+from .base import Experiment, image_dataset
 from .config import bounded
 from .rules import UNIT, Rule
 
@@ -50,10 +50,7 @@ ZERO_GRID = (-2.0, -4.0, -6.0, -8.0, -10.0, -15.0, -20.0, -40.0, -90.0, -110.0, 
 
 @dataclass
 class Config:
-    """Settings of the ``dead_units`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     datasets: tuple[str, ...] = ("digits", "mnist")
@@ -264,10 +261,7 @@ def one_run(ds: Dataset, act: str, opt: str, cfg: Config, run_seed: int) -> tupl
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     rows: list[dict] = []
     history: list[dict] = []
     skipped: list[str] = []
@@ -282,7 +276,11 @@ def run(cfg: Config, out_dir: Path) -> dict:
                 row, hist = one_run(ds, act, opt, cfg, seed)
                 rows.append({"dataset": name, **row})
                 history += [dict(h, dataset=name) for h in hist]
-    return summarise(rows, history, skipped, cfg, zero_derivative_grid(cfg.activations))
+    grid = zero_derivative_grid(cfg.activations)
+    zero = {g["activation"]: g["zero"] for g in grid}
+    tables = {"c9": c9_table(rows, zero), "runs": rows, "inactive_over_training": history,
+              "zero_derivative_grid": grid}  # fmt: skip
+    return {"metrics": {"skipped_datasets": skipped}, "tables": tables}
 
 
 def c9_table(rows: list[dict], zero: dict[str, str]) -> list[dict]:
@@ -334,34 +332,7 @@ def _rules() -> tuple[Rule, ...]:
 RULES = _rules()
 
 
-def summarise(
-    rows: list[dict],
-    history: list[dict],
-    skipped: Sequence[str],
-    cfg: Config,
-    grid: Sequence[dict] = (),
-) -> dict:
-    """The measured tables, and the per-activation table the rules read."""
-    zero = {g["activation"]: g["zero"] for g in grid}
-    return {
-        "metrics": {"skipped_datasets": skipped},
-        "tables": {
-            "c9": c9_table(rows, zero),
-            "runs": rows,
-            "inactive_over_training": history,
-            "zero_derivative_grid": list(grid),
-        },
-        "data": "; ".join(describe_image_data(n, cfg.mnist_train) for n in cfg.datasets),
-        "summary": (
-            "Inactive units during ordinary training, a recovery test after pushing half of "
-            "the first-layer units into their off region, and where each activation's "
-            "derivative reaches exactly zero in float32 and float64, for standard, derived "
-            "and competitive activations under Adam and SGD."
-        ),
-    }
-
-
-def plot(result: dict, out_dir: Path) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from .figures import new_figure, save_figure
 
@@ -391,16 +362,10 @@ def plot(result: dict, out_dir: Path) -> list[dict]:
     ax.set(ylabel="recovered fraction of shifted units", ylim=(0, 1.05))
     save_figure(fig, out_dir, "recovery.png")
     return [
-        {
-            "file": "inactive_over_training.png",
-            "caption": "Share of inactive first-layer units during training.",
-        },
-        {
-            "file": "recovery.png",
-            "caption": "Recovery test: share of the shifted units that are active again after "
-            "retraining (red: ReLU).",
-        },
-    ]
+        ("inactive_over_training.png", "Share of inactive first-layer units during training."),
+        ("recovery.png", "Recovery test: share of the shifted units that are active again "
+         "after retraining (red: ReLU)."),
+    ]  # fmt: skip
 
 
 EXPERIMENT = Experiment(
@@ -412,4 +377,8 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     plot=plot,
     rules=RULES,
+    summary="Inactive units during ordinary training, a recovery test after pushing half of "
+    "the first-layer units into their off region, and where each activation's derivative "
+    "reaches exactly zero in float32 and float64, for standard, derived and competitive "
+    "activations under Adam and SGD.",
 )

@@ -41,10 +41,7 @@ from .rules import COUNT, UNIT, Rule
 
 @dataclass
 class Config:
-    """Settings of the ``em_structure`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     epochs: int = 40
@@ -111,46 +108,26 @@ def has_lse(row: dict) -> bool:
 def build_models(hidden: int) -> dict[str, nn.Module]:
     """The models the EM-structure map is drawn for, at hidden width ``hidden``."""
 
-    def mlp(act):
-        return nn.Sequential(
-            nn.Linear(64, hidden), act(), nn.Linear(hidden, hidden), act(), nn.Linear(hidden, 10)
-        )
+    def mlp(act1, act2):
+        return nn.Sequential(nn.Linear(64, hidden), act1, nn.Linear(hidden, hidden), act2,
+                             nn.Linear(hidden, 10))  # fmt: skip
 
-    return {
-        "relu_mlp": mlp(nn.ReLU),
-        "tanh_mlp": mlp(nn.Tanh),
-        "attention": AttentionClassifier(),
-        "competitive": nn.Sequential(
-            nn.Linear(64, hidden),
-            SoLU(),
-            nn.Linear(hidden, hidden),
-            GroupedSoLU(8),
-            nn.Linear(hidden, 10),
-        ),
-    }
+    return {"relu_mlp": mlp(nn.ReLU(), nn.ReLU()), "tanh_mlp": mlp(nn.Tanh(), nn.Tanh()),
+            "attention": AttentionClassifier(),
+            "competitive": mlp(SoLU(), GroupedSoLU(8))}  # fmt: skip
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     ds = load_dataset("digits", seed=cfg.seed, standardize=True)
     x_tr, y_tr, x_te, y_te = ds.tensors()
     torch.manual_seed(cfg.seed)
     models = build_models(cfg.hidden)
     map_rows, summary = [], []
     for name, model in models.items():
-        result = train(
-            model,
-            lambda m, b: F.cross_entropy(m(b[0]), b[1]),
-            (x_tr, y_tr),
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            seed=cfg.seed,
-            description=f"em_structure:{name}",
-        )
+        result = train(model, lambda m, b: F.cross_entropy(m(b[0]), b[1]), (x_tr, y_tr),
+                       epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+                       description=f"em_structure:{name}")  # fmt: skip
         model.eval()
         with torch.no_grad():
             acc = float((model(x_te).argmax(1) == y_te).float().mean())
@@ -158,34 +135,25 @@ def run(cfg: Config, out_dir: Path) -> dict:
         rows = [dict(model=name, **r) for r in emap.to_rows()]
         map_rows += rows
         internal = [r for r in rows if r["name"] != "loss"]
-        summary.append(
-            {
-                "model": name,
-                "test_accuracy": acc,
-                "final_train_loss": result.history[-1]["loss"],
-                "traced_with": emap.method,
-                "internal_em_ops": sum(r["em"] for r in internal),
-                "internal_em_behaviour_ops": sum(bool(r["em_behaviour"]) for r in internal),
-                "gates": sum(r["kind"] == GATE for r in internal),
-                "hard_competition_ops": sum(r["kind"] == HARD for r in internal),
-                "norm_ops": sum(r["kind"] == NORM for r in internal),
-                "em_at_head": any(r["em"] for r in rows if r["name"] == "loss"),
-                "max_gate_dead_fraction": max(
-                    (r["dead_fraction"] for r in internal if r["kind"] == GATE), default=None
-                ),
-            }
-        )
-    controls = nn.Sequential(
-        nn.Linear(x_tr.shape[1], cfg.hidden),
-        HiddenSoftmax(),
-        nn.Linear(cfg.hidden, cfg.hidden),
-        Lookalike(),
-        nn.Linear(cfg.hidden, 10),
-    )
+        gate_dead = [r["dead_fraction"] for r in internal if r["kind"] == GATE]
+        summary.append({"model": name, "test_accuracy": acc,
+                        "final_train_loss": result.history[-1]["loss"], "traced_with": emap.method,
+                        "internal_em_ops": sum(r["em"] for r in internal),
+                        "internal_em_behaviour_ops": sum(bool(r["em_behaviour"]) for r in internal),
+                        "gates": sum(r["kind"] == GATE for r in internal),
+                        "hard_competition_ops": sum(r["kind"] == HARD for r in internal),
+                        "norm_ops": sum(r["kind"] == NORM for r in internal),
+                        "em_at_head": any(r["em"] for r in rows if r["name"] == "loss"),
+                        "max_gate_dead_fraction": max(gate_dead, default=None)})  # fmt: skip
+    controls = nn.Sequential(nn.Linear(x_tr.shape[1], cfg.hidden), HiddenSoftmax(),
+                             nn.Linear(cfg.hidden, cfg.hidden), Lookalike(),
+                             nn.Linear(cfg.hidden, 10))  # fmt: skip
     map_rows += [dict(model="controls", **r) for r in em_structure(controls, x_te).to_rows()]
     for r in map_rows:
         r["shape"] = "x".join(map(str, r["shape"])) if isinstance(r["shape"], list) else r["shape"]
-    return summarise(map_rows, summary, cfg)
+    measured = sum(r.get("em_behaviour") is not None for r in map_rows)
+    tables = {"models": summary, "maps": map_rows, "c17": [c17_counts(map_rows)]}
+    return {"metrics": {"measured_ops": measured}, "tables": tables}
 
 
 def c17_counts(rows: list[dict]) -> dict:
@@ -204,13 +172,8 @@ def c17_counts(rows: list[dict]) -> dict:
 # C17: EM behaviour (judged from each op's measured Jacobian) shows exactly at the ops
 # that hold a log-sum-exp: no op without one shows it, and no op with one lacks it.
 # Open unless the controls behave: until then the criterion could not fail.
-_COUNT: dict[str, Any] = {
-    "claim": "C17",
-    "table": "c17",
-    "op": "<=",
-    "threshold": 0,
-    "bounds": COUNT,
-}
+_COUNT: dict[str, Any] = {"claim": "C17", "table": "c17", "op": "<=", "threshold": 0,
+                          "bounds": COUNT}  # fmt: skip
 RULES = (
     Rule("C17", "c17", "controls_ok", ">=", 1, bounds=UNIT, gate=True,
          says="the hidden-softmax control shows EM and the lookalike does not"),
@@ -219,27 +182,11 @@ RULES = (
 )  # fmt: skip
 
 
-def summarise(map_rows: list[dict], summary: list[dict], cfg: Config) -> dict:
-    """The measured maps, and the counts the rules read."""
-    counts = c17_counts(map_rows)
-    return {
-        "metrics": {"measured_ops": sum(r.get("em_behaviour") is not None for r in map_rows)},
-        "tables": {"models": summary, "maps": map_rows, "c17": [counts]},
-        "data": describe_image_data("digits", 0) + " (standardised)",
-        "summary": (
-            "Four classifiers trained on digits (ReLU MLP, tanh MLP, a self-attention block, "
-            "an MLP with the library's SoLU and grouped-SoLU activations), each mapped on the "
-            "test set: which ops normalise over alternatives (EM), which are element-wise "
-            "gates, and what each measures (responsibility entropy, dead fraction, cross-unit "
-            "Jacobian coupling)."
-        ),
-    }
-
-
+SHOWN = (("responsibility_entropy", "H"), ("dead_fraction", "dead"), ("coupling", "c"))
 COLORS = {EM: "#3c9d5d", HARD: "#8e6cc4", GATE: "#e08a2c", LINEAR: "#9aa3b5", NORM: "#4a7fd0"}
 
 
-def plot(result: dict, out_dir: Path) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list:
     """The four maps side by side: one coloured box per op, annotated with measurements."""
     from matplotlib.patches import FancyBboxPatch, Patch
 
@@ -253,50 +200,24 @@ def plot(result: dict, out_dir: Path) -> list[dict]:
         ops = [r for r in rows if r["model"] == m]
         for i, r in enumerate(ops):
             y = depth - i
-            ax.add_patch(
-                FancyBboxPatch(
-                    (0.03, y - 0.42),
-                    0.94,
-                    0.84,
-                    boxstyle="round,pad=0.01",
-                    color=COLORS.get(r["kind"], "#c9ced8"),
-                    alpha=0.9,
-                )
-            )
-            info = []
-            if r["responsibility_entropy"] is not None:
-                info.append(f"H={r['responsibility_entropy']:.2f}")
-            if r["dead_fraction"] is not None:
-                info.append(f"dead={r['dead_fraction']:.2f}")
-            if r["coupling"] is not None:
-                info.append(f"c={r['coupling']:.2f}")
-            if r.get("em_behaviour"):
-                info.append("EM by J")
+            box = FancyBboxPatch((0.03, y - 0.42), 0.94, 0.84, boxstyle="round,pad=0.01",
+                                 color=COLORS.get(r["kind"], "#c9ced8"), alpha=0.9)  # fmt: skip
+            ax.add_patch(box)
+            info = [f"{short}={r[key]:.2f}" for key, short in SHOWN if r[key] is not None]
+            info += ["EM by J"] if r.get("em_behaviour") else []
             label = f"{r['name']}: {r['op']}" + (f"\n{'  '.join(info)}" if info else "")
-            ax.text(
-                0.5,
-                y,
-                label,
-                ha="center",
-                va="center",
-                fontsize=7.5,
-                color="white" if r["kind"] in (EM, HARD, NORM) else "black",
-            )
+            ax.text(0.5, y, label, ha="center", va="center", fontsize=7.5,
+                    color="white" if r["kind"] in (EM, HARD, NORM) else "black")  # fmt: skip
         ax.set(xlim=(0, 1), ylim=(0.3, depth + 0.7), title=m)
         ax.axis("off")
     handles = [Patch(color=c, label=k) for k, c in COLORS.items()]
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
     save_figure(fig, out_dir, "em_maps.png")
-    return [
-        {
-            "file": "em_maps.png",
-            "caption": "EM-structure maps of the trained models (input at the top). Green: "
-            "normalisation over alternatives (EM); orange: element-wise gates; blue: "
-            "normalisation without alternatives. H = mean normalised responsibility "
-            "entropy, dead = dead fraction, c = cross-unit Jacobian coupling; 'EM by J': the "
-            "measured Jacobian has the responsibility or two-hypothesis form.",
-        }
-    ]
+    return [("em_maps.png", "EM-structure maps of the trained models (input at the top). "
+             "Green: normalisation over alternatives (EM); orange: element-wise gates; blue: "
+             "normalisation without alternatives. H = mean normalised responsibility entropy, "
+             "dead = dead fraction, c = cross-unit Jacobian coupling; 'EM by J': the measured "
+             "Jacobian has the responsibility or two-hypothesis form.")]  # fmt: skip
 
 
 EXPERIMENT = Experiment(
@@ -308,4 +229,9 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     plot=plot,
     rules=RULES,
+    summary="Four classifiers trained on digits (ReLU MLP, tanh MLP, a self-attention block, an "
+    "MLP with the library's SoLU and grouped-SoLU activations), each mapped on the test set: "
+    "which ops normalise over alternatives (EM), which are element-wise gates, and what each "
+    "measures (responsibility entropy, dead fraction, cross-unit Jacobian coupling).",
+    data=describe_image_data("digits", 0) + " (standardised)",
 )

@@ -34,3 +34,26 @@ def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int = 110, tight: bo
         fig.tight_layout(rect=(0, 0.1 if fig.legends else 0, 1, 1))
     fig.savefig(path, dpi=dpi)
     return path
+
+
+def lines(ax: Any, rows: list[dict], x: str, y: str, by: str, fmt: str = "-", **kw: Any) -> None:
+    """One line of ``y`` against ``x`` per value of the column ``by`` (in first-seen order),
+    labelled by that value."""
+    for value in dict.fromkeys(r[by] for r in rows):
+        pts = [r for r in rows if r[by] == value]
+        ax.plot([p[x] for p in pts], [p[y] for p in pts], fmt, label=str(value), **kw)
+
+
+def grouped_bars(ax: Any, rows: list[dict], x: str, y: str, group: str, label: str = "{}") -> None:
+    """Bars of ``y`` per category ``x``, one coloured bar per ``group`` value beside each
+    other (a missing row draws no bar); ``label`` formats the group's legend entry."""
+    import numpy as np
+
+    xs = list(dict.fromkeys(r[x] for r in rows))
+    groups = list(dict.fromkeys(r[group] for r in rows))
+    width = 0.8 / len(groups)
+    for i, g in enumerate(groups):
+        at = {r[x]: r[y] for r in rows if r[group] == g}
+        pos = [j for j, v in enumerate(xs) if v in at]
+        ax.bar(np.array(pos) + i * width, [at[xs[j]] for j in pos], width, label=label.format(g))
+    ax.set_xticks(np.arange(len(xs)) + width * (len(groups) - 1) / 2, xs, fontsize=7, rotation=20)

@@ -44,10 +44,7 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 @dataclass
 class Config:
-    """Settings of the ``identities`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     trials: int = 200  # random tensors per (regime, dtype, scale)
@@ -81,12 +78,8 @@ def _ref_em_step(x, mu, cov, w):
     for j in range(len(w)):  # K <= 4: a loop over components is the clearest reference
         c = np.linalg.cholesky(cov[j])
         z = np.linalg.solve(c, (x - mu[j]).T)
-        energies.append(
-            0.5 * (z * z).sum(0)
-            + np.log(np.diag(c)).sum()
-            + 0.5 * x.shape[1] * np.log(2 * np.pi)
-            - np.log(w[j])
-        )
+        energies.append(0.5 * (z * z).sum(0) + np.log(np.diag(c)).sum()
+                        + 0.5 * x.shape[1] * np.log(2 * np.pi) - np.log(w[j]))  # fmt: skip
     r = ref_responsibilities(np.stack(energies, 1), 1)
     return (r.T @ x) / r.sum(0)[:, None]
 
@@ -194,18 +187,9 @@ def _trial(regime: str, rng, cfg, scale: float, dtype) -> float:
     raise ValueError(f"unknown regime {regime!r}")
 
 
-REGIMES = {
-    "lse": "C1",
-    "lse_torch": "C1",
-    "control": "C1",
-    "ce_hard": "C2",
-    "ce_soft": "C2",
-    "ce_score_form": "C2",
-    "ce_literal": "C2",
-    "attention": "C3",
-    "attention_advantage": "C3",
-    "em_step": "C4",
-}
+REGIMES = {"lse": "C1", "lse_torch": "C1", "control": "C1", "ce_hard": "C2", "ce_soft": "C2",
+           "ce_score_form": "C2", "ce_literal": "C2", "attention": "C3",
+           "attention_advantage": "C3", "em_step": "C4"}  # fmt: skip
 EXPECTED_TO_FAIL = ("control", "ce_literal")
 REFERENCE_ONLY = ("lse_torch",)  # reported, not used in a verdict
 
@@ -214,29 +198,19 @@ REFERENCE_ONLY = ("lse_torch",)  # reported, not used in a verdict
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     rng = np.random.default_rng(cfg.seed)
     cells = [(r, dt, s) for r in REGIMES for dt in DTYPES for s in cfg.scales]
     rows = []
     for regime, dt_name, scale in track(cells, "identities"):
         dtype = DTYPES[dt_name]
         errs = np.array([_trial(regime, rng, cfg, scale, dtype) for _ in range(cfg.trials)])
-        rows.append(
-            {
-                "regime": regime,
-                "claim": REGIMES[regime],
-                "dtype": dt_name,
-                "scale": scale,
-                "trials": cfg.trials,
-                "max_abs_error": float(errs.max()),
-                "median_abs_error": float(np.median(errs)),
-                "all_finite": bool(np.isfinite(errs).all()),
-            }
-        )
-    return summarise(rows, cfg)
+        rows.append({"regime": regime, "claim": REGIMES[regime], "dtype": dt_name, "scale": scale,
+                     "trials": cfg.trials, "max_abs_error": float(errs.max()),
+                     "median_abs_error": float(np.median(errs)),
+                     "all_finite": bool(np.isfinite(errs).all())})  # fmt: skip
+    identities, summary = claim_tables(rows)
+    return {"tables": {"identities": identities, "summary": summary, "errors": rows}}
 
 
 def _worst(rows, regime, dtype="float64") -> float:
@@ -256,12 +230,8 @@ def _rules() -> tuple[Rule, ...]:
     # must fail is detected (a check that cannot fail decides nothing)
     out = []
     for claim in ("C1", "C2", "C3", "C4"):
-        at: dict[str, Any] = {
-            "claim": claim,
-            "table": "identities",
-            "where": {"claim": claim},
-            "bounds": COUNT,
-        }
+        at: dict[str, Any] = {"claim": claim, "table": "identities", "where": {"claim": claim},
+                              "bounds": COUNT}  # fmt: skip
         out += [
             Rule(stat="control_error", op=">", threshold="control_min", gate=True,
                  says="float64 error of the control that must fail", **at),
@@ -276,8 +246,9 @@ def _rules() -> tuple[Rule, ...]:
 RULES = _rules()
 
 
-def summarise(rows: list[dict], cfg: Config) -> dict:
-    """Metrics, the summary table and the per-claim errors the rules read."""
+def claim_tables(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Per claim, the float64 max error and its control's smallest error (the cells the
+    rules read); per regime, the max error in each dtype."""
     worst = {f"{r}_{dt}": _worst(rows, r, dt) for r in REGIMES for dt in DTYPES}
     control = _least(rows, "control")
     literal = min(_least(rows, "ce_literal"), control)  # C2: the opposite sign, too
@@ -292,34 +263,15 @@ def summarise(rows: list[dict], cfg: Config) -> dict:
     }  # fmt: skip
     identities = [{"claim": c, "measures": m, "error": e, "control_error": ctl}
                   for c, (e, ctl, m) in errors.items()]  # fmt: skip
-    summary_rows = [
-        {
-            "regime": r,
-            "claim": REGIMES[r],
-            "expected": "fail (control)"
-            if r in EXPECTED_TO_FAIL
-            else ("rounding ~ |d| eps (reference)" if r in REFERENCE_ONLY else "exact"),
-            "float64_max_error": worst[f"{r}_float64"],
-            "float32_max_error": worst[f"{r}_float32"],
-        }
-        for r in REGIMES
-    ]
-    return {
-        "metrics": {
-            **{f"max_error_{k}": v for k, v in worst.items()},
-            "control_min_error_float64": control,
-            "all_finite": all(r["all_finite"] for r in rows),
-        },
-        "tables": {"identities": identities, "summary": summary_rows, "errors": rows},
-        "summary": (
-            "Autograd gradients of the library's LSE objectives against an independent NumPy "
-            "float64 evaluation of the analytic formulas, over random shapes, axes, excluded "
-            f"alternatives and distance scales {min(cfg.scales):g}..{max(cfg.scales):g}."
-        ),
-    }
+    expected = {**dict.fromkeys(EXPECTED_TO_FAIL, "fail (control)"),
+                **dict.fromkeys(REFERENCE_ONLY, "rounding ~ |d| eps (reference)")}  # fmt: skip
+    return identities, [{"regime": r, "claim": c, "expected": expected.get(r, "exact"),
+                         "float64_max_error": worst[f"{r}_float64"],
+                         "float32_max_error": worst[f"{r}_float32"]}
+                        for r, c in REGIMES.items()]  # fmt: skip
 
 
-def plot(result: dict, out_dir: Path) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list:
     """Max error vs distance scale, one line per regime, one panel per dtype."""
     from .figures import new_figure, save_figure
 
@@ -328,11 +280,8 @@ def plot(result: dict, out_dir: Path) -> list[dict]:
     fig, axes = new_figure(1, 2, width=11, height=4.8, sharey=True)
     for ax, dt in zip(axes, DTYPES, strict=True):
         for regime in REGIMES:
-            pts = sorted(
-                (r["scale"], float(r["max_abs_error"]))
-                for r in rows
-                if r["regime"] == regime and r["dtype"] == dt
-            )
+            pts = sorted((r["scale"], float(r["max_abs_error"])) for r in rows
+                         if r["regime"] == regime and r["dtype"] == dt)  # fmt: skip
             xs, ys = zip(*pts, strict=True)
             style = "--" if regime in EXPECTED_TO_FAIL else "-"
             ax.plot(xs, np.maximum(ys, floor), style, marker="o", ms=3, label=regime)
@@ -342,14 +291,11 @@ def plot(result: dict, out_dir: Path) -> list[dict]:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
     save_figure(fig, out_dir, "error_vs_scale.png")
-    return [
-        {
-            "file": "error_vs_scale.png",
-            "caption": "Maximum absolute error of each identity against distance scale. "
-            "Dotted: the 1e-12 confirmation threshold. Dashed: controls that must fail "
-            "(flipped sign; the cross-entropy gradient with the opposite sign).",
-        }
-    ]
+    caption = ("Maximum absolute error of each identity against distance scale. Dotted: the "
+               f"confirmation threshold {result['config']['confirm_threshold']:g}. Dashed: "
+               "controls that must fail (flipped sign; the cross-entropy gradient with the "
+               "opposite sign).")  # fmt: skip
+    return [("error_vs_scale.png", caption)]
 
 
 EXPERIMENT = Experiment(
@@ -362,4 +308,11 @@ EXPERIMENT = Experiment(
     plot=plot,
     stochastic=False,
     rules=RULES,
+    summary="Autograd gradients of the library's LSE objectives against an independent NumPy "
+    "float64 evaluation of the analytic formulas, over random shapes, axes, excluded "
+    "alternatives and distance scales.",
+    data=lambda cfg: (
+        f"random tensors, {cfg.trials} per regime, dtype and distance scale "
+        f"({min(cfg.scales):g} ... {max(cfg.scales):g})"
+    ),
 )

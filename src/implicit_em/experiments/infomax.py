@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,17 +34,14 @@ from .. import objectives as O
 from ..diagnostics import gaussian_total_correlation, linear_probe, total_correlation
 from ..objectives.hsic import center_gram
 from ..training import train
-from .base import Experiment, describe_image_data, image_dataset
+from .base import Experiment, image_dataset
 from .config import bounded
 from .rules import UNIT, Rule
 
 
 @dataclass
 class Config:
-    """Settings of the ``infomax`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     datasets: tuple[str, ...] = ("digits", "mnist")
@@ -143,16 +139,8 @@ def _data(name: str, cfg: Config):
 
 
 def _fit(model, loss, x, cfg, name, seed):
-    train(
-        model,
-        loss,
-        (torch.as_tensor(x),),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        seed=seed,
-        description=f"infomax:{name}",
-    )
+    train(model, loss, (torch.as_tensor(x),), epochs=cfg.epochs, batch_size=cfg.batch_size,
+          lr=cfg.lr, seed=seed, description=f"infomax:{name}")  # fmt: skip
     model.eval()
     return model
 
@@ -286,10 +274,7 @@ def _p_values(a, b, cfg, rng) -> dict:
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     if 1 / (1 + cfg.permutations) >= cfg.alpha:
         raise ValueError(
             f"{cfg.permutations} permutations cannot reach p < alpha = {cfg.alpha}: use at "
@@ -312,7 +297,9 @@ def run(cfg: Config, out_dir: Path) -> dict:
     for case, (a, b) in dependence_pairs(cfg.pair_samples, rng).items():
         pairs.append({"case": case, "abs_corr": abs(float(np.corrcoef(a, b)[0, 1]))})
         pairs[-1].update(_p_values(a, b, cfg, rng))
-    return summarise(rows, pairs, skipped, cfg, n_inputs)
+    tables = {"features": rows, "c13_cells": c13_cells(rows, n_inputs, cfg.redundancy_max),
+              "c14_detection": [c14_detection(pairs, cfg.alpha)], "dependence": pairs}  # fmt: skip
+    return {"metrics": {"skipped_datasets": skipped}, "tables": tables}
 
 
 INFOMAX = ("gaussian_infomax", "gaussian_infomax lam=2", "gaussian_infomax+offdiag")
@@ -393,63 +380,21 @@ RULES = (
 )  # fmt: skip
 
 
-def summarise(
-    rows: list[dict],
-    pairs: list[dict],
-    skipped: Sequence[str],
-    cfg: Config,
-    n_inputs: dict[str, int],
-) -> dict:
-    """The measured tables, and the cells the rules read."""
-    return {
-        "metrics": {"skipped_datasets": skipped},
-        "tables": {
-            "features": rows,
-            "c13_cells": c13_cells(rows, n_inputs, cfg.redundancy_max),
-            "c14_detection": [c14_detection(pairs, cfg.alpha)],
-            "dependence": pairs,
-        },
-        "data": "; ".join(describe_image_data(n, cfg.mnist_train) for n in cfg.datasets),
-        "summary": (
-            "One-layer features from InfoMax objectives vs PCA, FastICA, a sparse "
-            "autoencoder and random projections; and which dependences the second-order "
-            "proxy and HSIC detect."
-        ),
-    }
-
-
-def plot(result: dict, out_dir: Path) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
-    from .figures import new_figure, save_figure
+    from .figures import grouped_bars, new_figure, save_figure
 
-    rows = result["tables"]["features"]
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    cells = list(dict.fromkeys((r["dataset"], r["K"]) for r in rows))
+    rows = [dict(r, cell=f"{r['dataset']} K={r['K']}") for r in result["tables"]["features"]]
     fig, axes = new_figure(1, 2, width=11, height=4)
-    for ax, key, label in (
-        (axes[0], "probe_accuracy", "linear-probe accuracy"),
-        (axes[1], "mean_abs_corr", "mean |corr| between units"),
-    ):
-        width = 0.8 / len(cells)
-        for i, (ds, k) in enumerate(cells):
-            vals = [
-                next((r[key] for r in rows if (r["dataset"], r["K"], r["method"]) == (ds, k, m)), 0)
-                for m in methods
-            ]
-            ax.bar(np.arange(len(methods)) + i * width, vals, width, label=f"{ds} K={k}")
-        ax.set_xticks(
-            np.arange(len(methods)) + width * (len(cells) - 1) / 2, methods, fontsize=7, rotation=30
-        )
+    for ax, key, label in ((axes[0], "probe_accuracy", "linear-probe accuracy"),
+                           (axes[1], "mean_abs_corr", "mean |corr| between units")):  # fmt: skip
+        grouped_bars(ax, rows, "method", key, "cell")
         ax.set(ylabel=label)
     axes[0].legend(fontsize=7)
     save_figure(fig, out_dir, "features.png")
-    return [
-        {
-            "file": "features.png",
-            "caption": "Held-out linear-probe accuracy and mean |corr| of one-layer "
-            "features per method (missing bars: PCA/FastICA need K <= input dimension).",
-        }
-    ]
+    caption = ("Held-out linear-probe accuracy and mean |corr| of one-layer features per "
+               "method (missing bars: PCA/FastICA need K <= input dimension).")  # fmt: skip
+    return [("features.png", caption)]
 
 
 EXPERIMENT = Experiment(
@@ -462,4 +407,6 @@ EXPERIMENT = Experiment(
     plot=plot,
     indicative_when_quick=("C13",),  # quick and full verdicts measured to differ
     rules=RULES,
+    summary="One-layer features from InfoMax objectives vs PCA, FastICA, a sparse autoencoder "
+    "and random projections; and which dependences the second-order proxy and HSIC detect.",
 )

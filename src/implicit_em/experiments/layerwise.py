@@ -55,10 +55,7 @@ MODES = ("greedy", "greedy + fine-tune", "greedy + fine-tune + layer losses", "e
 
 @dataclass
 class Config:
-    """Settings of the ``layerwise`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")
@@ -132,15 +129,8 @@ def layer_stats(layer: nn.Module, x_in: torch.Tensor, out: torch.Tensor) -> dict
     return stats
 
 
-def measure(
-    layers: Sequence[nn.Module],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    xt: torch.Tensor,
-    yt: torch.Tensor,
-    seed: int,
-    base: dict,
-) -> list[dict]:
+def measure(layers: Sequence[nn.Module], x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor,
+            yt: torch.Tensor, seed: int, base: dict) -> list[dict]:  # fmt: skip
     """One row per layer: probe on its output, redundancy and responsibility stats."""
     outs, outs_t = _outputs(layers, x), _outputs(layers, xt)
     rows, inputs_t = [], [xt, *outs_t[:-1]]
@@ -156,10 +146,7 @@ def _ce(out, batch):
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     rows: list[dict] = []
     skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
@@ -181,26 +168,21 @@ def run(cfg: Config, out_dir: Path) -> dict:
                 rand = [layers[0], make_stack(kind, x.shape[1], cfg)[1].eval()]
                 rows += measure(rand, x, ds.y_train, xt, ds.y_test, cfg.seed,
                                 {**base, "mode": "greedy, random layer 2"})[1:]  # fmt: skip
-            for mode, weight, start in (
-                ("greedy + fine-tune", 0.0, layers),
-                ("greedy + fine-tune + layer losses", cfg.layer_weight, layers),
-                ("end to end", 0.0, scratch),
-            ):
+            for mode, weight, start in (("greedy + fine-tune", 0.0, layers),
+                                        ("greedy + fine-tune + layer losses", cfg.layer_weight,
+                                         layers), ("end to end", 0.0, scratch)):  # fmt: skip
                 torch.manual_seed(cfg.seed)
                 net = [*copy.deepcopy(start), nn.Linear(cfg.width, n_classes)]
                 finetune(net, (x, y), _ce, layer_weight=weight, epochs=cfg.finetune_epochs,
                          lr=cfg.finetune_lr, **common)  # fmt: skip
                 for m in net:
                     m.eval()
-                with torch.no_grad():
-                    h = xt
-                    for m in net:
-                        h = m(h)
-                acc = float((h.argmax(1).numpy() == ds.y_test).mean())
+                acc = float((_outputs(net, xt)[-1].argmax(1).numpy() == ds.y_test).mean())
                 measured = measure(net[:-1], x, ds.y_train, xt, ds.y_test, cfg.seed,
                                    {**base, "mode": mode})  # fmt: skip
                 rows += [{**r, "network_accuracy": acc} for r in measured]
-    return summarise(rows, cfg, skipped)
+    tables = {"layers": rows, **claim_tables(rows), "layer_goals": goal_table(rows, cfg.depth)}
+    return {"metrics": {"skipped_datasets": ", ".join(skipped) or "none"}, "tables": tables}
 
 
 def _at(rows, **match) -> list[dict]:
@@ -217,12 +199,9 @@ def claim_tables(rows: list[dict]) -> dict:
         e2e = _at(rows, kind="implicit-EM", mode="end to end", dataset=r["dataset"],
                   layer=r["layer"])  # fmt: skip
         if e2e and None not in (r["mean_abs_corr"], e2e[0]["mean_abs_corr"]):
+            below = e2e[0]["mean_abs_corr"] - r["mean_abs_corr"]
             c16.append(
-                {
-                    "dataset": r["dataset"],
-                    "layer": r["layer"],
-                    "corr_below_end_to_end": e2e[0]["mean_abs_corr"] - r["mean_abs_corr"],
-                }
+                {"dataset": r["dataset"], "layer": r["layer"], "corr_below_end_to_end": below}
             )
     for ds in dict.fromkeys(r["dataset"] for r in rows):
         greedy = {r["layer"]: r for r in _at(rows, kind="implicit-EM", mode="greedy", dataset=ds)}
@@ -247,25 +226,6 @@ RULES = (
     Rule(stat="over_random_layer_2", says="probe accuracy: layer 2 minus a random layer 2",
          **_C20),
 )  # fmt: skip
-
-
-def summarise(rows: list[dict], cfg: Config, skipped: Sequence[str] = ()) -> dict:
-    """The measured rows, and the cells the rules read."""
-    return {
-        "metrics": {"skipped_datasets": ", ".join(skipped) or "none"},
-        "tables": {
-            "layers": rows,
-            **claim_tables(rows),
-            "layer_goals": goal_table(rows, cfg.depth),
-        },
-        "data": "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
-        + "; centred, one global scale",
-        "summary": (
-            "Stacks of implicit-EM layers and of ReLU encoder layers trained greedily, "
-            "fine-tuned end to end (with and without the layer objectives) and trained end "
-            "to end from scratch: per-layer probe, redundancy and responsibilities."
-        ),
-    }
 
 
 def across_seeds(tables: dict, cfg: Config) -> dict:
@@ -317,4 +277,11 @@ EXPERIMENT = Experiment(
     indicative_when_quick=("C16",),
     rules=RULES,
     goals=GOALS,
+    summary="Stacks of implicit-EM layers and of ReLU encoder layers trained greedily, "
+    "fine-tuned end to end (with and without the layer objectives) and trained end to end "
+    "from scratch: per-layer probe, redundancy and responsibilities.",
+    data=lambda cfg: (
+        "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
+        + "; centred, one global scale"
+    ),
 )

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import dataclass
@@ -32,10 +33,7 @@ from .rules import COUNT, UNIT, Rule
 
 @dataclass
 class Config:
-    """Settings of the ``mixture`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     identity_trials: int = 50
@@ -89,10 +87,7 @@ def _trace(make, step, X_tr, X_te, iterations):
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture as SKGaussianMixture
 
@@ -114,50 +109,31 @@ def run(cfg: Config, out_dir: Path) -> dict:
             "clusters", seed=cfg.seed, n_samples=n, n_features=d, n_clusters=k, cluster_std=0.6
         )
         X_tr, X_te = ds.X_train.astype(np.float64), ds.X_test.astype(np.float64)
-        init = _init(X_tr, k, rng)
-        makers = {
-            "em": (
-                lambda init=init, k=k: GaussianMixture(
-                    k, max_iter=1, warm_start=True, tol=0, **init
-                ),
-                em_step,
-            ),
-            "gradient": (
-                lambda init=init, k=k: GaussianMixture(
-                    k, solver="gradient", learning_rate=cfg.learning_rate, **init
-                ),
-                grad_step,
-            ),
-            "preconditioned": (
-                lambda init=init, k=k: GaussianMixture(
-                    k, solver="gradient", optimizer="preconditioned", **init
-                ),
-                grad_step,
-            ),
-            "sklearn": (
-                lambda init=init, k=k: SKGaussianMixture(
-                    k, max_iter=1, warm_start=True, tol=0, **init
-                ),
-                em_step,
-            ),
+        init = dict(_init(X_tr, k, rng), n_components=k)
+        em: dict[str, Any] = {"max_iter": 1, "warm_start": True, "tol": 0}
+        grad: dict[str, Any] = {"solver": "gradient"}
+        fits = {  # solver: (estimator, its settings, one iteration)
+            "em": (GaussianMixture, em, em_step),
+            "gradient": (GaussianMixture, {**grad, "learning_rate": cfg.learning_rate}, grad_step),
+            "preconditioned": (GaussianMixture, {**grad, "optimizer": "preconditioned"}, grad_step),
+            "sklearn": (SKGaussianMixture, em, em_step),
         }
-        for solver, (make, step) in makers.items():
+        for solver, (estimator, settings, step) in fits.items():
             with warnings.catch_warnings():  # one-iteration fits do not converge by design
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                make = functools.partial(estimator, **settings, **init)
                 est, rows = _trace(make, step, X_tr, X_te, cfg.iterations)
             traces += [dict(r, data=name, solver=solver) for r in rows]
             if d == 2:
-                ellipses[solver] = {
-                    "means": est.means_.tolist(),
-                    "covariances": est.covariances_.tolist(),
-                }
+                ellipses[solver] = {"means": est.means_.tolist(), "covs": est.covariances_.tolist()}
         if d == 2:
             ellipses["points"] = X_tr[:600].tolist()
     write_json(Path(out_dir) / "ellipses.json", ellipses)  # drawn by plot() from disk
-    out = summarise(traces, identity, cfg)
     revision = hard_vs_soft(cfg, np.random.default_rng(cfg.seed + 7919))
-    out["tables"].update(hard_vs_soft=revision, c24=c24_table(revision))
-    return out
+    solvers, c4 = solver_tables(traces, identity, cfg)
+    tables = {"solvers": solvers, "c4": [c4], "traces": traces, "hard_vs_soft": revision,
+              "c24": c24_table(revision)}  # fmt: skip
+    return {"tables": tables}
 
 
 # --------------------------------------------------------------------------- C24
@@ -294,78 +270,42 @@ RULES = (
 )  # fmt: skip
 
 
-def summarise(traces: list[dict], identity: float, cfg: Config) -> dict:
-    """Tables, metrics and verdicts from the measured rows."""
-    data = "clusters_32d"
-    final = {
-        s: [r for r in traces if r["data"] == data and r["solver"] == s][-1]
-        for s in ("em", "gradient", "preconditioned", "sklearn")
-    }
-    em_ll = final["em"]["heldout_loglik"]
+def solver_tables(traces: list[dict], identity: float, cfg: Config) -> tuple[list[dict], dict]:
+    """On the 32-D data: per solver, its final held-out log-likelihood and the iterations
+    and seconds to reach EM's final value within ``confirm_gap`` (relative); and the
+    cell C4's rules read."""
+    series = {s: [r for r in traces if r["data"] == "clusters_32d" and r["solver"] == s]
+              for s in ("em", "gradient", "preconditioned", "sklearn")}  # fmt: skip
+    em_ll = series["em"][-1]["heldout_loglik"]
 
-    def reach(solver):  # first iteration within confirm_gap of EM's final held-out value
-        for r in traces:
-            if (
-                r["data"] == data
-                and r["solver"] == solver
-                and (abs(r["heldout_loglik"] - em_ll) <= cfg.confirm_gap * abs(em_ll))
-            ):
-                return r["iteration"], r["wall_s"]
-        return None, None
+    def gap(r):
+        return abs(r["heldout_loglik"] - em_ll) / abs(em_ll)
 
-    gap = abs(final["gradient"]["heldout_loglik"] - em_ll) / abs(em_ll)
+    def reach(s):  # the first row within confirm_gap of EM's final held-out value
+        return next((r for r in series[s] if gap(r) <= cfg.confirm_gap), None)
 
-    def series(solver):
-        return [r["heldout_loglik"] for r in traces if r["data"] == data and r["solver"] == solver]
-
-    pre_gap = max(
-        abs(a - b) / abs(b) for a, b in zip(series("preconditioned"), series("em"), strict=True)
-    )
-    sk_gap = abs(final["sklearn"]["heldout_loglik"] - em_ll) / abs(em_ll)
-    it_em, _ = reach("em")
-    it_g, _ = reach("gradient")
-    c4 = {
+    solvers = [{"solver": s, "final_heldout_loglik": rows[-1]["heldout_loglik"],
+                "iterations_to_em_level": reach(s) and reach(s)["iteration"],
+                "seconds_to_em_level": reach(s) and reach(s)["wall_s"],
+                "seconds_total": rows[-1]["wall_s"]} for s, rows in series.items()]  # fmt: skip
+    it_em, it_g = solvers[0]["iterations_to_em_level"], solvers[1]["iterations_to_em_level"]
+    pairs = zip(series["preconditioned"], series["em"], strict=True)
+    return solvers, {
         "identity_error": identity,
-        "preconditioned_gap": pre_gap,
-        "gradient_gap": gap,
+        "preconditioned_gap": max(
+            abs(a["heldout_loglik"] - b["heldout_loglik"]) / abs(b["heldout_loglik"])
+            for a, b in pairs
+        ),
+        "gradient_gap": gap(series["gradient"][-1]),
         "iterations_over_em": (it_g if it_g else cfg.iterations + 1) / it_em if it_em else None,
     }
-    summary_rows = []
-    for s in final:
-        it, wall = reach(s)
-        summary_rows.append(
-            {
-                "solver": s,
-                "final_heldout_loglik": final[s]["heldout_loglik"],
-                "iterations_to_em_level": it,
-                "seconds_to_em_level": wall,
-                "seconds_total": final[s]["wall_s"],
-            }
-        )
-    return {
-        "metrics": {
-            "identity_max_error": identity,
-            "gradient_relative_gap": gap,
-            "sklearn_relative_gap": sk_gap,
-            "preconditioned_max_relative_gap": pre_gap,
-        },
-        "tables": {"solvers": summary_rows, "c4": [c4], "traces": traces},
-        "data": (
-            f"synthetic Gaussian clusters: {cfg.n_2d} 2-D points (4 clusters), "
-            f"{cfg.n_samples} x {cfg.n_features}-D ({cfg.n_components} clusters), 80/20 split"
-        ),
-        "summary": (
-            "The Xu-Jordan step identity, and EM vs gradient ascent on the LSE objective vs "
-            "scikit-learn from the same initial parameters."
-        ),
-    }
 
 
-def plot(result: dict, out_dir: Path) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
     from matplotlib.patches import Ellipse
 
-    from .figures import new_figure, save_figure
+    from .figures import lines, new_figure, save_figure
 
     figs = []
     path = Path(out_dir) / "ellipses.json"
@@ -375,54 +315,26 @@ def plot(result: dict, out_dir: Path) -> list[dict]:
         pts = np.asarray(el["points"])
         for ax, solver in zip(axes, ("em", "gradient"), strict=True):
             ax.scatter(pts[:, 0], pts[:, 1], s=4, c="0.6")
-            for m, c in zip(el[solver]["means"], el[solver]["covariances"], strict=True):
+            for m, c in zip(el[solver]["means"], el[solver]["covs"], strict=True):
                 vals, vecs = np.linalg.eigh(np.asarray(c))
                 angle = np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1]))
-                ax.add_patch(
-                    Ellipse(
-                        m,
-                        4 * np.sqrt(vals[1]),
-                        4 * np.sqrt(vals[0]),
-                        angle=angle,
-                        fill=False,
-                        lw=2,
-                        color="C3",
-                    )
-                )
+                w, h = 4 * np.sqrt(vals[1]), 4 * np.sqrt(vals[0])
+                ax.add_patch(Ellipse(m, w, h, angle=angle, fill=False, lw=2, color="C3"))
             ax.set(title=f"solver={solver}", aspect="equal")
         save_figure(fig, out_dir, "ellipses.png")
-        figs.append(
-            {
-                "file": "ellipses.png",
-                "caption": "2-D clusters: fitted components "
-                "(2-sigma ellipses) by explicit EM and by gradient ascent on the LSE "
-                "objective, from the same initial parameters.",
-            }
-        )
+        figs.append(("ellipses.png", "2-D clusters: fitted components (2-sigma ellipses) by "
+                     "explicit EM and by gradient ascent on the LSE objective, from the same "
+                     "initial parameters."))  # fmt: skip
     traces = [r for r in result["tables"]["traces"] if r["data"] == "clusters_32d"]
     fig, axes = new_figure(1, 2, width=10, height=3.8, sharey=True)
-    for solver, style in (
-        ("em", "-"),
-        ("gradient", "-"),
-        ("preconditioned", "--"),
-        ("sklearn", ":"),
-    ):
-        rows = [r for r in traces if r["solver"] == solver]
-        ll = [r["heldout_loglik"] for r in rows]
-        axes[0].plot([r["iteration"] for r in rows], ll, style, label=solver)
-        axes[1].plot([r["wall_s"] for r in rows], ll, style, label=solver)
+    lines(axes[0], traces, "iteration", "heldout_loglik", "solver")
+    lines(axes[1], traces, "wall_s", "heldout_loglik", "solver")
     axes[0].set(xlabel="iteration (EM) / epoch (gradient)", ylabel="held-out log-likelihood")
     axes[1].set(xlabel="wall time (s)", xscale="log")
     axes[0].legend()
     save_figure(fig, out_dir, "heldout.png")
-    figs.append(
-        {
-            "file": "heldout.png",
-            "caption": "32-D clusters: held-out log-likelihood "
-            "per iteration and per second (preconditioned gradient steps retrace EM).",
-        }
-    )
-    return figs
+    return [*figs, ("heldout.png", "32-D clusters: held-out log-likelihood per iteration and "
+                    "per second (preconditioned gradient steps retrace EM).")]  # fmt: skip
 
 
 EXPERIMENT = Experiment(
@@ -434,4 +346,10 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     plot=plot,
     rules=RULES,
+    summary="The Xu-Jordan step identity, and EM vs gradient ascent on the LSE objective vs "
+    "scikit-learn from the same initial parameters.",
+    data=lambda cfg: (
+        f"synthetic Gaussian clusters: {cfg.n_2d} 2-D points (4 clusters), "
+        f"{cfg.n_samples} x {cfg.n_features}-D ({cfg.n_components} clusters), 80/20 split"
+    ),
 )

@@ -31,32 +31,26 @@ from torch import nn
 
 from ..activations import make_activation
 from ..training import train
-from .base import Experiment, describe_image_data, image_tensors
+from .base import Experiment, image_tensors
 from .config import bounded
 from .rules import Rule, contrast
 from .verdicts import UNIT, over_seeds
 
 OUTPUTS = {
-    "responsibilities": lambda: nn.Softmax(-1),
-    "log-responsibilities": lambda: nn.LogSoftmax(-1),
-    "gated z*softmax(z) (SoLU)": lambda: make_activation("solu"),
-    "raw distances z": nn.Identity,
+    "responsibilities": lambda: nn.Softmax(-1), "log-responsibilities": lambda: nn.LogSoftmax(-1),
+    "gated z*softmax(z) (SoLU)": lambda: make_activation("solu"), "raw distances z": nn.Identity,
     "-log softmin": lambda: make_activation("neg_log_softmin"),
     "grouped softmax (G = 8)": lambda: make_activation("grouped_softmax"),
-    "LWTA (groups of 4)": lambda: make_activation("lwta"),
-    "tanh posterior": nn.Tanh,
+    "LWTA (groups of 4)": lambda: make_activation("lwta"), "tanh posterior": nn.Tanh,
     "ReLU": nn.ReLU,
-}
+}  # fmt: skip
 RESPONSIBILITIES, RAW, REFERENCE = "responsibilities", "raw distances z", "ReLU"
 COMPETITIVE = ("gated z*softmax(z) (SoLU)", "grouped softmax (G = 8)", "LWTA (groups of 4)")
 
 
 @dataclass
 class Config:
-    """Settings of the ``passing_forward`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")
@@ -89,17 +83,8 @@ def ridge_r2(f: np.ndarray, t: np.ndarray, ft: np.ndarray, tt: np.ndarray, alpha
         return float(r2_score(tt, model.predict(ft)))
 
 
-def one_fit(
-    name: str,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    xt: torch.Tensor,
-    yt: torch.Tensor,
-    targets: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-    cfg: Config,
-    seed: int,
-    n_classes: int,
-) -> dict:
+def one_fit(name: str, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: torch.Tensor,
+            targets: tuple, cfg: Config, seed: int, n_classes: int) -> dict:  # fmt: skip
     """Fit one model on the training split and measure it on the test split (one table row)."""
     torch.manual_seed(seed)
     d, k = x.shape[1], cfg.width
@@ -113,12 +98,8 @@ def one_fit(
         acc = float((net(xt).argmax(1) == yt).float().mean())
         f, ft = net[:2](x).numpy(), net[:2](xt).numpy()
     (t_norm, t_pcs), (tt_norm, tt_pcs) = targets
-    return {
-        "output": name,
-        "accuracy": acc,
-        "r2_norm": ridge_r2(f, t_norm, ft, tt_norm, cfg.ridge),
-        "r2_pcs": ridge_r2(f, t_pcs, ft, tt_pcs, cfg.ridge),
-    }
+    return {"output": name, "accuracy": acc, "r2_norm": ridge_r2(f, t_norm, ft, tt_norm, cfg.ridge),
+            "r2_pcs": ridge_r2(f, t_pcs, ft, tt_pcs, cfg.ridge)}  # fmt: skip
 
 
 def _rules() -> tuple[Rule, ...]:
@@ -140,18 +121,14 @@ RULES = _rules()
 
 def tables(rows: list[dict]) -> dict:
     """The measured rows and the contrasts the rules read (one seed)."""
-    return {
-        "outputs": rows,
-        "below_raw": contrast(rows, "output", RAW, ["r2_norm"], within=("dataset",)),
-        "below_relu": contrast(rows, "output", REFERENCE, ["accuracy"], within=("dataset",)),
-    }
+    per = ("dataset",)
+    return {"outputs": rows, "below_raw": contrast(rows, "output", RAW, ["r2_norm"], within=per),
+            "below_relu": contrast(rows, "output", REFERENCE, ["accuracy"],
+                                   within=per)}  # fmt: skip
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     from sklearn.decomposition import PCA
 
     rows: list[dict] = []
@@ -159,35 +136,21 @@ def run(cfg: Config, out_dir: Path) -> dict:
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
         y, yt = torch.as_tensor(ds.y_train), torch.as_tensor(ds.y_test)
         pca = PCA(cfg.n_pcs, random_state=cfg.seed).fit(ds.X_train)
-        targets = (
-            (np.linalg.norm(ds.X_train, axis=1), pca.transform(ds.X_train)),
-            (np.linalg.norm(ds.X_test, axis=1), pca.transform(ds.X_test)),
-        )
+        targets = tuple((np.linalg.norm(a, axis=1), pca.transform(a))
+                        for a in (ds.X_train, ds.X_test))  # fmt: skip
         n_classes = int(y.max()) + 1
         for name in OUTPUTS:
             row = one_fit(name, x, y, xt, yt, targets, cfg, cfg.seed, n_classes)
             rows.append({"dataset": ds_name, **row})
-    return {
-        "metrics": {"skipped_datasets": ", ".join(skipped) or "none"},
-        "tables": tables(rows),
-        "data": "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
-        + "; pixels in [0, 1]",
-        "summary": (
-            "A depth-2 network trained end to end with each thing a competitive layer can "
-            "pass on: accuracy, and how much of the input's magnitude survives."
-        ),
-    }
+    return {"metrics": {"skipped_datasets": ", ".join(skipped) or "none"}, "tables": tables(rows)}
 
 
 def across_seeds(tables: dict, cfg: Config) -> dict:
     """Tables from every seed's rows together (shown first in the report)."""
-    return {
-        "summary_over_seeds": over_seeds(
-            tables["outputs"],
-            ("dataset", "output"),
-            {"accuracy": UNIT, "r2_norm": (-math.inf, 1.0), "r2_pcs": (-math.inf, 1.0)},
-        )
-    }
+    r2 = (-math.inf, 1.0)
+    summary = over_seeds(tables["outputs"], ("dataset", "output"),
+                         {"accuracy": UNIT, "r2_norm": r2, "r2_pcs": r2})  # fmt: skip
+    return {"summary_over_seeds": summary}
 
 
 EXPERIMENT = Experiment(
@@ -199,4 +162,6 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     across_seeds=across_seeds,
     rules=RULES,
+    summary="A depth-2 network trained end to end with each thing a competitive layer can pass "
+    "on: accuracy, and how much of the input's magnitude survives.",
 )

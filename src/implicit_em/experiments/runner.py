@@ -83,7 +83,8 @@ def default_run_dir(root: str | Path = "runs") -> Path:
     return path
 
 
-def _check_result(name: str, result) -> dict:
+def _check_result(exp: Experiment, cfg: Any, result) -> dict:
+    name = exp.name
     if not isinstance(result, dict):
         raise TypeError(f"{name}.run must return a dict, got {type(result).__name__}")
     if "verdicts" in result:
@@ -97,9 +98,14 @@ def _check_result(name: str, result) -> dict:
     return {
         "metrics": result.get("metrics", {}),
         "tables": result.get("tables", {}),
-        "summary": result.get("summary", ""),
-        "data": result.get("data", ""),
+        "summary": result.get("summary") or exp.summary,
+        "data": result.get("data") or exp.describe_data(cfg),
     }
+
+
+def _figure(f: dict | tuple) -> Figure:
+    """A ``plot`` entry, ``{"file": ..., "caption": ...}`` or ``(file, caption)``."""
+    return Figure(f["file"], f.get("caption", "")) if isinstance(f, dict) else Figure(*f)
 
 
 def seeds_for(exp: Experiment, cfg: Any, n_seeds: int) -> list[int]:
@@ -115,6 +121,8 @@ def _combine(exp: Experiment, cfg, seeds: list[int], runs: list[dict], indicativ
     (:func:`implicit_em.experiments.rules.grade`), with their graded cells as the table
     ``verdict_cells``; claims in ``indicative`` marked so."""
     tables = stack([r["tables"] for r in runs], seeds, exp.fixed_tables)
+    if exp.across_seeds is not None:  # shown first; rules and goals may read them
+        tables = {**exp.across_seeds(tables, cfg), **tables}
     verdicts = [dataclasses.replace(v, indicative=v.claim in indicative)
                 for v in grade(exp.rules, tables, cfg, exp.stochastic)]  # fmt: skip
     if exp.rules:
@@ -149,7 +157,8 @@ def run_seed(exp: Experiment | str, cfg: Any, seed: int, out: Path) -> dict:
     try:
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global RNG users (sklearn)
-        return _check_result(exp.name, exp.run(dataclasses.replace(cfg, seed=seed), out))
+        cfg = dataclasses.replace(cfg, seed=seed)
+        return _check_result(exp, cfg, exp.run(cfg, out))
     finally:
         torch.set_num_threads(threads)
 
@@ -253,8 +262,6 @@ def run_one(
         raise
     # verdicts that quick sizes cannot decide are shown as indicative only
     combined = _combine(exp, cfg, seeds, runs, exp.indicative_when_quick if quick else ())
-    if exp.across_seeds is not None:
-        combined["tables"] = {**exp.across_seeds(combined["tables"], cfg), **combined["tables"]}
     result = Result(
         experiment=exp.name,
         title=exp.title,
@@ -272,7 +279,7 @@ def run_one(
     if exp.plot:  # figures come from the first seed's record
         record = result.to_dict()  # across-seeds tables, and the first seed's own
         first = {**record, "tables": {**record["tables"], **jsonable(runs[0]["tables"])}}
-        result.figures = [Figure(f["file"], f.get("caption", "")) for f in exp.plot(first, partial)]
+        result.figures = [_figure(f) for f in exp.plot(first, partial)]
     write_results(partial / "results.json", result)
     for damaged in final.glob("*.damaged"):  # keep what could not be read, for a post-mortem
         os.replace(damaged, partial / damaged.name)
@@ -450,10 +457,12 @@ def regrade(run_dir: str | Path, log: Callable[[str], None] = print) -> list[str
     done = []
     for name in meta["experiments"]:
         path, exp = run_dir / name / "results.json", EXPERIMENTS.get(name)
-        if exp is None or not path.is_file() or not (exp.rules or exp.goals):
+        if exp is None or not path.is_file() or not (exp.rules or exp.goals or exp.across_seeds):
             continue
         r = read_results(path)
         cfg = SimpleNamespace(**r.config)
+        if exp.across_seeds is not None:  # derived from the stored measurements
+            r.tables.update(exp.across_seeds(r.tables, cfg))
         flags = {v.claim: v.indicative for v in r.verdicts}
         r.verdicts = [dataclasses.replace(v, indicative=flags.get(v.claim, False))
                       for v in grade(exp.rules, r.tables, cfg, exp.stochastic)]  # fmt: skip

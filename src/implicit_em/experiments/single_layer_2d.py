@@ -33,12 +33,8 @@ from torch import nn
 
 from ..activations import GroupedSoftmax, SoLU, make_activation
 from ..data import load_dataset
-from ..diagnostics import (
-    count_activation_patterns,
-    count_regions_2d,
-    effective_rank,
-    responsibility_stats,
-)
+from ..diagnostics import count_activation_patterns as count_patterns
+from ..diagnostics import count_regions_2d, effective_rank, responsibility_stats
 from ..layers import ImplicitEMLayer
 from ..training import train
 from .base import Experiment
@@ -46,34 +42,20 @@ from .config import bounded
 from .rules import COUNT, UNIT, Rule
 
 AUTOENCODERS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "gate_silu": lambda: make_activation("gate_silu"),
-    "softmax": lambda: nn.Softmax(-1),
-    "log_softmax": lambda: nn.LogSoftmax(-1),
-    "solu": SoLU,
+    "relu": nn.ReLU, "tanh": nn.Tanh, "gate_silu": lambda: make_activation("gate_silu"),
+    "softmax": lambda: nn.Softmax(-1), "log_softmax": lambda: nn.LogSoftmax(-1), "solu": SoLU,
     "grouped_softmax_g2": lambda: GroupedSoftmax(2),
     "grouped_softmax_g4": lambda: GroupedSoftmax(4),
-}
+}  # fmt: skip
 COMPETITIVE = ("softmax", "log_softmax", "solu", "grouped_softmax_g2", "grouped_softmax_g4")
 ELEMENTWISE = ("relu", "tanh", "gate_silu")
-IEM_CONTROLS = (
-    "none",
-    "weight_norm",
-    "weight_decay",
-    "balance",
-    "orthogonality",
-    "infomax",
-    "decorrelation",
-)
+IEM_CONTROLS = ("none", "weight_norm", "weight_decay", "balance", "orthogonality", "infomax",
+                "decorrelation")  # fmt: skip
 
 
 @dataclass
 class Config:
-    """Settings of the ``single_layer_2d`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     datasets: tuple[str, ...] = ("clusters", "rings", "uniform_square", "polytope")
@@ -116,15 +98,9 @@ def _fit(kind: str, name: str, x: torch.Tensor, k: int, cfg: Config, seed: int):
     else:
         control = None if name in ("none", "weight_norm", "weight_decay") else name
         wd = cfg.weight_decay if name == "weight_decay" else 0.0
-        layer = ImplicitEMLayer(
-            2,
-            k,
-            objective=control,
-            weight_norm=name == "weight_norm",
-            distance="linear",
-            output="responsibilities",
-            input_norm=None,
-        )
+        layer = ImplicitEMLayer(2, k, objective=control, weight_norm=name == "weight_norm",
+                                distance="linear", output="responsibilities",
+                                input_norm=None)  # fmt: skip
         model = layer
 
         def loss(m, b):
@@ -150,10 +126,8 @@ def hyperplane_stats(w: torch.Tensor, b: torch.Tensor) -> dict:
     k = len(w)
     pair = ~torch.eye(k, dtype=torch.bool)
     same = (cos.abs() > 0.95) & ((off[:, None] - torch.sign(cos) * off[None, :]).abs() < 0.1)
-    return {
-        "mean_abs_cos": float(cos.abs()[pair].mean()) if k > 1 else 0.0,
-        "duplicate_units": float((same & pair).any(1).float().mean()),
-    }
+    return {"mean_abs_cos": float(cos.abs()[pair].mean()) if k > 1 else 0.0,
+            "duplicate_units": float((same & pair).any(1).float().mean())}  # fmt: skip
 
 
 def edge_angle(w: torch.Tensor, normals: np.ndarray) -> float:
@@ -168,9 +142,8 @@ PICKS = (("ae", "relu"), ("ae", "softmax"), ("iem", "none"), ("iem", "infomax"))
 
 def figure_cell(cfg: Config) -> tuple[str, int]:
     """The dataset/width cell whose lines the figure shows."""
-    return ("polytope" if "polytope" in cfg.datasets else cfg.datasets[0]), (
-        8 if 8 in cfg.widths else cfg.widths[0]
-    )
+    name = "polytope" if "polytope" in cfg.datasets else cfg.datasets[0]
+    return name, 8 if 8 in cfg.widths else cfg.widths[0]
 
 
 def one_cell(name_ds: str, k: int, cfg: Config, seed: int, lines: list, points: list) -> list[dict]:
@@ -200,7 +173,7 @@ def one_cell(name_ds: str, k: int, cfg: Config, seed: int, lines: list, points: 
             **hyperplane_stats(w, b),
             "effective_rank": effective_rank(h, center=True),
             "reconstruction_mse": rec,
-            "regions_data": count_activation_patterns(z),
+            "regions_data": count_patterns(z),
             "regions_grid": count_regions_2d(lambda g, w=w, b=b: g @ w.T + b, bounds,
                                              resolution=cfg.grid),
             "max_regions": max_regions(k),
@@ -208,30 +181,23 @@ def one_cell(name_ds: str, k: int, cfg: Config, seed: int, lines: list, points: 
         }  # fmt: skip
         if kind == "iem":
             rs = responsibility_stats(z)  # r = softmax(-z); starved: usage < 0.1 / K
-            row.update(
-                input_entropy=rs["mean_entropy_normalized"],
-                usage_entropy=rs["usage_entropy_normalized"],
-                max_mean_responsibility=rs["max_mean_responsibility"],
-                starved_units=rs["starved_units"],
-            )
+            row.update(input_entropy=rs["mean_entropy_normalized"],
+                       usage_entropy=rs["usage_entropy_normalized"],
+                       max_mean_responsibility=rs["max_mean_responsibility"],
+                       starved_units=rs["starved_units"])  # fmt: skip
         rows.append(row)
     return rows
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     rows: list[dict] = []
     lines: list[dict] = []
     points: list[dict] = []
     for i, name in enumerate(cfg.datasets):
         for k in cfg.widths:
             rows += one_cell(name, k, cfg, cfg.seed * 1000 + 10 * i, lines, points)
-    out = summarise(rows, cfg)
-    out["tables"].update(lines=lines, points=points)
-    return out
+    return {"tables": {"fits": rows, "cells": claim_cells(rows), "lines": lines, "points": points}}
 
 
 def _cells(rows):
@@ -289,21 +255,7 @@ RULES = (
 )  # fmt: skip
 
 
-def summarise(rows: list[dict], cfg: Config) -> dict:
-    """The measured fits, and the per-cell table the rules read."""
-    return {
-        "tables": {"fits": rows, "cells": claim_cells(rows)},
-        "data": "synthetic 2-D data (" + ", ".join(cfg.datasets) + f"), {cfg.n_samples} "
-        "samples, 80/20 split (training part used)",
-        "summary": (
-            "One layer of K units on 2-D data, as an autoencoder with element-wise or "
-            "competitive activations and as an implicit-EM layer with each volume control: "
-            "how redundant its hyperplanes are and how many regions they cut."
-        ),
-    }
-
-
-def plot(result: dict, out_dir: Path) -> list[dict]:
+def plot(result: dict, out_dir: Path) -> list:
     """The figure cell's learned lines per picked variant, and the InfoMax layer's
     responsibility map ``argmax_j softmax(-z)_j = argmin_j z_j``, from the saved tables."""
     from .figures import new_figure, save_figure
@@ -335,14 +287,10 @@ def plot(result: dict, out_dir: Path) -> list[dict]:
     save_figure(fig, out_dir, "hyperplanes.png")
     name, k = figure_cell(Config(datasets=tuple(result["config"]["datasets"]),
                                  widths=tuple(result["config"]["widths"])))  # fmt: skip
-    return [
-        {
-            "file": "hyperplanes.png",
-            "caption": f"{name}, K = {k}, first seed: the lines w_j.x + b_j = 0 learned by an "
-            "autoencoder (ReLU, softmax) and an implicit-EM layer (no volume control, "
-            "InfoMax), and the InfoMax layer's responsibility map (argmax_j r_j).",
-        }
-    ]
+    return [("hyperplanes.png", f"{name}, K = {k}, first seed: the lines w_j.x + b_j = 0 "
+             "learned by an autoencoder (ReLU, softmax) and an implicit-EM layer (no volume "
+             "control, InfoMax), and the InfoMax layer's responsibility map "
+             "(argmax_j r_j).")]  # fmt: skip
 
 
 EXPERIMENT = Experiment(
@@ -356,4 +304,11 @@ EXPERIMENT = Experiment(
     # quick seeds split on C10 (1 of 2 partly), and a smaller quick size gave refuted
     indicative_when_quick=("C10",),
     rules=RULES,
+    summary="One layer of K units on 2-D data, as an autoencoder with element-wise or "
+    "competitive activations and as an implicit-EM layer with each volume control: how "
+    "redundant its hyperplanes are and how many regions they cut.",
+    data=lambda cfg: (
+        f"synthetic 2-D data ({', '.join(cfg.datasets)}), {cfg.n_samples} samples, "
+        "80/20 split (training part used)"
+    ),
 )

@@ -62,10 +62,7 @@ PUBLISHED = [  # the author's ablation: full MNIST, hidden 25, 50 epochs, 10 see
 
 @dataclass
 class Config:
-    """Settings of the ``supervised`` experiment at full size.
-
-    The registered ``quick`` dict shrinks them for ``iem run --quick``.
-    """
+    """Full-size settings (``QUICK`` shrinks them for ``--quick``)."""
 
     seed: int = 0
     datasets: tuple[str, ...] = ("mnist", "digits")
@@ -115,16 +112,8 @@ def _loss(cfg: Config, var: float, tc: float, gauss: float, scale: float):
     return loss
 
 
-def one_fit(
-    name: str,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    xt: torch.Tensor,
-    yt: torch.Tensor,
-    cfg: Config,
-    seed: int,
-    n_classes: int,
-) -> dict:
+def one_fit(name: str, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: torch.Tensor,
+            cfg: Config, seed: int, n_classes: int) -> dict:  # fmt: skip
     """Fit one model on the training split and measure it on the test split (one table row)."""
     nls, var, tc, gauss, scale = CONFIGS[name]
     torch.manual_seed(seed)
@@ -139,14 +128,10 @@ def one_fit(
         logits, d = net(xt)
     v = d.var(0)
     live = int((v >= cfg.dead_variance).sum())
-    return {
-        "config": name,
-        "accuracy": float((logits.argmax(1) == yt).float().mean()),
-        "dead_units": d.shape[1] - live,
-        "min_variance": float(v.min()),
-        "redundancy": correlation_redundancy(d, cfg.dead_variance) if live >= 2 else None,
-        "responsibility_entropy": responsibility_stats(d)["mean_entropy"],
-    }
+    return {"config": name, "accuracy": float((logits.argmax(1) == yt).float().mean()),
+            "dead_units": d.shape[1] - live, "min_variance": float(v.min()),
+            "redundancy": correlation_redundancy(d, cfg.dead_variance) if live >= 2 else None,
+            "responsibility_entropy": responsibility_stats(d)["mean_entropy"]}  # fmt: skip
 
 
 def _rules() -> tuple[Rule, ...]:
@@ -169,10 +154,7 @@ RULES = _rules()
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
-    """Run one seed at ``cfg``'s sizes.
-
-    Returns the result (tables, metrics, verdicts) that the runner stores in ``out_dir``.
-    """
+    """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
     rows: list[dict] = []
     skipped: list[str] = []
     for ds_name, ds, x, xt in image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train, skipped):
@@ -182,27 +164,14 @@ def run(cfg: Config, out_dir: Path) -> dict:
             rows.append({"dataset": ds_name, **row})
     below = contrast(rows, "config", BASELINE, ["accuracy", "dead_units", "redundancy"],
                      within=("dataset",))  # fmt: skip
-    return {
-        "metrics": {"skipped_datasets": ", ".join(skipped) or "none"},
-        "tables": {"configs": rows, "below_baseline": below, "published": PUBLISHED},
-        "data": "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
-        + "; pixels in [0, 1] (published: full MNIST)",
-        "summary": (
-            "The author's supervised ablation (784 -> 25 -> 10, an implicit-EM hidden layer "
-            "by -log softmin, variance + decorrelation as an auxiliary loss) with a sweep "
-            "of its weight and the Gaussian InfoMax instead."
-        ),
-    }
+    tables = {"configs": rows, "below_baseline": below, "published": PUBLISHED}
+    return {"metrics": {"skipped_datasets": ", ".join(skipped) or "none"}, "tables": tables}
 
 
 def across_seeds(tables: dict, cfg: Config) -> dict:
     """Tables from every seed's rows together (shown first in the report)."""
-    values = {
-        "accuracy": UNIT,
-        "dead_units": COUNT,
-        "redundancy": COUNT,
-        "responsibility_entropy": COUNT,
-    }
+    values = {"accuracy": UNIT, "dead_units": COUNT, "redundancy": COUNT,
+              "responsibility_entropy": COUNT}  # fmt: skip
     summary = over_seeds(tables["configs"], ("dataset", "config"), values)
     for r in summary:
         r["accuracy_95"] = percent_interval(r, "accuracy")
@@ -219,4 +188,11 @@ EXPERIMENT = Experiment(
     across_seeds=across_seeds,
     fixed_tables=("published",),
     rules=RULES,
+    summary="The author's supervised ablation (784 -> 25 -> 10, an implicit-EM hidden layer by "
+    "-log softmin, variance + decorrelation as an auxiliary loss) with a sweep of its weight "
+    "and the Gaussian InfoMax instead.",
+    data=lambda cfg: (
+        "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
+        + "; pixels in [0, 1] (published: full MNIST)"
+    ),
 )

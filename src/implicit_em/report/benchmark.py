@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .._io import atomic_write_text
 from ..experiments.results import read_results
+from .html import goal_rows
 
 START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
@@ -51,9 +52,14 @@ def benchmark_markdown(run_dir: str | Path, name: str = "benchmark") -> str:
                 "—" if r is None else (r.get("probe_95") or f"{100 * r['probe_accuracy']:.2f}")
             )
         lines.append(f"| {_cell(learner)} | " + " | ".join(cells) + " |")
-    lines += ["", "| K | goal | outcome |", "|---|---|---|"]
-    for g in res.tables.get("goals", []):
-        lines.append(f"| {g['K']} | {_cell(g['goal'])} | {_cell(g['outcome'])} |")
+    lines += [
+        "",
+        "| goal | where | measured (mean [95 % interval]) | outcome |",
+        "|---|---|---|---|",
+    ]
+    for g in goal_rows({name: res}):
+        cols = (g["goal"], g["where"], g["measured"], g["outcome"])
+        lines.append("| " + " | ".join(map(_cell, cols)) + " |")
     return "\n".join(lines) + "\n"
 
 
