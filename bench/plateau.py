@@ -24,11 +24,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import report
-from implicit_em.baselines import SparseAutoencoder
+from implicit_em.baselines import ImplicitEMFeatures, SparseAutoencoder
 from implicit_em.baselines.sparse_autoencoder import sae_loss
 from implicit_em.diagnostics.probe import linear_probe
 from implicit_em.experiments.base import image_dataset
-from implicit_em.experiments.local_learners import ImplicitEMFeatures
 from implicit_em.training import train
 
 

@@ -349,6 +349,7 @@ _SMALL = {  # each baseline at tiny sizes: fit on the input, and transform it on
     "DecoderFreeEncoder": lambda: B.DecoderFreeEncoder(3, epochs=1, batch_size=8),
     "SparseAutoencoder": lambda: B.SparseAutoencoder(3, epochs=1, batch_size=8),
     "PCA": lambda: B.PCA(2),
+    "ImplicitEMFeatures": lambda: B.ImplicitEMFeatures(3, epochs=1, batch_size=8),
 }
 
 

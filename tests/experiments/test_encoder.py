@@ -25,8 +25,16 @@ def test_encoder_experiment_small_run_and_summary_over_seeds(tmp_path):
     assert summary[exp.SAE]["probe_accuracy"] == pytest.approx(
         (by[exp.SAE]["probe_accuracy"] + 0.5) / 2
     )
-    (row,) = extra["encoder_vs_sparse_ae"]
-    assert row["dataset"] == "digits" and "intervals" in row["outcome"]
+    versus = {r["variant"]: r for r in extra["versus"]}  # paired by seed: encoder minus theirs
+    assert set(versus) == {"raw pixels", *exp.ABLATION, exp.SAE} - {exp.ENCODER}
+    assert versus[exp.SAE]["seed"] == 1 and versus[exp.SAE]["probe_accuracy_below_ref"] == (
+        pytest.approx(by[exp.ENCODER]["probe_accuracy"] - 0.5)
+    )
+    assert versus["raw pixels"]["fit_time_ratio"] is None  # nothing fitted
+    from implicit_em.experiments.rules import grade_goals
+
+    (goal,) = grade_goals(exp.GOALS, {**stacked, **extra}, cfg)
+    assert goal["cell"].startswith("variant=sparse autoencoder, dataset=digits")
 
 
 def _c11(shares):

@@ -42,7 +42,7 @@ def test_local_learners_small_run_and_goals(tmp_path):
 def test_implicit_em_features_fit_transform():
     import torch
 
-    from implicit_em.experiments.local_learners import ImplicitEMFeatures
+    from implicit_em.baselines import ImplicitEMFeatures
 
     x = torch.rand(200, 10)
     seen = []

@@ -4,7 +4,8 @@ against, each a scikit-learn-style ``fit`` / ``transform`` on tensors.
 :class:`TriangleKMeans` (Coates & Ng), :class:`KrotovHopfield` (competing hidden units),
 :class:`SoftHebb` (soft winner-take-all Hebbian), :class:`DecoderFreeEncoder` (the
 theory's author's encoder), :class:`SparseAutoencoder`, :class:`PCA` and
-:class:`BackpropMLP` (end-to-end, supervised). Each module also holds its rule as a plain function
+:class:`BackpropMLP` (end-to-end, supervised); and :class:`ImplicitEMFeatures`, the
+implicit-EM layer by the same interface. Each module also holds its rule as a plain function
 (``triangle_kmeans.triangle_features``, ``krotov_hopfield.krotov_update``,
 ``softhebb.softhebb_update``, ``decoder_free_encoder.encoder_loss``).
 """
@@ -12,6 +13,7 @@ theory's author's encoder), :class:`SparseAutoencoder`, :class:`PCA` and
 from .backprop_mlp import BackpropMLP
 from .base import FeatureLearner
 from .decoder_free_encoder import DecoderFreeEncoder
+from .implicit_em_features import ImplicitEMFeatures
 from .krotov_hopfield import KrotovHopfield
 from .pca import PCA
 from .softhebb import SoftHebb
@@ -23,6 +25,7 @@ __all__ = [
     "BackpropMLP",
     "DecoderFreeEncoder",
     "FeatureLearner",
+    "ImplicitEMFeatures",
     "KrotovHopfield",
     "SoftHebb",
     "SparseAutoencoder",

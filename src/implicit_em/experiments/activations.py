@@ -1,17 +1,12 @@
-"""Experiment ``activations``: which activations are posterior statistics? (C5-C8)
+"""Experiment ``activations``: which activations are posterior statistics? (C5-C8, C23)
 
 Every built-in energy model is turned into an activation (posterior mean) and measured:
 closed form against the generic numeric path (float64), shape properties (odd,
 monotone, limits at |z| -> inf, redescending, zero-gradient share) and the nearest
-standard activation ``a g(b z)`` with its maximum error. Verdicts:
-
-* C5 -- the numeric two-signed-Gaussian posterior mean equals ``tanh(m z / sigma^2)``;
-* C6 -- Laplace energies give a soft-sign-like activation (odd, monotone, bounded, no
-  flat region, nearest standard activation softsign);
-* C7 -- Student-t energies give slow-saturating odd functions (odd, monotone, limit of
-  magnitude 1) -- decided by measured monotonicity and the limit at large |z|;
-* C8 -- ReLU is the zero-temperature limit of soft competition: the sup-distance of
-  ``z sigmoid(z / T)`` (the gate's posterior mean) to ReLU as ``T -> 0``.
+standard activation ``a g(b z)`` with its maximum error; then the two-signed-Gaussian
+mean against ``tanh(m z / sigma^2)`` (C5), how the Laplace means approach their limit
+(C6), the Student-t and Cauchy means' shape (C7), the distance of ``z sigmoid(z / T)`` to
+ReLU as ``T -> 0`` (C8) and the Huber means' saturation (C23). ``RULES`` decide.
 """
 
 from __future__ import annotations
@@ -228,45 +223,41 @@ def temperature_summary(temp_rows: list[dict]) -> dict:
             "slope_off_one": abs(slope - 1.0)}  # fmt: skip
 
 
-def _rules() -> tuple[Rule, ...]:
-    unit: dict[str, Any] = {"bounds": UNIT}
-    return (
-        # C5: the two-Gaussian posterior mean is tanh(m z / sigma^2), to float64 precision
-        Rule("C5", "c5", "max_error", "<", "confirm_threshold", bounds=COUNT,
-             says="max |numeric posterior mean - tanh(m z/sigma^2)|"),
-        Rule("C5", "c5", "max_error", "<", "partly_threshold", bounds=COUNT,
-             says="max |numeric posterior mean - tanh(m z/sigma^2)|"),
-        # C6: every Laplace activation is soft-sign-like; controls: softsign is, tanh is not
-        Rule("C6", "tails", "soft_like", ">=", 1, where={"role": "control softsign"},
-             gate=True, says="approaches its limit like 1/|z|", **unit),
-        Rule("C6", "tails", "soft_like", "<=", 0, where={"role": "control tanh"},
-             gate=True, says="approaches its limit like 1/|z|", **unit),
-        Rule("C6", "tails", "soft_like", ">=", 1, where={"role": "laplace"},
-             cells=("activation",), says="approaches its limit like 1/|z|", **unit),
-        # C7: every Student-t/Cauchy activation is slow-saturating (odd, monotone, to +-1)
-        Rule("C7", "student", "slow_saturating", ">=", 1, cells=("activation",),
-             says="odd, monotone, tends to +-1", **unit),
-        # C8: the soft-ReLU family tends to ReLU as T -> 0, like T
-        Rule("C8", "c8", "decreasing", ">=", 1, says="sup distance falls with T", **unit),
-        Rule("C8", "c8", "distance_at_smallest_t", "<", "relu_distance_max", bounds=COUNT,
-             says="sup |z sigmoid(z/T) - relu(z)| at the smallest T"),
-        Rule("C8", "c8", "slope_off_one", "<", "slope_tol", bounds=COUNT,
-             says="|log-log slope of that distance in T - 1|"),
-        # C23: every Huber activation saturates exactly beyond m + delta sigma and is linear
-        # near 0; controls: closed form = numeric, tanh does not saturate exactly
-        Rule("C23", "huber", "closed_vs_numeric", "<=", "consistency_max", gate=True,
-             cells=("activation",), bounds=COUNT, says="closed form vs numeric derivation"),
-        Rule("C23", "huber", "saturating", "<=", 0, where={"role": "control"}, gate=True,
-             says="exactly flat beyond the threshold", **unit),
-        Rule("C23", "huber", "saturating", ">=", 1, where={"role": "huber"},
-             cells=("activation",), says="exactly flat beyond the threshold", **unit),
-        Rule("C23", "huber", "linear_deviation", "<=", "linear_tol", where={"role": "huber"},
-             cells=("activation",), bounds=COUNT, says="off the tangent at 0, on half the "
-             "threshold (relative)"),
-    )  # fmt: skip
-
-
-RULES = _rules()
+_UNIT: dict[str, Any] = {"bounds": UNIT}
+RULES = (
+    # C5: the two-Gaussian posterior mean is tanh(m z / sigma^2), to float64 precision
+    Rule("C5", "c5", "max_error", "<", "confirm_threshold", bounds=COUNT,
+         says="max |numeric posterior mean - tanh(m z/sigma^2)|"),
+    Rule("C5", "c5", "max_error", "<", "partly_threshold", bounds=COUNT,
+         says="max |numeric posterior mean - tanh(m z/sigma^2)|"),
+    # C6: every Laplace activation is soft-sign-like; controls: softsign is, tanh is not
+    Rule("C6", "tails", "soft_like", ">=", 1, where={"role": "control softsign"},
+         gate=True, says="approaches its limit like 1/|z|", **_UNIT),
+    Rule("C6", "tails", "soft_like", "<=", 0, where={"role": "control tanh"},
+         gate=True, says="approaches its limit like 1/|z|", **_UNIT),
+    Rule("C6", "tails", "soft_like", ">=", 1, where={"role": "laplace"},
+         cells=("activation",), says="approaches its limit like 1/|z|", **_UNIT),
+    # C7: every Student-t/Cauchy activation is slow-saturating (odd, monotone, to +-1)
+    Rule("C7", "student", "slow_saturating", ">=", 1, cells=("activation",),
+         says="odd, monotone, tends to +-1", **_UNIT),
+    # C8: the soft-ReLU family tends to ReLU as T -> 0, like T
+    Rule("C8", "c8", "decreasing", ">=", 1, says="sup distance falls with T", **_UNIT),
+    Rule("C8", "c8", "distance_at_smallest_t", "<", "relu_distance_max", bounds=COUNT,
+         says="sup |z sigmoid(z/T) - relu(z)| at the smallest T"),
+    Rule("C8", "c8", "slope_off_one", "<", "slope_tol", bounds=COUNT,
+         says="|log-log slope of that distance in T - 1|"),
+    # C23: every Huber activation saturates exactly beyond m + delta sigma and is linear
+    # near 0; controls: closed form = numeric, tanh does not saturate exactly
+    Rule("C23", "huber", "closed_vs_numeric", "<=", "consistency_max", gate=True,
+         cells=("activation",), bounds=COUNT, says="closed form vs numeric derivation"),
+    Rule("C23", "huber", "saturating", "<=", 0, where={"role": "control"}, gate=True,
+         says="exactly flat beyond the threshold", **_UNIT),
+    Rule("C23", "huber", "saturating", ">=", 1, where={"role": "huber"},
+         cells=("activation",), says="exactly flat beyond the threshold", **_UNIT),
+    Rule("C23", "huber", "linear_deviation", "<=", "linear_tol", where={"role": "huber"},
+         cells=("activation",), bounds=COUNT, says="off the tangent at 0, on half the "
+         "threshold (relative)"),
+)  # fmt: skip
 
 
 def plot(result: dict, out_dir: Path) -> list:
@@ -275,16 +266,14 @@ def plot(result: dict, out_dir: Path) -> list:
 
     curves = read_json(Path(out_dir) / "curves.json")
     near = {r["activation"]: r for r in result["tables"]["properties"]}
-    n = len(curves)
-    cols = 5
-    fig, axes = new_figure((n + cols - 1) // cols, cols, width=15, height=2.6 * ((n + 4) // 5))
+    n, rows = len(curves), (len(curves) + 4) // 5
+    fig, axes = new_figure(rows, 5, width=15, height=2.6 * rows)
     for ax, (label, c) in zip(axes, curves.items(), strict=False):
         r = near[label]
         ax.plot(c["z"], c["f"], lw=1.8, label="posterior mean")
         ax.plot(c["z"], c["nearest"], "--", lw=1.2, label=f"{r['nearest']} (fit)")
-        ax.set_title(
-            f"{label}\nnearest {r['nearest']}, max err {r['nearest_max_error']:.3f}", fontsize=7.5
-        )
+        title = f"{label}\nnearest {r['nearest']}, max err {r['nearest_max_error']:.3f}"
+        ax.set_title(title, fontsize=7.5)
         ax.tick_params(labelsize=7)
         ax.axhline(0, color="0.8", lw=0.6)
     for ax in axes[n:]:
@@ -293,10 +282,8 @@ def plot(result: dict, out_dir: Path) -> list:
     save_figure(fig, out_dir, "gallery.png")
     t = result["tables"]["temperature"]
     fig, (ax,) = new_figure(1, 1, width=5, height=3.6)
-    ts = [r["temperature"] for r in t]
-    ax.loglog(
-        ts, [r["sup_distance_to_relu"] for r in t], "o-", label="sup |z sigmoid(z/T) - relu(z)|"
-    )
+    d = [r["sup_distance_to_relu"] for r in t]
+    ax.loglog([r["temperature"] for r in t], d, "o-", label="sup |z sigmoid(z/T) - relu(z)|")
     ax.set(xlabel="temperature T", ylabel="distance to ReLU")
     ax.legend(fontsize=8)
     save_figure(fig, out_dir, "relu_limit.png")
@@ -308,16 +295,10 @@ def plot(result: dict, out_dir: Path) -> list:
     ]  # fmt: skip
 
 
-EXPERIMENT = Experiment(
-    name="activations",
-    title="Activations as posterior statistics",
-    claims=("C5", "C6", "C7", "C8", "C23"),
-    config=Config,
-    run=run,
-    quick=QUICK,
-    plot=plot,
+EXPERIMENT = Experiment.declared_in(
+    __name__,
+    "Activations as posterior statistics",
     stochastic=False,
-    rules=RULES,
     summary="Each energy model's posterior mean as an activation, with its measured shape and "
     "the nearest standard activation.",
 )

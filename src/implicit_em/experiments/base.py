@@ -48,17 +48,18 @@ def image_dataset(name: str, seed: int, mnist_train: int) -> Dataset | None:
 
 
 def image_tensors(
-    names: Sequence[str], seed: int, mnist_train: int, skipped: list
+    names: Sequence[str], seed: int, mnist_train: int, skipped: list | None = None
 ) -> Iterator[tuple[str, Any, torch.Tensor, torch.Tensor]]:
     """For each of ``names`` that is available (:func:`image_dataset`), yield ``(name, ds,
     x, xt)``, the training and test images as float32 tensors; unavailable ones (MNIST
-    without its files) are appended to ``skipped``."""
+    without its files; the report's data line says so) are appended to ``skipped``."""
     import torch
 
     for name in names:
         ds = image_dataset(name, seed, mnist_train)
         if ds is None:
-            skipped.append(name)
+            if skipped is not None:
+                skipped.append(name)
             continue
         x = torch.as_tensor(ds.X_train, dtype=torch.float32)
         yield name, ds, x, torch.as_tensor(ds.X_test, dtype=torch.float32)
@@ -81,6 +82,11 @@ def describe_image_data(name: str, mnist_train: int) -> str:
         f"MNIST: the 10k test images split 8k/2k, {min(mnist_train, 8000)} of the 8k for "
         "training (the 60k training set was not available: run `iem data mnist`)"
     )
+
+
+# Experiment field -> the module attribute that :meth:`Experiment.declared_in` reads
+CONVENTION = {"config": "Config", "run": "run", "quick": "QUICK", "plot": "plot",
+              "rules": "RULES", "goals": "GOALS", "across_seeds": "across_seeds"}  # fmt: skip
 
 
 @dataclass
@@ -116,6 +122,24 @@ class Experiment:
     # the report's "data used" line: text, or a function of the config; by default the
     # config's ``datasets`` in words (:func:`describe_image_data`)
     data: str | Callable[[Any], str] | None = None
+
+    @classmethod
+    def declared_in(cls, module: str, title: str, **fields: Any) -> Experiment:
+        """The experiment that ``module`` (its ``__name__``) declares by convention: its
+        ``Config`` and ``run``, and where present ``QUICK``, ``plot``, ``RULES``, ``GOALS``
+        and ``across_seeds``; named after the module, testing the claims its rules name
+        (in their order). ``fields`` set the rest, or override.
+
+        Examples:
+            ``EXPERIMENT = Experiment.declared_in(__name__, "Dead units: ReLU vs soft")``
+        """
+        import sys
+
+        mod = sys.modules[module]
+        found = {f: getattr(mod, a) for f, a in CONVENTION.items() if hasattr(mod, a)}
+        claims = tuple(dict.fromkeys(r.claim for r in found.get("rules", ())))
+        return cls(**{"name": module.rsplit(".", 1)[-1], "title": title, "claims": claims,
+                      **found, **fields})  # fmt: skip
 
     def describe_data(self, cfg: Any) -> str:
         """The "data used" line for ``cfg`` (see ``data``)."""

@@ -35,13 +35,19 @@ from typing import Any
 import torch
 
 from .._io import jsonable, read_json, write_json
-from ..baselines import DecoderFreeEncoder, KrotovHopfield, SoftHebb, TriangleKMeans
+from ..baselines import (
+    DecoderFreeEncoder,
+    ImplicitEMFeatures,
+    KrotovHopfield,
+    SoftHebb,
+    TriangleKMeans,
+)
 from ..baselines.base import FeatureLearner
 from ..diagnostics import linear_probe
 from ..progress import track
 from .base import Experiment, describe_image_data, image_tensors
 from .config import bounded
-from .local_learners import ImplicitEMFeatures, versus
+from .local_learners import versus
 from .rules import Rule
 from .verdicts import COUNT, UNIT, over_seeds, percent_interval
 
@@ -369,17 +375,10 @@ def plot(result: dict, out_dir: Path) -> list:
     return out
 
 
-EXPERIMENT = Experiment(
-    name="benchmark",
-    title="The standard MNIST benchmark: implicit EM against the local learners (60k/10k)",
-    claims=(),
-    config=Config,
-    run=run,
-    quick=QUICK,
-    across_seeds=across_seeds,
-    plot=plot,
+EXPERIMENT = Experiment.declared_in(
+    __name__,
+    "The standard MNIST benchmark: implicit EM against the local learners (60k/10k)",
     in_all=False,
-    goals=GOALS,
 )
 
 SMALL = dataclasses.replace(

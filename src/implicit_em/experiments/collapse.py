@@ -56,10 +56,8 @@ class Config:
     batch_size: int = 128
     lr: float = 1e-2
     monitor_every: int = 20
-    # max mean responsibility above this: winner-take-all
-    wta_threshold: float = bounded(0.5, gt=0.0, max=1.0)
-    # weight norm or activation scale growth by this factor: degenerate
-    blowup_factor: float = bounded(10.0, gt=1.0)
+    wta_threshold: float = bounded(0.5, gt=0.0, max=1.0)  # max mean r above: winner-take-all
+    blowup_factor: float = bounded(10.0, gt=1.0)  # weight norm or scale growth: degenerate
 
 
 QUICK = {"epochs": 6, "monitor_every": 10}
@@ -213,15 +211,9 @@ def plot(result: dict, out_dir: Path) -> list:
              "for each objective.")]  # fmt: skip
 
 
-EXPERIMENT = Experiment(
-    name="collapse",
-    title="Collapse of softmax competition and what prevents it",
-    claims=("C11", "C12"),
-    config=Config,
-    run=run,
-    quick=QUICK,
-    plot=plot,
-    rules=RULES,
+EXPERIMENT = Experiment.declared_in(
+    __name__,
+    "Collapse of softmax competition and what prevents it",
     summary="A softmax prototype layer on digits under the LSE loss, LSE plus volume controls, "
     "and InfoMax objectives alone, from a fresh start and from two collapsed starts: the "
     "collapse modes each one shows and whether the collapsed unit comes back.",

@@ -156,9 +156,8 @@ def zero_derivative_grid(activations: Sequence[str]) -> list[dict]:
             onset[dtype] = zeros[0] if zeros else None
         f32, f64 = onset[torch.float32], onset[torch.float64]
         kind = "none" if f32 is None else "analytic" if f32 == f64 else "underflow"
-        rows.append(
-            {"activation": act, "first_zero_float32": f32, "first_zero_float64": f64, "zero": kind}
-        )
+        rows.append({"activation": act, "first_zero_float32": f32, "first_zero_float64": f64,
+                     "zero": kind})  # fmt: skip
     return rows
 
 
@@ -171,12 +170,10 @@ def _data(name: str, cfg: Config):
     return ds
 
 
-def _optimizer(name: str, cfg: Config):
-    if name == "adam":
-        return lambda p: torch.optim.Adam(p, lr=cfg.adam_lr)
-    if name == "sgd":
-        return lambda p: torch.optim.SGD(p, lr=cfg.sgd_lr, momentum=0.9)
-    raise ValueError(f"unknown optimizer {name!r}; use 'adam' or 'sgd'")
+OPTIMIZERS = {  # name: cfg -> (parameters -> optimiser)
+    "adam": lambda cfg: lambda p: torch.optim.Adam(p, lr=cfg.adam_lr),
+    "sgd": lambda cfg: lambda p: torch.optim.SGD(p, lr=cfg.sgd_lr, momentum=0.9),
+}
 
 
 def _accuracy(model, x, y) -> float:
@@ -191,11 +188,8 @@ def one_run(ds: Dataset, act: str, opt: str, cfg: Config, run_seed: int) -> tupl
     torch.manual_seed(run_seed)
     assert ds.n_classes is not None  # labelled data only
     model = MLP(x_tr.shape[1], cfg.hidden, ds.n_classes, act)
-    probe = x_tr[
-        torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(run_seed))[
-            : cfg.probe_size
-        ]
-    ]
+    order = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(run_seed))
+    probe = x_tr[order[: cfg.probe_size]]
 
     def dead(m):
         d1, d2 = inactive_units(m, probe, cfg.tol)
@@ -205,17 +199,9 @@ def one_run(ds: Dataset, act: str, opt: str, cfg: Config, run_seed: int) -> tupl
         return F.cross_entropy(m(b[0]), b[1])
 
     def fit(epochs, seed, callbacks=(), stage=""):
-        train(
-            model,
-            loss,
-            (x_tr, y_tr),
-            epochs=epochs,
-            batch_size=cfg.batch_size,
-            optimizer=_optimizer(opt, cfg),
-            seed=seed,
-            callbacks=callbacks,
-            description=f"dead_units:{act}/{opt}{stage}",
-        )
+        train(model, loss, (x_tr, y_tr), epochs=epochs, batch_size=cfg.batch_size,
+              optimizer=OPTIMIZERS[opt](cfg), seed=seed, callbacks=callbacks,
+              description=f"dead_units:{act}/{opt}{stage}")  # fmt: skip
 
     monitor = Monitor({"inactive": dead}, every=cfg.monitor_every)
     fit(cfg.epochs, run_seed, [monitor])
@@ -232,10 +218,8 @@ def one_run(ds: Dataset, act: str, opt: str, cfg: Config, run_seed: int) -> tupl
     zero = zero_derivative_units(model, probe)
     model.zero_grad()
     loss(model, (x_tr, y_tr)).backward()
-    grad = model.l1.weight.grad
-    assert grad is not None  # the backward above reached l1
-    row_grad = grad.norm(dim=1)
-    keep = torch.ones(cfg.hidden, dtype=torch.bool)
+    assert model.l1.weight.grad is not None  # the backward above reached l1
+    row_grad, keep = model.l1.weight.grad.norm(dim=1), torch.ones(cfg.hidden, dtype=torch.bool)
     keep[shifted] = False
     grad_ratio = float(row_grad[shifted].mean() / row_grad[keep].mean().clamp_min(1e-30))
     acc_shifted = _accuracy(model, x_te, y_te)
@@ -243,32 +227,28 @@ def one_run(ds: Dataset, act: str, opt: str, cfg: Config, run_seed: int) -> tupl
     d1_final, _ = inactive_units(model, probe, cfg.tol)
     was_off = d1_after_shift[shifted]
     history = [dict(r, activation=act, optimizer=opt) for r in monitor.history]
-    return {
-        "activation": act,
-        "optimizer": opt,
-        "test_accuracy": acc_before,
-        "inactive_layer1_end_of_training": float(d1_before.float().mean()),
-        "shifted_inactive_after_shift": float(was_off.float().mean()),
-        "grad_to_shifted_vs_others": grad_ratio,
-        "shifted_zero_derivative_float32": float(zero["float32"][shifted].float().mean()),
-        "shifted_zero_derivative_float64": float(zero["float64"][shifted].float().mean()),
-        "accuracy_after_shift": acc_shifted,
-        # one rule for every activation: the share of shifted units active after
-        # retraining (a unit the shift could not switch off counts as active)
-        "recovered_fraction": float((~d1_final[shifted]).float().mean()),
-        "accuracy_after_recovery": _accuracy(model, x_te, y_te),
-    }, history
+    # recovered: the share of shifted units active after retraining, one rule for every
+    # activation (a unit the shift could not switch off counts as active)
+    return {"activation": act, "optimizer": opt, "test_accuracy": acc_before,
+            "inactive_layer1_end_of_training": float(d1_before.float().mean()),
+            "shifted_inactive_after_shift": float(was_off.float().mean()),
+            "grad_to_shifted_vs_others": grad_ratio,
+            **{f"shifted_zero_derivative_{t}": float(zero[t][shifted].float().mean())
+               for t in ("float32", "float64")},
+            "accuracy_after_shift": acc_shifted,
+            "recovered_fraction": float((~d1_final[shifted]).float().mean()),
+            "accuracy_after_recovery": _accuracy(model, x_te, y_te)}, history  # fmt: skip
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
     """One seed's measurements at ``cfg``'s sizes (the runner stores them in ``out_dir``)."""
+    if unknown := sorted(set(cfg.optimizers) - set(OPTIMIZERS)):
+        raise ValueError(f"unknown optimizer(s) {unknown}; use {sorted(OPTIMIZERS)}")
     rows: list[dict] = []
     history: list[dict] = []
-    skipped: list[str] = []
     for d_i, name in enumerate(cfg.datasets):
         ds = _data(name, cfg)
-        if ds is None:
-            skipped.append(name)
+        if ds is None:  # MNIST without its files: the data line says so
             continue
         for a_i, act in enumerate(cfg.activations):
             for o_i, opt in enumerate(cfg.optimizers):
@@ -280,7 +260,7 @@ def run(cfg: Config, out_dir: Path) -> dict:
     zero = {g["activation"]: g["zero"] for g in grid}
     tables = {"c9": c9_table(rows, zero), "runs": rows, "inactive_over_training": history,
               "zero_derivative_grid": grid}  # fmt: skip
-    return {"metrics": {"skipped_datasets": skipped}, "tables": tables}
+    return {"tables": tables}
 
 
 def c9_table(rows: list[dict], zero: dict[str, str]) -> list[dict]:
@@ -304,48 +284,41 @@ def c9_table(rows: list[dict], zero: dict[str, str]) -> list[dict]:
     return out
 
 
-def _rules() -> tuple[Rule, ...]:
-    relu: dict[str, Any] = {"where": {"kind": "relu"}}
-    soft: dict[str, Any] = {"where": {"kind": "soft"}, "cells": ("activation",)}
-    share: dict[str, Any] = {"claim": "C9", "table": "c9", "bounds": UNIT}
-    return (
-        # units die in ordinary training: ReLU ends some run with inactive units, no soft one does
-        Rule(stat="max_inactive_end", op=">", threshold=0, says="inactive share, end of "
-             "training (largest run)", **share, **relu),
-        Rule(stat="max_inactive_end", op="<=", threshold=0, says="inactive share, end of "
-             "training (largest run)", **share, **soft),
-        # forced-off ReLU units cannot recover: analytic zero, exactly zero derivative, stay off
-        Rule(stat="analytic_zero", op=">=", threshold=1, says="zero derivative is analytic",
-             **share, **relu),
-        Rule(stat="min_shifted_zero_f64", op=">=", threshold=1, says="forced-off units with "
-             "exactly zero derivative in float64", **share, **relu),
-        Rule(stat="max_recovered", op="<=", threshold="stuck_max", says="forced-off units "
-             "active after retraining (largest run)", **share, **relu),
-        # soft units keep gradient and recover
-        Rule(stat="mean_recovered", op=">=", threshold="recover_min", says="forced-off units "
-             "active after retraining (mean over runs)", **share, **soft),
-        Rule(stat="analytic_zero", op="<=", threshold=0, says="zero derivative is analytic",
-             **share, **soft),
-    )  # fmt: skip
-
-
-RULES = _rules()
+_RELU: dict[str, Any] = {"where": {"kind": "relu"}}
+_SOFT: dict[str, Any] = {"where": {"kind": "soft"}, "cells": ("activation",)}
+_SHARE: dict[str, Any] = {"claim": "C9", "table": "c9", "bounds": UNIT}
+RULES = (
+    # units die in ordinary training: ReLU ends some run with inactive units, no soft one does
+    Rule(stat="max_inactive_end", op=">", threshold=0, says="inactive share, end of "
+         "training (largest run)", **_SHARE, **_RELU),
+    Rule(stat="max_inactive_end", op="<=", threshold=0, says="inactive share, end of "
+         "training (largest run)", **_SHARE, **_SOFT),
+    # forced-off ReLU units cannot recover: analytic zero, exactly zero derivative, stay off
+    Rule(stat="analytic_zero", op=">=", threshold=1, says="zero derivative is analytic",
+         **_SHARE, **_RELU),
+    Rule(stat="min_shifted_zero_f64", op=">=", threshold=1, says="forced-off units with "
+         "exactly zero derivative in float64", **_SHARE, **_RELU),
+    Rule(stat="max_recovered", op="<=", threshold="stuck_max", says="forced-off units "
+         "active after retraining (largest run)", **_SHARE, **_RELU),
+    # soft units keep gradient and recover
+    Rule(stat="mean_recovered", op=">=", threshold="recover_min", says="forced-off units "
+         "active after retraining (mean over runs)", **_SHARE, **_SOFT),
+    Rule(stat="analytic_zero", op="<=", threshold=0, says="zero derivative is analytic",
+         **_SHARE, **_SOFT),
+)  # fmt: skip
 
 
 def plot(result: dict, out_dir: Path) -> list:
     """Draw ``result``'s figures into ``out_dir``; returns their files and captions."""
-    from .figures import new_figure, save_figure
+    from .figures import lines, new_figure, save_figure
 
     hist = result["tables"]["inactive_over_training"]
     runs = result["tables"]["runs"]
     panels = sorted({(h["dataset"], h["optimizer"]) for h in hist})
     fig, axes = new_figure(1, len(panels), width=4.6 * len(panels), height=3.6, sharey=True)
     for ax, (ds, opt) in zip(axes, panels, strict=True):
-        for act in dict.fromkeys(h["activation"] for h in hist):
-            pts = [
-                h for h in hist if (h["dataset"], h["optimizer"], h["activation"]) == (ds, opt, act)
-            ]
-            ax.plot([p["step"] for p in pts], [p["inactive.layer1"] for p in pts], label=act)
+        mine = [h for h in hist if (h["dataset"], h["optimizer"]) == (ds, opt)]
+        lines(ax, mine, "step", "inactive.layer1", "activation")
         ax.set(title=f"{ds} / {opt}", xlabel="step")
     axes[0].set_ylabel("inactive fraction (layer 1)")
     axes[-1].legend(fontsize=7)
@@ -353,11 +326,8 @@ def plot(result: dict, out_dir: Path) -> list:
 
     fig, (ax,) = new_figure(1, 1, width=8, height=3.6)
     labels = [f"{r['dataset']}\n{r['activation']}\n{r['optimizer']}" for r in runs]
-    ax.bar(
-        range(len(runs)),
-        [r["recovered_fraction"] or 0.0 for r in runs],
-        color=["#c0392b" if r["activation"] == "relu" else "#2e86c1" for r in runs],
-    )
+    colors = ["#c0392b" if r["activation"] == "relu" else "#2e86c1" for r in runs]
+    ax.bar(range(len(runs)), [r["recovered_fraction"] or 0.0 for r in runs], color=colors)
     ax.set_xticks(range(len(runs)), labels, fontsize=6)
     ax.set(ylabel="recovered fraction of shifted units", ylim=(0, 1.05))
     save_figure(fig, out_dir, "recovery.png")
@@ -368,15 +338,9 @@ def plot(result: dict, out_dir: Path) -> list:
     ]  # fmt: skip
 
 
-EXPERIMENT = Experiment(
-    name="dead_units",
-    title="Dead units: ReLU vs soft and competitive activations",
-    claims=("C9",),
-    config=Config,
-    run=run,
-    quick=QUICK,
-    plot=plot,
-    rules=RULES,
+EXPERIMENT = Experiment.declared_in(
+    __name__,
+    "Dead units: ReLU vs soft and competitive activations",
     summary="Inactive units during ordinary training, a recovery test after pushing half of "
     "the first-layer units into their off region, and where each activation's derivative "
     "reaches exactly zero in float32 and float64, for standard, derived and competitive "

@@ -220,15 +220,9 @@ def plot(result: dict, out_dir: Path) -> list:
              "Jacobian has the responsibility or two-hypothesis form.")]  # fmt: skip
 
 
-EXPERIMENT = Experiment(
-    name="em_structure",
-    title="Where implicit EM lives: EM-structure maps of standard models",
-    claims=("C17",),
-    config=Config,
-    run=run,
-    quick=QUICK,
-    plot=plot,
-    rules=RULES,
+EXPERIMENT = Experiment.declared_in(
+    __name__,
+    "Where implicit EM lives: EM-structure maps of standard models",
     summary="Four classifiers trained on digits (ReLU MLP, tanh MLP, a self-attention block, an "
     "MLP with the library's SoLU and grouped-SoLU activations), each mapped on the test set: "
     "which ops normalise over alternatives (EM), which are element-wise gates, and what each "

@@ -142,15 +142,9 @@ def plot(result: dict, out_dir: Path) -> list:
              "objective (log scale).")]  # fmt: skip
 
 
-EXPERIMENT = Experiment(
-    name="ica",
-    title="InfoMax layers on ICA mixtures",
-    claims=("C14",),
-    config=Config,
-    run=run,
-    quick=QUICK,
-    plot=plot,
-    rules=RULES,
+EXPERIMENT = Experiment.declared_in(
+    __name__,
+    "InfoMax layers on ICA mixtures",
     summary="Source separation on ICA mixtures with known mixing matrices: Amari distance of "
     "each InfoMax objective's unmixing matrix vs FastICA.",
     data=lambda cfg: (

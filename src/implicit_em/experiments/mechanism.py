@@ -115,33 +115,24 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return {"tables": {"variants": rows}}
 
 
-def _rules() -> tuple[Rule, ...]:
-    on: dict[str, Any] = {"where": {"variant": SEED_ARCHITECTURE}}
-    control: dict[str, Any] = {"where": {"variant": CONTROL}, "gate": True}
-    sens: dict[str, Any] = {"table": "variants", "stat": "bias_sensitivity", "op": ">=",
-            "threshold": "sensitivity_min", "bounds": COUNT,
-            "says": "relative change of dL/dW when a bias shift changes r"}  # fmt: skip
-    r2: dict[str, Any] = {"table": "variants", "stat": "r2_grad_on_r", "op": ">=",
-                          "threshold": "r2_min", "bounds": UNIT,
-                          "says": "R^2 of dL/dz regressed on r"}  # fmt: skip
-    # C18 on the notes' own architecture (InfoMax on z): the update must respond to r
-    # through b, and r must explain dL/dz; both hold -> confirmed, one -> partly. Open
-    # unless the LSE control shows both (a measurement blind to the mechanism decides nothing).
-    return (Rule("C18", **sens, **control), Rule("C18", **r2, **control),
-            Rule("C18", **sens, **on), Rule("C18", **r2, **on))  # fmt: skip
+_ON: dict[str, Any] = {"where": {"variant": SEED_ARCHITECTURE}}
+_CONTROL: dict[str, Any] = {"where": {"variant": CONTROL}, "gate": True}
+_SENS: dict[str, Any] = {"table": "variants", "stat": "bias_sensitivity", "op": ">=",
+        "threshold": "sensitivity_min", "bounds": COUNT,
+        "says": "relative change of dL/dW when a bias shift changes r"}  # fmt: skip
+_R2: dict[str, Any] = {"table": "variants", "stat": "r2_grad_on_r", "op": ">=",
+                      "threshold": "r2_min", "bounds": UNIT,
+                      "says": "R^2 of dL/dz regressed on r"}  # fmt: skip
+# C18 on the notes' own architecture (InfoMax on z): the update must respond to r
+# through b, and r must explain dL/dz; both hold -> confirmed, one -> partly. Open
+# unless the LSE control shows both (a measurement blind to the mechanism decides nothing).
+RULES = (Rule("C18", **_SENS, **_CONTROL), Rule("C18", **_R2, **_CONTROL),
+        Rule("C18", **_SENS, **_ON), Rule("C18", **_R2, **_ON))  # fmt: skip
 
 
-RULES = _rules()
-
-
-EXPERIMENT = Experiment(
-    name="mechanism",
-    title="Is the EM mechanism present when InfoMax acts on z?",
-    claims=("C18",),
-    config=Config,
-    run=run,
-    quick=QUICK,
-    rules=RULES,
+EXPERIMENT = Experiment.declared_in(
+    __name__,
+    "Is the EM mechanism present when InfoMax acts on z?",
     summary="Whether the EM mechanism (responsibility-weighted updates) is present in an "
     "implicit-EM layer trained with InfoMax on z, with the LSE term, with InfoMax on log r, "
     "and with the LSE term alone.",

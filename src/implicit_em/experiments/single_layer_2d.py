@@ -293,17 +293,11 @@ def plot(result: dict, out_dir: Path) -> list:
              "(argmax_j r_j).")]  # fmt: skip
 
 
-EXPERIMENT = Experiment(
-    name="single_layer_2d",
-    title="One layer on 2-D data: redundant hyperplanes, competition and regions",
-    claims=("C10", "C15", "C19"),
-    config=Config,
-    run=run,
-    quick=QUICK,
-    plot=plot,
+EXPERIMENT = Experiment.declared_in(
+    __name__,
+    "One layer on 2-D data: redundant hyperplanes, competition and regions",
     # quick seeds split on C10 (1 of 2 partly), and a smaller quick size gave refuted
     indicative_when_quick=("C10",),
-    rules=RULES,
     summary="One layer of K units on 2-D data, as an autoencoder with element-wise or "
     "competitive activations and as an implicit-EM layer with each volume control: how "
     "redundant its hyperplanes are and how many regions they cut.",

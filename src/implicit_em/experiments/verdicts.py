@@ -82,20 +82,6 @@ def percent_interval(row: dict, value: str) -> str:
     return "" if lo is None else f"{100 * row[value]:.2f} ± {100 * (hi - lo) / 2:.2f}"
 
 
-def separated(a: dict, b: dict, value: str) -> str:
-    """``"above"`` / ``"below"`` when ``a``'s 95 % interval of ``value`` lies wholly above
-    / below ``b``'s (rows from :func:`over_seeds`), else ``"overlap"`` (also when an
-    interval is missing: one seed decides nothing)."""
-    lo, hi = f"{value}_lo", f"{value}_hi"
-    if None in (a.get(lo), a.get(hi), b.get(lo), b.get(hi)):
-        return "overlap"
-    if a[lo] > b[hi]:
-        return "above"
-    if a[hi] < b[lo]:
-        return "below"
-    return "overlap"
-
-
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
