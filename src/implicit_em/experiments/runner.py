@@ -439,11 +439,20 @@ def _run_locked(experiments, configs, run_dir, quick, force, argv, log, n_seeds,
     return status
 
 
+def _thresholds(exp: Experiment) -> dict:
+    """Today's values (the ``Config`` defaults) of the config fields ``exp``'s rules and
+    goals name as thresholds."""
+    names = {r.threshold for r in (*exp.rules, *exp.goals) if isinstance(r.threshold, str)}
+    return {n: v for n, v in dataclasses.asdict(exp.config()).items() if n in names}
+
+
 def regrade(run_dir: str | Path, log: Callable[[str], None] = print) -> list[str]:
-    """Grade a finished run's saved measurements again with today's declared rules and
-    goals, without measuring anything: each experiment's verdicts, ``verdict_cells`` and
-    ``goals`` are recomputed from its stored tables (stacked over seeds) and its config,
-    and ``results.json`` is rewritten atomically. Returns the experiments regraded.
+    """Grade a finished run's saved measurements again with today's declared rules,
+    goals and thresholds, without measuring anything: each experiment's across-seeds
+    tables, verdicts, ``verdict_cells`` and ``goals`` are recomputed from its stored tables
+    (stacked over seeds) and its saved config, whose threshold fields take today's values
+    (the ``Config`` defaults), and ``results.json`` is rewritten atomically. Returns the
+    experiments regraded.
 
     Only rules that read stored tables can be regraded: a rule that needs a table the
     run did not save raises ``KeyError`` naming it (re-run that experiment); goals whose
@@ -460,7 +469,7 @@ def regrade(run_dir: str | Path, log: Callable[[str], None] = print) -> list[str
         if exp is None or not path.is_file() or not (exp.rules or exp.goals or exp.across_seeds):
             continue
         r = read_results(path)
-        cfg = SimpleNamespace(**r.config)
+        cfg = SimpleNamespace(**{**r.config, **_thresholds(exp)})
         if exp.across_seeds is not None:  # derived from the stored measurements
             r.tables.update(exp.across_seeds(r.tables, cfg))
         flags = {v.claim: v.indicative for v in r.verdicts}
