@@ -246,3 +246,11 @@ def test_regrade_decides_a_saved_run_again_with_todays_rules(tmp_path, monkeypat
     assert record.verdicts[0].verdict == "refuted" and record.verdicts[0].value == 5.0
     assert record.tables["verdict_cells"][0]["outcome"] == "fails"
     assert main(["report", str(tmp_path), "--regrade"]) == 0
+    # thresholds are today's Config defaults, also for a field the saved run lacks
+    for bar, verdict in ((10.0, "confirmed"), (1.0, "refuted")):
+        config = dataclasses.make_dataclass("C", [("bar", float, bar)], bases=(TOY.config,))
+        declared = dataclasses.replace(TOY, config=config,
+                                       rules=(Rule("C1", "t", "value", "<", "bar"),))  # fmt: skip
+        monkeypatch.setitem(registry.EXPERIMENTS, "toy", declared)
+        regrade(tmp_path, log=lambda *_: None)
+        assert read_results(tmp_path / "toy" / "results.json").verdicts[0].verdict == verdict
