@@ -115,7 +115,7 @@ _CLAIMS = [
     ),
     Claim(
         "C11",
-        "Softmax without volume control collapses (one unit wins, or weights degenerate).",
+        "Softmax without volume control collapses: one unit dominates.",
         ("001", "004"),
         "Softmax without regularization allows collapse - one unit dominates by growing "
         "weights unboundedly.",
@@ -211,6 +211,53 @@ _CLAIMS = [
         "Hard (zero-temperature) EM cannot revise its decisions once made; soft EM can.",
         ("002",),
         "the E-step becomes hard assignment, EM loses its ability to revise earlier decisions.",
+    ),
+    Claim(
+        "C25",
+        "Competitive activations give attention-like competition among learned prototypes "
+        "cheaply, as a drop-in replacement for an element-wise activation.",
+        ("001",),
+        "can we get attention-like competition among learned prototypes, cheaply, as a "
+        "drop-in activation replacement?",
+    ),
+    Claim(
+        "C26",
+        "End-to-end training with a standard loss preserves the layer-wise competition of "
+        "competitive activations (rather than the global objective overriding it).",
+        ("001",),
+        "If we use competitive activations and train end-to-end with a standard loss, do the "
+        "internal layers maintain specialization? Or does the global objective override "
+        "local competition?",
+    ),
+    Claim(
+        "C27",
+        "InfoMax maximises expressiveness: its K partitions approach the 2^K regions of K "
+        "independent binary partitions, where 2^K is reachable (K <= D).",
+        ("004",),
+        "K independent binary partitions create 2^K regions. ... InfoMax gives maximum "
+        "regions, maximum expressiveness.",
+    ),
+    Claim(
+        "C28",
+        "Sparsity that emerges from competition is compatible with EM; sparsity enforced by "
+        "hard gating is not.",
+        ("002",),
+        "sparsity that emerges from competition is compatible with EM, sparsity enforced by "
+        "hard gating is not.",
+    ),
+    Claim(
+        "C29",
+        "Replacing activations with softmin is not the correct remedy for ReLU's broken EM.",
+        ("002",),
+        "why replacing activations with softmin is not the correct remedy.",
+    ),
+    Claim(
+        "C30",
+        "Networks trained without internal competition exhibit massive redundancy: many "
+        "units learn overlapping or identical features.",
+        ("001",),
+        "trained networks exhibit massive redundancy, with many units learning overlapping "
+        "or identical features.",
     ),
 ]
 

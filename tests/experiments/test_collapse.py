@@ -73,9 +73,13 @@ def _graded(rows):
 
 
 def test_c11_and_c12_rules_give_each_outcome():
-    collapsing = {"lse": (("blowup",), False)}
-    # LSE blows up, every volume control holds up: confirmed; every InfoMax holds up
+    collapsing = {"lse": (("wta",), False)}
+    # LSE alone: one unit wins; every volume control holds up: confirmed; every InfoMax too
     assert _graded(_collapse_rows(**collapsing)) == {"C11": "confirmed", "C12": "confirmed"}
+    # a unit made to win keeps winning under LSE alone: also the notes' collapse
+    assert _graded(_collapse_rows(lse=((), False)))["C11"] == "confirmed"
+    # LSE alone only grows its scale (its unbounded optimum), one unit never wins: refuted
+    assert _graded(_collapse_rows(lse=(("blowup",), True)))["C11"] == "refuted"
     # no volume control holds up (one mode each): partly
     volume = ("lse+logdet(WW^T)", "lse+variance_hinge", "lse+balance_entropy")
     stuck = dict.fromkeys(volume, (("blowup",), True))

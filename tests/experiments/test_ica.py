@@ -17,22 +17,19 @@ def test_amari_distance_and_ica_verdict_rule(tmp_path):
     methods = {r["method"] for r in res["tables"]["amari"]}
     assert "FastICA (scikit-learn)" in methods and "pairwise_hsic" in methods
     rows = [dict(r) for r in res["tables"]["amari"]]
-    for r in rows:  # second-order objectives and HSIC as good as FastICA: confirmed
-        if r["method"] in ("gaussian_infomax", "decorrelation+hinge", "pairwise_hsic"):
-            r["amari"] = 0.01
-        if r["method"].startswith("FastICA"):
-            r["amari"] = 0.01
-    assert _graded({"summary": ica.ratio_table(rows)}) == "confirmed"
-    for r in rows:  # the proxy fails; HSIC separates: partly; HSIC fails too: refuted
-        if r["method"] in ("gaussian_infomax", "decorrelation+hinge"):
-            r["amari"] = 0.3
-        if r["method"] == "pairwise_hsic":
-            r["amari"] = 0.015
-    assert _graded({"summary": ica.ratio_table(rows)}) == "partly"
-    for r in rows:
-        if r["method"] == "pairwise_hsic":
-            r["amari"] = 0.3
-    assert _graded({"summary": ica.ratio_table(rows)}) == "refuted"
+
+    def verdict(second_order, hsic):
+        for r in rows:
+            if r["method"] in ("gaussian_infomax", "decorrelation+hinge"):
+                r["amari"] = second_order
+            r["amari"] = {"pairwise_hsic": hsic, "FastICA (scikit-learn)": 0.01}.get(
+                r["method"], r["amari"]
+            )
+        return _graded({"summary": ica.ratio_table(rows)})
+
+    assert verdict(0.3, 0.015) == "confirmed"  # the proxy misses, HSIC separates
+    assert verdict(0.3, 0.3) == "refuted"  # HSIC misses too
+    assert verdict(0.01, 0.015) == "open"  # the proxy separates: the data test nothing
 
 
 def _graded(tables, seeds=3):
@@ -47,7 +44,9 @@ def test_c14_separation_rule_counts_every_number_of_sources():
         return {"sources": sources, "second_order_over_fastica": second / fast,
                 "hsic_over_fastica": hsic / fast}  # fmt: skip
 
-    assert _graded({"summary": [row(4, 0.015, 0.015), row(8, 0.02, 0.01)]}) == "confirmed"
-    assert _graded({"summary": [row(4, 0.3, 0.015), row(8, 0.3, 0.02)]}) == "partly"
+    assert _graded({"summary": [row(4, 0.3, 0.015), row(8, 0.3, 0.02)]}) == "confirmed"
     # HSIC separates 4 sources but not 8: the 8-source failure counts
+    assert _graded({"summary": [row(4, 0.3, 0.015), row(8, 0.3, 0.2)]}) == "partly"
     assert _graded({"summary": [row(4, 0.3, 0.3), row(8, 0.3, 0.2)]}) == "refuted"
+    # the proxy separates 8 sources: the control fails, nothing is decided
+    assert _graded({"summary": [row(4, 0.3, 0.015), row(8, 0.015, 0.02)]}) == "open"

@@ -6,14 +6,14 @@ def _layer_rows(greedy, e2e, finetuned, probes=None):
     rows = []
     for mode, corrs in (("greedy", greedy), ("end to end", e2e), ("greedy + fine-tune", finetuned)):
         for i, c in enumerate(corrs):
-            rows.append({"dataset": "d", "kind": "implicit-EM", "mode": mode, "layer": i + 1,
+            rows.append({"dataset": "mnist", "kind": "implicit-EM", "mode": mode, "layer": i + 1,
                          "mean_abs_corr": c, "probe_accuracy": 0.9})  # fmt: skip
     for (mode, layer), p in (probes or {}).items():
         match = [r for r in rows if (r["mode"], r["layer"]) == (mode, layer)]
         if match:
             match[0]["probe_accuracy"] = p
         else:
-            rows.append({"dataset": "d", "kind": "implicit-EM", "mode": mode, "layer": layer,
+            rows.append({"dataset": "mnist", "kind": "implicit-EM", "mode": mode, "layer": layer,
                          "mean_abs_corr": 0.5, "probe_accuracy": p})  # fmt: skip
     return rows
 
@@ -53,10 +53,12 @@ def test_c16_and_c20_rules_give_each_outcome():
     assert _graded(_layer_rows([0.1, 0.5], [0.3, 0.4], [0.1, 0.5]))["C16"] == "partly"
     assert _graded(_layer_rows([0.4, 0.5], [0.3, 0.4], [0.4, 0.5]))["C16"] == "refuted"
 
-    def c20(l1, l2, rand):
+    def c20(l1, l2, rand, corr2=0.1):
         probes = {("greedy", 1): l1, ("greedy", 2): l2, ("greedy, random layer 2", 2): rand}
-        return _graded(_layer_rows([0.1, 0.1], [0.1, 0.1], [0.1, 0.1], probes))["C20"]
+        return _graded(_layer_rows([0.1, corr2], [0.1, 0.1], [0.1, 0.1], probes))["C20"]
 
-    assert c20(0.90, 0.92, 0.90) == "confirmed"
-    assert c20(0.90, 0.92, 0.93) == "partly"
-    assert c20(0.92, 0.90, 0.93) == "refuted"
+    assert c20(0.90, 0.92, 0.90) == "confirmed"  # gains 2 points, as independent
+    assert c20(0.90, 0.902, 0.90) == "partly"  # 0.2 points: under MNIST's 0.5-point gain
+    assert c20(0.90, 0.92, 0.90, corr2=0.3) == "partly"  # more redundant than layer 1
+    assert c20(0.92, 0.90, 0.89, corr2=0.3) == "refuted"
+    assert c20(0.90, 0.92, 0.93) == "open"  # a random second layer does better: no control

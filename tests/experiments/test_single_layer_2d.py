@@ -6,14 +6,14 @@ import pytest
 
 
 def _fit_rows(cells, values):
-    """Fit rows: ``values[(kind, variant)] = (mean_abs_cos,
-    duplicate_units, regions_grid)`` in every cell."""
+    """Fit rows: ``values[(kind, variant)] = (mean_abs_cos, duplicate_units, regions_grid)``
+    in every cell; the output patterns are the regions here."""
     rows = []
     for ds, k in cells:
         for (kind, variant), (cos, dup, regions) in values.items():
             rows.append({"dataset": ds, "K": k, "kind": kind, "variant": variant,
-                         "mean_abs_cos": cos, "duplicate_units": dup,
-                         "regions_grid": regions, "max_regions": 11})  # fmt: skip
+                         "mean_abs_cos": cos, "duplicate_units": dup, "regions_grid": regions,
+                         "patterns_grid": regions, "max_regions": 11})  # fmt: skip
     return rows
 
 
@@ -51,20 +51,34 @@ def _graded(rows):
     from implicit_em.experiments import single_layer_2d as exp
     from implicit_em.experiments.rules import grade, stack
 
-    tables = stack([{"cells": exp.claim_cells(rows)}] * 3, [0, 1, 2])
+    tables = stack([exp.claim_tables(rows)] * 3, [0, 1, 2])
     return {v.claim: v.verdict for v in grade(exp.RULES, tables, exp.Config())}
 
 
 def test_c10_c15_c19_rules_give_each_outcome():
     cells = [("a", 4), ("b", 4)]
     base = {("ae", "relu"): (0.6, 0.5, 10), ("ae", "softmax"): (0.2, 0.0, 10),
-            ("iem", "none"): (0, 0, 8), ("iem", "infomax"): (0, 0, 11)}  # fmt: skip
+            ("iem", "none"): (0, 0, 8), ("iem", "infomax"): (0, 0, 10)}  # fmt: skip
     confirmed = dict.fromkeys(("C10", "C15", "C19"), "confirmed")
     assert _graded(_fit_rows(cells, base)) == confirmed
-    flipped = {("ae", "relu"): (0.6, 0.0, 10), ("ae", "softmax"): (0.9, 0.0, 4),
+    # competition aligns and duplicates more, loses regions; InfoMax far from the most
+    flipped = {("ae", "relu"): (0.6, 0.1, 10), ("ae", "softmax"): (0.9, 0.5, 4),
                ("iem", "none"): (0, 0, 11), ("iem", "infomax"): (0, 0, 5)}  # fmt: skip
     assert _graded(_fit_rows(cells, flipped)) == dict.fromkeys(confirmed, "refuted")
     mixed = _fit_rows(cells[:1], base) + _fit_rows(cells[1:], flipped)
     assert _graded(mixed) == dict.fromkeys(confirmed, "partly")
-    no_duplicates = {**base, ("ae", "relu"): (0.6, 0.0, 10)}
-    assert _graded(_fit_rows(cells, no_duplicates))["C10"] == "partly"
+    less_aligned_only = {**base, ("ae", "softmax"): (0.2, 0.5, 10)}  # but duplicated more
+    assert _graded(_fit_rows(cells, less_aligned_only))["C10"] == "partly"
+    no_duplicates = {**base, ("ae", "relu"): (0.6, 0.0, 10)}  # the control fails: open
+    assert _graded(_fit_rows(cells, no_duplicates))["C10"] == "open"
+
+
+def test_output_regions_follow_the_activation():
+    import torch
+
+    from implicit_em.diagnostics import count_activation_patterns
+    from implicit_em.experiments.single_layer_2d import above_mean
+
+    z = torch.tensor([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 1.5, 2.5]])
+    assert count_activation_patterns(z) == 1  # every pre-activation positive: one region
+    assert count_activation_patterns(above_mean(torch.softmax(z, 1))) == 2  # which unit leads

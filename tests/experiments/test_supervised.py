@@ -23,7 +23,7 @@ def _c22(*datasets):
 
     def rows(jitter):
         out = []
-        for name, (acc, dead, red) in zip("de", datasets, strict=False):
+        for name, (acc, dead, red) in zip(("mnist", "digits"), datasets, strict=False):
             out += [{"dataset": name, "config": exp.BASELINE, "accuracy": 0.9 + jitter,
                      "dead_units": 2, "redundancy": 20.0},
                     {"dataset": name, "config": exp.FULL, "accuracy": acc + jitter,
@@ -40,10 +40,12 @@ def _c22(*datasets):
     ("datasets", "expected"),
     [
         ([(0.9, 0, 10.0)], "confirmed"),
-        ([(0.8, 5, 30.0)], "refuted"),
-        ([(0.9, 0, 30.0)], "partly"),  # keeps accuracy, no dead units, more redundancy
-        ([(0.9, 0, 10.0), (0.8, 5, 30.0)], "partly"),  # one dataset each way
-        ([(0.9, 0, None)], "open"),  # redundancy not measurable: that cell undecided
+        ([(0.897, 0, 10.0)], "confirmed"),  # 0.3 points lost: within MNIST's noise (0.6)
+        ([(0.8, 5, 10.0)], "refuted"),
+        ([(0.9, 5, 10.0)], "partly"),  # keeps accuracy, more dead units
+        ([(0.9, 0, 10.0), (0.8, 5, 10.0)], "partly"),  # one dataset each way
+        ([(0.9, 0, 30.0)], "open"),  # the penalty did not lower redundancy: no control
+        ([(0.9, 0, None)], "open"),  # redundancy not measurable: the control undecided
     ],
 )
 def test_c22_rule_gives_each_outcome(datasets, expected):

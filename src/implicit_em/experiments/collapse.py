@@ -170,12 +170,13 @@ def holds_up(rows: list[dict], variant: str) -> bool:
 
 
 def claim_table(rows: list[dict]) -> list[dict]:
-    """Per variant (one seed): whether it collapses from a fresh start (winner-take-all
-    or scale blow-up) and whether it :func:`holds_up`; 1 or 0."""
+    """Per variant (one seed), 1 or 0: whether it collapses as the notes describe it --
+    one unit wins: winner-take-all from a fresh start, or a unit made to win every input
+    keeps winning -- and whether it :func:`holds_up`."""
     by = _by(rows)
     return [{"variant": v, "family": f,
-             "collapses": float(bool({"winner-take-all", "scale blow-up"}
-                                     & set(modes(by[(v, "none")])))),
+             "collapses": float(by[(v, "none")]["winner_take_all"]
+                                or not by[(v, "dominant")]["unit0_back"]),
              "holds_up": float(holds_up(rows, v))}
             for v, f in dict.fromkeys((r["variant"], r["family"]) for r in rows)]  # fmt: skip
 
@@ -184,10 +185,13 @@ _HOLDS: dict[str, Any] = {"table": "claims", "stat": "holds_up", "op": ">=", "th
                           "says": "no collapse mode, and unit 0 back from both pressures",
                           "bounds": UNIT, "cells": ("variant",)}  # fmt: skip
 RULES = (
-    # C11: softmax competition without volume control collapses (the premise: LSE alone
-    # collapses from a fresh start), and every volume control holds up
+    # C11 in the notes' words: softmax competition without volume control collapses, one
+    # unit winning (the premise: the LSE loss alone shows it; a growing weight scale is
+    # the LSE loss's unbounded optimum, not this collapse, and is reported apart), and
+    # every volume control holds up
     Rule("C11", "claims", "collapses", ">=", 1, where={"variant": "lse"}, bounds=UNIT,
-         necessary=True, says="winner-take-all or scale blow-up from a fresh start"),
+         necessary=True, says="one unit wins: from a fresh start, or a unit made to win "
+         "keeps winning"),
     Rule("C11", where={"family": "volume"}, **_HOLDS),
     # C12: every InfoMax objective alone holds up
     Rule("C12", where={"family": "infomax"}, **_HOLDS),

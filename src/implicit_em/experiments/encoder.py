@@ -1,5 +1,5 @@
 """Experiment ``encoder``: the author's decoder-free encoder against a sparse autoencoder
-(and its own ablation), on MNIST and digits (C11).
+(and its own ablation), on MNIST and digits.
 
 The theory's author trains one ReLU layer (784 -> 64) with no decoder on
 ``LSE + variance + decorrelation`` (:class:`~implicit_em.baselines.DecoderFreeEncoder`)
@@ -11,7 +11,7 @@ with the same probe and seeds for everyone, each of
 
 is measured: probe accuracy, L0 (activations > 0.01 per input), dead units (the
 author's: variance < 0.01 over the test images; scale-dependent) and silent units (active
-on fewer than 1 % of them; C11 is decided on these), redundancy ``||Corr - I||_F^2``
+on fewer than 1 % of them), redundancy ``||Corr - I||_F^2``
 over live units, responsibility entropy and max responsibility of ``softmax(-a)``, the author's
 normalised reconstruction through ``W^T``, parameters and fit time. The published
 numbers are listed beside, labelled.
@@ -79,8 +79,6 @@ class Config:
     active: float = bounded(0.01, min=0.0)  # L0: activations above this count
     dead_variance: float = bounded(0.01, min=0.0)  # the author's dead-unit threshold
     silent: float = bounded(0.01, gt=0.0, max=1.0)  # silent: active on fewer inputs than this
-    collapsed: float = bounded(0.9, gt=0.5, max=1.0)  # C11: share of units silent
-    spared: float = bounded(0.1, min=0.0, lt=0.5)  # C11: at most this share silent
 
 
 QUICK = {"epochs": 25, "mnist_train": 2000}
@@ -135,14 +133,10 @@ def one_fit(name: str, x: torch.Tensor, xt: torch.Tensor, y: torch.Tensor, yt: t
     return row
 
 
-RULES = (
-    # C11 on the encoder: the LSE term alone (no volume control) collapses it -- the
-    # premise -- and the variance + decorrelation terms prevent that, on every dataset
-    Rule("C11", "c11", "lse_alone_silent_share", ">=", "collapsed", cells=("dataset",),
-         bounds=UNIT, necessary=True, says="share of units silent with LSE alone"),
-    Rule("C11", "c11", "full_silent_share", "<=", "spared", cells=("dataset",), bounds=UNIT,
-         says="share of units silent with LSE + variance + decorrelation"),
-)  # fmt: skip
+# The ablation's LSE-alone collapse (every unit silent) is measured in ``c11`` but tests
+# no claim: with ReLU features ``a >= 0`` the LSE term's optimum is ``a = 0`` everywhere,
+# a degenerate scale, not the notes' collapse of softmax competition onto one unit
+# (C11, decided by the experiment ``collapse``).
 
 
 def run(cfg: Config, out_dir: Path) -> dict:

@@ -100,16 +100,18 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return {"tables": {"amari": rows, "summary": ratio_table(rows)}}
 
 
-_RATIO: dict[str, Any] = {"claim": "C14", "table": "summary", "op": "<=", "threshold": "goal_ratio",
-          "cells": ("sources",), "bounds": COUNT}  # fmt: skip
+_RATIO: dict[str, Any] = {"claim": "C14", "table": "summary", "threshold": "goal_ratio",
+                          "cells": ("sources",), "bounds": COUNT}  # fmt: skip
 RULES = (
-    # C14's separation part: the second-order (Gaussian / decorrelation) objectives, and
-    # the "more thorough" pairwise HSIC, come within goal_ratio x FastICA's Amari
-    # distance at every number of sources
-    Rule(stat="second_order_over_fastica", says="best second-order objective's Amari "
-         "distance over FastICA's", **_RATIO),
-    Rule(stat="hsic_over_fastica", says="pairwise HSIC's Amari distance over FastICA's",
-         **_RATIO),
+    # C14's "HSIC catches what the proxy misses", on sources with known mixing: pairwise
+    # HSIC unmixes within goal_ratio x FastICA's Amari distance. A control: the
+    # second-order objectives do not (on whitened data they are rotation-invariant, so
+    # this is what "the proxy misses" means here; were they to separate, the data would
+    # test nothing beyond second order)
+    Rule(stat="hsic_over_fastica", op="<=", says="pairwise HSIC's Amari distance over "
+         "FastICA's", **_RATIO),
+    Rule(stat="second_order_over_fastica", op=">", gate=True, says="best second-order "
+         "objective's Amari distance over FastICA's", **_RATIO),
 )  # fmt: skip
 
 

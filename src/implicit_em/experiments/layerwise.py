@@ -67,7 +67,13 @@ class Config:
     lr: float = 1e-3
     finetune_lr: float = 1e-3
     layer_weight: float = bounded(0.1, gt=0.0)
-    gain: float = bounded(0.005, min=0.0)  # C20: probe gain (accuracy) that counts
+    # C20: the probe gain (accuracy) that counts, per dataset: twice the seed-to-seed SD of
+    # the first layer's probe in runs/full-20261203b (MNIST 0.0026, digits 0.012)
+    gain_mnist: float = bounded(0.005, min=0.0)
+    gain_digits: float = bounded(0.024, min=0.0)
+    # C20: "further independent": layer 2's mean |corr| at most this above layer 1's
+    # (several seed-to-seed SDs of layer 1's: 0.001-0.005 in runs/full-20261203b)
+    independence_slack: float = bounded(0.02, min=0.0)
     finetune_gap: float = bounded(0.005, min=0.0)  # goal: fine-tuned at most this below e2e
 
 
@@ -190,39 +196,51 @@ def _at(rows, **match) -> list[dict]:
 def claim_tables(rows: list[dict]) -> dict:
     """The per-seed cells the rules read. ``c16``: per dataset and layer, how much less
     redundant (mean ``|corr|`` between units) the greedy implicit-EM layer is than the
-    same layer trained end to end. ``c20``: per dataset, the trained second layer's
-    probe gain over the first layer's and over a random second layer's."""
+    same layer trained end to end, and how much more redundant fine-tuning makes it.
+    ``c20``: per dataset, the trained second layer's probe gain over the first layer's
+    and over a random second layer's, and its mean ``|corr|`` rise over the first's."""
     c16, c20 = [], []
     for r in _at(rows, kind="implicit-EM", mode="greedy"):
-        e2e = _at(rows, kind="implicit-EM", mode="end to end", dataset=r["dataset"],
-                  layer=r["layer"])  # fmt: skip
-        if e2e and None not in (r["mean_abs_corr"], e2e[0]["mean_abs_corr"]):
-            below = e2e[0]["mean_abs_corr"] - r["mean_abs_corr"]
-            c16.append(
-                {"dataset": r["dataset"], "layer": r["layer"], "corr_below_end_to_end": below}
-            )
+        at = {"dataset": r["dataset"], "layer": r["layer"], "kind": "implicit-EM"}
+        e2e, tuned = _at(rows, mode="end to end", **at), _at(rows, mode="greedy + fine-tune", **at)
+        corr = [x[0]["mean_abs_corr"] if x else None for x in (e2e, tuned)]
+        if r["mean_abs_corr"] is not None and None not in corr:
+            c16.append({"dataset": r["dataset"], "layer": r["layer"],
+                        "corr_below_end_to_end": corr[0] - r["mean_abs_corr"],
+                        "finetune_corr_rise": corr[1] - r["mean_abs_corr"]})  # fmt: skip
     for ds in dict.fromkeys(r["dataset"] for r in rows):
         greedy = {r["layer"]: r for r in _at(rows, kind="implicit-EM", mode="greedy", dataset=ds)}
         rand = _at(rows, kind="implicit-EM", mode="greedy, random layer 2", dataset=ds)
         if 1 in greedy and 2 in greedy and rand:
-            acc = greedy[2]["probe_accuracy"]
-            c20.append({"dataset": ds, "over_layer_1": acc - greedy[1]["probe_accuracy"],
-                        "over_random_layer_2": acc - rand[0]["probe_accuracy"]})  # fmt: skip
+            acc, g1, g2 = greedy[2]["probe_accuracy"], greedy[1], greedy[2]
+            c20.append({"dataset": ds, "over_layer_1": acc - g1["probe_accuracy"],
+                        "over_random_layer_2": acc - rand[0]["probe_accuracy"],
+                        "corr_rise": g2["mean_abs_corr"] - g1["mean_abs_corr"]})  # fmt: skip
     return {"c16": c16, "c20": c20}
 
 
-_C20: dict[str, Any] = {"claim": "C20", "table": "c20", "op": ">=", "threshold": "gain",
-                        "bounds": (-1.0, 1.0), "cells": ("dataset",)}  # fmt: skip
+_C20: dict[str, Any] = {"claim": "C20", "table": "c20", "bounds": (-1.0, 1.0),
+                        "cells": ("dataset",)}  # fmt: skip
 RULES = (
-    # C16: greedy implicit-EM layers are specialised: less redundant than end to end,
-    # at every dataset and depth
+    # C16: greedy implicit-EM layers are specialised -- less redundant than the same layer
+    # trained end to end -- at every dataset and depth; and fine-tuning may undo it
+    # (decided as: fine-tuning raises their redundancy)
     Rule("C16", "c16", "corr_below_end_to_end", ">", 0, cells=("dataset", "layer"),
          bounds=(-1.0, 1.0), says="mean |corr| between units: end to end minus greedy"),
-    # C20: the trained second layer composes: its probe beats the first layer's and a
-    # random second layer's by at least ``gain``
-    Rule(stat="over_layer_1", says="probe accuracy: layer 2 minus layer 1", **_C20),
-    Rule(stat="over_random_layer_2", says="probe accuracy: layer 2 minus a random layer 2",
-         **_C20),
+    Rule("C16", "c16", "finetune_corr_rise", ">", 0, cells=("dataset", "layer"),
+         bounds=(-1.0, 1.0), says="mean |corr| between units: fine-tuned minus greedy"),
+    # C20: InfoMax composes: the trained second layer's probe beats the first's by the
+    # dataset's gain (twice the first layer's seed-to-seed SD), and its units stay as
+    # independent (mean |corr| at most independence_slack above the first's). A control:
+    # it beats a random second layer of the same width (else it learned nothing)
+    Rule(stat="over_layer_1", op=">=", threshold="gain_mnist", where={"dataset": "mnist"},
+         says="probe accuracy: layer 2 minus layer 1", **_C20),
+    Rule(stat="over_layer_1", op=">=", threshold="gain_digits", where={"dataset": "digits"},
+         says="probe accuracy: layer 2 minus layer 1", **_C20),
+    Rule(stat="corr_rise", op="<=", threshold="independence_slack",
+         says="mean |corr| between units: layer 2 minus layer 1", **_C20),
+    Rule(stat="over_random_layer_2", op=">", threshold=0, gate=True,
+         says="probe accuracy: layer 2 minus a random layer 2", **_C20),
 )  # fmt: skip
 
 

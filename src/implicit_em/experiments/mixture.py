@@ -46,7 +46,6 @@ class Config:
     confirm_gap: float = bounded(1e-3, gt=0.0)  # relative held-out gap between the solvers
     identity_max: float = bounded(1e-12, gt=0.0)  # C4: the step identity's error, float64
     retrace_max: float = bounded(1e-9, gt=0.0)  # C4: preconditioned fit vs EM, every epoch
-    speed_factor: float = bounded(2.0, min=1.0)  # C4: gradient iterations / EM's, at most
 
 
 QUICK = {"identity_trials": 10, "n_samples": 4000, "iterations": 25}
@@ -213,11 +212,12 @@ def hard_vs_soft(cfg: Config, rng: np.random.Generator) -> list[dict]:
 
 
 def c24_table(rows: list[dict]) -> list[dict]:
-    """Per bad start (one seed): whether hard and soft EM are *stuck* there (1/0): a
-    cluster left uncovered, or an empty component that never comes back."""
+    """Per bad start (one seed): whether hard and soft EM are *stuck* there (1/0): a true
+    cluster left without a component. (A component "coming back" without covering a
+    cluster is no revision, so ``came_back`` is reported, not used.)"""
 
     def stuck(r):
-        return float(r["uncovered_clusters"] > 0 or r["came_back"] < r["empty_at_start"])
+        return float(r["uncovered_clusters"] > 0)
 
     by = {(r["scenario"], r["em"]): r for r in rows}
     return [{"scenario": s, "hard_stuck": stuck(by[(s, "hard")]),
@@ -227,20 +227,18 @@ def c24_table(rows: list[dict]) -> list[dict]:
 
 _C4: dict[str, Any] = {"claim": "C4", "table": "c4", "bounds": COUNT}
 RULES = (
-    # C4's mechanism: the EM mean step is the Sigma_j / N_j-preconditioned gradient step
-    # (the premise), the fully preconditioned gradient fit retraces EM every epoch, and
-    # plain gradient ascent ends at EM's fixed point; its speed: plain gradient ascent
-    # reaches EM's level within speed_factor x EM's iterations
+    # C4 as the note states it: gradient descent on the LSE objective *is* EM, because the
+    # EM mean step is the Sigma_j / N_j-preconditioned gradient step (the premise), so the
+    # preconditioned gradient fit retraces EM at every epoch. Plain (Adam) gradient ascent
+    # and the iterations it needs are measured (``solvers``) but decide nothing: the note
+    # claims neither the speed nor that an unpreconditioned optimiser follows EM's path.
     Rule(stat="identity_error", op="<", threshold="identity_max", necessary=True,
          says="EM mean step vs preconditioned gradient step, max abs error", **_C4),
     Rule(stat="preconditioned_gap", op="<=", threshold="retrace_max",
          says="preconditioned fit vs EM, max relative held-out gap over epochs", **_C4),
-    Rule(stat="gradient_gap", op="<", threshold="confirm_gap",
-         says="plain gradient ascent's final relative held-out gap to EM", **_C4),
-    Rule(stat="iterations_over_em", op="<=", threshold="speed_factor",
-         says="gradient iterations to EM's level over EM's (budget + 1 if never)", **_C4),
-    # C24: soft EM revises where hard EM is stuck: soft EM never stuck from a bad start;
-    # a control: hard EM is stuck from every one (else the starts test nothing)
+    # C24: soft EM revises decisions where hard EM cannot: from each bad start, soft EM
+    # ends with every true cluster covered by a component (a mean within 1 of its
+    # centre); a control: hard EM leaves a cluster uncovered (else the start tests nothing)
     Rule("C24", "c24", "hard_stuck", ">=", 1, cells=("scenario",), bounds=UNIT, gate=True,
          says="hard EM stuck (1) from this start"),
     Rule("C24", "c24", "soft_stuck", "<=", 0, cells=("scenario",), bounds=UNIT,

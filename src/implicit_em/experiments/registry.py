@@ -9,6 +9,7 @@ from .base import Experiment
 from .benchmark import EXPERIMENT as _benchmark
 from .benchmark import SMALL as _benchmark_small
 from .collapse import EXPERIMENT as _collapse
+from .competition import EXPERIMENT as _competition
 from .dead_units import EXPERIMENT as _dead_units
 from .em_structure import EXPERIMENT as _em_structure
 from .encoder import EXPERIMENT as _encoder
@@ -31,6 +32,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _activations,
         _dead_units,
         _em_structure,
+        _competition,
         _collapse,
         _infomax,
         _ica,

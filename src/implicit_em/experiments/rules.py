@@ -181,7 +181,7 @@ def contrast(
             where = {w: r[w] for w in within}
             raise KeyError(f"contrast: no row with {column} = {reference!r} among {where}")
         out.append({**{w: r[w] for w in within}, column: r[column],
-                    **{f"{s}_below_ref": None if None in (ref[s], r[s]) else ref[s] - r[s]
+                    **{f"{s}_below_ref": None if None in (ref.get(s), r.get(s)) else ref[s] - r[s]
                        for s in stats}})  # fmt: skip
     return out
 

@@ -72,7 +72,11 @@ class Config:
     lr: float = 1e-3
     lam: float = bounded(1e-3, gt=0.0)  # the author's λ_reg
     dead_variance: float = bounded(0.01, min=0.0)
-    tolerance: float = bounded(0.002, min=0.0)  # C22: accuracy lost that still counts as kept
+    # C22: accuracy lost that still counts as kept, per dataset: twice the seed-to-seed SD
+    # of CE alone's accuracy in runs/full-20261203b (MNIST 0.0029, digits 0.0104; one
+    # digits test image is 0.0028)
+    tolerance_mnist: float = bounded(0.006, min=0.0)
+    tolerance_digits: float = bounded(0.02, min=0.0)
 
 
 QUICK = {"mnist_train": 2000, "epochs": 10}
@@ -139,12 +143,21 @@ def one_fit(name: str, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: t
 _ARM: dict[str, Any] = {"claim": "C22", "table": "below_baseline", "where": {"config": FULL},
        "cells": ("dataset",)}  # fmt: skip
 RULES = (
-    Rule(stat="accuracy_below_ref", op="<=", threshold="tolerance", bounds=(-1.0, 1.0),
-         says="test accuracy: CE alone minus CE + InfoMax", **_ARM),
+    # C22 on the author's own arm (NLS + var + TC) against CE alone, per dataset: the
+    # combination keeps the accuracy (at most the dataset's tolerance, twice CE alone's
+    # seed-to-seed SD, below) and has no more dead units. A control: its redundancy is
+    # lower -- the auxiliary loss penalises exactly that, so it shows the term acts, and
+    # proves nothing about the combination
+    Rule(stat="accuracy_below_ref", op="<=", threshold="tolerance_mnist", bounds=(-1.0, 1.0),
+         **{**_ARM, "where": {**_ARM["where"], "dataset": "mnist"}},
+         says="test accuracy: CE alone minus CE + InfoMax"),
+    Rule(stat="accuracy_below_ref", op="<=", threshold="tolerance_digits", bounds=(-1.0, 1.0),
+         **{**_ARM, "where": {**_ARM["where"], "dataset": "digits"}},
+         says="test accuracy: CE alone minus CE + InfoMax"),
     Rule(stat="dead_units_below_ref", op=">=", threshold=0, says="dead units: CE alone "
          "minus CE + InfoMax", **_ARM),
-    Rule(stat="redundancy_below_ref", op=">", threshold=0, says="redundancy: CE alone "
-         "minus CE + InfoMax", **_ARM),
+    Rule(stat="redundancy_below_ref", op=">", threshold=0, gate=True, says="redundancy: CE "
+         "alone minus CE + InfoMax", **_ARM),
 )  # fmt: skip
 
 
