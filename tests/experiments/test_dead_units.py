@@ -51,12 +51,12 @@ def test_zero_derivative_grid_tells_underflow_from_analytic_zero():
     assert grid["solu"]["zero"] == grid["grouped_solu"]["zero"] == "underflow"
 
 
-def _c9(rows, kinds):
+def _c9(rows, kinds, claim="C9"):
     from implicit_em.experiments import dead_units as exp
     from implicit_em.experiments.rules import grade, stack
 
     tables = stack([{"c9": exp.c9_table(rows, kinds)}] * 3, [0, 1, 2])
-    (verdict,) = grade(exp.RULES, tables, exp.Config())
+    verdict = {v.claim: v for v in grade(exp.RULES, tables, exp.Config())}[claim]
     return verdict.verdict, verdict.evidence
 
 
@@ -80,3 +80,14 @@ def test_c9_rule_gives_each_outcome():
     bad = [_c9_row("relu", zero64=0.5, recovered=0.3),
            _c9_row("tanh", dead=0.2, recovered=0.1)]  # fmt: skip
     assert _c9(bad, {"relu": "underflow", "tanh": "analytic"})[0] == "refuted"
+
+
+def test_c28_recovery_rule_gives_each_outcome():
+    kinds = {"relu": "analytic", "solu": "underflow", "grouped_solu": "underflow"}
+    relu_stuck = _c9_row("relu", dead=0.1, zero64=1.0, recovered=0.0)
+    competitive = [_c9_row("solu"), _c9_row("grouped_solu")]
+    assert _c9([relu_stuck, *competitive], kinds, "C28")[0] == "confirmed"
+    stuck_too = [_c9_row("solu", recovered=0.0), _c9_row("grouped_solu", recovered=0.1)]
+    assert _c9([relu_stuck, *stuck_too], kinds, "C28")[0] == "partly"
+    relu_back = _c9_row("relu", dead=0.1, zero64=1.0, recovered=0.8)
+    assert _c9([relu_back, *stuck_too], kinds, "C28")[0] == "refuted"

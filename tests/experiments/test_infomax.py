@@ -102,7 +102,25 @@ def test_infomax_experiment_small_run_and_verdict_rules(tmp_path):
     assert 0 <= res["tables"]["c14_detection"][0]["proxy_share"] <= 1 and "verdicts" not in res
     learned = res["tables"]["learned_pairs"]
     assert len(learned) == 2 * cfg.pair_tests and {t["method"] for t in learned} == set(exp.LEARNED)
+    (c27,) = res["tables"]["c27"]
+    assert c27["K"] == 8 and 0 < c27["pattern_share"] <= 1 and c27["over_others"] > 0
     (c14,) = res["tables"]["c14_learned"]
     assert 0 <= c14["missed_share"] <= c14["proxy_dependent"] <= 1
     with pytest.raises(ValueError, match="permutations"):
         exp.run(exp.Config(permutations=10, alpha=0.01), tmp_path)
+
+
+def test_c27_rule_gives_each_outcome():
+    from implicit_em.experiments.infomax import c27_cells
+
+    def verdict(infomax, others, n=300, k=16):
+        rows = [{"dataset": "digits", "K": k, "method": m, "sign_patterns": p,
+                 "pattern_share": p / min(2**k, n), "binary_probe_accuracy": 0.8}
+                for m, p in (("gaussian_infomax", infomax), ("PCA", others),
+                             ("random projection", others))]  # fmt: skip
+        return _graded({"c27": c27_cells(rows)})
+
+    assert verdict(300, 290) == "confirmed"  # every image its own pattern, the most
+    assert verdict(300, 300) == "confirmed"  # a tie is as many
+    assert verdict(200, 150) == "partly"  # the most, but far from min(2^K, n)
+    assert verdict(100, 290) == "refuted"

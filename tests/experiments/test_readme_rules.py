@@ -72,6 +72,17 @@ def several_experiments():
             and combine_parts(["open", "open"]) == "open")  # fmt: skip
 
 
+def quick_runs_compare_with_the_full_run():
+    from implicit_em.experiments.rules import indicative, margins
+
+    full = margins([{"claim": "C9", "cell": "a", "mean": 0.9, "limit": 0.5}])  # 0.4 away
+    narrow = {"claim": "C9", "cell": "a", "lo": 0.8, "hi": 1.0}
+    wide = {"claim": "C9", "cell": "a", "lo": 0.3, "hi": 1.0}
+    unknown = {"claim": "C7", "cell": "b", "lo": 0.8, "hi": 0.9}
+    return (indicative([narrow], full) == set() and indicative([wide], full) == {"C9"}
+            and indicative([unknown], full) == {"C7"})  # fmt: skip
+
+
 LINES = {
     "each cell's statistic is averaged over the seeds, with a 95 % Student-t interval clipped "
     "to the statistic's range": averaged_with_a_clipped_interval,
@@ -88,6 +99,9 @@ LINES = {
     ),
     "a claim measured by several experiments: open parts are set aside, agreeing parts give "
     "their verdict, disagreeing parts give **partly**": several_experiments,
+    "a quick run marks a claim **indicative** when one of its intervals is wider than that "
+    "cell's distance from its threshold in the last full run (or the full run lacks the "
+    "cell)": quick_runs_compare_with_the_full_run,
 }
 
 

@@ -25,18 +25,29 @@ def test_report_lists_every_claim_and_formats_numbers(tmp_path):
         build_report(tmp_path / "toy")
 
 
-def test_quick_runs_mark_undecidable_claims_indicative_and_show_the_last_full_run(tmp_path):
+def test_quick_runs_mark_undecidable_claims_indicative_and_show_the_last_full_run(
+    tmp_path, monkeypatch
+):
+    from implicit_em.experiments import Rule, runner
 
-    toy = dataclasses.replace(TOY, indicative_when_quick=("C1",))
-    run_experiments([toy], tmp_path / "full", quick=False, n_seeds=1, log=lambda *_: None)
-    run_experiments([toy], tmp_path / "quick", quick=True, log=lambda *_: None)
+    monkeypatch.setattr(runner, "FULL_MARGINS", tmp_path / "margins.json")
+    noisy = dataclasses.replace(  # the value varies by seed; the full run sits 1 below 6
+        TOY, rules=(Rule("C1", "t", "value", "<", 6.0),),
+        run=lambda cfg, out: {"tables": {"t": [{"value": cfg.n * cfg.rate + cfg.seed}]}},
+    )  # fmt: skip
+    run_experiments([noisy], tmp_path / "full", quick=False, n_seeds=1, log=lambda *_: None)
+    runner.record_margins(tmp_path / "full")
+    assert json.loads((tmp_path / "margins.json").read_text()) == {"C1": {"t.value": 1.0}}
+    run_experiments([noisy], tmp_path / "quick", quick=True, log=lambda *_: None)
     full = json.loads((tmp_path / "full" / "toy" / "results.json").read_text())
     quick = json.loads((tmp_path / "quick" / "toy" / "results.json").read_text())
     assert full["verdicts"][0]["indicative"] is False
-    assert quick["verdicts"][0]["indicative"] is True
+    assert quick["verdicts"][0]["indicative"] is True  # its interval is wider than 1
     html = build_report(tmp_path / "quick").read_text()
     assert "indicative (quick sizes)" in html and "last full run <code>full</code>" in html
     assert "indicative (quick sizes)" not in build_report(tmp_path / "full").read_text()
+    with pytest.raises(ValueError, match="quick run"):
+        runner.record_margins(tmp_path / "quick")
 
 
 def test_every_table_scrolls_inside_its_section(tmp_path):

@@ -60,12 +60,15 @@ def test_every_claim_gets_a_row_with_verdict_number_and_seeds(tmp_path):
     assert REGISTRY["C1"].words[:30] in c1[2]
 
 
-def test_cli_writes_the_markdown_file(tmp_path, capsys):
+def test_cli_writes_the_markdown_file(tmp_path, capsys, monkeypatch):
+    from implicit_em.experiments import runner
+
+    monkeypatch.setattr(runner, "FULL_MARGINS", tmp_path / "none.json")  # no full run
     run_experiments([TOY], tmp_path / "run", quick=True, log=lambda *_: None)
     assert main(["report", str(tmp_path / "run"), "--markdown"]) == 0
     assert "findings:" in capsys.readouterr().out
     text = (tmp_path / "run" / "findings.md").read_text()
-    assert "**quick sizes**" in text and "indicative" not in text
+    assert "**quick sizes**" in text and "indicative (quick sizes)" in text  # nothing to compare
     assert main(["report", str(tmp_path / "run"), "--markdown", str(tmp_path / "f.md")]) == 0
     assert (tmp_path / "f.md").read_text() == text
     assert main(["report", str(tmp_path / "missing"), "--markdown"]) == 2

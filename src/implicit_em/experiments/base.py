@@ -13,7 +13,7 @@ config, seeds and wall time and writes ``results.json`` atomically (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,7 +86,8 @@ def describe_image_data(name: str, mnist_train: int) -> str:
 
 # Experiment field -> the module attribute that :meth:`Experiment.declared_in` reads
 CONVENTION = {"config": "Config", "run": "run", "quick": "QUICK", "plot": "plot",
-              "rules": "RULES", "goals": "GOALS", "across_seeds": "across_seeds"}  # fmt: skip
+              "rules": "RULES", "goals": "GOALS", "across_seeds": "across_seeds",
+              "why": "WHY"}  # fmt: skip
 
 
 @dataclass
@@ -101,9 +102,6 @@ class Experiment:
     quick: dict = field(default_factory=dict)
     plot: Callable[[dict, Path], list] | None = None
     stochastic: bool = True  # False: one seed decides (deterministic measurements)
-    # claims whose verdict at quick sizes has been seen to differ from the full run's:
-    # a quick run marks them "indicative (quick sizes)" instead of deciding them
-    indicative_when_quick: tuple[str, ...] = ()
     # across_seeds(tables, cfg) -> {name: rows}: tables computed from every seed's rows
     # (stacked, with a "seed" column when there are several), shown first in the report
     across_seeds: Callable[[dict, Any], dict] | None = None
@@ -119,6 +117,8 @@ class Experiment:
     in_all: bool = True
     # the report's one-paragraph summary, unless ``run`` returns its own
     summary: str = ""
+    # per claim, why its rule is the fair test of what the notes say (shown with the rule)
+    why: Mapping[str, str] = field(default_factory=dict)
     # the report's "data used" line: text, or a function of the config; by default the
     # config's ``datasets`` in words (:func:`describe_image_data`)
     data: str | Callable[[Any], str] | None = None
@@ -159,6 +159,8 @@ class Experiment:
             raise TypeError(f"{self.name}: QUICK sets unknown config fields {sorted(unknown)}")
         if self.claims and not self.rules:
             raise TypeError(f"{self.name}: claims {self.claims} need declared rules (rules=...)")
+        if unknown := set(self.why) - set(self.claims):
+            raise TypeError(f"{self.name}: why names claims it does not test: {sorted(unknown)}")
         for rule in self.rules:
             if rule.claim not in self.claims:
                 raise TypeError(f"{self.name}: a rule tests {rule.claim}, not one of {self.claims}")

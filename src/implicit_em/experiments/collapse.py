@@ -215,6 +215,13 @@ def plot(result: dict, out_dir: Path) -> list:
              "for each objective.")]  # fmt: skip
 
 
+WHY = {
+    "C11": "the notes' collapse is one unit dominating (winner-take-all, or a unit made to "
+    "win that keeps winning); the LSE loss's growing scale is its unbounded optimum, "
+    "reported apart, not this collapse.",
+}
+
+
 EXPERIMENT = Experiment.declared_in(
     __name__,
     "Collapse of softmax competition and what prevents it",

@@ -21,6 +21,7 @@ import copy
 import math
 import statistics
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,9 @@ def mlp(d: int, k: int, n_classes: int, name: str) -> nn.Sequential:
 
 def jacobians(act: nn.Module, z: torch.Tensor) -> torch.Tensor:
     """``d act(z)_i / d z_j`` per input ``(n, K, K)``, for the activation of one layer."""
-    return torch.func.vmap(torch.func.jacrev(lambda v: act(v[None])[0]))(z.detach())
+    with warnings.catch_warnings():  # vmap's fallback for LWTA's scatter: slower, exact
+        warnings.filterwarnings("ignore", "There is a performance drop", UserWarning)
+        return torch.func.vmap(torch.func.jacrev(lambda v: act(v[None])[0]))(z.detach())
 
 
 def layer_stats(model: nn.Sequential, x: torch.Tensor, probe: torch.Tensor, dup: float) -> dict:
@@ -160,7 +163,7 @@ def step_ms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Config) -> 
     return statistics.median(times)
 
 
-def one_fit(name: str, data: tuple, cfg: Config, seed: int) -> tuple[dict, list, nn.Module]:
+def one_fit(name: str, data: tuple, cfg: Config, seed: int) -> tuple[dict, list, nn.Sequential]:
     """Train the MLP with activation ``name``: its row, its history over training, and the
     trained model."""
     x, y, xt, yt = data
@@ -271,6 +274,21 @@ def _rules() -> tuple[Rule, ...]:
 
 
 RULES = _rules()
+
+
+WHY = {
+    "C25": "a drop-in keeps the accuracy, costs less than attention over K prototypes, and "
+    "couples its units as attention does.",
+    "C26": "the global objective overrides competition if coupling or usage entropy fall "
+    "below half their initial values.",
+    "C28": "matched sparsity separates the two: the same share of inactive entries, and "
+    "whether they can still learn; recovery after a forced shift is the experiment "
+    "dead_units'.",
+    "C29": "softmin is no remedy if the network with it is less accurate than with tanh, "
+    "the EM-preserving activation, and than with ReLU.",
+    "C30": "massive redundancy is many duplicated units, more than before training and more "
+    "than with competition.",
+}
 
 
 EXPERIMENT = Experiment.declared_in(

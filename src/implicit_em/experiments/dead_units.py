@@ -275,6 +275,7 @@ def c9_table(rows: list[dict], zero: dict[str, str]) -> list[dict]:
         out.append({
             "activation": act,
             "kind": "relu" if act == "relu" else "soft",
+            "competitive": float(act in COMPETITIVE),
             "max_inactive_end": max(r["inactive_layer1_end_of_training"] for r in mine),
             "min_shifted_zero_f64": min(r["shifted_zero_derivative_float64"] for r in mine),
             "max_recovered": max(recovered),
@@ -305,6 +306,13 @@ RULES = (
          "active after retraining (mean over runs)", **_SHARE, **_SOFT),
     Rule(stat="analytic_zero", op="<=", threshold=0, says="zero derivative is analytic",
          **_SHARE, **_SOFT),
+    # C28's recovery half: forced-off units of the competitive activations (SoLU, grouped
+    # SoLU) recover, as sparsity from competition allows; ReLU's (hard gating) stay off
+    Rule("C28", "c9", "mean_recovered", ">=", "recover_min", where={"competitive": 1.0},
+         cells=("activation",), bounds=UNIT, says="forced-off units active after retraining "
+         "(mean over runs)"),
+    Rule("C28", "c9", "max_recovered", "<=", "stuck_max", where={"kind": "relu"}, bounds=UNIT,
+         says="forced-off units active after retraining (largest run)"),
 )  # fmt: skip
 
 
@@ -336,6 +344,12 @@ def plot(result: dict, out_dir: Path) -> list:
         ("recovery.png", "Recovery test: share of the shifted units that are active again "
          "after retraining (red: ReLU)."),
     ]  # fmt: skip
+
+
+WHY = {
+    "C28": "sparsity from competition keeps EM if forced-off units come back; hard gating "
+    "(ReLU) breaks it if they stay off.",
+}
 
 
 EXPERIMENT = Experiment.declared_in(

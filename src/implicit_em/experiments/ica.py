@@ -144,6 +144,12 @@ def plot(result: dict, out_dir: Path) -> list:
              "objective (log scale).")]  # fmt: skip
 
 
+WHY = {
+    "C14": "on whitened mixtures a second-order objective is rotation-invariant and cannot "
+    "separate, which makes it the control; the claim tested is that HSIC catches it.",
+}
+
+
 EXPERIMENT = Experiment.declared_in(
     __name__,
     "InfoMax layers on ICA mixtures",

@@ -281,11 +281,17 @@ GOALS = (
 )  # fmt: skip
 
 
+WHY = {
+    "C16": "both halves are decided: greedy layers less redundant than end to end, and "
+    "fine-tuning raising their redundancy.",
+    "C20": "composing means a real gain over the first layer (twice its seed-to-seed SD) "
+    "with units as independent as the first's; beating a random layer is only the control.",
+}
+
+
 EXPERIMENT = Experiment.declared_in(
     __name__,
     "Implicit-EM layers trained layer by layer, stacked and fine-tuned",
-    # quick seeds gave C16 confirmed/partly where the full run's were mostly refuted
-    indicative_when_quick=("C16",),
     summary="Stacks of implicit-EM layers and of ReLU encoder layers trained greedily, "
     "fine-tuned end to end (with and without the layer objectives) and trained end to end "
     "from scratch: per-layer probe, redundancy and responsibilities.",

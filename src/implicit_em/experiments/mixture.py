@@ -313,6 +313,15 @@ def plot(result: dict, out_dir: Path) -> list:
                     "per second (preconditioned gradient steps retrace EM).")]  # fmt: skip
 
 
+WHY = {
+    "C4": "the note claims that gradient descent on the LSE objective is EM through the "
+    "Sigma_j / N_j preconditioner, so the test is that identity and the preconditioned fit "
+    "retracing EM; how fast an unpreconditioned optimiser gets there is not claimed.",
+    "C24": "revising a decision means ending with every true cluster covered from a bad "
+    "start; a component that merely moves, covering nothing, revises nothing.",
+}
+
+
 EXPERIMENT = Experiment.declared_in(
     __name__,
     "Gradient descent on a mixture's LSE objective vs EM",

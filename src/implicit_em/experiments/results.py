@@ -46,8 +46,9 @@ class Verdict:
         interval: 95 % interval of ``value`` across seeds (``None`` for one seed).
         seeds_agree, seeds_total: how many seeds gave this verdict, of how many.
         per_seed: each seed's own verdict, in seed order.
-        indicative: measured at quick sizes, where this claim's verdict is known to
-            differ from the full run's; shown as "indicative (quick sizes)".
+        indicative: measured at quick sizes, where an interval of this claim is wider
+            than the last full run's distance from the threshold (or the full run did not
+            grade the cell); shown as "indicative (quick sizes)".
     """
 
     claim: str

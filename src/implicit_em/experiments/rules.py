@@ -37,7 +37,8 @@ from .results import Verdict
 from .verdicts import COUNT, REAL, UNIT, interval95
 
 __all__ = ["COUNT", "REAL", "UNIT", "Cell", "Rule", "cell_table", "contrast", "describe_cell",
-           "grade", "grade_cell", "grade_claim", "grade_goals", "stack", "verdict_of"]  # fmt: skip
+           "grade", "grade_cell", "grade_claim", "grade_goals", "indicative", "margins", "stack",
+           "verdict_of"]  # fmt: skip
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 RULE_TEXT = (
@@ -130,8 +131,8 @@ class Cell:
         the test and the outcome."""
         lo, hi = self.interval or (None, None)
         return {"cell": self.label(), "says": self.rule.says, "seeds": self.n,
-                "mean": self.mean, "lo": lo, "hi": hi,
-                "test": f"{self.rule.op} {limit:g}", "outcome": self.outcome}  # fmt: skip
+                "mean": self.mean, "lo": lo, "hi": hi, "test": f"{self.rule.op} {limit:g}",
+                "limit": limit, "outcome": self.outcome}  # fmt: skip
 
     def label(self) -> str:
         """``"variant=infomax(z): table.stat"``-style name of the cell."""
@@ -354,4 +355,28 @@ def cell_table(rules: Sequence[Rule], tables: Mapping[str, list[dict]], cfg: Any
                                stochastic)  # fmt: skip
         out += [{"claim": claim, "control": c.rule.gate, **c.row(c.rule.limit(cfg))}
                 for c in cells]  # fmt: skip
+    return out
+
+
+def margins(cells: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per claim and cell, how far a (full) run's mean lies from the threshold,
+    ``|mean - limit|``, from its graded cells (:func:`cell_table` rows)."""
+    out: dict[str, dict[str, float]] = {}
+    for c in cells:
+        if c.get("mean") is not None and c.get("limit") is not None:
+            out.setdefault(c["claim"], {})[c["cell"]] = abs(c["mean"] - c["limit"])
+    return out
+
+
+def indicative(cells: Sequence[Mapping[str, Any]], full: Mapping[str, Mapping[str, float]]) -> set:
+    """The claims a quick run cannot decide as the full run does: one of their cells has a
+    95 % interval wider than that cell's margin in the full run (:func:`margins`), or one
+    the full run did not grade. Cells without an interval (deterministic) never count."""
+    out = set()
+    for c in cells:
+        if c.get("lo") is None or c.get("hi") is None:
+            continue
+        margin = full.get(c["claim"], {}).get(c["cell"])
+        if margin is None or c["hi"] - c["lo"] > margin:
+            out.add(c["claim"])
     return out

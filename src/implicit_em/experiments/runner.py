@@ -40,7 +40,7 @@ from .._io import jsonable, read_json, write_csv, write_json
 from .base import Experiment
 from .config import Override, build_config, check_overrides
 from .results import DamagedFileError, Figure, Result, read_results, read_run_meta, write_results
-from .rules import cell_table, grade, grade_goals, stack
+from .rules import cell_table, grade, grade_goals, indicative, stack
 
 QUICK_SEEDS = 2  # seeds per stochastic experiment at quick sizes (make run)
 FULL_SEEDS = 5  # and at full sizes (iem run all)
@@ -115,18 +115,55 @@ def seeds_for(exp: Experiment, cfg: Any, n_seeds: int) -> list[int]:
     return [cfg.seed + i for i in range(n)]
 
 
-def _combine(exp: Experiment, cfg, seeds: list[int], runs: list[dict], indicative=()) -> dict:
+FULL_MARGINS = Path(__file__).with_name("margins.json")  # from a full run: `iem report --margins`
+
+
+def full_margins() -> dict:
+    """Each claim's cells' distance from their thresholds in the last full run
+    (:func:`implicit_em.experiments.rules.margins`); empty when not recorded."""
+    return read_json(FULL_MARGINS) if FULL_MARGINS.is_file() else {}
+
+
+def record_margins(run_dir: str | Path) -> Path:
+    """Write the full run ``run_dir``'s margins (every graded cell's distance from its
+    threshold) to :data:`FULL_MARGINS`, which quick runs compare their intervals with;
+    a quick run is refused (its margins would decide nothing)."""
+    from .rules import margins
+
+    run_dir = Path(run_dir)
+    cells = []
+    for name in read_run_meta(run_dir / "run.json")["experiments"]:
+        path = run_dir / name / "results.json"
+        if path.is_file():
+            r = read_results(path)
+            if r.quick:
+                raise ValueError(f"{path} is a quick run: margins come from a full run")
+            cells += r.tables.get("verdict_cells", [])
+    write_json(FULL_MARGINS, margins(cells))
+    return FULL_MARGINS
+
+
+def _with_why(exp: Experiment, v):
+    """``v`` with the experiment's reason why its rule is the fair test, if it gives one."""
+    why = exp.why.get(v.claim)
+    return dataclasses.replace(v, threshold=f"{v.threshold} Why this test: {why}") if why else v
+
+
+def _combine(exp: Experiment, cfg, seeds: list[int], runs: list[dict], quick=False) -> dict:
     """One record from the per-seed results: tables stacked with a ``seed`` column, and
     the verdicts graded on them by ``exp``'s declared rules
     (:func:`implicit_em.experiments.rules.grade`), with their graded cells as the table
-    ``verdict_cells``; claims in ``indicative`` marked so."""
+    ``verdict_cells``; at ``quick`` sizes, claims whose intervals are wider than the full
+    run's margins are marked indicative (:func:`implicit_em.experiments.rules.indicative`)."""
     tables = stack([r["tables"] for r in runs], seeds, exp.fixed_tables)
     if exp.across_seeds is not None:  # shown first; rules and goals may read them
         tables = {**exp.across_seeds(tables, cfg), **tables}
-    verdicts = [dataclasses.replace(v, indicative=v.claim in indicative)
+    cells = cell_table(exp.rules, tables, cfg, exp.stochastic)
+    unsure = indicative(cells, full_margins()) if quick else set()
+    verdicts = [_with_why(exp, dataclasses.replace(v, indicative=v.claim in unsure))
                 for v in grade(exp.rules, tables, cfg, exp.stochastic)]  # fmt: skip
     if exp.rules:
-        tables = {**tables, "verdict_cells": cell_table(exp.rules, tables, cfg, exp.stochastic)}
+        tables = {**tables, "verdict_cells": cells}
     if exp.goals:
         tables = {"goals": grade_goals(exp.goals, tables, cfg, exp.stochastic), **tables}
     per_seed = [  # each seed graded alone, on its own values: evidence, never voted on
@@ -260,8 +297,7 @@ def run_one(
     except Exception:  # a failure re-runs clean; an interruption (Ctrl-C) keeps its pieces
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    # verdicts that quick sizes cannot decide are shown as indicative only
-    combined = _combine(exp, cfg, seeds, runs, exp.indicative_when_quick if quick else ())
+    combined = _combine(exp, cfg, seeds, runs, quick)
     result = Result(
         experiment=exp.name,
         title=exp.title,
@@ -472,11 +508,12 @@ def regrade(run_dir: str | Path, log: Callable[[str], None] = print) -> list[str
         cfg = SimpleNamespace(**{**r.config, **_thresholds(exp)})
         if exp.across_seeds is not None:  # derived from the stored measurements
             r.tables.update(exp.across_seeds(r.tables, cfg))
-        flags = {v.claim: v.indicative for v in r.verdicts}
-        r.verdicts = [dataclasses.replace(v, indicative=flags.get(v.claim, False))
+        cells = cell_table(exp.rules, r.tables, cfg, exp.stochastic)
+        unsure = indicative(cells, full_margins()) if r.quick else set()
+        r.verdicts = [_with_why(exp, dataclasses.replace(v, indicative=v.claim in unsure))
                       for v in grade(exp.rules, r.tables, cfg, exp.stochastic)]  # fmt: skip
         if exp.rules:
-            r.tables["verdict_cells"] = cell_table(exp.rules, r.tables, cfg, exp.stochastic)
+            r.tables["verdict_cells"] = cells
         missing = sorted({g.table for g in exp.goals} - set(r.tables))
         if exp.goals and not missing:
             r.tables["goals"] = grade_goals(exp.goals, r.tables, cfg, exp.stochastic)

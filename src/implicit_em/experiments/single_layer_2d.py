@@ -318,11 +318,20 @@ def plot(result: dict, out_dir: Path) -> list:
              "(argmax_j r_j).")]  # fmt: skip
 
 
+WHY = {
+    "C10": "specialisation by competition is a contrast with element-wise units, on both "
+    "alignment and duplicates; element-wise redundancy itself is the control.",
+    "C15": "an activation's expressiveness is in its output, so the regions are counted on "
+    "which units respond above the layer's mean, not on the pre-activations' signs.",
+    "C19": "no layer reaches the combinatorial bound at K >= 16, so 'maximum regions' is "
+    "tested against the most any layer of the same width cuts.",
+}
+
+
 EXPERIMENT = Experiment.declared_in(
     __name__,
     "One layer on 2-D data: redundant hyperplanes, competition and regions",
     # quick seeds split on C10 (1 of 2 partly), and a smaller quick size gave refuted
-    indicative_when_quick=("C10",),
     summary="One layer of K units on 2-D data, as an autoencoder with element-wise or "
     "competitive activations and as an implicit-EM layer with each volume control: how "
     "redundant its hyperplanes are and how many regions they cut.",

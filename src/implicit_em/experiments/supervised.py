@@ -185,6 +185,12 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     return {"summary_over_seeds": summary}
 
 
+WHY = {
+    "C22": "combining means keeping the accuracy (within twice its seed-to-seed SD) without "
+    "dead units; lower redundancy is what the auxiliary term penalises, so it is the control.",
+}
+
+
 EXPERIMENT = Experiment.declared_in(
     __name__,
     "A supervised signal with InfoMax: the author's ablation and a λ sweep",
