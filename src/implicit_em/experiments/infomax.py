@@ -238,7 +238,8 @@ def sign_patterns(ztr: np.ndarray, zte: np.ndarray, ds: Dataset, seed: int) -> d
     most ``min(2^K, n)`` the test images allow, and the probe accuracy of the binary codes."""
     codes, codes_te = (ztr > 0).astype(np.float32), (zte > 0).astype(np.float32)
     n = count_activation_patterns(torch.as_tensor(zte))
-    assert ds.y_train is not None and ds.y_test is not None  # labelled image data
+    assert ds.y_train is not None  # labelled image data
+    assert ds.y_test is not None
     probe = linear_probe(codes, ds.y_train, codes_te, ds.y_test, seed=seed)
     return {
         "sign_patterns": n,
