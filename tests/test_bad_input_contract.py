@@ -333,6 +333,11 @@ CALLABLES.update(
             "x",
         ),
         "layers.CompetitiveLinear": (lambda x: Y.CompetitiveLinear(K, 8)(x), (N, K), "x"),
+        "layers.ImplicitEMConv2d": (
+            lambda x: Y.ImplicitEMConv2d(1, 3, 2, init="normal")(x),
+            (N, 1, 4, 4),
+            "x",
+        ),
         "layers.SampleNorm": (lambda x: Y.SampleNorm()(x), (N, K), "x"),
         "layers.triangle": (
             lambda x: Y.triangle(Y.euclidean_distances(x, torch.zeros(3, K))),

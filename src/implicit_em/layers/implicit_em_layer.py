@@ -220,6 +220,18 @@ class ImplicitEMLayer(nn.Module):
         return int(cast(torch.Tensor, self.n_filled))
 
     @property
+    def means_placed(self) -> bool:
+        """Whether every mean holds a training input already (always, but for ``init="data"``
+        before its first training batches)."""
+        return self._n_filled() >= self.out_features
+
+    def place_means(self, rows: torch.Tensor) -> None:
+        """``init="data"``, in training mode: the next unfilled means become ``rows``
+        ``(m, D)`` (a no-op once :attr:`means_placed`)."""
+        if self.training and not self.means_placed:
+            self._fill_means(rows)
+
+    @property
     def temperature(self) -> torch.Tensor:
         """The temperature ``T = exp(log_temperature)``."""
         return self.log_temperature.exp()
@@ -270,7 +282,8 @@ class ImplicitEMLayer(nn.Module):
         """For :func:`implicit_em.diagnostics.em_structure`."""
         return self.responsibilities(x)
 
-    def _output(self, d: torch.Tensor) -> torch.Tensor:
+    def output_of(self, d: torch.Tensor) -> torch.Tensor:
+        """What :meth:`forward` passes on, from distances ``d`` ``(m, K)`` (see ``output``)."""
         if self.output == "distances":
             return d
         if self.output == "triangle":  # on ||x - mu_j|| = sqrt(2 d_j), as Coates & Ng;
@@ -285,12 +298,16 @@ class ImplicitEMLayer(nn.Module):
 
     @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._output(self.distances(x))
+        return self.output_of(self.distances(x))
 
     def objective(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Named, weighted terms to minimise: ``"lse"`` (if ``lse_weight > 0``) and each
         volume control. ``sum(terms.values())`` is the layer's loss."""
-        d = self.distances(x)
+        return self.objective_of(self.distances(x))
+
+    def objective_of(self, d: torch.Tensor) -> dict[str, torch.Tensor]:
+        """:meth:`objective`'s terms for distances ``d`` ``(m, K)`` already computed (a
+        convolutional layer's, one row per location)."""
         if len(d) < 2:
             batch = [n for n in self.volume if VOLUME_CONTROLS[n][1]]
             if batch:
