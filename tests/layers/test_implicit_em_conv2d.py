@@ -103,3 +103,22 @@ def test_images_smaller_than_a_patch_and_useless_padding_are_refused():
         ImplicitEMConv2d(1, 3, 3, init="normal")(torch.randn(2, 1, 2, 5))
     with pytest.raises(ValueError, match="padding must be below kernel_size"):
         ImplicitEMConv2d(1, 3, 3, padding=3)
+
+
+def test_a_greedy_conv_stack_trains_layer_by_layer():
+    from implicit_em.training import train_layerwise
+
+    torch.manual_seed(0)
+    x = torch.rand(64, 1, 10, 10)
+    net = [ImplicitEMConv2d(1, 6, 3, pool=("max", 2)),
+           ImplicitEMConv2d(6, 8, 2, input_norm="batch", init="normal")]  # fmt: skip
+    net[0].objective(x)  # places the means at patches of x
+
+    def loss():
+        with torch.no_grad():
+            return float(sum(net[0].eval().objective(x).values()))
+
+    before = loss()
+    train_layerwise(net, x, epochs=3, batch_size=16, lr=1e-2, seed=0, progress=False)
+    assert loss() < before
+    assert net[1](net[0](x[:2])).shape == (2, 8, 3, 3)

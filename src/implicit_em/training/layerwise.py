@@ -105,7 +105,7 @@ def train_layerwise(
 
     Args:
         net: ``nn.Sequential`` or list of modules (trained in place).
-        x: ``(n, D)`` training inputs.
+        x: ``(n, D)`` training inputs, or images ``(n, C, H, W)`` for convolutional stages.
         objectives: ``{index: fn(module, x) -> scalar | {name: term}}``, overriding or
             adding stages; default: every module with an ``objective`` method.
         epochs: per stage, one number or one per stage.
@@ -153,9 +153,9 @@ def train_layerwise(
     per_stage = [epochs] * len(stages) if isinstance(epochs, int) else list(epochs)
     if len(per_stage) != len(stages):
         raise ValueError(f"epochs has {len(per_stage)} entries for {len(stages)} stages {stages}")
-    if not isinstance(x, torch.Tensor) or x.ndim != 2 or len(x) < 2:
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or len(x) < 2:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a (n, D) tensor with n >= 2, got {shape}")
+        raise ValueError(f"x must be a (n, D) or (n, C, H, W) tensor with n >= 2, got {shape}")
     # widths chain? one cheap pass on two rows before any training, in eval mode so that
     # it changes no state (batch-norm statistics, means placed from data)
     modes = [m.training for m in modules]
