@@ -143,7 +143,9 @@ def matched_gradient_share(model: nn.Sequential, probe: torch.Tensor, active: fl
         z = model[0](probe)
         h = model[1](z)
     diag = torch.diagonal(jacobians(model[1], z).detach(), dim1=-2, dim2=-1)
-    inactive = h <= torch.quantile(h.flatten().double(), 1 - active).to(h.dtype)
+    # the lower quantile: with ReLU's own share, exactly its zeros
+    t = torch.quantile(h.flatten().double(), 1 - active, interpolation="lower")
+    inactive = h <= t.to(h.dtype)
     return float((diag[inactive].abs() > 1e-6).double().mean()) if inactive.any() else 0.0
 
 
@@ -178,7 +180,7 @@ def one_fit(name: str, data: tuple, cfg: Config, seed: int) -> tuple[dict, list,
           description=f"competition:{name}")  # fmt: skip
     model.eval()
     with torch.no_grad():
-        h = model[1](model[0](xt))
+        h = model[1](model[0](probe))  # the entries matched_gradient_share looks at
         acc = float((model(xt).argmax(1) == yt).double().mean())
     row = {"activation": name, "accuracy": acc, "step_ms": step_ms(model, x, y, cfg),
            **{f"{k}_init": v for k, v in start.items()},

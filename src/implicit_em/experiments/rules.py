@@ -136,7 +136,9 @@ class Cell:
 
     def label(self) -> str:
         """``"variant=infomax(z): table.stat"``-style name of the cell."""
-        named = [*self.rule.where.items(), *zip(self.rule.cells, self.key, strict=True)]
+        named = [*self.rule.where.items(),
+                 *((c, v) for c, v in zip(self.rule.cells, self.key, strict=True)
+                   if c not in self.rule.where)]  # fmt: skip
         key = ", ".join(f"{c}={v}" for c, v in named)
         return f"{key + ': ' if key else ''}{self.rule.table}.{self.rule.stat}"
 
