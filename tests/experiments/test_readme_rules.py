@@ -75,7 +75,9 @@ def several_experiments():
 def quick_runs_compare_with_the_full_run():
     from implicit_em.experiments.rules import indicative, margins
 
-    full = margins([{"claim": "C9", "cell": "a", "mean": 0.9, "limit": 0.5}])  # 0.4 away
+    # two thresholds on one cell: the nearer one (0.4 away) is its margin
+    full = margins([{"claim": "C9", "cell": "a", "mean": 0.9, "limit": 0.5},
+                    {"claim": "C9", "cell": "a", "mean": 0.9, "limit": 0.2}])  # fmt: skip
     narrow = {"claim": "C9", "cell": "a", "lo": 0.8, "hi": 1.0}
     wide = {"claim": "C9", "cell": "a", "lo": 0.3, "hi": 1.0}
     unknown = {"claim": "C7", "cell": "b", "lo": 0.8, "hi": 0.9}

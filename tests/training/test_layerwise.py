@@ -102,7 +102,9 @@ def test_errors_before_any_training():
     with pytest.raises(ValueError, match=r"do not chain on x: x must have shape \(n, 7\)"):
         train_layerwise(mismatched, X, progress=False)
     assert all(torch.equal(v, before[k]) for k, v in mismatched.state_dict().items())
-    with pytest.raises(ValueError, match=r"x must be a \(n, D\) tensor with n >= 2"):
+    with pytest.raises(
+        ValueError, match=r"x must be a \(n, D\) or \(n, C, H, W\) tensor with n >= 2"
+    ):
         train_layerwise(_net(), X[:1], progress=False)
     with pytest.raises(TypeError, match=r"nn\.Sequential or a list of modules"):
         train_layerwise(nn.Linear(6, 3), X, progress=False)

@@ -362,11 +362,14 @@ def cell_table(rules: Sequence[Rule], tables: Mapping[str, list[dict]], cfg: Any
 
 def margins(cells: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     """Per claim and cell, how far a (full) run's mean lies from the threshold,
-    ``|mean - limit|``, from its graded cells (:func:`cell_table` rows)."""
+    ``|mean - limit|``, from its graded cells (:func:`cell_table` rows); the nearest
+    threshold where several rules test one cell."""
     out: dict[str, dict[str, float]] = {}
     for c in cells:
         if c.get("mean") is not None and c.get("limit") is not None:
-            out.setdefault(c["claim"], {})[c["cell"]] = abs(c["mean"] - c["limit"])
+            mine = out.setdefault(c["claim"], {})
+            gap = abs(c["mean"] - c["limit"])
+            mine[c["cell"]] = min(gap, mine.get(c["cell"], gap))
     return out
 
 
