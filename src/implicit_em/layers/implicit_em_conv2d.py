@@ -36,7 +36,8 @@ class ImplicitEMConv2d(nn.Module):
         in_channels: the input's channels ``C``.
         out_channels: the number of prototypes (alternatives) ``K``.
         kernel_size: the patch side ``k``.
-        stride, padding: as :class:`torch.nn.Conv2d` (padding with zeros).
+        stride: as :class:`torch.nn.Conv2d`.
+        padding: as :class:`torch.nn.Conv2d` (zeros), below ``kernel_size``.
         pool: ``None``, or ``(kind, size)`` with ``kind`` in ``"max" | "avg"``: pooling of
             the output (the distances the objective sees are not pooled).
         input_norm: ``None`` or ``"batch"`` (each channel standardised, a non-affine
