@@ -342,7 +342,9 @@ def grade_goals(
             c = grade_cell(goal, key, values, limit, stochastic)
             outcome = GOAL_OUTCOMES[c.outcome]
             if c.outcome == "undecided":
-                outcome = f"{outcome} at {c.n} seeds"
+                outcome = (
+                    f"{outcome} at {c.n} seeds" if c.n else "not measured (no seed gave a value)"
+                )
             rows.append({"goal": goal.claim, **c.row(limit), "outcome": outcome})
     return rows
 
