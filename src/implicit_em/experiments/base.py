@@ -120,8 +120,9 @@ class Experiment:
     # per claim, why its rule is the fair test of what the notes say (shown with the rule)
     why: Mapping[str, str] = field(default_factory=dict)
     # the report's "data used" line: text, or a function of the config; by default the
-    # config's ``datasets`` in words (:func:`describe_image_data`)
+    # config's ``datasets`` in words (:func:`describe_image_data`), then ``data_note``
     data: str | Callable[[Any], str] | None = None
+    data_note: str = ""
 
     @classmethod
     def declared_in(cls, module: str, title: str, **fields: Any) -> Experiment:
@@ -148,7 +149,8 @@ class Experiment:
         if self.data is not None:
             return self.data
         names = getattr(cfg, "datasets", ())
-        return "; ".join(describe_image_data(n, getattr(cfg, "mnist_train", 0)) for n in names)
+        parts = [describe_image_data(n, getattr(cfg, "mnist_train", 0)) for n in names]
+        return "; ".join([*parts, self.data_note] if self.data_note else parts)
 
     def __post_init__(self):
         if not is_dataclass(self.config) or "seed" not in {f.name for f in fields(self.config)}:

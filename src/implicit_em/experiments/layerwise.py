@@ -43,7 +43,7 @@ from ..baselines.decoder_free_encoder import encoder_loss
 from ..diagnostics import linear_probe, pairwise_correlations, responsibility_stats
 from ..layers import IEMSpec, ImplicitEMLayer, LayerSpec, StackSpec
 from ..training import finetune, train_layerwise
-from .base import Experiment, describe_image_data, image_tensors
+from .base import Experiment, image_tensors
 from .config import bounded
 from .rules import Rule
 from .verdicts import UNIT, over_seeds
@@ -295,8 +295,5 @@ EXPERIMENT = Experiment.declared_in(
     summary="Stacks of implicit-EM layers and of ReLU encoder layers trained greedily, "
     "fine-tuned end to end (with and without the layer objectives) and trained end to end "
     "from scratch: per-layer probe, redundancy and responsibilities.",
-    data=lambda cfg: (
-        "; ".join(describe_image_data(d, cfg.mnist_train) for d in cfg.datasets)
-        + "; centred, one global scale"
-    ),
+    data_note="centred, one global scale",
 )
