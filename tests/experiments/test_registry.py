@@ -24,7 +24,8 @@ def test_the_data_line_is_the_datasets_in_words_then_the_note():
     layerwise = EXPERIMENTS["layerwise"]
     cfg = layerwise.config(datasets=("digits",))
     assert layerwise.describe_data(cfg) == (
-        "scikit-learn digits: 1797 8x8 images split 1438 train / 359 test; centred, one global scale"
+        "scikit-learn digits: 1797 8x8 images split 1438 train / 359 test; "
+        "centred, one global scale"
     )
     plain = EXPERIMENTS["passing_forward"]
     assert plain.describe_data(plain.config(datasets=("digits",))).endswith("359 test")
