@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from .cifar10 import cifar10
 from .dataset import Dataset
 from .dataset import standardize as _standardize
 from .digits import digits
@@ -22,6 +23,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "digits": digits,
     "mnist1d": mnist1d,
     "mnist": mnist,
+    "cifar10": cifar10,
     "ica_sources": ica_sources,
 }
 

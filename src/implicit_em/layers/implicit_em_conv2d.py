@@ -25,9 +25,7 @@ from typing_extensions import override
 from .._checks import check_count, check_tensor
 from .distances import _finite
 from .implicit_em_layer import ImplicitEMLayer
-
-POOLS = ("max", "avg")
-
+from .pool import check_pool, pool2d
 
 class ImplicitEMConv2d(nn.Module):
     r"""An implicit-EM layer over the patches of an image, by convolution.
@@ -38,8 +36,9 @@ class ImplicitEMConv2d(nn.Module):
         kernel_size: the patch side ``k``.
         stride: as :class:`torch.nn.Conv2d`.
         padding: as :class:`torch.nn.Conv2d` (zeros), below ``kernel_size``.
-        pool: ``None``, or ``(kind, size)`` with ``kind`` in ``"max" | "avg"``: pooling of
-            the output (the distances the objective sees are not pooled).
+        pool: ``None``, ``(kind, size)`` or ``(kind, size, stride, padding)`` with
+            ``kind`` in ``"max" | "avg"``: pooling of the output (the distances the
+            objective sees are not pooled).
         input_norm: ``None`` or ``"batch"`` (each channel standardised, a non-affine
             batch norm, as SoftHebb does before each layer).
         **layer: the settings of :class:`ImplicitEMLayer` (``distance``, ``output``,
@@ -60,7 +59,7 @@ class ImplicitEMConv2d(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *,
-                 stride: int = 1, padding: int = 0, pool: tuple[str, int] | None = None,
+                 stride: int = 1, padding: int = 0, pool: tuple | None = None,
                  input_norm: str | None = None, **layer: Any):  # fmt: skip
         super().__init__()
         self.in_channels = check_count(in_channels, "in_channels")
@@ -75,11 +74,7 @@ class ImplicitEMConv2d(nn.Module):
         if layer.get("distance", "euclidean") not in ("euclidean", "linear"):
             raise ValueError(f"distance must be 'euclidean' or 'linear' for a convolution, "
                              f"got {layer['distance']!r}")  # fmt: skip
-        if pool is not None and (len(pool) != 2 or pool[0] not in POOLS):
-            raise ValueError(
-                f"pool must be None or (kind, size) with kind in {POOLS}, got {pool!r}"
-            )
-        self.pool = None if pool is None else (pool[0], check_count(pool[1], "pool size"))
+        self.pool = check_pool(pool)
         if input_norm not in (None, "batch"):
             raise ValueError(f"input_norm must be None or 'batch', got {input_norm!r}")
         self.input_norm = nn.BatchNorm2d(in_channels, affine=False) if input_norm else None
@@ -137,10 +132,7 @@ class ImplicitEMConv2d(nn.Module):
         n, k, h, w = d.shape
         out = self.layer.output_of(d.permute(0, 2, 3, 1).reshape(-1, k))
         out = out.reshape(n, h, w, k).permute(0, 3, 1, 2)
-        if self.pool is None:
-            return out
-        pool = F.max_pool2d if self.pool[0] == "max" else F.avg_pool2d
-        return pool(out, self.pool[1])
+        return pool2d(out, self.pool)
 
     def objective(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The layer's terms (:meth:`ImplicitEMLayer.objective`) over batch x locations:
