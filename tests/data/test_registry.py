@@ -34,7 +34,7 @@ def test_deterministic_by_seed_and_split(name):
 
 
 def test_registry_lists_every_dataset_and_rejects_unknown():
-    assert set(list_datasets()) == set(DATASETS) == set(SMALL) | {"mnist"}
+    assert set(list_datasets()) == set(DATASETS) == set(SMALL) | {"mnist", "cifar10"}
     with pytest.raises(ValueError, match="available"):
         load_dataset("cifar")
     with pytest.raises(ValueError, match="valid options"):
