@@ -10,6 +10,7 @@ from .benchmark import EXPERIMENT as _benchmark
 from .benchmark import SMALL as _benchmark_small
 from .collapse import EXPERIMENT as _collapse
 from .competition import EXPERIMENT as _competition
+from .conv import EXPERIMENT as _conv
 from .dead_units import EXPERIMENT as _dead_units
 from .em_structure import EXPERIMENT as _em_structure
 from .encoder import EXPERIMENT as _encoder
@@ -45,6 +46,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _supervised,
         _benchmark_small,
         _benchmark,
+        _conv,
     )
 }
 

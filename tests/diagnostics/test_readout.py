@@ -1,0 +1,41 @@
+"""The linear read-out: learns a linear rule, standardises, refuses bad input."""
+
+import pytest
+import torch
+
+from implicit_em.diagnostics.readout import _moments, linear_readout
+
+
+def test_learns_a_linear_rule_whatever_the_feature_scale():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 2, 3, 3, generator=g)
+    y = (x[:, 0, 1, 1] - x[:, 1, 0, 2] > 0).long()
+    for scale in (1.0, 1e4):
+        out = linear_readout(scale * x[:500], y[:500], scale * x[500:], y[500:], epochs=40, lr=1e-2)
+        assert out["test_accuracy"] > 0.9 and out["n_features"] == 18
+    chance = linear_readout(x[:500], torch.randint(0, 2, (500,), generator=g), x[500:],
+                            y[500:], epochs=5)["test_accuracy"]  # fmt: skip
+    assert chance < 0.7
+
+
+def test_moments_match_float64():
+    x = torch.rand(1000, 7, generator=torch.Generator().manual_seed(1)) * 100 + 5
+    mean, std = _moments(x, chunk=64)
+    torch.testing.assert_close(mean.double(), x.double().mean(0), rtol=1e-6, atol=0)
+    torch.testing.assert_close(std.double(), x.double().std(0), rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        ((torch.rand(4, 3), torch.zeros(3)), {}, "train_labels"),
+        ((torch.rand(4, 3) * float("nan"), torch.zeros(4)), {}, "NaN"),
+        ((torch.rand(4, 3), torch.zeros(4)), {"dropout": 1.0}, "dropout"),
+        ((torch.rand(4, 3), torch.zeros(4)), {"epochs": 0}, "epochs"),
+    ],
+)
+def test_bad_input_is_named(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        linear_readout(*args, torch.rand(2, 3), torch.zeros(2), **kwargs)
+    with pytest.raises(ValueError, match="features"):
+        linear_readout(torch.rand(4, 3), torch.zeros(4), torch.rand(2, 5), torch.zeros(2))
