@@ -295,6 +295,12 @@ CALLABLES = {
         (N, K),
         "train_features",
     ),
+    "diagnostics.linear_readout": (
+        lambda x: D.linear_readout(x, torch.arange(len(x)) % 2, x, torch.arange(len(x)) % 2,
+                                   epochs=1),  # fmt: skip
+        (N, K),
+        "train_features",
+    ),
     "diagnostics.em_structure": (
         lambda x: D.em_structure(nn.Sequential(nn.Linear(K, 3), nn.Softmax(-1)), x).to_rows(),
         (N, K),
@@ -369,6 +375,23 @@ for _name, _make in _SMALL.items():
         (N, K),
         "x",
     )
+CALLABLES["baselines.SoftHebbConv2d"] = (
+    lambda x: _learned(B.SoftHebbConv2d(1, 3, 3, padding=1, pool=None), x)(x),
+    (N, 1, 6, 6),
+    "x",
+)
+CALLABLES["baselines.ConvTriangleKMeans"] = (
+    lambda x: B.ConvTriangleKMeans(1, 2, 3, pool=None, n_patches=50, max_iter=5).fit(x)(x),
+    (N, 1, 6, 6),
+    "x",
+)
+
+
+def _learned(block, x):
+    block.learn(x)
+    return block.eval()
+
+
 CALLABLES["baselines.BackpropMLP"] = (
     lambda x: B.BackpropMLP(3, epochs=1, batch_size=8).fit(x, _labels(x)).transform(x),
     (N, K),

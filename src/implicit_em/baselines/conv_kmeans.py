@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_count, check_number, check_tensor
+from .._checks import check_count, check_finite, check_number, check_tensor
 from ..layers.pool import check_pool, pool2d
 from .triangle_kmeans import TriangleKMeans, triangle_features
 
@@ -69,6 +69,8 @@ class ConvTriangleKMeans(nn.Module):
         self.in_channels = check_count(in_channels, "in_channels")
         self.kernel_size = check_count(kernel_size, "kernel_size")
         self.padding = check_count(padding, "padding", low=0)
+        if self.padding >= self.kernel_size:
+            raise ValueError(f"padding must be below kernel_size ({kernel_size}), got {padding}")
         self.pool = pool if pool == ("quadrants", 2) else check_pool(pool)
         self.n_patches = check_count(n_patches, "n_patches")
         self.chunk = check_count(chunk, "chunk")
@@ -90,10 +92,15 @@ class ConvTriangleKMeans(nn.Module):
         if min(x.shape[2:]) + 2 * self.padding < self.kernel_size:
             raise ValueError(f"x's images {tuple(x.shape[2:])} are smaller than the "
                              f"{self.kernel_size} x {self.kernel_size} patches")  # fmt: skip
+        if len(x) == 0:
+            raise ValueError("x holds no images (n = 0): pass at least one")
+        check_finite(x, "x")
         return F.unfold(x.float(), self.kernel_size, padding=self.padding)
 
     def fit(self, x: torch.Tensor) -> ConvTriangleKMeans:
         """k-means on ``n_patches`` random patches of the images ``x`` ``(n, C, H, W)``."""
+        if len(x) == 0:
+            raise ValueError("x holds no images (n = 0): pass at least one")
         g = torch.Generator().manual_seed(self.seed)
         picked = []
         per_chunk = max(1, self.n_patches * self.chunk // len(x) + 1)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_count, check_number, check_tensor
+from .._checks import check_count, check_finite, check_number, check_tensor
 from ..layers.pool import check_pool, pool2d
 
 # the authors' three layers (demo.py; presets.json, model 4SoftHebbCnnCIFAR):
@@ -120,6 +120,12 @@ class SoftHebbConv2d(nn.Module):
         if min(x.shape[2:]) + 2 * self.padding < self.kernel_size:
             raise ValueError(f"x's images {tuple(x.shape[2:])} are smaller than the "
                              f"{self.kernel_size} x {self.kernel_size} filters")  # fmt: skip
+        if len(x) == 0:
+            raise ValueError("x holds no images (n = 0): pass at least one")
+        check_finite(x, "x")
+        if x.dtype != self.weight.dtype:
+            raise TypeError(f"x has dtype {x.dtype} but the filters are {self.weight.dtype}: "
+                            "convert one of them")  # fmt: skip
         p = self.padding
         return F.pad(self.norm(x), (p, p, p, p), "reflect") if p else self.norm(x)
 
@@ -132,11 +138,20 @@ class SoftHebbConv2d(nn.Module):
         norm = self.weight.flatten(1).norm(dim=1)
         rate = self.lr * ((norm - 1).abs() + 1e-10) ** self.power_lr
         self.weight += rate[:, None, None, None] * dw
+        if not bool(torch.isfinite(self.weight).all()):
+            raise FloatingPointError(self._diverged("its filters hold NaN/inf"))
+
+    def _diverged(self, what: str) -> str:
+        return (f"{self!r} diverged: {what}; a rate, exponent or scale among lr, power_lr, "
+                "radius and power is too large for the data: lower it")
 
     @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = F.conv2d(self._padded(x), self.weight)
-        return pool2d(triangle(u, self.power), self.pool)
+        out = pool2d(triangle(u, self.power), self.pool)
+        if not bool(torch.isfinite(out).all()):
+            raise FloatingPointError(self._diverged("its features hold NaN/inf"))
+        return out
 
     @override
     def extra_repr(self) -> str:

@@ -1,11 +1,12 @@
 """Diagnostics of implicit EM inside any model: unit health, redundancy, dependence,
-responsibilities, linear regions, linear probes, activation shape, the EM-structure map
+responsibilities, linear regions, linear probes and read-outs, activation shape, the EM-structure map
 and a Monitor."""
 
 from .dependence import knn_entropy, total_correlation
 from .em_structure import EMRow, EMStructureMap, em_structure
 from .monitor import Monitor
 from .probe import linear_probe
+from .readout import linear_readout
 from .redundancy import (
     activation_redundancy,
     correlation_redundancy,
@@ -47,6 +48,7 @@ __all__ = [
     "knn_entropy",
     "l0_sparsity",
     "linear_probe",
+    "linear_readout",
     "nearest_standard",
     "pairwise_correlations",
     "properties",
