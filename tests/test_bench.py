@@ -31,6 +31,7 @@ def _quick_rows(module: str, tmp_path, monkeypatch) -> list[dict]:
         ("checks", {"train", "objective"}, "ratio"),
         ("layers", {"step", "greedy"}, "ratio"),
         ("plateau", {"plateau"}, "ratio"),
+        ("conv", {"epoch"}, "ratio"),
     ],
 )
 def test_benchmark_runs_and_reports_ratios(tmp_path, monkeypatch, module, parts, ratio):

@@ -1,0 +1,73 @@
+"""Experiment ``conv``: its goals give each outcome; a tiny real run on stand-in images
+measures every learner at every depth, resumes finished cells and draws its figures."""
+
+import torch
+
+from implicit_em.experiments import conv as C
+from implicit_em.experiments.rules import grade_goals
+
+
+def _rows(iem, softhebb, kmeans, seeds=3, fit=(1.0, 2.0)):
+    rows = []
+    for seed in range(seeds):
+        for name, acc in ((C.IEM, iem), (C.SOFTHEBB, softhebb), (C.KMEANS, kmeans)):
+            rows.append({"dataset": "mnist", "depth": 1, "learner": name, "seed": seed,
+                         "probe_accuracy": acc + 0.001 * seed,
+                         "fit_s": fit[0] if name == C.IEM else fit[1]})  # fmt: skip
+    return rows
+
+
+def _outcomes(rows):
+    tables = {"fits": rows, **C.across_seeds({"fits": rows}, C.Config())}
+    return {(g["goal"][:8], g["cell"].split(":")[0]): g["outcome"]
+            for g in grade_goals(C.GOALS, tables, C.Config())}  # fmt: skip
+
+
+def test_goals_can_be_met_or_missed():
+    met = _outcomes(_rows(0.998, 0.99, 0.98))
+    assert set(met.values()) == {"met"}, met
+    assert len(met) == 4  # the target, two learners beaten, the time ratio
+    missed = _outcomes(_rows(0.97, 0.99, 0.98, fit=(3.0, 1.0)))
+    assert set(missed.values()) == {"missed"}, missed
+    assert C.time_ratio(_rows(0.9, 0.9, 0.9, seeds=1, fit=(1.0, 4.0))) == [
+        {"dataset": "mnist", "seed": 0, "time_ratio": 0.25}]  # fmt: skip
+
+
+def test_channel_health_counts_dead_and_duplicated_channels():
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(50, 1, 3, 3, generator=g)
+    f = torch.cat([base, 2 * base, torch.zeros(50, 1, 3, 3), torch.rand(50, 1, 3, 3, generator=g)],
+                  1)  # fmt: skip
+    out = C.channel_health(f, 0.9)
+    assert out["dead_channels"] == 1
+    assert abs(out["redundant_share"] - 2 / 3) < 1e-6  # two of the three live channels are duplicates
+
+
+def test_a_tiny_run_measures_every_depth_and_resumes(tmp_path, monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    images = (torch.rand(60, 1, 12, 12, generator=g), torch.arange(60) % 3,
+              torch.rand(30, 1, 12, 12, generator=g), torch.arange(30) % 3)  # fmt: skip
+    monkeypatch.setattr(C, "conv_images", lambda name, cfg: images if name == "mnist" else None)
+    cfg = C.Config(datasets=("mnist", "cifar10"), depth=2, width_scale=0.05,
+                   kmeans_patches=500, readout_epochs=2, iem_batch=16)  # fmt: skip
+    first = C.run(cfg, tmp_path)
+    rows = first["tables"]["fits"]
+    assert {(r["learner"], r["depth"]) for r in rows} == {
+        (n, d) for n in C.LEARNERS for d in (1, 2)}  # fmt: skip
+    assert [r["channels"] for r in rows if r["learner"] == C.IEM] == [5, 19]
+    assert all(0 <= r["probe_accuracy"] <= 1 and r["fit_s"] > 0 for r in rows)
+    calls = []
+    monkeypatch.setattr(C, "measure_stack", lambda *a: calls.append(a) or ([], []))
+    assert C.run(cfg, tmp_path)["tables"]["fits"] == rows  # every cell was saved
+    assert calls == []
+    result = {**first, "seed": 0, "tables": {**first["tables"],
+                                              **C.across_seeds(first["tables"], cfg)}}  # fmt: skip
+    figures = C.plot(result, tmp_path)
+    assert [f for f, _ in figures] == ["filters.png", "accuracy_by_depth.png"]
+    assert all((tmp_path / f).stat().st_size > 1000 for f, _ in figures)
+    assert "CIFAR-10" in C.EXPERIMENT.describe_data(cfg)
+
+
+def test_filter_grid_tiles_grey_and_colour():
+    assert C.filter_grid(torch.rand(5, 1, 3, 3).numpy()).shape == (12, 12)
+    assert C.filter_grid(torch.rand(4, 3, 5, 5).numpy()).shape == (12, 12, 3)
