@@ -39,7 +39,7 @@ def test_build_from_spec():
         ("784-256:iem(T=hot)-10", r"T='hot' is not a number"),
         ("784-256:iem(distance=cosine)-10", r"unknown distance 'cosine'"),
         ("784-256:iem(colour=red)-10", r"unknown option 'colour'"),
-        ("784-256:relu(2)-10", r"only iem\(...\) takes arguments"),
+        ("784-256:relu(2)-10", r"only iem\(...\) and iemconv\(...\) take arguments"),
         ("784-6:grouped_solu-10", r"'6:grouped_solu': 'grouped_solu' competes in groups of 8"),
         ("", r"non-empty string"),
     ],
@@ -75,3 +75,39 @@ def test_stack_spec_is_the_typed_form_of_the_string():
         StackSpec.parse("5-4:iem(infomax*x)-2")
     with pytest.raises(ValueError, match=r"'4:iem\(input_norm=zca\)': input_norm must be"):
         StackSpec.parse("5-4:iem(input_norm=zca)-2").build()
+
+
+def test_conv_layers_parse_build_and_round_trip():
+    from implicit_em.layers import ConvSpec, ImplicitEMConv2d, StackSpec
+    from implicit_em.training import train_layerwise
+
+    spec = "1-6:iemconv(k=3,pad=1,pool=max2)-5:iemconv(infomax,k=2,pool=avg4/2/1,distance=linear)-3"
+    parsed = StackSpec.parse(spec)
+    assert parsed.layers[0].conv == ConvSpec(3, 1, 1, ("max", 2, 2, 0))
+    assert parsed.layers[1].conv.pool == ("avg", 4, 2, 1)
+    assert parsed.layers[1].iem.objective == {"infomax": 1.0}
+    assert str(StackSpec.parse(str(parsed))) == str(parsed)
+    net = build(spec)
+    assert [type(m).__name__ for m in net] == ["ImplicitEMConv2d", "ImplicitEMConv2d",
+                                               "Flatten", "LazyLinear"]  # fmt: skip
+    assert isinstance(net[1], ImplicitEMConv2d) and net[1].layer.distance == "linear"
+    x = torch.rand(16, 1, 8, 8)
+    res = train_layerwise(net, x, epochs=1, batch_size=8, progress=False)
+    assert res.stages == [0, 1]
+    assert net(x).shape == (16, 3)
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("4-8-6:iemconv", "a conv layer must come before"),
+        ("1-4:iemconv-8:relu", "only a plain WIDTH head"),
+        ("1-4:iemconv(pool=median2)", "use max2, avg2 or max4/2/1"),
+        ("1-4:iemconv(k=big)", "'big' is not a whole number"),
+        ("1-4:iemconv(input_norm=sample)", "input_norm"),
+        ("1-4:relu(k=3)", "only iem"),
+    ],
+)
+def test_bad_conv_tokens_are_named(spec, match):
+    with pytest.raises(ValueError, match=match):
+        build(spec)

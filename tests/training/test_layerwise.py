@@ -143,12 +143,12 @@ def test_finetune_end_to_end_plain_and_with_the_layer_objectives():
         finetune(nn.Sequential(nn.Linear(6, 2)), (X, y), ce, layer_weight=1.0, progress=False)
 
 
-def test_two_gloo_processes_train_like_one_on_the_global_batch(tmp_path, run_script):
-
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_two_gloo_processes_train_like_one_on_the_global_batch(tmp_path, run_script, kind):
     script = "layerwise_ddp_script.py"
     single, ddp = tmp_path / "single.pt", tmp_path / "ddp.pt"
-    run_script(script, single)
-    run_script(script, ddp, processes=2)
+    run_script(script, single, kind)
+    run_script(script, ddp, kind, processes=2)
     a, b = torch.load(single), torch.load(ddp)
     assert a["steps"] == b["steps"] == [8, 8]
     for k in a["state"]:

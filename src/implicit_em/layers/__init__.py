@@ -12,7 +12,7 @@ from .distances import euclidean_distances, linear_distances, mahalanobis_distan
 from .implicit_em_conv2d import ImplicitEMConv2d
 from .implicit_em_layer import DISTANCES, OUTPUTS, VOLUME_CONTROLS, ImplicitEMLayer, triangle
 from .input_norm import INPUT_NORMS, SampleNorm
-from .spec import IEMSpec, LayerSpec, StackSpec, build
+from .spec import ConvSpec, IEMSpec, LayerSpec, StackSpec, build
 
 __all__ = [
     "DISTANCES",
@@ -20,6 +20,7 @@ __all__ = [
     "OUTPUTS",
     "VOLUME_CONTROLS",
     "CompetitiveLinear",
+    "ConvSpec",
     "IEMSpec",
     "ImplicitEMConv2d",
     "ImplicitEMLayer",

@@ -18,9 +18,16 @@ kind after ``:``:
                                        ``distance``, ``output``, ``T``, ``learn_T``,
                                        ``lse``, ``weight_norm``, ``input_norm``,
                                        ``init``
+``96:iemconv(ARGS)``                   :class:`ImplicitEMConv2d` with 96 channels (the
+                                       widths before it are channels too); ``ARGS`` as
+                                       ``iem``'s plus ``k`` (kernel side, 3),
+                                       ``stride``, ``pad`` and ``pool`` (``max2``,
+                                       ``avg2`` or ``max4/2/1``: size/stride/padding)
 =====================================  =============================================
 
-Example: ``"784-256:iem(infomax*0.5+balance,distance=linear,weight_norm=1)-10"``.
+Example: ``"784-256:iem(infomax*0.5+balance,distance=linear,weight_norm=1)-10"``. After
+conv layers only a plain ``WIDTH`` head may follow (flattened, an ``nn.LazyLinear``):
+``"1-16:iemconv(k=3,pad=1,pool=max2)-32:iemconv(k=3,pool=max2)-10"``.
 ``str(StackSpec.parse(s))`` gives the spec back in a canonical form.
 """
 
@@ -34,6 +41,7 @@ from torch import nn
 
 from ..activations import ACTIVATIONS, make_activation
 from .competitive_linear import CompetitiveLinear
+from .implicit_em_conv2d import ImplicitEMConv2d
 from .implicit_em_layer import ImplicitEMLayer
 
 STANDARD = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
@@ -68,13 +76,26 @@ class IEMSpec:
 
 
 @dataclass(frozen=True)
+class ConvSpec:
+    """The patch geometry of one :class:`ImplicitEMConv2d`: ``kernel_size``, ``stride``,
+    ``padding`` and ``pool`` (``None`` or ``(kind, size, stride, padding)``)."""
+
+    kernel_size: int = 3
+    stride: int = 1
+    padding: int = 0
+    pool: tuple | None = None
+
+
+@dataclass(frozen=True)
 class LayerSpec:
-    """One layer: ``width`` and ``kind`` (``None``: ``nn.Linear``; ``"iem"``; a standard
-    or registered activation); ``iem`` holds an implicit-EM layer's settings."""
+    """One layer: ``width`` and ``kind`` (``None``: ``nn.Linear``; ``"iem"``;
+    ``"iemconv"``; a standard or registered activation); ``iem`` holds an implicit-EM
+    layer's settings, ``conv`` a convolutional one's geometry."""
 
     width: int
     kind: str | None = None
     iem: IEMSpec | None = None
+    conv: ConvSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -113,21 +134,34 @@ class StackSpec:
                     f"{token!r} does not parse: expected WIDTH, WIDTH:ACTIVATION or WIDTH:iem(...)"
                 )
             width, kind, args = int(m.group(1)), m.group(2), m.group(3)
-            if args is not None and kind != "iem":
-                raise ValueError(f"{token!r}: only iem(...) takes arguments")
-            iem = _parse_iem(args, token) if kind == "iem" else None
-            layers.append(LayerSpec(width, kind, iem))
+            if args is not None and kind not in ("iem", "iemconv"):
+                raise ValueError(f"{token!r}: only iem(...) and iemconv(...) take arguments")
+            conv = None
+            if kind == "iemconv":
+                conv, args = _parse_conv(args, token)
+            iem = _parse_iem(args, token) if kind in ("iem", "iemconv") else None
+            layers.append(LayerSpec(width, kind, iem, conv))
         return cls(int(tokens[0]), tuple(layers))
 
     def build(self) -> nn.Sequential:
         """The ``nn.Sequential`` this describes; a ``ValueError`` names the bad layer."""
         modules: list[nn.Module] = []
-        d_in = self.in_features
+        d_in, convs = self.in_features, False
         for layer in self.layers:
             token = _token(layer)
             width, kind = layer.width, layer.kind
             try:
-                if kind is None:
+                if kind == "iemconv":
+                    if modules and not convs:
+                        raise ValueError("a conv layer must come before every dense one")
+                    modules.append(_conv(d_in, layer))
+                    convs = True
+                elif convs:
+                    if kind is not None:
+                        raise ValueError("after conv layers only a plain WIDTH head may follow")
+                    modules += [nn.Flatten(), nn.LazyLinear(width)]
+                    convs = False
+                elif kind is None:
                     modules.append(nn.Linear(d_in, width))
                 elif kind == "iem":
                     modules.append(
@@ -157,6 +191,40 @@ _KEYS = {"distance": "distance", "output": "output", "T": "temperature",
          "learn_T": "learn_temperature", "lse": "lse_weight", "weight_norm": "weight_norm",
          "input_norm": "input_norm", "init": "init"}  # fmt: skip
 _FLOAT, _BOOL = {"temperature", "lse_weight"}, {"learn_temperature", "weight_norm"}
+
+
+def _conv(d_in: int, layer: LayerSpec) -> ImplicitEMConv2d:
+    conv, settings = layer.conv or ConvSpec(), (layer.iem or IEMSpec()).kwargs()
+    norm = settings.pop("input_norm", None)
+    return ImplicitEMConv2d(d_in, layer.width, conv.kernel_size, stride=conv.stride,
+                            padding=conv.padding, pool=conv.pool, input_norm=norm,
+                            **settings)  # fmt: skip
+
+
+_CONV_KEYS = {"k": "kernel_size", "stride": "stride", "pad": "padding", "pool": "pool"}
+_POOL = re.compile(r"^(max|avg)(\d+)(?:/(\d+)/(\d+))?$")
+
+
+def _parse_conv(args: str | None, token: str) -> tuple[ConvSpec, str]:
+    """The conv keys of ``args`` as a :class:`ConvSpec`, and the rest (for ``iem``)."""
+    values: dict = {}
+    rest = []
+    for part in (args or "").split(","):
+        key, _, value = (s.strip() for s in part.partition("="))
+        if key not in _CONV_KEYS:
+            rest.append(part)
+        elif key == "pool":
+            m = _POOL.match(value)
+            if m is None:
+                raise ValueError(f"{token!r}: pool={value!r}: use max2, avg2 or max4/2/1")
+            size = int(m.group(2))
+            stride, pad = (int(m.group(3)), int(m.group(4))) if m.group(3) else (size, 0)
+            values["pool"] = (m.group(1), size, stride, pad)
+        elif not value.isdigit():
+            raise ValueError(f"{token!r}: {key}={value!r} is not a whole number")
+        else:
+            values[_CONV_KEYS[key]] = int(value)
+    return ConvSpec(**values), ",".join(rest)
 
 
 def _parse_iem(args: str | None, token: str) -> IEMSpec:
@@ -198,10 +266,19 @@ def _parse_iem(args: str | None, token: str) -> IEMSpec:
 def _token(layer: LayerSpec) -> str:
     if layer.kind is None:
         return str(layer.width)
-    if layer.kind != "iem" or layer.iem is None or layer.iem == IEMSpec():
-        return f"{layer.width}:{layer.kind}"
-    iem = layer.iem
     parts = []
+    if layer.kind == "iemconv":
+        conv, d = layer.conv or ConvSpec(), ConvSpec()
+        parts.append(f"k={conv.kernel_size}")
+        parts += [f"stride={conv.stride}"] * (conv.stride != d.stride)
+        parts += [f"pad={conv.padding}"] * (conv.padding != d.padding)
+        if conv.pool is not None:
+            kind, size, stride, pad = conv.pool
+            more = f"/{stride}/{pad}" if (stride, pad) != (size, 0) else ""
+            parts.append(f"pool={kind}{size}{more}")
+    elif layer.kind != "iem" or layer.iem is None or layer.iem == IEMSpec():
+        return f"{layer.width}:{layer.kind}"
+    iem = layer.iem or IEMSpec()
     if iem.objective is not None:
         terms = [n if w == 1 else f"{n}*{w:g}" for n, w in iem.objective.items()]
         parts.append("+".join(terms) or "none")
@@ -210,7 +287,7 @@ def _token(layer: LayerSpec) -> str:
         if value is not None:
             text = f"{value:g}" if name in _FLOAT else str(int(value)) if name in _BOOL else value
             parts.append(f"{key}={text}")
-    return f"{layer.width}:iem({','.join(parts)})"
+    return f"{layer.width}:{layer.kind}({','.join(parts)})"
 
 
 def build(spec: str | StackSpec) -> nn.Sequential:
