@@ -9,6 +9,7 @@
                                                then the mirror, then the PyPI wheel
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
     iem report RUN_DIR --benchmark FILE...      fill FILE's benchmark block from the run
+    iem report RUN_DIR --conv FILE...           fill FILE's conv block from the run
     iem report RUN_DIR --markdown [FILE | -]   the claims table as Markdown
     iem report RUN_DIR --regrade               grade saved measurements with today's rules
     iem report RUN_DIR --margins               record a full run's margins for quick runs
@@ -101,6 +102,12 @@ def _report_parser(sub) -> None:
         metavar="FILE",
         help="fill each FILE's benchmark:start/end block from RUN_DIR/benchmark "
         "(e.g. README.md docs/local_learners.md)",
+    )
+    rep.add_argument(
+        "--conv",
+        nargs="+",
+        metavar="FILE",
+        help="fill each FILE's conv:start/end block from RUN_DIR/conv (e.g. docs/conv.md)",
     )
     rep.add_argument(
         "--regrade",
@@ -214,6 +221,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             fill_benchmark(args.run_dir, args.benchmark)
             print(f"benchmark numbers filled into {', '.join(args.benchmark)}")
+            return 0
+        if args.conv:
+            from .report.benchmark import fill_benchmark
+
+            fill_benchmark(args.run_dir, args.conv, "conv")
+            print(f"conv numbers filled into {', '.join(args.conv)}")
             return 0
         if args.markdown == "-":
             from .report import findings_markdown

@@ -71,3 +71,27 @@ def test_a_tiny_run_measures_every_depth_and_resumes(tmp_path, monkeypatch):
 def test_filter_grid_tiles_grey_and_colour():
     assert C.filter_grid(torch.rand(5, 1, 3, 3).numpy()).shape == (12, 12)
     assert C.filter_grid(torch.rand(4, 3, 5, 5).numpy()).shape == (12, 12, 3)
+
+
+def test_the_docs_block_comes_from_a_run(tmp_path, monkeypatch):
+    from implicit_em.cli import main
+    from implicit_em.experiments import run_experiments
+    from implicit_em.experiments.config import parse_overrides
+    from implicit_em.report.benchmark import benchmark_markdown, markers
+
+    g = torch.Generator().manual_seed(0)
+    images = (torch.rand(40, 1, 10, 10, generator=g), torch.arange(40) % 2,
+              torch.rand(20, 1, 10, 10, generator=g), torch.arange(20) % 2)  # fmt: skip
+    monkeypatch.setattr(C, "conv_images", lambda name, cfg: images if name == "mnist" else None)
+    run_dir = tmp_path / "run"
+    status = run_experiments([C.EXPERIMENT], run_dir, quick=True, jobs=1, log=lambda *_: None,
+                             overrides=parse_overrides(["conv.depth=1"]))  # fmt: skip
+    assert status == {"conv": "done"}
+    text = benchmark_markdown(run_dir, "conv")
+    assert "| learner | mnist, depth 1 |" in text and f"| {C.IEM} | " in text
+    assert "| one implicit-EM conv layer trains in no more time than SoftHebb's |" in text
+    start, end = markers("conv")
+    page = tmp_path / "conv.md"
+    page.write_text(f"intro\n{start}\nstale\n{end}\n")
+    assert main(["report", str(run_dir), "--conv", str(page)]) == 0
+    assert "stale" not in page.read_text() and text in page.read_text()

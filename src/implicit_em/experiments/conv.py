@@ -176,6 +176,7 @@ def measure_stack(name: str, data: tuple, cfg: Config) -> tuple[list[dict], list
     x, y, xt, yt = data
     rows, first = [], []
     for index, spec in enumerate(layers(cfg)):
+        start = time.perf_counter()
         block = make_block(name, x.shape[1], spec, cfg, index)
         fit_s = fit_block(name, block, x, cfg, index)
         if index == 0:
@@ -186,7 +187,8 @@ def measure_stack(name: str, data: tuple, cfg: Config) -> tuple[list[dict], list
                      "probe_accuracy": score["test_accuracy"],
                      "probe_train_accuracy": score["train_accuracy"],
                      "n_features": score["n_features"], "fit_s": fit_s,
-                     **channel_health(xt, cfg.redundant_corr)})  # fmt: skip
+                     **channel_health(xt, cfg.redundant_corr),
+                     "cell_s": time.perf_counter() - start})  # fmt: skip
     return rows, first
 
 

@@ -1,10 +1,12 @@
-"""Where implicit EM stands on the standard benchmark, as Markdown from a run of the
-``benchmark`` experiment (``iem report RUN_DIR --benchmark README.md docs/local_learners.md``).
+"""Where implicit EM stands on a benchmark, as Markdown from a run of the ``benchmark``
+experiment (``iem report RUN_DIR --benchmark README.md docs/local_learners.md``) or of
+``conv`` (``iem report RUN_DIR --conv docs/conv.md``).
 
-Fills each file's ``<!-- benchmark:start -->`` ... ``<!-- benchmark:end -->`` block with a
-stamp naming the run and its computing time, the accuracy table (mean ± half the 95 %
-interval over the seeds, per learner and width) and each goal with its outcome, so that
-the numbers the README and the docs quote are generated from one run, never by hand.
+Fills each file's ``<!-- NAME:start -->`` ... ``<!-- NAME:end -->`` block with a stamp
+naming the run and its computing time, the accuracy table (mean ± half the 95 % interval
+over the seeds, per learner and column: width, or dataset and depth) and each goal with
+its outcome, so that the numbers the README and the docs quote are generated from one
+run, never by hand.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from ..experiments.results import read_results
 from .html import goal_rows
 
 START, END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+# per experiment: the summary's columns besides the learner, and a column's label
+COLUMNS = {"benchmark": (("K",), lambda c: f"K = {c[0]}"),
+           "conv": (("dataset", "depth"), lambda c: f"{c[0]}, depth {c[1]}")}  # fmt: skip
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The block's start and end markers for experiment ``name``."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
 def _cell(text) -> str:
@@ -29,19 +39,20 @@ def benchmark_markdown(run_dir: str | Path, name: str = "benchmark") -> str:
         raise FileNotFoundError(f"{path} does not exist: run `iem run {name} --out {run_dir}`")
     res = read_results(path)
     summary = res.tables["summary_over_seeds"]
-    widths = sorted({r["K"] for r in summary})
+    keys, label = COLUMNS[name]
+    widths = sorted({tuple(r[k] for k in keys) for r in summary})
     learners = list(dict.fromkeys(r["learner"] for r in summary))
-    at = {(r["K"], r["learner"]): r for r in summary}
+    at = {(tuple(r[k] for k in keys), r["learner"]): r for r in summary}
     minutes = sum(r.get("cell_s") or 0 for r in res.tables["fits"]) / 60
     lines = [
         f"Run `{Path(run_dir).name}/{name}` ({'quick' if res.quick else 'full'} sizes), "
         f"finished {res.finished}: {res.data}; {len(res.seeds)} seeds; "
-        f"{minutes:.0f} min of computing (every learner, width and seed, one after "
-        "another, on one core; `--jobs` runs seeds at once). Linear-probe test accuracy, %, "
+        f"{minutes:.0f} min of computing (every learner, cell and seed, one after "
+        "another; `--jobs` runs seeds at once). Linear-probe test accuracy, %, "
         "mean ± half the "
         "95 % interval over the seeds:",
         "",
-        "| learner | " + " | ".join(f"K = {k}" for k in widths) + " |",
+        "| learner | " + " | ".join(label(k) for k in widths) + " |",
         "|---|" + "---|" * len(widths),
     ]
     for learner in learners:
@@ -67,11 +78,12 @@ def fill_benchmark(run_dir: str | Path, files: list[str | Path], name: str = "be
     """Put :func:`benchmark_markdown` between the markers of each of ``files`` (a
     ``ValueError`` naming the file when its markers are missing); returns the text."""
     text = benchmark_markdown(run_dir, name)
+    start, end = markers(name)
     for f in files:
         f = Path(f)
         current = f.read_text()
-        if START not in current or END not in current:
-            raise ValueError(f"{f} has no {START} ... {END} block to fill")
-        head, rest = current.split(START, 1)
-        atomic_write_text(f, f"{head}{START}\n{text}{END}{rest.split(END, 1)[1]}")
+        if start not in current or end not in current:
+            raise ValueError(f"{f} has no {start} ... {end} block to fill")
+        head, rest = current.split(start, 1)
+        atomic_write_text(f, f"{head}{start}\n{text}{end}{rest.split(end, 1)[1]}")
     return text
