@@ -41,6 +41,12 @@ def test_benchmark_runs_and_reports_ratios(tmp_path, monkeypatch, module, parts,
     assert any(ratio in r for r in rows)
 
 
+def test_conv_search_runs(tmp_path, monkeypatch):
+    rows = _quick_rows("conv_search", tmp_path, monkeypatch)
+    assert [r["setting"] for r in rows] == ["default", "temperature 2"]
+    assert all(0 <= r["val_accuracy"] <= 1 for r in rows)
+
+
 def test_baseline_defaults_search_runs(tmp_path, monkeypatch):
     rows = _quick_rows("baseline_defaults", tmp_path, monkeypatch)
     assert {r["learner"] for r in rows} == {"triangle k-means", "SoftHebb", "Krotov-Hopfield"}
