@@ -296,8 +296,9 @@ CALLABLES = {
         "train_features",
     ),
     "diagnostics.linear_readout": (
-        lambda x: D.linear_readout(x, torch.arange(len(x)) % 2, x, torch.arange(len(x)) % 2,
-                                   epochs=1),  # fmt: skip
+        lambda x: D.linear_readout(
+            x, torch.arange(len(x)) % 2, x, torch.arange(len(x)) % 2, epochs=1
+        ),
         (N, K),
         "train_features",
     ),

@@ -36,11 +36,13 @@ def test_goals_can_be_met_or_missed():
 def test_channel_health_counts_dead_and_duplicated_channels():
     g = torch.Generator().manual_seed(0)
     base = torch.rand(50, 1, 3, 3, generator=g)
-    f = torch.cat([base, 2 * base, torch.zeros(50, 1, 3, 3), torch.rand(50, 1, 3, 3, generator=g)],
-                  1)  # fmt: skip
+    noise = torch.rand(50, 1, 3, 3, generator=g)
+    f = torch.cat([base, 2 * base, torch.zeros(50, 1, 3, 3), noise], 1)
     out = C.channel_health(f, 0.9)
     assert out["dead_channels"] == 1
-    assert abs(out["redundant_share"] - 2 / 3) < 1e-6  # two of the three live channels are duplicates
+    assert (
+        abs(out["redundant_share"] - 2 / 3) < 1e-6
+    )  # two of the three live channels are duplicates
 
 
 def test_a_tiny_run_measures_every_depth_and_resumes(tmp_path, monkeypatch):

@@ -7,9 +7,10 @@ theory's author's encoder), :class:`SparseAutoencoder`, :class:`PCA` and
 :class:`BackpropMLP` (end-to-end, supervised); and :class:`ImplicitEMFeatures`, the
 implicit-EM layer by the same interface. Convolutional blocks (``nn.Module``):
 :class:`SoftHebbConv2d` (SoftHebb's conv layer, ``learn(x)`` a Hebbian step) and
-:class:`ConvTriangleKMeans` (Coates & Ng on patches, ``fit(x)``). Each module also holds its rule as a plain function
-(``triangle_kmeans.triangle_features``, ``krotov_hopfield.krotov_update``,
-``softhebb.softhebb_update``, ``decoder_free_encoder.encoder_loss``).
+:class:`ConvTriangleKMeans` (Coates & Ng on patches, ``fit(x)``). Each module also
+holds its rule as a plain function (``triangle_kmeans.triangle_features``,
+``krotov_hopfield.krotov_update``, ``softhebb.softhebb_update``,
+``softhebb_conv.softhebb_conv_update``, ``decoder_free_encoder.encoder_loss``).
 """
 
 from .backprop_mlp import BackpropMLP

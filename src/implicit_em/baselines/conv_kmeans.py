@@ -105,7 +105,7 @@ class ConvTriangleKMeans(nn.Module):
         picked = []
         per_chunk = max(1, self.n_patches * self.chunk // len(x) + 1)
         for start in range(0, len(x), self.chunk):  # chunks of images, not samples
-            p = self._patches(x[start:start + self.chunk]).transpose(1, 2).flatten(0, 1)
+            p = self._patches(x[start : start + self.chunk]).transpose(1, 2).flatten(0, 1)
             picked.append(p[torch.randint(len(p), (min(per_chunk, len(p)),), generator=g)])
         rows = torch.cat(picked)
         rows = rows[torch.randperm(len(rows), generator=g)[: self.n_patches]]
@@ -119,7 +119,7 @@ class ConvTriangleKMeans(nn.Module):
             raise RuntimeError("this ConvTriangleKMeans is not fitted yet: call fit(x) first")
         out = []
         for start in range(0, len(x), self.chunk):  # chunks of images, not samples
-            p = self._patches(x[start:start + self.chunk])
+            p = self._patches(x[start : start + self.chunk])
             n, _, locations = p.shape
             f = triangle_features(km._normalise(p.transpose(1, 2).flatten(0, 1)), km.centroids_)
             side = [s + 2 * self.padding - self.kernel_size + 1 for s in x.shape[2:]]
@@ -129,5 +129,7 @@ class ConvTriangleKMeans(nn.Module):
 
     @override
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"padding={self.padding}, pool={self.pool}, n_patches={self.n_patches}")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"padding={self.padding}, pool={self.pool}, n_patches={self.n_patches}"
+        )

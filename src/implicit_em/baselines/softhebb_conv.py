@@ -19,6 +19,7 @@ batch 10, and the three layers of their CIFAR-10 network in :data:`SOFTHEBB_LAYE
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ from ..layers.pool import check_pool, pool2d
 
 # the authors' three layers (demo.py; presets.json, model 4SoftHebbCnnCIFAR):
 # channels, kernel, padding, t_invert, lr, triangle power, pool (kind, size, stride, pad)
-SOFTHEBB_LAYERS = (
+SOFTHEBB_LAYERS: tuple[dict[str, Any], ...] = (
     {"out_channels": 96, "kernel_size": 5, "padding": 2, "t_invert": 1.0, "lr": 0.08,
      "power": 0.7, "pool": ("max", 4, 2, 1)},
     {"out_channels": 384, "kernel_size": 3, "padding": 1, "t_invert": 0.65, "lr": 0.005,
@@ -85,6 +86,8 @@ class SoftHebbConv2d(nn.Module):
         >>> block.eval()(torch.rand(2, 1, 12, 12)).shape
         torch.Size([2, 8, 6, 6])
     """
+
+    weight: torch.Tensor  # the filters (K, C, k, k), a buffer: they learn by the rule
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *,
                  padding: int = 0, t_invert: float = 1.0, lr: float = 0.08,
@@ -142,8 +145,10 @@ class SoftHebbConv2d(nn.Module):
             raise FloatingPointError(self._diverged("its filters hold NaN/inf"))
 
     def _diverged(self, what: str) -> str:
-        return (f"{self!r} diverged: {what}; a rate, exponent or scale among lr, power_lr, "
-                "radius and power is too large for the data: lower it")
+        return (
+            f"{self!r} diverged: {what}; a rate, exponent or scale among lr, power_lr, "
+            "radius and power is too large for the data: lower it"
+        )
 
     @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:

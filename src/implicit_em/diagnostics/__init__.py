@@ -1,6 +1,6 @@
 """Diagnostics of implicit EM inside any model: unit health, redundancy, dependence,
-responsibilities, linear regions, linear probes and read-outs, activation shape, the EM-structure map
-and a Monitor."""
+responsibilities, linear regions, linear probes and read-outs, activation shape, the
+EM-structure map and a Monitor."""
 
 from .dependence import knn_entropy, total_correlation
 from .em_structure import EMRow, EMStructureMap, em_structure

@@ -35,8 +35,7 @@ from torch import nn
 from .._io import read_json, write_json
 from ..baselines import ConvTriangleKMeans, SoftHebbConv2d
 from ..baselines.softhebb_conv import SOFTHEBB_LAYERS
-from ..diagnostics import pairwise_correlations
-from ..diagnostics.readout import linear_readout
+from ..diagnostics import linear_readout
 from ..layers import ImplicitEMConv2d
 from ..progress import track
 from .base import Experiment
@@ -98,32 +97,35 @@ def layers(cfg: Config) -> list[dict]:
     """The skeleton's blocks, ``depth`` of them, widths scaled by ``width_scale``."""
     out = []
     for spec in SOFTHEBB_LAYERS[: cfg.depth]:
-        out.append({**spec, "out_channels": max(2, round(spec["out_channels"] * cfg.width_scale))})
+        width = max(2, round(int(spec["out_channels"]) * cfg.width_scale))
+        out.append({**spec, "out_channels": width})
     return out
 
 
-def make_block(name: str, c_in: int, spec: dict, cfg: Config, index: int) -> nn.Module:
+Block = ImplicitEMConv2d | SoftHebbConv2d | ConvTriangleKMeans
+
+
+def make_block(name: str, c_in: int, spec: dict, cfg: Config, index: int) -> Block:
     """Block ``index`` of learner ``name`` on ``c_in`` channels."""
     seed = 1000 * cfg.seed + index
-    k, shape = spec["out_channels"], (spec["kernel_size"],)
-    common = {"padding": spec["padding"], "pool": spec["pool"]}
+    k, size, pad, pool = (spec[n] for n in ("out_channels", "kernel_size", "padding", "pool"))
     if name == SOFTHEBB:
-        own = {n: spec[n] for n in ("t_invert", "lr", "power")}
-        return SoftHebbConv2d(c_in, k, *shape, seed=seed, **own, **common)
+        return SoftHebbConv2d(c_in, k, size, padding=pad, pool=pool, t_invert=spec["t_invert"],
+                              lr=spec["lr"], power=spec["power"], seed=seed)  # fmt: skip
     if name == KMEANS:
-        return ConvTriangleKMeans(c_in, k, *shape, n_patches=cfg.kmeans_patches, seed=seed,
-                                  **common)  # fmt: skip
+        return ConvTriangleKMeans(c_in, k, size, padding=pad, pool=pool,
+                                  n_patches=cfg.kmeans_patches, seed=seed)  # fmt: skip
     torch.manual_seed(seed)
-    return ImplicitEMConv2d(c_in, k, *shape, input_norm="batch", **common)
+    return ImplicitEMConv2d(c_in, k, size, padding=pad, pool=pool, input_norm="batch")
 
 
-def fit_block(name: str, block: nn.Module, x: torch.Tensor, cfg: Config, index: int) -> float:
+def fit_block(name: str, block: Block, x: torch.Tensor, cfg: Config, index: int) -> float:
     """Train ``block`` on its inputs ``x`` (the frozen outputs below); seconds taken."""
     g = torch.Generator().manual_seed(1000 * cfg.seed + index)
     t0 = time.perf_counter()
-    if name == KMEANS:
+    if isinstance(block, ConvTriangleKMeans):
         block.fit(x)
-    elif name == SOFTHEBB:
+    elif isinstance(block, SoftHebbConv2d):
         for idx in torch.randperm(len(x), generator=g).split(cfg.softhebb_batch):
             block.learn(x[idx])
     else:
@@ -161,7 +163,7 @@ def channel_health(f: torch.Tensor, redundant_corr: float) -> dict:
             "redundant_share": float((corr.amax(1) > redundant_corr).float().mean())}  # fmt: skip
 
 
-def filters(block: nn.Module) -> torch.Tensor:
+def filters(block: Block) -> torch.Tensor:
     """The first block's filters ``(K, C, k, k)`` (k-means: centroids, whitened space)."""
     if isinstance(block, ImplicitEMConv2d):
         return block._filters().detach()

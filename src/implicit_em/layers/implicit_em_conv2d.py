@@ -27,6 +27,7 @@ from .distances import _finite
 from .implicit_em_layer import ImplicitEMLayer
 from .pool import check_pool, pool2d
 
+
 class ImplicitEMConv2d(nn.Module):
     r"""An implicit-EM layer over the patches of an image, by convolution.
 

@@ -23,9 +23,14 @@ def check_pool(pool: tuple | None) -> tuple | None:
     """``pool`` checked: ``None``, ``(kind, size)`` or ``(kind, size, stride, padding)``."""
     if pool is None:
         return None
-    if not isinstance(pool, (tuple, list)) or len(pool) not in (2, 4) or pool[0] not in (
-        "max",
-        "avg",
+    if (
+        not isinstance(pool, (tuple, list))
+        or len(pool) not in (2, 4)
+        or pool[0]
+        not in (
+            "max",
+            "avg",
+        )
     ):
         raise ValueError(
             "pool must be None, (kind, size) or (kind, size, stride, padding) with kind "
