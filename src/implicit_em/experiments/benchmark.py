@@ -277,13 +277,16 @@ SEARCHES = {"validation_search_implicit_em": "iem_search.json",
             "validation_search_baselines": "baseline_defaults.json"}  # fmt: skip
 
 
-def validation_searches(results: Path | None = None) -> dict[str, list[dict]]:
-    """The committed search tables (``bench/results/``) as report tables: width, learner,
-    setting, validation accuracy; a table says where it is missing (an installed
-    package without the repository's ``bench/``)."""
+def validation_searches(
+    results: Path | None = None, searches: dict[str, str] | None = None, learner: str = IEM
+) -> dict[str, list[dict]]:
+    """The committed search tables (``bench/results/``; ``searches``: report table ->
+    file, default :data:`SEARCHES`) as report tables: width, learner (``learner`` where a
+    row names none), setting, validation accuracy; a table says where it is missing (an
+    installed package without the repository's ``bench/``)."""
     results = results or Path(__file__).resolve().parents[3] / "bench" / "results"
     out = {}
-    for table, name in SEARCHES.items():
+    for table, name in (searches or SEARCHES).items():
         path = results / name
         if not path.is_file():
             out[table] = [{"note": f"bench/results/{name} not found (run from a clone)"}]
@@ -291,7 +294,7 @@ def validation_searches(results: Path | None = None) -> dict[str, list[dict]]:
         found = read_json(path)
         seeds = found["meta"].get("seeds", 1)
         out[table] = [
-            {"K": r["K"], "learner": r.get("learner", IEM), "setting": r["setting"],
+            {"K": r["K"], "learner": r.get("learner", learner), "setting": r["setting"],
              "val_accuracy": r["val_accuracy"],
              "seeds": seeds.get(str(r["K"]), 1) if isinstance(seeds, dict) else seeds}
             for r in found["rows"]

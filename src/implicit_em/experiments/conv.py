@@ -39,6 +39,7 @@ from ..diagnostics import linear_readout
 from ..layers import ImplicitEMConv2d
 from ..progress import track
 from .base import Experiment
+from .benchmark import validation_searches
 from .config import bounded
 from .local_learners import versus
 from .rules import Rule
@@ -256,15 +257,19 @@ def time_ratio(rows: list[dict]) -> list[dict]:
 
 def across_seeds(tables: dict, cfg: Config) -> dict:
     """Mean and 95 % interval per dataset, depth and learner; paired differences; the
-    time ratio; the published numbers beside ours."""
+    time ratio; the published numbers beside ours; the committed validation search behind
+    the implicit-EM block's settings."""
     summary = over_seeds(tables["fits"], ("dataset", "depth", "learner"),
                          {"probe_accuracy": UNIT, "fit_s": COUNT, "dead_channels": COUNT,
                           "redundant_share": UNIT})  # fmt: skip
     for r in summary:
         r["probe_95"] = percent_interval(r, "probe_accuracy")
+    search = validation_searches(searches={"validation_search": "conv_search.json"},
+                                 learner=IEM)  # bench/conv_search.py's committed table
     return {"summary_over_seeds": summary,
             "versus": versus(tables["fits"], IEM, ("dataset", "depth")),
-            "time_ratio": time_ratio(tables["fits"]), "published": PUBLISHED}  # fmt: skip
+            "time_ratio": time_ratio(tables["fits"]), "published": PUBLISHED,
+            **search}  # fmt: skip
 
 
 GOALS = (  # issue 25
