@@ -97,3 +97,23 @@ def test_the_docs_block_comes_from_a_run(tmp_path, monkeypatch):
     page.write_text(f"intro\n{start}\nstale\n{end}\n")
     assert main(["report", str(run_dir), "--conv", str(page)]) == 0
     assert "stale" not in page.read_text() and text in page.read_text()
+
+
+def test_the_quick_version_runs_on_real_mnist(tmp_path):
+    """What CI runs: ``iem run conv --quick`` on the standard split (skipped without it)."""
+    import pytest
+
+    from implicit_em.data import find_mnist
+    from implicit_em.experiments import run_experiments
+    from implicit_em.experiments.results import read_results
+
+    if find_mnist() is None:
+        pytest.skip("MNIST not available: set IEM_DATA (CI uses ../shared/data)")
+    status = run_experiments([C.EXPERIMENT], tmp_path, quick=True, jobs=1, log=lambda *_: None)
+    assert status == {"conv": "done"}
+    res = read_results(tmp_path / "conv" / "results.json")
+    summary = res.tables["summary_over_seeds"]
+    assert {(r["learner"], r["depth"]) for r in summary if r["dataset"] == "mnist"} == {
+        (n, d) for n in C.LEARNERS for d in (1, 2)}  # fmt: skip
+    assert all(r["probe_accuracy"] > 0.3 for r in summary)  # well above chance (0.1)
+    assert (tmp_path / "conv" / "filters.png").stat().st_size > 1000
