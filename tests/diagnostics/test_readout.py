@@ -39,3 +39,17 @@ def test_bad_input_is_named(args, kwargs, match):
         linear_readout(*args, torch.rand(2, 3), torch.zeros(2), **kwargs)
     with pytest.raises(ValueError, match="features"):
         linear_readout(torch.rand(4, 3), torch.zeros(4), torch.rand(2, 5), torch.zeros(2))
+
+
+def test_the_dropout_mask_is_fair_and_independent():
+    from implicit_em.diagnostics.readout import _kept
+
+    g = torch.Generator().manual_seed(0)
+    for p in (0.5, 0.2):
+        m = _kept(torch.Size((400, 250)), p, g).double()
+        assert m.shape == (400, 250) and set(m.unique().tolist()) <= {0.0, 1.0}
+        assert abs(m.mean() - (1 - p)) < 0.01  # 100k draws: SD 0.0016
+        # neighbouring elements (the bits of one byte) are uncorrelated
+        flat = m.flatten()
+        corr = torch.corrcoef(torch.stack([flat[:-1], flat[1:]]))[0, 1]
+        assert abs(corr) < 0.02

@@ -30,6 +30,19 @@ def _checked(x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y.long()
 
 
+def _kept(shape: torch.Size, p: float, g: torch.Generator) -> torch.Tensor:
+    """A Bernoulli(1 - p) keep-mask; for ``p = 0.5`` each random byte gives eight fair
+    bits (2-3x faster than one uniform number per element, the read-out's main cost)."""
+    n = 1
+    for s in shape:
+        n *= s
+    if p != 0.5:
+        return torch.rand(shape, generator=g) >= p
+    words = torch.randint(0, 256, ((n + 7) // 8,), dtype=torch.uint8, generator=g)
+    bits = (words[:, None] >> torch.arange(8, dtype=torch.uint8)) & 1
+    return bits.flatten()[:n].view(shape)
+
+
 def _moments(x: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-feature mean and standard deviation (unbiased, floored at 1e-8), by row chunks
     in float64 (a column reduction of a wide matrix is ten times slower)."""
@@ -90,6 +103,7 @@ def linear_readout(
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     mean, std = _moments(xtr)  # standardised batch by batch (no copy of the features)
+    scale = 1 / (std * (1 - dropout))  # inverted dropout: the kept inputs scaled up
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     n_classes = int(max(ytr.max(), yte.max())) + 1
@@ -101,9 +115,9 @@ def linear_readout(
             for group in opt.param_groups:
                 group["lr"] *= 0.5
         for idx in torch.randperm(len(xtr), generator=g).split(batch_size):
-            xb = (xtr[idx] - mean) / std
-            if dropout:  # inverted dropout by a uniform mask (3x faster than bernoulli)
-                xb = xb * (torch.rand(xb.shape, generator=g) >= dropout) / (1 - dropout)
+            xb = xtr[idx].sub_(mean).mul_(scale)  # standardised, and scaled for dropout
+            if dropout:
+                xb.mul_(_kept(xb.shape, dropout, g))
             loss = nn.functional.cross_entropy(model(xb), ytr[idx])
             opt.zero_grad()
             loss.backward()
