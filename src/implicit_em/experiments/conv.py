@@ -264,8 +264,9 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
                           "redundant_share": UNIT})  # fmt: skip
     for r in summary:
         r["probe_95"] = percent_interval(r, "probe_accuracy")
-    search = validation_searches(searches={"validation_search": "conv_search.json"},
-                                 learner=IEM)  # bench/conv_search.py's committed table
+    search = validation_searches(
+        searches={"validation_search": "conv_search.json"}, learner=IEM
+    )  # bench/conv_search.py's committed table
     return {"summary_over_seeds": summary,
             "versus": versus(tables["fits"], IEM, ("dataset", "depth")),
             "time_ratio": time_ratio(tables["fits"]), "published": PUBLISHED,
