@@ -40,9 +40,10 @@ def test_channel_health_counts_dead_and_duplicated_channels():
     f = torch.cat([base, 2 * base, torch.zeros(50, 1, 3, 3), noise], 1)
     out = C.channel_health(f, 0.9)
     assert out["dead_channels"] == 1
-    assert (
-        abs(out["redundant_share"] - 2 / 3) < 1e-6
-    )  # two of the three live channels are duplicates
+    assert abs(out["redundant_share"] - 2 / 3) < 1e-6  # two of the three live channels
+    # the same patches answered at shifted locations is not a duplicate
+    shifted = torch.cat([base, base.roll(1, 2)], 1)
+    assert C.channel_health(shifted, 0.9)["redundant_share"] == 0.0
 
 
 def test_a_tiny_run_measures_every_depth_and_resumes(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ read-out after block ``d`` scores the stack of depth ``d``. The read-out is one 
 classifier for all (:func:`~implicit_em.diagnostics.readout.linear_readout`, SoftHebb's).
 Measured per dataset, depth, learner and seed: read-out accuracy, the block's fit time,
 dead channels (zero on every test image and location) and redundant channels (a partner
-with ``|corr| > 0.9`` of the per-image channel means). The first block's filters are
+with ``|corr| > 0.9`` between their responses at the same locations). The first block's filters are
 saved as images.
 """
 
@@ -152,14 +152,19 @@ def outputs(block: nn.Module, x: torch.Tensor, chunk: int = 500) -> torch.Tensor
     return torch.cat([block(b) for b in x.split(chunk)])
 
 
-def channel_health(f: torch.Tensor, redundant_corr: float) -> dict:
-    """Dead channels (zero everywhere) and the share with a near-duplicate partner."""
+def channel_health(f: torch.Tensor, redundant_corr: float, rows: int = 20000) -> dict:
+    """Dead channels (zero at every image and location) and the share of live channels
+    with a near-duplicate partner: ``|corr| > redundant_corr`` between two channels'
+    responses at the same locations (up to ``rows`` image x location samples, evenly
+    spaced): two filters that answer the same patches."""
     dead = int((f.abs().amax((0, 2, 3)) == 0).sum())
-    means = f.mean((2, 3)).double()
-    live = means.var(0) > 1e-12 * float(means.var(0).max().clamp_min(1e-300))
+    at = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])
+    at = at[torch.linspace(0, len(at) - 1, min(rows, len(at))).long()].double()
+    var = at.var(0)
+    live = var > 1e-12 * float(var.max().clamp_min(1e-300))
     if int(live.sum()) < 2:
         return {"dead_channels": dead, "redundant_share": 0.0}
-    corr = torch.corrcoef(means[:, live].T).abs().fill_diagonal_(0)
+    corr = torch.corrcoef(at[:, live].T).abs().fill_diagonal_(0)
     return {"dead_channels": dead,
             "redundant_share": float((corr.amax(1) > redundant_corr).float().mean())}  # fmt: skip
 
