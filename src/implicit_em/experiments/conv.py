@@ -147,9 +147,15 @@ def fit_block(name: str, block: Block, x: torch.Tensor, cfg: Config, index: int)
 
 @torch.no_grad()
 def outputs(block: nn.Module, x: torch.Tensor, chunk: int = 500) -> torch.Tensor:
-    """The frozen block's outputs on ``x``, in chunks of images."""
+    """The frozen block's outputs on ``x``, in chunks of images, written into one tensor
+    (no second copy of a 60k x 18816 feature matrix)."""
     block.eval()
-    return torch.cat([block(b) for b in x.split(chunk)])
+    first = block(x[:chunk])
+    out = first.new_empty(len(x), *first.shape[1:])
+    out[: len(first)] = first
+    for start in range(chunk, len(x), chunk):
+        out[start : start + chunk] = block(x[start : start + chunk])
+    return out
 
 
 def channel_health(f: torch.Tensor, redundant_corr: float, rows: int = 20000) -> dict:
