@@ -367,7 +367,8 @@ def _data(cfg: Config) -> str:
                      else "CIFAR-10: not available (its python batches were not found; set "
                      "IEM_DATA to a folder with cifar-10-batches-py); skipped")  # fmt: skip
     widths = ", ".join(str(s["out_channels"]) for s in layers(cfg))
-    return "; ".join([*parts, f"blocks of {widths} channels"])
+    return "; ".join([*parts, f"blocks of {widths} channels; the read-out trained for "
+                      f"{cfg.readout_epochs} epochs"])  # fmt: skip
 
 
 EXPERIMENT = Experiment.declared_in(
