@@ -118,3 +118,28 @@ def test_the_quick_version_runs_on_real_mnist(tmp_path):
         (n, d) for n in C.LEARNERS for d in (1, 2)}  # fmt: skip
     assert all(r["probe_accuracy"] > 0.3 for r in summary)  # well above chance (0.1)
     assert (tmp_path / "conv" / "filters.png").stat().st_size > 1000
+
+
+def test_cifar10_images_come_from_its_batches_when_they_are_there(tmp_path, monkeypatch):
+    import pickle
+
+    import numpy as np
+
+    from implicit_em.data.cifar10 import TEST, TRAIN
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in TRAIN + TEST:
+        batch = {b"data": rng.integers(0, 256, (8, 3072), dtype=np.uint8),
+                 b"labels": list(range(8))}  # fmt: skip
+        (folder / name).write_bytes(pickle.dumps(batch))
+    monkeypatch.setenv("IEM_DATA", str(tmp_path))
+    x, y, xt, _ = C.conv_images("cifar10", C.Config(cifar_train=20, test_images=5))
+    assert x.shape == (20, 3, 32, 32) and xt.shape == (5, 3, 32, 32)
+    assert float(x.min()) >= 0 and float(x.max()) <= 1 and y.dtype == torch.int64
+    assert "CIFAR-10: 50000 of the 50k" in C.EXPERIMENT.describe_data(C.Config())
+    monkeypatch.setenv("IEM_DATA", str(tmp_path / "none"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert C.conv_images("cifar10", C.Config()) is None
+    assert "CIFAR-10: not available" in C.EXPERIMENT.describe_data(C.Config())
