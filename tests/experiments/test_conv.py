@@ -98,6 +98,10 @@ def test_the_docs_block_comes_from_a_run(tmp_path, monkeypatch):
     page.write_text(f"intro\n{start}\nstale\n{end}\n")
     assert main(["report", str(run_dir), "--conv", str(page)]) == 0
     assert "stale" not in page.read_text() and text in page.read_text()
+    small_start, small_end = markers("conv-small")
+    page.write_text(f"{small_start}\nstale\n{small_end}\n")
+    assert main(["report", str(run_dir), "--conv", str(page), "--block", "conv-small"]) == 0
+    assert page.read_text() == f"{small_start}\n{text}{small_end}\n"
 
 
 def test_the_quick_version_runs_on_real_mnist(tmp_path):

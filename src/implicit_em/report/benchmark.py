@@ -74,11 +74,14 @@ def benchmark_markdown(run_dir: str | Path, name: str = "benchmark") -> str:
     return "\n".join(lines) + "\n"
 
 
-def fill_benchmark(run_dir: str | Path, files: list[str | Path], name: str = "benchmark") -> str:
-    """Put :func:`benchmark_markdown` between the markers of each of ``files`` (a
-    ``ValueError`` naming the file when its markers are missing); returns the text."""
+def fill_benchmark(
+    run_dir: str | Path, files: list[str | Path], name: str = "benchmark", block: str = ""
+) -> str:
+    """Put :func:`benchmark_markdown` between the markers of each of ``files`` (``block``:
+    the markers' name, default ``name``; a ``ValueError`` naming the file when its
+    markers are missing); returns the text."""
     text = benchmark_markdown(run_dir, name)
-    start, end = markers(name)
+    start, end = markers(block or name)
     for f in files:
         f = Path(f)
         current = f.read_text()
