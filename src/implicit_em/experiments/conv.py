@@ -328,6 +328,7 @@ def plot(result: dict, out_dir: Path) -> list:
                 if pts:
                     ax.plot([p["depth"] for p in pts], [100 * p["probe_accuracy"] for p in pts],
                             "o-", label=name)  # fmt: skip
+            ax.set_xticks(sorted({r["depth"] for r in summary}))
             ax.set(xlabel="depth (blocks)", ylabel="read-out test accuracy (%)", title=dataset)
         axes[0].legend(fontsize=7)
         save_figure(fig, out_dir, "accuracy_by_depth.png")
