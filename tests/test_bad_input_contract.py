@@ -542,6 +542,7 @@ NOT_TENSOR_INPUT = {  # public callables whose first argument is not a data tens
     "diagnostics.EMRow": "a record type",
     "layers.IEMSpec": "a record type (its settings are checked by ImplicitEMLayer)",
     "layers.LayerSpec": "a record type",
+    "layers.ConvSpec": "a record type (its geometry is checked by ImplicitEMConv2d)",
     "layers.StackSpec": "a record type; parse() takes a string (tests/layers/test_spec.py)",
     "diagnostics.EMStructureMap": "a record type",
     "diagnostics.Monitor": "a training callback taking probe functions",
