@@ -1,8 +1,17 @@
-"""Shared helpers for the benchmarks: timing with torch.utils.benchmark, table, JSON."""
+"""Shared helpers for the benchmarks: timing with torch.utils.benchmark, table, JSON,
+and the machine's state beside every result.
+
+Every result records the load average when the benchmark started and when it ended, the
+core count, torch's threads and the BLAS / OpenMP libraries in use (threadpoolctl). A
+result taken on a busy machine (a load average above the core count at either moment)
+is marked ``busy`` and does not overwrite a committed ``results/NAME.json``: it goes to
+``results/NAME.busy.json`` unless ``IEM_BENCH_FORCE=1`` (``make bench FORCE=1``).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -10,6 +19,23 @@ import torch
 from torch.utils import benchmark
 
 RESULTS = Path(__file__).parent / "results"
+LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def machine_state(load_at_start: float | None = None) -> dict:
+    """Load averages (1 min) at the start and now, cores, torch threads, the BLAS and
+    OpenMP libraries, and ``busy``: a load above the core count at either moment."""
+    from threadpoolctl import threadpool_info
+
+    start = LOAD_AT_START if load_at_start is None else load_at_start
+    now = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    cores = os.cpu_count() or 1
+    pools = [f"{p.get('internal_api')} {p.get('version') or ''} ({p.get('num_threads')} threads)"
+             .replace("  ", " ") for p in threadpool_info()]  # fmt: skip
+    loads = [v for v in (start, now) if v is not None]
+    return {"load_start": start, "load_end": now, "cores": cores,
+            "torch_threads": torch.get_num_threads(), "blas": "; ".join(pools),
+            "busy": bool(loads) and max(loads) > cores}  # fmt: skip
 
 
 def median_seconds(fn, min_run_time: float = 1.0) -> float:
@@ -37,8 +63,16 @@ def report(name: str, rows: list[dict], meta: dict) -> Path:
         "machine": platform.machine(),
         "python": platform.python_version(),
     }
+    state = machine_state()
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"meta": {**meta, "env": env}, "rows": rows}, indent=2))
+    forced = os.environ.get("IEM_BENCH_FORCE") == "1"
+    if state["busy"] and path.exists() and not forced:
+        path = RESULTS / f"{name}.busy.json"
+        print(f"the machine was busy (load {state['load_start']}, {state['load_end']} on "
+              f"{state['cores']} cores): not overwriting results/{name}.json; set "
+              "IEM_BENCH_FORCE=1 to publish it anyway")  # fmt: skip
+    payload = {"meta": {**meta, "env": env, "machine_state": state}, "rows": rows}
+    path.write_text(json.dumps(payload, indent=2))
     print(f"wrote {path}")
     return path

@@ -24,7 +24,7 @@ def benchmark_tables(results: Path = RESULTS) -> str:
     environment; a note when there is none yet."""
     parts = []
     for path in sorted(results.glob("*.json")):
-        if path.stem.endswith("-quick"):
+        if path.stem.endswith(("-quick", ".busy")):
             continue
         data = json.loads(path.read_text())
         rows, meta = data.get("rows", []), data.get("meta", {})
@@ -32,7 +32,14 @@ def benchmark_tables(results: Path = RESULTS) -> str:
             continue
         cols = list(dict.fromkeys(k for r in rows for k in r))
         env = ", ".join(f"{k} {v}" for k, v in meta.get("env", {}).items())
-        parts.append(f"## `bench/{path.stem}.py`\n\nMeasured on: {env or 'unknown'}.\n")
+        parts.append(f"## `bench/{path.stem}.py`\n\nMeasured on: {env or 'unknown'}.")
+        state = meta.get("machine_state")
+        parts.append(
+            "Machine state not recorded (taken before it was).\n" if state is None else
+            f"Load average {state['load_start']} at the start, {state['load_end']} at the "
+            f"end, on {state['cores']} cores; {state['blas']}"
+            + (" — **taken on a busy machine**" if state["busy"] else "") + ".\n"
+        )  # fmt: skip
         parts.append("| " + " | ".join(cols) + " |")
         parts.append("|" + "---|" * len(cols))
         parts += ["| " + " | ".join(_cell(r.get(c)) for c in cols) + " |" for r in rows]

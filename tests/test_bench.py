@@ -106,3 +106,29 @@ def test_the_implicit_em_defaults_are_the_validated_best():
         assert default["kwargs"] == today and default["loop"] == {}, "re-run bench/iem_search.py"
         best = max(rows, key=lambda r: r["val_accuracy"])
         assert default["val_accuracy"] >= best["val_accuracy"] - 0.005, (k, best["setting"])
+
+
+def test_results_record_the_machine_and_a_busy_one_does_not_overwrite(tmp_path, monkeypatch):
+    import json
+    import os
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    import _common
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    quiet = _common.machine_state(load_at_start=0.0)
+    assert {"load_start", "load_end", "cores", "torch_threads", "blas", "busy"} <= set(quiet)
+    assert quiet["cores"] == os.cpu_count()
+    busy = _common.machine_state(load_at_start=10.0 * quiet["cores"])
+    assert busy["busy"] is True
+    rows = [{"case": "a", "ratio": 1.0}]
+    monkeypatch.setattr(_common, "machine_state", lambda: {**quiet, "busy": False})
+    first = _common.report("demo", rows, {})
+    assert first == tmp_path / "demo.json"
+    assert json.loads(first.read_text())["meta"]["machine_state"]["busy"] is False
+    monkeypatch.setattr(_common, "machine_state", lambda: busy)
+    assert _common.report("demo", rows, {}) == tmp_path / "demo.busy.json"
+    assert json.loads(first.read_text())["meta"]["machine_state"]["busy"] is False  # kept
+    monkeypatch.setenv("IEM_BENCH_FORCE", "1")
+    assert _common.report("demo", rows, {}) == first  # forced: published, marked busy
+    assert json.loads(first.read_text())["meta"]["machine_state"]["busy"] is True

@@ -60,9 +60,16 @@ def test_benchmark_tables_are_generated_from_the_results(tmp_path):
         json.dumps({"meta": {"env": {"torch": "x"}}, "rows": rows})
     )
     (tmp_path / "layers-quick.json").write_text(json.dumps({"meta": {}, "rows": rows}))
+    (tmp_path / "layers.busy.json").write_text(json.dumps({"meta": {}, "rows": rows}))
     text = hooks.benchmark_tables(tmp_path)
     assert "## `bench/layers.py`" in text and "layers-quick" not in text
+    assert "layers.busy" not in text and "Machine state not recorded" in text
     assert "| a\\|b | 0.812 | no |" in text and "torch x" in text
+    state = {"load_start": 3.5, "load_end": 1.0, "cores": 2, "blas": "openblas", "busy": True}
+    (tmp_path / "layers.json").write_text(
+        json.dumps({"meta": {"machine_state": state}, "rows": rows})
+    )
+    assert "**taken on a busy machine**" in hooks.benchmark_tables(tmp_path)
     page = (ROOT / "docs" / "benchmarks.md").read_text()
     assert hooks.MARKER in page and hooks.MARKER not in hooks.on_page_markdown(
         page, None, None, None
