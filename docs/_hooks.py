@@ -19,6 +19,18 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|")
 
 
+def _with_met(row: dict) -> dict:
+    """``row`` with ``met`` filled in where it has a ``goal`` but no verdict: a ``ratio``
+    (ours over the baseline) at most the goal, a ``speedup`` at least it."""
+    if row.get("goal") is None or "met" in row:
+        return row
+    if row.get("ratio") is not None:
+        return {**row, "met": row["ratio"] <= row["goal"]}
+    if row.get("speedup") is not None:
+        return {**row, "met": row["speedup"] >= row["goal"]}
+    return row
+
+
 def benchmark_tables(results: Path = RESULTS) -> str:
     """One Markdown table per ``results/NAME.json`` (quick runs left out), with its
     environment; a note when there is none yet."""
@@ -30,6 +42,7 @@ def benchmark_tables(results: Path = RESULTS) -> str:
         rows, meta = data.get("rows", []), data.get("meta", {})
         if not rows:
             continue
+        rows = [_with_met(r) for r in rows]
         cols = list(dict.fromkeys(k for r in rows for k in r))
         env = ", ".join(f"{k} {v}" for k, v in meta.get("env", {}).items())
         parts.append(f"## `bench/{path.stem}.py`\n\nMeasured on: {env or 'unknown'}.")

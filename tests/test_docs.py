@@ -70,6 +70,16 @@ def test_benchmark_tables_are_generated_from_the_results(tmp_path):
         json.dumps({"meta": {"machine_state": state}, "rows": rows})
     )
     assert "**taken on a busy machine**" in hooks.benchmark_tables(tmp_path)
+    goals = [
+        {"case": "fast", "ratio": 0.5, "goal": 0.6},
+        {"case": "slow", "ratio": 0.7, "goal": 0.6},
+        {"case": "x", "speedup": 12.0, "goal": 10},
+        {"case": "y", "ratio": 2.0},
+    ]
+    (tmp_path / "layers.json").write_text(json.dumps({"meta": {}, "rows": goals}))
+    text = hooks.benchmark_tables(tmp_path)
+    assert "| fast | 0.5 | 0.6 | yes |" in text and "| slow | 0.7 | 0.6 | no |" in text
+    assert "| x |  | 10 | yes | 12 |" in text and "| y | 2 |  |  |  |" in text
     page = (ROOT / "docs" / "benchmarks.md").read_text()
     assert hooks.MARKER in page and hooks.MARKER not in hooks.on_page_markdown(
         page, None, None, None
