@@ -174,3 +174,15 @@ def check_same_dtype(**tensors) -> None:
     if len(dtypes) > 1:
         got = ", ".join(f"{k} {t.dtype}" for k, t in tensors.items() if isinstance(t, torch.Tensor))
         raise TypeError(f"{', '.join(tensors)} must share one dtype, got {got}")
+
+
+def check_images(x: torch.Tensor, channels: int, kernel_size: int, padding: int) -> None:
+    """``x`` must be images ``(n, channels, H, W)`` whose padded sides hold one
+    ``kernel_size`` patch, else a ``ValueError`` saying so."""
+    check_tensor(x, "x")
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise ValueError(f"x must be (n, {channels}, H, W), got {tuple(x.shape)}")
+    if min(x.shape[2:]) + 2 * padding < kernel_size:
+        raise ValueError(f"x's images ({tuple(x.shape[2:])}, padded by {padding}) are smaller "
+                         f"than the {kernel_size} x {kernel_size} patch: use larger images or "
+                         "a smaller kernel_size")  # fmt: skip

@@ -29,8 +29,9 @@ def test_goals_can_be_met_or_missed():
     assert len(met) == 4  # the target, two learners beaten, the time ratio
     missed = _outcomes(_rows(0.97, 0.99, 0.98, fit=(3.0, 1.0)))
     assert set(missed.values()) == {"missed"}, missed
-    assert C.time_ratio(_rows(0.9, 0.9, 0.9, seeds=1, fit=(1.0, 4.0))) == [
-        {"dataset": "mnist", "seed": 0, "time_ratio": 0.25}]  # fmt: skip
+    pairs = C.across_seeds({"fits": _rows(0.9, 0.9, 0.9, seeds=1, fit=(1.0, 4.0))}, C.Config())
+    assert [(r["learner"], r["fit_time_ratio"]) for r in pairs["versus"]] == [
+        (C.SOFTHEBB, 0.25), (C.KMEANS, 0.25)]  # fmt: skip
 
 
 def test_channel_health_counts_dead_and_duplicated_channels():

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_count, check_finite, check_number, check_tensor
+from .._checks import check_count, check_finite, check_images, check_number
 from ..layers.pool import check_pool, pool2d
 from .triangle_kmeans import TriangleKMeans, triangle_features
 
@@ -86,12 +86,7 @@ class ConvTriangleKMeans(nn.Module):
 
     def _patches(self, x: torch.Tensor) -> torch.Tensor:
         """Every patch of ``x``: ``(n, C k k, L)``."""
-        check_tensor(x, "x")
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x must be (n, {self.in_channels}, H, W), got {tuple(x.shape)}")
-        if min(x.shape[2:]) + 2 * self.padding < self.kernel_size:
-            raise ValueError(f"x's images {tuple(x.shape[2:])} are smaller than the "
-                             f"{self.kernel_size} x {self.kernel_size} patches")  # fmt: skip
+        check_images(x, self.in_channels, self.kernel_size, self.padding)
         if len(x) == 0:
             raise ValueError("x holds no images (n = 0): pass at least one")
         check_finite(x, "x")
@@ -118,11 +113,11 @@ class ConvTriangleKMeans(nn.Module):
         if not hasattr(km, "centroids_"):
             raise RuntimeError("this ConvTriangleKMeans is not fitted yet: call fit(x) first")
         out = []
+        side = [s + 2 * self.padding - self.kernel_size + 1 for s in x.shape[2:]]
         for start in range(0, len(x), self.chunk):  # chunks of images, not samples
             p = self._patches(x[start : start + self.chunk])
             n, _, locations = p.shape
             f = triangle_features(km._normalise(p.transpose(1, 2).flatten(0, 1)), km.centroids_)
-            side = [s + 2 * self.padding - self.kernel_size + 1 for s in x.shape[2:]]
             out.append(f.view(n, locations, -1).transpose(1, 2).reshape(n, -1, *side))
         maps = torch.cat(out)
         return quadrant_sum(maps) if self.pool == ("quadrants", 2) else pool2d(maps, self.pool)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_count, check_finite, check_number, check_tensor
+from .._checks import check_count, check_finite, check_images, check_number
 from ..layers.pool import check_pool, pool2d
 
 # the authors' three layers (demo.py; presets.json, model 4SoftHebbCnnCIFAR):
@@ -117,12 +117,7 @@ class SoftHebbConv2d(nn.Module):
         return self.weight.shape[0]
 
     def _padded(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor(x, "x")
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x must be (n, {self.in_channels}, H, W), got {tuple(x.shape)}")
-        if min(x.shape[2:]) + 2 * self.padding < self.kernel_size:
-            raise ValueError(f"x's images {tuple(x.shape[2:])} are smaller than the "
-                             f"{self.kernel_size} x {self.kernel_size} filters")  # fmt: skip
+        check_images(x, self.in_channels, self.kernel_size, self.padding)
         if len(x) == 0:
             raise ValueError("x holds no images (n = 0): pass at least one")
         check_finite(x, "x")

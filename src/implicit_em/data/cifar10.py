@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import mnist
 from .dataset import Dataset
-from .mnist import cache_dir
 
 TRAIN = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5")
 TEST = ("test_batch",)
@@ -58,9 +57,8 @@ class _Restricted(pickle.Unpickler):
 
 
 def search_dirs(data_dir: str | Path | None = None) -> list[Path]:
-    """The folders searched for the batches, in order."""
-    roots = [data_dir, os.environ.get("IEM_DATA"), cache_dir()]
-    return [Path(root) / sub for root in roots if root for sub in SUBFOLDERS]
+    """The folders searched for the batches, in order (MNIST's order, other subfolders)."""
+    return mnist.search_dirs(data_dir, SUBFOLDERS)
 
 
 def find_cifar10(data_dir: str | Path | None = None) -> Path | None:

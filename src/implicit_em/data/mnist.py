@@ -136,10 +136,13 @@ def cache_dir() -> Path:
     return Path(base) / "implicit_em"
 
 
-def search_dirs(data_dir: str | Path | None = None) -> list[Path]:
-    """The folders searched for MNIST files, in order."""
+def search_dirs(
+    data_dir: str | Path | None = None, subfolders: tuple[str, ...] = SUBFOLDERS
+) -> list[Path]:
+    """The folders searched for data files, in order: ``data_dir``, ``$IEM_DATA``, the
+    cache, each with every one of ``subfolders`` (MNIST's by default) appended."""
     roots = [data_dir, os.environ.get("IEM_DATA"), cache_dir()]
-    return [Path(root) / sub for root in roots if root for sub in SUBFOLDERS]
+    return [Path(root) / sub for root in roots if root for sub in subfolders]
 
 
 def _has(folder: Path, keys) -> bool:

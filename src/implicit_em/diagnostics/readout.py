@@ -10,6 +10,8 @@ and 90 % of ``epochs`` -- the authors' ``demo.py`` classifier (50 epochs, batch 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -33,9 +35,7 @@ def _checked(x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
 def _kept(shape: torch.Size, p: float, g: torch.Generator) -> torch.Tensor:
     """A Bernoulli(1 - p) keep-mask; for ``p = 0.5`` each random byte gives eight fair
     bits (2-3x faster than one uniform number per element, the read-out's main cost)."""
-    n = 1
-    for s in shape:
-        n *= s
+    n = math.prod(shape)
     if p != 0.5:
         return torch.rand(shape, generator=g) >= p
     words = torch.randint(0, 256, ((n + 7) // 8,), dtype=torch.uint8, generator=g)

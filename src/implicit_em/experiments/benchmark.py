@@ -317,7 +317,7 @@ def plot(result: dict, out_dir: Path) -> list:
     """Prototype grids (first seed), accuracy with 95 % intervals, accuracy against time."""
     import numpy as np
 
-    from .figures import new_figure, save_figure
+    from .figures import filter_grid, new_figure, save_figure
 
     out = []
     path = Path(out_dir) / "prototypes.json"
@@ -327,14 +327,7 @@ def plot(result: dict, out_dir: Path) -> list:
         for ax, (label, w) in zip(axes, pictures.items(), strict=True):
             w = np.asarray(w)[:64]
             side = round(w.shape[1] ** 0.5)
-            n = int(np.ceil(len(w) ** 0.5))
-            grid = np.full((n * (side + 1), n * (side + 1)), np.nan)
-            for i, v in enumerate(w):  # each prototype scaled to its own range
-                v = (v - v.min()) / (np.ptp(v) + 1e-12)
-                r, c = divmod(i, n)
-                grid[r * (side + 1):r * (side + 1) + side,
-                     c * (side + 1):c * (side + 1) + side] = v.reshape(side, side)  # fmt: skip
-            ax.imshow(grid, cmap="gray")
+            ax.imshow(filter_grid(w.reshape(len(w), 1, side, side)), cmap="gray")
             ax.set_title(label, fontsize=7)
             ax.axis("off")
         save_figure(fig, out_dir, "prototypes.png")

@@ -57,3 +57,21 @@ def grouped_bars(ax: Any, rows: list[dict], x: str, y: str, group: str, label: s
         pos = [j for j, v in enumerate(xs) if v in at]
         ax.bar(np.array(pos) + i * width, [at[xs[j]] for j in pos], width, label=label.format(g))
     ax.set_xticks(np.arange(len(xs)) + width * (len(groups) - 1) / 2, xs, fontsize=7, rotation=20)
+
+
+def filter_grid(w: Any) -> Any:
+    """Filters ``(K, C, k, k)`` tiled into one image (``C = 3``: colour), each scaled to
+    its own range."""
+    import numpy as np
+
+    w = np.asarray(w, dtype=float)
+    n, c, k = len(w), w.shape[1], w.shape[2]
+    side = int(np.ceil(n**0.5))
+    grid = np.ones((side * (k + 1), side * (k + 1), 3)) if c == 3 else np.full(
+        (side * (k + 1), side * (k + 1)), np.nan)  # fmt: skip
+    for i, f in enumerate(w):
+        f = (f - f.min()) / (np.ptp(f) + 1e-12)
+        r, col = divmod(i, side)
+        tile = f.transpose(1, 2, 0) if c == 3 else f[0]
+        grid[r * (k + 1):r * (k + 1) + k, col * (k + 1):col * (k + 1) + k] = tile  # fmt: skip
+    return grid

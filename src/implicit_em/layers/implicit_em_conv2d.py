@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_count, check_tensor
+from .._checks import check_count, check_images
 from .distances import _finite
 from .implicit_em_layer import ImplicitEMLayer
 from .pool import check_pool, pool2d
@@ -93,13 +93,7 @@ class ImplicitEMConv2d(nn.Module):
 
     def distances(self, x: torch.Tensor) -> torch.Tensor:
         """``d`` ``(n, K, H', W')`` at every patch (after ``input_norm``)."""
-        check_tensor(x, "x")
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x must be (n, {self.in_channels}, H, W), got {tuple(x.shape)}")
-        if min(x.shape[2:]) + 2 * self.padding < self.kernel_size:
-            raise ValueError(f"x's images ({tuple(x.shape[2:])}, padded by {self.padding}) "
-                             f"are smaller than the {self.kernel_size} x {self.kernel_size} "
-                             "patch: use larger images or a smaller kernel_size")  # fmt: skip
+        check_images(x, self.in_channels, self.kernel_size, self.padding)
         if x.dtype != self.layer.weight.dtype:
             raise TypeError(f"x has dtype {x.dtype} but the parameters are "
                             f"{self.layer.weight.dtype}: convert one of them")  # fmt: skip
