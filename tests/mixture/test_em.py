@@ -53,14 +53,45 @@ def test_em_step_bound_is_the_log_likelihood_and_never_falls(ct):
     assert all(b >= a - 1e-9 for a, b in itertools.pairwise(bounds)), bounds
 
 
-def test_lazy_designs_give_the_cached_designs_values(monkeypatch):
-    X = _data(2)
-    c = COVARIANCES["full"]
-    cached = torch.cat(list(_em.designs(X, c, chunk_size=50)))
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+@pytest.mark.parametrize("budget", [None, 10])
+def test_design_chunks_are_the_transposed_design_matrix(monkeypatch, ct, budget):
+    """Cached or built per pass (a triangular q(x), or over budget), with or without a
+    reused buffer: the chunks side by side are [q(x), x, 1]^T, q built by hand."""
+    X = _data(2, n=700)
+    c = COVARIANCES[ct]
+    if budget is not None:
+        monkeypatch.setattr(_em, "DESIGN_BUDGET", budget)
+    monkeypatch.setattr(_em, "BUILT_CHUNK_BYTES", 1)  # 256-row chunks: several, one short
+    i, j = torch.triu_indices(3, 3)
+    q = {
+        "full": X[:, i] * X[:, j],
+        "tied": X[:, i] * X[:, j],
+        "diag": X * X,
+        "spherical": (X * X).sum(1, keepdim=True),
+    }[ct]
+    want = torch.cat([q, X, torch.ones(len(X), 1, dtype=X.dtype)], 1).T
+    for reuse in (False, True):
+        parts = _em.designs(X, c, chunk_size=300, reuse=reuse)
+        built = not c.cache_design or budget is not None
+        assert isinstance(parts, _em.BuiltDesigns) == built
+        got = torch.cat([f.clone() for f in parts], 1)  # a reused buffer: copy each
+        assert [f.shape[1] for f in parts] == ([256, 256, 188] if built else [300, 300, 100])
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_em_step_is_the_same_with_cached_and_built_designs(monkeypatch):
+    X = _data(5, n=600)
+    c = COVARIANCES["diag"]
+    resp = _em.initial_responsibilities(X, 3, "random", np.random.RandomState(0))
+    cached = _em.designs(X, c, 256)
+    params = _em.parameters_from_responsibilities(cached, resp, len(X), 3, REG, c)
     monkeypatch.setattr(_em, "DESIGN_BUDGET", 10)
-    lazy = _em.designs(X, c, chunk_size=50)
-    assert isinstance(lazy, _em.LazyDesigns)
-    torch.testing.assert_close(torch.cat(list(lazy)), cached, rtol=0, atol=0)
+    built = _em.designs(X, c, 256, reuse=True)
+    a, b = _em.em_step(cached, params, 600.0, REG, c), _em.em_step(built, params, 600.0, REG, c)
+    torch.testing.assert_close(a[0], b[0], rtol=1e-14, atol=0)
+    for name in params:
+        torch.testing.assert_close(a[1][name], b[1][name], rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("ct", ["full", "diag", "spherical"])

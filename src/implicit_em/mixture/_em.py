@@ -1,8 +1,9 @@
 r"""Explicit EM for Gaussian mixtures: initialisation, E/M-steps as GEMMs, reseeding.
 
-Each EM iteration is two matrix products per chunk of the design matrix ``F = [q(x), x,
-1]`` (:func:`.gaussian.design_matrix`): the E-step ``F @ W^T`` gives the weighted
-log-densities of all components, the M-step ``R^T @ F`` the counts and moment sums.
+Each EM iteration is two matrix products per chunk of the transposed design matrix
+``F^T = [q(x); x; 1]`` (:func:`.gaussian.transposed_design`): the E-step ``W @ F^T``
+gives the weighted log-densities of all components, the M-step ``F^T @ R^T`` the counts
+and moment sums.
 Under ``torch.distributed`` the sums are all-reduced, so every rank takes the step of one
 process on all the data.
 """
@@ -20,11 +21,11 @@ import torch
 from .._distributed import all_reduce_, broadcast_, world_size
 from .gaussian import (
     Covariance,
-    design_matrix,
     design_weights,
     design_width,
     normalize_log_prob,
     split_moments,
+    transposed_design,
 )
 
 Params = dict[str, torch.Tensor]  # {"weights": (K,), "means": (K, D), "p": precision Cholesky}
@@ -32,6 +33,8 @@ Params = dict[str, torch.Tensor]  # {"weights": (K,), "means": (K, D), "p": prec
 DESIGN_BUDGET = 2**27  # entries of the cached design matrix (512 MB in float32)
 EM_CHUNK_BYTES = 6 * 2**20  # cached design chunks of about this size stay in cache between
 # the E-step and M-step products (measured 1.2-1.4x faster than 64k-row chunks)
+BUILT_CHUNK_BYTES = 16 * 2**20  # chunks built per pass: full [100k, 32] -> 16 took 41, 35,
+# 51 ms a step with 8, 16 and 32 MB chunks
 
 
 @dataclass
@@ -46,29 +49,41 @@ class Fit:
     state: dict | None = None  # the gradient solver's raw parameters and optimiser
 
 
-class LazyDesigns:
-    """Iterates design-matrix chunks, building each on the fly (bounded memory)."""
+class BuiltDesigns:
+    """Design chunks ``F^T`` ``(W, rows)`` built on the fly from ``X^T`` on every pass:
+    memory ``O(rows W)`` instead of ``O(N W)``. With ``reuse`` one buffer holds every
+    chunk in turn (only for a consumer done with a chunk before the next, not autograd)."""
 
-    def __init__(self, chunks: Iterable[torch.Tensor], cov: Covariance):
-        self.chunks, self.cov = chunks, cov
+    def __init__(self, X: torch.Tensor, cov: Covariance, rows: int, reuse: bool = False):
+        self.xT, self.cov, self.rows, self.reuse = X.T.contiguous(), cov, rows, reuse
+        self.width = design_width(X.shape[1], cov)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        return (design_matrix(xc, self.cov) for xc in self.chunks)
+        buffer = self.xT.new_empty(self.width, self.rows) if self.reuse else None
+        for xT in self.xT.split(self.rows, 1):
+            full = buffer is not None and xT.shape[1] == self.rows
+            yield transposed_design(xT, self.cov, buffer if full else None)
 
 
-def designs(X: torch.Tensor, cov: Covariance, chunk_size: int) -> list | LazyDesigns:
-    """Design-matrix chunks of ``X``: built once when they fit in ``DESIGN_BUDGET``
-    entries (cache-sized pieces, so each EM iteration is two GEMMs per piece), else
-    rebuilt chunk by chunk on every pass."""
+def designs(
+    X: torch.Tensor, cov: Covariance, chunk_size: int, reuse: bool = False
+) -> list[torch.Tensor] | BuiltDesigns:
+    """Transposed design-matrix chunks ``F^T`` of ``X``: built once when ``q(x)`` is
+    narrow (``cov.cache_design``) and they fit in ``DESIGN_BUDGET`` entries (cache-sized
+    pieces, so each EM iteration is two GEMMs per piece), else built chunk by chunk on
+    every pass (:class:`BuiltDesigns`, ``reuse`` as there)."""
     width = design_width(X.shape[1], cov)
-    if X.shape[0] * width > DESIGN_BUDGET:
-        return LazyDesigns(X.split(chunk_size), cov)
-    rows = max(256, EM_CHUNK_BYTES // (width * X.element_size()))
-    return [part for xc in X.split(chunk_size) for part in design_matrix(xc, cov).split(rows)]
+    size = X.element_size()
+    if not cov.cache_design or X.shape[0] * width > DESIGN_BUDGET:
+        return BuiltDesigns(
+            X, cov, max(256, min(chunk_size, BUILT_CHUNK_BYTES // (width * size))), reuse
+        )
+    rows = max(256, min(chunk_size, EM_CHUNK_BYTES // (width * size)))
+    return [transposed_design(xc.T, cov) for xc in X.split(rows)]
 
 
 def m_step(sums: torch.Tensor, n_total, n_features: int, reg_covar: float, cov: Covariance):
-    """Parameters from this rank's moment sums ``R^T F`` (all-reduced here).
+    """Parameters from this rank's moment sums ``R^T F`` ``(K, W)`` (all-reduced here).
 
     Returns ``(params, nk)`` with ``nk`` the ``(K,)`` total responsibility per component.
     """
@@ -89,9 +104,9 @@ def parameters_from_responsibilities(
     sums: Any = 0  # a tensor after the first chunk
     start = 0
     for f in parts:
-        sums = sums + resp[start : start + len(f)].T @ f
-        start += len(f)
-    return m_step(sums, n_total, n_features, reg_covar, cov)[0]
+        sums = sums + f @ resp[start : start + f.shape[1]]
+        start += f.shape[1]
+    return m_step(sums.T.contiguous(), n_total, n_features, reg_covar, cov)[0]
 
 
 def initial_responsibilities(X: torch.Tensor, k: int, init_params: str, rng) -> torch.Tensor:
@@ -125,12 +140,12 @@ def em_step(parts, params: Params, n_total, reg_covar: float, cov: Covariance):
     total: Any = 0.0  # tensors after the first chunk
     sums: Any = 0
     for f in parts:
-        norm, resp = normalize_log_prob(f @ w.T)
+        norm, resp = normalize_log_prob(w @ f, dim=0)  # (K, rows)
         total = total + norm.sum()
-        sums = sums + resp.T @ f
+        sums = sums + f @ resp.T
     total = torch.as_tensor(total, dtype=w.dtype, device=w.device)
     all_reduce_(total)
-    new, nk = m_step(sums, n_total, params["means"].shape[1], reg_covar, cov)
+    new, nk = m_step(sums.T.contiguous(), n_total, params["means"].shape[1], reg_covar, cov)
     return total, new, nk
 
 

@@ -196,7 +196,7 @@ def preconditioned_step(X, parts, params: Params, cov: torch.Tensor, gen, s: Set
         w = design_weights(means, p, torch.log_softmax(logits, 0), c)
         objective = cast(
             torch.Tensor,
-            sum(lse_objective(-(f @ w.T), reduction="sum", flush_tiny=True) for f in parts),
+            sum(lse_objective(-(w @ f), 0, reduction="sum", flush_tiny=True) for f in parts),
         )
         g_a, g_mu, g_cov = torch.autograd.grad(objective, (logits, means, cov_leaf))
     total = objective.detach()

@@ -354,9 +354,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return Xc
 
     def _designs(self, Xc: torch.Tensor):
-        """Design chunks of ``Xc``, built on the first call (EM and the M-step init)."""
+        """Design chunks of ``Xc``, made on the first call (EM and the M-step init, which
+        are done with each chunk before the next: one reused buffer)."""
         return functools.cache(
-            lambda: _em.designs(Xc, COVARIANCES[self.covariance_type], self.chunk_size)
+            lambda: _em.designs(Xc, COVARIANCES[self.covariance_type], self.chunk_size, reuse=True)
         )
 
     # ------------------------------------------------------------------ fit
