@@ -205,7 +205,9 @@ class _Triangular(Covariance):
 
     def quadratic_rows(self, xT, out):
         d = len(xT)  # one contiguous product per feature (rows x_i x_j, j >= i)
-        for i, (row, block) in enumerate(zip(xT.split(1), out.split(list(range(d, 0, -1))))):
+        for i, (row, block) in enumerate(
+            zip(xT.split(1), out.split(list(range(d, 0, -1))), strict=True)
+        ):
             torch.mul(row, xT[i:], out=block)
         return out
 
