@@ -88,6 +88,12 @@ def m_step(sums: torch.Tensor, n_total, n_features: int, reg_covar: float, cov: 
     Returns ``(params, nk)`` with ``nk`` the ``(K,)`` total responsibility per component.
     """
     all_reduce_(sums)
+    return params_from_sums(sums, n_total, n_features, reg_covar, cov)
+
+
+def params_from_sums(sums: torch.Tensor, n_total, n_features: int, reg_covar: float, cov):
+    """The M-step: ``(params, nk)`` from the moment sums ``R^T F`` of all ``n_total``
+    samples (sums of a mean over samples with ``n_total = 1``)."""
     nk, sx, sq = split_moments(sums, n_features)
     safe = nk + 10 * torch.finfo(nk.dtype).eps
     means = sx / safe[:, None]
@@ -95,6 +101,16 @@ def m_step(sums: torch.Tensor, n_total, n_features: int, reg_covar: float, cov: 
     scatter = cov.scatter(sx, sq, safe)  # exact in exact arithmetic; the data are centred
     covariances = cov.covariance_from_scatter(scatter, safe, n_total, n_features, reg_covar)
     return {"weights": weights, "means": means, "p": cov.precision_cholesky(covariances)}, nk
+
+
+def sums_from_params(params: Params, reg_covar: float, cov: Covariance) -> torch.Tensor:
+    """The mean statistics ``E[r f(x)]`` ``(K, W)`` the parameters stand for: ``pi_k
+    [E_k q(x), mu_k, 1]`` with the ridge taken off, so that :func:`params_from_sums`
+    with ``n_total = 1`` gives the parameters back."""
+    covariances = cov.add_ridge(cov.covariances(params["p"]), -reg_covar)
+    quad = cov.quadratic_moments(covariances, params["means"])
+    w = params["weights"][:, None]
+    return torch.cat([quad, params["means"], torch.ones_like(w)], 1) * w
 
 
 def parameters_from_responsibilities(

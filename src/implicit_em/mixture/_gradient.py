@@ -25,7 +25,7 @@ import torch.distributed as dist
 
 from .._distributed import all_reduce_
 from ..lse import lse_objective
-from ._em import Fit, Params, designs, reseed
+from ._em import Fit, Params, designs, params_from_sums, reseed, sums_from_params
 from .gaussian import Covariance, design_weights, log_gaussian_prob
 
 OPTIMIZERS = ("adam", "lbfgs", "sgd", "preconditioned")
@@ -44,6 +44,7 @@ class Settings:
     reg: float  # reg_covar / scale**2
     tol: float
     max_iter: int
+    alpha: float = 0.7  # stepwise EM's step decay: eta_t = lr (t + 2)^-alpha
 
     @property
     def p_max(self) -> float:
@@ -88,7 +89,8 @@ def energies(X: torch.Tensor, raw: dict[str, torch.Tensor], s: Settings) -> torc
 
 
 def make_optimizer(leaves: list[torch.Tensor], s: Settings):
-    """The torch optimiser (``None`` for the preconditioned step, computed here)."""
+    """The torch optimiser; for ``"preconditioned"`` (computed here) the state of its
+    mini-batch mode, stepwise EM: the running statistics and the step count."""
     if s.optimizer == "adam":
         return torch.optim.Adam(leaves, lr=s.learning_rate)
     if s.optimizer == "sgd":
@@ -97,7 +99,7 @@ def make_optimizer(leaves: list[torch.Tensor], s: Settings):
         return torch.optim.LBFGS(
             leaves, lr=s.learning_rate, max_iter=20, line_search_fn="strong_wolfe"
         )
-    return None
+    return {"stats": None, "t": 0}
 
 
 def objective_sum(X: torch.Tensor, raw: dict[str, torch.Tensor], s: Settings) -> torch.Tensor:
@@ -149,29 +151,86 @@ def optimizer_epoch(X, raw, opt, n_total: float, gen, s: Settings) -> None:
         opt.step()
 
 
-def preconditioned_epoch(X, raw, gen, s: Settings, full_parts):
-    """One pass of Xu-Jordan steps; returns ``(objective sum or None, n_reseeded)``.
-
-    ``full_parts()`` gives the design chunks of all of ``X`` (built once by the caller);
-    the objective sum at the start of a full-batch pass comes for free.
-    """
+def preconditioned_epoch(X, raw, gen, s: Settings, full_parts, state: dict, n_total: float):
+    """One pass of the preconditioned solver; returns ``(objective sum or None,
+    n_reseeded)``: one Xu-Jordan step on the full batch (:func:`preconditioned_step`;
+    ``full_parts()`` gives the design chunks of all of ``X``, built once by the caller,
+    and the objective at the start of the pass comes for free), or stepwise EM over
+    mini-batches (:func:`stepwise_step`, ``state`` its running statistics)."""
     with torch.no_grad():
         params = params_from_raw(raw, s)
-    cov = s.cov.covariances(params["p"])
     size, order = _order(X.shape[0], s, gen, X.device)
     total, n_reseeded = None, 0
-    for start in range(0, X.shape[0], size):
-        if order is None:
-            batch, parts = X, full_parts()
-        else:
+    if order is None:
+        cov = s.cov.covariances(params["p"])
+        total, params, cov, n_reseeded = preconditioned_step(X, full_parts(), params, cov, gen, s)
+    else:
+        for start in range(0, X.shape[0], size):
             batch = X[order[start : start + size]]
-            parts = designs(batch, s.cov, s.chunk_size)
-        total, params, cov, reseeded = preconditioned_step(batch, parts, params, cov, gen, s)
-        n_reseeded += reseeded
+            params, reseeded = stepwise_step(batch, params, state, n_total, gen, s)
+            n_reseeded += reseeded
     with torch.no_grad():
         for name, value in raw_from_params(params, s).items():
             raw[name].copy_(value)
-    return (total if order is None else None), n_reseeded
+    return total, n_reseeded
+
+
+def batch_statistics(X: torch.Tensor, params: Params, s: Settings):
+    r"""``(R^T F, count)`` of a batch over all ranks, as a gradient: with design weights
+    ``W`` (:func:`.gaussian.design_weights`), ``d/dW sum_n log sum_k exp(W F^T)_kn =
+    R^T F`` -- the counts, first and second moment sums arrive as the gradient of the
+    batch's log-likelihood."""
+    w = design_weights(params["means"], params["p"], torch.log(params["weights"]), s.cov)
+    w = w.detach().requires_grad_(True)
+    with torch.enable_grad():
+        objective = cast(
+            torch.Tensor,
+            sum(
+                lse_objective(-(w @ f), 0, reduction="sum", flush_tiny=True)
+                for f in designs(X, s.cov, s.chunk_size)
+            ),
+        )
+        (sums,) = torch.autograd.grad(objective, w)
+    count = torch.tensor(float(X.shape[0]), dtype=X.dtype, device=X.device)
+    all_reduce_(sums, count)
+    return sums, count
+
+
+def stepwise_step(X, params: Params, state: dict, n_total: float, gen, s: Settings):
+    r"""One step of stepwise EM (Cappe & Moulines 2009; Liang & Klein 2009) on batch ``X``.
+
+    The running mean statistics ``S`` (at first those the parameters stand for,
+    :func:`._em.sums_from_params`) move ``eta_t = lr (t + 2)^-alpha`` of the way to the
+    batch's ``R^T F / |B|`` (:func:`batch_statistics`), and the parameters are their
+    M-step; ``eta_t < 1``, so a covariance stays positive definite however few samples a
+    batch gives a component. A component left with less than one sample's worth of
+    responsibility (:meth:`.gaussian.Covariance.min_count`: ``D + 1`` for a full
+    covariance) is reseeded, its statistics those of the new parameters.
+    Returns ``(params, n_reseeded)``; ``state`` (``stats``, ``t``) is updated in place.
+    """
+    wide = torch.float64 if X.device.type != "mps" else X.dtype  # second moments minus
+    with torch.no_grad():  # squared means: kept in float64, the M-step too (K x W only)
+        if state["stats"] is None:
+            state["stats"] = sums_from_params(_cast(params, wide), s.reg, s.cov)
+        sums, count = batch_statistics(X, params, s)
+        eta = s.learning_rate * (state["t"] + 2) ** -s.alpha
+        state["stats"] = torch.lerp(state["stats"], sums.to(wide) / float(count), eta)
+        state["t"] += 1
+        empty = state["stats"][:, -1] * n_total < s.cov.min_count(X.shape[1])
+        reseeding = s.cov.reseeds and bool(empty.any())
+        if reseeding:  # its statistics may not define a covariance: the old ones, then
+            old = sums_from_params(_cast(params, wide), s.reg, s.cov)  # a new place
+            state["stats"][empty] = old[empty]
+        new = _cast(params_from_sums(state["stats"], 1.0, X.shape[1], s.reg, s.cov)[0], X.dtype)
+        if reseeding:
+            new = reseed(X, new, empty, gen, s.reg, s.cov)
+            state["stats"] = sums_from_params(_cast(new, wide), s.reg, s.cov)
+            return new, int(empty.sum())
+    return new, 0
+
+
+def _cast(params: Params, dtype: torch.dtype) -> Params:
+    return {name: value.to(dtype) for name, value in params.items()}
 
 
 def preconditioned_step(X, parts, params: Params, cov: torch.Tensor, gen, s: Settings):
@@ -289,7 +348,7 @@ def fit_gradient(
         try:
             total = None
             if s.optimizer == "preconditioned":
-                total, reseeded = preconditioned_epoch(Xs, raw, gen, s, full_parts)
+                total, reseeded = preconditioned_epoch(Xs, raw, gen, s, full_parts, opt, n_total)
                 n_reseeded += reseeded
             else:
                 optimizer_epoch(Xs, raw, opt, n_total, gen, s)

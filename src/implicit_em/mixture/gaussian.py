@@ -58,6 +58,10 @@ class Covariance(abc.ABC):
     def shape(self, k: int, d: int) -> tuple[int, ...]:
         """The shape of ``K`` covariances (or precisions) in ``D`` dimensions."""
 
+    def min_count(self, d: int) -> int:
+        """Samples' worth of responsibility a component needs for its own covariance."""
+        return 1
+
     @abc.abstractmethod
     def precision_cholesky(self, cov: Tensor) -> Tensor:
         """``P`` with ``P P^T = Sigma^{-1}``; :class:`SingularCovarianceError` if not SPD."""
@@ -119,6 +123,10 @@ class Covariance(abc.ABC):
     def quadratic_rows(self, xT: Tensor, out: Tensor) -> Tensor:
         """``q(x)^T`` into ``out`` ``(Q, N)`` from ``x^T`` ``(D, N)``: ``x^2`` (diag),
         ``|x|^2`` (spherical), ``x_i x_j, i <= j`` row-major (full/tied)."""
+
+    @abc.abstractmethod
+    def quadratic_moments(self, cov: Tensor, means: Tensor) -> Tensor:
+        """``E_k[q(x)]`` under ``N(mu_k, Sigma_k)``, ``(K, Q)`` (``E x x^T = Sigma + mu mu^T``)."""
 
     @abc.abstractmethod
     def n_quadratic(self, d: int) -> int:
@@ -214,6 +222,10 @@ class _Triangular(Covariance):
     def n_quadratic(self, d):
         return d * (d + 1) // 2
 
+    def quadratic_moments(self, cov, means):
+        i, j = _triu(means.shape[1], means.device)
+        return cov[..., i, j] + means[:, i] * means[:, j]
+
     def _upper_weights(self, prec):
         d = prec.shape[-1]
         i, j = _triu(d, prec.device)
@@ -239,6 +251,10 @@ class Full(_Triangular):
     @override
     def shape(self, k: int, d: int) -> tuple[int, ...]:
         return (k, d, d)
+
+    @override
+    def min_count(self, d: int) -> int:
+        return d + 1  # fewer points span less than D dimensions: a singular scatter
 
     @override
     def mahalanobis(self, X: torch.Tensor, means: torch.Tensor, p: torch.Tensor) -> Tensor:
@@ -406,6 +422,10 @@ class Diag(_Elementwise):
         return torch.mul(xT, xT, out=out)
 
     @override
+    def quadratic_moments(self, cov: torch.Tensor, means: torch.Tensor) -> Tensor:
+        return cov + means**2
+
+    @override
     def n_quadratic(self, d: int) -> int:
         return d
 
@@ -475,6 +495,10 @@ class Spherical(_Elementwise):
     @override
     def quadratic_rows(self, xT: torch.Tensor, out: torch.Tensor) -> Tensor:
         return torch.sum(xT * xT, 0, keepdim=True, out=out)
+
+    @override
+    def quadratic_moments(self, cov: torch.Tensor, means: torch.Tensor) -> Tensor:
+        return (means.shape[1] * cov + (means**2).sum(1))[:, None]
 
     @override
     def n_quadratic(self, d: int) -> int:
