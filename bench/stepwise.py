@@ -8,7 +8,8 @@ same mini-batches each report the first pass within 1e-4 of it, the gap after 3 
 and the wall time of 3 passes (3/n of a run of n passes, timed whole; the mini-batch
 runs also evaluate the whole data's log-likelihood after every pass). Goal (issue 26):
 stepwise EM within 1e-4 in at most 3 passes. Cases: the three clusters of
-``examples/gmm_gradient.py`` (30k points), and ``bench/mixture.py``'s diag and full [100k, 32] -> 16 from its initial parameters.
+``examples/gmm_gradient.py`` (30k points), and ``bench/mixture.py``'s diag and full
+[100k, 32] -> 16 from its initial parameters.
 """
 
 from __future__ import annotations
