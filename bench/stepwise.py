@@ -1,6 +1,6 @@
 """Benchmark: mini-batch implicit EM (stepwise EM) against EM and Adam, in passes and time.
 
-    python bench/stepwise.py [--cases NAMES] [--passes 10] [--batch 4096]
+    python bench/stepwise.py [--cases NAMES] [--passes 10] [--batch 4096] [--quick]
 
 Per case, EM run to a tolerance of 1e-7 gives the reference mean log-likelihood; EM
 itself, the ``preconditioned`` optimiser with mini-batches (stepwise EM) and Adam on the
@@ -31,10 +31,10 @@ GOAL_PASSES = 3
 WITHIN = 1e-4
 
 
-def example_case():
+def example_case(n=30_000):
     g = torch.Generator().manual_seed(0)
     centres = torch.tensor([[-4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])
-    X = centres[torch.randint(0, 3, (30_000,), generator=g)] + torch.randn(30_000, 2, generator=g)
+    X = centres[torch.randint(0, 3, (n,), generator=g)] + torch.randn(n, 2, generator=g)
     return X, "full", 3, {}
 
 
@@ -69,6 +69,7 @@ def row(case, solver, history, reference, wall, passes_timed):
     gaps = [reference - h for h in history]
     first = next((i + 1 for i, g in enumerate(gaps) if g <= WITHIN), None)
     out = {
+        "part": "stepwise",
         "case": case,
         "solver": solver,
         "passes_to_1e-4": first,
@@ -86,11 +87,14 @@ def main(argv=None):
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--passes", type=int, default=10, help="mini-batch passes per run")
     p.add_argument("--batch", type=int, default=4096)
+    p.add_argument("--quick", action="store_true", help="the example's clusters, 1500 points")
     a = p.parse_args(argv)
+    if a.quick:
+        a.cases, a.passes, a.batch = "example-30k-2-3", 3, 256
     warnings.simplefilter("ignore")
     rows = []
     for name in a.cases.split(","):
-        X, ct, k, init = CASES[name]()
+        X, ct, k, init = example_case(1500) if a.quick else CASES[name]()
         em, wall = fit(X, k, ct, init, tol=1e-7, max_iter=1000)  # EM's own trajectory
         reference = em.lower_bound_
         rows.append(row(name, "EM", em.lower_bound_history_, reference, wall, em.n_iter_))
@@ -102,7 +106,9 @@ def main(argv=None):
             rows.append(row(name, solver, gm.lower_bound_history_, reference, wall, a.passes))
         for r in rows[-3:]:
             print(r, flush=True)
-    report("stepwise", rows, {"batch_size": a.batch, "threads": torch.get_num_threads()})
+    meta = {"batch_size": a.batch, "threads": torch.get_num_threads(), "quick": a.quick}
+    report("stepwise-quick" if a.quick else "stepwise", rows, meta)
+    return rows
 
 
 if __name__ == "__main__":

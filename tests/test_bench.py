@@ -29,7 +29,8 @@ def _quick_rows(module: str, tmp_path, monkeypatch) -> list[dict]:
     [
         ("objectives", {"objective", "train_step", "hsic"}, "x_mse"),
         ("checks", {"train", "objective"}, "ratio"),
-        ("layers", {"step", "greedy"}, "ratio"),
+        ("layers", {"step", "greedy", "throughput"}, "ratio"),
+        ("stepwise", {"stepwise"}, "gap_after_3"),
         ("plateau", {"plateau"}, "ratio"),
         ("conv", {"epoch"}, "ratio"),
     ],

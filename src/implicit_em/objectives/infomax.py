@@ -67,7 +67,9 @@ def shrink(cov: torch.Tensor, z: torch.Tensor, shrinkage: float | str | None) ->
 
 class _LogDetSPD(torch.autograd.Function):
     """``log det C`` of a symmetric positive-definite ``C`` by Cholesky; backward
-    ``grad * C^{-1}`` from the same factor (``cholesky_inverse``). A numerically
+    ``grad * C^{-1}`` from the same factor, ``C^{-1} = L^{-T} L^{-1}`` (one triangular
+    solve and one GEMM: 0.24 ms at ``K = 256`` on 2 cores where LAPACK's
+    ``cholesky_inverse`` took 0.35 ms plus a ``tril`` copy). A numerically
     singular ``C`` gets a ridge of ``1e-3 trace(C) / D`` (value and gradient of the
     ridged matrix)."""
 
@@ -84,7 +86,9 @@ class _LogDetSPD(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (chol,) = ctx.saved_tensors
-        return grad * torch.cholesky_inverse(chol)
+        eye = torch.eye(chol.shape[0], dtype=chol.dtype, device=chol.device)
+        inv = torch.linalg.solve_triangular(chol, eye, upper=False)  # L^{-1}
+        return grad * (inv.mT @ inv)
 
 
 def log_det_spd(c: torch.Tensor) -> torch.Tensor:
