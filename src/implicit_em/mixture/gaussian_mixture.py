@@ -83,9 +83,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         random_state: seed (int), ``RandomState`` or ``None``.
         warm_start: start from the previous fit's parameters.
         verbose: ``>0`` shows a progress bar with the current bound.
-        chunk_size: at most this many rows are processed at once (cached EM design
-            chunks are also kept cache-sized, ~6 MB: each EM iteration is two GEMMs per
-            chunk, the second reading what the first left in cache).
+        chunk_size: at most this many rows are processed at once. EM's design chunks
+            are cached at ~6 MB each for diag and spherical covariances (each iteration
+            is two GEMMs per chunk, the second reading what the first left in cache) and
+            built per ~16 MB chunk for full and tied ones, whose ``D (D + 1) / 2``
+            quadratic columns cost less to rebuild in cache than to stream from memory.
 
     Raises:
         ValueError: NaN/inf, empty or meta-device input; bad hyper-parameters; a warm
