@@ -6,7 +6,7 @@
    1024}, as a ratio against a plain MSE loss step on the same tensor.
 2. A training step of a 784-256 linear layer at batch 512 (forward, MSE to a target,
    backward, Adam step) with and without Gaussian InfoMax + decorrelation added
-   (goal: the objectives add <= 25%).
+   (goal, issue 26: the objectives add <= 40%).
 3. HSIC between two 8-D variables, exact (biased, ``n x n`` kernels) vs random Fourier
    features (256 per variable), batch 512 ... 16384, with the growth exponent of each
    (goal: random features >= 20x faster than exact at 16384).
@@ -110,8 +110,8 @@ def training_step(device, min_run_time):
                 "x_mse": t / base,
                 "baseline_ms": 1e3 * base,
                 "overhead": t / base - 1,
-                "goal": "<= 0.25",
-                "met": t / base - 1 <= 0.25,
+                "goal": "<= 0.40",
+                "met": t / base - 1 <= 0.40,
             }
         )
     return rows
