@@ -82,6 +82,14 @@ def moments(
     return n, mean, cov
 
 
+def add_to_diagonal(c: torch.Tensor, value: float) -> torch.Tensor:
+    """``C + value I`` for a ``(D, D)`` matrix: one copy and an in-place add on its
+    diagonal (an identity matrix, its scaling and a full sum were three ``D^2`` passes)."""
+    out = c.clone()
+    out.diagonal().add_(value)
+    return out
+
+
 def correlation(cov: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
     """``C_ij / sqrt((C_ii + eps) (C_jj + eps))`` for ``(..., D, D)`` covariances: the one
     correlation helper of the objectives and the diagnostics."""
@@ -92,7 +100,8 @@ def correlation(cov: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
 def off_diagonal_sq(c: torch.Tensor) -> torch.Tensor:
     """``sum_{i != j} C_ij^2``; a ``ValueError`` when it overflows ``c``'s dtype (the
     squares of covariance entries past ~1.8e19 in float32), never a silent inf or NaN."""
-    off = c - torch.diag(torch.diagonal(c))  # not sum(C^2) - sum(diag^2): no cancellation
+    off = c.clone()  # the diagonal zeroed, not sum(C^2) - sum(diag^2): no cancellation
+    off.diagonal().zero_()
     total = (off * off).sum()
     if not torch.isfinite(total.detach()):
         big = float(off.detach().abs().max())

@@ -14,7 +14,14 @@ from torch import nn
 from typing_extensions import override
 
 from .._checks import check_number
-from ._moments import as_batch, correlation, moments, off_diagonal_sq, warn_constant
+from ._moments import (
+    add_to_diagonal,
+    as_batch,
+    correlation,
+    moments,
+    off_diagonal_sq,
+    warn_constant,
+)
 from .infomax import log_det_spd, shrink
 from .variance import hinge_mean
 
@@ -70,11 +77,9 @@ def covariance_objective(
     _, _, cov = moments(z, gather_distributed)
     var = torch.diagonal(cov)
     warn_constant(var, eps=eps)
-    d = cov.shape[0]
-    eye = torch.eye(d, dtype=cov.dtype, device=cov.device)
     terms = {}
     if "logdet" in active or "offdiag" in active:
-        c = shrink(cov + eps * eye, z, shrinkage)
+        c = shrink(add_to_diagonal(cov, eps), z, shrinkage)
         if "logdet" in active:
             terms["logdet"] = -log_det_spd(c)
         if "offdiag" in active:

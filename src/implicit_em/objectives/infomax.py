@@ -18,7 +18,7 @@ from torch import nn
 from typing_extensions import override
 
 from .._checks import check_number, check_reduction, check_tensor
-from ._moments import as_batch, moments, off_diagonal_sq, warn_constant
+from ._moments import add_to_diagonal, as_batch, moments, off_diagonal_sq, warn_constant
 from ._moments import correlation as corr_of
 from .weights import neg_log_abs_det
 
@@ -178,8 +178,7 @@ def gaussian_infomax(
     _, _, cov = moments(z, gather_distributed)
     var = torch.diagonal(cov)
     warn_constant(var, eps=eps)
-    d = cov.shape[0]
-    cov = cov + eps * torch.eye(d, dtype=cov.dtype, device=cov.device)
+    cov = add_to_diagonal(cov, eps)
     c = shrink(corr_of(cov) if correlation else cov, z, shrinkage)
     logdet = log_det_spd(c)  # numerically singular even after shrinkage: ridge
     if lam or return_terms:  # lam = 0: no penalty to overflow (0 * inf would be NaN)
