@@ -133,3 +133,21 @@ def test_results_record_the_machine_and_a_busy_one_does_not_overwrite(tmp_path, 
     monkeypatch.setenv("IEM_BENCH_FORCE", "1")
     assert _common.report("demo", rows, {}) == first  # forced: published, marked busy
     assert json.loads(first.read_text())["meta"]["machine_state"]["busy"] is True
+
+
+def test_the_stepwise_alpha_default_is_the_tables_pick():
+    """The committed ``bench/stepwise.py`` table picks ``GaussianMixture``'s default
+    ``stepwise_alpha`` (``best_alpha``), and ``best_alpha`` can pick each row."""
+    import json
+
+    from implicit_em.mixture import GaussianMixture
+
+    sys.path.insert(0, str(BENCH))
+    import stepwise
+
+    rows = json.loads((BENCH / "results" / "stepwise.json").read_text())["rows"]
+    alphas = {r["alpha"] for r in rows if "alpha" in r}
+    assert len(alphas) >= 3 and stepwise.best_alpha(rows) == GaussianMixture().stepwise_alpha
+    for alpha in alphas:  # the rule is not fixed on one answer: make each row the best
+        edited = [dict(r, met=r.get("alpha") == alpha) if "alpha" in r else r for r in rows]
+        assert stepwise.best_alpha(edited) == alpha
