@@ -2,8 +2,8 @@ r"""Explicit EM for Gaussian mixtures: initialisation, E/M-steps as GEMMs, resee
 
 Each EM iteration is two matrix products per chunk of the transposed design matrix
 ``F^T = [q(x); x; 1]`` (:func:`.gaussian.transposed_design`): the E-step ``W @ F^T``
-gives the weighted log-densities of all components, the M-step ``F^T @ R^T`` the counts
-and moment sums.
+gives the weighted log-densities of all components, the M-step ``F^T @ R`` (``R`` the
+``(N, K)`` responsibilities) the counts and moment sums.
 Under ``torch.distributed`` the sums are all-reduced, so every rank takes the step of one
 process on all the data.
 """
