@@ -49,8 +49,8 @@ def benchmark_tables(results: Path = RESULTS) -> str:
         state = meta.get("machine_state")
         parts.append(
             "Machine state not recorded (taken before it was).\n" if state is None else
-            f"Load average {state['load_start']} at the start, {state['load_end']} at the "
-            f"end, on {state['cores']} cores; {state['blas']}"
+            f"Load average {state['load_start']:.2f} at the start, {state['load_end']:.2f} "
+            f"at the end, on {state['cores']} cores; {state['blas']}"
             + (" — **taken on a busy machine**" if state["busy"] else "") + ".\n"
         )  # fmt: skip
         parts.append("| " + " | ".join(cols) + " |")
