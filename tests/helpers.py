@@ -18,6 +18,19 @@ def blobs(n=300, d=12, k=3, seed=0):
     return torch.tensor(x, dtype=torch.float32), torch.tensor(y)
 
 
+def gradient_settings(ct, **kw):
+    """The mixture gradient solver's ``Settings`` for covariance type ``ct``: Adam at
+    0.05, full batch, 64-row chunks, ``reg = 1e-6``, 5 epochs; ``kw`` overrides."""
+    from implicit_em.mixture import _gradient
+    from implicit_em.mixture.gaussian import COVARIANCES
+
+    base = {
+        "cov": COVARIANCES[ct], "optimizer": "adam", "learning_rate": 0.05, "batch_size": None,
+        "chunk_size": 64, "reg": 1e-6, "tol": 0.0, "max_iter": 5,
+    }  # fmt: skip
+    return _gradient.Settings(**(base | kw))
+
+
 def correlated(n=200, d=5, seed=0, dtype=torch.float64):
     """A batch ``(n, d)`` of correlated Gaussian activations."""
     g = torch.Generator().manual_seed(seed)

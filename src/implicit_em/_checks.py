@@ -178,9 +178,26 @@ def check_same_dtype(**tensors) -> None:
         raise TypeError(f"{', '.join(tensors)} must share one dtype, got {got}")
 
 
-def check_images(x: torch.Tensor, channels: int, kernel_size: int, padding: int) -> None:
+def check_conv_geometry(in_channels, kernel_size, padding) -> tuple[int, int, int]:
+    """``(in_channels, kernel_size, padding)`` as ints: counts, ``padding >= 0`` and below
+    ``kernel_size`` (more only adds patches of zeros), else a ``ValueError`` saying so."""
+    channels, kernel = (
+        check_count(in_channels, "in_channels"),
+        check_count(kernel_size, "kernel_size"),
+    )
+    pad = check_count(padding, "padding", low=0)
+    if pad >= kernel:
+        raise ValueError(f"padding must be below kernel_size ({kernel}): more only adds "
+                         f"patches of zeros, got {padding!r}")  # fmt: skip
+    return channels, kernel, pad
+
+
+def check_images(
+    x: torch.Tensor, channels: int, kernel_size: int, padding: int, *, learning: bool = False
+) -> None:
     """``x`` must be images ``(n, channels, H, W)`` whose padded sides hold one
-    ``kernel_size`` patch, else a ``ValueError`` saying so."""
+    ``kernel_size`` patch, else a ``ValueError`` saying so; with ``learning`` also at
+    least one image and no NaN/inf (what a block that learns from ``x`` needs)."""
     check_tensor(x, "x")
     if x.ndim != 4 or x.shape[1] != channels:
         raise ValueError(f"x must be (n, {channels}, H, W), got {tuple(x.shape)}")
@@ -188,3 +205,7 @@ def check_images(x: torch.Tensor, channels: int, kernel_size: int, padding: int)
         raise ValueError(f"x's images ({tuple(x.shape[2:])}, padded by {padding}) are smaller "
                          f"than the {kernel_size} x {kernel_size} patch: use larger images or "
                          "a smaller kernel_size")  # fmt: skip
+    if learning and len(x) == 0:
+        raise ValueError("x holds no images (n = 0): pass at least one")
+    if learning:
+        check_finite(x, "x")

@@ -4,6 +4,7 @@ measures every learner at every depth, resumes finished cells and draws its figu
 import torch
 
 from implicit_em.experiments import conv as C
+from implicit_em.experiments.figures import filter_grid
 from implicit_em.experiments.rules import grade_goals
 
 
@@ -73,8 +74,8 @@ def test_a_tiny_run_measures_every_depth_and_resumes(tmp_path, monkeypatch):
 
 
 def test_filter_grid_tiles_grey_and_colour():
-    assert C.filter_grid(torch.rand(5, 1, 3, 3).numpy()).shape == (12, 12)
-    assert C.filter_grid(torch.rand(4, 3, 5, 5).numpy()).shape == (12, 12, 3)
+    assert filter_grid(torch.rand(5, 1, 3, 3).numpy()).shape == (12, 12)
+    assert filter_grid(torch.rand(4, 3, 5, 5).numpy()).shape == (12, 12, 3)
 
 
 def test_the_docs_block_comes_from_a_run(tmp_path, monkeypatch):

@@ -7,16 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import gradient_settings
 from implicit_em.mixture import _em, _gradient
 from implicit_em.mixture.gaussian import COVARIANCE_TYPES, COVARIANCES, log_gaussian_prob
-
-
-def _settings(ct, **kw):
-    base = {
-        "cov": COVARIANCES[ct], "optimizer": "adam", "learning_rate": 0.05, "batch_size": None,
-        "chunk_size": 64, "reg": 1e-6, "tol": 0.0, "max_iter": 5,
-    }  # fmt: skip
-    return _gradient.Settings(**(base | kw))
 
 
 def _start(ct, n=90, k=3, seed=0):
@@ -33,7 +26,7 @@ def _start(ct, n=90, k=3, seed=0):
 @pytest.mark.parametrize("reg", [0.0, 1e-3])
 def test_raw_parameters_round_trip(ct, reg):
     _, params = _start(ct)
-    s = _settings(ct, reg=reg)
+    s = gradient_settings(ct, reg=reg)
     back = _gradient.params_from_raw(_gradient.raw_from_params(params, s), s)
     for name in params:
         torch.testing.assert_close(back[name], params[name], rtol=1e-9, atol=1e-12)
@@ -49,7 +42,7 @@ def test_raw_parameters_round_trip(ct, reg):
 def test_gradient_of_the_objective_carries_the_responsibilities(ct):
     """d/dmu_k sum_n log sum_j exp(-d_nj) = sum_n r_nk Sigma_k^-1 (x_n - mu_k)."""
     X, params = _start(ct)
-    s = _settings(ct, reg=0.0)
+    s = gradient_settings(ct, reg=0.0)
     raw = {k: v.requires_grad_(True) for k, v in _gradient.raw_from_params(params, s).items()}
     (g_mu,) = torch.autograd.grad(_gradient.objective_sum(X, raw, s), [raw["means"]])
     c = COVARIANCES[ct]
@@ -68,7 +61,7 @@ def test_gradient_of_the_objective_carries_the_responsibilities(ct):
 @pytest.mark.parametrize("ct", COVARIANCE_TYPES)
 def test_a_full_preconditioned_step_is_an_em_step(ct):
     X, params = _start(ct, seed=1)
-    s = _settings(ct, optimizer="preconditioned", learning_rate=1.0)
+    s = gradient_settings(ct, optimizer="preconditioned", learning_rate=1.0)
     c = COVARIANCES[ct]
     parts = _em.designs(X, c, 64)
     total, new, cov, reseeded = _gradient.preconditioned_step(
@@ -93,7 +86,7 @@ def test_data_scale_is_the_root_mean_variance():
 
 def test_fit_gradient_raises_the_divergence_advice():
     X, params = _start("full")
-    s = _settings("full", optimizer="sgd", learning_rate=1e6)
+    s = gradient_settings("full", optimizer="sgd", learning_rate=1e6)
     with pytest.raises(FloatingPointError, match="lower learning_rate"):
         _gradient.fit_gradient(
             X * 1e3, params, n_total=float(len(X)), scale=1.0, s=s,

@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from helpers import gradient_settings
 from implicit_em.mixture import GaussianMixture, _em, _gradient
 from implicit_em.mixture.gaussian import COVARIANCE_TYPES, COVARIANCES, log_gaussian_prob
 
@@ -16,11 +17,10 @@ REG = 1e-6
 
 
 def _settings(ct, **kw):
-    base = {
-        "cov": COVARIANCES[ct], "optimizer": "preconditioned", "learning_rate": 1.0,
-        "batch_size": 40, "chunk_size": 64, "reg": REG, "tol": 0.0, "max_iter": 5,
-    }  # fmt: skip
-    return _gradient.Settings(**(base | kw))
+    """Stepwise EM: the preconditioned optimiser at rate 1 on batches of 40."""
+    return gradient_settings(
+        ct, **({"optimizer": "preconditioned", "learning_rate": 1.0, "batch_size": 40} | kw)
+    )
 
 
 def _start(ct, n=120, k=3, seed=0):

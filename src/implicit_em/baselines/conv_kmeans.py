@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_count, check_finite, check_images, check_number
+from .._checks import check_conv_geometry, check_count, check_images, check_number
 from ..layers.pool import check_pool, pool2d
 from .triangle_kmeans import TriangleKMeans, triangle_features
 
@@ -66,11 +66,9 @@ class ConvTriangleKMeans(nn.Module):
                  eps_zca: float = 0.1, max_iter: int = 50, chunk: int = 256,
                  seed: int = 0):  # fmt: skip
         super().__init__()
-        self.in_channels = check_count(in_channels, "in_channels")
-        self.kernel_size = check_count(kernel_size, "kernel_size")
-        self.padding = check_count(padding, "padding", low=0)
-        if self.padding >= self.kernel_size:
-            raise ValueError(f"padding must be below kernel_size ({kernel_size}), got {padding}")
+        self.in_channels, self.kernel_size, self.padding = check_conv_geometry(
+            in_channels, kernel_size, padding
+        )
         self.pool = pool if pool == ("quadrants", 2) else check_pool(pool)
         self.n_patches = check_count(n_patches, "n_patches")
         self.chunk = check_count(chunk, "chunk")
@@ -86,10 +84,7 @@ class ConvTriangleKMeans(nn.Module):
 
     def _patches(self, x: torch.Tensor) -> torch.Tensor:
         """Every patch of ``x``: ``(n, C k k, L)``."""
-        check_images(x, self.in_channels, self.kernel_size, self.padding)
-        if len(x) == 0:
-            raise ValueError("x holds no images (n = 0): pass at least one")
-        check_finite(x, "x")
+        check_images(x, self.in_channels, self.kernel_size, self.padding, learning=True)
         return F.unfold(x.float(), self.kernel_size, padding=self.padding)
 
     def fit(self, x: torch.Tensor) -> ConvTriangleKMeans:

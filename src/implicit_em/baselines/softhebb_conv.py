@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_count, check_finite, check_images, check_number
+from .._checks import check_conv_geometry, check_count, check_images, check_number
 from ..layers.pool import check_pool, pool2d
 
 # the authors' three layers (demo.py; presets.json, model 4SoftHebbCnnCIFAR):
@@ -94,11 +94,9 @@ class SoftHebbConv2d(nn.Module):
                  power_lr: float = 0.5, radius: float = 25.0, power: float = 0.7,
                  pool: tuple | None = ("max", 4, 2, 1), seed: int = 0):  # fmt: skip
         super().__init__()
-        self.in_channels = check_count(in_channels, "in_channels")
-        self.kernel_size = check_count(kernel_size, "kernel_size")
-        self.padding = check_count(padding, "padding", low=0)
-        if self.padding >= self.kernel_size:
-            raise ValueError(f"padding must be below kernel_size ({kernel_size}), got {padding}")
+        self.in_channels, self.kernel_size, self.padding = check_conv_geometry(
+            in_channels, kernel_size, padding
+        )
         self.t_invert = check_number(t_invert, "t_invert")
         self.lr = check_number(lr, "lr")
         self.power_lr = check_number(power_lr, "power_lr", strict=False)
@@ -117,10 +115,7 @@ class SoftHebbConv2d(nn.Module):
         return self.weight.shape[0]
 
     def _padded(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x, self.in_channels, self.kernel_size, self.padding)
-        if len(x) == 0:
-            raise ValueError("x holds no images (n = 0): pass at least one")
-        check_finite(x, "x")
+        check_images(x, self.in_channels, self.kernel_size, self.padding, learning=True)
         if x.dtype != self.weight.dtype:
             raise TypeError(f"x has dtype {x.dtype} but the filters are {self.weight.dtype}: "
                             "convert one of them")  # fmt: skip

@@ -317,20 +317,18 @@ def plot(result: dict, out_dir: Path) -> list:
     """Prototype grids (first seed), accuracy with 95 % intervals, accuracy against time."""
     import numpy as np
 
-    from .figures import filter_grid, new_figure, save_figure
+    from .figures import filter_row, new_figure, save_figure
 
     out = []
     path = Path(out_dir) / "prototypes.json"
     pictures = read_json(path) if path.exists() else {}
     if pictures:
-        fig, axes = new_figure(1, len(pictures), width=3 * len(pictures), height=3.4)
-        for ax, (label, w) in zip(axes, pictures.items(), strict=True):
+        images = {}  # the first 64 weight vectors of each learner, as square images
+        for label, w in pictures.items():
             w = np.asarray(w)[:64]
             side = round(w.shape[1] ** 0.5)
-            ax.imshow(filter_grid(w.reshape(len(w), 1, side, side)), cmap="gray")
-            ax.set_title(label, fontsize=7)
-            ax.axis("off")
-        save_figure(fig, out_dir, "prototypes.png")
+            images[label] = w.reshape(len(w), 1, side, side)
+        filter_row(out_dir, images, "prototypes.png", width=3, height=3.4)
         out.append({"file": "prototypes.png", "caption": "The first 64 learned prototypes, "
                     "weight vectors or filters of each learner (first seed), as 28 x 28 "
                     "images, each scaled to its own range."})  # fmt: skip

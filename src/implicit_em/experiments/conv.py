@@ -41,7 +41,7 @@ from ..progress import track
 from .base import Experiment
 from .benchmark import validation_searches
 from .config import bounded
-from .figures import filter_grid
+from .figures import filter_row
 from .local_learners import versus
 from .rules import Rule
 from .verdicts import COUNT, UNIT, over_seeds, percent_interval
@@ -285,21 +285,13 @@ GOALS = (  # issue 25
 
 def plot(result: dict, out_dir: Path) -> list:
     """The first block's filters per learner (first seed) and accuracy against depth."""
-    import numpy as np
-
     from .figures import new_figure, save_figure
 
     out = []
     path = Path(out_dir) / "filters.json"
     pictures = read_json(path) if path.exists() else {}
     if pictures:
-        fig, axes = new_figure(1, len(pictures), width=2.6 * len(pictures), height=3.0)
-        for ax, (label, w) in zip(axes, pictures.items(), strict=True):
-            ax.imshow(filter_grid(np.asarray(w)), cmap="gray" if np.ndim(w) and
-                      np.asarray(w).shape[1] == 1 else None)  # fmt: skip
-            ax.set_title(label, fontsize=7)
-            ax.axis("off")
-        save_figure(fig, out_dir, "filters.png")
+        filter_row(out_dir, pictures, "filters.png", width=2.6, height=3.0)
         out.append(("filters.png", "The first block's filters (up to 64) of each learner, "
                     "first seed, each scaled to its own range (k-means: centroids in the "
                     "whitened space; colour for CIFAR-10)."))  # fmt: skip

@@ -75,3 +75,18 @@ def filter_grid(w: Any) -> Any:
         tile = f.transpose(1, 2, 0) if c == 3 else f[0]
         grid[r * (k + 1):r * (k + 1) + k, col * (k + 1):col * (k + 1) + k] = tile  # fmt: skip
     return grid
+
+
+def filter_row(out_dir: Path, pictures: dict[str, Any], name: str, width: float,
+               height: float) -> Path:  # fmt: skip
+    """Each learner's filters ``(K, C, k, k)`` tiled (:func:`filter_grid`) side by side,
+    titled by learner (grey for one channel), saved as ``name``."""
+    import numpy as np
+
+    fig, axes = new_figure(1, len(pictures), width=width * len(pictures), height=height)
+    for ax, (label, w) in zip(axes, pictures.items(), strict=True):
+        w = np.asarray(w)
+        ax.imshow(filter_grid(w), cmap="gray" if w.shape[1] == 1 else None)
+        ax.set_title(label, fontsize=7)
+        ax.axis("off")
+    return save_figure(fig, out_dir, name)

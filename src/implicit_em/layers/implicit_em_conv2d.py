@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from typing_extensions import override
 
-from .._checks import check_count, check_images
+from .._checks import check_conv_geometry, check_count, check_images
 from .distances import _finite
 from .implicit_em_layer import ImplicitEMLayer
 from .pool import check_pool, pool2d
@@ -63,15 +63,9 @@ class ImplicitEMConv2d(nn.Module):
                  stride: int = 1, padding: int = 0, pool: tuple | None = None,
                  input_norm: str | None = None, **layer: Any):  # fmt: skip
         super().__init__()
-        self.in_channels = check_count(in_channels, "in_channels")
-        self.kernel_size = check_count(kernel_size, "kernel_size")
-        self.stride, self.padding = (
-            check_count(stride, "stride"),
-            check_count(padding, "padding", low=0),
-        )
-        if self.padding >= self.kernel_size:
-            raise ValueError(f"padding must be below kernel_size ({self.kernel_size}): more "
-                             f"only adds patches of zeros, got {padding!r}")  # fmt: skip
+        geometry = check_conv_geometry(in_channels, kernel_size, padding)
+        self.in_channels, self.kernel_size, self.padding = geometry
+        self.stride = check_count(stride, "stride")
         if layer.get("distance", "euclidean") not in ("euclidean", "linear"):
             raise ValueError(f"distance must be 'euclidean' or 'linear' for a convolution, "
                              f"got {layer['distance']!r}")  # fmt: skip
