@@ -15,9 +15,25 @@ with respect to ``d`` (:mod:`implicit_em.lse`). Three geometries:
 Shapes: ``x (n, D)``; ``weight``/``means``/``log_precision (K, D)``; ``bias (K,)``;
 output ``(n, K)``. A wrong shape or dtype of ``x`` is a clear error; NaN/inf in ``x``, or
 distances that overflow, are refused (one reduction, on the output).
+
+Exactness: the two prototype geometries expand the square into one matrix product, and
+the expansion ``||x||^2 - 2 x.mu + ||mu||^2`` cancels when the inputs are far from the
+origin (at ``x ~ 1e4`` in float32 it keeps no digit of a unit distance). Both shift ``x``
+and ``mu`` first by the prototypes' centre ``c = mean_j mu_j`` (:func:`centred`), which
+leaves every distance unchanged in exact arithmetic and its gradient too, so the terms
+of the expansion are the size of the distances themselves, wherever the data lie. When
+the prototypes themselves lie far apart (two clusters at ``-1e4`` and ``+1e4``, or
+image patches beside zero padding), no single centre is near every input: then each
+row's error bound at its nearest prototype, ``eps sqrt(D) (||x'||^2 + ||mu'||^2)``, is
+compared with that distance (:func:`kept_digits`), and a float32 (or lower) batch that
+lost them is recomputed in float64, so the nearest prototype and the responsibilities
+stay right (float64 inputs are computed once; half-precision ones are recomputed in
+float64 too, when they lost their digits).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -65,30 +81,86 @@ def linear_distances(
     return _finite(torch.nn.functional.linear(x, weight, bias), x)
 
 
+def centred(x: torch.Tensor, means: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x - c, mu - c)`` with ``c = mean_j mu_j`` (not differentiated: the distances do
+    not depend on it): the inputs and the prototypes around the prototypes' centre.
+
+    Examples:
+        >>> centred(torch.tensor([[1e4 + 1.0]]), torch.tensor([[1e4], [1e4 + 2.0]]))
+        (tensor([[0.]]), tensor([[-1.],
+                [ 1.]]))
+    """
+    c = means.detach().mean(0)
+    return x - c, means - c
+
+
+def kept_digits(sq: torch.Tensor, xx: torch.Tensor, mm: torch.Tensor, width: int) -> bool:
+    """Whether ``sq = xx - 2 x.mu + mm`` (twice the distances, alternatives on dim 1)
+    kept its digits at every row's nearest alternative: the rounding bound
+    ``eps sqrt(width) (xx + mm)`` there is at most ``1e-3 (sq_min + median sq_min)`` (the
+    batch's median gives rows that sit on a prototype a scale). ``xx`` and ``mm``
+    broadcast to ``sq``'s shape.
+
+    Examples:
+        >>> x, mu = torch.tensor([[1e4 + 0.5]]), torch.tensor([[1e4], [1e4 + 1.0]])
+        >>> xx, mm = (x * x).sum(1, keepdim=True), (mu * mu).sum(1)[None]
+        >>> kept_digits(xx - 2 * x @ mu.T + mm, xx, mm, 1)  # ||x||^2 = 1e8 >> 0.25
+        False
+    """
+    with torch.no_grad():
+        low, at = sq.min(1, keepdim=True)
+        low = low.clamp_min(0)
+        size = xx.expand_as(sq).gather(1, at) + mm.expand_as(sq).gather(1, at)
+        bound = torch.finfo(sq.dtype).eps * math.sqrt(width) * size
+        return bool((bound <= 1e-3 * (low + low.median())).all())
+
+
+def exactly(expansion, x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+    """``sq`` from ``expansion(x, *params) -> (sq, xx, mm, width)``; recomputed in
+    float64 (and cast back) when a float32 or lower batch lost its digits."""
+    sq, xx, mm, width = expansion(x, *params)
+    if x.dtype != torch.float64 and not kept_digits(sq, xx, mm, width):
+        sq = expansion(x.double(), *(p.double() for p in params))[0].to(x.dtype)
+    return sq
+
+
+def _euclidean_expansion(x: torch.Tensor, means: torch.Tensor) -> tuple:
+    xc, mc = centred(x, means)
+    xx, mm = (xc * xc).sum(1, keepdim=True), (mc * mc).sum(1)[None]
+    return xx - 2 * xc @ mc.T + mm, xx, mm, x.shape[1]
+
+
+def _mahalanobis_expansion(x: torch.Tensor, means: torch.Tensor, log_p: torch.Tensor) -> tuple:
+    x, means = centred(x, means)
+    p = log_p.exp()
+    xx, mm = (x * x) @ p.T, (p * means * means).sum(1)[None]
+    return xx - 2 * x @ (p * means).T + mm, xx, mm, x.shape[1]
+
+
 def euclidean_distances(x: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     """``1/2 ||x_n - mu_j||^2`` from the expansion ``(|x|^2 - 2 x mu + |mu|^2) / 2``
-    (one matrix product), clamped at 0 against rounding.
+    (one matrix product) around the prototypes' centre (:func:`centred`), in float64 where
+    float32 lost its digits (:func:`exactly`), clamped at 0 against rounding.
 
     Examples:
         >>> euclidean_distances(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]]))
         tensor([[12.5000]])
     """
     check_x(x, means)
-    sq = (x * x).sum(1, keepdim=True) - 2 * x @ means.T + (means * means).sum(1)
-    return _finite(0.5 * sq.clamp_min(0), x)
+    return _finite(0.5 * exactly(_euclidean_expansion, x, means).clamp_min(0), x)
 
 
 def mahalanobis_distances(
     x: torch.Tensor, means: torch.Tensor, log_precision: torch.Tensor
 ) -> torch.Tensor:
     """Diagonal-Gaussian energy ``1/2 sum_i p_ji (x_ni - mu_ji)^2 - 1/2 sum_i log p_ji``
-    (``p = exp(log_precision)``), expanded into three matrix products.
+    (``p = exp(log_precision)``), expanded into three matrix products around the
+    prototypes' centre (:func:`centred`).
 
     Examples:
         >>> mahalanobis_distances(torch.ones(1, 2), torch.zeros(1, 2), torch.zeros(1, 2))
         tensor([[1.]])
     """
     check_x(x, means)
-    p = log_precision.exp()
-    quad = (x * x) @ p.T - 2 * x @ (p * means).T + (p * means * means).sum(1)
+    quad = exactly(_mahalanobis_expansion, x, means, log_precision)
     return _finite(0.5 * quad.clamp_min(0) - 0.5 * log_precision.sum(1), x)

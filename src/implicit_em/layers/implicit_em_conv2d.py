@@ -7,7 +7,10 @@ volume controls -- applied to every ``k x k`` patch ``p`` of the input, by convo
 
 * ``"linear"``: ``d = W p + b`` is ``conv2d(x, W, b)``;
 * ``"euclidean"``: ``d = 1/2 ||p - w||^2 = 1/2 (||p||^2 - 2 p.w + ||w||^2)``, with
-  ``||p||^2`` the convolution of ``x^2`` with a ``k x k`` window of ones.
+  ``||p||^2`` the convolution of ``x^2`` with a ``k x k`` window of ones; pixels and
+  filters are first shifted by each channel's filter mean, so the expansion keeps its
+  digits far from the origin (and a batch that still lost them is recomputed in float64,
+  :func:`~implicit_em.layers.distances.exactly`).
 
 This is the mixture that Coates & Ng fit by hard EM and SoftHebb by a soft-WTA rule,
 fitted here by gradient descent on the layer's own objective over batch x locations.
@@ -23,7 +26,7 @@ from torch import nn
 from typing_extensions import override
 
 from .._checks import check_conv_geometry, check_count, check_images
-from .distances import _finite
+from .distances import _finite, exactly
 from .implicit_em_layer import ImplicitEMLayer
 from .pool import check_pool, pool2d
 
@@ -101,15 +104,35 @@ class ImplicitEMConv2d(nn.Module):
         w = self._filters()
         if layer.distance == "linear":
             return _finite(self._conv(x, w, layer.bias), x)
+        return _finite(0.5 * exactly(self._expansion, x, w).clamp_min(0), x)
+
+    def _expansion(self, x: torch.Tensor, w: torch.Tensor) -> tuple:
+        """``(2d, ||p||^2, ||w||^2, C k k)`` at every patch, around the filters' centre."""
+        x, w = self._centred(x, w)
         ones = x.new_ones(1, self.in_channels, self.kernel_size, self.kernel_size)
-        pp = self._conv(x.square(), ones)  # ||p||^2 (n, 1, H', W')
+        pp = self._conv(x.square(), ones, padding=0)  # ||p||^2 (n, 1, H', W')
         ww = w.flatten(1).square().sum(1)[None, :, None, None]
-        return _finite((0.5 * (pp - 2 * self._conv(x, w) + ww)).clamp_min(0), x)
+        return pp - 2 * self._conv(x, w, padding=0) + ww, pp, ww, w[0].numel()
+
+    def _centred(self, x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The zero-padded images and the filters less each channel's filter mean ``c``
+        (not differentiated): patch distances are unchanged, and the expansion keeps its
+        digits far from the origin (:func:`~implicit_em.layers.distances.centred`)."""
+        c = w.detach().mean((0, 2, 3))[None, :, None, None]  # (1, C, 1, 1)
+        if self.padding:
+            x = F.pad(x, (self.padding,) * 4)  # the zeros are shifted with the pixels
+        return x - c, w - c
 
     def _conv(
-        self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        b: torch.Tensor | None = None,
+        *,
+        padding: int | None = None,
     ) -> torch.Tensor:
-        return F.conv2d(x, w, b, stride=self.stride, padding=self.padding)
+        pad = self.padding if padding is None else padding
+        return F.conv2d(x, w, b, stride=self.stride, padding=pad)
 
     def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
         """``r = softmax(-d / T)`` over the channels at each location, ``(n, K, H', W')``."""
