@@ -53,3 +53,31 @@ def test_the_dropout_mask_is_fair_and_independent():
         flat = m.flatten()
         corr = torch.corrcoef(torch.stack([flat[:-1], flat[1:]]))[0, 1]
         assert abs(corr) < 0.02
+
+
+def test_features_that_carry_a_graph_are_read_out_and_probed():
+    """Issue 34: ``features = layer(x)`` as in the README, straight into the read-outs
+    (before: "Trying to backward through the graph a second time")."""
+    from implicit_em.diagnostics import linear_probe
+    from implicit_em.layers import ImplicitEMLayer
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(200, 9, generator=g)
+    y = (x[:, 0] > 0.5).long()
+    layer = ImplicitEMLayer(9, 8)
+    layer.objective(x)
+    features = layer(x)
+    assert features.requires_grad
+    out = linear_readout(features, y, features, y, epochs=3)
+    assert 0.0 <= out["test_accuracy"] <= 1.0
+    assert 0.0 <= linear_probe(features, y, features, y)["test_accuracy"] <= 1.0
+
+
+def test_the_read_out_leaves_the_global_rng_as_it_was():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    x = torch.randn(40, 4, generator=torch.Generator().manual_seed(1))
+    y = (x[:, 0] > 0).long()
+    linear_readout(x, y, x, y, epochs=2, seed=7)
+    torch.testing.assert_close(torch.rand(3), expected, rtol=0, atol=0)

@@ -111,3 +111,28 @@ def test_conv_layers_parse_build_and_round_trip():
 def test_bad_conv_tokens_are_named(spec, match):
     with pytest.raises(ValueError, match=match):
         build(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "said"),
+    [("1-8:iem(T=1,T=2)", "T= is given twice"), ("1-8:iemconv(k=3,k=5)", "k= is given twice"),
+     ("1-8:iemconv(pool=max2,pool=avg2)", "pool= is given twice"),
+     ("4-8:iem(balance+balance*2)", "'balance' is given twice")],
+)  # fmt: skip
+def test_a_key_given_twice_is_refused(spec, said):
+    """Issue 34: the last of two values won silently."""
+    with pytest.raises(ValueError, match=said):
+        build(spec)
+
+
+def test_conv_spec_takes_a_short_pool():
+    """Issue 34: ``ConvSpec(pool=("max", 2))`` failed when printed or built."""
+    from implicit_em.layers import ConvSpec, LayerSpec, StackSpec
+
+    conv = ConvSpec(pool=("max", 2))
+    assert conv.pool == ("max", 2, 2, 0)
+    stack = StackSpec(1, (LayerSpec(4, "iemconv", conv=conv), LayerSpec(10)))
+    assert str(stack) == "1-4:iemconv(k=3,pool=max2)-10"
+    assert stack.build()[0].pool == ("max", 2, 2, 0)
+    with pytest.raises(ValueError, match="pool must be None"):
+        ConvSpec(pool=("min", 2))

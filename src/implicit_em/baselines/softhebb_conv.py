@@ -127,12 +127,19 @@ class SoftHebbConv2d(nn.Module):
         """One Hebbian step on the mini-batch ``x`` (the batch norm in training mode, as
         the authors' unsupervised epoch)."""
         self.train()
-        dw, _ = softhebb_conv_update(self.weight, self._padded(x), self.t_invert)
-        norm = self.weight.flatten(1).norm(dim=1)
+        w = self.weight.float()  # a half-precision module learns in float32 (its sums
+        dw, _ = softhebb_conv_update(w, self._padded(x).float(), self.t_invert)  # overflow)
+        norm = w.flatten(1).norm(dim=1)
         rate = self.lr * ((norm - 1).abs() + 1e-10) ** self.power_lr
-        self.weight += rate[:, None, None, None] * dw
-        if not bool(torch.isfinite(self.weight).all()):
+        w += rate[:, None, None, None] * dw
+        if not bool(torch.isfinite(w).all()):
             raise FloatingPointError(self._diverged("its filters hold NaN/inf"))
+        if not bool(torch.isfinite(w.to(self.weight.dtype)).all()):
+            raise FloatingPointError(
+                f"{type(self).__name__}'s filters reach {float(w.abs().max()):.3g}, beyond "
+                f"{self.weight.dtype}'s range: keep the module in float32 (.float())"
+            )
+        self.weight.copy_(w)
 
     def _diverged(self, what: str) -> str:
         return (

@@ -18,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._checks import check_count
 from . import mnist
 from .dataset import Dataset
 
@@ -40,6 +42,10 @@ SUBFOLDERS = ("", "cifar-10-batches-py", "cifar10", "cifar10/cifar-10-batches-py
 SHAPE = (3, 32, 32)
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
             ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}  # fmt: skip
+
+
+_DAMAGE = (pickle.UnpicklingError, EOFError, ValueError, TypeError, OverflowError, MemoryError,
+           AttributeError, KeyError, IndexError, UnicodeDecodeError)  # fmt: skip
 
 
 class CIFAR10NotFoundError(FileNotFoundError):
@@ -69,6 +75,23 @@ def find_cifar10(data_dir: str | Path | None = None) -> Path | None:
     return None
 
 
+def is_official(folder: str | Path) -> bool:
+    """Whether every batch in ``folder`` has its official MD5 (reads ~180 MB once)."""
+    return all(
+        hashlib.md5((Path(folder) / name).read_bytes()).hexdigest() == MD5[name]
+        for name in TRAIN + TEST
+    )
+
+
+def describe_cifar10(folder: str | Path) -> str:
+    """The report's name for the batches in ``folder``: CIFAR-10 only when every MD5 is
+    the official one."""
+    if is_official(folder):
+        return "CIFAR-10 (official content, MD5-verified)"
+    return (f"CIFAR-10-format batches in {folder} whose MD5s are not the official ones (not "
+            "CIFAR-10: results are not comparable with published numbers)")  # fmt: skip
+
+
 def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray, bool]:
     """``(images (n, 3, 32, 32) uint8, labels (n,) int64, official)`` of one batch file."""
     path = Path(path)
@@ -76,8 +99,11 @@ def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray, bool]:
     official = hashlib.md5(raw).hexdigest() == MD5.get(path.name)
     try:
         batch = _Restricted(io.BytesIO(raw), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
-        raise ValueError(f"{path}: not a CIFAR-10 pickle batch ({err})") from None
+    except _DAMAGE as err:  # a damaged length field asks for petabytes, or overflows
+        raise ValueError(
+            f"{path}: not a CIFAR-10 pickle batch ({type(err).__name__}: {err}); replace "
+            "the file with the official one"
+        ) from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise ValueError(f"{path}: a CIFAR-10 batch is a dict with b'data' and b'labels'")
     data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
@@ -107,8 +133,15 @@ def cifar10(
     Raises:
         CIFAR10NotFoundError: no folder holds the six batches; the message lists where
             they were looked for.
-        ValueError: a batch is not a CIFAR-10 pickle batch.
+        ValueError: a batch is not a CIFAR-10 pickle batch, or ``n_train``/``n_test``
+            is not an integer >= 1.
+
+    Warns:
+        UserWarning: a batch's MD5 is not the official one (``meta["standard"]`` is then
+            ``False``; the files are used, and named as not CIFAR-10 in reports).
     """
+    n_train = None if n_train is None else check_count(n_train, "n_train")
+    n_test = None if n_test is None else check_count(n_test, "n_test")
     folder = find_cifar10(data_dir)
     if folder is None:
         where = ", ".join(str(d) for d in search_dirs(data_dir))
@@ -127,6 +160,11 @@ def cifar10(
             keep = np.sort(rng.choice(len(x), n, replace=False))
             x, y = x[keep], y[keep]
         parts[kind] = (x.reshape(len(x), -1).astype(np.float32) / 255, y)
+    if not all(official):
+        bad = [n for n, ok in zip(TRAIN + TEST, official, strict=True) if not ok]
+        warnings.warn(f"{folder}: {', '.join(bad)} differ from the official CIFAR-10 batches "
+                      "(MD5); they are used as given, and results are not CIFAR-10's",
+                      UserWarning, stacklevel=2)  # fmt: skip
     return Dataset("cifar10", parts["train"][0], parts["train"][1], parts["test"][0],
                    parts["test"][1], meta={"folder": str(folder), "standard": all(official),
                                            "image_shape": SHAPE})  # fmt: skip

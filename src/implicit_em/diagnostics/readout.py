@@ -26,7 +26,7 @@ def _checked(x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if y.ndim != 1 or len(y) != len(x) or len(x) == 0:
         raise ValueError(f"{name}_features must be (n, ...) with n >= 1 and {name}_labels "
                          f"(n,), got {tuple(x.shape)} and {tuple(y.shape)}")  # fmt: skip
-    x = x.flatten(1).float()
+    x = x.detach().flatten(1).float()  # features may carry a model's graph: not ours
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name}_features contains NaN or Inf")
     return x, y.long()
@@ -105,9 +105,10 @@ def linear_readout(
     mean, std = _moments(xtr)  # standardised batch by batch (no copy of the features)
     scale = 1 / (std * (1 - dropout))  # inverted dropout: the kept inputs scaled up
     g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     n_classes = int(max(ytr.max(), yte.max())) + 1
-    model = nn.Linear(xtr.shape[1], n_classes)
+    with torch.random.fork_rng(devices=[]):  # seeded, and the caller's RNG left as it was
+        torch.manual_seed(seed)
+        model = nn.Linear(xtr.shape[1], n_classes)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     halve_at = {int(epochs * r) for r in HALVINGS}
     for epoch in range(epochs):

@@ -317,6 +317,7 @@ def plot(result: dict, out_dir: Path) -> list:
 
 def _data(cfg: Config) -> str:
     from ..data import find_cifar10
+    from ..data.cifar10 import describe_cifar10
     from .base import describe_image_data
 
     parts = []
@@ -324,9 +325,11 @@ def _data(cfg: Config) -> str:
         parts.append(describe_image_data("mnist", cfg.mnist_train) + f" ({cfg.test_images} "
                      "test images at most)")  # fmt: skip
     if "cifar10" in cfg.datasets:
-        parts.append(f"CIFAR-10: {cfg.cifar_train} of the 50k training images" if find_cifar10()
-                     else "CIFAR-10: not available (its python batches were not found; set "
-                     "IEM_DATA to a folder with cifar-10-batches-py); skipped")  # fmt: skip
+        folder = find_cifar10()
+        parts.append(f"{describe_cifar10(folder)}: {cfg.cifar_train} of the 50k training "
+                     "images" if folder else "CIFAR-10: not available (its python batches "
+                     "were not found; set IEM_DATA to a folder with cifar-10-batches-py); "
+                     "skipped")  # fmt: skip
     widths = ", ".join(str(s["out_channels"]) for s in layers(cfg))
     return "; ".join([*parts, f"blocks of {widths} channels; the read-out trained for "
                       f"{cfg.readout_epochs} epochs"])  # fmt: skip

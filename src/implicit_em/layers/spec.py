@@ -43,6 +43,7 @@ from ..activations import ACTIVATIONS, make_activation
 from .competitive_linear import CompetitiveLinear
 from .implicit_em_conv2d import ImplicitEMConv2d
 from .implicit_em_layer import ImplicitEMLayer
+from .pool import check_pool
 
 STANDARD = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
 _TOKEN = re.compile(r"^(\d+)(?::([a-z_][a-z0-9_.]*)(?:\((.*)\))?)?$")
@@ -84,6 +85,9 @@ class ConvSpec:
     stride: int = 1
     padding: int = 0
     pool: tuple | None = None
+
+    def __post_init__(self) -> None:  # (kind, size) is stored as (kind, size, size, 0)
+        object.__setattr__(self, "pool", check_pool(self.pool))
 
 
 @dataclass(frozen=True)
@@ -205,12 +209,19 @@ _CONV_KEYS = {"k": "kernel_size", "stride": "stride", "pad": "padding", "pool": 
 _POOL = re.compile(r"^(max|avg)(\d+)(?:/(\d+)/(\d+))?$")
 
 
+def _once(key: str, values: dict, keys: dict, token: str) -> None:
+    """A key given twice in one token is refused (the last would win unseen)."""
+    if key in keys and keys[key] in values:
+        raise ValueError(f"{token!r}: {key}= is given twice; keep one")
+
+
 def _parse_conv(args: str | None, token: str) -> tuple[ConvSpec, str]:
     """The conv keys of ``args`` as a :class:`ConvSpec`, and the rest (for ``iem``)."""
     values: dict = {}
     rest = []
     for part in (args or "").split(","):
         key, _, value = (s.strip() for s in part.partition("="))
+        _once(key, values, _CONV_KEYS, token)
         if key not in _CONV_KEYS:
             rest.append(part)
         elif key == "pool":
@@ -239,6 +250,7 @@ def _parse_iem(args: str | None, token: str) -> IEMSpec:
             if key not in _KEYS:
                 raise ValueError(f"{token!r}: unknown option {key!r}; use {', '.join(_KEYS)}")
             name = _KEYS[key]
+            _once(key, values, _KEYS, token)
             if name in _FLOAT:
                 try:
                     values[name] = float(value)
@@ -256,6 +268,8 @@ def _parse_iem(args: str | None, token: str) -> IEMSpec:
             objective = {} if objective is None else objective
             for term in part.split("+"):
                 name, _, weight = term.strip().partition("*")
+                if name.strip() in objective:
+                    raise ValueError(f"{token!r}: the term {name.strip()!r} is given twice")
                 try:
                     objective[name.strip()] = float(weight) if weight else 1.0
                 except ValueError:
