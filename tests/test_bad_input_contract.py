@@ -81,6 +81,8 @@ INPUTS = {
     "edge_1e10": lambda s: 1e10 * _good(s),
     "edge_1e19": lambda s: 1e19 * _good(s),
     "tiny": lambda s: 1e-30 * _good(s),
+    # far from the origin (issue 34): distances by expansion cancel there
+    "offset_1e4": lambda s: 1e4 + _good(s),
     "constant_column": lambda s: _constant_column(_good(s)),
     "requires_grad": lambda s: _good(s).requires_grad_(True),
     "meta": lambda s: torch.empty(s, device="meta"),

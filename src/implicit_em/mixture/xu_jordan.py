@@ -86,9 +86,25 @@ def em_mean_step(
 
     The E-step ``r = responsibilities(d)`` is computed explicitly here; covariances and
     weights are held fixed. Shape: as :func:`gaussian_mixture_energies`; output ``(K, D)``.
+
+    Raises:
+        ValueError: a component takes no responsibility (``N_j = 0``, e.g. ``x`` far
+            from its mean), so its update is undefined.
     """
     r = responsibilities(gaussian_mixture_energies(x, means, covariances, weights).detach())
-    return (r.T @ x) / r.sum(0)[:, None]
+    return (r.T @ x) / _counts(r.sum(0))[:, None]
+
+
+def _counts(n_j: torch.Tensor) -> torch.Tensor:
+    """The soft counts ``N_j``, refused where one is 0: that mean's update is 0 / 0."""
+    empty = (n_j <= 0).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(
+            f"component(s) {empty} take no responsibility for any row of x (N_j = 0), so "
+            "their mean update is 0 / 0: x lies too far from those means; place the means "
+            "on the data (or centre and scale x)"
+        )
+    return n_j
 
 
 def preconditioned_gradient_step(
@@ -105,6 +121,6 @@ def preconditioned_gradient_step(
     with torch.enable_grad():
         d = gaussian_mixture_energies(x, mu, covariances, weights)
         g_mu, g_d = torch.autograd.grad(lse_objective(d, reduction="sum"), (mu, d))
-    n_j = -g_d.sum(0)  # (K,) soft counts, read off the gradient
+    n_j = _counts(-g_d.sum(0))  # (K,) soft counts, read off the gradient
     step = torch.einsum("kij,kj->ki", covariances, g_mu) / n_j[:, None]
     return means + step
