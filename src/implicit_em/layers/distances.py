@@ -34,6 +34,7 @@ float64 too, when they lost their digits).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -115,7 +116,9 @@ def kept_digits(sq: torch.Tensor, xx: torch.Tensor, mm: torch.Tensor, width: int
         return bool((bound <= 1e-3 * (low + low.median())).all())
 
 
-def exactly(expansion, x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+def exactly(
+    expansion: Callable[..., tuple], x: torch.Tensor, *params: torch.Tensor
+) -> torch.Tensor:
     """``sq`` from ``expansion(x, *params) -> (sq, xx, mm, width)``; recomputed in
     float64 (and cast back) when a float32 or lower batch lost its digits."""
     sq, xx, mm, width = expansion(x, *params)
