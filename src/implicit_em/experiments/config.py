@@ -3,7 +3,8 @@
 Values given with ``--set`` are converted to the dataclass field's type (int, float,
 bool, str, tuples/lists of those as comma-separated items, and ``X | None`` with
 ``none``); a key no selected experiment has is rejected with the list of valid keys.
-``--set name.key=value`` targets one experiment.
+``--set name.key=value`` targets one experiment, and wins over ``--set key=value`` for
+it whatever their order; the same key given twice is refused.
 
 Every value is then checked against its field's range before anything runs
 (:func:`check_ranges`): a field declares it with :func:`bounded` (``metadata`` keys
@@ -42,8 +43,8 @@ class Override:
 
 def parse_overrides(items: Sequence[str] | None) -> list[Override]:
     """``--set`` items (``key=value`` or ``experiment.key=value``) as :class:`Override` records; a
-    ``ValueError`` for malformed ones."""
-    out = []
+    ``ValueError`` for malformed ones and for a key given twice."""
+    out: dict[tuple, Override] = {}
     for item in items or ():
         if "=" not in item:
             raise ConfigError(f"--set expects key=value, got {item!r}")
@@ -52,8 +53,13 @@ def parse_overrides(items: Sequence[str] | None) -> list[Override]:
         exp, _, name = key.rpartition(".")
         if not name:
             raise ConfigError(f"--set expects key=value, got {item!r}")
-        out.append(Override(exp or None, name, raw.strip()))
-    return out
+        if (exp or None, name) in out:
+            first = out[exp or None, name].raw
+            raise ConfigError(
+                f"--set {key} is given twice ({first!r} and {raw.strip()!r}); give each key once"
+            )
+        out[exp or None, name] = Override(exp or None, name, raw.strip())
+    return list(out.values())
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -171,12 +177,13 @@ def build_config(
     seed: int | None = None,
     overrides: Sequence[Override] = (),
 ) -> object:
-    """Defaults, then ``exp.quick`` if ``quick``, then ``seed``, then matching overrides."""
+    """Defaults, then ``exp.quick`` if ``quick``, then ``seed``, then matching overrides
+    (``key=value`` ones, then ``name.key=value`` ones)."""
     hints = typing.get_type_hints(exp.config)
     values = dict(exp.quick) if quick else {}
     if seed is not None:
         values["seed"] = int(seed)
-    for ov in overrides:
+    for ov in sorted(overrides, key=lambda ov: ov.experiment is not None):
         if ov.experiment not in (None, exp.name):
             continue
         if ov.key not in hints:
@@ -205,3 +212,10 @@ def check_overrides(experiments: list[Experiment], overrides: Sequence[Override]
         if not any(ov.key in {f.name for f in dataclasses.fields(e.config)} for e in targets):
             valid = sorted({f.name for e in targets for f in dataclasses.fields(e.config)})
             raise ConfigError(f"unknown key {ov.key!r}; valid keys: {', '.join(valid)}")
+
+
+def override_keys(exp: Experiment, overrides: Sequence[Override]) -> list[str]:
+    """The config fields of ``exp`` that ``overrides`` set."""
+    names = {f.name for f in dataclasses.fields(exp.config)}
+    keys = [ov.key for ov in overrides if ov.experiment in (None, exp.name) and ov.key in names]
+    return list(dict.fromkeys(keys))

@@ -117,11 +117,20 @@ class Result:
     seeds: list[int] = field(default_factory=list)
     per_seed: list[dict] = field(default_factory=list)
     data: str = ""  # the data actually used, in words (e.g. "MNIST: 8k/2k of t10k")
+    # the data files read and their content MD5s (runner.data_files); None: not recorded
+    data_files: dict | None = None
+    # the config fields set with --set and their values; None: not recorded
+    overrides: dict | None = None
     schema: int = SCHEMA
 
     def to_dict(self) -> dict:
         """The result as a JSON-ready dict."""
         return jsonable(asdict(self))
+
+    def work(self) -> dict:
+        """What decided the numbers, as :func:`implicit_em.experiments.runner.work_record`
+        gives it: the config, the seeds and the data files."""
+        return {"config": self.config, "seeds": self.seeds, "data_files": self.data_files}
 
     @classmethod
     def from_dict(cls, d: dict, path: Path | str = "results.json") -> Result:
@@ -152,6 +161,9 @@ class Result:
             isinstance(f, dict) and isinstance(f.get("file"), str) for f in figures
         ):
             raise DamagedFileError(f"{path} is damaged: 'figures' is not a list of {{'file': ...}}")
+        for key in ("data_files", "overrides"):
+            if not isinstance(d.get(key, {}), (dict, type(None))):
+                raise DamagedFileError(f"{path} is damaged: {key!r} is not a dict")
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in d.items() if k in known}
         values["verdicts"] = verdicts

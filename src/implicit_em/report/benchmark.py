@@ -33,11 +33,22 @@ def _cell(text) -> str:
 
 
 def benchmark_markdown(run_dir: str | Path, name: str = "benchmark") -> str:
-    """The stamp, the accuracy table and the goals of ``run_dir/name`` as Markdown."""
+    """The stamp, the accuracy table and the goals of ``run_dir/name`` as Markdown; a
+    ``ValueError`` naming the file when its results lack what the table needs."""
     path = Path(run_dir) / name / "results.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run `iem run {name} --out {run_dir}`")
     res = read_results(path)
+    try:
+        return _markdown(run_dir, name, res)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ValueError(
+            f"{path} is not a complete {name} run ({type(err).__name__}: {err}); re-run it "
+            f"with `iem run {name} --out {run_dir}`"
+        ) from None
+
+
+def _markdown(run_dir: str | Path, name: str, res) -> str:
     summary = res.tables["summary_over_seeds"]
     keys, label = COLUMNS[name]
     widths = sorted({tuple(r[k] for k in keys) for r in summary})
@@ -78,15 +89,24 @@ def fill_benchmark(
     run_dir: str | Path, files: list[str | Path], name: str = "benchmark", block: str = ""
 ) -> str:
     """Put :func:`benchmark_markdown` between the markers of each of ``files`` (``block``:
-    the markers' name, default ``name``; a ``ValueError`` naming the file when its
-    markers are missing); returns the text."""
+    the markers' name, default ``name``); returns the text. Every file is read and
+    checked before any is written: a ``ValueError`` naming the file when it is not UTF-8
+    text or has no start marker followed by an end marker."""
     text = benchmark_markdown(run_dir, name)
     start, end = markers(block or name)
-    for f in files:
-        f = Path(f)
-        current = f.read_text()
-        if start not in current or end not in current:
-            raise ValueError(f"{f} has no {start} ... {end} block to fill")
-        head, rest = current.split(start, 1)
-        atomic_write_text(f, f"{head}{start}\n{text}{end}{rest.split(end, 1)[1]}")
+    filled = {}
+    for f in map(Path, files):
+        try:
+            current = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{f} is not UTF-8 text: give a Markdown page") from None
+        head, found, rest = current.partition(start)
+        if not found or end not in rest:
+            raise ValueError(
+                f"{f} has no {start} ... {end} block to fill (the start marker, then the end "
+                "marker, each on its own)"
+            )
+        filled[f] = f"{head}{start}\n{text}{end}{rest.split(end, 1)[1]}"
+    for f, new in filled.items():
+        atomic_write_text(f, new)
     return text
