@@ -1,10 +1,17 @@
-"""Atomic training checkpoints: model, optimiser, scheduler, scaler, RNG, callbacks."""
+"""Atomic training checkpoints: model, optimiser, scheduler, scaler, RNG, callbacks.
+
+A checkpoint holds only plain values and tensors and is loaded with
+``torch.load(weights_only=True)``, so a file cannot run code when it is read; a BLAKE2b
+digest of its bytes, written after them, tells any damage, which raises
+:class:`CheckpointError` before anything is unpickled.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
-import zipfile
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,39 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be read (truncated, corrupt, or not a checkpoint)."""
 
 
+# what a checkpoint may hold: plain values and tensors, so that it loads with
+# ``torch.load(weights_only=True)`` (which runs no code from the file)
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, torch.Tensor, nn.Parameter,
+          torch.dtype, torch.device)  # fmt: skip
+_CONTAINERS = (dict, OrderedDict, list, tuple, torch.Size)
+
+
+def _check_plain(obj: Any, where: str) -> None:
+    """Raise ``TypeError`` naming the place of a value a checkpoint cannot hold."""
+    if type(obj) in _PLAIN:
+        return
+    if type(obj) not in _CONTAINERS:
+        raise TypeError(
+            f"{where} is a {type(obj).__module__}.{type(obj).__qualname__}: a checkpoint "
+            "holds only dicts, lists, tuples, None, bools, numbers, strings, bytes and "
+            "tensors (it is loaded without running code); convert it where it is made, "
+            "e.g. in a callback's state_dict (float(x), x.tolist(), torch.as_tensor(a))"
+        )
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+    for k, v in items:
+        if isinstance(obj, dict):
+            _check_plain(k, f"{where} key {k!r}")
+        _check_plain(v, f"{where}[{k!r}]")
+
+
+# a checkpoint is torch.save's zip, then this tag and the BLAKE2b digest of the zip's bytes
+_TAG, _DIGEST_SIZE = b"IEM-CKPT-BLAKE2B", 32
+
+
+def _digest(payload: bytes | memoryview) -> bytes:
+    return hashlib.blake2b(payload, digest_size=_DIGEST_SIZE).digest()
+
+
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
@@ -35,9 +75,20 @@ def save_checkpoint(
 ) -> None:
     """Write a checkpoint (rank 0 only; other ranks wait at a barrier under DDP).
 
-    ``position`` holds the loop's place (``epoch``, ``batch``, ``step``, ``history``, ...);
-    ``settings`` the run's settings that a resume must match (see :func:`load_checkpoint`).
-    The file is replaced atomically, so an interruption never leaves a torn checkpoint.
+    The file holds the state dicts of the model, optimiser, scheduler, grad scaler and
+    callbacks, the RNG states, ``position`` (the loop's place: ``epoch``, ``batch``,
+    ``step``, ``history``, ...) and ``settings`` (what a resume must match, see
+    :func:`load_checkpoint`; :func:`~implicit_em.training.train` records the work's
+    fingerprints there), written by ``torch.save`` and followed by a BLAKE2b digest of
+    those bytes, by which :func:`load_checkpoint` tells any damage (``torch.load``
+    still reads the file). The file is replaced atomically, so an interruption never
+    leaves a torn checkpoint.
+
+    Raises:
+        TypeError: something to save is not a plain value (dict, list, tuple, None,
+            bool, number, string, bytes) or a tensor, e.g. a NumPy array in a
+            callback's ``state_dict``; the place is named. Checkpoints are loaded with
+            ``weights_only=True``, which refuses other types.
     """
     if rank == 0:
         state = {
@@ -51,9 +102,11 @@ def save_checkpoint(
             "position": position,
             "settings": settings,
         }
+        _check_plain(state, "the checkpoint")
         buf = io.BytesIO()
         torch.save(state, buf)
-        atomic_write_bytes(path, buf.getvalue())
+        payload = buf.getvalue()
+        atomic_write_bytes(path, payload + _TAG + _digest(payload))
     if initialized():
         dist.barrier()
 
@@ -62,28 +115,47 @@ _STATE_KEYS = {"model", "optimizer", "scheduler", "scaler", "callbacks", "rng", 
 
 
 def _read(path) -> dict:
-    """``torch.load`` with one clear error for a damaged file (which is left in place)."""
+    """Check the digest, then ``torch.load(weights_only=True)``: a damaged file is never
+    unpickled, and no code in a file runs. Every failure -- damage, a file naming other
+    objects, not a checkpoint -- raises one clear :class:`CheckpointError` (the file is
+    left in place)."""
+    kept = "the file was kept: delete it to start over, or pass resume=False"
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except (
-        OSError,
-        EOFError,
-        RuntimeError,
-        pickle.UnpicklingError,
-        zipfile.BadZipFile,
-        ValueError,
-        KeyError,
-        AttributeError,
-        IndexError,
-    ) as err:
+        raw = Path(path).read_bytes()
+    except OSError as err:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({err})") from err
+    cut = len(raw) - len(_TAG) - _DIGEST_SIZE
+    if cut < 0 or raw[cut : cut + len(_TAG)] != _TAG:
         raise CheckpointError(
-            f"checkpoint {path} is damaged and cannot be read ({type(err).__name__}: {err}); "
-            "the file was kept: delete it to start over, or pass resume=False"
+            f"checkpoint {path} is truncated, damaged or not a training checkpoint of this "
+            f"library (it does not end with the digest that every checkpoint ends with); "
+            f"{kept}"
+        )
+    payload = memoryview(raw)[:cut]
+    if _digest(payload) != raw[cut + len(_TAG) :]:
+        raise CheckpointError(
+            f"checkpoint {path} is damaged: its bytes do not match the digest written "
+            f"with them; {kept}"
+        )
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only load failed" not in str(err).lower():
+            raise CheckpointError(f"checkpoint {path} is damaged ({err}); {kept}") from err
+        why = [line.strip() for line in str(err).splitlines() if "Unsupported" in line]
+        raise CheckpointError(
+            f"checkpoint {path} was not written by this library: it names objects other "
+            f"than tensors and plain values ({'; '.join(why[:1])}), which were not "
+            f"loaded (no code in the file ran). Do not trust it; {kept}"
+        ) from err
+    except Exception as err:  # any other damage (OverflowError, MemoryError, ...)
+        raise CheckpointError(
+            f"checkpoint {path} is damaged and cannot be read ({type(err).__name__}: {err}); {kept}"
         ) from err
     if not isinstance(state, dict) or not set(state) >= _STATE_KEYS:
         raise CheckpointError(
-            f"{path} is not a training checkpoint (expected keys {sorted(_STATE_KEYS)}); the "
-            "file was kept: delete it or pass another checkpoint path"
+            f"{path} is not a training checkpoint (expected keys {sorted(_STATE_KEYS)}); "
+            "the file was kept: delete it or pass another checkpoint path"
         )
     return state
 
@@ -101,14 +173,25 @@ def load_checkpoint(
 ) -> dict:
     """Restore everything :func:`save_checkpoint` wrote; returns the saved ``position``.
 
+    The file's bytes must match the digest written after them (else nothing is
+    unpickled), and it is read with ``torch.load(weights_only=True)``: only tensors and
+    plain values are unpickled, so a crafted file cannot run code. ``settings`` (see
+    :func:`~implicit_em.training.train`: the numeric settings and the fingerprints of
+    the model, loss, optimiser, schedule and data) must equal those recorded, key by
+    key, unless ``force``.
+
     Raises:
-        CheckpointError: the file is truncated or corrupt (it is kept).
-        ValueError: ``settings`` differ from those recorded in the checkpoint (unless
-            ``force``), or the callbacks differ.
+        CheckpointError: the file is truncated or corrupt (any damage: its bytes do not
+            match their digest), names objects other than tensors and plain values, or
+            is not a checkpoint of this version (it is kept in every case).
+        ValueError: ``settings`` differ from those recorded in the checkpoint (each
+            difference named, ``"<key>: checkpoint <old>, now <new>"``; unless
+            ``force``), or the number of callbacks differs.
     """
     state = _read(path)
     saved = state.get("settings")
-    if settings is not None and saved is not None and not force:
+    saved = saved if isinstance(saved, dict) else {}  # none recorded: every key differs
+    if settings is not None and not force:
         differ = [
             f"{k}: checkpoint {saved.get(k)!r}, now {v!r}"
             for k, v in settings.items()

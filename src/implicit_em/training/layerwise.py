@@ -30,7 +30,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from .loop import TrainResult, train
+from .._fingerprint import fingerprint
+from .loop import TrainResult, describe_callable, train, trained_objects
 
 __all__ = ["LayerwiseResult", "finetune", "train_layerwise"]
 
@@ -67,9 +68,13 @@ class _Objective(nn.Module):
         return self.fn(self.stage, x)
 
     def extra_repr(self) -> str:  # in the checkpoint's record of the work
-        from .loop import describe_callable
-
-        return f"objective={describe_callable(self.fn)}"
+        """The objective as a value (its fingerprint) and, when the inputs are not
+        cached, the weights of the frozen stages below (the data's hash covers them
+        otherwise)."""
+        fn = describe_callable(self.fn, trained_objects(self))
+        if self.prefix is None:
+            return f"objective={fn}"
+        return f"objective={fn}, prefix_state={fingerprint(self.prefix.state_dict())}"
 
 
 def _modules(net) -> list[nn.Module]:
@@ -215,6 +220,11 @@ class _EndToEnd(nn.Module):
         super().__init__()
         self.net = nn.ModuleList(modules)
         self.stages, self.loss_fn, self.layer_weight = set(stages), loss_fn, layer_weight
+
+    def extra_repr(self) -> str:  # in the checkpoint's record of the work
+        """The task loss as a value (its fingerprint), the stages and their weight."""
+        loss = describe_callable(self.loss_fn, trained_objects(self))
+        return f"loss_fn={loss}, stages={sorted(self.stages)}, layer_weight={self.layer_weight}"
 
     def forward(self, x, *rest):
         aux, h = 0.0, x

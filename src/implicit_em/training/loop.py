@@ -19,12 +19,12 @@ over the batch; a final batch with fewer samples than ranks is dropped.
 from __future__ import annotations
 
 import hashlib
-import marshal
 import math
 import os
+import random
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -35,6 +35,7 @@ from torch import nn
 
 from .._checks import check_count, check_number
 from .._distributed import initialized
+from .._fingerprint import describe, fingerprint
 from ..progress import bar as progress_bar
 from .callbacks import Callback, TrainState
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -88,12 +89,8 @@ class _Tensors:
         return tuple(t[idx].to(device, non_blocking=True) for t in self.tensors)
 
     def fingerprint(self) -> str:
-        """BLAKE2b of every tensor's shape, dtype and bytes: other data, another print."""
-        h = hashlib.blake2b(digest_size=8)
-        for t in self.tensors:
-            h.update(f"{tuple(t.shape)}{t.dtype}".encode())
-            h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-        return h.hexdigest()
+        """Dtype, shape and every byte of every tensor: other data, another print."""
+        return fingerprint(self.tensors)
 
 
 class _MapDataset:
@@ -104,9 +101,20 @@ class _MapDataset:
 
         self.dataset, self.n, self.collate = dataset, len(dataset), default_collate
 
-    def fingerprint(self) -> str:
-        """The dataset's type and length (its items are not read)."""
-        return f"{type(self.dataset).__qualname__}[{self.n}]"
+    def fingerprint(self, chunk: int = 1024) -> str:
+        """The dataset's own ``fingerprint()`` when it has one; else a hash of the content
+        of every item, collated ``chunk`` items at a time, read under a fixed seed (torch,
+        ``random``, NumPy; the generators' states are restored afterwards) so that
+        random augmentations read the same in every run."""
+        own = getattr(self.dataset, "fingerprint", None)
+        if callable(own):
+            return f"{type(self.dataset).__qualname__}.fingerprint() {own()}"
+        h = hashlib.blake2b(digest_size=16)
+        with _fixed_seed():
+            for start in range(0, self.n, chunk):
+                items = [self.dataset[i] for i in range(start, min(start + chunk, self.n))]
+                h.update(bytes.fromhex(fingerprint(self.collate(items))))
+        return h.hexdigest()
 
     def batch(self, idx: torch.Tensor, device) -> tuple:
         out = self.collate([self.dataset[int(i)] for i in idx])
@@ -114,7 +122,28 @@ class _MapDataset:
         return tuple(t.to(device, non_blocking=True) for t in out)
 
 
+@contextmanager
+def _fixed_seed(seed: int = 0) -> Iterator[None]:
+    """Seed torch's CPU generator, ``random`` and NumPy; restore their states after."""
+    import numpy as np
+
+    py, npy = random.getstate(), np.random.get_state()  # noqa: NPY002 (the global one)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed)  # noqa: NPY002
+        try:
+            yield
+        finally:
+            random.setstate(py)
+            np.random.set_state(npy)  # noqa: NPY002
+
+
 def _as_source(data):
+    from torch.utils.data import TensorDataset
+
+    if type(data) is TensorDataset:  # its tensors: one gather a batch, hashed directly
+        return _Tensors(data.tensors)
     if isinstance(data, torch.Tensor):
         return _Tensors([data])
     if isinstance(data, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in data):
@@ -127,15 +156,32 @@ def _as_source(data):
     )
 
 
-def describe_callable(fn: Callable) -> str:
-    """A name for ``fn`` that changes when its code does: module, qualified name and a
-    hash of its compiled code (a callable object: its type)."""
-    code = getattr(fn, "__code__", None)
-    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
-    if code is None:
-        return name
-    digest = hashlib.blake2b(marshal.dumps(code), digest_size=4).hexdigest()
-    return f"{name}:{digest}"
+def describe_callable(fn: Callable, ignore: Iterable[object] = ()) -> str:
+    """``"<module>.<name>:<fingerprint>"`` of ``fn`` as a value (see
+    :func:`implicit_em._fingerprint.fingerprint`): its code, defaults, closure values and
+    named globals, a partial's arguments, a callable object's state; ``ignore`` (by
+    identity) counts as a placeholder."""
+    return describe(fn, ignore=ignore)
+
+
+def trained_objects(*modules: nn.Module) -> list:
+    """The modules, submodules, parameters and buffers of ``modules``: what a checkpoint
+    restores, so what a fingerprint of the work ignores (a loss may close over them)."""
+    return [o for m in modules for o in (*m.modules(), *m.parameters(), *m.buffers())]
+
+
+def _work(model, net, loss_fn, optimizer, schedule, source) -> dict:
+    """What the work is, for a checkpoint: the model's ``repr``, the loss, optimiser and
+    schedule as values (their fingerprints, ignoring the model trained) and the data's
+    content (one hash of it)."""
+    trained = trained_objects(model, net)
+
+    def value(x):
+        return x if x is None or isinstance(x, str) else describe_callable(x, trained)
+
+    return {"model": repr(model), "loss": describe_callable(loss_fn, trained),
+            "optimizer": value(optimizer), "schedule": value(schedule),
+            "data": source.fingerprint()}  # fmt: skip
 
 
 def _terms(out) -> tuple[torch.Tensor, dict]:
@@ -409,12 +455,34 @@ def train(
         callbacks: :class:`Callback` objects (e.g. :class:`implicit_em.diagnostics.Monitor`).
         checkpoint: a file path; saved atomically every ``checkpoint_every`` steps (default:
             each epoch) and at the end, and resumed from when it exists and ``resume``.
-            The checkpoint records what defines the work -- the model's description
-            (``repr``), the loss function (name and a hash of its code), a fingerprint of
-            the data (a hash of the tensors' bytes) -- and every setting that fixes the
-            trajectory (batch size, epochs, optimiser, learning rate, weight decay,
-            schedule, grad_clip, amp, seed, ranks); resuming under any change raises
-            ``ValueError`` naming what changed (``resume="force"`` continues anyway).
+            The checkpoint records what decides the result, and resuming under any
+            change of it raises ``ValueError`` naming each change (``"loss: checkpoint
+            ..., now ..."``; ``resume="force"`` continues anyway):
+
+            - the data's content: a BLAKE2b hash of every byte of the tensors (a
+              ``TensorDataset``'s tensors too); for another Dataset, of the content of
+              every item, read once in chunks of 1024 under a fixed seed (or the value
+              of its own ``fingerprint()`` method, when it has one). This is the cost:
+              one pass over the data at the start, about 0.3 s for a 60000 x 784
+              float32 tensor on one CPU core (0.7 s for the same as a map Dataset of
+              60000 items);
+            - the loss, and the optimiser and schedule when they are callables, as
+              *values* (:func:`implicit_em._fingerprint.fingerprint`): a function's code,
+              default arguments, the values of its closure cells and of the globals
+              its code names; a ``functools.partial``'s function and arguments; a
+              callable object's class and state (tensors by their bytes); a bound
+              method's function and instance. The model trained (its modules,
+              parameters and buffers) counts as a placeholder there, as the checkpoint
+              restores it. The same function defined in the same place with the same
+              captured values has the same print in every run, so a re-run resumes;
+            - the model's description (``repr``);
+            - every setting that fixes the trajectory: batch size, epochs, max_steps,
+              optimiser and schedule names, learning rate, weight decay, warm-up,
+              grad_clip, amp, seed, number of samples and of ranks.
+
+            The file itself is read without running code (``weights_only``) and checked
+            against a digest of its content: a damaged or foreign file raises
+            :class:`~implicit_em.training.CheckpointError` (and is kept).
         checkpoint_every: steps between checkpoints (default: each epoch).
         resume: ``True`` (resume when settings match), ``False`` (start over and
             overwrite), or ``"force"`` (resume even when the settings differ).
@@ -434,7 +502,9 @@ def train(
             optimiser step, so no NaN reaches the weights; the step and the parameters
             are named). The last good checkpoint is kept. With fp16 AMP the grad
             scaler skips such steps itself (and lowers its scale) instead.
-        ValueError: bad settings, or a checkpoint written with other settings.
+        ValueError: bad settings, or a checkpoint written for other work (see
+            ``checkpoint``).
+        CheckpointError: the checkpoint is damaged, or not a checkpoint of this library.
 
     Examples:
         >>> net = nn.Linear(3, 1)
@@ -469,12 +539,9 @@ def train(
         **{k: cfg[k] for k in ("batch_size", "epochs", "max_steps", "lr", "weight_decay",
                                "warmup_steps", "grad_clip")},
         "n_samples": source.n, "seed": seed, "world_size": world, "amp": amp,
-        "optimizer": optimizer if isinstance(optimizer, str) else "callable",
-        "schedule": schedule if schedule is None or isinstance(schedule, str) else "callable",
     }  # fmt: skip
-    if checkpoint is not None:  # what the work is: model, loss and data (costs one hash)
-        settings |= {"model": repr(model), "loss": describe_callable(loss_fn),
-                     "data": source.fingerprint()}  # fmt: skip
+    if checkpoint is not None:  # what the work is: model, loss, optimiser, data (one hash)
+        settings |= _work(model, net, loss_fn, optimizer, schedule, source)
     if checkpoint is not None and resume and Path(checkpoint).exists():
         ck = load_checkpoint(checkpoint, model, opt, sched, scaler, callbacks,
                              settings=settings, force=resume == "force")  # fmt: skip
