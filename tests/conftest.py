@@ -9,6 +9,29 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).parent))  # shared helpers: ``import helpers``
 
 
+def pytest_configure(config):
+    """Opt-in robustness passes (issue 34): ``IEM_DETERMINISTIC=1`` runs the suite under
+    ``torch.use_deterministic_algorithms(True)``, ``IEM_THREADS=N`` with ``N`` intra-op
+    threads (``torch.set_num_threads``), to show that no test depends on the summation
+    order a thread count or a non-deterministic kernel picks. Set before collection, so
+    module-level tensors are made under the same settings. Subprocesses (the torchrun
+    scripts, the examples) do not read them."""
+    deterministic = os.environ.get("IEM_DETERMINISTIC", "")
+    threads = os.environ.get("IEM_THREADS", "")
+    if not deterministic and not threads:
+        return
+    import torch
+
+    if deterministic not in ("", "0", "1"):
+        raise pytest.UsageError(f"IEM_DETERMINISTIC must be 0 or 1, got {deterministic!r}")
+    if deterministic == "1":
+        torch.use_deterministic_algorithms(True)
+    if threads:
+        if not threads.isdigit() or int(threads) < 1:
+            raise pytest.UsageError(f"IEM_THREADS must be an integer >= 1, got {threads!r}")
+        torch.set_num_threads(int(threads))
+
+
 @pytest.fixture(scope="session")
 def real_mnist_dir():
     """The folder holding the real MNIST files (via IEM_DATA), or a visible skip."""
