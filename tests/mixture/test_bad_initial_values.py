@@ -36,7 +36,9 @@ def test_good_initial_values_still_fit():
 
 
 def test_a_diverged_gradient_fit_is_an_error():
-    gm = GaussianMixture(2, solver="gradient", learning_rate=100, max_iter=30, random_state=0)
+    gm = GaussianMixture(
+        2, solver="gradient", optimizer="adam", learning_rate=100, max_iter=30, random_state=0
+    )
     with pytest.raises(FloatingPointError, match="diverged: the mean log-likelihood fell from"):
         gm.fit(X)
     ok = GaussianMixture(2, solver="gradient", max_iter=30, random_state=0).fit(X)

@@ -131,5 +131,23 @@ def test_far_rows_go_to_the_nearest_component(ct):
     far = 1e200 * (means[1] - means[0])[None]
     log_r = far_log_resp(far, params, c)
     assert torch.isfinite(log_r.logsumexp(1)).all()
+    if ct == "tied":  # one shared covariance: every component is as near, and the equal
+        # weights share the tie (no argmax of tied values: its pick is the rounding's)
+        torch.testing.assert_close(log_r.exp(), torch.full_like(log_r, 1 / K))
+        return
     maha = c.mahalanobis(far / 1e200, means * 0, params["p"])  # direction only
+    assert float(maha.sort(1).values.diff(1)[0, 0]) > 0.1 * float(maha.min())  # no near-tie
     assert int(log_r.argmax()) == int(maha.argmin())
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+def test_feature_variances_of_pooled_moments_are_the_data_variances(ct):
+    """The moment sums of all rows (one component) give NumPy's float64 per-feature
+    variance (spherical: their mean in every feature)."""
+    X, _, _ = _problem(ct)
+    c = COVARIANCES[ct]
+    nk, sx, sq = split_moments(design_matrix(X, c).sum(0, keepdim=True), D)
+    got = c.feature_variances(sx[0], sq[0], nk[0]).numpy()
+    want = X.numpy().var(0)
+    want = np.full(D, want.mean()) if ct == "spherical" else want
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -92,3 +92,12 @@ def test_fit_gradient_raises_the_divergence_advice():
             X * 1e3, params, n_total=float(len(X)), scale=1.0, s=s,
             gen=torch.Generator(), on_iteration=lambda *a: None,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("optimizer", _gradient.OPTIMIZERS)
+def test_divergence_advice_never_suggests_the_optimiser_in_use(optimizer):
+    for batch_size in (None, 1):
+        s = gradient_settings("full", optimizer=optimizer, batch_size=batch_size)
+        message = str(_gradient.diverged(3, s))
+        assert "lower learning_rate" in message and f"use optimizer={optimizer!r}" not in message
+        assert ("use optimizer='preconditioned'" in message) == (optimizer != "preconditioned")

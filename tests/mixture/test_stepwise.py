@@ -99,6 +99,56 @@ def test_a_starved_full_component_is_reseeded_not_a_singular_covariance():
     torch.testing.assert_close(state["stats"], _em.sums_from_params(new, REG, COVARIANCES["full"]))
 
 
+@pytest.mark.parametrize("ct", ["full", "diag", "spherical"])
+def test_a_one_row_batch_reseeds_from_the_running_statistics(ct):
+    """A batch of one row (the last of 297 rows in batches of 8, or ``batch_size=1``) has
+    no variance: the reseeded component's spread is the per-feature variance of the
+    running statistics pooled over components, written out here in float64 from the
+    starting mixture's marginal moments (ridge off) moved ``eta_0`` of the way to the
+    row's (its responsibilities sum to 1)."""
+    X, params = _start(ct, seed=3)
+    c = COVARIANCES[ct]
+    params["weights"] = torch.tensor([0.5, 0.5 - 2e-3, 2e-3], dtype=X.dtype)
+    params["means"][2] = 100.0  # starved and far: reseeded on this step
+    state = {"stats": None, "t": 0}
+    row = X[5:6]
+    new, reseeded = _gradient.stepwise_step(
+        row, params, state, len(X), torch.Generator().manual_seed(0), _settings(ct)
+    )
+    assert reseeded == 1 and all(bool(torch.isfinite(v).all()) for v in new.values())
+    w, mu = params["weights"].numpy(), params["means"].numpy()
+    var_k = np.stack([np.diag(c.dense(c.covariances(params["p"]).numpy(), k, 3)) for k in range(3)])
+    eta = 2.0**-0.7
+    m1 = (1 - eta) * w @ mu + eta * row[0].numpy()
+    m2 = (1 - eta) * w @ (var_k - REG + mu**2) + eta * row[0].numpy() ** 2
+    want = m2 - m1**2
+    want = np.full(3, want.mean()) if ct == "spherical" else want
+    spread = c.dense(c.covariances(new["p"]).numpy(), 2, 3)
+    np.testing.assert_allclose(spread, np.diag(want), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(new["means"][2].numpy(), row[0].numpy())
+
+
+@pytest.mark.parametrize("ct", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_one_row_batches_fit_finite_and_near_em(ct, batch_size):
+    """297 rows: batches of 8 leave one row last; batches of 1 are all one row. Six
+    components on three clusters are starved and reseeded on the way (before: NaN, then
+    "diverged ... use optimizer='preconditioned'", the optimiser in use)."""
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(-2, 1, (99, 3)), rng.normal(2, 0.5, (99, 3)),
+              rng.normal([0, 4, 0], 0.7, (99, 3))]  # fmt: skip
+    em = GaussianMixture(6, covariance_type=ct, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # reseeding is reported
+        gm = GaussianMixture(
+            6, covariance_type=ct, solver="gradient", optimizer="preconditioned",
+            batch_size=batch_size, max_iter=3, random_state=0,
+        ).fit(X)  # fmt: skip
+    assert np.isfinite(gm.lower_bound_history_).all() and np.isfinite(gm.covariances_).all()
+    assert gm.lower_bound_ > em.lower_bound_ - 0.2
+
+
 def test_mini_batch_preconditioned_reaches_em_in_three_passes():
     """Three well-separated clusters (``examples/gmm_gradient.py`` at a test's size):
     within 1e-4 of EM's mean log-likelihood after at most 3 passes."""
@@ -116,7 +166,9 @@ def test_mini_batch_preconditioned_reaches_em_in_three_passes():
         ).fit(X)  # fmt: skip
     gaps = [em.lower_bound_ - h for h in gm.lower_bound_history_]
     assert min(gaps) <= 1e-4, gaps
-    assert gaps[-1] > -1e-9  # EM's optimum is not beaten: the same fixed point
+    # EM's optimum is not beaten (the same fixed point), up to how far EM's own tol=1e-8
+    # leaves it short of its limit (6e-10 measured): no test on the last bits
+    assert gaps[-1] > -1e-7, gaps
 
 
 @pytest.mark.parametrize("bad", [0.5, 0.3, 1.5, float("nan"), True, "0.7"])

@@ -109,8 +109,17 @@ def run(cfg: Config, out_dir: Path) -> dict:
         grad: dict[str, Any] = {"solver": "gradient"}
         fits = {  # solver: (estimator, its settings, one iteration)
             "em": (GaussianMixture, em, em_step),
-            "gradient": (GaussianMixture, {**grad, "learning_rate": cfg.learning_rate}, grad_step),
-            "preconditioned": (GaussianMixture, {**grad, "optimizer": "preconditioned"}, grad_step),
+            "gradient": (
+                GaussianMixture,
+                {**grad, "optimizer": "adam", "learning_rate": cfg.learning_rate},
+                grad_step,
+            ),
+            # one full-batch epoch per call: warm-started fits (partial_fit is stepwise EM)
+            "preconditioned": (
+                GaussianMixture,
+                {**grad, **em, "optimizer": "preconditioned"},
+                em_step,
+            ),
             "sklearn": (SKGaussianMixture, em, em_step),
         }
         for solver, (estimator, settings, step) in fits.items():

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._distributed import all_reduce_, broadcast_, world_size
+from .._distributed import all_reduce_, broadcast_
 from .gaussian import (
     Covariance,
     design_weights,
@@ -165,18 +165,31 @@ def em_step(parts, params: Params, n_total, reg_covar: float, cov: Covariance):
     return total, new, nk
 
 
-def reseed(X, params: Params, empty, gen, reg: float, cov: Covariance) -> Params:
-    """Move components that lost (almost) all responsibility to random data points,
-    with the data's per-feature spread and a small weight; identical on all ranks."""
+def data_variance(X: torch.Tensor) -> torch.Tensor:
+    """Per-feature variance ``(D,)`` of the rows of all ranks (``X.var(0)`` of one
+    process on all the data: about the global mean, divided by ``n - 1``; 0 for one row)."""
+    n = torch.tensor(float(X.shape[0]), dtype=X.dtype, device=X.device)
+    total = X.sum(0)
+    all_reduce_(n, total)
+    squares = ((X - total / n) ** 2).sum(0)
+    all_reduce_(squares)
+    return squares / (n - 1).clamp_min(1)
+
+
+def reseed(
+    X, params: Params, empty, gen, reg: float, cov: Covariance, var: torch.Tensor | None = None
+) -> Params:
+    """Move components that lost (almost) all responsibility to random rows of ``X``
+    (one row each suffices), with per-feature variances ``var`` ``(D,)`` (default: the
+    data's, :func:`data_variance`, over all ranks) and a small weight; identical on all
+    ranks. ``var`` is floored at ``reg`` (``1e-12`` without one)."""
     k = int(empty.sum())
     idx = torch.randint(0, X.shape[0], (k,), generator=gen).to(X.device)
     means, p, weights = params["means"].clone(), params["p"].clone(), params["weights"]
     means[empty] = X[idx]
     broadcast_(means)
-    var = X.var(0).clamp_min(reg or 1e-12)
-    all_reduce_(var)
-    var = var / world_size()
-    p[empty] = cov.spread_cholesky(var)
+    var = data_variance(X) if var is None else var.to(X.dtype)
+    p[empty] = cov.spread_cholesky(var.clamp_min(reg or 1e-12))
     weights = torch.where(empty, torch.full_like(weights, 1.0 / len(weights)), weights)
     return {"weights": weights / weights.sum(), "means": means, "p": p}
 

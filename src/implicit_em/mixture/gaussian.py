@@ -149,6 +149,12 @@ class Covariance(abc.ABC):
         """``P`` of a reseeded component with per-feature variances ``var``."""
 
     @abc.abstractmethod
+    def feature_variances(self, sx: Tensor, sq: Tensor, n: Tensor) -> Tensor:
+        """Per-feature variances ``(D,)`` of the distribution with moment sums ``sum x``
+        ``(D,)`` and ``sum q(x)`` ``(Q,)`` over ``n`` samples (all components pooled):
+        ``sum x_i^2 / n - (sum x_i / n)^2`` (spherical: their mean, in every feature)."""
+
+    @abc.abstractmethod
     def times_covariance(self, cov: Tensor, g: Tensor) -> Tensor:
         """``Sigma_k g_k``, ``(K, D)``."""
 
@@ -225,6 +231,10 @@ class _Triangular(Covariance):
     def quadratic_moments(self, cov, means):
         i, j = _triu(means.shape[1], means.device)
         return cov[..., i, j] + means[:, i] * means[:, j]
+
+    def feature_variances(self, sx, sq, n):
+        i, j = _triu(sx.shape[0], sx.device)
+        return (sq[i == j] - sx**2 / n).clamp_min(0) / n
 
     def _upper_weights(self, prec):
         d = prec.shape[-1]
@@ -446,6 +456,10 @@ class Diag(_Elementwise):
         return var.rsqrt()
 
     @override
+    def feature_variances(self, sx: Tensor, sq: Tensor, n: Tensor) -> Tensor:
+        return (sq - sx**2 / n).clamp_min(0) / n
+
+    @override
     def times_covariance(self, cov: torch.Tensor, g: torch.Tensor) -> Tensor:
         return cov * g
 
@@ -519,6 +533,11 @@ class Spherical(_Elementwise):
     @override
     def spread_cholesky(self, var: torch.Tensor) -> Tensor:
         return var.mean().rsqrt()
+
+    @override
+    def feature_variances(self, sx: Tensor, sq: Tensor, n: Tensor) -> Tensor:
+        d = sx.shape[0]
+        return ((sq[0] - (sx**2).sum() / n).clamp_min(0) / (n * d)).expand(d)
 
     @override
     def times_covariance(self, cov: torch.Tensor, g: torch.Tensor) -> Tensor:
