@@ -234,6 +234,11 @@ CALLABLES = {
     "objectives.gaussian_entropy": (lambda x: O.gaussian_entropy(x), (N, K), "z"),
     "objectives.vasicek_entropy": (lambda x: O.vasicek_entropy(x), (N, K), "z"),
     "diagnostics.knn_entropy": (lambda x: D.knn_entropy(x), (N, K), "z"),
+    "diagnostics.stack_diagnostics": (
+        lambda x: D.stack_diagnostics(Y.ImplicitEMLayer(K, 3, init="normal"), x),
+        (N, K),
+        "x",
+    ),
     "diagnostics.total_correlation": (lambda x: D.total_correlation(x), (N, K), "z"),
     "diagnostics.total_correlation[gaussian]": (
         lambda x: D.total_correlation(x, "gaussian"),

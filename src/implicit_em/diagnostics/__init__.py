@@ -1,8 +1,9 @@
 """Diagnostics of implicit EM inside any model: unit health, redundancy, dependence,
 responsibilities, linear regions, linear probes and read-outs, activation shape, the
-EM-structure map and a Monitor."""
+EM-structure map, a Monitor, and a per-layer diagnostic of implicit-EM stacks."""
 
 from .dependence import knn_entropy, total_correlation
+from .depth import stack_diagnostics
 from .em_structure import EMRow, EMStructureMap, em_structure
 from .monitor import Monitor
 from .probe import linear_probe
@@ -53,6 +54,7 @@ __all__ = [
     "pairwise_correlations",
     "properties",
     "responsibility_stats",
+    "stack_diagnostics",
     "total_correlation",
     "unit_health",
     "unit_variance",
