@@ -1,6 +1,7 @@
 """Experiment ``conv``: its goals give each outcome; a tiny real run on stand-in images
 measures every learner at every depth, resumes finished cells and draws its figures."""
 
+import pytest
 import torch
 
 from implicit_em.experiments import conv as C
@@ -141,7 +142,8 @@ def test_cifar10_images_come_from_its_batches_when_they_are_there(tmp_path, monk
                  b"labels": list(range(8))}  # fmt: skip
         (folder / name).write_bytes(pickle.dumps(batch))
     monkeypatch.setenv("IEM_DATA", str(tmp_path))
-    x, y, xt, _ = C.conv_images("cifar10", C.Config(cifar_train=20, test_images=5))
+    with pytest.warns(UserWarning, match="differ from the official CIFAR-10 batches"):
+        x, y, xt, _ = C.conv_images("cifar10", C.Config(cifar_train=20, test_images=5))
     assert x.shape == (20, 3, 32, 32) and xt.shape == (5, 3, 32, 32)
     assert float(x.min()) >= 0 and float(x.max()) <= 1 and y.dtype == torch.int64
     said = C.EXPERIMENT.describe_data(C.Config())  # our batches are not the official ones

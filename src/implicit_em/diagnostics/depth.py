@@ -61,11 +61,12 @@ def _near_duplicate_share(out: torch.Tensor, redundant_corr: float) -> float:
 
 def _row(module: nn.Module, inp: torch.Tensor, out: torch.Tensor, redundant_corr: float,
          max_rows: int, g: torch.Generator) -> dict:  # fmt: skip
-    from ..layers import ImplicitEMConv2d
+    from ..layers import ImplicitEMConv2d, ImplicitEMLayer
 
     conv = isinstance(module, ImplicitEMConv2d)
-    layer = module.layer if conv else module
-    d = module.distances(inp)
+    layer = module.layer if isinstance(module, ImplicitEMConv2d) else module
+    assert isinstance(layer, ImplicitEMLayer)
+    d = module.distances(inp) if isinstance(module, ImplicitEMConv2d) else layer.distances(inp)
     k = d.shape[1]
     d_rows = _rows(d, max_rows, g)
     r = torch.softmax(-d_rows / float(layer.temperature), 1)
@@ -73,7 +74,7 @@ def _row(module: nn.Module, inp: torch.Tensor, out: torch.Tensor, redundant_corr
     entropy = -(r * r.clamp_min(1e-300).log()).sum(1)
     w = layer.weight.detach().double()
     gap = torch.cdist(w, w).fill_diagonal_(math.inf)
-    if conv:  # its patches: what the prototypes are compared with
+    if isinstance(module, ImplicitEMConv2d):  # its patches: what prototypes meet
         x = module.input_norm(inp) if module.input_norm is not None else inp
         patches = F.unfold(x, module.kernel_size, padding=module.padding, stride=module.stride)
         inputs = _sample(patches.transpose(1, 2).reshape(-1, patches.shape[1]), max_rows, g)
