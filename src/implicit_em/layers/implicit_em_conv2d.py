@@ -97,10 +97,10 @@ class ImplicitEMConv2d(nn.Module):
         if self.input_norm is not None:
             x = self.input_norm(x)
         layer = self.layer
-        if layer.training and not layer.means_placed:  # k-means' init: patches at random
+        if layer.training and not layer.means_placed:  # distinct patches, blank ones last
             patches = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)
             rows = patches.transpose(1, 2).reshape(-1, patches.shape[1])
-            layer.place_means(rows[torch.randperm(len(rows))])
+            layer.place_means(rows[torch.randperm(len(rows))], informative_first=True)
         w = self._filters()
         if layer.distance == "linear":
             return _finite(self._conv(x, w, layer.bias), x)

@@ -25,6 +25,7 @@ from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
 from .distances import check_x, euclidean_distances, linear_distances, mahalanobis_distances
 from .input_norm import make_input_norm
+from .placement import distinct_rows
 
 DISTANCES = ("linear", "euclidean", "mahalanobis_diag")
 OUTPUTS = ("triangle", "responsibilities", "distances", "gated")  # or a registered activation
@@ -121,11 +122,13 @@ class ImplicitEMLayer(nn.Module):
             ``"batch"`` (each feature standardised, a non-affine batch norm, as SoftHebb
             does before each layer; ``True`` means this).
         init: how the means (``euclidean``, ``mahalanobis_diag``) start. ``"data"``: the
-            first ``K`` inputs the layer sees in training mode become its means, as
-            k-means' random initialisation (filled over the first ``ceil(K / batch)``
+            first ``K`` distinct inputs the layer sees in training mode become its means,
+            as k-means' random initialisation (filled over the first ``ceil(K / batch)``
             training batches, after ``input_norm``; under ``torch.distributed``, rank
-            0's rows); ``"normal"``: ``N(0, 1)``. ``"uniform"`` is ``nn.Linear``'s (for
-            ``linear``). ``"auto"``: ``"data"`` for means, ``"uniform"`` for ``linear``.
+            0's rows; a repeated input is skipped, so no two means start equal:
+            :mod:`implicit_em.layers.placement`); ``"normal"``: ``N(0, 1)``. ``"uniform"``
+            is ``nn.Linear``'s (for ``linear``). ``"auto"``: ``"data"`` for means,
+            ``"uniform"`` for ``linear``.
         gather_distributed: under ``torch.distributed``, the covariance terms
             (``infomax``, ``decorrelation``, ``variance_hinge``) use the moments of the
             global batch, so several ranks train like one process on the same global
@@ -225,11 +228,13 @@ class ImplicitEMLayer(nn.Module):
         before its first training batches)."""
         return self._n_filled() >= self.out_features
 
-    def place_means(self, rows: torch.Tensor) -> None:
-        """``init="data"``, in training mode: the next unfilled means become ``rows``
-        ``(m, D)`` (a no-op once :attr:`means_placed`)."""
+    def place_means(self, rows: torch.Tensor, *, informative_first: bool = False) -> None:
+        """``init="data"``, in training mode: the next unfilled means become distinct
+        rows of ``rows`` ``(m, D)`` (:func:`~implicit_em.layers.placement.distinct_rows`;
+        with ``informative_first``, non-constant rows first; a no-op once
+        :attr:`means_placed`)."""
         if self.training and not self.means_placed:
-            self._fill_means(rows)
+            self._fill_means(rows, informative_first=informative_first)
 
     @property
     def temperature(self) -> torch.Tensor:
@@ -262,14 +267,23 @@ class ImplicitEMLayer(nn.Module):
         return self.input_norm(x)
 
     @torch.no_grad()
-    def _fill_means(self, x: torch.Tensor) -> None:
-        """``init="data"``: the next unfilled means become rows of ``x`` (rank 0's)."""
+    def _fill_means(self, x: torch.Tensor, *, informative_first: bool = False) -> None:
+        """``init="data"``: the next unfilled means become the first rows of ``x`` (rank
+        0's) that equal no other row and no placed mean. When every row of ``x`` is
+        placed already (the data repeat), the rest start at placed means plus a small
+        jitter (1e-3 of their spread), so no two means are ever equal."""
         check_x(x, self.weight)
-        start = self._n_filled()
-        rows = x[: self.out_features - start].detach()
-        if not torch.isfinite(rows).all():
+        start, need = self._n_filled(), self.out_features - self._n_filled()
+        if not torch.isfinite(x).all():
             raise ValueError("x holds NaN/inf: the layer's means cannot start at it; clean x")
-        self.weight[start : start + len(rows)] = rows.to(self.weight.dtype)
+        placed = self.weight[:start]
+        rows = distinct_rows(x.detach().to(self.weight.dtype), placed,
+                             informative_first=informative_first)[:need]  # fmt: skip
+        if len(rows) == 0 and len(x) and start:  # nothing new: jittered copies of placed
+            base = placed[torch.arange(need, device=placed.device) % start]
+            spread = placed.std() if start > 1 else placed.abs().max()
+            rows = base + 1e-3 * float(spread.clamp_min(1e-6)) * torch.randn_like(base)
+        self.weight[start : start + len(rows)] = rows
         filled = cast(torch.Tensor, self.n_filled)
         filled.fill_(start + len(rows))
         broadcast_(self.weight.data, filled)
