@@ -8,22 +8,29 @@ argument, a captured value or a tensor's contents gives another one:
   differs from ``0.0``, every NaN is one NaN);
 - tensors and NumPy arrays: dtype, shape and every byte of the data (on CPU; the device
   does not count); a ``torch.Generator``: its state;
+- modules: their name, and for a module outside the installed packages (a ``cfg.py``
+  the loss reads) its public data attributes (``cfg.SCALE``);
 - tuples, lists: their items in order; dicts and sets: their items in an order fixed by
   the items' own prints (so insertion order and string-hash seeds do not count);
 - functions: module and qualified name, default and keyword-only default arguments and
   the values of their closure cells; for functions defined outside the installed
   packages and the standard library (a script, a notebook, a test, an editable
   install) also their compiled code (bytecode, constants and names, not line numbers:
-  moving a function or editing a comment keeps its print) and the global variables
-  their code names. A library function counts by name (its version decides its code);
+  moving a function or editing a comment keeps its print), the global variables their
+  code names. A library function counts by name (its version decides its code);
 - ``functools.partial``: the function, the positional and the keyword arguments;
 - bound methods: the function and the instance; classes: module and qualified name
-  (and the code of the methods of a class defined outside the installed packages);
+  (and, for a class defined outside the installed packages, its methods' code and its
+  data attributes);
 - other objects (callable objects, ``nn.Module``\s, optimisers, ...): their class and
   their state, ``__dict__`` and ``__slots__`` (a module's parameters and buffers by
   their bytes);
 - anything else: its type and ``repr`` when the ``repr`` holds no memory address, else
   its type alone. Memory addresses (``id``) never enter a print.
+
+What a function looks up by a computed name at run time (``os.environ["K"]``,
+``globals()["K"]``, ``getattr(cfg, name)``) is not seen: pass such values as arguments
+(a ``functools.partial``) or capture them, and the print follows them.
 
 Cycles are cut (a back reference counts as its distance up the path) and nesting deeper
 than 64 levels counts as its type, so every object has a print and fingerprinting never
@@ -130,6 +137,17 @@ def _code_names(code: types.CodeType) -> set[str]:
     return names
 
 
+def _data(namespace: Any, names: set[str] | None) -> dict:
+    """The plain data of a module's or class's namespace (not dunders, modules, classes
+    or functions), restricted to ``names`` when given. A module's ``_private`` names are
+    left out too (caches, registries)."""
+    kinds = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+             staticmethod, classmethod, property)  # fmt: skip
+    return {k: v for k, v in namespace.items()
+            if not k.startswith("_") and (names is None or k in names)
+            and not isinstance(v, kinds)}  # fmt: skip
+
+
 def _qualname(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
 
@@ -198,8 +216,11 @@ class _Walker:
             return self.unordered(h, f"map:{type(obj).__qualname__}", obj.items(), depth)
         if isinstance(obj, (set, frozenset)):
             return self.unordered(h, f"set:{type(obj).__qualname__}", obj, depth)
-        if isinstance(obj, types.ModuleType):
-            return put(h, "module", obj.__name__.encode())
+        if isinstance(obj, types.ModuleType):  # a user module (cfg.SCALE): its data too
+            put(h, "module", obj.__name__.encode())
+            if not _is_library(obj.__name__) and obj.__name__ != "__main__":
+                self.feed(h, _data(vars(obj), None), depth)
+            return None
         if isinstance(obj, type):
             return self.cls(h, obj, depth)
         if isinstance(obj, types.FunctionType):
@@ -240,6 +261,7 @@ class _Walker:
                 if isinstance(v, (types.FunctionType, staticmethod, classmethod, property))
             }
             self.feed(h, methods, depth)
+            self.feed(h, _data(vars(cls), None), depth)  # class attributes (Cfg.scale)
 
     def function(self, h, fn: types.FunctionType, depth: int) -> None:
         """Name, defaults, closure values; code and named globals outside the library."""

@@ -16,3 +16,13 @@ def test_a_half_precision_module_learns_as_in_float32():
     assert half.weight.dtype == torch.float16
     torch.testing.assert_close(half.weight.float(), full.weight, rtol=0, atol=0.05)
     assert bool(torch.isfinite(half(x.half())).all())
+
+
+def test_images_too_small_for_the_padding_or_the_pool_are_named():
+    """Round-three probes: raw reflect-pad and pool-size RuntimeErrors."""
+    import pytest
+
+    with pytest.raises(ValueError, match="reflect padding of 4"):
+        SoftHebbConv2d(1, 4, 5, padding=4).learn(torch.rand(2, 1, 3, 3))
+    with pytest.raises(ValueError, match="smaller than the pool window"):
+        SoftHebbConv2d(1, 4, 3, pool=("max", 16)).eval()(torch.rand(2, 1, 8, 8))

@@ -119,3 +119,12 @@ def test_an_empty_sub_sample_is_refused(tmp_path, option):
     _write(tmp_path)
     with pytest.raises(ValueError, match=f"{option} must be an integer >= 1, got 0"):
         load_dataset("cifar10", data_dir=tmp_path, **{option: 0})
+
+
+@pytest.mark.parametrize("labels", [[b"cat", b"dog"], ["cat", "dog"], [None, None], [1.5, 2]])
+def test_labels_that_are_not_integers_are_refused(tmp_path, labels):
+    """Round-three probe: raw UFuncTypeError / TypeError."""
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}))
+    with pytest.raises(ValueError, match="integers 0-9"):
+        read_batch(path)

@@ -81,3 +81,29 @@ def test_the_read_out_leaves_the_global_rng_as_it_was():
     y = (x[:, 0] > 0).long()
     linear_readout(x, y, x, y, epochs=2, seed=7)
     torch.testing.assert_close(torch.rand(3), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-12, 1e6])
+def test_no_feature_scale_matters(scale):
+    """Round-three probe H4: a floor of 1e-8 on the std left features at 1e-9 unscaled
+    (0.68 against 0.965 at scale 1)."""
+    x = torch.randn(400, 6, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long()
+    base = linear_readout(x, y, x, y, epochs=20, lr=1e-2)["test_accuracy"]
+    scaled = linear_readout(x * scale, y, x * scale, y, epochs=20, lr=1e-2)["test_accuracy"]
+    assert scaled == pytest.approx(base, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    ("labels", "error", "said"),
+    [(lambda y: y - 1, ValueError, "class indices >= 0"),
+     (lambda y: y.float() + 0.5, ValueError, "whole class indices"),
+     (lambda y: y.bool(), TypeError, "integer class indices")],
+)  # fmt: skip
+def test_bad_labels_and_overflowing_features_are_refused(labels, error, said):
+    x = torch.randn(40, 3, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long()
+    with pytest.raises(error, match=said):
+        linear_readout(x, labels(y), x, y, epochs=1)
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        linear_readout(x.double() * 1e200, y, x, y, epochs=1)

@@ -15,7 +15,7 @@ from implicit_em.layers import ImplicitEMConv2d, ImplicitEMLayer
 from implicit_em.layers.distances import (
     _euclidean_expansion,
     euclidean_distances,
-    kept_digits,
+    lost_digits,
     mahalanobis_distances,
 )
 
@@ -58,11 +58,11 @@ def test_the_conv_layer_finds_the_nearest_prototype_far_from_the_origin(offset, 
 
 def test_prototypes_far_from_each_other_are_recomputed_exactly():
     """Two clusters at -1e4 and +1e4: no single centre is near every input, so the
-    rounding bound says the float32 expansion lost its digits and float64 takes over."""
+    rounding bound flags the rows and direct float64 differences take over."""
     g = torch.Generator().manual_seed(0)
     mu = torch.cat([-1e4 + torch.rand(5, 9, generator=g), 1e4 + torch.rand(5, 9, generator=g)])
     x = torch.cat([-1e4 + torch.rand(40, 9, generator=g), 1e4 + torch.rand(40, 9, generator=g)])
-    assert not kept_digits(*_euclidean_expansion(x, mu))
+    assert bool(lost_digits(*_euclidean_expansion(x, mu)).any())
     exact = 0.5 * torch.cdist(x.double(), mu.double()) ** 2
     d = euclidean_distances(x, mu)
     assert d.dtype == torch.float32
@@ -75,17 +75,17 @@ def test_data_in_the_unit_cube_keeps_float32():
     """The float64 path costs a second expansion: ordinary data never take it."""
     g = torch.Generator().manual_seed(0)
     x, mu = torch.rand(256, 784, generator=g), torch.rand(500, 784, generator=g)
-    assert kept_digits(*_euclidean_expansion(x, mu))
+    assert not bool(lost_digits(*_euclidean_expansion(x, mu)).any())
 
 
 def test_the_rounding_bound_can_say_either():
     x, mu = torch.tensor([[0.5]]), torch.tensor([[0.0], [1.0]])
-    assert kept_digits(*_euclidean_expansion(x, mu))
+    assert not bool(lost_digits(*_euclidean_expansion(x, mu)).any())
     shifted = _euclidean_expansion(x + 1e4, mu + 1e4)  # centred: still fine
-    assert kept_digits(*shifted)
+    assert not bool(lost_digits(*shifted).any())
     xx, mm = (x + 1e4) ** 2, ((mu + 1e4) ** 2).T  # the uncentred terms
     sq = xx - 2 * (x + 1e4) @ (mu + 1e4).T + mm
-    assert not kept_digits(sq, xx, mm, 1)
+    assert bool(lost_digits(sq, xx, mm, 1).all())
 
 
 def test_centring_leaves_values_and_gradients_unchanged():
@@ -97,3 +97,67 @@ def test_centring_leaves_values_and_gradients_unchanged():
     torch.testing.assert_close(euclidean_distances(x, mu), exact, rtol=1e-12, atol=1e-9)
     assert torch.autograd.gradcheck(euclidean_distances, (x, mu))
     assert torch.autograd.gradcheck(mahalanobis_distances, (x, mu, lp))
+
+
+def test_a_row_gets_the_same_nearest_prototype_whatever_else_is_in_the_batch():
+    """Issue 34, round-three probe H1: a batch-wide check let a far outlier vouch for a
+    row that had lost its nearest prototype."""
+    layer = ImplicitEMLayer(1, 3, output="distances")
+    layer.objective(torch.tensor([[-1e4], [1e4], [1e4 + 3.0]]))
+    layer.eval()
+    x = torch.tensor([[1e4 + 2.2], [0.0], [0.0], [5e3]])
+    with torch.no_grad():
+        together, alone = layer(x)[0], layer(x[:1])[0]
+    assert int(together.argmin()) == int(alone.argmin()) == 2
+    torch.testing.assert_close(together, alone)
+
+
+def test_float64_rows_far_out_are_recomputed_by_differences():
+    """Probe H2: float64 at 1e6 with two prototypes 3e-3 apart lost the nearest."""
+    mu = torch.tensor([[-1e6], [1e6], [1e6 + 30], [1e6 + 30.003]], dtype=torch.float64)
+    x = torch.tensor([[1e6 + 30.0029]], dtype=torch.float64)
+    d = euclidean_distances(x, mu)
+    assert int(d.argmin()) == 3
+    torch.testing.assert_close(d[0, 2:], torch.tensor([4.205e-6, 5e-9], dtype=torch.float64),
+                               rtol=1e-2, atol=1e-10)  # fmt: skip
+    lp = torch.zeros(4, 1, dtype=torch.float64)
+    assert int(mahalanobis_distances(x, mu, lp).argmin()) == 3
+
+
+def test_a_convolution_refuses_what_float64_cannot_resolve():
+    torch.manual_seed(0)
+    conv = ImplicitEMConv2d(1, 3, 1, output="distances").double()
+    with torch.no_grad():
+        conv.layer.weight.copy_(torch.tensor([[-1e12], [1e12], [1e12 + 1e-3]]))
+        conv.layer.n_filled.fill_(3)
+    conv.eval()
+    x = torch.full((1, 1, 2, 2), 1e12 + 9e-4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="even float64 distances lose the nearest"):
+        conv(x)
+
+
+@pytest.mark.parametrize(
+    ("call", "said"),
+    [(lambda: euclidean_distances(torch.rand(3, 2), torch.zeros(0, 2)), "shape \\(K, D\\)"),
+     (lambda: euclidean_distances(torch.rand(3, 2), torch.zeros(2)), "shape \\(K, D\\)"),
+     (lambda: mahalanobis_distances(torch.rand(3, 2), torch.rand(2, 2), torch.rand(3, 2)),
+      "log_precision must have the means' shape"),
+     (lambda: ImplicitEMConv2d(1, 4, 3, pool=("max", 8))(torch.rand(2, 1, 6, 6)),
+      "smaller than the pool window")],
+)  # fmt: skip
+def test_bad_prototypes_and_pools_are_named(call, said):
+    """Round-three probes: raw IndexError / RuntimeError from deep in torch."""
+    with pytest.raises(ValueError, match=said):
+        call()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("value", [0.0, 1.0])
+def test_repeated_inputs_give_distinct_means_in_every_dtype(dtype, value):
+    """Round-three probe: a jitter below half precision's resolution left equal means."""
+    layer = ImplicitEMLayer(2, 4, output="distances").to(dtype)
+    for _ in range(3):
+        layer.objective(torch.full((5, 2), value, dtype=dtype))
+    w = layer.weight.detach().float()
+    gaps = torch.cdist(w, w).fill_diagonal_(1.0)
+    assert bool((gaps > 0).all())

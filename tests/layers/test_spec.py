@@ -117,7 +117,11 @@ def test_bad_conv_tokens_are_named(spec, match):
     ("spec", "said"),
     [("1-8:iem(T=1,T=2)", "T= is given twice"), ("1-8:iemconv(k=3,k=5)", "k= is given twice"),
      ("1-8:iemconv(pool=max2,pool=avg2)", "pool= is given twice"),
-     ("4-8:iem(balance+balance*2)", "'balance' is given twice")],
+     ("4-8:iem(balance+balance*2)", "'balance' is given twice"),
+     ("4-8:iem(infomax,infomax)", "'infomax' is given twice"),
+     ("4-8:iem(infomax,none)", "'none' with other objective terms"),
+     ("4-8:iem(none,infomax)", "'none' with other objective terms"),
+     ("4-8:iem(none,none)", "'none' with other objective terms")],
 )  # fmt: skip
 def test_a_key_given_twice_is_refused(spec, said):
     """Issue 34: the last of two values won silently."""

@@ -515,3 +515,91 @@ def test_finetune_fingerprints_its_task_loss_as_a_value(tmp_path):
     assert run(0.0).resumed_from == 4
     with pytest.raises(ValueError, match=r"model: checkpoint .*loss_fn=.*partial"):
         run(0.1)
+
+
+def test_module_and_class_attributes_the_code_reads_are_part_of_the_print(tmp_path):
+    """Round-three probe H3: ``cfg.SCALE`` (a user module) and ``Cfg.scale`` (a class)
+    read inside a loss were not fingerprinted, so a change resumed silently."""
+    import importlib
+    import sys
+
+    from implicit_em._fingerprint import fingerprint
+
+    (tmp_path / "iem_probe_cfg.py").write_text("SCALE = 1.0\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        cfg = importlib.import_module("iem_probe_cfg")
+
+        def loss(m, b):
+            return cfg.SCALE * m(b[0]).square().mean()
+
+        before = fingerprint(loss)
+        cfg.SCALE = 2.0
+        assert fingerprint(loss) != before
+        cfg.SCALE = 1.0
+        assert fingerprint(loss) == before
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("iem_probe_cfg", None)
+
+    class Cfg:
+        scale = 1.0
+
+    def class_loss(m, b):
+        return Cfg.scale * m(b[0]).square().mean()
+
+    before = fingerprint(class_loss)
+    Cfg.scale = 3.0
+    assert fingerprint(class_loss) != before
+
+
+def _tampered(tmp_path, change) -> tuple:
+    """A checkpoint of a small run, rewritten with ``change(state)`` and a valid digest."""
+    import io
+
+    from implicit_em.training import train
+
+    x = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    ck = tmp_path / "ck.pt"
+    train(nn.Linear(3, 1), lambda m, b: m(b[0]).square().mean(), x, epochs=1, batch_size=8,
+          checkpoint=ck, progress=False)  # fmt: skip
+    raw = ck.read_bytes()[:-48]
+    state = torch.load(io.BytesIO(raw), weights_only=True)
+    change(state)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    ck.write_bytes(_with_digest(buf.getvalue()))
+    return ck, x
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda s: s.update(rng="abc"), lambda s: s.update(position={}),
+     lambda s: s.update(callbacks=5), lambda s: s.update(model=[1, 2]),
+     lambda s: s["position"].update(epoch="x"), lambda s: s["position"].update(step=-5),
+     lambda s: s.update(optimizer={})],
+)  # fmt: skip
+def test_a_sealed_checkpoint_of_the_wrong_structure_gives_a_checkpoint_error(tmp_path, change):
+    """Round-three probes: a valid digest over a wrong structure gave raw TypeError,
+    KeyError or RuntimeError."""
+    from implicit_em.training import train
+    from implicit_em.training.checkpoint import CheckpointError
+
+    ck, x = _tampered(tmp_path, change)
+    with pytest.raises(CheckpointError):
+        train(nn.Linear(3, 1), lambda m, b: m(b[0]).square().mean(), x, epochs=2, batch_size=8,
+              checkpoint=ck, progress=False, resume="force")  # fmt: skip
+
+
+def test_force_cannot_carry_another_optimisers_state(tmp_path):
+    """Round-three probe: SGD's state resumed by Adam under force raised KeyError 'betas'."""
+    from implicit_em.training import train
+
+    x = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    ck = tmp_path / "ck.pt"
+    loss = lambda m, b: m(b[0]).square().mean()  # noqa: E731
+    train(nn.Linear(3, 1), loss, x, epochs=1, batch_size=8, optimizer="sgd", checkpoint=ck,
+          progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="another optimiser"):
+        train(nn.Linear(3, 1), loss, x, epochs=2, batch_size=8, optimizer="adam",
+              checkpoint=ck, progress=False, resume="force")  # fmt: skip

@@ -120,6 +120,10 @@ class SoftHebbConv2d(nn.Module):
             raise TypeError(f"x has dtype {x.dtype} but the filters are {self.weight.dtype}: "
                             "convert one of them")  # fmt: skip
         p = self.padding
+        if p and min(x.shape[-2:]) <= p:
+            raise ValueError(f"x's images are {tuple(x.shape[-2:])}: reflect padding of "
+                             f"{p} needs sides above {p}; use larger images or less "
+                             "padding")  # fmt: skip
         return F.pad(self.norm(x), (p, p, p, p), "reflect") if p else self.norm(x)
 
     @torch.no_grad()

@@ -26,10 +26,21 @@ def _checked(x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if y.ndim != 1 or len(y) != len(x) or len(x) == 0:
         raise ValueError(f"{name}_features must be (n, ...) with n >= 1 and {name}_labels "
                          f"(n,), got {tuple(x.shape)} and {tuple(y.shape)}")  # fmt: skip
-    x = x.detach().flatten(1).float()  # features may carry a model's graph: not ours
+    x = x.detach().flatten(1)  # features may carry a model's graph: not ours
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name}_features contains NaN or Inf")
-    return x, y.long()
+    if x.numel() and float(x.abs().max()) > torch.finfo(torch.float32).max:
+        raise ValueError(f"{name}_features has values beyond float32's range (up to "
+                         f"{float(x.abs().max()):.3g}): rescale them")  # fmt: skip
+    if y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"{name}_labels must be integer class indices, got {y.dtype}")
+    if y.is_floating_point() and not bool((y == y.round()).all()):  # NaN fails too
+        raise ValueError(f"{name}_labels must be whole class indices, got non-integer values")
+    if len(y) and int(y.min()) < 0:
+        raise ValueError(f"{name}_labels must be class indices >= 0, got {int(y.min())}")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name}_features has no features (shape {tuple(x.shape)})")
+    return x.float(), y.long()
 
 
 def _kept(shape: torch.Size, p: float, g: torch.Generator) -> torch.Tensor:
@@ -44,8 +55,10 @@ def _kept(shape: torch.Size, p: float, g: torch.Generator) -> torch.Tensor:
 
 
 def _moments(x: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-feature mean and standard deviation (unbiased, floored at 1e-8), by row chunks
-    in float64 (a column reduction of a wide matrix is ten times slower)."""
+    """Per-feature mean and standard deviation (unbiased), by row chunks in float64 (a
+    column reduction of a wide matrix is ten times slower). The floor is relative, so
+    that no feature scale matters: ``1e-6 |mean|`` (a constant feature's rounding noise
+    stays small) and 1 where a feature is exactly constant."""
     s1 = x.new_zeros(x.shape[1], dtype=torch.float64)
     s2 = torch.zeros_like(s1)
     for rows in x.split(chunk):
@@ -55,7 +68,8 @@ def _moments(x: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Te
     n = len(x)
     mean = s1 / n
     var = (s2 - n * mean.square()).clamp_min(0) / max(n - 1, 1)
-    return mean.float(), var.sqrt().clamp_min(1e-8).float()
+    std = torch.maximum(var.sqrt(), 1e-6 * mean.abs())
+    return mean.float(), torch.where(std > 0, std, 1.0).float()
 
 
 def linear_readout(

@@ -24,11 +24,13 @@ leaves every distance unchanged in exact arithmetic and its gradient too, so the
 of the expansion are the size of the distances themselves, wherever the data lie. When
 the prototypes themselves lie far apart (two clusters at ``-1e4`` and ``+1e4``, or
 image patches beside zero padding), no single centre is near every input: then each
-row's error bound at its nearest prototype, ``eps sqrt(D) (||x'||^2 + ||mu'||^2)``, is
-compared with that distance (:func:`kept_digits`), and a float32 (or lower) batch that
-lost them is recomputed in float64, so the nearest prototype and the responsibilities
-stay right (float64 inputs are computed once; half-precision ones are recomputed in
-float64 too, when they lost their digits).
+row's rounding bound at its nearest prototype, ``eps sqrt(D) (||x'||^2 + ||mu'||^2)``,
+is compared with that distance and its gap to the second nearest
+(:func:`lost_digits`, each row on its own). The dense geometries recompute the rows
+that fail by direct differences in float64 (:func:`exactly_rows`, no cancellation at
+all, in any input dtype); a convolution recomputes the batch in float64 and refuses
+with a ``ValueError`` where even that would lose the nearest prototype
+(:func:`exactly`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ from .._checks import check_finite, check_tensor
 
 
 def check_x(x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    """``x`` must be a 2-D float tensor ``(n, D)`` of the parameters' dtype and width."""
+    """``x`` must be a 2-D float tensor ``(n, D)`` of the parameters' dtype and width;
+    the parameters ``(K, D)`` with ``K >= 1``."""
+    if not isinstance(params, torch.Tensor) or params.ndim != 2 or len(params) == 0:
+        shape = tuple(params.shape) if isinstance(params, torch.Tensor) else type(params)
+        raise ValueError(f"the prototypes (weight / means) must have shape (K, D) with "
+                         f"K >= 1, got {shape}")  # fmt: skip
     check_tensor(x, "x")
     if x.ndim != 2 or x.shape[1] != params.shape[1]:
         raise ValueError(
@@ -95,36 +102,73 @@ def centred(x: torch.Tensor, means: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return x - c, means - c
 
 
-def kept_digits(sq: torch.Tensor, xx: torch.Tensor, mm: torch.Tensor, width: int) -> bool:
-    """Whether ``sq = xx - 2 x.mu + mm`` (twice the distances, alternatives on dim 1)
-    kept its digits at every row's nearest alternative: the rounding bound
-    ``eps sqrt(width) (xx + mm)`` there is at most ``1e-3 (sq_min + median sq_min)`` (the
-    batch's median gives rows that sit on a prototype a scale). ``xx`` and ``mm``
-    broadcast to ``sq``'s shape.
+def lost_digits(sq: torch.Tensor, xx: torch.Tensor, mm: torch.Tensor, width: int) -> torch.Tensor:
+    """Where ``sq = xx - 2 x.mu + mm`` (twice the distances, alternatives on dim 1) may
+    have lost the nearest alternative: the rounding bound ``eps sqrt(width) (xx + mm)``
+    at a row's nearest alternative exceeds ``1e-3`` of the larger of that distance and
+    its gap to the second nearest. One flag per row (``sq`` without dim 1); each row is
+    judged on its own. ``xx`` and ``mm`` broadcast to ``sq``'s shape.
 
     Examples:
         >>> x, mu = torch.tensor([[1e4 + 0.5]]), torch.tensor([[1e4], [1e4 + 1.0]])
         >>> xx, mm = (x * x).sum(1, keepdim=True), (mu * mu).sum(1)[None]
-        >>> kept_digits(xx - 2 * x @ mu.T + mm, xx, mm, 1)  # ||x||^2 = 1e8 >> 0.25
-        False
+        >>> lost_digits(xx - 2 * x @ mu.T + mm, xx, mm, 1)  # ||x||^2 = 1e8 >> 0.25
+        tensor([True])
     """
     with torch.no_grad():
-        low, at = sq.min(1, keepdim=True)
-        low = low.clamp_min(0)
-        size = xx.expand_as(sq).gather(1, at) + mm.expand_as(sq).gather(1, at)
+        two = min(2, sq.shape[1])
+        near, at = sq.topk(two, dim=1, largest=False)
+        low = near.narrow(1, 0, 1).clamp_min(0)
+        scale = torch.maximum(low, near.narrow(1, two - 1, 1) - near.narrow(1, 0, 1))
+        first = at.narrow(1, 0, 1)
+        size = xx.expand_as(sq).gather(1, first) + mm.expand_as(sq).gather(1, first)
         bound = torch.finfo(sq.dtype).eps * math.sqrt(width) * size
-        return bool((bound <= 1e-3 * (low + low.median())).all())
+        return (bound > 1e-3 * scale).squeeze(1)
+
+
+def _direct(x: torch.Tensor, means: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
+    """``sum_i p_ji (x_ni - mu_ji)^2`` by differences in float64 (no cancellation), rows
+    in chunks of at most 2^24 elements ``(n, K, D)``; ``p = None`` means 1."""
+    x, means = x.double(), means.double()
+    step = max(1, 2**24 // max(1, means.numel()))
+    parts = []
+    for rows in x.split(step):
+        diff = (rows[:, None, :] - means[None]).square()
+        parts.append((diff * p.double()[None] if p is not None else diff).sum(-1))
+    return torch.cat(parts) if parts else x.new_zeros(0, len(means))
+
+
+def exactly_rows(expansion: Callable[..., tuple], direct: Callable[..., torch.Tensor],
+                 x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    """``sq`` from ``expansion(x, *params) -> (sq, xx, mm, width)``; the rows where it
+    may have lost the nearest alternative (:func:`lost_digits`) are recomputed by
+    ``direct`` differences in float64, so each row's answer is its own, in any dtype."""
+    sq, xx, mm, width = expansion(x, *params)
+    lost = lost_digits(sq, xx, mm, width)
+    if bool(lost.any()):
+        at = lost.nonzero().squeeze(1)
+        sq = sq.index_put((at,), direct(x[at], *params).to(sq.dtype))
+    return sq
 
 
 def exactly(
     expansion: Callable[..., tuple], x: torch.Tensor, *params: torch.Tensor
 ) -> torch.Tensor:
-    """``sq`` from ``expansion(x, *params) -> (sq, xx, mm, width)``; recomputed in
-    float64 (and cast back) when a float32 or lower batch lost its digits."""
+    """``sq`` from ``expansion(x, *params) -> (sq, xx, mm, width)`` (every location of a
+    convolution at once), recomputed in float64 when a location may have lost its
+    nearest alternative (:func:`lost_digits`); a ``ValueError`` where float64 would too.
+    """
     sq, xx, mm, width = expansion(x, *params)
-    if x.dtype != torch.float64 and not kept_digits(sq, xx, mm, width):
-        sq = expansion(x.double(), *(p.double() for p in params))[0].to(x.dtype)
-    return sq
+    if not bool(lost_digits(sq, xx, mm, width).any()):
+        return sq
+    if x.dtype != torch.float64:
+        sq, xx, mm, width = expansion(x.double(), *(p.double() for p in params))
+    if bool(lost_digits(sq, xx, mm, width).any()):
+        raise ValueError(
+            "x lies so far from the prototypes that even float64 distances lose the nearest "
+            "one (the prototypes are far apart and some nearly equal): centre and scale x"
+        )
+    return sq.to(x.dtype)
 
 
 def _euclidean_expansion(x: torch.Tensor, means: torch.Tensor) -> tuple:
@@ -140,17 +184,22 @@ def _mahalanobis_expansion(x: torch.Tensor, means: torch.Tensor, log_p: torch.Te
     return xx - 2 * x @ (p * means).T + mm, xx, mm, x.shape[1]
 
 
+def _mahalanobis_direct(x: torch.Tensor, means: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
+    return _direct(x, means, log_p.exp())
+
+
 def euclidean_distances(x: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     """``1/2 ||x_n - mu_j||^2`` from the expansion ``(|x|^2 - 2 x mu + |mu|^2) / 2``
-    (one matrix product) around the prototypes' centre (:func:`centred`), in float64 where
-    float32 lost its digits (:func:`exactly`), clamped at 0 against rounding.
+    (one matrix product) around the prototypes' centre (:func:`centred`), by direct
+    float64 differences in the rows where it may have lost the nearest prototype
+    (:func:`exactly_rows`), clamped at 0 against rounding.
 
     Examples:
         >>> euclidean_distances(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]]))
         tensor([[12.5000]])
     """
     check_x(x, means)
-    return _finite(0.5 * exactly(_euclidean_expansion, x, means).clamp_min(0), x)
+    return _finite(0.5 * exactly_rows(_euclidean_expansion, _direct, x, means).clamp_min(0), x)
 
 
 def mahalanobis_distances(
@@ -165,5 +214,8 @@ def mahalanobis_distances(
         tensor([[1.]])
     """
     check_x(x, means)
-    quad = exactly(_mahalanobis_expansion, x, means, log_precision)
+    if log_precision.shape != means.shape:
+        raise ValueError(f"log_precision must have the means' shape {tuple(means.shape)}, "
+                         f"got {tuple(log_precision.shape)}")  # fmt: skip
+    quad = exactly_rows(_mahalanobis_expansion, _mahalanobis_direct, x, means, log_precision)
     return _finite(0.5 * quad.clamp_min(0) - 0.5 * log_precision.sum(1), x)

@@ -271,7 +271,8 @@ class ImplicitEMLayer(nn.Module):
         """``init="data"``: the next unfilled means become the first rows of ``x`` (rank
         0's) that equal no other row and no placed mean. When every row of ``x`` is
         placed already (the data repeat), the rest start at placed means plus a small
-        jitter (1e-3 of their spread), so no two means are ever equal."""
+        jitter (1e-3 of their spread, at least 16 rounding steps of the dtype), so no two
+        means start equal."""
         check_x(x, self.weight)
         start, need = self._n_filled(), self.out_features - self._n_filled()
         if not torch.isfinite(x).all():
@@ -282,7 +283,10 @@ class ImplicitEMLayer(nn.Module):
         if len(rows) == 0 and len(x) and start:  # nothing new: jittered copies of placed
             base = placed[torch.arange(need, device=placed.device) % start]
             spread = placed.std() if start > 1 else placed.abs().max()
-            rows = base + 1e-3 * float(spread.clamp_min(1e-6)) * torch.randn_like(base)
+            step = max(1e-3, 16 * torch.finfo(base.dtype).eps)  # above half's resolution
+            tiny = torch.finfo(base.dtype).tiny ** 0.5  # all-zero data: still representable
+            scale = float(torch.maximum(spread, base.abs().max()).clamp_min(tiny))
+            rows = base + step * scale * torch.randn_like(base)
         self.weight[start : start + len(rows)] = rows
         filled = cast(torch.Tensor, self.n_filled)
         filled.fill_(start + len(rows))

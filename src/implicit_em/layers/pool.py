@@ -15,6 +15,11 @@ def pool2d(x: torch.Tensor, pool: tuple | None) -> torch.Tensor:
     if pool is None:
         return x
     kind, size, stride, padding = pool
+    if min(x.shape[-2:]) + 2 * padding < size:
+        raise ValueError(
+            f"the feature maps are {tuple(x.shape[-2:])}, smaller than the pool window "
+            f"{size} (padding {padding}): use larger images, or a smaller pool"
+        )
     fn = F.max_pool2d if kind == "max" else F.avg_pool2d
     return fn(x, size, stride, padding)
 

@@ -241,6 +241,7 @@ def _parse_conv(args: str | None, token: str) -> tuple[ConvSpec, str]:
 def _parse_iem(args: str | None, token: str) -> IEMSpec:
     values: dict = {}
     objective: dict[str, float] | None = None
+    none_given = False
     for part in (args or "").split(","):
         part = part.strip()
         if not part:
@@ -263,8 +264,13 @@ def _parse_iem(args: str | None, token: str) -> IEMSpec:
             else:
                 values[name] = value
         elif part == "none":
+            if objective is not None:
+                raise ValueError(f"{token!r}: 'none' with other objective terms; give one")
             objective = {}
+            none_given = True
         else:
+            if none_given:
+                raise ValueError(f"{token!r}: 'none' with other objective terms; give one")
             objective = {} if objective is None else objective
             for term in part.split("+"):
                 name, _, weight = term.strip().partition("*")

@@ -204,8 +204,9 @@ def stepwise_step(X, params: Params, state: dict, n_total: float, gen, s: Settin
     r"""One step of stepwise EM (Cappe & Moulines 2009; Liang & Klein 2009) on batch ``X``.
 
     The running mean statistics ``S`` ``(K, W)`` (at first those the parameters stand
-    for, :func:`._em.sums_from_params`) move ``eta_t = lr (t + 2)^-alpha`` of the way to
-    the batch's ``R^T F / |B|`` (:func:`batch_statistics`), and the parameters are their
+    for, :func:`._em.sums_from_params`) move ``eta_t = lr (t + 2)^-alpha |B| / max|B|``
+    of the way to the batch's ``R^T F / |B|`` (a batch shorter than the longest seen
+    moves in proportion) (:func:`batch_statistics`), and the parameters are their
     M-step; ``eta_t < 1``, so a covariance stays positive definite however few samples a
     batch gives a component. A component whose statistics stand for less than one
     sample's worth of responsibility out of ``n_total`` (``S_k[count] n_total <``
@@ -221,7 +222,10 @@ def stepwise_step(X, params: Params, state: dict, n_total: float, gen, s: Settin
         if state["stats"] is None:
             state["stats"] = sums_from_params(_cast(params, wide), s.reg, s.cov)
         sums, count = batch_statistics(X, params, s)
-        eta = s.learning_rate * (state["t"] + 2) ** -s.alpha
+        # a short batch (the last of an epoch) moves in proportion to its rows: one row
+        # after batches of 296 must not take a full step
+        state["rows"] = max(state.get("rows", 0), float(count))
+        eta = s.learning_rate * (state["t"] + 2) ** -s.alpha * float(count) / state["rows"]
         state["stats"] = torch.lerp(state["stats"], sums.to(wide) / float(count), eta)
         state["t"] += 1
         empty = state["stats"][:, -1] * n_total < s.cov.min_count(X.shape[1])

@@ -204,20 +204,56 @@ def load_checkpoint(
                 "checkpoint path, resume=False to start over, or resume='force' to continue "
                 "anyway"
             )
+    if not isinstance(state["callbacks"], list):
+        raise CheckpointError(f"checkpoint {path} holds no list of callback states; delete "
+                              "it or pass resume=False")  # fmt: skip
     if len(state["callbacks"]) != len(callbacks):
         raise ValueError(
             f"checkpoint {path} was written with {len(state['callbacks'])} callback(s) but "
             f"{len(callbacks)} are given; pass the same callbacks or delete the checkpoint"
         )
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state["scheduler"] is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    if scaler is not None and state["scaler"] is not None:
-        scaler.load_state_dict(state["scaler"])
-    for cb, cb_state in zip(callbacks, state["callbacks"], strict=True):
-        cb.load_state_dict(cb_state)
-    torch.set_rng_state(state["rng"])
-    if state["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    _same_optimizer(path, state["optimizer"], optimizer)
+    try:
+        _check_position(state["position"])
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state["scaler"] is not None:
+            scaler.load_state_dict(state["scaler"])
+        for cb, cb_state in zip(callbacks, state["callbacks"], strict=True):
+            cb.load_state_dict(cb_state)
+        torch.set_rng_state(state["rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+    except (TypeError, KeyError, RuntimeError, ValueError, IndexError, AttributeError) as err:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this model, optimiser or callbacks "
+            f"({type(err).__name__}: {err}); the file was kept: delete it or pass "
+            "resume=False"
+        ) from err
     return state["position"]
+
+
+def _same_optimizer(path, saved: Any, optimizer: torch.optim.Optimizer) -> None:
+    """Another optimiser's state cannot be carried over, even under ``resume="force"``
+    (Adam's step would look for SGD's missing ``betas``)."""
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    if not isinstance(groups, list) or not groups or not isinstance(groups[0], dict):
+        raise CheckpointError(f"checkpoint {path} holds no optimiser state; delete it or "
+                              "pass resume=False")  # fmt: skip
+    old, new = set(groups[0]) - {"params"}, set(optimizer.param_groups[0]) - {"params"}
+    if old != new:
+        raise ValueError(
+            f"checkpoint {path} holds the state of another optimiser (settings "
+            f"{sorted(old ^ new)} differ); resume='force' cannot carry it over: pass "
+            "resume=False to start over, or the checkpoint's optimiser"
+        )
+
+
+def _check_position(position: Any) -> None:
+    counts = ("epoch", "batch", "step")
+    if not isinstance(position, dict) or not all(
+        isinstance(position.get(k), int) and 0 <= position[k] < 2**62 for k in counts
+    ):
+        raise ValueError(f"its position must hold {', '.join(counts)} as counts >= 0")
