@@ -194,3 +194,10 @@ def test_the_stepwise_alpha_default_is_the_tables_pick():
     for alpha in alphas:  # the rule is not fixed on one answer: make each row the best
         edited = [dict(r, met=r.get("alpha") == alpha) if "alpha" in r else r for r in rows]
         assert stepwise.best_alpha(edited) == alpha
+
+
+def test_scale_search_runs(tmp_path, monkeypatch):
+    rows = _quick_rows("scale_search", tmp_path, monkeypatch)
+    assert {r["scale"] for r in rows} == {0.01, 1.0, 100.0}
+    assert all(0 <= r["val_accuracy"] <= 1 for r in rows)
+    assert {r["setting"] for r in rows} >= {"raw pixels", "default (T = 1)"}

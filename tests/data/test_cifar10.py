@@ -121,7 +121,9 @@ def test_an_empty_sub_sample_is_refused(tmp_path, option):
         load_dataset("cifar10", data_dir=tmp_path, **{option: 0})
 
 
-@pytest.mark.parametrize("labels", [[b"cat", b"dog"], ["cat", "dog"], [None, None], [1.5, 2]])
+@pytest.mark.parametrize(
+    "labels", [[b"cat", b"dog"], ["cat", "dog"], [None, None], [1.5, 2], [2**70, 1]]
+)
 def test_labels_that_are_not_integers_are_refused(tmp_path, labels):
     """Round-three probe: raw UFuncTypeError / TypeError."""
     path = tmp_path / "data_batch_1"

@@ -98,7 +98,7 @@ def test_no_feature_scale_matters(scale):
     ("labels", "error", "said"),
     [(lambda y: y - 1, ValueError, "class indices >= 0"),
      (lambda y: y.float() + 0.5, ValueError, "whole class indices"),
-     (lambda y: y.bool(), TypeError, "integer class indices")],
+     (lambda y: y.cfloat(), TypeError, "integer class indices")],
 )  # fmt: skip
 def test_bad_labels_and_overflowing_features_are_refused(labels, error, said):
     x = torch.randn(40, 3, generator=torch.Generator().manual_seed(0))
@@ -107,3 +107,11 @@ def test_bad_labels_and_overflowing_features_are_refused(labels, error, said):
         linear_readout(x, labels(y), x, y, epochs=1)
     with pytest.raises(ValueError, match="beyond float32's range"):
         linear_readout(x.double() * 1e200, y, x, y, epochs=1)
+
+
+def test_boolean_labels_are_two_classes_as_for_linear_probe():
+    x = torch.randn(60, 3, generator=torch.Generator().manual_seed(0))
+    y = x[:, 0] > 0
+    as_bool = linear_readout(x, y, x, y, epochs=200, lr=1e-2)
+    assert as_bool == linear_readout(x, y.long(), x, y.long(), epochs=200, lr=1e-2)
+    assert as_bool["test_accuracy"] > 0.8

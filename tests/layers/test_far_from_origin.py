@@ -152,12 +152,15 @@ def test_bad_prototypes_and_pools_are_named(call, said):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
-@pytest.mark.parametrize("value", [0.0, 1.0])
-def test_repeated_inputs_give_distinct_means_in_every_dtype(dtype, value):
-    """Round-three probe: a jitter below half precision's resolution left equal means."""
-    layer = ImplicitEMLayer(2, 4, output="distances").to(dtype)
+@pytest.mark.parametrize("value", [0.0, 1.0, 100.0])
+@pytest.mark.parametrize(("width", "seed"), [(2, 0), (1, 2), (1, 5)])
+def test_repeated_inputs_give_distinct_means_in_every_dtype(dtype, value, width, seed):
+    """Round-three probes: a random jitter below (or colliding at) half precision's
+    resolution left equal means."""
+    torch.manual_seed(seed)
+    layer = ImplicitEMLayer(width, 6, output="distances").to(dtype)
     for _ in range(3):
-        layer.objective(torch.full((5, 2), value, dtype=dtype))
+        layer.objective(torch.full((5, width), value, dtype=dtype))
     w = layer.weight.detach().float()
     gaps = torch.cdist(w, w).fill_diagonal_(1.0)
     assert bool((gaps > 0).all())

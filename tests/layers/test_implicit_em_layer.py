@@ -217,3 +217,31 @@ def test_the_triangle_output_has_finite_gradients_at_an_input_on_a_mean():
     out = layer(x)
     out.sum().backward()
     assert torch.isfinite(layer.weight.grad).all()
+
+
+def test_a_relative_temperature_gives_the_same_responsibilities_at_any_scale():
+    """Issue 35, item 1: ``T = tau lambda_max`` of the first batch, so scaling the data
+    scales ``T`` with the distances (``lambda_max`` against a float64 eigensolve)."""
+    from implicit_em.layers import ImplicitEMLayer
+
+    x = torch.rand(256, 12, generator=torch.Generator().manual_seed(0))
+    lam = float(torch.linalg.eigvalsh(torch.cov(x.double().T))[-1])
+    r = {}
+    for scale in (0.01, 1.0, 100.0):
+        layer = ImplicitEMLayer(12, 8, relative_temperature=0.2)
+        layer.objective(x * scale)  # places the means and sets T
+        assert float(layer.temperature) == pytest.approx(0.2 * lam * scale**2, rel=1e-5)
+        r[scale] = layer.responsibilities(x * scale).double()
+    torch.testing.assert_close(r[0.01], r[1.0], rtol=0, atol=1e-4)
+    torch.testing.assert_close(r[100.0], r[1.0], rtol=0, atol=1e-4)
+
+
+def test_a_relative_temperature_needs_placed_means_and_a_varied_batch():
+    from implicit_em.layers import ImplicitEMLayer
+
+    with pytest.raises(ValueError, match="needs init='data'"):
+        ImplicitEMLayer(3, 2, relative_temperature=0.2, init="normal")
+    with pytest.raises(ValueError, match="relative_temperature must be"):
+        ImplicitEMLayer(3, 2, relative_temperature=-1.0)
+    with pytest.raises(ValueError, match="no variance"):
+        ImplicitEMLayer(3, 2, relative_temperature=0.2).objective(torch.ones(8, 3))

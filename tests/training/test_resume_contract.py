@@ -603,3 +603,18 @@ def test_force_cannot_carry_another_optimisers_state(tmp_path):
     with pytest.raises(ValueError, match="another optimiser"):
         train(nn.Linear(3, 1), loss, x, epochs=2, batch_size=8, optimizer="adam",
               checkpoint=ck, progress=False, resume="force")  # fmt: skip
+
+
+@pytest.mark.parametrize(("before", "after"), [("cosine", None), (None, "cosine")])
+def test_force_continues_when_only_the_schedule_changes(tmp_path, before, after):
+    """A schedule adds ``initial_lr`` to the optimiser's groups: not another optimiser."""
+    from implicit_em.training import train
+
+    x = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    ck = tmp_path / "ck.pt"
+    loss = lambda m, b: m(b[0]).square().mean()  # noqa: E731
+    train(nn.Linear(3, 1), loss, x, epochs=2, batch_size=8, max_steps=3, schedule=before,
+          checkpoint=ck, progress=False)  # fmt: skip
+    out = train(nn.Linear(3, 1), loss, x, epochs=2, batch_size=8, schedule=after,
+                checkpoint=ck, progress=False, resume="force")  # fmt: skip
+    assert out.resumed_from == 3 and out.steps == 8

@@ -107,7 +107,8 @@ def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray, bool]:
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise ValueError(f"{path}: a CIFAR-10 batch is a dict with b'data' and b'labels'")
     data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"], dtype=object)
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels.flat):
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= 9
+               for v in labels.flat):  # fmt: skip
         raise ValueError(f"{path}: b'labels' must be integers 0-9")
     labels = labels.astype(np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != int(np.prod(SHAPE)):

@@ -32,8 +32,9 @@ def _checked(x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if x.numel() and float(x.abs().max()) > torch.finfo(torch.float32).max:
         raise ValueError(f"{name}_features has values beyond float32's range (up to "
                          f"{float(x.abs().max()):.3g}): rescale them")  # fmt: skip
-    if y.is_complex() or y.dtype == torch.bool:
+    if y.is_complex():
         raise TypeError(f"{name}_labels must be integer class indices, got {y.dtype}")
+    y = y.long() if y.dtype == torch.bool else y  # two classes, as linear_probe takes them
     if y.is_floating_point() and not bool((y == y.round()).all()):  # NaN fails too
         raise ValueError(f"{name}_labels must be whole class indices, got non-integer values")
     if len(y) and int(y.min()) < 0:

@@ -19,7 +19,7 @@ from torch.nn.utils import parametrize
 from typing_extensions import override
 
 from .. import objectives as O
-from .._checks import check_count, check_positive, check_temperature
+from .._checks import MIN_TEMPERATURE, check_count, check_positive, check_temperature
 from .._distributed import broadcast_
 from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
@@ -110,6 +110,14 @@ class ImplicitEMLayer(nn.Module):
             or the name of a registered activation applied to ``d`` (e.g.
             ``"neg_log_softmin"``).
         temperature: ``T > 0``; ``learn_temperature=True`` learns ``log T``.
+        relative_temperature: ``tau > 0`` makes ``T`` scale-free: when the means are
+            placed (``init="data"``, the first training batch), ``T = tau lambda_max``
+            with ``lambda_max`` the largest variance of that batch (the top eigenvalue
+            of its covariance, after ``input_norm``), so the same data at any scale get
+            the same responsibilities. Above ``tau = 1`` soft k-means merges every mean
+            into the data mean (the deterministic-annealing critical temperature); MNIST
+            pixels in ``[0, 1]`` have ``lambda_max ~ 5``, so ``tau = 0.2`` is ``T ~ 1``
+            there. ``None`` (default): ``temperature`` as given.
         objective: volume controls for :meth:`objective`: a name, names joined by ``+``
             or ``{name: weight}`` from :data:`VOLUME_CONTROLS`; ``None`` for none.
         lse_weight: weight of the LSE term (``0`` leaves only the volume controls).
@@ -154,6 +162,7 @@ class ImplicitEMLayer(nn.Module):
         distance: str = "euclidean",
         output: str = "triangle",
         temperature: float = 1.0,
+        relative_temperature: float | None = None,
         learn_temperature: bool = False,
         objective: str | None = "balance",
         lse_weight: float = 1.0,
@@ -186,6 +195,13 @@ class ImplicitEMLayer(nn.Module):
         self.volume = _objective(objective)
         self.lse_weight = check_positive(lse_weight, "lse_weight") if lse_weight else 0.0
         log_t = torch.tensor(math.log(check_temperature(temperature, "temperature")))
+        self.relative_temperature = (
+            None if relative_temperature is None
+            else check_temperature(relative_temperature, "relative_temperature")
+        )  # fmt: skip
+        if self.relative_temperature is not None and init != "data":
+            raise ValueError(f"relative_temperature is set when the means are placed on "
+                             f"data: it needs init='data', got init={init!r}")  # fmt: skip
         if learn_temperature:
             self.log_temperature = nn.Parameter(log_t)
         else:
@@ -277,6 +293,8 @@ class ImplicitEMLayer(nn.Module):
         start, need = self._n_filled(), self.out_features - self._n_filled()
         if not torch.isfinite(x).all():
             raise ValueError("x holds NaN/inf: the layer's means cannot start at it; clean x")
+        if start == 0 and self.relative_temperature is not None:
+            self._set_relative_temperature(x)
         placed = self.weight[:start]
         rows = distinct_rows(x.detach().to(self.weight.dtype), placed,
                              informative_first=informative_first)[:need]  # fmt: skip
@@ -286,11 +304,31 @@ class ImplicitEMLayer(nn.Module):
             step = max(1e-3, 16 * torch.finfo(base.dtype).eps)  # above half's resolution
             tiny = torch.finfo(base.dtype).tiny ** 0.5  # all-zero data: still representable
             scale = float(torch.maximum(spread, base.abs().max()).clamp_min(tiny))
-            rows = base + step * scale * torch.randn_like(base)
+            # steps of delta along one direction u (max |u| = 1): row i is base + (i+1)
+            # delta u, so two rows from one base differ by >= delta in some coordinate
+            u = torch.randn_like(base[0])
+            u = u / u.abs().max().clamp_min(1e-12)
+            ladder = torch.arange(1, need + 1, dtype=base.dtype, device=base.device)[:, None]
+            rows = base + step * scale * ladder * u
         self.weight[start : start + len(rows)] = rows
         filled = cast(torch.Tensor, self.n_filled)
         filled.fill_(start + len(rows))
         broadcast_(self.weight.data, filled)
+
+    @torch.no_grad()
+    def _set_relative_temperature(self, x: torch.Tensor) -> None:
+        """``T = tau lambda_max(Cov x)`` from the rows that place the first means."""
+        if len(x) < 2:
+            raise ValueError(f"x has {len(x)} row(s): relative_temperature measures the "
+                             "first batch's variance, which needs at least 2")  # fmt: skip
+        xc = x.detach().double()
+        xc = xc - xc.mean(0)
+        top = float(torch.linalg.matrix_norm(xc, ord=2)) ** 2 / (len(x) - 1)
+        t = cast(float, self.relative_temperature) * top
+        if not t >= MIN_TEMPERATURE:
+            raise ValueError(f"x's first batch has no variance (largest {top:.3g}): "
+                             "relative_temperature needs varied inputs")  # fmt: skip
+        self.log_temperature.fill_(math.log(t))
 
     def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
         """``r = softmax(-d / T)`` ``(n, K)``."""
@@ -357,6 +395,11 @@ class ImplicitEMLayer(nn.Module):
             f"{self.in_features}, {self.out_features}, distance={self.distance!r}, "
             f"output={self.output!r}, objective={volume!r}, lse_weight={self.lse_weight:g}"
             + (f", T={t:g}" if t != 1 else "")
+            + (
+                f", relative_temperature={self.relative_temperature:g}"
+                if self.relative_temperature is not None
+                else ""
+            )
             + (", learn_temperature=True" if isinstance(self.log_temperature, nn.Parameter) else "")
             + (", weight_norm=True" if self.weight_norm else "")
             + (f", input_norm={self._input_norm_name()!r}" if self.input_norm is not None else "")

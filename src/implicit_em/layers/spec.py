@@ -15,7 +15,8 @@ kind after ``:``:
                                        weighted (``infomax*0.1``; default: the layer's,
                                        ``balance``; ``none`` for none) and
                                        ``key=value`` options separated by ``,``:
-                                       ``distance``, ``output``, ``T``, ``learn_T``,
+                                       ``distance``, ``output``, ``T``, ``rel_T``
+                                       (``relative_temperature``), ``learn_T``,
                                        ``lse``, ``weight_norm``, ``input_norm``,
                                        ``init``
 ``96:iemconv(ARGS)``                   :class:`ImplicitEMConv2d` with 96 channels (the
@@ -58,6 +59,7 @@ class IEMSpec:
     distance: str | None = None
     output: str | None = None
     temperature: float | None = None
+    relative_temperature: float | None = None
     learn_temperature: bool | None = None
     objective: dict[str, float] | None = None
     lse_weight: float | None = None
@@ -192,9 +194,11 @@ class StackSpec:
 
 
 _KEYS = {"distance": "distance", "output": "output", "T": "temperature",
+         "rel_T": "relative_temperature",
          "learn_T": "learn_temperature", "lse": "lse_weight", "weight_norm": "weight_norm",
          "input_norm": "input_norm", "init": "init"}  # fmt: skip
-_FLOAT, _BOOL = {"temperature", "lse_weight"}, {"learn_temperature", "weight_norm"}
+_FLOAT = {"temperature", "relative_temperature", "lse_weight"}
+_BOOL = {"learn_temperature", "weight_norm"}
 
 
 def _conv(d_in: int, layer: LayerSpec) -> ImplicitEMConv2d:

@@ -190,7 +190,9 @@ def load_checkpoint(
     """
     state = _read(path)
     saved = state.get("settings")
-    saved = saved if isinstance(saved, dict) else {}  # none recorded: every key differs
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"checkpoint {path} records no settings (an older or damaged "
+                              "file); delete it or pass resume=False")  # fmt: skip
     if settings is not None and not force:
         differ = [
             f"{k}: checkpoint {saved.get(k)!r}, now {v!r}"
@@ -242,7 +244,8 @@ def _same_optimizer(path, saved: Any, optimizer: torch.optim.Optimizer) -> None:
     if not isinstance(groups, list) or not groups or not isinstance(groups[0], dict):
         raise CheckpointError(f"checkpoint {path} holds no optimiser state; delete it or "
                               "pass resume=False")  # fmt: skip
-    old, new = set(groups[0]) - {"params"}, set(optimizer.param_groups[0]) - {"params"}
+    skip = {"params", "initial_lr"}  # a schedule adds initial_lr: not another optimiser
+    old, new = set(groups[0]) - skip, set(optimizer.param_groups[0]) - skip
     if old != new:
         raise ValueError(
             f"checkpoint {path} holds the state of another optimiser (settings "
