@@ -18,19 +18,18 @@ distances that overflow, are refused (one reduction, on the output).
 
 Exactness: the two prototype geometries expand the square into one matrix product, and
 the expansion ``||x||^2 - 2 x.mu + ||mu||^2`` cancels when the inputs are far from the
-origin (at ``x ~ 1e4`` in float32 it keeps no digit of a unit distance). Both shift ``x``
-and ``mu`` first by the prototypes' centre ``c = mean_j mu_j`` (:func:`centred`), which
-leaves every distance unchanged in exact arithmetic and its gradient too, so the terms
-of the expansion are the size of the distances themselves, wherever the data lie. When
-the prototypes themselves lie far apart (two clusters at ``-1e4`` and ``+1e4``, or
-image patches beside zero padding), no single centre is near every input: then each
-row's rounding bound at its nearest prototype, ``eps sqrt(D) (||x'||^2 + ||mu'||^2)``,
-is compared with that distance and its gap to the second nearest
-(:func:`lost_digits`, each row on its own). The dense geometries recompute the rows
-that fail by direct differences in float64 (:func:`exactly_rows`, no cancellation at
-all, in any input dtype); a convolution recomputes the batch in float64 and refuses
-with a ``ValueError`` where even that would lose the nearest prototype
-(:func:`exactly`).
+origin (at ``x ~ 1e4`` in float32 it keeps no digit of a unit distance). So each row's
+rounding bound at its nearest prototype, ``eps sqrt(D) (||x||^2 + ||mu||^2)``, is
+compared with that distance and its gap to the second nearest (:func:`lost_digits`,
+each row on its own; ordinary data are cleared by one min over the prototypes). Where
+it fails, the expansion is redone around the prototypes' centre ``c = mean_j mu_j``
+(:func:`centred`), which leaves every distance and its gradient unchanged in exact
+arithmetic and makes the terms the size of the distances themselves; rows that still
+fail (prototypes far apart, as two clusters at ``-1e4`` and ``+1e4``, or patches beside
+zero padding) are recomputed by direct differences in float64 (:func:`exactly_rows`,
+no cancellation at all, in any input dtype). A convolution recomputes the batch in
+float64 instead, and refuses with a ``ValueError`` where even that would lose the
+nearest prototype (:func:`exactly`).
 """
 
 from __future__ import annotations
@@ -107,7 +106,9 @@ def lost_digits(sq: torch.Tensor, xx: torch.Tensor, mm: torch.Tensor, width: int
     have lost the nearest alternative: the rounding bound ``eps sqrt(width) (xx + mm)``
     at a row's nearest alternative exceeds ``1e-3`` of the larger of that distance and
     its gap to the second nearest. One flag per row (``sq`` without dim 1); each row is
-    judged on its own. ``xx`` and ``mm`` broadcast to ``sq``'s shape.
+    judged on its own. ``xx`` and ``mm`` broadcast to ``sq``'s shape. A first pass with
+    the largest sizes against the nearest distance alone clears ordinary batches without
+    sorting.
 
     Examples:
         >>> x, mu = torch.tensor([[1e4 + 0.5]]), torch.tensor([[1e4], [1e4 + 1.0]])
@@ -116,14 +117,20 @@ def lost_digits(sq: torch.Tensor, xx: torch.Tensor, mm: torch.Tensor, width: int
         tensor([True])
     """
     with torch.no_grad():
+        eps = torch.finfo(sq.dtype).eps * math.sqrt(width)
+        # first a cheap pass: the bound with the largest sizes against the nearest distance
+        # alone; ordinary data end here (one min over the alternatives, no sort)
+        low = sq.amin(1, keepdim=True).clamp_min(0)
+        loose = eps * (xx.amax(1, keepdim=True) + mm.amax(1, keepdim=True))
+        if not bool((loose > 1e-3 * low).any()):
+            return torch.zeros_like(low, dtype=torch.bool).squeeze(1)
         two = min(2, sq.shape[1])
         near, at = sq.topk(two, dim=1, largest=False)
         low = near.narrow(1, 0, 1).clamp_min(0)
         scale = torch.maximum(low, near.narrow(1, two - 1, 1) - near.narrow(1, 0, 1))
         first = at.narrow(1, 0, 1)
         size = xx.expand_as(sq).gather(1, first) + mm.expand_as(sq).gather(1, first)
-        bound = torch.finfo(sq.dtype).eps * math.sqrt(width) * size
-        return (bound > 1e-3 * scale).squeeze(1)
+        return (eps * size > 1e-3 * scale).squeeze(1)
 
 
 def _direct(x: torch.Tensor, means: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
@@ -140,11 +147,16 @@ def _direct(x: torch.Tensor, means: torch.Tensor, p: torch.Tensor | None = None)
 
 def exactly_rows(expansion: Callable[..., tuple], direct: Callable[..., torch.Tensor],
                  x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:  # fmt: skip
-    """``sq`` from ``expansion(x, *params) -> (sq, xx, mm, width)``; the rows where it
-    may have lost the nearest alternative (:func:`lost_digits`) are recomputed by
-    ``direct`` differences in float64, so each row's answer is its own, in any dtype."""
-    sq, xx, mm, width = expansion(x, *params)
+    """``sq`` from ``expansion(x, *params, centre=False) -> (sq, xx, mm, width)``; where
+    a row may have lost its nearest alternative (:func:`lost_digits`), the expansion
+    around the prototypes' centre, and the rows that still fail by ``direct``
+    differences in float64, so each row's answer is its own, in any dtype. Ordinary data
+    pay one check (a min over the alternatives)."""
+    sq, xx, mm, width = expansion(x, *params, centre=False)
     lost = lost_digits(sq, xx, mm, width)
+    if bool(lost.any()):
+        sq, xx, mm, width = expansion(x, *params, centre=True)
+        lost = lost_digits(sq, xx, mm, width)
     if bool(lost.any()):
         at = lost.nonzero().squeeze(1)
         sq = sq.index_put((at,), direct(x[at], *params).to(sq.dtype))
@@ -154,15 +166,19 @@ def exactly_rows(expansion: Callable[..., tuple], direct: Callable[..., torch.Te
 def exactly(
     expansion: Callable[..., tuple], x: torch.Tensor, *params: torch.Tensor
 ) -> torch.Tensor:
-    """``sq`` from ``expansion(x, *params) -> (sq, xx, mm, width)`` (every location of a
-    convolution at once), recomputed in float64 when a location may have lost its
-    nearest alternative (:func:`lost_digits`); a ``ValueError`` where float64 would too.
+    """``sq`` from ``expansion(x, *params, centre=False) -> (sq, xx, mm, width)`` (every
+    location of a convolution at once); where a location may have lost its nearest
+    alternative (:func:`lost_digits`), around the prototypes' centre, then in float64; a
+    ``ValueError`` where even that would lose it.
     """
-    sq, xx, mm, width = expansion(x, *params)
+    sq, xx, mm, width = expansion(x, *params, centre=False)
+    if not bool(lost_digits(sq, xx, mm, width).any()):
+        return sq
+    sq, xx, mm, width = expansion(x, *params, centre=True)
     if not bool(lost_digits(sq, xx, mm, width).any()):
         return sq
     if x.dtype != torch.float64:
-        sq, xx, mm, width = expansion(x.double(), *(p.double() for p in params))
+        sq, xx, mm, width = expansion(x.double(), *(p.double() for p in params), centre=True)
     if bool(lost_digits(sq, xx, mm, width).any()):
         raise ValueError(
             "x lies so far from the prototypes that even float64 distances lose the nearest "
@@ -171,14 +187,18 @@ def exactly(
     return sq.to(x.dtype)
 
 
-def _euclidean_expansion(x: torch.Tensor, means: torch.Tensor) -> tuple:
-    xc, mc = centred(x, means)
-    xx, mm = (xc * xc).sum(1, keepdim=True), (mc * mc).sum(1)[None]
-    return xx - 2 * xc @ mc.T + mm, xx, mm, x.shape[1]
+def _euclidean_expansion(x: torch.Tensor, means: torch.Tensor, *, centre: bool) -> tuple:
+    if centre:
+        x, means = centred(x, means)
+    xx, mm = (x * x).sum(1, keepdim=True), (means * means).sum(1)[None]
+    return xx - 2 * x @ means.T + mm, xx, mm, x.shape[1]
 
 
-def _mahalanobis_expansion(x: torch.Tensor, means: torch.Tensor, log_p: torch.Tensor) -> tuple:
-    x, means = centred(x, means)
+def _mahalanobis_expansion(
+    x: torch.Tensor, means: torch.Tensor, log_p: torch.Tensor, *, centre: bool
+) -> tuple:
+    if centre:
+        x, means = centred(x, means)
     p = log_p.exp()
     xx, mm = (x * x) @ p.T, (p * means * means).sum(1)[None]
     return xx - 2 * x @ (p * means).T + mm, xx, mm, x.shape[1]

@@ -106,13 +106,17 @@ class ImplicitEMConv2d(nn.Module):
             return _finite(self._conv(x, w, layer.bias), x)
         return _finite(0.5 * exactly(self._expansion, x, w).clamp_min(0), x)
 
-    def _expansion(self, x: torch.Tensor, w: torch.Tensor) -> tuple:
-        """``(2d, ||p||^2, ||w||^2, C k k)`` at every patch, around the filters' centre."""
-        x, w = self._centred(x, w)
+    def _expansion(self, x: torch.Tensor, w: torch.Tensor, *, centre: bool) -> tuple:
+        """``(2d, ||p||^2, ||w||^2, C k k)`` at every patch (around the filters' centre
+        with ``centre``)."""
+        pad = None
+        if centre:
+            x, w = self._centred(x, w)
+            pad = 0  # the images are padded already
         ones = x.new_ones(1, self.in_channels, self.kernel_size, self.kernel_size)
-        pp = self._conv(x.square(), ones, padding=0)  # ||p||^2 (n, 1, H', W')
+        pp = self._conv(x.square(), ones, padding=pad)  # ||p||^2 (n, 1, H', W')
         ww = w.flatten(1).square().sum(1)[None, :, None, None]
-        return pp - 2 * self._conv(x, w, padding=0) + ww, pp, ww, w[0].numel()
+        return pp - 2 * self._conv(x, w, padding=pad) + ww, pp, ww, w[0].numel()
 
     def _centred(self, x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The zero-padded images and the filters less each channel's filter mean ``c``
