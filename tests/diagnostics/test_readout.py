@@ -115,3 +115,16 @@ def test_boolean_labels_are_two_classes_as_for_linear_probe():
     as_bool = linear_readout(x, y, x, y, epochs=200, lr=1e-2)
     assert as_bool == linear_readout(x, y.long(), x, y.long(), epochs=200, lr=1e-2)
     assert as_bool["test_accuracy"] > 0.8
+
+
+def test_a_nearly_dead_feature_is_not_blown_up():
+    """A responsibility of 1e-38 here and there has a std whose inverse overflows
+    float32: 0 * inf gave NaN and the read-out fell to chance (the conv search's
+    responsibilities row; 0.545 here). The floor is 1e-7 of the largest std."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 4, generator=g)
+    y = (x[:, 0] > 0).long()
+    dead = torch.zeros(400, 50)  # one 1e-38 per column: a std whose inverse is inf
+    dead[torch.randint(0, 400, (50,), generator=g), torch.arange(50)] = 1e-38
+    out = linear_readout(torch.cat([x, dead], 1), y, torch.cat([x, dead], 1), y, epochs=20, lr=1e-2)
+    assert out["test_accuracy"] > 0.9

@@ -58,8 +58,10 @@ def _kept(shape: torch.Size, p: float, g: torch.Generator) -> torch.Tensor:
 def _moments(x: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-feature mean and standard deviation (unbiased), by row chunks in float64 (a
     column reduction of a wide matrix is ten times slower). The floor is relative, so
-    that no feature scale matters: ``1e-6 |mean|`` (a constant feature's rounding noise
-    stays small) and 1 where a feature is exactly constant."""
+    that no feature scale matters: ``1e-7`` of the largest std (a nearly dead feature,
+    say a responsibility of 1e-30, is not blown up to order 1), ``1e-6 |mean|`` (a
+    constant feature's rounding noise stays small), and 1 where every feature is
+    exactly constant."""
     s1 = x.new_zeros(x.shape[1], dtype=torch.float64)
     s2 = torch.zeros_like(s1)
     for rows in x.split(chunk):
@@ -69,7 +71,9 @@ def _moments(x: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Te
     n = len(x)
     mean = s1 / n
     var = (s2 - n * mean.square()).clamp_min(0) / max(n - 1, 1)
-    std = torch.maximum(var.sqrt(), 1e-6 * mean.abs())
+    std = var.sqrt()
+    floor = torch.maximum(1e-7 * std.max(), 1e-6 * mean.abs())  # scales with the features
+    std = torch.maximum(std, floor)
     return mean.float(), torch.where(std > 0, std, 1.0).float()
 
 
