@@ -69,7 +69,8 @@ GRID: dict[str, dict] = {
 }
 WIDE = ("default", "input_norm sample", "temperature 0.5", "objective LSE only",
         "output -log softmin", "2 epochs", "depth 2 (K-K)", "Adam lr 3e-3",
-        "distance linear, unit rows, infomax, -log softmin (old best)")  # fmt: skip
+        "distance linear, unit rows, infomax, -log softmin (old best)",
+        "relative temperature 0.2")  # fmt: skip
 
 
 def defaults() -> dict:
