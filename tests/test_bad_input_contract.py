@@ -234,6 +234,11 @@ CALLABLES = {
     "objectives.gaussian_entropy": (lambda x: O.gaussian_entropy(x), (N, K), "z"),
     "objectives.vasicek_entropy": (lambda x: O.vasicek_entropy(x), (N, K), "z"),
     "diagnostics.knn_entropy": (lambda x: D.knn_entropy(x), (N, K), "z"),
+    "diagnostics.near_duplicate_share": (
+        lambda x: D.near_duplicate_share(x),
+        (N, K),
+        "activations",
+    ),
     "diagnostics.stack_diagnostics": (
         lambda x: D.stack_diagnostics(Y.ImplicitEMLayer(K, 3, init="normal"), x),
         (N, K),

@@ -10,8 +10,9 @@ per image and location):
 ``duplicate_prototypes``   units whose prototype lies within ``1e-4`` of another's
 ``dead_units``             units whose output is 0 on every row
 ``never_nearest``          units that are no row's nearest prototype
-``near_duplicate_share``   share of units whose output correlates above
+``near_duplicate_share``   share of live units whose output correlates above
                            ``redundant_corr`` (in ``|corr|``) with another unit's
+                           (:func:`~implicit_em.diagnostics.near_duplicate_share`)
 ``usage_entropy``          entropy of the mean responsibilities / ``log K`` (1: all
                            units used alike; 0: one unit takes every row)
 ``responsibility_entropy`` mean entropy of a row's responsibilities / ``log K`` (1:
@@ -35,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_count, check_tensor
-from .redundancy import effective_rank
+from .redundancy import effective_rank, near_duplicate_share
 
 
 def _rows(t: torch.Tensor, max_rows: int, g: torch.Generator) -> torch.Tensor:
@@ -48,15 +49,6 @@ def _sample(rows: torch.Tensor, max_rows: int, g: torch.Generator) -> torch.Tens
     if len(rows) > max_rows:
         rows = rows[torch.randperm(len(rows), generator=g)[:max_rows]]
     return rows.double()
-
-
-def _near_duplicate_share(out: torch.Tensor, redundant_corr: float) -> float:
-    live = out.std(0) > 0
-    if int(live.sum()) < 2:
-        return 0.0
-    corr = torch.corrcoef(out[:, live].T).abs()
-    corr.fill_diagonal_(0)
-    return float((corr.amax(1) > redundant_corr).sum()) / out.shape[1]
 
 
 def _row(module: nn.Module, inp: torch.Tensor, out: torch.Tensor, redundant_corr: float,
@@ -88,7 +80,7 @@ def _row(module: nn.Module, inp: torch.Tensor, out: torch.Tensor, redundant_corr
         "duplicate_prototypes": int((gap.amin(1) < 1e-4).sum()),
         "dead_units": int((out_rows.abs().amax(0) == 0).sum()),
         "never_nearest": k - int(torch.unique(d_rows.argmin(1)).numel()),
-        "near_duplicate_share": _near_duplicate_share(out_rows, redundant_corr),
+        "near_duplicate_share": near_duplicate_share(out_rows, redundant_corr),
         "usage_entropy": float(-(usage * usage.clamp_min(1e-300).log()).sum()) / math.log(k),
         "responsibility_entropy": float(entropy.mean()) / math.log(k),
         "spread_over_T": float(d_rows.std(1).median()) / float(layer.temperature),

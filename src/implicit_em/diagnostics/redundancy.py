@@ -4,7 +4,8 @@ r"""Redundancy of weights and of activations.
   pairs, groups of near-parallel directions, effective rank;
 * activations ``A`` ``(n_samples, n_units)``: effective rank of the centred matrix,
   output redundancy ``||Corr - I||_F^2`` (off-diagonal) and the Gaussian total
-  correlation ``TC = sum_j H(a_j) - H(a) = -1/2 log det Corr`` (nats).
+  correlation ``TC = sum_j H(a_j) - H(a) = -1/2 log det Corr`` (nats), and the share
+  of units with a near-duplicate partner (``|corr|`` above a threshold).
 
 Effective rank (Roy & Vetterli's "effective dimension" variant used in the seeds):
 ``erank(M) = (sum_i s_i)^2 / sum_i s_i^2`` over the singular values ``s`` of ``M``; it is
@@ -200,3 +201,25 @@ def activation_redundancy(activations: TensorLike, tau: float = 1e-12) -> dict:
         "gaussian_tc": _gaussian_tc(corr, torch.finfo(a.dtype).eps, a.shape[0]),
         "n_constant_units": n_const,
     }
+
+
+def near_duplicate_share(activations: TensorLike, threshold: float = 0.9) -> float:
+    """The share of live units (variance above 1e-12 of the largest) whose outputs
+    correlate with another live unit's above ``threshold`` in ``|corr|``: two units that
+    answer the same inputs. ``activations``: ``(n_samples, n_units)``; 0 with fewer than
+    two live units.
+
+    Examples:
+        >>> a = torch.randn(200, 3, generator=torch.Generator().manual_seed(0))
+        >>> near_duplicate_share(torch.cat([a, 2 * a[:, :1]], 1))  # unit 3 copies unit 0
+        0.5
+    """
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
+    a = as_matrix(activations).double()
+    var = a.var(0)
+    live = var > 1e-12 * float(var.max().clamp_min(1e-300))
+    if int(live.sum()) < 2:
+        return 0.0
+    corr = torch.corrcoef(a[:, live].T).abs().fill_diagonal_(0)
+    return float((corr.amax(1) > threshold).double().mean())

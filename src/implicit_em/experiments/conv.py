@@ -35,7 +35,7 @@ from torch import nn
 from .._io import jsonable, read_json, write_json
 from ..baselines import ConvTriangleKMeans, SoftHebbConv2d
 from ..baselines.softhebb_conv import SOFTHEBB_LAYERS
-from ..diagnostics import linear_readout
+from ..diagnostics import linear_readout, near_duplicate_share
 from ..layers import ImplicitEMConv2d
 from ..progress import track
 from .base import Experiment
@@ -161,19 +161,13 @@ def outputs(block: nn.Module, x: torch.Tensor, chunk: int = 500) -> torch.Tensor
 
 def channel_health(f: torch.Tensor, redundant_corr: float, rows: int = 20000) -> dict:
     """Dead channels (zero at every image and location) and the share of live channels
-    with a near-duplicate partner: ``|corr| > redundant_corr`` between two channels'
-    responses at the same locations (up to ``rows`` image x location samples, evenly
-    spaced): two filters that answer the same patches."""
+    with a near-duplicate partner (:func:`~implicit_em.diagnostics.near_duplicate_share`
+    of the channels' responses at the same locations, up to ``rows`` image x location
+    samples, evenly spaced): two filters that answer the same patches."""
     dead = int((f.abs().amax((0, 2, 3)) == 0).sum())
     at = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])
-    at = at[torch.linspace(0, len(at) - 1, min(rows, len(at))).long()].double()
-    var = at.var(0)
-    live = var > 1e-12 * float(var.max().clamp_min(1e-300))
-    if int(live.sum()) < 2:
-        return {"dead_channels": dead, "redundant_share": 0.0}
-    corr = torch.corrcoef(at[:, live].T).abs().fill_diagonal_(0)
-    return {"dead_channels": dead,
-            "redundant_share": float((corr.amax(1) > redundant_corr).float().mean())}  # fmt: skip
+    at = at[torch.linspace(0, len(at) - 1, min(rows, len(at))).long()]
+    return {"dead_channels": dead, "redundant_share": near_duplicate_share(at, redundant_corr)}
 
 
 def filters(block: Block) -> torch.Tensor:

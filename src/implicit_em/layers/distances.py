@@ -137,11 +137,12 @@ def _direct(x: torch.Tensor, means: torch.Tensor, p: torch.Tensor | None = None)
     """``sum_i p_ji (x_ni - mu_ji)^2`` by differences in float64 (no cancellation), rows
     in chunks of at most 2^24 elements ``(n, K, D)``; ``p = None`` means 1."""
     x, means = x.double(), means.double()
+    w = p.double()[None] if p is not None else None
     step = max(1, 2**24 // max(1, means.numel()))
     parts = []
     for rows in x.split(step):
         diff = (rows[:, None, :] - means[None]).square()
-        parts.append((diff * p.double()[None] if p is not None else diff).sum(-1))
+        parts.append((diff * w if w is not None else diff).sum(-1))
     return torch.cat(parts) if parts else x.new_zeros(0, len(means))
 
 

@@ -7,10 +7,10 @@ volume controls -- applied to every ``k x k`` patch ``p`` of the input, by convo
 
 * ``"linear"``: ``d = W p + b`` is ``conv2d(x, W, b)``;
 * ``"euclidean"``: ``d = 1/2 ||p - w||^2 = 1/2 (||p||^2 - 2 p.w + ||w||^2)``, with
-  ``||p||^2`` the convolution of ``x^2`` with a ``k x k`` window of ones; pixels and
-  filters are first shifted by each channel's filter mean, so the expansion keeps its
-  digits far from the origin (and a batch that still lost them is recomputed in float64,
-  :func:`~implicit_em.layers.distances.exactly`).
+  ``||p||^2`` the convolution of ``x^2`` with a ``k x k`` window of ones; a batch whose
+  expansion may have lost a location's nearest filter (far from the origin) is redone
+  with pixels and filters shifted by each channel's filter mean, then in float64
+  (:func:`~implicit_em.layers.distances.exactly`).
 
 This is the mixture that Coates & Ng fit by hard EM and SoftHebb by a soft-WTA rule,
 fitted here by gradient descent on the layer's own objective over batch x locations.

@@ -25,7 +25,7 @@ from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
 from .distances import check_x, euclidean_distances, linear_distances, mahalanobis_distances
 from .input_norm import make_input_norm
-from .placement import distinct_rows
+from .placement import distinct_rows, jittered
 
 DISTANCES = ("linear", "euclidean", "mahalanobis_diag")
 OUTPUTS = ("triangle", "responsibilities", "distances", "gated")  # or a registered activation
@@ -286,9 +286,8 @@ class ImplicitEMLayer(nn.Module):
     def _fill_means(self, x: torch.Tensor, *, informative_first: bool = False) -> None:
         """``init="data"``: the next unfilled means become the first rows of ``x`` (rank
         0's) that equal no other row and no placed mean. When every row of ``x`` is
-        placed already (the data repeat), the rest start at placed means plus a small
-        jitter (1e-3 of their spread, at least 16 rounding steps of the dtype), so no two
-        means start equal."""
+        placed already (the data repeat), the rest start at jittered copies of placed
+        means (:func:`~implicit_em.layers.placement.jittered`), so no two start equal."""
         check_x(x, self.weight)
         start, need = self._n_filled(), self.out_features - self._n_filled()
         if not torch.isfinite(x).all():
@@ -298,18 +297,8 @@ class ImplicitEMLayer(nn.Module):
         placed = self.weight[:start]
         rows = distinct_rows(x.detach().to(self.weight.dtype), placed,
                              informative_first=informative_first)[:need]  # fmt: skip
-        if len(rows) == 0 and len(x) and start:  # nothing new: jittered copies of placed
-            base = placed[torch.arange(need, device=placed.device) % start]
-            spread = placed.std() if start > 1 else placed.abs().max()
-            step = max(1e-3, 16 * torch.finfo(base.dtype).eps)  # above half's resolution
-            tiny = torch.finfo(base.dtype).tiny ** 0.5  # all-zero data: still representable
-            scale = float(torch.maximum(spread, base.abs().max()).clamp_min(tiny))
-            # steps of delta along one direction u (max |u| = 1): row i is base + (i+1)
-            # delta u, so two rows from one base differ by >= delta in some coordinate
-            u = torch.randn_like(base[0])
-            u = u / u.abs().max().clamp_min(1e-12)
-            ladder = torch.arange(1, need + 1, dtype=base.dtype, device=base.device)[:, None]
-            rows = base + step * scale * ladder * u
+        if len(rows) == 0 and len(x) and start:  # nothing new: the data repeat
+            rows = jittered(placed, need)
         self.weight[start : start + len(rows)] = rows
         filled = cast(torch.Tensor, self.n_filled)
         filled.fill_(start + len(rows))

@@ -8,6 +8,7 @@ pooled or sparse features repeat too) would start with dead weight: before this,
 training. :func:`distinct_rows` keeps, in their order, the candidate rows that equal no
 earlier candidate and no placed prototype; with ``informative_first`` the rows that are
 not constant (a blank patch) come first and constant ones only when too few are left.
+When the data offer nothing new, :func:`jittered` gives distinct copies of placed ones.
 
 Shapes: ``rows (m, D)``, ``placed (p, D)``; returns ``(m', D)`` with ``m' <= m``.
 """
@@ -52,3 +53,25 @@ def distinct_rows(
         constant = high == low
         out = torch.cat([out[~constant], out[constant]])
     return out
+
+
+def jittered(placed: torch.Tensor, need: int) -> torch.Tensor:
+    """``need`` rows ``(need, D)``: placed rows ``(p >= 1, D)`` in turn, row ``i`` moved
+    by ``(i + 1) delta u`` along one random direction ``u`` (``max |u| = 1``), ``delta``
+    1e-3 of their spread and at least 16 rounding steps of the dtype, so two rows from
+    one base differ by at least ``delta`` in some coordinate, even in half precision.
+
+    Examples:
+        >>> out = jittered(torch.ones(1, 2), 3)
+        >>> out.shape, bool((torch.cdist(out, out) + torch.eye(3) > 0).all())
+        (torch.Size([3, 2]), True)
+    """
+    base = placed[torch.arange(need, device=placed.device) % len(placed)]
+    spread = placed.std() if len(placed) > 1 else placed.abs().max()
+    step = max(1e-3, 16 * torch.finfo(base.dtype).eps)  # above half's resolution
+    tiny = torch.finfo(base.dtype).tiny ** 0.5  # all-zero data: still representable
+    scale = float(torch.maximum(spread, base.abs().max()).clamp_min(tiny))
+    u = torch.randn_like(base[0])
+    u = u / u.abs().max().clamp_min(1e-12)
+    ladder = torch.arange(1, need + 1, dtype=base.dtype, device=base.device)[:, None]
+    return base + step * scale * ladder * u
