@@ -33,6 +33,9 @@ GRID: dict[str, dict] = {
     "relative T 0.1": {"relative_temperature": 0.1},
     "relative T 0.2": {"relative_temperature": 0.2},
     "relative T 0.4": {"relative_temperature": 0.4},
+    "input_norm scale, T 0.1": {"input_norm": "scale", "temperature": 0.1},
+    "input_norm scale, T 0.2": {"input_norm": "scale", "temperature": 0.2},
+    "input_norm scale, T 0.4": {"input_norm": "scale", "temperature": 0.4},
     "input_norm sample": {"input_norm": "sample"},
     "input_norm batch": {"input_norm": "batch"},
 }

@@ -68,6 +68,10 @@ def test_a_tiny_run_measures_every_depth_and_resumes(tmp_path, monkeypatch):
     assert calls == []
     result = {**first, "seed": 0, "tables": {**first["tables"],
                                               **C.across_seeds(first["tables"], cfg)}}  # fmt: skip
+    diagnostic = result["tables"]["depth_diagnostic"]  # issue 35, item 3: per depth
+    assert [(r["dataset"], r["depth"]) for r in diagnostic] == [("mnist", 1), ("mnist", 2)]
+    assert all(0 <= r["usage_entropy"] <= 1 and r["spread_over_T"] > 0 for r in diagnostic)
+    assert all("usage_entropy" not in r for r in rows if r["learner"] != C.IEM)
     figures = C.plot(result, tmp_path)
     assert [f for f, _ in figures] == ["filters.png", "accuracy_by_depth.png"]
     assert all((tmp_path / f).stat().st_size > 1000 for f, _ in figures)

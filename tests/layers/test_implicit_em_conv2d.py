@@ -122,3 +122,84 @@ def test_a_greedy_conv_stack_trains_layer_by_layer():
     train_layerwise(net, x, epochs=3, batch_size=16, lr=1e-2, seed=0, progress=False)
     assert loss() < before
     assert net[1](net[0](x[:2])).shape == (2, 8, 3, 3)
+
+
+@pytest.mark.parametrize("padding", [0, 2])
+@pytest.mark.parametrize("offset", [0.0, 300.0])
+def test_patch_norm_distances_match_normalised_patches_in_float64(padding, offset):
+    """Issue 35, item 4: ``patch_norm`` gives ``1/2 ||q - w||^2`` with ``q`` each patch
+    centred and scaled over its ``C k k`` entries, by convolutions, against the unfolded
+    patches normalised directly in float64 (blank patches and pixels far from the origin
+    included); float32 keeps every location's nearest filter."""
+    from implicit_em.layers import ImplicitEMConv2d
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 9, 9, dtype=torch.float64) + offset
+    x[0, :, :5, :5] = offset  # blank patches: q = 0
+    conv = ImplicitEMConv2d(3, 5, 3, padding=padding, patch_norm=True).double()
+    conv.distances(x)  # places the filters on normalised patches
+    conv.eval()
+    padded = torch.nn.functional.pad(x, (padding,) * 4)
+    p = padded.unfold(2, 3, 1).unfold(3, 3, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 27)
+    q = (p - p.mean(1, keepdim=True)) / (p.var(1, keepdim=True) + 10 / 255**2).sqrt()
+    w = conv.layer.weight.detach()
+    ref = 0.5 * ((q[:, None, :] - w[None]) ** 2).sum(-1)
+    got = conv.distances(x).detach().permute(0, 2, 3, 1).reshape(-1, 5)
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-8)
+    torch.testing.assert_close(conv.patches(x), q)
+    single = conv.float().distances(x.float()).detach().permute(0, 2, 3, 1).reshape(-1, 5)
+    assert torch.equal(single.argmin(1), ref.argmin(1))
+
+
+def test_patch_norm_gradients_match_finite_differences():
+    from implicit_em.layers import ImplicitEMConv2d
+
+    torch.manual_seed(0)
+    conv = ImplicitEMConv2d(2, 3, 3, padding=1, patch_norm=0.1).double()
+    x = torch.randn(2, 2, 5, 5, dtype=torch.float64)
+    conv.distances(x)
+    conv.eval()
+    conv.forward = conv.distances  # functional_call calls forward
+    w = conv.layer.weight.detach().clone().requires_grad_()
+
+    def distances(a, w):
+        return torch.func.functional_call(conv, {"layer.weight": w}, (a,), strict=False)
+
+    assert torch.autograd.gradcheck(distances, (x.clone().requires_grad_(), w))
+
+
+def test_patch_norm_refuses_a_bad_eps():
+    from implicit_em.layers import ImplicitEMConv2d
+
+    for bad in (0.0, -1.0, float("nan"), "x"):
+        with pytest.raises(ValueError, match="patch_norm must be"):
+            ImplicitEMConv2d(1, 2, 3, patch_norm=bad)
+    assert "patch_norm=0.5" in repr(ImplicitEMConv2d(1, 2, 3, patch_norm=0.5))
+
+
+def test_whiten_gives_identity_covariance_and_exact_distances():
+    """Issue 35, item 4: ``whiten`` is a ZCA of the first training batch's (normalised)
+    patches: their covariance becomes ``L / (L + eps)`` in the eigenbasis (identity for a
+    tiny eps, float64), the distances are those of the whitened patches, and the
+    measured whitening travels with the state dict."""
+    from implicit_em.layers import ImplicitEMConv2d
+
+    torch.manual_seed(0)
+    x = torch.randn(60, 2, 7, 7, dtype=torch.float64) * torch.tensor([3.0, 0.1]).view(1, 2, 1, 1)
+    conv = ImplicitEMConv2d(2, 4, 3, patch_norm=True, whiten=1e-9).double()
+    conv.distances(x)  # measures Z, places the filters
+    conv.eval()
+    rows = conv.patches(x)
+    centring = torch.eye(18, dtype=torch.float64) - 1 / 18  # patch_norm removes 1 direction
+    torch.testing.assert_close(torch.cov(rows.T), centring, rtol=0, atol=1e-5)
+    w = conv.layer.weight.detach()
+    ref = 0.5 * torch.cdist(rows, w) ** 2
+    got = conv.distances(x).detach().permute(0, 2, 3, 1).reshape(-1, 4)
+    torch.testing.assert_close(got, ref, rtol=1e-9, atol=1e-9)
+    fresh = ImplicitEMConv2d(2, 4, 3, patch_norm=True, whiten=1e-9).double().eval()
+    fresh.load_state_dict(conv.state_dict())
+    torch.testing.assert_close(fresh(x), conv(x))
+    with pytest.raises(ValueError, match="has not measured"):
+        ImplicitEMConv2d(2, 4, 3, whiten=True).eval()(torch.randn(2, 2, 7, 7))
+    with pytest.raises(ValueError, match="apply to Euclidean"):
+        ImplicitEMConv2d(2, 4, 3, whiten=True, distance="linear")

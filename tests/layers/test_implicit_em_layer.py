@@ -245,3 +245,46 @@ def test_a_relative_temperature_needs_placed_means_and_a_varied_batch():
         ImplicitEMLayer(3, 2, relative_temperature=-1.0)
     with pytest.raises(ValueError, match="no variance"):
         ImplicitEMLayer(3, 2, relative_temperature=0.2).objective(torch.ones(8, 3))
+
+
+def test_input_norm_scale_makes_training_the_same_at_any_scale():
+    """Issue 35, item 1: ``input_norm="scale"`` divides by ``sqrt(lambda_max)`` of the first
+    batch (against a float64 eigensolve), so the README loop on ``c x`` trains the same
+    layer as on ``x``: same means in the layer's units, same outputs, at any ``c``."""
+    from implicit_em.layers import ImplicitEMLayer
+
+    x = torch.rand(512, 12, generator=torch.Generator().manual_seed(0)).double()
+    lam = float(torch.linalg.eigvalsh(torch.cov(x[:128].T))[-1])  # the first batch's
+    out = {}
+    for c in (0.01, 1.0, 100.0):
+        torch.manual_seed(0)
+        layer = ImplicitEMLayer(12, 8, input_norm="scale", temperature=0.2).double()
+        opt = torch.optim.Adam(layer.parameters(), lr=1e-2)
+        for batch in (c * x).split(128):
+            loss = sum(layer.objective(batch).values())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        assert float(layer.input_norm.scale) == pytest.approx(c * lam**0.5, rel=1e-9)
+        layer.eval()
+        out[c] = layer(c * x).detach()
+    assert not torch.equal(out[1.0], out[1.0][:, :1].expand_as(out[1.0]))  # it learned
+    torch.testing.assert_close(out[0.01], out[1.0], rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(out[100.0], out[1.0], rtol=1e-6, atol=1e-8)
+
+
+def test_input_norm_scale_refuses_an_unmeasured_scale_and_a_constant_batch():
+    from implicit_em.layers import ImplicitEMLayer, ScaleNorm
+
+    with pytest.raises(ValueError, match="has not measured its scale"):
+        ScaleNorm().eval()(torch.rand(4, 3))
+    with pytest.raises(ValueError, match="no variance"):
+        ScaleNorm()(torch.ones(8, 3))
+    layer = ImplicitEMLayer(3, 2, input_norm="scale")
+    layer.objective(torch.rand(8, 3))
+    assert "input_norm='scale'" in repr(layer) and "scale=" in repr(layer.input_norm)
+    state = layer.state_dict()
+    fresh = ImplicitEMLayer(3, 2, input_norm="scale").eval()
+    fresh.load_state_dict(state)  # the measured scale travels with the weights
+    x = torch.rand(5, 3)
+    torch.testing.assert_close(fresh(x), layer.eval()(x))

@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_count, check_tensor
@@ -67,9 +66,7 @@ def _row(module: nn.Module, inp: torch.Tensor, out: torch.Tensor, redundant_corr
     w = layer.weight.detach().double()
     gap = torch.cdist(w, w).fill_diagonal_(math.inf)
     if isinstance(module, ImplicitEMConv2d):  # its patches: what prototypes meet
-        x = module.input_norm(inp) if module.input_norm is not None else inp
-        patches = F.unfold(x, module.kernel_size, padding=module.padding, stride=module.stride)
-        inputs = _sample(patches.transpose(1, 2).reshape(-1, patches.shape[1]), max_rows, g)
+        inputs = _sample(module.patches(inp), max_rows, g)
     else:
         inputs = _rows(layer.normalise(inp), max_rows, g)
     out_rows = _rows(out, max_rows, g)

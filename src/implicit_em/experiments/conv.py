@@ -35,7 +35,7 @@ from torch import nn
 from .._io import jsonable, read_json, write_json
 from ..baselines import ConvTriangleKMeans, SoftHebbConv2d
 from ..baselines.softhebb_conv import SOFTHEBB_LAYERS
-from ..diagnostics import linear_readout, near_duplicate_share
+from ..diagnostics import linear_readout, near_duplicate_share, stack_diagnostics
 from ..layers import ImplicitEMConv2d
 from ..progress import track
 from .base import Experiment
@@ -170,6 +170,20 @@ def channel_health(f: torch.Tensor, redundant_corr: float, rows: int = 20000) ->
     return {"dead_channels": dead, "redundant_share": near_duplicate_share(at, redundant_corr)}
 
 
+DIAGNOSIS = ("duplicate_prototypes", "never_nearest", "usage_entropy", "responsibility_entropy",
+             "spread_over_T", "input_rank_share")  # fmt: skip
+
+
+def diagnose(block: Block, x: torch.Tensor, seed: int, images: int = 2000) -> dict:
+    """An implicit-EM block's per-depth diagnostic on (up to ``images`` of) its test
+    inputs (:func:`~implicit_em.diagnostics.stack_diagnostics`: :data:`DIAGNOSIS`);
+    ``{}`` for the other learners."""
+    if not isinstance(block, ImplicitEMConv2d):
+        return {}
+    found = stack_diagnostics(block, x[:images], redundant_corr=0.9, seed=seed)[0]
+    return {k: found[k] for k in DIAGNOSIS}
+
+
 def filters(block: Block) -> torch.Tensor:
     """The first block's filters ``(K, C, k, k)`` (k-means: centroids, whitened space)."""
     if isinstance(block, ImplicitEMConv2d):
@@ -190,13 +204,14 @@ def measure_stack(name: str, data: tuple, cfg: Config) -> tuple[list[dict], list
         fit_s = fit_block(name, block, x, cfg, index)
         if index == 0:
             first = filters(block)[:64].tolist()
+        diagnosis = diagnose(block, xt, cfg.seed)
         x, xt = outputs(block, x), outputs(block, xt)
         score = linear_readout(x, y, xt, yt, epochs=cfg.readout_epochs, seed=cfg.seed)
         rows.append({"depth": index + 1, "learner": name, "channels": spec["out_channels"],
                      "probe_accuracy": score["test_accuracy"],
                      "probe_train_accuracy": score["train_accuracy"],
                      "n_features": score["n_features"], "fit_s": fit_s,
-                     **channel_health(xt, cfg.redundant_corr),
+                     **channel_health(xt, cfg.redundant_corr), **diagnosis,
                      "cell_s": time.perf_counter() - start})  # fmt: skip
     return rows, first
 
@@ -246,8 +261,8 @@ def run(cfg: Config, out_dir: Path) -> dict:
 
 
 def across_seeds(tables: dict, cfg: Config) -> dict:
-    """Mean and 95 % interval per dataset, depth and learner; paired differences and fit
-    time ratios (:func:`~implicit_em.experiments.local_learners.versus`); the published
+    """Mean and 95 % interval per dataset, depth and learner; the implicit-EM blocks'
+    diagnostic per depth (:func:`diagnose`); paired differences and fit time ratios (:func:`~implicit_em.experiments.local_learners.versus`); the published
     numbers beside ours; the committed validation search behind
     the implicit-EM block's settings."""
     summary = over_seeds(tables["fits"], ("dataset", "depth", "learner"),
@@ -258,7 +273,13 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
     search = validation_searches(
         searches={"validation_search": "conv_search.json"}, learner=IEM
     )  # bench/conv_search.py's committed table
+    diagnosed = [r for r in tables["fits"] if r["learner"] == IEM and "usage_entropy" in r]
+    diagnostic = over_seeds(diagnosed, ("dataset", "depth"),
+                            {k: COUNT if k in ("duplicate_prototypes", "never_nearest",
+                                               "spread_over_T") else UNIT
+                             for k in ("redundant_share", *DIAGNOSIS)})  # fmt: skip
     return {"summary_over_seeds": summary,
+            "depth_diagnostic": diagnostic,
             "versus": versus(tables["fits"], IEM, ("dataset", "depth")),
             "published": PUBLISHED,
             **search}  # fmt: skip

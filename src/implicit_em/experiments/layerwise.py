@@ -40,7 +40,12 @@ import torch
 from torch import nn
 
 from ..baselines.decoder_free_encoder import encoder_loss
-from ..diagnostics import linear_probe, pairwise_correlations, responsibility_stats
+from ..diagnostics import (
+    linear_probe,
+    pairwise_correlations,
+    responsibility_stats,
+    stack_diagnostics,
+)
 from ..layers import IEMSpec, ImplicitEMLayer, LayerSpec, StackSpec
 from ..training import finetune, train_layerwise
 from .base import Experiment, image_tensors
@@ -116,11 +121,16 @@ def _outputs(layers, x: torch.Tensor) -> list[torch.Tensor]:
     return outs
 
 
+DIAGNOSIS = ("near_duplicate_share", "never_nearest", "responsibility_entropy", "spread_over_T",
+             "input_rank_share")  # fmt: skip
+
+
 def layer_stats(layer: nn.Module, x_in: torch.Tensor, out: torch.Tensor) -> dict:
     """Mean ``|corr|`` between the layer's units -- on an implicit-EM layer's distances
     ``z`` (its outputs ``z_j + log sum_k exp(-z_k)`` share one term, which correlates
     them whatever the units do), on a ReLU layer's outputs -- and for implicit-EM layers
-    the usage entropy (normalised) and mean max of the responsibilities."""
+    the usage entropy (normalised), mean max of the responsibilities and the per-depth
+    diagnostic (:func:`~implicit_em.diagnostics.stack_diagnostics`, :data:`DIAGNOSIS`)."""
     iem = layer if isinstance(layer, ImplicitEMLayer) else None
     with torch.no_grad():
         z = iem.distances(x_in) if iem is not None else out
@@ -131,6 +141,8 @@ def layer_stats(layer: nn.Module, x_in: torch.Tensor, out: torch.Tensor) -> dict
         zt = z / iem.temperature
         stats["usage_entropy"] = responsibility_stats(zt)["usage_entropy_normalized"]
         stats["max_responsibility"] = float(torch.softmax(-zt, 1).max(1).values.mean())
+        found = stack_diagnostics(iem, x_in[:2000])[0]  # the per-depth diagnostic
+        stats |= {k: found[k] for k in DIAGNOSIS}
     return stats
 
 

@@ -11,7 +11,7 @@ from .competitive_linear import CompetitiveLinear
 from .distances import euclidean_distances, linear_distances, mahalanobis_distances
 from .implicit_em_conv2d import ImplicitEMConv2d
 from .implicit_em_layer import DISTANCES, OUTPUTS, VOLUME_CONTROLS, ImplicitEMLayer, triangle
-from .input_norm import INPUT_NORMS, SampleNorm
+from .input_norm import INPUT_NORMS, SampleNorm, ScaleNorm
 from .spec import ConvSpec, IEMSpec, LayerSpec, StackSpec, build
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "ImplicitEMLayer",
     "LayerSpec",
     "SampleNorm",
+    "ScaleNorm",
     "StackSpec",
     "build",
     "euclidean_distances",

@@ -10,7 +10,12 @@ volume controls -- applied to every ``k x k`` patch ``p`` of the input, by convo
   ``||p||^2`` the convolution of ``x^2`` with a ``k x k`` window of ones; a batch whose
   expansion may have lost a location's nearest filter (far from the origin) is redone
   with pixels and filters shifted by each channel's filter mean, then in float64
-  (:func:`~implicit_em.layers.distances.exactly`).
+  (:func:`~implicit_em.layers.distances.exactly`);
+* with ``patch_norm``, every patch is first centred and scaled over its ``C k k``
+  entries, ``q = (p - m) / s`` (``m`` its mean, ``s^2 = var(p) + eps``: Coates & Ng's
+  per-patch contrast normalisation), still by convolutions: ``||q||^2 = sum (p - m)^2 /
+  s^2`` and ``q.w = (p.w - m sum w) / s``, so each channel answers a patch's pattern,
+  not its energy ``||p||^2``, which every channel's distance shares.
 
 This is the mixture that Coates & Ng fit by hard EM and SoftHebb by a soft-WTA rule,
 fitted here by gradient descent on the layer's own objective over batch x locations.
@@ -18,7 +23,8 @@ fitted here by gradient descent on the layer's own objective over batch x locati
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -26,9 +32,22 @@ from torch import nn
 from typing_extensions import override
 
 from .._checks import check_conv_geometry, check_count, check_images
-from .distances import _finite, exactly
+from .._distributed import broadcast_
+from .distances import _finite, euclidean_distances, exactly
 from .implicit_em_layer import ImplicitEMLayer
 from .pool import check_pool, pool2d
+
+
+def _patch_norm(value: bool | float, name: str, default: float) -> float | None:
+    """``patch_norm`` / ``whiten`` -> its ``eps`` (``None``: off; ``True``: ``default``)."""
+    if value is False or value is None:
+        return None
+    if value is True:
+        return default
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be False, True or an eps > 0 (the variance added "
+                         f"before scaling), got {value!r}")  # fmt: skip
+    return float(value)
 
 
 class ImplicitEMConv2d(nn.Module):
@@ -45,6 +64,17 @@ class ImplicitEMConv2d(nn.Module):
             objective sees are not pooled).
         input_norm: ``None`` or ``"batch"`` (each channel standardised, a non-affine
             batch norm, as SoftHebb does before each layer).
+        patch_norm: ``False``, ``True`` or the ``eps`` of a per-patch contrast
+            normalisation after ``input_norm`` (see the module; ``True`` is ``eps =
+            10 / 255^2``, Coates & Ng's for pixels in ``[0, 1]``, small beside channels
+            standardised by ``input_norm="batch"``). The prototypes then live among
+            normalised patches, and a blank patch is the zero vector.
+        whiten: ``False``, ``True`` or the ``eps`` of a ZCA whitening of the patches
+            (after ``patch_norm``), ``q -> Z (q - m)`` with ``Z = V (L + eps)^-1/2 V^T``
+            from the covariance of the first training batch's patches (kept in buffers;
+            ``True`` is Coates & Ng's ``eps = 0.1``): every direction of the patches
+            counts alike in the distances, not only the few that carry most variance.
+            The patches are then unfolded (``(n H' W', C k k)`` per batch).
         **layer: the settings of :class:`ImplicitEMLayer` (``distance``, ``output``,
             ``temperature``, ``objective``, ``lse_weight``, ``weight_norm``, ``init``,
             ``gather_distributed``), with the same names and meanings; its ``weight`` is
@@ -64,7 +94,8 @@ class ImplicitEMConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *,
                  stride: int = 1, padding: int = 0, pool: tuple | None = None,
-                 input_norm: str | None = None, **layer: Any):  # fmt: skip
+                 input_norm: str | None = None, patch_norm: bool | float = False,
+                 whiten: bool | float = False, **layer: Any):  # fmt: skip
         super().__init__()
         geometry = check_conv_geometry(in_channels, kernel_size, padding)
         self.in_channels, self.kernel_size, self.padding = geometry
@@ -76,7 +107,18 @@ class ImplicitEMConv2d(nn.Module):
         if input_norm not in (None, "batch"):
             raise ValueError(f"input_norm must be None or 'batch', got {input_norm!r}")
         self.input_norm = nn.BatchNorm2d(in_channels, affine=False) if input_norm else None
+        self.patch_norm = _patch_norm(patch_norm, "patch_norm", 10 / 255**2)
+        self.whiten = _patch_norm(whiten, "whiten", 0.1)
         patch = in_channels * kernel_size**2
+        if (self.patch_norm is not None or self.whiten is not None) and layer.get(
+            "distance", "euclidean"
+        ) != "euclidean":
+            raise ValueError("patch_norm and whiten apply to Euclidean prototypes: use "
+                             "distance='euclidean'")  # fmt: skip
+        if self.whiten is not None:  # ZCA of the patches, measured on the first batch
+            self.register_buffer("patch_mean", torch.zeros(patch))
+            self.register_buffer("whitening", torch.zeros(patch, patch))
+            self.register_buffer("whitened", torch.tensor(False))
         self.layer = ImplicitEMLayer(patch, out_channels, input_norm=None, **layer)
 
     @property
@@ -97,18 +139,73 @@ class ImplicitEMConv2d(nn.Module):
         if self.input_norm is not None:
             x = self.input_norm(x)
         layer = self.layer
+        if self.whiten is not None:
+            return self._whitened_distances(x)
         if layer.training and not layer.means_placed:  # distinct patches, blank ones last
-            patches = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)
-            rows = patches.transpose(1, 2).reshape(-1, patches.shape[1])
+            rows = self._patch_rows(x)
             layer.place_means(rows[torch.randperm(len(rows))], informative_first=True)
         w = self._filters()
         if layer.distance == "linear":
             return _finite(self._conv(x, w, layer.bias), x)
         return _finite(0.5 * exactly(self._expansion, x, w).clamp_min(0), x)
 
+    def patches(self, x: torch.Tensor) -> torch.Tensor:
+        """The rows the prototypes meet: every patch of ``x`` ``(n, C, H, W)`` after
+        ``input_norm`` and ``patch_norm``, ``(n H' W', C k k)`` (an unfold: for
+        diagnostics, not the forward pass)."""
+        check_images(x, self.in_channels, self.kernel_size, self.padding)
+        with torch.no_grad():
+            return self._patch_rows(self.input_norm(x) if self.input_norm is not None else x)
+
+    def _patch_rows(self, x: torch.Tensor) -> torch.Tensor:
+        patches = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)
+        rows = patches.transpose(1, 2).reshape(-1, patches.shape[1])
+        if self.patch_norm is not None:
+            var, mean = torch.var_mean(rows, dim=1, keepdim=True, correction=1)
+            rows = (rows - mean) / torch.sqrt(var + self.patch_norm)
+        if self.whiten is None:
+            return rows
+        if not bool(self.whitened):
+            if not self.layer.training:
+                raise ValueError("whiten: the layer has not measured its patches' covariance: "
+                                 "call it on data in training mode first (the first batch "
+                                 "sets it), or load a trained state dict")  # fmt: skip
+            self._fit_whitening(rows)
+        return (rows - self.patch_mean) @ self.whitening
+
+    @torch.no_grad()
+    def _fit_whitening(self, rows: torch.Tensor) -> None:
+        """ZCA from the first training batch's patches: ``Z = V (L + eps)^-1/2 V^T``."""
+        if len(rows) < 2:
+            raise ValueError(f"whiten needs at least 2 patches in the first batch, got {len(rows)}")
+        r = rows.detach().double()
+        mean = r.mean(0)
+        evals, evecs = torch.linalg.eigh(torch.cov((r - mean).T).reshape(r.shape[1], -1))
+        z = (evecs * (evals.clamp_min(0) + cast(float, self.whiten)).rsqrt()) @ evecs.T
+        self.patch_mean.copy_(mean)
+        self.whitening.copy_(z)
+        self.whitened.fill_(True)
+        broadcast_(self.patch_mean, self.whitening, self.whitened)
+
+    def _whitened_distances(self, x: torch.Tensor) -> torch.Tensor:
+        """``whiten``: the patches unfolded, normalised and whitened, then the dense
+        layer's exact Euclidean distances (``(n, K, H', W')``)."""
+        n, layer = len(x), self.layer
+        rows = self._patch_rows(x)
+        if layer.training and not layer.means_placed:  # distinct patches, blank ones last
+            layer.place_means(rows[torch.randperm(len(rows))], informative_first=True)
+        d = euclidean_distances(rows, layer.weight)
+        h, w = self._out_size(x)
+        return d.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+    def _out_size(self, x: torch.Tensor) -> tuple[int, int]:
+        k, p, s = self.kernel_size, self.padding, self.stride
+        return (x.shape[2] + 2 * p - k) // s + 1, (x.shape[3] + 2 * p - k) // s + 1
+
     def _expansion(self, x: torch.Tensor, w: torch.Tensor, *, centre: bool) -> tuple:
         """``(2d, ||p||^2, ||w||^2, C k k)`` at every patch (around the filters' centre
-        with ``centre``)."""
+        with ``centre``); with ``patch_norm``, of the normalised patches ``q``, whose
+        rounding is that of ``||p||^2 / s^2`` (the sum the centring cancels)."""
         pad = None
         if centre:
             x, w = self._centred(x, w)
@@ -116,15 +213,26 @@ class ImplicitEMConv2d(nn.Module):
         ones = x.new_ones(1, self.in_channels, self.kernel_size, self.kernel_size)
         pp = self._conv(x.square(), ones, padding=pad)  # ||p||^2 (n, 1, H', W')
         ww = w.flatten(1).square().sum(1)[None, :, None, None]
-        return pp - 2 * self._conv(x, w, padding=pad) + ww, pp, ww, w[0].numel()
+        pw, width = self._conv(x, w, padding=pad), w[0].numel()
+        if self.patch_norm is None:
+            return pp - 2 * pw + ww, pp, ww, width
+        total = self._conv(x, ones, padding=pad)  # sum p (n, 1, H', W')
+        spread = (pp - total.square() / width).clamp_min(0)  # sum (p - m)^2
+        inv = torch.rsqrt(spread / (width - 1) + self.patch_norm)  # 1 / s
+        qw = (pw - total / width * w.flatten(1).sum(1)[None, :, None, None]) * inv
+        return spread * inv.square() - 2 * qw + ww, pp * inv.square(), ww, width
 
     def _centred(self, x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The zero-padded images and the filters less each channel's filter mean ``c``
         (not differentiated): patch distances are unchanged, and the expansion keeps its
-        digits far from the origin (:func:`~implicit_em.layers.distances.centred`)."""
-        c = w.detach().mean((0, 2, 3))[None, :, None, None]  # (1, C, 1, 1)
+        digits far from the origin (:func:`~implicit_em.layers.distances.centred`). With
+        ``patch_norm`` the images less their mean, one number (a normalised patch is the
+        same after it), and the filters as they are."""
         if self.padding:
             x = F.pad(x, (self.padding,) * 4)  # the zeros are shifted with the pixels
+        if self.patch_norm is not None:
+            return x - x.detach().mean(), w
+        c = w.detach().mean((0, 2, 3))[None, :, None, None]  # (1, C, 1, 1)
         return x - c, w - c
 
     def _conv(
@@ -161,4 +269,6 @@ class ImplicitEMConv2d(nn.Module):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}"
                 + (f", pool={self.pool}" if self.pool else "")
-                + (", input_norm='batch'" if self.input_norm is not None else ""))  # fmt: skip
+                + (", input_norm='batch'" if self.input_norm is not None else "")
+                + (f", patch_norm={self.patch_norm:g}" if self.patch_norm is not None else "")
+                + (f", whiten={self.whiten:g}" if self.whiten is not None else ""))  # fmt: skip

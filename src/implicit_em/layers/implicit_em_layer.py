@@ -24,7 +24,7 @@ from .._distributed import broadcast_
 from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
 from .distances import check_x, euclidean_distances, linear_distances, mahalanobis_distances
-from .input_norm import make_input_norm
+from .input_norm import ScaleNorm, make_input_norm, top_variance
 from .placement import distinct_rows, jittered
 
 DISTANCES = ("linear", "euclidean", "mahalanobis_diag")
@@ -310,9 +310,7 @@ class ImplicitEMLayer(nn.Module):
         if len(x) < 2:
             raise ValueError(f"x has {len(x)} row(s): relative_temperature measures the "
                              "first batch's variance, which needs at least 2")  # fmt: skip
-        xc = x.detach().double()
-        xc = xc - xc.mean(0)
-        top = float(torch.linalg.matrix_norm(xc, ord=2)) ** 2 / (len(x) - 1)
+        top = top_variance(x)
         t = cast(float, self.relative_temperature) * top
         if not t >= MIN_TEMPERATURE:
             raise ValueError(f"x's first batch has no variance (largest {top:.3g}): "
@@ -373,6 +371,8 @@ class ImplicitEMLayer(nn.Module):
     def _input_norm_name(self) -> str | None:
         if self.input_norm is None:
             return None
+        if isinstance(self.input_norm, ScaleNorm):
+            return "scale"
         return "batch" if isinstance(self.input_norm, nn.BatchNorm1d) else "sample"
 
     @override

@@ -2,6 +2,9 @@ r"""What an implicit-EM layer does to its input first (``ImplicitEMLayer(input_n
 
 =========  ===================================================================
 ``None``   nothing
+``scale``  every input divided by one number ``s = sqrt(lambda_max)``, the largest
+           variance of the first training batch (:class:`ScaleNorm`): the data's
+           geometry kept, its units removed
 ``sample`` each row centred and scaled: ``(x - mean(x)) / sqrt(var(x) + eps)``
            (:class:`SampleNorm`; Coates & Ng's per-patch normalisation, stateless)
 ``batch``  each feature standardised by a non-affine ``nn.BatchNorm1d`` (batch
@@ -12,13 +15,79 @@ r"""What an implicit-EM layer does to its input first (``ImplicitEMLayer(input_n
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from typing_extensions import override
 
 from .._checks import check_tensor
+from .._distributed import broadcast_
 
-INPUT_NORMS = (None, "sample", "batch")
+INPUT_NORMS = (None, "scale", "sample", "batch")
+
+
+@torch.no_grad()
+def top_variance(x: torch.Tensor) -> float:
+    """``lambda_max``: the largest eigenvalue of the covariance of the rows of ``x``
+    ``(n, D)``, in float64 (the variance along the data's main direction).
+
+    Examples:
+        >>> top_variance(torch.tensor([[0.0, 0.0], [2.0, 0.0]]))
+        2.0
+    """
+    if len(x) < 2:
+        raise ValueError(f"x has {len(x)} row(s): its largest variance needs at least 2")
+    xc = x.detach().double()
+    xc = xc - xc.mean(0)
+    return float(torch.linalg.matrix_norm(xc, ord=2)) ** 2 / (len(x) - 1)
+
+
+class ScaleNorm(nn.Module):
+    r"""``x / s``, one number for every input: ``s = sqrt(lambda_max)`` with
+    ``lambda_max`` the largest variance of the first batch seen in training mode
+    (:func:`top_variance`; rank 0's under ``torch.distributed``), kept in the ``scale``
+    buffer (``0`` until measured, saved with the weights).
+
+    The data's geometry is kept (no feature or row is rescaled on its own) and its units
+    are removed: the same data at any scale reach the layer alike, so a temperature, a
+    learning rate and an initialisation mean the same on any data. Shape ``(n, D) ->
+    (n, D)``.
+
+    Examples:
+        >>> norm = ScaleNorm()
+        >>> norm(torch.tensor([[0.0, 0.0], [200.0, 0.0]]))  # lambda_max = 2e4, s = 141.4
+        tensor([[0.0000, 0.0000],
+                [1.4142, 0.0000]])
+    """
+
+    scale: torch.Tensor
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("scale", torch.tensor(0.0))
+
+    @override
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor(x, "x", min_ndim=1, finite=True)
+        if not bool(self.scale > 0):
+            if not self.training:
+                raise ValueError(
+                    "input_norm='scale' has not measured its scale: call the layer on "
+                    "data in training mode first (the first batch sets it), or load "
+                    "a trained state dict"
+                )
+            top = top_variance(x.reshape(-1, x.shape[-1]))
+            if not top > 0 or not math.isfinite(top):
+                raise ValueError(f"x's first batch has no variance (largest {top:.3g}): "
+                                 "input_norm='scale' needs varied inputs")  # fmt: skip
+            self.scale.fill_(math.sqrt(top))
+            broadcast_(self.scale)
+        return x / self.scale
+
+    @override
+    def extra_repr(self) -> str:
+        return f"scale={float(self.scale):.4g}" if bool(self.scale > 0) else "scale=unset"
 
 
 class SampleNorm(nn.Module):
@@ -65,6 +134,8 @@ def make_input_norm(kind: str | bool | None, in_features: int) -> nn.Module | No
         raise ValueError(
             f"input_norm must be one of {', '.join(map(repr, INPUT_NORMS))}, got {kind!r}"
         )
+    if kind == "scale":
+        return ScaleNorm()
     if kind == "sample":
         return SampleNorm()
     if kind == "batch":
