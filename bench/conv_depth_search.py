@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -38,22 +37,25 @@ from implicit_em.layers import ImplicitEMConv2d
 
 # label -> ("iem", kwargs or [kwargs per depth]) | ("softhebb", {}) | ("kmeans", {}); an
 # implicit-EM row's kwargs may set the loop's _epochs and _lr (the experiment's 1 and 1e-3)
+B = {"input_norm": "batch"}  # the experiment's: each channel standardised first
 GRID: dict[str, tuple[str, dict | list]] = {
-    "default": ("iem", {"input_norm": "batch"}),
-    "relative T 0.2": ("iem", {"input_norm": "batch", "relative_temperature": 0.2}),
-    "relative T 0.1": ("iem", {"input_norm": "batch", "relative_temperature": 0.1}),
-    "patch norm": ("iem", {"input_norm": "batch", "patch_norm": True}),
-    "patch norm, relative T 0.2": ("iem", {"input_norm": "batch", "patch_norm": True,
-                                           "relative_temperature": 0.2}),
-    "patch norm, relative T 0.1": ("iem", {"input_norm": "batch", "patch_norm": True,
-                                           "relative_temperature": 0.1}),
-    "patch norm, whiten": ("iem", {"input_norm": "batch", "patch_norm": True, "whiten": True}),
-    "patch norm, whiten, relative T 0.2": ("iem", {"input_norm": "batch", "patch_norm": True,
-                                                   "whiten": True, "relative_temperature": 0.2}),
-    "patch norm, whiten, T 5": ("iem", {"input_norm": "batch", "patch_norm": True,
-                                        "whiten": True, "temperature": 5.0}),
-    "patch norm, 3 epochs": ("iem", {"input_norm": "batch", "patch_norm": True, "_epochs": 3}),
-    "patch norm, lr 1e-2": ("iem", {"input_norm": "batch", "patch_norm": True, "_lr": 1e-2}),
+    "default": ("iem", B),  # patch_norm on (the layer's default since this search)
+    "no patch norm": ("iem", {**B, "patch_norm": False}),
+    "no patch norm, relative T 0.2": (
+        "iem",
+        {**B, "patch_norm": False, "relative_temperature": 0.2},
+    ),
+    "no patch norm, relative T 0.1": (
+        "iem",
+        {**B, "patch_norm": False, "relative_temperature": 0.1},
+    ),
+    "relative T 0.2": ("iem", {**B, "relative_temperature": 0.2}),
+    "relative T 0.1": ("iem", {**B, "relative_temperature": 0.1}),
+    "whiten": ("iem", {**B, "whiten": True}),
+    "whiten, relative T 0.2": ("iem", {**B, "whiten": True, "relative_temperature": 0.2}),
+    "whiten, T 5": ("iem", {**B, "whiten": True, "temperature": 5.0}),
+    "3 epochs": ("iem", {**B, "_epochs": 3}),
+    "lr 1e-2": ("iem", {**B, "_lr": 1e-2}),
     "SoftHebb": ("softhebb", {}),
     "conv k-means": ("kmeans", {}),
 }
@@ -93,7 +95,10 @@ def measure(label: str, data: tuple, cfg: C.Config) -> list[dict]:
     rows = []
     for index, spec in enumerate(C.layers(cfg)):
         kw = dict(kws[index] if isinstance(kws, list) else kws)
-        loop = {"iem_epochs": kw.pop("_epochs", cfg.iem_epochs), "iem_lr": kw.pop("_lr", cfg.iem_lr)}
+        loop = {
+            "iem_epochs": kw.pop("_epochs", cfg.iem_epochs),
+            "iem_lr": kw.pop("_lr", cfg.iem_lr),
+        }
         block = _block(kind, kw, x.shape[1], spec, cfg, index)
         fit_s = C.fit_block(label, block, x, dataclasses.replace(cfg, **loop), index)
         diag = {}
@@ -130,16 +135,16 @@ def main(argv=None) -> list[dict]:
         a.fit, a.val, a.readout_epochs, a.width_scale, a.depth = 64, 32, 1, 0.1, 2
         a.rows, a.seeds = ["default", "SoftHebb"], [0]
     data, source = _data(a.fit, a.val, a.quick)
-    rows = []
-    for seed in a.seeds:
-        cfg = C.Config(seed=seed, depth=a.depth, width_scale=a.width_scale,
-                       readout_epochs=a.readout_epochs, kmeans_patches=100_000)  # fmt: skip
-        for label in a.rows:
-            rows += measure(label, data, cfg)
     meta = {"quick": a.quick, "images": source, "fit": a.fit, "validation": a.val,
             "width_scale": a.width_scale, "readout_epochs": a.readout_epochs,
             "seeds": a.seeds}  # fmt: skip
-    report(f"{a.name}-quick" if a.quick else a.name, rows, meta)
+    rows: list[dict] = []
+    for seed in a.seeds:
+        cfg = C.Config(seed=seed, depth=a.depth, width_scale=a.width_scale,
+                       readout_epochs=a.readout_epochs, kmeans_patches=100_000)  # fmt: skip
+        for label in a.rows:  # the table so far is written after every row: a stopped
+            rows += measure(label, data, cfg)  # search keeps what it measured
+            report(f"{a.name}-quick" if a.quick else a.name, rows, meta)
     return rows
 
 

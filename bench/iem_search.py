@@ -55,8 +55,11 @@ GRID: dict[str, dict] = {
     "input_norm scale, T 0.1": {"input_norm": "scale", "temperature": 0.1},
     "input_norm scale, T 0.2": {"input_norm": "scale", "temperature": 0.2},
     "input_norm scale, T 0.4": {"input_norm": "scale", "temperature": 0.4},
-    "input_norm scale, T 0.2, depth 2 (K-K)": {"input_norm": "scale", "temperature": 0.2,
-                                               "_depth": 2},
+    "input_norm scale, T 0.2, depth 2 (K-K)": {
+        "input_norm": "scale",
+        "temperature": 0.2,
+        "_depth": 2,
+    },
     "temperature annealed 4 -> 1": {"_anneal": 4.0},
     "output distances": {"output": "distances"},
     "output -log softmin": {"output": "neg_log_softmin"},
@@ -75,7 +78,7 @@ GRID: dict[str, dict] = {
 WIDE = ("default", "input_norm sample", "temperature 0.5", "objective LSE only",
         "output -log softmin", "2 epochs", "depth 2 (K-K)", "Adam lr 3e-3",
         "distance linear, unit rows, infomax, -log softmin (old best)",
-        "relative temperature 0.2", "input_norm scale, T 0.2",
+        "relative temperature 0.2", "input_norm scale, T 0.1", "input_norm scale, T 0.2",
         "input_norm scale, T 0.2, depth 2 (K-K)")  # fmt: skip
 
 

@@ -358,6 +358,12 @@ CALLABLES.update(
             "x",
         ),
         "layers.SampleNorm": (lambda x: Y.SampleNorm()(x), (N, K), "x"),
+        "layers.ScaleNorm": (lambda x: Y.ScaleNorm()(x), (N, K), "x"),
+        "layers.ImplicitEMConv2d[whiten]": (
+            lambda x: Y.ImplicitEMConv2d(1, 3, 2, whiten=True)(x),
+            (N, 1, 4, 4),
+            "x",
+        ),
         "layers.triangle": (
             lambda x: Y.triangle(Y.euclidean_distances(x, torch.zeros(3, K))),
             (N, K),

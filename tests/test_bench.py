@@ -91,6 +91,15 @@ def test_conv_search_runs(tmp_path, monkeypatch):
     assert all(0 <= r["val_accuracy"] <= 1 for r in rows)
 
 
+def test_conv_depth_search_runs_and_diagnoses_every_depth(tmp_path, monkeypatch):
+    rows = _quick_rows("conv_depth_search", tmp_path, monkeypatch)
+    assert [(r["setting"], r["depth"]) for r in rows] == [
+        ("default", 1), ("default", 2), ("SoftHebb", 1), ("SoftHebb", 2)]  # fmt: skip
+    assert all(0 <= r["val_accuracy"] <= 1 and 0 <= r["redundant_share"] <= 1 for r in rows)
+    iem = [r for r in rows if r["setting"] == "default"]
+    assert all(0 <= r["usage_entropy"] <= 1 and r["spread_over_T"] > 0 for r in iem)
+
+
 def test_baseline_defaults_search_runs(tmp_path, monkeypatch):
     rows = _quick_rows("baseline_defaults", tmp_path, monkeypatch)
     assert {r["learner"] for r in rows} == {"triangle k-means", "SoftHebb", "Krotov-Hopfield"}

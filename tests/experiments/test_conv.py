@@ -68,6 +68,10 @@ def test_a_tiny_run_measures_every_depth_and_resumes(tmp_path, monkeypatch):
     assert calls == []
     result = {**first, "seed": 0, "tables": {**first["tables"],
                                               **C.across_seeds(first["tables"], cfg)}}  # fmt: skip
+    search = result["tables"]["depth_search"]  # the committed depth search, in the report
+    assert {r["depth"] for r in search} == {1, 2, 3} and "SoftHebb" in {
+        r["setting"] for r in search
+    }
     diagnostic = result["tables"]["depth_diagnostic"]  # issue 35, item 3: per depth
     assert [(r["dataset"], r["depth"]) for r in diagnostic] == [("mnist", 1), ("mnist", 2)]
     assert all(0 <= r["usage_entropy"] <= 1 and r["spread_over_T"] > 0 for r in diagnostic)

@@ -31,8 +31,12 @@ def test_layerwise_small_run(tmp_path):
         assert 0 < r["probe_accuracy"] <= 1 and r["layer"] in (1, 2)
     iem = [r for r in rows if r["kind"] == "implicit-EM"]
     assert all(0 <= r["usage_entropy"] <= 1 + 1e-9 for r in iem)
-    assert all(0 <= r["near_duplicate_share"] <= 1 and r["spread_over_T"] > 0 and
-               0 < r["input_rank_share"] <= 1 for r in iem)  # the per-depth diagnostic
+    assert all(
+        0 <= r["near_duplicate_share"] <= 1
+        and r["spread_over_T"] > 0
+        and 0 < r["input_rank_share"] <= 1
+        for r in iem
+    )  # the per-depth diagnostic
     assert {r["layer"] for r in res["tables"]["c16"]} == {1, 2} and len(res["tables"]["c20"]) == 1
     from implicit_em.experiments.rules import grade_goals
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from implicit_em.layers import ImplicitEMConv2d, ImplicitEMLayer
+from implicit_em.layers import ImplicitEMConv2d, ImplicitEMLayer, SampleNorm
 
 
 def _pair(distance, output="distances", objective="balance+infomax", stride=1, padding=0):
@@ -12,7 +12,10 @@ def _pair(distance, output="distances", objective="balance+infomax", stride=1, p
     init = "normal" if distance == "euclidean" else "uniform"
     same = {"distance": distance, "output": output, "objective": objective, "init": init}
     conv = ImplicitEMConv2d(2, 5, 3, stride=stride, padding=padding, **same).double()
-    dense = ImplicitEMLayer(18, 5, **same).double()
+    # Euclidean prototypes meet patches centred and scaled (patch_norm, on by default):
+    # the dense layer's input_norm="sample" on the unfolded patches, the same eps
+    norm = "sample" if distance == "euclidean" else None
+    dense = ImplicitEMLayer(18, 5, input_norm=norm, **same).double()
     dense.load_state_dict(conv.layer.state_dict())
     return conv, dense
 
@@ -66,7 +69,8 @@ def test_data_init_places_the_means_at_patches():
     x = torch.randn(3, 1, 5, 5)
     conv.objective(x)
     assert conv.layer.means_placed
-    rows = _patches_k(x, 2)
+    rows = conv.patches(x)  # centred and scaled (patch_norm)
+    torch.testing.assert_close(rows, SampleNorm()(_patches_k(x, 2)))
     for w in conv.layer.weight:  # every mean is one of the batch's patches
         assert (rows - w).abs().amax(1).min() == 0
 

@@ -140,3 +140,16 @@ def test_conv_spec_takes_a_short_pool():
     assert stack.build()[0].pool == ("max", 2, 2, 0)
     with pytest.raises(ValueError, match="pool must be None"):
         ConvSpec(pool=("min", 2))
+
+
+def test_conv_patch_norm_and_whiten_parse_build_and_round_trip():
+    from implicit_em.layers import StackSpec, build
+
+    spec = "1-4:iemconv(k=3,pad=1,patch_norm=0)-6:iemconv(k=2,whiten=0.1)-3"
+    assert str(StackSpec.parse(spec)) == spec
+    net = build(spec)
+    assert net[0].patch_norm is None and net[0].whiten is None  # 0: off
+    assert net[1].patch_norm == 10 / 255**2 and net[1].whiten == 0.1  # patch_norm: default
+    for bad, says in (("patch_norm=x", "is not a number"), ("whiten=-1", "must be >= 0")):
+        with pytest.raises(ValueError, match=says):
+            StackSpec.parse(f"1-4:iemconv(k=3,{bad})-3")

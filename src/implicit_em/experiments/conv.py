@@ -260,11 +260,25 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return {"tables": {"fits": rows}, "metrics": {}}
 
 
+def depth_search(results: Path | None = None) -> list[dict]:
+    """``bench/conv_depth_search.py``'s committed table (validation images, depth 1-3) as
+    a report table: setting, depth, validation accuracy, the near-duplicate share of the
+    block's outputs; a row that says where it is missing (an installed package)."""
+    results = results or Path(__file__).resolve().parents[3] / "bench" / "results"
+    path = results / "conv_depth_search.json"
+    if not path.is_file():
+        return [{"note": "bench/results/conv_depth_search.json not found (run from a clone)"}]
+    return [{"setting": r["setting"], "depth": r["depth"], "channels": r["channels"],
+             "val_accuracy": r["val_accuracy"],
+             "near_duplicate_share": r.get("redundant_share", r.get("near_duplicate_share"))}
+            for r in read_json(path)["rows"]]  # fmt: skip
+
+
 def across_seeds(tables: dict, cfg: Config) -> dict:
     """Mean and 95 % interval per dataset, depth and learner; the implicit-EM blocks'
-    diagnostic per depth (:func:`diagnose`); paired differences and fit time ratios (:func:`~implicit_em.experiments.local_learners.versus`); the published
-    numbers beside ours; the committed validation search behind
-    the implicit-EM block's settings."""
+    diagnostic per depth (:func:`diagnose`); paired differences and fit time ratios
+    (:func:`~implicit_em.experiments.local_learners.versus`); the published numbers
+    beside ours; the committed validation search behind the implicit-EM block's settings."""
     summary = over_seeds(tables["fits"], ("dataset", "depth", "learner"),
                          {"probe_accuracy": UNIT, "fit_s": COUNT, "dead_channels": COUNT,
                           "redundant_share": UNIT})  # fmt: skip
@@ -280,6 +294,7 @@ def across_seeds(tables: dict, cfg: Config) -> dict:
                              for k in ("redundant_share", *DIAGNOSIS)})  # fmt: skip
     return {"summary_over_seeds": summary,
             "depth_diagnostic": diagnostic,
+            "depth_search": depth_search(),
             "versus": versus(tables["fits"], IEM, ("dataset", "depth")),
             "published": PUBLISHED,
             **search}  # fmt: skip

@@ -64,11 +64,14 @@ class ImplicitEMConv2d(nn.Module):
             objective sees are not pooled).
         input_norm: ``None`` or ``"batch"`` (each channel standardised, a non-affine
             batch norm, as SoftHebb does before each layer).
-        patch_norm: ``False``, ``True`` or the ``eps`` of a per-patch contrast
-            normalisation after ``input_norm`` (see the module; ``True`` is ``eps =
-            10 / 255^2``, Coates & Ng's for pixels in ``[0, 1]``, small beside channels
-            standardised by ``input_norm="batch"``). The prototypes then live among
-            normalised patches, and a blank patch is the zero vector.
+        patch_norm: ``True``, ``False`` or the ``eps`` of a per-patch
+            contrast normalisation after ``input_norm`` (see the module; ``True`` is
+            ``eps = 10 / 255^2``, Coates & Ng's for pixels in ``[0, 1]``, small beside
+            channels standardised by ``input_norm="batch"``). The prototypes then live
+            among normalised patches, and a blank patch is the zero vector. ``None``
+            (default): on for Euclidean prototypes, off for ``distance="linear"``; it
+            won the depth search (``bench/conv_depth_search.py``) at every depth, on
+            accuracy and on near-duplicate channels.
         whiten: ``False``, ``True`` or the ``eps`` of a ZCA whitening of the patches
             (after ``patch_norm``), ``q -> Z (q - m)`` with ``Z = V (L + eps)^-1/2 V^T``
             from the covariance of the first training batch's patches (kept in buffers;
@@ -94,7 +97,7 @@ class ImplicitEMConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *,
                  stride: int = 1, padding: int = 0, pool: tuple | None = None,
-                 input_norm: str | None = None, patch_norm: bool | float = False,
+                 input_norm: str | None = None, patch_norm: bool | float | None = None,
                  whiten: bool | float = False, **layer: Any):  # fmt: skip
         super().__init__()
         geometry = check_conv_geometry(in_channels, kernel_size, padding)
@@ -107,6 +110,8 @@ class ImplicitEMConv2d(nn.Module):
         if input_norm not in (None, "batch"):
             raise ValueError(f"input_norm must be None or 'batch', got {input_norm!r}")
         self.input_norm = nn.BatchNorm2d(in_channels, affine=False) if input_norm else None
+        if patch_norm is None:
+            patch_norm = layer.get("distance", "euclidean") == "euclidean"
         self.patch_norm = _patch_norm(patch_norm, "patch_norm", 10 / 255**2)
         self.whiten = _patch_norm(whiten, "whiten", 0.1)
         patch = in_channels * kernel_size**2
@@ -177,7 +182,11 @@ class ImplicitEMConv2d(nn.Module):
     def _fit_whitening(self, rows: torch.Tensor) -> None:
         """ZCA from the first training batch's patches: ``Z = V (L + eps)^-1/2 V^T``."""
         if len(rows) < 2:
-            raise ValueError(f"whiten needs at least 2 patches in the first batch, got {len(rows)}")
+            raise ValueError(f"x gives {len(rows)} patch(es): whiten measures their covariance "
+                             "on the first training batch, which needs at least 2")  # fmt: skip
+        if not bool(torch.isfinite(rows).all()):
+            raise ValueError("x holds NaN/inf: whiten cannot measure its patches' covariance; "
+                             "clean x")  # fmt: skip
         r = rows.detach().double()
         mean = r.mean(0)
         evals, evecs = torch.linalg.eigh(torch.cov((r - mean).T).reshape(r.shape[1], -1))

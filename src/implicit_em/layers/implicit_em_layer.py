@@ -126,7 +126,10 @@ class ImplicitEMLayer(nn.Module):
             with :func:`torch.nn.utils.parametrize.register_parametrization`
             (:class:`UnitRows`), so ``layer.weight`` is the normalised matrix.
         input_norm: what the input goes through first (:mod:`implicit_em.layers.input_norm`):
-            ``None`` (nothing), ``"sample"`` (each row centred and scaled, stateless) or
+            ``None`` (nothing), ``"scale"`` (every input divided by one number, the
+            square root of the first training batch's largest variance: the same data
+            at any scale train alike, and ``temperature`` is then in units of that
+            variance), ``"sample"`` (each row centred and scaled, stateless) or
             ``"batch"`` (each feature standardised, a non-affine batch norm, as SoftHebb
             does before each layer; ``True`` means this).
         init: how the means (``euclidean``, ``mahalanobis_diag``) start. ``"data"``: the

@@ -33,7 +33,7 @@ def top_variance(x: torch.Tensor) -> float:
     ``(n, D)``, in float64 (the variance along the data's main direction).
 
     Examples:
-        >>> top_variance(torch.tensor([[0.0, 0.0], [2.0, 0.0]]))
+        >>> round(top_variance(torch.tensor([[0.0, 0.0], [2.0, 0.0]])), 12)
         2.0
     """
     if len(x) < 2:
@@ -70,6 +70,9 @@ class ScaleNorm(nn.Module):
     @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(x, "x", min_ndim=1, finite=True)
+        if x.shape[-1] == 0:
+            raise ValueError(f"x has no features (shape {tuple(x.shape)}): input_norm='scale' "
+                             "needs at least one")  # fmt: skip
         if not bool(self.scale > 0):
             if not self.training:
                 raise ValueError(

@@ -22,8 +22,10 @@ kind after ``:``:
 ``96:iemconv(ARGS)``                   :class:`ImplicitEMConv2d` with 96 channels (the
                                        widths before it are channels too); ``ARGS`` as
                                        ``iem``'s plus ``k`` (kernel side, 3),
-                                       ``stride``, ``pad`` and ``pool`` (``max2``,
-                                       ``avg2`` or ``max4/2/1``: size/stride/padding)
+                                       ``stride``, ``pad``, ``pool`` (``max2``,
+                                       ``avg2`` or ``max4/2/1``: size/stride/padding),
+                                       ``patch_norm`` and ``whiten`` (an ``eps``;
+                                       ``0``: off)
 =====================================  =============================================
 
 Example: ``"784-256:iem(infomax*0.5+balance,distance=linear,weight_norm=1)-10"``. After
@@ -81,12 +83,16 @@ class IEMSpec:
 @dataclass(frozen=True)
 class ConvSpec:
     """The patch geometry of one :class:`ImplicitEMConv2d`: ``kernel_size``, ``stride``,
-    ``padding`` and ``pool`` (``None`` or ``(kind, size, stride, padding)``)."""
+    ``padding``, ``pool`` (``None`` or ``(kind, size, stride, padding)``), and what its
+    patches go through: ``patch_norm`` and ``whiten`` (their ``eps``, ``0`` for off;
+    ``None`` keeps the layer's default)."""
 
     kernel_size: int = 3
     stride: int = 1
     padding: int = 0
     pool: tuple | None = None
+    patch_norm: float | None = None
+    whiten: float | None = None
 
     def __post_init__(self) -> None:  # (kind, size) is stored as (kind, size, size, 0)
         object.__setattr__(self, "pool", check_pool(self.pool))
@@ -204,12 +210,15 @@ _BOOL = {"learn_temperature", "weight_norm"}
 def _conv(d_in: int, layer: LayerSpec) -> ImplicitEMConv2d:
     conv, settings = layer.conv or ConvSpec(), (layer.iem or IEMSpec()).kwargs()
     norm = settings.pop("input_norm", None)
+    patches = {n: getattr(conv, n) or False for n in _CONV_FLOAT if getattr(conv, n) is not None}
     return ImplicitEMConv2d(d_in, layer.width, conv.kernel_size, stride=conv.stride,
                             padding=conv.padding, pool=conv.pool, input_norm=norm,
-                            **settings)  # fmt: skip
+                            **patches, **settings)  # fmt: skip
 
 
-_CONV_KEYS = {"k": "kernel_size", "stride": "stride", "pad": "padding", "pool": "pool"}
+_CONV_KEYS = {"k": "kernel_size", "stride": "stride", "pad": "padding", "pool": "pool",
+              "patch_norm": "patch_norm", "whiten": "whiten"}  # fmt: skip
+_CONV_FLOAT = ("patch_norm", "whiten")
 _POOL = re.compile(r"^(max|avg)(\d+)(?:/(\d+)/(\d+))?$")
 
 
@@ -235,6 +244,13 @@ def _parse_conv(args: str | None, token: str) -> tuple[ConvSpec, str]:
             size = int(m.group(2))
             stride, pad = (int(m.group(3)), int(m.group(4))) if m.group(3) else (size, 0)
             values["pool"] = (m.group(1), size, stride, pad)
+        elif key in _CONV_FLOAT:
+            try:
+                values[key] = float(value)
+            except ValueError:
+                raise ValueError(f"{token!r}: {key}={value!r} is not a number (0: off)") from None
+            if not values[key] >= 0:
+                raise ValueError(f"{token!r}: {key}={value!r} must be >= 0 (0: off)")
         elif not value.isdigit():
             raise ValueError(f"{token!r}: {key}={value!r} is not a whole number")
         else:
@@ -300,6 +316,7 @@ def _token(layer: LayerSpec) -> str:
             kind, size, stride, pad = conv.pool
             more = f"/{stride}/{pad}" if (stride, pad) != (size, 0) else ""
             parts.append(f"pool={kind}{size}{more}")
+        parts += [f"{n}={getattr(conv, n):g}" for n in _CONV_FLOAT if getattr(conv, n) is not None]
     elif layer.kind != "iem" or layer.iem is None or layer.iem == IEMSpec():
         return f"{layer.width}:{layer.kind}"
     iem = layer.iem or IEMSpec()
