@@ -28,16 +28,17 @@ from implicit_em.diagnostics import linear_probe, stack_diagnostics
 from implicit_em.layers import ImplicitEMLayer
 
 # label -> ImplicitEMLayer keyword arguments
+RAW = {"input_norm": None, "temperature": 1.0}  # the layer's defaults before issue 35
 GRID: dict[str, dict] = {
-    "default (T = 1)": {},
-    "relative T 0.1": {"relative_temperature": 0.1},
-    "relative T 0.2": {"relative_temperature": 0.2},
-    "relative T 0.4": {"relative_temperature": 0.4},
-    "input_norm scale, T 0.1": {"input_norm": "scale", "temperature": 0.1},
+    "default": {},
+    "no input_norm, T = 1 (the default before)": RAW,
+    "relative T 0.1": {"input_norm": None, "relative_temperature": 0.1},
+    "relative T 0.2": {"input_norm": None, "relative_temperature": 0.2},
+    "relative T 0.4": {"input_norm": None, "relative_temperature": 0.4},
     "input_norm scale, T 0.2": {"input_norm": "scale", "temperature": 0.2},
     "input_norm scale, T 0.4": {"input_norm": "scale", "temperature": 0.4},
-    "input_norm sample": {"input_norm": "sample"},
-    "input_norm batch": {"input_norm": "batch"},
+    "input_norm sample, T = 1": {"input_norm": "sample", "temperature": 1.0},
+    "input_norm batch, T = 1": {"input_norm": "batch", "temperature": 1.0},
 }
 SCALES = (0.01, 1.0, 100.0)
 

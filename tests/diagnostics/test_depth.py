@@ -21,7 +21,9 @@ def _placed(layer: ImplicitEMLayer, means: torch.Tensor) -> ImplicitEMLayer:
 def test_duplicates_unused_and_dead_units_are_counted():
     g = torch.Generator().manual_seed(0)
     means = torch.tensor([[0.0, 0.0], [0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [50.0, 50.0]])
-    layer = _placed(ImplicitEMLayer(2, 5), means)  # units 0, 1 equal; 4 far from the data
+    layer = _placed(
+        ImplicitEMLayer(2, 5, input_norm=None, temperature=1.0), means
+    )  # units 0, 1 equal; 4 far from the data
     x = torch.cat([means[[0, 2, 3]][torch.randint(0, 3, (300,), generator=g)]])
     x = x + 0.3 * torch.randn(300, 2, generator=g)
     (row,) = stack_diagnostics(nn.Sequential(layer), x)
@@ -38,7 +40,7 @@ def test_entropies_and_spread_follow_the_temperature():
     means = torch.randn(6, 3, generator=g)
     rows = {}
     for t in (1e-3, 1.0, 1e4):
-        layer = _placed(ImplicitEMLayer(3, 6, temperature=t), means)
+        layer = _placed(ImplicitEMLayer(3, 6, temperature=t, input_norm=None), means)
         rows[t] = stack_diagnostics(layer, x)[0]
     assert rows[1e4]["responsibility_entropy"] > 0.999
     assert rows[1e-3]["responsibility_entropy"] < 0.01

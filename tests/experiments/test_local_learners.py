@@ -49,7 +49,7 @@ def test_implicit_em_features_fit_transform():
     f = ImplicitEMFeatures(4, epochs=2, on_epoch=lambda e, learner: seen.append(e))
     out = f.fit(x).transform(x)  # the layer's defaults: the triangle output
     layer = f.module_
-    e = torch.cdist(x, layer.weight.detach())
+    e = torch.cdist(x / layer.input_norm.scale, layer.weight.detach())  # input_norm="scale"
     torch.testing.assert_close(out, torch.relu(e.mean(1, keepdim=True) - e), atol=1e-4, rtol=1e-4)
     assert f.n_parameters == 40 and seen == [1, 2] and f.train_s_ > 0
     r = ImplicitEMFeatures(4, epochs=1, output="responsibilities").fit(x).transform(x)

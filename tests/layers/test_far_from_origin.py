@@ -31,7 +31,7 @@ def _nearest_is_right(d: torch.Tensor, exact: torch.Tensor) -> float:
 @pytest.mark.parametrize("offset", [1e3, 1e4, 1e5])
 def test_the_dense_layer_finds_the_nearest_prototype_far_from_the_origin(offset):
     torch.manual_seed(0)
-    layer = ImplicitEMLayer(9, 6, output="distances")
+    layer = ImplicitEMLayer(9, 6, output="distances", input_norm=None, temperature=1.0)
     z = offset + torch.rand(64, 9)
     layer.objective(z)  # places the prototypes on the first inputs
     layer.eval()

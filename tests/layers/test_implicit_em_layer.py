@@ -34,7 +34,9 @@ def test_layer_equals_its_functions(distance):
 
 
 def test_objective_terms_are_the_library_functions():
-    layer = ImplicitEMLayer(5, 3, objective={"infomax": 0.5, "logdet": 2.0}).double()
+    layer = ImplicitEMLayer(
+        5, 3, objective={"infomax": 0.5, "logdet": 2.0}, input_norm=None, temperature=1.0
+    ).double()
     terms = layer.objective(X)
     d = layer.distances(X)
     assert list(terms) == ["lse", "infomax", "logdet"]
@@ -45,7 +47,9 @@ def test_objective_terms_are_the_library_functions():
     d_leaf = d.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(lse_loss(d_leaf / 1.0), d_leaf)
     torch.testing.assert_close(g, torch.softmax(-d_leaf, 1).detach() / len(X))
-    only_volume = ImplicitEMLayer(5, 3, objective="decorrelation+balance", lse_weight=0)
+    only_volume = ImplicitEMLayer(
+        5, 3, objective="decorrelation+balance", lse_weight=0, input_norm=None, temperature=1.0
+    )
     assert list(only_volume.objective(X.float())) == ["decorrelation", "balance"]
 
 
@@ -114,7 +118,7 @@ def test_bad_input_is_refused_before_training():
         ImplicitEMLayer(5, 3, objective={"infomax": -1.0})
     with pytest.raises(ValueError, match="multiple of it"):
         ImplicitEMLayer(5, 6, output="grouped_solu")
-    layer = ImplicitEMLayer(5, 3, objective="infomax")
+    layer = ImplicitEMLayer(5, 3, objective="infomax", input_norm=None, temperature=1.0)
     with pytest.raises(ValueError, match=r"x must have shape \(n, 5\), got \(7, 4\)"):
         layer(torch.randn(7, 4))
     with pytest.raises(ValueError, match=r"x has 1 row\(s\), but infomax estimate"):
@@ -153,14 +157,14 @@ def test_triangle_output_is_coates_ngs_activation():
     d = torch.rand(5, 7, dtype=torch.float64)
     want = torch.stack([torch.clamp(row.mean() - row, min=0) for row in d])  # row by row
     torch.testing.assert_close(triangle(d), want)
-    layer = ImplicitEMLayer(4, 6, init="normal").double()
+    layer = ImplicitEMLayer(4, 6, init="normal", input_norm=None, temperature=1.0).double()
     x = torch.randn(5, 4, dtype=torch.float64)
     e = torch.cdist(x, layer.weight)  # Coates & Ng: on the Euclidean distances
     torch.testing.assert_close(layer(x), triangle(e))
 
 
 def test_data_init_places_the_means_at_the_first_training_inputs():
-    layer = ImplicitEMLayer(4, 5)
+    layer = ImplicitEMLayer(4, 5, input_norm=None, temperature=1.0)
     assert int(layer.n_filled) == 0
     layer.eval()
     x = torch.randn(3, 4)
@@ -228,7 +232,7 @@ def test_a_relative_temperature_gives_the_same_responsibilities_at_any_scale():
     lam = float(torch.linalg.eigvalsh(torch.cov(x.double().T))[-1])
     r = {}
     for scale in (0.01, 1.0, 100.0):
-        layer = ImplicitEMLayer(12, 8, relative_temperature=0.2)
+        layer = ImplicitEMLayer(12, 8, relative_temperature=0.2, input_norm=None)
         layer.objective(x * scale)  # places the means and sets T
         assert float(layer.temperature) == pytest.approx(0.2 * lam * scale**2, rel=1e-5)
         r[scale] = layer.responsibilities(x * scale).double()
@@ -273,13 +277,18 @@ def test_input_norm_scale_makes_training_the_same_at_any_scale():
     torch.testing.assert_close(out[100.0], out[1.0], rtol=1e-6, atol=1e-8)
 
 
-def test_input_norm_scale_refuses_an_unmeasured_scale_and_a_constant_batch():
+def test_input_norm_scale_measures_in_training_only_and_falls_back_on_a_constant_batch():
     from implicit_em.layers import ImplicitEMLayer, ScaleNorm
 
-    with pytest.raises(ValueError, match="has not measured its scale"):
-        ScaleNorm().eval()(torch.rand(4, 3))
-    with pytest.raises(ValueError, match="no variance"):
-        ScaleNorm()(torch.ones(8, 3))
+    x = torch.rand(4, 3)
+    assert torch.equal(ScaleNorm().eval()(x), x)  # unmeasured, eval: as a fresh BatchNorm
+    assert float(ScaleNorm().eval().scale) == 0  # and nothing measured
+    with pytest.raises(ValueError, match="x has no rows"):
+        ScaleNorm()(torch.ones(0, 3))
+    # a first batch without variance: its root mean square; zeros: 1
+    assert float(ScaleNorm()(torch.full((8, 3), 2.0))[0, 0]) == pytest.approx(1.0)
+    assert float(ScaleNorm()(torch.tensor([[3.0, 4.0]]))[0, 1]) == pytest.approx(4 / 12.5**0.5)
+    assert float(ScaleNorm()(torch.zeros(2, 3)).abs().sum()) == 0
     layer = ImplicitEMLayer(3, 2, input_norm="scale")
     layer.objective(torch.rand(8, 3))
     assert "input_norm='scale'" in repr(layer) and "scale=" in repr(layer.input_norm)
@@ -288,3 +297,31 @@ def test_input_norm_scale_refuses_an_unmeasured_scale_and_a_constant_batch():
     fresh.load_state_dict(state)  # the measured scale travels with the weights
     x = torch.rand(5, 3)
     torch.testing.assert_close(fresh(x), layer.eval()(x))
+
+
+@pytest.mark.parametrize(("temperature", "says"), [(1e4, "nearly uniform"),
+                                                    (1e-4, "nearly one-hot")])  # fmt: skip
+def test_a_warning_when_the_responsibilities_stay_uniform_or_one_hot(temperature, says):
+    """Issue 35, item 1: measured at training steps 10 and 100, said once; a temperature
+    that fits the data says nothing."""
+    import warnings
+
+    from implicit_em.layers import ImplicitEMLayer
+    from implicit_em.layers.implicit_em_layer import WATCH_STEPS
+
+    x = torch.rand(64, 6, generator=torch.Generator().manual_seed(0))
+
+    def steps(layer, n):
+        for _ in range(n):
+            sum(layer.objective(x).values()).backward()
+
+    for t, expect in ((temperature, says), (0.1, None)):
+        layer = ImplicitEMLayer(6, 8, temperature=t)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            steps(layer, WATCH_STEPS[-1] + 20)
+            with torch.no_grad():
+                layer.objective(x)  # no gradient: not a training step
+        said = [str(w.message) for w in seen if "responsibilities stayed" in str(w.message)]
+        assert (said == []) if expect is None else (len(said) == 1 and expect in said[0]), said
+        assert layer._steps == WATCH_STEPS[-1] + 20 and len(layer._entropies) == 2

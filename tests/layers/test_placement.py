@@ -31,14 +31,14 @@ def test_constant_rows_come_last_when_asked():
 def test_distinct_data_still_start_at_the_first_inputs():
     """The measured default (the first training inputs) is unchanged on distinct data."""
     x = torch.rand(32, 5, generator=torch.Generator().manual_seed(0))
-    layer = ImplicitEMLayer(5, 8)
+    layer = ImplicitEMLayer(5, 8, input_norm=None, temperature=1.0)
     layer.objective(x)
     torch.testing.assert_close(layer.weight.detach(), x[:8], rtol=0, atol=0)
 
 
 def test_repeated_rows_never_give_equal_means():
     x = torch.rand(4, 5, generator=torch.Generator().manual_seed(0)).repeat(8, 1)  # 32 rows
-    layer = ImplicitEMLayer(5, 8)
+    layer = ImplicitEMLayer(5, 8, input_norm=None, temperature=1.0)
     layer.objective(x)  # 4 distinct rows: the other 4 means wait for new inputs
     assert layer._n_filled() == 4
     layer.objective(x)  # nothing new: jittered copies of the placed means

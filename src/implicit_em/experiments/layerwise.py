@@ -104,6 +104,7 @@ def make_stack(kind: str, d: int, cfg: Config) -> list[nn.Module]:
     if kind == "implicit-EM":
         layers = tuple(
             LayerSpec(w, "iem", IEMSpec(distance="linear", objective={"infomax": 1, "balance": 1},
+                                        temperature=1.0,
                                         weight_norm=True, output="neg_log_softmin",
                                         input_norm="batch" if i else "none", init="uniform"))
             for i, w in enumerate(widths[1:])

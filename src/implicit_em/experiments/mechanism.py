@@ -107,7 +107,8 @@ def run(cfg: Config, out_dir: Path) -> dict:
     for name, loss in VARIANTS.items():
         torch.manual_seed(cfg.seed)
         layer = ImplicitEMLayer(x.shape[1], cfg.units, objective=None, distance="linear",
-                                output="responsibilities", input_norm=None)  # fmt: skip
+                                output="responsibilities", input_norm=None,
+                                temperature=1.0)  # fmt: skip
         train(layer, lambda m, b, loss=loss: loss(m.distances(b[0])), (x,), epochs=cfg.epochs,
               batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
               description=f"mechanism:{name}")  # fmt: skip

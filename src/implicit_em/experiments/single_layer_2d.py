@@ -102,7 +102,7 @@ def _fit(kind: str, name: str, x: torch.Tensor, k: int, cfg: Config, seed: int):
         wd = cfg.weight_decay if name == "weight_decay" else 0.0
         layer = ImplicitEMLayer(2, k, objective=control, weight_norm=name == "weight_norm",
                                 distance="linear", output="responsibilities",
-                                input_norm=None)  # fmt: skip
+                                input_norm=None, temperature=1.0)  # fmt: skip
         model = layer
 
         def loss(m, b):

@@ -81,7 +81,10 @@ class ImplicitEMConv2d(nn.Module):
         **layer: the settings of :class:`ImplicitEMLayer` (``distance``, ``output``,
             ``temperature``, ``objective``, ``lse_weight``, ``weight_norm``, ``init``,
             ``gather_distributed``), with the same names and meanings; its ``weight`` is
-            the prototypes, ``(K, C k k)``.
+            the prototypes, ``(K, C k k)``. Two defaults differ from the dense layer's:
+            the patches are not rescaled by one number (``input_norm`` and
+            ``patch_norm`` do it) and ``temperature`` is ``1``, the best of
+            ``bench/conv_search.py``.
 
     Shape:
         input ``(n, C, H, W)``; distances, responsibilities and outputs
@@ -94,6 +97,10 @@ class ImplicitEMConv2d(nn.Module):
         >>> conv(torch.randn(2, 1, 8, 8)).shape
         torch.Size([2, 4, 6, 6])
     """
+
+    patch_mean: torch.Tensor  # buffers, with whiten
+    whitening: torch.Tensor
+    whitened: torch.Tensor
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *,
                  stride: int = 1, padding: int = 0, pool: tuple | None = None,
@@ -124,6 +131,7 @@ class ImplicitEMConv2d(nn.Module):
             self.register_buffer("patch_mean", torch.zeros(patch))
             self.register_buffer("whitening", torch.zeros(patch, patch))
             self.register_buffer("whitened", torch.tensor(False))
+        layer.setdefault("temperature", 1.0)  # the conv search's, on normalised patches
         self.layer = ImplicitEMLayer(patch, out_channels, input_norm=None, **layer)
 
     @property

@@ -11,6 +11,7 @@ C12, C18 in :mod:`implicit_em.claims`).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import cast
 
 import torch
@@ -70,6 +71,12 @@ def triangle(d: torch.Tensor) -> torch.Tensor:
     return torch.relu(d.mean(-1, keepdim=True) - d)
 
 
+# training steps at which the layer measures its responsibilities' entropy (a warning
+# when it is near uniform or near one-hot at all of them)
+WATCH_STEPS = (10, 100)
+NEAR_UNIFORM, NEAR_ONE_HOT = 0.98, 0.01
+
+
 def _objective(objective) -> dict[str, float]:
     """``None`` | a name | names joined by ``+`` | ``{name: weight}`` -> ``{name: weight}``."""
     if objective is None:
@@ -94,9 +101,11 @@ class ImplicitEMLayer(nn.Module):
     The defaults are the configuration that won the validation search on MNIST's
     standard training images (``bench/iem_search.py``; 50k fit / 10k validation):
     Euclidean prototypes started at training inputs, LSE + the ``balance`` control (a
-    bounded objective: ``d >= 0`` and ``-H(mean r) >= -log K``), and the triangle output
-    ``relu(mean_j e_j - e)`` on the Euclidean distances ``e = ||x - mu_j||``, on the
-    input as given.
+    bounded objective: ``d >= 0`` and ``-H(mean r) >= -log K``), the triangle output
+    ``relu(mean_j e_j - e)`` on the Euclidean distances ``e = ||x - mu_j||``, and the
+    input divided by one number measured on the first training batch (``input_norm=
+    "scale"``) with ``T = 0.1`` in those units: the same layer at any input scale
+    (``bench/scale_search.py``: digits at scales 0.01, 1 and 100 alike).
 
     Args:
         in_features: the input width ``D``.
@@ -109,7 +118,10 @@ class ImplicitEMLayer(nn.Module):
             ``"responsibilities"`` ``r``; ``"distances"`` ``d``; ``"gated"`` ``d * r``;
             or the name of a registered activation applied to ``d`` (e.g.
             ``"neg_log_softmin"``).
-        temperature: ``T > 0``; ``learn_temperature=True`` learns ``log T``.
+        temperature: ``T > 0``, in the units of the input after ``input_norm`` (with the
+            default ``"scale"``: of the first batch's largest variance);
+            ``learn_temperature=True`` learns ``log T``. With ``input_norm=None`` give
+            it in your data's units (MNIST pixels in ``[0, 1]``: ``T = 1``).
         relative_temperature: ``tau > 0`` makes ``T`` scale-free: when the means are
             placed (``init="data"``, the first training batch), ``T = tau lambda_max``
             with ``lambda_max`` the largest variance of that batch (the top eigenvalue
@@ -126,7 +138,7 @@ class ImplicitEMLayer(nn.Module):
             with :func:`torch.nn.utils.parametrize.register_parametrization`
             (:class:`UnitRows`), so ``layer.weight`` is the normalised matrix.
         input_norm: what the input goes through first (:mod:`implicit_em.layers.input_norm`):
-            ``None`` (nothing), ``"scale"`` (every input divided by one number, the
+            ``None`` (nothing), ``"scale"`` (default: every input divided by one number, the
             square root of the first training batch's largest variance: the same data
             at any scale train alike, and ``temperature`` is then in units of that
             variance), ``"sample"`` (each row centred and scaled, stateless) or
@@ -164,13 +176,13 @@ class ImplicitEMLayer(nn.Module):
         *,
         distance: str = "euclidean",
         output: str = "triangle",
-        temperature: float = 1.0,
+        temperature: float = 0.1,
         relative_temperature: float | None = None,
         learn_temperature: bool = False,
         objective: str | None = "balance",
         lse_weight: float = 1.0,
         weight_norm: bool = False,
-        input_norm: str | bool | None = None,
+        input_norm: str | bool | None = "scale",
         init: str = "auto",
         gather_distributed: bool = False,
     ):
@@ -228,6 +240,8 @@ class ImplicitEMLayer(nn.Module):
             parametrize.register_parametrization(self, "weight", UnitRows())
         self.weight_norm = bool(weight_norm)
         self.input_norm = make_input_norm(input_norm, in_features)
+        self._steps: int = 0  # training steps seen, and the entropies measured at WATCH_STEPS
+        self._entropies: list[float] = []
         if distance == "mahalanobis_diag":
             self.log_precision = nn.Parameter(torch.zeros(out_features, in_features))
         self.activation = make_activation(output) if output in ACTIVATIONS else None
@@ -361,6 +375,7 @@ class ImplicitEMLayer(nn.Module):
                     f"x has {len(d)} row(s), but {', '.join(batch)} estimate(s) batch "
                     "statistics and need at least 2: use a larger batch_size"
                 )
+        self._watch(d)
         terms = {}
         if self.lse_weight:
             terms["lse"] = self.lse_weight * lse_loss(d / self.temperature)
@@ -370,6 +385,41 @@ class ImplicitEMLayer(nn.Module):
             except ValueError as err:  # said of the distances ("z"): say it of the input
                 raise ValueError(f"x gives distances that {name!r} refuses: {err}") from None
         return terms
+
+    def _watch(self, d: torch.Tensor) -> None:
+        """At training steps :data:`WATCH_STEPS`, the responsibilities' mean entropy over
+        ``log K``; a warning, once, when it stayed above ``NEAR_UNIFORM`` (the
+        temperature swamps the distances: every mean is pulled to the data mean) or
+        below ``NEAR_ONE_HOT`` (hard assignments: each row's gradient reaches one
+        prototype) at every one of them."""
+        if not (self.training and torch.is_grad_enabled()) or d.shape[1] < 2:
+            return
+        self._steps += 1
+        if self._steps not in WATCH_STEPS:
+            return
+        with torch.no_grad():
+            log_r = torch.log_softmax(-d.detach().double() / self.temperature.double(), 1)
+            entropy = float(-(log_r.exp() * log_r).sum(1).mean()) / math.log(d.shape[1])
+        self._entropies.append(entropy)
+        if self._steps != WATCH_STEPS[-1]:
+            return
+        said = ", ".join(f"{e:.3f}" for e in self._entropies)
+        if min(self._entropies) > NEAR_UNIFORM:
+            warnings.warn(
+                f"the responsibilities stayed nearly uniform in training (entropy / log K "
+                f"{said} at steps {WATCH_STEPS}): T = {float(self.temperature):.3g} swamps "
+                "the distances and the means merge; lower temperature, or use "
+                "input_norm='scale' (the default) with T in its units",
+                stacklevel=3,
+            )
+        elif max(self._entropies) < NEAR_ONE_HOT:
+            warnings.warn(
+                f"the responsibilities stayed nearly one-hot in training (entropy / log K "
+                f"{said} at steps {WATCH_STEPS}): each input's gradient reaches one "
+                f"prototype (hard k-means); raise temperature (now "
+                f"{float(self.temperature):.3g}) or set relative_temperature",
+                stacklevel=3,
+            )
 
     def _input_norm_name(self) -> str | None:
         if self.input_norm is None:
@@ -386,7 +436,7 @@ class ImplicitEMLayer(nn.Module):
         return (
             f"{self.in_features}, {self.out_features}, distance={self.distance!r}, "
             f"output={self.output!r}, objective={volume!r}, lse_weight={self.lse_weight:g}"
-            + (f", T={t:g}" if t != 1 else "")
+            + f", T={t:g}"
             + (
                 f", relative_temperature={self.relative_temperature:g}"
                 if self.relative_temperature is not None
@@ -394,5 +444,5 @@ class ImplicitEMLayer(nn.Module):
             )
             + (", learn_temperature=True" if isinstance(self.log_temperature, nn.Parameter) else "")
             + (", weight_norm=True" if self.weight_norm else "")
-            + (f", input_norm={self._input_norm_name()!r}" if self.input_norm is not None else "")
+            + f", input_norm={self._input_norm_name()!r}"
         )

@@ -43,11 +43,32 @@ def top_variance(x: torch.Tensor) -> float:
     return float(torch.linalg.matrix_norm(xc, ord=2)) ** 2 / (len(x) - 1)
 
 
+@torch.no_grad()
+def first_scale(x: torch.Tensor) -> float:
+    """:class:`ScaleNorm`'s ``s`` for a first batch ``x`` ``(n, D)``: ``sqrt(lambda_max)``
+    (:func:`top_variance`); for a batch without variance (one row, or one row repeated),
+    the root mean square of its entries; ``1`` for a batch of zeros.
+
+    Examples:
+        >>> first_scale(torch.tensor([[0.0, 0.0], [2.0, 0.0]])) ** 2  # lambda_max
+        2.0000000000000004
+        >>> first_scale(torch.tensor([[3.0, 4.0]]))  # one row: sqrt((9 + 16) / 2)
+        3.5355339059327378
+    """
+    top = top_variance(x) if len(x) >= 2 else 0.0
+    if top > 0 and math.isfinite(top):
+        return math.sqrt(top)
+    rms = float(x.detach().double().square().mean().sqrt())
+    return rms if rms > 0 else 1.0
+
+
 class ScaleNorm(nn.Module):
     r"""``x / s``, one number for every input: ``s = sqrt(lambda_max)`` with
     ``lambda_max`` the largest variance of the first batch seen in training mode
-    (:func:`top_variance`; rank 0's under ``torch.distributed``), kept in the ``scale``
-    buffer (``0`` until measured, saved with the weights).
+    (:func:`first_scale`: a batch without variance falls back on its root mean square;
+    rank 0's under ``torch.distributed``), kept in the ``scale`` buffer (``0`` until
+    measured, saved with the weights). In eval mode before any training batch, ``x``
+    passes unchanged, as a fresh ``BatchNorm``'s running statistics leave it.
 
     The data's geometry is kept (no feature or row is rescaled on its own) and its units
     are removed: the same data at any scale reach the layer alike, so a temperature, a
@@ -74,17 +95,12 @@ class ScaleNorm(nn.Module):
             raise ValueError(f"x has no features (shape {tuple(x.shape)}): input_norm='scale' "
                              "needs at least one")  # fmt: skip
         if not bool(self.scale > 0):
-            if not self.training:
-                raise ValueError(
-                    "input_norm='scale' has not measured its scale: call the layer on "
-                    "data in training mode first (the first batch sets it), or load "
-                    "a trained state dict"
-                )
-            top = top_variance(x.reshape(-1, x.shape[-1]))
-            if not top > 0 or not math.isfinite(top):
-                raise ValueError(f"x's first batch has no variance (largest {top:.3g}): "
-                                 "input_norm='scale' needs varied inputs")  # fmt: skip
-            self.scale.fill_(math.sqrt(top))
+            if x.numel() == 0:
+                raise ValueError(f"x has no rows (shape {tuple(x.shape)}): input_norm='scale' "
+                                 "measures its scale on the first batch")  # fmt: skip
+            if not self.training:  # as BatchNorm's running statistics before training
+                return x
+            self.scale.fill_(first_scale(x.reshape(-1, x.shape[-1])))
             broadcast_(self.scale)
         return x / self.scale
 

@@ -341,7 +341,10 @@ def build(spec: str | StackSpec) -> nn.Sequential:
     Examples:
         >>> build("4-8:iem(infomax)-6:solu-3")
         Sequential(
-          (0): ImplicitEMLayer(4, 8, distance='euclidean', output='triangle', objective='infomax', lse_weight=1)
+          (0): ImplicitEMLayer(
+            4, 8, distance='euclidean', output='triangle', objective='infomax', lse_weight=1, T=0.1, input_norm='scale'
+            (input_norm): ScaleNorm(scale=unset)
+          )
           (1): CompetitiveLinear(
             (0): Linear(in_features=8, out_features=6, bias=True)
             (1): SoLU(dim=-1, temperature=1)
