@@ -38,24 +38,33 @@ from implicit_em.layers import ImplicitEMConv2d
 # label -> ("iem", kwargs or [kwargs per depth]) | ("softhebb", {}) | ("kmeans", {}); an
 # implicit-EM row's kwargs may set the loop's _epochs and _lr (the experiment's 1 and 1e-3)
 B = {"input_norm": "batch"}  # the experiment's: each channel standardised first
+O = {**B, "objective": "balance"}  # the layer's objective before this search
 GRID: dict[str, tuple[str, dict | list]] = {
-    "default": ("iem", B),  # patch_norm on (the layer's default since this search)
-    "no patch norm": ("iem", {**B, "patch_norm": False}),
+    "default": ("iem", B),  # patch_norm on, LSE + balance + decorrelation (since this search)
+    "balance only": ("iem", O),
+    "no patch norm": ("iem", {**O, "patch_norm": False}),
     "no patch norm, relative T 0.2": (
         "iem",
-        {**B, "patch_norm": False, "relative_temperature": 0.2},
+        {**O, "patch_norm": False, "relative_temperature": 0.2},
     ),
     "no patch norm, relative T 0.1": (
         "iem",
-        {**B, "patch_norm": False, "relative_temperature": 0.1},
+        {**O, "patch_norm": False, "relative_temperature": 0.1},
     ),
-    "relative T 0.2": ("iem", {**B, "relative_temperature": 0.2}),
-    "relative T 0.1": ("iem", {**B, "relative_temperature": 0.1}),
-    "whiten": ("iem", {**B, "whiten": True}),
-    "whiten, relative T 0.2": ("iem", {**B, "whiten": True, "relative_temperature": 0.2}),
-    "whiten, T 5": ("iem", {**B, "whiten": True, "temperature": 5.0}),
+    "balance only, relative T 0.2": ("iem", {**O, "relative_temperature": 0.2}),
+    "balance only, whiten": ("iem", {**O, "whiten": True}),
+    "balance only, whiten, relative T 0.2": (
+        "iem",
+        {**O, "whiten": True, "relative_temperature": 0.2},
+    ),
+    "balance only, 3 epochs": ("iem", {**O, "_epochs": 3}),
+    "balance only, lr 1e-2": ("iem", {**O, "_lr": 1e-2}),
+    "balance + infomax": ("iem", {**B, "objective": "balance+infomax"}),
+    "balance + decorrelation x4": (
+        "iem",
+        {**B, "objective": {"balance": 1.0, "decorrelation": 4.0}},
+    ),
     "3 epochs": ("iem", {**B, "_epochs": 3}),
-    "lr 1e-2": ("iem", {**B, "_lr": 1e-2}),
     "SoftHebb": ("softhebb", {}),
     "conv k-means": ("kmeans", {}),
 }

@@ -6,7 +6,8 @@ Every learner fills the same skeleton, SoftHebb's CIFAR-10 network (``demo.py``;
 only in how a block's filters learn and what the block outputs:
 
 * :class:`~implicit_em.layers.ImplicitEMConv2d` at the layer's defaults (Euclidean
-  prototypes, the triangle output, LSE + balance), input batch-normalised, trained by
+  prototypes on contrast-normalised patches, the triangle output, LSE + balance +
+  decorrelation), input batch-normalised, trained by
   Adam on its own objective for ``iem_epochs`` at batch ``iem_batch``;
 * :class:`~implicit_em.baselines.SoftHebbConv2d` at its authors' settings (one epoch,
   batch 10, the per-layer temperatures, rates and triangle powers);

@@ -27,9 +27,8 @@ it fails, the expansion is redone around the prototypes' centre ``c = mean_j mu_
 arithmetic and makes the terms the size of the distances themselves; rows that still
 fail (prototypes far apart, as two clusters at ``-1e4`` and ``+1e4``, or patches beside
 zero padding) are recomputed by direct differences in float64 (:func:`exactly_rows`,
-no cancellation at all, in any input dtype). A convolution recomputes the batch in
-float64 instead, and refuses with a ``ValueError`` where even that would lose the
-nearest prototype (:func:`exactly`).
+no cancellation at all, in any input dtype). A convolution does the same per location
+(:class:`~implicit_em.layers.ImplicitEMConv2d`: the location's patch, unfolded).
 """
 
 from __future__ import annotations
@@ -162,30 +161,6 @@ def exactly_rows(expansion: Callable[..., tuple], direct: Callable[..., torch.Te
         at = lost.nonzero().squeeze(1)
         sq = sq.index_put((at,), direct(x[at], *params).to(sq.dtype))
     return sq
-
-
-def exactly(
-    expansion: Callable[..., tuple], x: torch.Tensor, *params: torch.Tensor
-) -> torch.Tensor:
-    """``sq`` from ``expansion(x, *params, centre=False) -> (sq, xx, mm, width)`` (every
-    location of a convolution at once); where a location may have lost its nearest
-    alternative (:func:`lost_digits`), around the prototypes' centre, then in float64; a
-    ``ValueError`` where even that would lose it.
-    """
-    sq, xx, mm, width = expansion(x, *params, centre=False)
-    if not bool(lost_digits(sq, xx, mm, width).any()):
-        return sq
-    sq, xx, mm, width = expansion(x, *params, centre=True)
-    if not bool(lost_digits(sq, xx, mm, width).any()):
-        return sq
-    if x.dtype != torch.float64:
-        sq, xx, mm, width = expansion(x.double(), *(p.double() for p in params), centre=True)
-    if bool(lost_digits(sq, xx, mm, width).any()):
-        raise ValueError(
-            "x lies so far from the prototypes that even float64 distances lose the nearest "
-            "one (the prototypes are far apart and some nearly equal): centre and scale x"
-        )
-    return sq.to(x.dtype)
 
 
 def _euclidean_expansion(x: torch.Tensor, means: torch.Tensor, *, centre: bool) -> tuple:

@@ -9,8 +9,8 @@ volume controls -- applied to every ``k x k`` patch ``p`` of the input, by convo
 * ``"euclidean"``: ``d = 1/2 ||p - w||^2 = 1/2 (||p||^2 - 2 p.w + ||w||^2)``, with
   ``||p||^2`` the convolution of ``x^2`` with a ``k x k`` window of ones; a batch whose
   expansion may have lost a location's nearest filter (far from the origin) is redone
-  with pixels and filters shifted by each channel's filter mean, then in float64
-  (:func:`~implicit_em.layers.distances.exactly`);
+  with pixels and filters shifted by each channel's filter mean, and the locations that
+  still may have are redone by direct float64 differences of their patches;
 * with ``patch_norm``, every patch is first centred and scaled over its ``C k k``
   entries, ``q = (p - m) / s`` (``m`` its mean, ``s^2 = var(p) + eps``: Coates & Ng's
   per-patch contrast normalisation), still by convolutions: ``||q||^2 = sum (p - m)^2 /
@@ -33,7 +33,7 @@ from typing_extensions import override
 
 from .._checks import check_conv_geometry, check_count, check_images
 from .._distributed import broadcast_
-from .distances import _finite, euclidean_distances, exactly
+from .distances import _direct, _finite, euclidean_distances, lost_digits
 from .implicit_em_layer import ImplicitEMLayer
 from .pool import check_pool, pool2d
 
@@ -81,10 +81,12 @@ class ImplicitEMConv2d(nn.Module):
         **layer: the settings of :class:`ImplicitEMLayer` (``distance``, ``output``,
             ``temperature``, ``objective``, ``lse_weight``, ``weight_norm``, ``init``,
             ``gather_distributed``), with the same names and meanings; its ``weight`` is
-            the prototypes, ``(K, C k k)``. Two defaults differ from the dense layer's:
-            the patches are not rescaled by one number (``input_norm`` and
-            ``patch_norm`` do it) and ``temperature`` is ``1``, the best of
-            ``bench/conv_search.py``.
+            the prototypes, ``(K, C k k)``. Three defaults differ from the dense
+            layer's: the patches are not rescaled by one number (``input_norm`` and
+            ``patch_norm`` do it), ``temperature`` is ``1`` (the best of
+            ``bench/conv_search.py``) and ``objective`` is ``"balance+decorrelation"``
+            (the channels' distances decorrelated over batch x locations: the depth
+            search's best at depth 3, level at depths 1-2, 3 seeds).
 
     Shape:
         input ``(n, C, H, W)``; distances, responsibilities and outputs
@@ -93,7 +95,7 @@ class ImplicitEMConv2d(nn.Module):
     Examples:
         >>> conv = ImplicitEMConv2d(1, 4, 3)
         >>> sorted(conv.objective(torch.randn(2, 1, 8, 8)))  # the first batch places the means
-        ['balance', 'lse']
+        ['balance', 'decorrelation', 'lse']
         >>> conv(torch.randn(2, 1, 8, 8)).shape
         torch.Size([2, 4, 6, 6])
     """
@@ -132,6 +134,7 @@ class ImplicitEMConv2d(nn.Module):
             self.register_buffer("whitening", torch.zeros(patch, patch))
             self.register_buffer("whitened", torch.tensor(False))
         layer.setdefault("temperature", 1.0)  # the conv search's, on normalised patches
+        layer.setdefault("objective", "balance+decorrelation")  # the depth search's
         self.layer = ImplicitEMLayer(patch, out_channels, input_norm=None, **layer)
 
     @property
@@ -160,7 +163,25 @@ class ImplicitEMConv2d(nn.Module):
         w = self._filters()
         if layer.distance == "linear":
             return _finite(self._conv(x, w, layer.bias), x)
-        return _finite(0.5 * exactly(self._expansion, x, w).clamp_min(0), x)
+        return _finite(0.5 * self._exact(x, w).clamp_min(0), x)
+
+    def _exact(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``2d`` ``(n, K, H', W')`` from the expansion; where a location may have lost its
+        nearest filter (:func:`~implicit_em.layers.distances.lost_digits`), around the
+        filters' centre; where it still may, by direct float64 differences of that
+        location's (normalised) patch. Ordinary batches pay one check."""
+        sq, xx, mm, width = self._expansion(x, w, centre=False)
+        lost = lost_digits(sq, xx, mm, width)  # (n, H', W')
+        if bool(lost.any()):
+            sq, xx, mm, width = self._expansion(x, w, centre=True)
+            lost = lost_digits(sq, xx, mm, width)
+        if not bool(lost.any()):
+            return sq
+        n, k, h, v = sq.shape
+        at = lost.flatten().nonzero().squeeze(1)
+        direct = _direct(self._patch_rows(x)[at], w.flatten(1)).to(sq.dtype)
+        rows = sq.permute(0, 2, 3, 1).reshape(-1, k).index_put((at,), direct)
+        return rows.view(n, h, v, k).permute(0, 3, 1, 2)
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """The rows the prototypes meet: every patch of ``x`` ``(n, C, H, W)`` after
@@ -243,12 +264,13 @@ class ImplicitEMConv2d(nn.Module):
         """The zero-padded images and the filters less each channel's filter mean ``c``
         (not differentiated): patch distances are unchanged, and the expansion keeps its
         digits far from the origin (:func:`~implicit_em.layers.distances.centred`). With
-        ``patch_norm`` the images less their mean, one number (a normalised patch is the
-        same after it), and the filters as they are."""
+        ``patch_norm`` the images less their median, one number (a normalised patch is the
+        same after it; a blank patch on the background becomes exactly 0, where ``||p||^2
+        / s^2`` would cost its digits), and the filters as they are."""
         if self.padding:
             x = F.pad(x, (self.padding,) * 4)  # the zeros are shifted with the pixels
-        if self.patch_norm is not None:
-            return x - x.detach().mean(), w
+        if self.patch_norm is not None:  # the median: blank patches on a background -> 0
+            return x - x.detach().flatten().median(), w
         c = w.detach().mean((0, 2, 3))[None, :, None, None]  # (1, C, 1, 1)
         return x - c, w - c
 

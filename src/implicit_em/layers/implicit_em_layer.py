@@ -410,7 +410,7 @@ class ImplicitEMLayer(nn.Module):
                 f"{said} at steps {WATCH_STEPS}): T = {float(self.temperature):.3g} swamps "
                 "the distances and the means merge; lower temperature, or use "
                 "input_norm='scale' (the default) with T in its units",
-                stacklevel=3,
+                stacklevel=4,
             )
         elif max(self._entropies) < NEAR_ONE_HOT:
             warnings.warn(
@@ -418,7 +418,7 @@ class ImplicitEMLayer(nn.Module):
                 f"{said} at steps {WATCH_STEPS}): each input's gradient reaches one "
                 f"prototype (hard k-means); raise temperature (now "
                 f"{float(self.temperature):.3g}) or set relative_temperature",
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def _input_norm_name(self) -> str | None:
