@@ -179,6 +179,9 @@ def test_patch_norm_refuses_a_bad_eps():
         with pytest.raises(ValueError, match="patch_norm must be"):
             ImplicitEMConv2d(1, 2, 3, patch_norm=bad)
     assert "patch_norm=0.5" in repr(ImplicitEMConv2d(1, 2, 3, patch_norm=0.5))
+    assert ImplicitEMConv2d(1, 2, 1).patch_norm is None  # one entry a patch: off by default
+    with pytest.raises(ValueError, match="needs at least 2"):
+        ImplicitEMConv2d(1, 2, 1, patch_norm=True)
 
 
 def test_whiten_gives_identity_covariance_and_exact_distances():

@@ -69,7 +69,8 @@ class ImplicitEMConv2d(nn.Module):
             ``eps = 10 / 255^2``, Coates & Ng's for pixels in ``[0, 1]``, small beside
             channels standardised by ``input_norm="batch"``). The prototypes then live
             among normalised patches, and a blank patch is the zero vector. ``None``
-            (default): on for Euclidean prototypes, off for ``distance="linear"``; it
+            (default): on for Euclidean prototypes of 2 entries or more, off for
+            ``distance="linear"``; it
             won the depth search (``bench/conv_depth_search.py``) at every depth, on
             accuracy and on near-duplicate channels.
         whiten: ``False``, ``True`` or the ``eps`` of a ZCA whitening of the patches
@@ -119,11 +120,14 @@ class ImplicitEMConv2d(nn.Module):
         if input_norm not in (None, "batch"):
             raise ValueError(f"input_norm must be None or 'batch', got {input_norm!r}")
         self.input_norm = nn.BatchNorm2d(in_channels, affine=False) if input_norm else None
+        patch = in_channels * kernel_size**2
         if patch_norm is None:
-            patch_norm = layer.get("distance", "euclidean") == "euclidean"
+            patch_norm = layer.get("distance", "euclidean") == "euclidean" and patch > 1
         self.patch_norm = _patch_norm(patch_norm, "patch_norm", 10 / 255**2)
         self.whiten = _patch_norm(whiten, "whiten", 0.1)
-        patch = in_channels * kernel_size**2
+        if self.patch_norm is not None and patch < 2:
+            raise ValueError(f"patch_norm centres and scales a patch over its C k k = {patch} "
+                             "entries, which needs at least 2: use patch_norm=False")  # fmt: skip
         if (self.patch_norm is not None or self.whiten is not None) and layer.get(
             "distance", "euclidean"
         ) != "euclidean":
@@ -185,8 +189,8 @@ class ImplicitEMConv2d(nn.Module):
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """The rows the prototypes meet: every patch of ``x`` ``(n, C, H, W)`` after
-        ``input_norm`` and ``patch_norm``, ``(n H' W', C k k)`` (an unfold: for
-        diagnostics, not the forward pass)."""
+        ``input_norm``, ``patch_norm`` and ``whiten``, ``(n H' W', C k k)`` (an unfold:
+        for diagnostics)."""
         check_images(x, self.in_channels, self.kernel_size, self.padding)
         with torch.no_grad():
             return self._patch_rows(self.input_norm(x) if self.input_norm is not None else x)
