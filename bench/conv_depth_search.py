@@ -65,6 +65,8 @@ GRID: dict[str, tuple[str, dict | list]] = {
         {**B, "objective": {"balance": 1.0, "decorrelation": 4.0}},
     ),
     "3 epochs": ("iem", {**B, "_epochs": 3}),
+    "epochs 1 / 1 / 5": ("iem", [B, B, {**B, "_epochs": 5}]),
+    "epochs 3 / 3 / 10": ("iem", [{**B, "_epochs": 3}, {**B, "_epochs": 3}, {**B, "_epochs": 10}]),
     "SoftHebb": ("softhebb", {}),
     "conv k-means": ("kmeans", {}),
 }

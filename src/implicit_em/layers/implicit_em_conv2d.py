@@ -176,14 +176,14 @@ class ImplicitEMConv2d(nn.Module):
         location's (normalised) patch. Ordinary batches pay one check."""
         sq, xx, mm, width = self._expansion(x, w, centre=False)
         lost = lost_digits(sq, xx, mm, width)  # (n, H', W')
-        if bool(lost.any()):
-            sq, xx, mm, width = self._expansion(x, w, centre=True)
+        if bool(lost.any()) and self.patch_norm is None:  # normalised patches are
+            sq, xx, mm, width = self._expansion(x, w, centre=True)  # near the origin
             lost = lost_digits(sq, xx, mm, width)
         if not bool(lost.any()):
             return sq
         n, k, h, v = sq.shape
         at = lost.flatten().nonzero().squeeze(1)
-        direct = _direct(self._patch_rows(x)[at], w.flatten(1)).to(sq.dtype)
+        direct = _direct(self._patch_rows(x, at), w.flatten(1)).to(sq.dtype)
         rows = sq.permute(0, 2, 3, 1).reshape(-1, k).index_put((at,), direct)
         return rows.view(n, h, v, k).permute(0, 3, 1, 2)
 
@@ -195,9 +195,12 @@ class ImplicitEMConv2d(nn.Module):
         with torch.no_grad():
             return self._patch_rows(self.input_norm(x) if self.input_norm is not None else x)
 
-    def _patch_rows(self, x: torch.Tensor) -> torch.Tensor:
+    def _patch_rows(self, x: torch.Tensor, at: torch.Tensor | None = None) -> torch.Tensor:
+        """Every patch (or those at the flat indices ``at``), normalised and whitened."""
         patches = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)
         rows = patches.transpose(1, 2).reshape(-1, patches.shape[1])
+        if at is not None:
+            rows = rows[at]
         if self.patch_norm is not None:
             var, mean = torch.var_mean(rows, dim=1, keepdim=True, correction=1)
             rows = (rows - mean) / torch.sqrt(var + self.patch_norm)
