@@ -107,7 +107,7 @@ def measure(label: str, data: tuple, cfg: C.Config) -> list[dict]:
     for index, spec in enumerate(C.layers(cfg)):
         kw = dict(kws[index] if isinstance(kws, list) else kws)
         loop = {
-            "iem_epochs": kw.pop("_epochs", cfg.iem_epochs),
+            "iem_epochs": (kw.pop("_epochs"),) if "_epochs" in kw else cfg.iem_epochs,
             "iem_lr": kw.pop("_lr", cfg.iem_lr),
         }
         block = _block(kind, kw, x.shape[1], spec, cfg, index)

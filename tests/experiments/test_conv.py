@@ -160,3 +160,17 @@ def test_cifar10_images_come_from_its_batches_when_they_are_there(tmp_path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert C.conv_images("cifar10", C.Config()) is None
     assert "CIFAR-10: not available" in C.EXPERIMENT.describe_data(C.Config())
+
+
+def test_iem_epochs_are_per_block_and_the_last_repeats():
+    """``iem_epochs`` per block (the depth search's lever): block 2 of ``(1, 3)`` trains
+    3 epochs, as does any block after it (counted by the layer's training steps)."""
+    x = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    cfg = C.Config(iem_epochs=(1, 3), iem_batch=16)
+    spec = {"out_channels": 3, "kernel_size": 3, "padding": 1, "pool": None}
+    steps = []
+    for index in range(3):
+        block = C.make_block(C.IEM, 1, spec, cfg, index)
+        C.fit_block(C.IEM, block, x, cfg, index)
+        steps.append(block.layer._steps)
+    assert steps == [3, 9, 9]  # ceil(40 / 16) = 3 batches an epoch

@@ -8,7 +8,7 @@ only in how a block's filters learn and what the block outputs:
 * :class:`~implicit_em.layers.ImplicitEMConv2d` at the layer's defaults (Euclidean
   prototypes on contrast-normalised patches, the triangle output, LSE + balance +
   decorrelation), input batch-normalised, trained by
-  Adam on its own objective for ``iem_epochs`` at batch ``iem_batch``;
+  Adam on its own objective for ``iem_epochs`` (per block) at batch ``iem_batch``;
 * :class:`~implicit_em.baselines.SoftHebbConv2d` at its authors' settings (one epoch,
   batch 10, the per-layer temperatures, rates and triangle powers);
 * :class:`~implicit_em.baselines.ConvTriangleKMeans` at Coates & Ng's (400k patches,
@@ -80,7 +80,9 @@ class Config:
     depth: int = bounded(3, min=1, max=3)
     width_scale: float = bounded(1.0, gt=0.0, max=1.0)  # of SoftHebb's 96, 384, 1536
     learners: tuple[str, ...] = LEARNERS
-    iem_epochs: int = 1  # one pass, as SoftHebb's
+    # epochs per block (the last repeats): one pass, as SoftHebb's; the depth search
+    # (bench/conv_depth_search.py) found 3, 3, 10 lifts depth 3 level with depth 2
+    iem_epochs: tuple[int, ...] = (1,)
     iem_batch: int = 64
     iem_lr: float = 1e-3
     softhebb_batch: int = 10  # the authors'
@@ -134,7 +136,7 @@ def fit_block(name: str, block: Block, x: torch.Tensor, cfg: Config, index: int)
     else:
         opt = torch.optim.Adam(block.parameters(), lr=cfg.iem_lr)
         block.train()
-        for _ in range(cfg.iem_epochs):
+        for _ in range(cfg.iem_epochs[min(index, len(cfg.iem_epochs) - 1)]):
             for idx in torch.randperm(len(x), generator=g).split(cfg.iem_batch):
                 loss = torch.stack(list(block.objective(x[idx]).values())).sum()
                 opt.zero_grad()
