@@ -277,6 +277,19 @@ SEARCHES = {"validation_search_implicit_em": "iem_search.json",
             "validation_search_baselines": "baseline_defaults.json"}  # fmt: skip
 
 
+def committed_table(name: str, results: Path | None = None) -> dict | None:
+    """``bench/results/NAME`` (``{"meta", "rows"}``) of the repository, ``None`` where it
+    is absent (an installed package has no ``bench/``)."""
+    results = results or Path(__file__).resolve().parents[3] / "bench" / "results"
+    path = results / name
+    return read_json(path) if path.is_file() else None
+
+
+def missing_table(name: str) -> dict:
+    """The report row that stands for an absent committed table."""
+    return {"note": f"bench/results/{name} not found (run from a clone)"}
+
+
 def validation_searches(
     results: Path | None = None, searches: dict[str, str] | None = None, learner: str = IEM
 ) -> dict[str, list[dict]]:
@@ -284,14 +297,12 @@ def validation_searches(
     file, default :data:`SEARCHES`) as report tables: width, learner (``learner`` where a
     row names none), setting, validation accuracy; a table says where it is missing (an
     installed package without the repository's ``bench/``)."""
-    results = results or Path(__file__).resolve().parents[3] / "bench" / "results"
     out = {}
     for table, name in (searches or SEARCHES).items():
-        path = results / name
-        if not path.is_file():
-            out[table] = [{"note": f"bench/results/{name} not found (run from a clone)"}]
+        found = committed_table(name, results)
+        if found is None:
+            out[table] = [missing_table(name)]
             continue
-        found = read_json(path)
         seeds = found["meta"].get("seeds", 1)
         out[table] = [
             {"K": r["K"], "learner": r.get("learner", learner), "setting": r["setting"],

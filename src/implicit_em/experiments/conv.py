@@ -40,7 +40,7 @@ from ..diagnostics import linear_readout, near_duplicate_share, stack_diagnostic
 from ..layers import ImplicitEMConv2d
 from ..progress import track
 from .base import Experiment
-from .benchmark import validation_searches
+from .benchmark import committed_table, missing_table, validation_searches
 from .config import bounded
 from .figures import filter_row
 from .local_learners import versus
@@ -183,7 +183,7 @@ def diagnose(block: Block, x: torch.Tensor, seed: int, images: int = 2000) -> di
     ``{}`` for the other learners."""
     if not isinstance(block, ImplicitEMConv2d):
         return {}
-    found = stack_diagnostics(block, x[:images], redundant_corr=0.9, seed=seed)[0]
+    found = stack_diagnostics(block, x[:images], seed=seed)[0]
     return {k: found[k] for k in DIAGNOSIS}
 
 
@@ -267,14 +267,13 @@ def depth_search(results: Path | None = None) -> list[dict]:
     """``bench/conv_depth_search.py``'s committed table (validation images, depth 1-3) as
     a report table: setting, depth, validation accuracy, the near-duplicate share of the
     block's outputs; a row that says where it is missing (an installed package)."""
-    results = results or Path(__file__).resolve().parents[3] / "bench" / "results"
-    path = results / "conv_depth_search.json"
-    if not path.is_file():
-        return [{"note": "bench/results/conv_depth_search.json not found (run from a clone)"}]
+    found = committed_table("conv_depth_search.json", results)
+    if found is None:
+        return [missing_table("conv_depth_search.json")]
     return [{"setting": r["setting"], "depth": r["depth"], "channels": r["channels"],
              "val_accuracy": r["val_accuracy"],
              "near_duplicate_share": r.get("redundant_share", r.get("near_duplicate_share"))}
-            for r in read_json(path)["rows"]]  # fmt: skip
+            for r in found["rows"]]  # fmt: skip
 
 
 def across_seeds(tables: dict, cfg: Config) -> dict:

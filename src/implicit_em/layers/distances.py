@@ -26,9 +26,9 @@ it fails, the expansion is redone around the prototypes' centre ``c = mean_j mu_
 (:func:`centred`), which leaves every distance and its gradient unchanged in exact
 arithmetic and makes the terms the size of the distances themselves; rows that still
 fail (prototypes far apart, as two clusters at ``-1e4`` and ``+1e4``, or patches beside
-zero padding) are recomputed by direct differences in float64 (:func:`exactly_rows`,
-no cancellation at all, in any input dtype). A convolution does the same per location
-(:class:`~implicit_em.layers.ImplicitEMConv2d`: the location's patch, unfolded).
+zero padding) are recomputed by direct differences in float64 (:func:`exactly`, no
+cancellation at all, in any input dtype). A convolution uses the same function per
+location (:class:`~implicit_em.layers.ImplicitEMConv2d`: the location's patch, unfolded).
 """
 
 from __future__ import annotations
@@ -145,22 +145,31 @@ def _direct(x: torch.Tensor, means: torch.Tensor, p: torch.Tensor | None = None)
     return torch.cat(parts) if parts else x.new_zeros(0, len(means))
 
 
-def exactly_rows(expansion: Callable[..., tuple], direct: Callable[..., torch.Tensor],
-                 x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:  # fmt: skip
-    """``sq`` from ``expansion(x, *params, centre=False) -> (sq, xx, mm, width)``; where
-    a row may have lost its nearest alternative (:func:`lost_digits`), the expansion
-    around the prototypes' centre, and the rows that still fail by ``direct``
-    differences in float64, so each row's answer is its own, in any dtype. Ordinary data
+def exactly(
+    expansion: Callable[[bool], tuple],
+    direct: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    centre: bool = True,
+) -> torch.Tensor:
+    """``sq`` from ``expansion(centre) -> (sq, xx, mm, width)`` (twice the distances,
+    alternatives on dim 1: ``(n, K)`` rows or ``(n, K, H, W)`` locations); where a row or
+    location may have lost its nearest alternative (:func:`lost_digits`), the expansion
+    again around the prototypes' centre (``centre``), and those that still fail by
+    ``direct(at)`` ``(m, K)``, direct float64 differences at their flat indices ``at``
+    (over the dims other than 1), so each answer is its own, in any dtype. Ordinary data
     pay one check (a min over the alternatives)."""
-    sq, xx, mm, width = expansion(x, *params, centre=False)
+    sq, xx, mm, width = expansion(False)
     lost = lost_digits(sq, xx, mm, width)
-    if bool(lost.any()):
-        sq, xx, mm, width = expansion(x, *params, centre=True)
+    if centre and bool(lost.any()):
+        sq, xx, mm, width = expansion(True)
         lost = lost_digits(sq, xx, mm, width)
-    if bool(lost.any()):
-        at = lost.nonzero().squeeze(1)
-        sq = sq.index_put((at,), direct(x[at], *params).to(sq.dtype))
-    return sq
+    if not bool(lost.any()):
+        return sq
+    at = lost.flatten().nonzero().squeeze(1)
+    rows = sq.movedim(1, -1)
+    shape = rows.shape
+    rows = rows.reshape(-1, shape[-1]).index_put((at,), direct(at).to(sq.dtype))
+    return rows.view(shape).movedim(-1, 1)
 
 
 def _euclidean_expansion(x: torch.Tensor, means: torch.Tensor, *, centre: bool) -> tuple:
@@ -180,22 +189,20 @@ def _mahalanobis_expansion(
     return xx - 2 * x @ (p * means).T + mm, xx, mm, x.shape[1]
 
 
-def _mahalanobis_direct(x: torch.Tensor, means: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
-    return _direct(x, means, log_p.exp())
-
-
 def euclidean_distances(x: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     """``1/2 ||x_n - mu_j||^2`` from the expansion ``(|x|^2 - 2 x mu + |mu|^2) / 2``
     (one matrix product) around the prototypes' centre (:func:`centred`), by direct
     float64 differences in the rows where it may have lost the nearest prototype
-    (:func:`exactly_rows`), clamped at 0 against rounding.
+    (:func:`exactly`), clamped at 0 against rounding.
 
     Examples:
         >>> euclidean_distances(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]]))
         tensor([[12.5000]])
     """
     check_x(x, means)
-    return _finite(0.5 * exactly_rows(_euclidean_expansion, _direct, x, means).clamp_min(0), x)
+    sq = exactly(lambda c: _euclidean_expansion(x, means, centre=c),
+                 lambda at: _direct(x[at], means))  # fmt: skip
+    return _finite(0.5 * sq.clamp_min(0), x)
 
 
 def mahalanobis_distances(
@@ -213,5 +220,6 @@ def mahalanobis_distances(
     if log_precision.shape != means.shape:
         raise ValueError(f"log_precision must have the means' shape {tuple(means.shape)}, "
                          f"got {tuple(log_precision.shape)}")  # fmt: skip
-    quad = exactly_rows(_mahalanobis_expansion, _mahalanobis_direct, x, means, log_precision)
+    quad = exactly(lambda c: _mahalanobis_expansion(x, means, log_precision, centre=c),
+                   lambda at: _direct(x[at], means, log_precision.exp()))  # fmt: skip
     return _finite(0.5 * quad.clamp_min(0) - 0.5 * log_precision.sum(1), x)

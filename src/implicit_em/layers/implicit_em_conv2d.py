@@ -33,7 +33,7 @@ from typing_extensions import override
 
 from .._checks import check_conv_geometry, check_count, check_images
 from .._distributed import broadcast_
-from .distances import _direct, _finite, euclidean_distances, lost_digits
+from .distances import _direct, _finite, euclidean_distances, exactly
 from .implicit_em_layer import ImplicitEMLayer
 from .pool import check_pool, pool2d
 
@@ -167,25 +167,12 @@ class ImplicitEMConv2d(nn.Module):
         w = self._filters()
         if layer.distance == "linear":
             return _finite(self._conv(x, w, layer.bias), x)
-        return _finite(0.5 * self._exact(x, w).clamp_min(0), x)
-
-    def _exact(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """``2d`` ``(n, K, H', W')`` from the expansion; where a location may have lost its
-        nearest filter (:func:`~implicit_em.layers.distances.lost_digits`), around the
-        filters' centre; where it still may, by direct float64 differences of that
-        location's (normalised) patch. Ordinary batches pay one check."""
-        sq, xx, mm, width = self._expansion(x, w, centre=False)
-        lost = lost_digits(sq, xx, mm, width)  # (n, H', W')
-        if bool(lost.any()) and self.patch_norm is None:  # normalised patches are
-            sq, xx, mm, width = self._expansion(x, w, centre=True)  # near the origin
-            lost = lost_digits(sq, xx, mm, width)
-        if not bool(lost.any()):
-            return sq
-        n, k, h, v = sq.shape
-        at = lost.flatten().nonzero().squeeze(1)
-        direct = _direct(self._patch_rows(x, at), w.flatten(1)).to(sq.dtype)
-        rows = sq.permute(0, 2, 3, 1).reshape(-1, k).index_put((at,), direct)
-        return rows.view(n, h, v, k).permute(0, 3, 1, 2)
+        sq = exactly(  # normalised patches are near the origin: no centring pass
+            lambda c: self._expansion(x, w, centre=c),
+            lambda at: _direct(self._patch_rows(x, at), w.flatten(1)),
+            centre=self.patch_norm is None,
+        )
+        return _finite(0.5 * sq.clamp_min(0), x)
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """The rows the prototypes meet: every patch of ``x`` ``(n, C, H, W)`` after
@@ -249,8 +236,10 @@ class ImplicitEMConv2d(nn.Module):
 
     def _expansion(self, x: torch.Tensor, w: torch.Tensor, *, centre: bool) -> tuple:
         """``(2d, ||p||^2, ||w||^2, C k k)`` at every patch (around the filters' centre
-        with ``centre``); with ``patch_norm``, of the normalised patches ``q``, whose
-        rounding is that of ``||p||^2 / s^2`` (the sum the centring cancels)."""
+        with ``centre``, never with ``patch_norm``: a shift per channel changes a
+        normalised patch); with ``patch_norm``, of the normalised patches ``q``, whose
+        rounding is that of ``||p||^2 / s^2`` (the sum that subtracting the patch mean
+        cancels)."""
         pad = None
         if centre:
             x, w = self._centred(x, w)
@@ -270,14 +259,9 @@ class ImplicitEMConv2d(nn.Module):
     def _centred(self, x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The zero-padded images and the filters less each channel's filter mean ``c``
         (not differentiated): patch distances are unchanged, and the expansion keeps its
-        digits far from the origin (:func:`~implicit_em.layers.distances.centred`). With
-        ``patch_norm`` the images less their median, one number (a normalised patch is the
-        same after it; a blank patch on the background becomes exactly 0, where ``||p||^2
-        / s^2`` would cost its digits), and the filters as they are."""
+        digits far from the origin (:func:`~implicit_em.layers.distances.centred`)."""
         if self.padding:
             x = F.pad(x, (self.padding,) * 4)  # the zeros are shifted with the pixels
-        if self.patch_norm is not None:  # the median: blank patches on a background -> 0
-            return x - x.detach().flatten().median(), w
         c = w.detach().mean((0, 2, 3))[None, :, None, None]  # (1, C, 1, 1)
         return x - c, w - c
 

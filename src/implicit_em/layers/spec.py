@@ -56,7 +56,7 @@ _TOKEN = re.compile(r"^(\d+)(?::([a-z_][a-z0-9_.]*)(?:\((.*)\))?)?$")
 class IEMSpec:
     """The settings of one :class:`ImplicitEMLayer`; ``None`` fields keep the layer's
     defaults. ``objective``: ``{name: weight}``, ``{}`` for no volume control;
-    ``input_norm``: ``"sample"``, ``"batch"`` or ``"none"``."""
+    ``input_norm``: ``"scale"``, ``"sample"``, ``"batch"`` or ``"none"``."""
 
     distance: str | None = None
     output: str | None = None
