@@ -11,7 +11,10 @@ A stack of up to three layers of width ``K`` on MNIST (and digits) is trained
 * **end to end**: the same architecture and head from random weights, cross-entropy only.
 
 for implicit-EM layers (linear distances, unit-length rows, LSE + InfoMax + balance,
-passing on ``-log softmin``) and for ReLU layers trained greedily on the author's encoder
+passing on ``-log softmin``, at the dense layer's default ``input_norm="scale"`` and
+``T = 0.1``: on 10k held-out MNIST training images at K = 64 these lift the first
+layer's probe from 91.31 to 91.78 % and the second's from 91.30 to 91.62 %, 3 seeds,
+``bench/iem_search.py``'s "layerwise stack" rows) and for ReLU layers trained greedily on the author's encoder
 objective (LSE + variance + decorrelation); every layer above the first standardises its
 input (``input_norm``, a non-affine batch norm, as SoftHebb does): without it and the
 balance term, the first layer's outputs share large offsets that decide the winner for
@@ -104,9 +107,9 @@ def make_stack(kind: str, d: int, cfg: Config) -> list[nn.Module]:
     if kind == "implicit-EM":
         layers = tuple(
             LayerSpec(w, "iem", IEMSpec(distance="linear", objective={"infomax": 1, "balance": 1},
-                                        temperature=1.0,
+                                        temperature=0.1,
                                         weight_norm=True, output="neg_log_softmin",
-                                        input_norm="batch" if i else "none", init="uniform"))
+                                        input_norm="batch" if i else "scale", init="uniform"))
             for i, w in enumerate(widths[1:])
         )  # fmt: skip
         return list(StackSpec(d, layers).build())
