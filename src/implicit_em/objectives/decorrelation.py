@@ -9,18 +9,54 @@ from torch import nn
 from typing_extensions import override
 
 from .._checks import check_number
-from ._moments import all_reduce_sum, as_batch, correlation, moments, off_diagonal_sq, warn_constant
+from .._distributed import world_size
+from ._moments import (
+    Gram,
+    all_reduce_sum,
+    as_batch,
+    correlation,
+    moments,
+    off_diagonal_sq,
+    warn_constant,
+)
 
 
 def decorrelation_loss(
     z: torch.Tensor, eps: float = 1e-6, gather_distributed: bool = False
 ) -> torch.Tensor:
-    r"""Single view: ``||Corr(z) - I||_F^2`` over off-diagonal entries (linear redundancy)."""
+    r"""Single view: ``||Corr(z) - I||_F^2`` over off-diagonal entries (linear redundancy).
+
+    ``z``: ``(n, D)``. A batch narrower than its features (``2 (n - 1) <= D``, one process)
+    takes the rows' route, :func:`_by_rows`: the same number at ``O(n^2 D)`` instead of
+    ``O(n D^2)`` (at ``D = 2000``, ``n = 256``: a sixth of the work).
+    """
     eps = check_number(eps, "eps (the variance floor)", strict=False)
-    cov = moments(as_batch(z), gather_distributed)[2]
+    z = as_batch(z)
+    n, d = z.shape
+    if 2 * (n - 1) <= d and not (gather_distributed and world_size() > 1):
+        return _by_rows(z, eps)
+    cov = moments(z, gather_distributed)[2]
     if eps == 0:
         warn_constant(torch.diagonal(cov), eps=eps)  # 0 / 0 in the correlation
     return off_diagonal_sq(correlation(cov, eps))
+
+
+def _by_rows(z: torch.Tensor, eps: float) -> torch.Tensor:
+    r"""``sum_{i != j} Corr_ij^2`` through the ``(n, n)`` Gram matrix of the standardised
+    rows: with ``a = (z - mean) / sqrt(var + eps)``, ``Corr = a^T a / (n - 1)`` and
+    ``||a^T a||_F = ||a a^T||_F``, so the sum is ``||a a^T||_F^2 / (n - 1)^2 -
+    sum_i (var_i / (var_i + eps))^2``. No cancellation to fear: ``Corr`` has rank
+    ``< n``, so the off-diagonal sum is at least ``D (D - n + 1) / (n - 1)``, no smaller
+    than the diagonal's ``D`` when ``2 (n - 1) <= D``."""
+    n = z.shape[0]
+    zc = z - z.mean(0)
+    var = (zc * zc).sum(0) / (n - 1)
+    if eps == 0:
+        warn_constant(var, eps=eps)
+    a = zc / torch.sqrt(var + eps)
+    g = Gram.apply(a.T) / (n - 1)  # (n, n)
+    on = var / (var + eps)
+    return (g * g).sum() - (on * on).sum()
 
 
 @overload
