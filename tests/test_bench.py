@@ -27,7 +27,7 @@ def _quick_rows(module: str, tmp_path, monkeypatch) -> list[dict]:
 @pytest.mark.parametrize(
     ("module", "parts", "ratio"),
     [
-        ("objectives", {"objective", "train_step", "hsic"}, "x_mse"),
+        ("objectives", {"objective", "train_step", "hsic", "encoder_step"}, "x_mse"),
         ("checks", {"train", "objective"}, "ratio"),
         ("layers", {"step", "greedy", "throughput"}, "ratio"),
         ("stepwise", {"stepwise"}, "gap_after_3"),

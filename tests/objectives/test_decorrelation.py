@@ -52,3 +52,15 @@ def test_decorrelation_rows_route_passes_gradcheck_and_float32():
     ref = O.decorrelation_loss(z32.double())
     # float32 on the rows' route stays within float32 rounding of the float64 value
     assert float(O.decorrelation_loss(z32)) == pytest.approx(float(ref), rel=1e-5)
+
+
+def test_variances_are_the_covariance_diagonal():
+    """``log_variance_loss`` reads ``variances`` (no ``(D, D)`` matrix): the diagonal of
+    ``moments``' covariance and numpy's ``var(ddof=1)``, in float64."""
+    import torch
+
+    from implicit_em.objectives._moments import moments, variances
+
+    z = torch.randn(7, 30, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 5
+    torch.testing.assert_close(variances(z), torch.diagonal(moments(z)[2]), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(variances(z).numpy(), z.numpy().var(0, ddof=1), rtol=1e-12)

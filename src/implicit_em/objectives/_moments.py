@@ -82,6 +82,14 @@ def moments(
     return n, mean, cov
 
 
+def variances(z: torch.Tensor, gather: bool = False) -> torch.Tensor:
+    """The unbiased per-feature variances ``(D,)`` of the rows of ``z``: the diagonal of
+    :func:`moments`' covariance at ``O(n D)``, without the ``(D, D)`` matrix."""
+    n = all_reduce_sum(torch.tensor(float(z.shape[0]), dtype=z.dtype, device=z.device), gather)
+    zc = z - all_reduce_sum(z.sum(0), gather) / n
+    return all_reduce_sum((zc * zc).sum(0), gather) / (n - 1)
+
+
 def add_to_diagonal(c: torch.Tensor, value: float) -> torch.Tensor:
     """``C + value I`` for a ``(D, D)`` matrix: one copy and an in-place add on its
     diagonal (an identity matrix, its scaling and a full sum were three ``D^2`` passes)."""

@@ -8,7 +8,7 @@ from torch import nn
 from typing_extensions import override
 
 from .._checks import check_number
-from ._moments import as_batch, moments, warn_constant
+from ._moments import as_batch, variances, warn_constant
 
 
 def log_variance_loss(
@@ -24,7 +24,7 @@ def log_variance_loss(
     """
     eps = check_number(eps, "eps (the variance floor)", strict=False)
     z = as_batch(z)
-    var = torch.diagonal(moments(z, gather_distributed)[2])
+    var = variances(z, gather_distributed)
     warn_constant(var, eps=eps)
     return -torch.log(var + eps).sum()
 
@@ -37,7 +37,7 @@ def variance_hinge(
     gamma = check_number(gamma, "gamma")
     eps = check_number(eps, "eps (the variance floor)", strict=False)
     z = as_batch(z)
-    var = torch.diagonal(moments(z, gather_distributed)[2])
+    var = variances(z, gather_distributed)
     if eps == 0:
         warn_constant(var, eps=eps)  # sqrt(0): an infinite gradient
     return hinge_mean(var, gamma, eps)
