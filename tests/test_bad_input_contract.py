@@ -314,6 +314,18 @@ CALLABLES = {
         (N, K),
         "train_features",
     ),
+    "diagnostics.tuned_probe": (
+        lambda x: D.tuned_probe(x, torch.arange(len(x)) % 2, x, torch.arange(len(x)) % 2),
+        (N, K),
+        "train_features",
+    ),
+    "diagnostics.power_readout": (
+        lambda x: D.power_readout(
+            x, torch.arange(len(x)) % 2, x, torch.arange(len(x)) % 2, epochs=1
+        ),
+        (N, K),
+        "train_features",
+    ),
     "diagnostics.em_structure": (
         lambda x: D.em_structure(nn.Sequential(nn.Linear(K, 3), nn.Softmax(-1)), x).to_rows(),
         (N, K),

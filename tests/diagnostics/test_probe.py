@@ -23,3 +23,36 @@ def test_linear_probe_separable_vs_shuffled():
     assert D.linear_probe(huge.astype(np.float64), y, x * 1e20, y)["test_accuracy"] == 1.0
     subnormal = np.c_[x, np.where(y == 1, 1e-45, 0.0)].astype(np.float32)  # std 0 in float32
     assert D.linear_probe(subnormal, y, subnormal, y)["test_accuracy"] == 1.0
+
+
+def test_tuned_probe_chooses_on_held_out_rows_only():
+    """The chosen C is the best on the last held-out training rows (recomputed here with
+    scikit-learn directly), whatever the test rows say; its test score is linear_probe's
+    at that C; a fixed C = 1 result is reused when 1 wins."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    ds = load_dataset("digits", seed=0)
+    x, y = ds.X_train, ds.y_train
+    out = D.tuned_probe(x, y, ds.X_test, ds.y_test, held_out=200, Cs=(0.001, 0.1, 10.0))
+    fit, val = slice(0, len(x) - 200), slice(len(x) - 200, None)
+    sc = StandardScaler().fit(x[fit])
+    want = {c: LogisticRegression(C=c, max_iter=1000).fit(sc.transform(x[fit]), y[fit])
+            .score(sc.transform(x[val]), y[val]) for c in (0.001, 0.1, 10.0)}  # fmt: skip
+    assert out["val_accuracy"].keys() == want.keys()
+    for c in want:  # warm-started fits reach the same optimum (a convex problem)
+        assert abs(out["val_accuracy"][c] - want[c]) <= 1 / 200 + 1e-12
+    assert out["val_accuracy"][out["C"]] == max(out["val_accuracy"].values())
+    assert out["val_accuracy"][0.001] < out["val_accuracy"][out["C"]]  # C matters here
+    again = D.linear_probe(x, y, ds.X_test, ds.y_test, C=out["C"])
+    assert out["test_accuracy"] == again["test_accuracy"]
+    # the test labels do not choose: shuffling them leaves C unchanged
+    rng = np.random.default_rng(0)
+    shuffled = D.tuned_probe(x, y, ds.X_test, rng.permutation(ds.y_test), held_out=200,
+                             Cs=(0.001, 0.1, 10.0))  # fmt: skip
+    assert shuffled["C"] == out["C"] and shuffled["test_accuracy"] < 0.2
+    fixed = {"test_accuracy": -1.0, "train_accuracy": -1.0}
+    reused = D.tuned_probe(x, y, ds.X_test, ds.y_test, held_out=200, Cs=(1.0,), fixed=fixed)
+    assert reused["C"] == 1.0 and reused["test_accuracy"] == -1.0
+    with pytest.raises(ValueError, match="Cs must be"):
+        D.tuned_probe(x, y, x, y, Cs=(0.0,))

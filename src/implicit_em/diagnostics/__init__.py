@@ -6,7 +6,8 @@ from .dependence import knn_entropy, total_correlation
 from .depth import stack_diagnostics
 from .em_structure import EMRow, EMStructureMap, em_structure
 from .monitor import Monitor
-from .probe import linear_probe
+from .power_readout import power_readout
+from .probe import linear_probe, tuned_probe
 from .readout import linear_readout
 from .redundancy import (
     activation_redundancy,
@@ -54,10 +55,12 @@ __all__ = [
     "near_duplicate_share",
     "nearest_standard",
     "pairwise_correlations",
+    "power_readout",
     "properties",
     "responsibility_stats",
     "stack_diagnostics",
     "total_correlation",
+    "tuned_probe",
     "unit_health",
     "unit_variance",
     "weight_cosine",

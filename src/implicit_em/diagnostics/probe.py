@@ -27,32 +27,9 @@ def _numpy(x, name):
     return x
 
 
-def linear_probe(
-    train_features: TensorLike,
-    train_labels: TensorLike,
-    test_features: TensorLike,
-    test_labels: TensorLike,
-    *,
-    seed: int = 0,
-    C: float = 1.0,
-    max_iter: int = 1000,
-) -> dict:
-    """Multinomial logistic regression on standardised frozen features (scikit-learn).
-
-    The scaler is fitted on the training features only. Returns ``train_accuracy``,
-    ``test_accuracy``, ``n_features`` and ``converged``.
-
-    Examples:
-        >>> x = np.r_[np.zeros((20, 2)), np.ones((20, 2))] + 0.01 * np.arange(40)[:, None]
-        >>> y = np.r_[np.zeros(20), np.ones(20)].astype(int)
-        >>> linear_probe(x, y, x, y)["test_accuracy"]
-        1.0
-    """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+def _checked(train_features, train_labels, test_features, test_labels):
+    """The four arrays as NumPy, with a clear error for every shape or value a logistic
+    probe cannot take."""
     xtr, xte = _numpy(train_features, "train_features"), _numpy(test_features, "test_features")
     ytr, yte = _numpy(train_labels, "train_labels"), _numpy(test_labels, "test_labels")
     for name, x, y in (("train", xtr, ytr), ("test", xte, yte)):
@@ -83,18 +60,131 @@ def linear_probe(
         raise ValueError(
             f"train_labels must contain at least 2 classes (train_features has {len(xtr)} rows)"
         )
+    return xtr, ytr, xte, yte
+
+
+def linear_probe(
+    train_features: TensorLike,
+    train_labels: TensorLike,
+    test_features: TensorLike,
+    test_labels: TensorLike,
+    *,
+    seed: int = 0,
+    C: float = 1.0,
+    max_iter: int = 1000,
+) -> dict:
+    """Multinomial logistic regression on standardised frozen features (scikit-learn).
+
+    The scaler is fitted on the training features only. Returns ``train_accuracy``,
+    ``test_accuracy``, ``n_features`` and ``converged``.
+
+    Examples:
+        >>> x = np.r_[np.zeros((20, 2)), np.ones((20, 2))] + 0.01 * np.arange(40)[:, None]
+        >>> y = np.r_[np.zeros(20), np.ones(20)].astype(int)
+        >>> linear_probe(x, y, x, y)["test_accuracy"]
+        1.0
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    xtr, ytr, xte, yte = _checked(train_features, train_labels, test_features, test_labels)
     model = make_pipeline(
         StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
     )
-    from .._sklearn import one_thread
-
-    with warnings.catch_warnings(record=True) as caught, one_thread():
-        warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(xtr, ytr)
-    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    converged = _fit(model, xtr, ytr)
     return {
         "train_accuracy": float(model.score(xtr, ytr)),
         "test_accuracy": float(model.score(xte, yte)),
         "n_features": int(xtr.shape[1]),
         "converged": converged,
     }
+
+
+def _fit(model, x: np.ndarray, y: np.ndarray) -> bool:
+    """Fit ``model`` on one thread (the same numbers on any machine); ``True`` when the
+    solver converged."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .._sklearn import one_thread
+
+    with warnings.catch_warnings(record=True) as caught, one_thread():
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(x, y)
+    return not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+
+PROBE_CS = (0.01, 0.1, 1.0, 10.0)  # the regularisations tuned_probe chooses from
+
+
+def tuned_probe(
+    train_features: TensorLike,
+    train_labels: TensorLike,
+    test_features: TensorLike,
+    test_labels: TensorLike,
+    *,
+    Cs: tuple[float, ...] = PROBE_CS,
+    held_out: int = 10000,
+    seed: int = 0,
+    max_iter: int = 1000,
+    fixed: dict | None = None,
+) -> dict:
+    """:func:`linear_probe` with its inverse regularisation ``C`` chosen on held-out
+    training rows; the test rows never choose.
+
+    The last ``held_out`` training rows (a sixth when there are fewer than ``6 held_out``)
+    score each ``C`` in ``Cs``, fitted in ascending order on the other rows, each fit
+    starting from the previous one's weights. The best ``C`` (the smallest among equal
+    scores) is refitted on every training row and scored on the test rows.
+
+    Args:
+        train_features: the training features ``(N, d)``; the last ``held_out`` rows
+            choose ``C``.
+        train_labels: their integer labels ``(N,)``.
+        test_features: the test features ``(n, d)``, scored once, at the chosen ``C``.
+        test_labels: their labels.
+        Cs: the candidate ``C`` (inverse L2 strength, scikit-learn's).
+        held_out: how many of the last training rows score the candidates.
+        seed: the solver's ``random_state``.
+        max_iter: L-BFGS iterations per fit.
+        fixed: the :func:`linear_probe` result already measured at ``C = 1`` with this
+            ``seed`` and ``max_iter``; reused when ``C = 1`` is chosen (no refit).
+
+    Returns:
+        :func:`linear_probe`'s keys, plus ``C`` (the chosen) and ``val_accuracy``
+        (``{C: held-out accuracy}``).
+
+    Examples:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(600, 5, generator=g)
+        >>> y = (x[:, 0] > 0).long()
+        >>> out = tuned_probe(x[:500], y[:500], x[500:], y[500:], held_out=100)
+        >>> sorted(out["val_accuracy"]) == sorted(PROBE_CS), out["test_accuracy"] > 0.9
+        (True, True)
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if not Cs or any(not c > 0 for c in Cs):
+        raise ValueError(f"Cs must be one or more positive numbers, got {Cs!r}")
+    xtr, ytr, xte, yte = _checked(train_features, train_labels, test_features, test_labels)
+    n = len(xtr)
+    n_val = held_out if n >= 6 * held_out else n // 6
+    if n_val < 1 or len(np.unique(ytr[: n - n_val])) < 2:
+        raise ValueError(f"train_features has {n} rows: tuned_probe holds out the last "
+                         f"{max(n_val, 1)} to choose C and needs two classes among the rest; "
+                         "pass more rows")  # fmt: skip
+    scaler = StandardScaler().fit(xtr[: n - n_val])
+    fit_x, val_x = scaler.transform(xtr[: n - n_val]), scaler.transform(xtr[n - n_val :])
+    model = LogisticRegression(max_iter=max_iter, random_state=seed, warm_start=True)
+    scores = {}
+    for c in sorted(Cs):
+        model.set_params(C=c)
+        _fit(model, fit_x, ytr[: n - n_val])
+        scores[c] = float(model.score(val_x, ytr[n - n_val :]))
+    best = max(scores, key=lambda c: (scores[c], -c))
+    if best == 1.0 and fixed is not None:
+        out = dict(fixed)
+    else:
+        out = linear_probe(xtr, ytr, xte, yte, seed=seed, C=best, max_iter=max_iter)
+    return {**out, "C": best, "val_accuracy": scores}
