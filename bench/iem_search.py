@@ -35,8 +35,14 @@ from implicit_em.layers import ImplicitEMLayer
 LINEAR = {"distance": "linear", "weight_norm": True, "objective": "infomax",
           "output": "neg_log_softmin"}  # fmt: skip
 # experiments/layerwise.py's implicit-EM layer; layers above the first: _above's changes
-LAYERWISE = {**LINEAR, "objective": {"infomax": 1, "balance": 1}, "temperature": 1.0,
-             "input_norm": None, "init": "uniform", "_above": {"input_norm": "batch"}}
+LAYERWISE = {
+    **LINEAR,
+    "objective": {"infomax": 1, "balance": 1},
+    "temperature": 1.0,
+    "input_norm": None,
+    "init": "uniform",
+    "_above": {"input_norm": "batch"},
+}
 # label -> layer keyword arguments, plus the loop's: _epochs, _lr, _optimizer ("adam" | "em"),
 # _anneal (T from this value down to the layer's over the epochs), _depth, _above (the
 # keyword changes for the layers above the first), _widths (only
@@ -83,10 +89,17 @@ GRID: dict[str, dict] = {
     "layerwise stack, depth 1": LAYERWISE,
     "layerwise stack, depth 2 (K-K)": {**LAYERWISE, "_depth": 2},
     "layerwise stack at input_norm scale, T 0.1, depth 1": {
-        **LAYERWISE, "input_norm": "scale", "temperature": 0.1},
+        **LAYERWISE,
+        "input_norm": "scale",
+        "temperature": 0.1,
+    },
     "layerwise stack at input_norm scale, T 0.1, depth 2 (K-K)": {
-        **LAYERWISE, "input_norm": "scale", "temperature": 0.1, "_depth": 2,
-        "_above": {"input_norm": "batch", "temperature": 0.1}},
+        **LAYERWISE,
+        "input_norm": "scale",
+        "temperature": 0.1,
+        "_depth": 2,
+        "_above": {"input_norm": "batch", "temperature": 0.1},
+    },
 }
 WIDE = ("default", "input_norm sample", "temperature 0.5", "objective LSE only",
         "output -log softmin", "2 epochs", "depth 2 (K-K)", "Adam lr 3e-3",
@@ -186,8 +199,10 @@ def main(argv=None) -> list[dict]:
             for seed in range(1 if args.quick else args.seeds):
                 torch.manual_seed(seed)
                 above = {**kwargs, **setting.get("_above", {})}
-                layers = [ImplicitEMLayer(a, b, **(above if i else kwargs))
-                          for i, (a, b) in enumerate(itertools.pairwise(dims))]
+                layers = [
+                    ImplicitEMLayer(a, b, **(above if i else kwargs))
+                    for i, (a, b) in enumerate(itertools.pairwise(dims))
+                ]
                 t0 = time.perf_counter()
                 fit(layers, x, setting, seed=seed)
                 times.append(time.perf_counter() - t0)

@@ -18,7 +18,7 @@ def test_decorrelation_terms():
     assert float(loss) == pytest.approx(0.1 * ((c - np.diag(np.diag(c))) ** 2).sum(), rel=1e-8)
 
 
-@pytest.mark.parametrize("n, d", [(6, 40), (64, 500), (40, 30)])
+@pytest.mark.parametrize(("n", "d"), [(6, 40), (64, 500), (40, 30)])
 @pytest.mark.parametrize("eps", [0.0, 1e-6])
 def test_decorrelation_matches_numpy_on_both_routes(n, d, eps):
     """Narrow batches (2 (n - 1) <= D) take the (n, n) Gram route, wide ones the (D, D)
@@ -34,7 +34,8 @@ def test_decorrelation_matches_numpy_on_both_routes(n, d, eps):
     c = np.corrcoef(z.detach().numpy().T)
     loss = O.decorrelation_loss(z, eps=eps)
     if eps == 0.0:
-        assert float(loss.detach()) == pytest.approx(((c - np.diag(np.diag(c))) ** 2).sum(), rel=1e-10)
+        want = ((c - np.diag(np.diag(c))) ** 2).sum()
+        assert float(loss.detach()) == pytest.approx(want, rel=1e-10)
     ref = off_diagonal_sq(correlation(moments(z)[2], eps))
     assert float(loss.detach()) == pytest.approx(float(ref.detach()), rel=1e-12)
     (grad,) = torch.autograd.grad(loss, z)

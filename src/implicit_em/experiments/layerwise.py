@@ -11,18 +11,18 @@ A stack of up to three layers of width ``K`` on MNIST (and digits) is trained
 * **end to end**: the same architecture and head from random weights, cross-entropy only.
 
 for implicit-EM layers (linear distances, unit-length rows, LSE + InfoMax + balance,
-passing on ``-log softmin``, at the dense layer's default ``input_norm="scale"`` and
-``T = 0.1``: on 10k held-out MNIST training images at K = 64 these lift the first
-layer's probe from 91.31 to 91.78 % and the second's from 91.30 to 91.62 %, 3 seeds,
-``bench/iem_search.py``'s "layerwise stack" rows) and for ReLU layers trained greedily on the author's encoder
-objective (LSE + variance + decorrelation); every layer above the first standardises its
-input (``input_norm``, a non-affine batch norm, as SoftHebb does): without it and the
-balance term, the first layer's outputs share large offsets that decide the winner for
-every input, so the second layer can collapse onto one unit. Per layer, before and after
-fine-tuning: a linear probe, the mean
-``|corr|`` between units (redundancy), and the layer's responsibilities' usage entropy
-and mean max responsibility. C20 adds a control: a *random* frozen second layer of the
-same width on top of the trained first.
+passing on ``-log softmin``, at the dense layer's default ``input_norm="scale"`` and ``T
+= 0.1``: on 10k held-out MNIST training images at K = 64 these lift the first layer's
+probe from 91.31 to 91.78 % and the second's from 91.30 to 91.62 %, 3 seeds,
+``bench/iem_search.py``'s "layerwise stack" rows) and for ReLU layers trained greedily
+on the author's encoder objective (LSE + variance + decorrelation); every layer above
+the first standardises its input (``input_norm``, a non-affine batch norm, as SoftHebb
+does): without it and the balance term, the first layer's outputs share large offsets
+that decide the winner for every input, so the second layer can collapse onto one unit.
+Per layer, before and after fine-tuning: a linear probe, the mean ``|corr|`` between
+units (redundancy), and the layer's responsibilities' usage entropy and mean max
+responsibility. C20 adds a control: a *random* frozen second layer of the same width on
+top of the trained first.
 
 C16 ("greedy EM pretraining gives each layer specialised units; fine-tuning may undo
 it"): specialised = less redundant than the same layer trained end to end. C20 ("InfoMax
