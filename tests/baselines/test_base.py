@@ -18,7 +18,7 @@ from implicit_em.baselines import (
     "make",
     [
         lambda s: TriangleKMeans(3, seed=s),
-        lambda s: KrotovHopfield(4, epochs=10, seed=s),
+        lambda s: KrotovHopfield(4, epochs=10, seed=s, power=3.0),  # 4.5 flattens 4 units
         lambda s: SoftHebb(4, epochs=3, seed=s),
         lambda s: DecoderFreeEncoder(4, epochs=2, seed=s),
         lambda s: SparseAutoencoder(4, epochs=2, seed=s),

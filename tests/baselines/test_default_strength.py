@@ -4,8 +4,10 @@ Each class, constructed with nothing but a width, is fitted on 10k of MNIST's tr
 images and probed on 5k others (never the test set). The bars sit between the earlier,
 weak defaults and today's (measured at these sizes, seed 0): triangle k-means 78 % ->
 94.3 % (ZCA ``eps`` 0.1 -> 10), SoftHebb 89 % -> 94.1 % (read-out ``t_out`` 5 -> 0.5, one
-epoch at batch 32), Krotov-Hopfield 91.5 % -> 92.1 % (features ``relu(.)^3``). Needs the
-60k training files (CI has them through ``IEM_DATA``); skipped elsewhere.
+epoch at batch 32), Krotov-Hopfield 91.5 % -> 93.5 % (the authors' settings for the
+width, 200 epochs, with the paper's features ``relu(.)^4.5``; the probe's best power 3,
+94.3 %, is a read-out choice and not its default). Needs the 60k training
+files (CI has them through ``IEM_DATA``); skipped elsewhere.
 """
 
 import pytest
@@ -15,7 +17,7 @@ from implicit_em.baselines import KrotovHopfield, SoftHebb, TriangleKMeans
 from implicit_em.data import load_dataset
 from implicit_em.diagnostics import linear_probe
 
-BARS = {TriangleKMeans: 0.92, SoftHebb: 0.92, KrotovHopfield: 0.918}
+BARS = {TriangleKMeans: 0.92, SoftHebb: 0.92, KrotovHopfield: 0.925}
 
 
 @pytest.fixture(scope="module")

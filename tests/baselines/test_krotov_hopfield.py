@@ -42,3 +42,29 @@ def test_krotov_weights_reach_the_unit_p_sphere():
     assert int(often.sum()) >= 4
     assert torch.allclose(norms[often], torch.ones(int(often.sum())), atol=0.01), norms
     assert float((norms - 1).abs().mean()) < 0.2  # from about 2.9 at N(0, 1) initialisation
+
+
+def test_currents_are_dot_products_of_unit_inputs():
+    """``currents`` (what the paper's top layer reads): ``W x / ||x||`` in float64, the
+    same for any input scale, and before the features' power."""
+    x = torch.rand(50, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    kh = KrotovHopfield(6, epochs=2, seed=0).fit(x)
+    w = kh.weight_.double().numpy()
+    xs = x.numpy()
+    want = (xs / np.linalg.norm(xs, axis=1, keepdims=True)) @ w.T
+    np.testing.assert_allclose(kh.currents(x).double().numpy(), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kh.currents(100 * x).numpy(), kh.currents(x).numpy(), atol=1e-5)
+    assert kh.power == 4.5  # the paper's hidden activation, relu(.)^4.5
+    with pytest.raises(RuntimeError):
+        KrotovHopfield(6).currents(x)
+
+
+def test_defaults_are_the_authors_for_the_width():
+    """The notebook's p 2, k 2 below PAPER_WIDTH units (it was written for 100), the
+    paper's p 3, k 7 (its 2000-unit network) from there on; given values win."""
+    from implicit_em.baselines.krotov_hopfield import PAPER_WIDTH
+
+    small, wide = KrotovHopfield(64), KrotovHopfield(PAPER_WIDTH)
+    assert (small.p, small.k, wide.p, wide.k) == (2.0, 2, 3.0, 7)
+    assert (small.epochs, small.power) == (200, 4.5)
+    assert KrotovHopfield(64, p=3.0, k=7).k == 7 and KrotovHopfield(2000, k=2).k == 2

@@ -27,9 +27,12 @@ def benchmark_run(tmp_path, monkeypatch):
 def test_the_table_and_goals_come_from_the_run(benchmark_run, tmp_path):
     text = benchmark_markdown(benchmark_run)
     assert "stand-in images; pixels in [0, 1]; every learner at its class defaults" in text
-    assert "instead of 100; 2 seeds" in text and "| learner | K = 4 | K = 6 |" in text
+    assert "read-outs: fixed probe, tuned probe, power top layer (2 epochs); 2 seeds" in text
+    for readout in B.READOUTS:  # one table per read-out
+        assert f"| {readout} | K = 4 | K = 6 |" in text
     assert (
-        f"| {B.IEM} | " in text and "| beat every local learner | K=6, learner=SoftHebb: " in text
+        f"| {B.IEM} | " in text
+        and "| beat every local learner (power top layer) | K=6, learner=SoftHebb: " in text
     )
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{START}\nstale\n{END}\nrest\n")

@@ -44,9 +44,10 @@ def power_readout(
     epochs: int = 300,
     batch_size: int = 100,
     lr: float = 1e-3,
+    scale: float | None = None,
     seed: int = 0,
 ) -> dict:
-    """Train the top layer on ``relu(h / max|h|)^n`` and score it.
+    """Train the top layer on ``relu(h / scale)^n`` and score it.
 
     Args:
         train_features: the currents ``h`` of the training rows, ``(N, ...)``.
@@ -59,6 +60,9 @@ def power_readout(
         epochs: passes over the training rows (``lr`` halved at :data:`HALVINGS`).
         batch_size: the mini-batch.
         lr: Adam's initial rate.
+        scale: divides the currents; ``None``: ``max |h|`` over the training rows (any
+            learner's features in ``[-1, 1]``); 1 reads currents already on the paper's
+            scale (``KrotovHopfield.currents``).
         seed: seeds ``S`` and the batch order.
 
     Returns:
@@ -80,9 +84,11 @@ def power_readout(
     n, m = check_number(n, "n"), check_number(m, "m")
     beta, lr = check_number(beta, "beta"), check_number(lr, "lr")
     epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
-    scale = float(xtr.abs().max())
-    if scale == 0:
-        raise ValueError("train_features are all zero: the read-out has nothing to read")
+    if scale is None:
+        scale = float(xtr.abs().max())
+        if scale == 0:
+            raise ValueError("train_features are all zero: the read-out has nothing to read")
+    scale = check_number(scale, "scale")
 
     def hidden(x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x / scale).pow(n)

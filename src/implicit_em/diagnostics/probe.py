@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import torch
 
-from .._checks import TensorLike
+from .._checks import TensorLike, check_count
 
 
 def _numpy(x, name):
@@ -165,6 +165,7 @@ def tuned_probe(
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    held_out = check_count(held_out, "held_out")
     if not Cs or any(not c > 0 for c in Cs):
         raise ValueError(f"Cs must be one or more positive numbers, got {Cs!r}")
     xtr, ytr, xte, yte = _checked(train_features, train_labels, test_features, test_labels)

@@ -160,15 +160,16 @@ def run(cfg: Config, out_dir: Path) -> dict:
     return {"tables": tables}
 
 
-def versus(rows: list[dict], ours: str, within: tuple[str, ...], by: str = "learner") -> list:
-    """Per ``within`` cell and seed, ``ours``'s probe accuracy minus each other one's
-    (``probe_accuracy_below_ref``: how far theirs is below ours; ``by`` names them) and
+def versus(rows: list[dict], ours: str, within: tuple[str, ...], by: str = "learner",
+           stats: tuple[str, ...] = ("probe_accuracy",)) -> list:  # fmt: skip
+    """Per ``within`` cell and seed, ``ours``'s ``stats`` (accuracies) minus each other
+    one's (``{stat}_below_ref``: how far theirs is below ours; ``by`` names them) and
     ``ours``'s fit time over theirs: the table goals read (``rows``: stacked over seeds or
     one seed's; supervised backprop is not compared)."""
     within = (*within, "seed") if rows and "seed" in rows[0] else within
     fit = {tuple(r[w] for w in within): r.get("fit_s") for r in rows if r[by] == ours}
     out = []
-    for c, r in zip(contrast(rows, by, ours, ["probe_accuracy"], within), rows, strict=True):
+    for c, r in zip(contrast(rows, by, ours, list(stats), within), rows, strict=True):
         if r[by] not in (ours, BACKPROP):
             mine = fit[tuple(r[w] for w in within)]
             out.append(

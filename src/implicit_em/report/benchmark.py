@@ -48,6 +48,26 @@ def benchmark_markdown(run_dir: str | Path, name: str = "benchmark") -> str:
         ) from None
 
 
+def readouts(name: str) -> dict[str, str]:
+    """The read-outs (name -> the summary's column) that experiment ``name`` reports."""
+    if name == "benchmark":
+        from ..experiments.benchmark import READOUTS
+
+        return READOUTS
+    return {"linear read-out": "probe_accuracy"}
+
+
+def _percent(row: dict, stat: str) -> str:
+    """``row[stat]`` in percent, ± half its 95 % interval where the row has one."""
+    from ..experiments.verdicts import percent_interval
+
+    if row.get(f"{stat}_lo") is not None:
+        return percent_interval(row, stat)
+    if stat == "probe_accuracy" and row.get("probe_95"):
+        return str(row["probe_95"])
+    return f"{100 * row[stat]:.2f}"
+
+
 def _markdown(run_dir: str | Path, name: str, res) -> str:
     summary = res.tables["summary_over_seeds"]
     keys, label = COLUMNS[name]
@@ -59,21 +79,26 @@ def _markdown(run_dir: str | Path, name: str, res) -> str:
         f"Run `{Path(run_dir).name}/{name}` ({'quick' if res.quick else 'full'} sizes), "
         f"finished {res.finished}: {res.data}; {len(res.seeds)} seeds; "
         f"{minutes:.0f} min of computing (every learner, cell and seed, one after "
-        "another; `--jobs` runs seeds at once). Linear-probe test accuracy, %, "
-        "mean ± half the "
-        "95 % interval over the seeds:",
-        "",
-        "| learner | " + " | ".join(label(k) for k in widths) + " |",
-        "|---|" + "---|" * len(widths),
+        "another; `--jobs` runs seeds at once). Test accuracy, %, mean ± half the 95 % "
+        "interval over the seeds, per read-out:",
     ]
-    for learner in learners:
-        cells = []
-        for k in widths:
-            r = at.get((k, learner))
-            cells.append(
-                "—" if r is None else (r.get("probe_95") or f"{100 * r['probe_accuracy']:.2f}")
-            )
-        lines.append(f"| {_cell(learner)} | " + " | ".join(cells) + " |")
+    outs = readouts(name)
+    for readout, stat in outs.items():
+        if all(r.get(stat) is None for r in summary):
+            continue  # not measured in this run
+        head = readout if len(outs) > 1 else "learner"  # one read-out: a plain table
+        lines += [
+            "",
+            f"| {_cell(head)} | " + " | ".join(label(k) for k in widths) + " |",
+            "|---|" + "---|" * len(widths),
+        ]
+        for learner in learners:
+            cells = []
+            for k in widths:
+                r = at.get((k, learner))
+                value = None if r is None else r.get(stat)
+                cells.append("—" if r is None or value is None else _percent(r, stat))
+            lines.append(f"| {_cell(learner)} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "| goal | where | measured (mean [95 % interval]) | outcome |",
