@@ -47,8 +47,18 @@ def every_some_otherwise():
     high, low, mid = [0.9, 0.91, 0.92], [0.1, 0.11, 0.12], [0.3, 0.7, 0.5]
     return (verdict({"a": high, "b": high}) == "confirmed"
             and verdict({"a": low, "b": low}) == "refuted"
+            and verdict({"a": low, "b": mid}) == "refuted"  # undecided never hides a failure
             and verdict({"a": high, "b": low}) == "partly"
-            and verdict({"a": high, "b": mid}) == "open")  # fmt: skip
+            and verdict({"a": high, "b": mid}) == "open"
+            and verdict({"a": mid}) == "open")  # fmt: skip
+
+
+def counts_and_the_deciding_cell():
+    near, far = [0.40, 0.41, 0.42], [0.10, 0.11, 0.12]
+    rows = [{"seed": s, "cell": c, "x": v} for c, vals in (("a", near), ("b", far))
+            for s, v in enumerate(vals)]  # fmt: skip
+    (v,) = grade([RULE], {"t": rows}, Cfg())
+    return v.counts == (0, 2, 0) and v.value == pytest.approx(0.11)
 
 
 def controls_and_premises():
@@ -92,10 +102,14 @@ LINES = {
     "interval fails, and is **undecided** otherwise": holds_fails_undecided,
     "one seed of a stochastic experiment decides nothing; a deterministic experiment's single "
     "value is graded as it is": one_seed_decides_nothing,
-    "every cell holds: **confirmed**; every cell fails: **refuted**; some hold and some fail: "
-    "**partly**; otherwise: **open**": every_some_otherwise,
+    "every cell holds: **confirmed**; some hold and some fail: **partly**; none holds and "
+    "some fail: **refuted**; otherwise: **open**": every_some_otherwise,
     "a control that does not hold leaves the claim **open**; a premise that fails **refutes** "
     "it": controls_and_premises,
+    "the verdict shows how many cells hold, fail and are undecided, and its deciding cell: "
+    "for **refuted** or **partly**, the failing cell farthest past its threshold": (
+        counts_and_the_deciding_cell
+    ),
     'each seed graded alone is shown as evidence ("seeds alone"), never voted on': (
         seeds_alone_are_evidence
     ),

@@ -40,12 +40,32 @@ def rows(values_by_width: dict) -> list[dict]:
         (["holds", "fails"], "partly"),
         (["holds", "fails", "undecided"], "partly"),
         (["holds", "undecided"], "open"),
-        (["fails", "undecided"], "open"),
+        (["fails", "undecided"], "refuted"),  # an undecided cell never hides a failure
+        (["fails", "undecided", "undecided"], "refuted"),
         (["undecided"], "open"),
     ],
 )
 def test_verdict_of_gives_each_outcome(outcomes, expected):
     assert verdict_of(outcomes) == expected
+
+
+def test_the_deciding_cell_of_a_refutation_is_the_worst_failing_one():
+    """Several failing cells: the headline is the one farthest past its threshold in
+    units of its own interval's half-width, whatever their order; counts come with it."""
+    from implicit_em.experiments.rules import grade
+
+    @dataclass
+    class Cfg:
+        seed: int = 0
+
+    near = [{"seed": s, "width": 1, "acc": v} for s, v in enumerate((0.40, 0.41, 0.42))]
+    far = [{"seed": s, "width": 2, "acc": v} for s, v in enumerate((0.10, 0.11, 0.12))]
+    open_ = [{"seed": s, "width": 3, "acc": v} for s, v in enumerate((0.3, 0.9, 0.5))]
+    rule = Rule("C1", "t", "acc", ">=", 0.5, cells=("width",), bounds=UNIT)
+    for rows in (near + far + open_, far + near + open_):
+        (v,) = grade([rule], {"t": rows}, Cfg())
+        assert v.verdict == "refuted" and v.counts == (0, 2, 1)
+        assert v.value == pytest.approx(0.11)  # the far cell decides, not the first one
 
 
 def test_verdict_of_needs_cells():

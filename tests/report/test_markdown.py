@@ -51,12 +51,14 @@ def test_every_claim_gets_a_row_with_verdict_number_and_seeds(tmp_path):
     assert "at **full sizes**" in text and "3 seeds per stochastic experiment" in text
     rows = _rows(text)
     assert list(rows) == list(CLAIMS)
-    assert all(len(r) == 6 for r in rows.values())
+    assert all(len(r) == 7 for r in rows.values())
     c1 = rows["C1"]
-    assert c1[3] == "**confirmed**" and c1[5] == "3/3"
-    mean, lo, hi = (float(x) for x in re.findall(r"[-\d.e]+", c1[4]))
+    assert c1[3] == "**confirmed**" and c1[6] == "3/3"
+    holds, fails, undecided = map(int, c1[4].split(" / "))  # the cells behind the verdict
+    assert holds >= 1 and fails == undecided == 0
+    mean, lo, hi = (float(x) for x in re.findall(r"[-\d.e]+", c1[5]))
     assert mean == pytest.approx(0.275) and lo < mean < hi  # 0.25, 0.275, 0.3 over 3 seeds
-    assert rows["C2"][3] == "not measured" and rows["C2"][4] == ""
+    assert rows["C2"][3] == "not measured" and rows["C2"][4] == rows["C2"][5] == ""
     assert REGISTRY["C1"].words[:30] in c1[2]
 
 
@@ -87,12 +89,12 @@ def test_the_committed_findings_cover_exactly_the_registered_claims():
 def test_the_readme_block_is_filled_and_missing_markers_are_refused(tmp_path):
     run_experiments([TOY], tmp_path / "run", quick=True, log=lambda *_: None)
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- findings:start -->\nold\n<!-- findings:end -->\noutro\n")
+    readme.write_text("intro\n<!-- findings:start -->\nSTALE-BLOCK\n<!-- findings:end -->\noutro\n")
     assert main(["report", str(tmp_path / "run"), "--markdown", str(tmp_path / "f.md"),
                  "--readme", str(readme)]) == 0  # fmt: skip
     text = readme.read_text()
     assert text.startswith("intro\n<!-- findings:start -->\nRun `run` at **quick sizes**")
-    assert text.endswith("<!-- findings:end -->\noutro\n") and "old" not in text
+    assert text.endswith("<!-- findings:end -->\noutro\n") and "STALE-BLOCK" not in text
     assert _rows(text).keys() == _rows((tmp_path / "f.md").read_text()).keys()
     (tmp_path / "bare.md").write_text("no markers\n")
     assert main(["report", str(tmp_path / "run"), "--markdown", "--readme",

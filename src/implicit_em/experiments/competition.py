@@ -34,7 +34,7 @@ from typing_extensions import override
 from ..activations import make_activation
 from ..diagnostics import Monitor, responsibility_stats
 from ..training import train
-from .base import Experiment, image_tensors
+from .base import Experiment, centre_and_scale, image_tensors
 from .config import bounded
 from .rules import COUNT, UNIT, Rule, contrast
 
@@ -196,8 +196,7 @@ def run(cfg: Config, out_dir: Path) -> dict:
     for i, (ds_name, ds, x, xt) in enumerate(
         image_tensors(cfg.datasets, cfg.seed, cfg.mnist_train)
     ):
-        mean, std = x.mean(0), x.std(0) + 1e-6  # each pixel standardised
-        x, xt = (x - mean) / std, (xt - mean) / std
+        x, xt = centre_and_scale(x, xt)  # one scale: no 1e6 outlier pixels
         data = (x, torch.as_tensor(ds.y_train), xt, torch.as_tensor(ds.y_test))
         probe, relu_active = xt[: cfg.probe_size], 0.0
         for j, name in enumerate(ACTIVATIONS):  # ReLU first: its sparsity is matched

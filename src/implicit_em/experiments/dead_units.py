@@ -38,7 +38,7 @@ from ..activations import ACTIVATIONS, make_activation
 from ..data.dataset import Dataset
 from ..diagnostics import Monitor
 from ..training import train
-from .base import Experiment, image_dataset
+from .base import Experiment, centre_and_scale, image_dataset
 from .config import bounded
 from .rules import UNIT, Rule
 
@@ -165,8 +165,7 @@ def _data(name: str, cfg: Config):
     ds = image_dataset(name, cfg.seed, cfg.mnist_train)
     if ds is None:
         return None
-    mean, std = ds.X_train.mean(0), ds.X_train.std(0) + 1e-6
-    ds.X_train, ds.X_test = (ds.X_train - mean) / std, (ds.X_test - mean) / std
+    ds.X_train, ds.X_test = centre_and_scale(ds.X_train, ds.X_test)  # no 1e6 outlier pixels
     return ds
 
 

@@ -46,6 +46,8 @@ class Verdict:
         interval: 95 % interval of ``value`` across seeds (``None`` for one seed).
         seeds_agree, seeds_total: how many seeds gave this verdict, of how many.
         per_seed: each seed's own verdict, in seed order.
+        counts: its graded cells that hold, fail and are undecided (``None``: a verdict
+            not made from cells).
         indicative: measured at quick sizes, where an interval of this claim is wider
             than the last full run's distance from the threshold (or the full run did not
             grade the cell); shown as "indicative (quick sizes)".
@@ -61,6 +63,7 @@ class Verdict:
     seeds_total: int | None = None
     per_seed: tuple[str, ...] = ()
     indicative: bool = False
+    counts: tuple[int, int, int] | None = None
 
     def __post_init__(self):
         if self.claim not in CLAIMS:
@@ -80,6 +83,8 @@ class Verdict:
         if d.get("interval") is not None:
             d["interval"] = tuple(_number(v) for v in d["interval"])
         d["per_seed"] = tuple(d.get("per_seed", ()))
+        if d.get("counts") is not None:
+            d["counts"] = tuple(int(n) for n in d["counts"])
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 

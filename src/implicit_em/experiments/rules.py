@@ -14,11 +14,14 @@ in one place). :func:`grade` does the rest, the same way for every claim:
    many seeds. One seed of a stochastic experiment decides nothing (undecided);
    deterministic experiments grade their single value.
 3. **The claim from its cells** (every rule of the claim pooled): all hold -> confirmed;
-   all fail -> refuted; some hold and some fail -> partly; otherwise (any cell
-   undecided and the rest agreeing) -> open. A ``gate`` rule is a control that must hold
-   for the measurement to mean anything: unless every gate cell holds, the claim is open.
-   A ``necessary`` rule is the claim's premise: a failing cell refutes the claim, an
-   undecided one leaves it open.
+   some hold and some fail -> partly; none holds and some fail -> refuted (an undecided
+   cell never hides a failing one); otherwise (every cell undecided, or some holding and
+   the rest undecided) -> open. A ``gate`` rule is a control that must hold for the
+   measurement to mean anything (a working instrument, never a result that argues
+   against the claim: that is a graded cell): unless every gate cell holds, the claim is
+   open. A ``necessary`` rule is the claim's premise: a failing cell refutes the claim,
+   an undecided one leaves it open. The verdict shows its counts of holding, failing and
+   undecided cells and its deciding cell: for refuted or partly the worst failing one.
 
 A graded rule "value < a confirmed, < b partly" is two rules on the same statistic (both
 hold, one holds, none holds). The per-seed verdicts (each seed's cells graded on their
@@ -44,8 +47,8 @@ OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 RULE_TEXT = (
     "every cell's 95 % interval over seeds (clipped to the statistic's range) is graded: "
     "wholly passing holds, wholly failing fails, else undecided; all cells hold -> "
-    "confirmed, all fail -> refuted, some hold and some fail -> partly, else open; a "
-    "control that does not hold -> open, a premise that fails -> refuted"
+    "confirmed, some hold and some fail -> partly, none holds and some fail -> refuted, "
+    "else open; a control that does not hold -> open, a premise that fails -> refuted"
 )
 
 
@@ -229,7 +232,7 @@ def verdict_of(outcomes: Sequence[str]) -> str:
     Examples:
         >>> verdict_of(["holds", "holds"]), verdict_of(["holds", "fails", "undecided"])
         ('confirmed', 'partly')
-        >>> verdict_of(["fails", "fails"]), verdict_of(["holds", "undecided"])
+        >>> verdict_of(["fails", "undecided"]), verdict_of(["holds", "undecided"])
         ('refuted', 'open')
     """
     if not outcomes:
@@ -237,9 +240,9 @@ def verdict_of(outcomes: Sequence[str]) -> str:
     holds, fails = outcomes.count("holds"), outcomes.count("fails")
     if holds == len(outcomes):
         return "confirmed"
-    if fails == len(outcomes):
-        return "refuted"
-    return "partly" if holds and fails else "open"
+    if fails:
+        return "partly" if holds else "refuted"
+    return "open"
 
 
 def grade_claim(
@@ -268,16 +271,32 @@ def grade_claim(
     return (verdict_of(tested) if tested else "open"), cells
 
 
-def _deciding(verdict: str, cells: list[Cell]) -> Cell | None:
+def _deciding(verdict: str, cells: list[Cell], cfg: Any = None) -> Cell | None:
     """The cell whose statistic decided ``verdict``: a gate or premise that did not hold;
-    else, for refuted or partly, the first failing cell; for open, the first undecided
-    one; for confirmed, the first tested cell."""
+    else, for refuted or partly, the worst failing cell (:func:`_shortfall`); for open,
+    the first undecided one; for confirmed, the first tested cell."""
     for c in cells:
         if (c.rule.gate or c.rule.necessary) and c.outcome != "holds":
             return c
-    want = {"refuted": "fails", "partly": "fails", "open": "undecided"}.get(verdict)
     tested = [c for c in cells if not c.rule.gate]
+    failing = [c for c in tested if c.outcome == "fails"]
+    if verdict in ("refuted", "partly") and failing:
+        return max(failing, key=lambda c: _shortfall(c, cfg))
+    want = "undecided" if verdict == "open" else None
     return next((c for c in tested if c.outcome == want), tested[0] if tested else None)
+
+
+def _shortfall(cell: Cell, cfg: Any) -> float:
+    """How far a failing cell's mean lies on the failing side of its threshold, in units
+    of its interval's half-width (a cell without an interval: infinitely far), so that
+    cells of different statistics compare."""
+    if cell.mean is None or cfg is None:
+        return 0.0
+    gap = abs(cell.mean - cell.rule.limit(cfg))
+    if cell.interval is None:
+        return math.inf if gap > 0 else 0.0
+    half = (cell.interval[1] - cell.interval[0]) / 2
+    return gap / half if half > 0 else math.inf
 
 
 def _fmt(x: float | None) -> str:
@@ -305,7 +324,7 @@ def grade(
                                       for n, t in tables.items()}, cfg, stochastic=False)[0]
             for s in seeds
         ] if len(seeds) > 1 else []  # fmt: skip
-        top = _deciding(verdict, cells)
+        top = _deciding(verdict, cells, cfg)
         counts = {o: sum(c.outcome == o for c in cells if not c.rule.gate)
                   for o in ("holds", "fails", "undecided")}  # fmt: skip
         tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
@@ -323,6 +342,7 @@ def grade(
             seeds_agree=per_seed.count(verdict) if per_seed else None,
             seeds_total=len(per_seed) or None,
             per_seed=tuple(per_seed),
+            counts=(counts["holds"], counts["fails"], counts["undecided"]),
         ))  # fmt: skip
     return verdicts
 

@@ -118,6 +118,15 @@ def claim_verdicts(results: dict[str, Result]) -> dict[str, tuple[str, list[tupl
     return out
 
 
+def cell_counts(parts: list[tuple[str, Verdict]]) -> str:
+    """``"3 / 1 / 2"``: the graded cells that hold / fail / are undecided, summed over
+    the verdict's parts (``""`` where no part was made from cells)."""
+    counts = [v.counts for _, v in parts if v.counts is not None]
+    if not counts:
+        return ""
+    return " / ".join(str(sum(c[i] for c in counts)) for i in range(3))
+
+
 def _indicative(parts) -> bool:
     return any(v.indicative for _, v in parts)
 
@@ -184,6 +193,9 @@ def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
         )
         values = "<br>".join(_value(v) for _, v in parts)
         seeds = "<br>".join(_seeds(v) for _, v in parts)
+        tally = cell_counts(parts)
+        if tally:
+            badge += f'<div class="words">cells hold / fail / undecided: {tally}</div>'
         rows.append(
             f"<tr><td>{cid}</td><td>{text}</td><td>{badge}</td>"
             f'<td class="num">{values}</td><td class="num">{seeds}</td><td>{links}</td></tr>'

@@ -1,11 +1,12 @@
 """The claims table of a run as Markdown (``iem report RUN_DIR --markdown``).
 
 One row per claim of :data:`implicit_em.claims.REGISTRY`: our testable statement, the
-sources' own words, the verdict (combined across experiments as in the HTML report),
-the number that decided it (the deciding cell's statistic) with its 95 % interval across
-seeds, and how many seeds, each graded alone, give the same verdict. The file
-opens with a stamp naming the run, its sizes, when it finished and the package version,
-so a committed copy says where its numbers come from.
+sources' own words, the verdict (combined across experiments as in the HTML report), its
+graded cells that hold, fail and are undecided, the number that decided it (the deciding
+cell's statistic) with its 95 % interval across seeds, and how many seeds, each graded
+alone, give the same verdict. The file opens with a stamp naming the run, its sizes,
+when it finished and the package version, so a committed copy says where its numbers
+come from.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from .. import __version__
 from .._io import atomic_write_text
 from ..claims import REGISTRY
 from ..experiments.results import DamagedFileError, Verdict, read_results, read_run_meta
-from .html import claim_verdicts, fmt
+from .html import cell_counts, claim_verdicts, fmt
 
 HEADER = (
-    "| ID | claim | the sources' words | verdict | deciding number [95 % interval] | seeds alone |"
+    "| ID | claim | the sources' words | verdict | cells hold / fail / undecided "
+    "| deciding number [95 % interval] | seeds alone |"
 )
 
 
@@ -60,11 +62,11 @@ def findings_markdown(run_dir: str | Path) -> str:
         f"experiment, {len(results)} experiments.",
         "",
         HEADER,
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for cid, claim in REGISTRY.items():
         if cid not in verdicts:
-            row = [cid, claim.text, f"“{claim.words}”", "not measured", "", ""]
+            row = [cid, claim.text, f"“{claim.words}”", "not measured", "", "", ""]
         else:
             verdict, parts = verdicts[cid]
             if any(v.indicative for _, v in parts):
@@ -72,7 +74,8 @@ def findings_markdown(run_dir: str | Path) -> str:
             several = len(parts) > 1
             numbers = "; ".join(f"{n}: {_number(v)}" if several else _number(v) for n, v in parts)
             agree = "; ".join(f"{v.seeds_agree}/{v.seeds_total}" for _, v in parts if v.seeds_total)
-            row = [cid, claim.text, f"“{claim.words}”", f"**{verdict}**", numbers, agree]
+            row = [cid, claim.text, f"“{claim.words}”", f"**{verdict}**", cell_counts(parts),
+                   numbers, agree]  # fmt: skip
         lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     return "\n".join(lines) + "\n"
 
