@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .._checks import check_count, check_number
-from .readout import _checked
+from .readout import _checked_split
 
 HALVINGS = (1 / 3, 1 / 2, 2 / 3, 5 / 6)
 
@@ -75,12 +75,7 @@ def power_readout(
         >>> power_readout(h, y, h, y, epochs=30, lr=1e-2)["test_accuracy"] > 0.8
         True
     """
-    xtr, ytr = _checked(train_features, train_labels, "train")
-    xte, yte = _checked(test_features, test_labels, "test")
-    if xtr.shape[1] != xte.shape[1]:
-        raise ValueError(
-            f"train_features has {xtr.shape[1]} features but test_features {xte.shape[1]}"
-        )
+    xtr, ytr, xte, yte = _checked_split(train_features, train_labels, test_features, test_labels)
     n, m = check_number(n, "n"), check_number(m, "m")
     beta, lr = check_number(beta, "beta"), check_number(lr, "lr")
     epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")

@@ -44,6 +44,23 @@ def _checked(x, y, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return x.float(), y.long()
 
 
+def _checked_split(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The training and test features (flattened, float32) and labels (long), with a
+    clear error for bad input or feature counts that differ: what every read-out checks."""
+    xtr, ytr = _checked(train_features, train_labels, "train")
+    xte, yte = _checked(test_features, test_labels, "test")
+    if xtr.shape[1] != xte.shape[1]:
+        raise ValueError(
+            f"train_features has {xtr.shape[1]} features but test_features {xte.shape[1]}"
+        )
+    return xtr, ytr, xte, yte
+
+
 def _kept(shape: torch.Size, p: float, g: torch.Generator) -> torch.Tensor:
     """A Bernoulli(1 - p) keep-mask; for ``p = 0.5`` each random byte gives eight fair
     bits (2-3x faster than one uniform number per element, the read-out's main cost)."""
@@ -111,12 +128,7 @@ def linear_readout(
         >>> linear_readout(x, y, x, y, epochs=20, lr=1e-2)["test_accuracy"] > 0.9
         True
     """
-    xtr, ytr = _checked(train_features, train_labels, "train")
-    xte, yte = _checked(test_features, test_labels, "test")
-    if xtr.shape[1] != xte.shape[1]:
-        raise ValueError(
-            f"train_features has {xtr.shape[1]} features but test_features {xte.shape[1]}"
-        )
+    xtr, ytr, xte, yte = _checked_split(train_features, train_labels, test_features, test_labels)
     epochs, batch_size = check_count(epochs, "epochs"), check_count(batch_size, "batch_size")
     lr = check_number(lr, "lr")
     if not 0 <= dropout < 1:
