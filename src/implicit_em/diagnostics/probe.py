@@ -84,11 +84,16 @@ def linear_probe(
         >>> linear_probe(x, y, x, y)["test_accuracy"]
         1.0
     """
+    xtr, ytr, xte, yte = _checked(train_features, train_labels, test_features, test_labels)
+    return _probe(xtr, ytr, xte, yte, seed, C, max_iter)
+
+
+def _probe(xtr, ytr, xte, yte, seed: int, C: float, max_iter: int) -> dict:
+    """:func:`linear_probe` on arrays already checked."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    xtr, ytr, xte, yte = _checked(train_features, train_labels, test_features, test_labels)
     model = make_pipeline(
         StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
     )
@@ -187,5 +192,5 @@ def tuned_probe(
     if best == 1.0 and fixed is not None:
         out = dict(fixed)
     else:
-        out = linear_probe(xtr, ytr, xte, yte, seed=seed, C=best, max_iter=max_iter)
+        out = _probe(xtr, ytr, xte, yte, seed, best, max_iter)  # checked above
     return {**out, "C": best, "val_accuracy": scores}
