@@ -68,7 +68,7 @@ def _graded(rows):
     from implicit_em.experiments import collapse as exp
     from implicit_em.experiments.rules import grade, stack
 
-    tables = stack([{"claims": exp.claim_table(rows)}] * 3, [0, 1, 2])
+    tables = stack([{"claims": exp.claim_table(rows)}] * 5, [0, 1, 2, 3, 4])
     return {v.claim: v.verdict for v in grade(exp.RULES, tables, exp.Config())}
 
 
@@ -80,10 +80,13 @@ def test_c11_and_c12_rules_give_each_outcome():
     assert _graded(_collapse_rows(lse=((), False)))["C11"] == "confirmed"
     # LSE alone only grows its scale (its unbounded optimum), one unit never wins: refuted
     assert _graded(_collapse_rows(lse=(("blowup",), True)))["C11"] == "refuted"
-    # no volume control holds up (one mode each): partly
+    # the primary test is every volume control holding up: none does (one mode each):
+    # refuted, though LSE alone collapses; one does not: partly
     volume = ("lse+logdet(WW^T)", "lse+variance_hinge", "lse+balance_entropy")
     stuck = dict.fromkeys(volume, (("blowup",), True))
-    assert _graded(_collapse_rows(**collapsing, **stuck))["C11"] == "partly"
+    assert _graded(_collapse_rows(**collapsing, **stuck))["C11"] == "refuted"
+    one = {volume[0]: (("blowup",), True)}
+    assert _graded(_collapse_rows(**collapsing, **one))["C11"] == "partly"
     # LSE alone only starves some units: the premise fails, refuted
     assert _graded(_collapse_rows(lse=(("starved",), True)))["C11"] == "refuted"
     assert _graded(_collapse_rows())["C11"] == "refuted"

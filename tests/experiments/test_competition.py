@@ -75,8 +75,8 @@ def _graded(rows):
     from implicit_em.experiments.rules import grade, stack
 
     jitter = [[dict(r, **{k: v + d for k, v in r.items() if k == "accuracy"}) for r in rows]
-              for d in (0.0, 1e-4, -1e-4)]  # fmt: skip
-    tables = stack([{**exp.claim_tables(r), "fits": r} for r in jitter], [0, 1, 2])
+              for d in (0.0, 1e-4, -1e-4, 2e-4, -2e-4)]  # fmt: skip
+    tables = stack([{**exp.claim_tables(r), "fits": r} for r in jitter], list(range(5)))
     return {v.claim: v.verdict for v in grade(exp.RULES, tables, exp.Config())}
 
 
@@ -89,5 +89,6 @@ def test_competition_rules_give_each_outcome():
                         softmin={"accuracy": 0.99}, untrained=0.2))  # fmt: skip
     assert out == dict.fromkeys(("C25", "C26", "C28", "C29", "C30"), "refuted")
     mixed = _graded(_rows(lwta={"coupling": 0.0}, softmin={"accuracy": 0.95}))
-    assert mixed["C25"] == "partly"  # LWTA's hard competition has no coupling
+    assert mixed["C25"] == "confirmed"  # LWTA (no coupling) is secondary: not a candidate
+    assert _graded(_rows(grouped_softmax={"accuracy": 0.5}))["C25"] == "partly"
     assert mixed["C29"] == "refuted"  # softmin as accurate as tanh and ReLU

@@ -32,7 +32,7 @@ def test_amari_distance_and_ica_verdict_rule(tmp_path):
     assert verdict(0.01, 0.015) == "open"  # the proxy separates: the data test nothing
 
 
-def _graded(tables, seeds=3):
+def _graded(tables, seeds=5):
     from implicit_em.experiments import ica
     from implicit_em.experiments.rules import grade, stack
 

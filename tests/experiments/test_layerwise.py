@@ -50,7 +50,7 @@ def _graded(rows):
     from implicit_em.experiments import layerwise as exp
     from implicit_em.experiments.rules import grade, stack
 
-    tables = stack([exp.claim_tables(rows)] * 3, [0, 1, 2])
+    tables = stack([exp.claim_tables(rows)] * 5, [0, 1, 2, 3, 4])
     return {v.claim: v.verdict for v in grade(exp.RULES, tables, exp.Config())}
 
 
@@ -64,7 +64,16 @@ def test_c16_and_c20_rules_give_each_outcome():
         return _graded(_layer_rows([0.1, corr2], [0.1, 0.1], [0.1, 0.1], probes))["C20"]
 
     assert c20(0.90, 0.92, 0.90) == "confirmed"  # gains 2 points, as independent
-    assert c20(0.90, 0.902, 0.90) == "partly"  # 0.2 points: under MNIST's 0.5-point gain
-    assert c20(0.90, 0.92, 0.90, corr2=0.3) == "partly"  # more redundant than layer 1
+    assert c20(0.90, 0.902, 0.90) == "refuted"  # 0.2 points: under MNIST's 0.5-point gain
+    # MNIST gains 2 points, digits 1 (under its 2.4): partly
+    probes = {("greedy", 1): 0.90, ("greedy", 2): 0.92, ("greedy, random layer 2", 2): 0.90}
+    mnist = _layer_rows([0.1, 0.1], [0.1, 0.1], [0.1, 0.1], probes)
+    digits = [dict(r, dataset="digits") for r in mnist]
+    for r in digits:
+        if (r["mode"], r["layer"]) == ("greedy", 2):
+            r["probe_accuracy"] = 0.91
+    assert _graded(mnist + digits)["C20"] == "partly"
+    # more redundant than layer 1: a secondary cell fails, the gain decides
+    assert c20(0.90, 0.92, 0.90, corr2=0.3) == "confirmed"
     assert c20(0.92, 0.90, 0.89, corr2=0.3) == "refuted"
     assert c20(0.90, 0.92, 0.93) == "open"  # a random second layer does better: no control

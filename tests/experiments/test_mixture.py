@@ -26,7 +26,7 @@ def _graded(tables, claim):
     from implicit_em.experiments.rules import grade, stack
 
     rules = [r for r in exp.RULES if r.claim == claim]
-    return grade(rules, stack([tables] * 3, [0, 1, 2]), exp.Config())[0].verdict
+    return grade(rules, stack([tables] * 5, [0, 1, 2, 3, 4]), exp.Config())[0].verdict
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,6 @@ def test_c21_rule_gives_each_outcome(values, expected):
     from implicit_em.experiments import passing_forward as exp
     from implicit_em.experiments.rules import grade, stack
 
-    seeds = [exp.tables(rows_with(*values, jitter=j)) for j in (0.0, 1e-3, -1e-3)]
-    (verdict,) = grade(exp.RULES, stack(seeds, [0, 1, 2]), exp.Config())
+    seeds = [exp.tables(rows_with(*values, jitter=j)) for j in (0.0, 1e-3, -1e-3, 2e-3, -2e-3)]
+    (verdict,) = grade(exp.RULES, stack(seeds, list(range(5))), exp.Config())
     assert verdict.verdict == expected

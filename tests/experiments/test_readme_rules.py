@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from implicit_em.experiments.rules import UNIT, Rule, grade
-from implicit_em.experiments.verdicts import combine_parts, interval95
+from implicit_em.experiments.verdicts import combine_parts, interval95, interval_of
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -27,9 +27,20 @@ def verdict(cells: dict, rules=(RULE,), stochastic=True) -> str:
     return grade(list(rules), {"t": rows}, Cfg(), stochastic)[0].verdict
 
 
-def averaged_with_a_clipped_interval():
+def intervals_by_kind():
     mean, (lo, hi) = interval95([0.98, 1.0, 0.99], UNIT)
-    return mean == pytest.approx(0.99) and hi == 1.0 and lo < 0.98
+    share = Rule("C9", "t", "x", ">", 0.5, cells=("cell",), bounds=UNIT, kind="share")
+    ratio = Rule("C9", "t", "x", "<", 2.0, cells=("cell",), kind="median")
+    (_, wilson), (median, sign) = interval_of([1] * 5, kind="share"), interval_of(
+        [1.0, 1.1, 1.2, 1.3, 90.0], kind="median")  # fmt: skip
+    return (mean == pytest.approx(0.99) and hi == 1.0 and lo < 0.98
+            and 0.5 < wilson[0] < 0.6 and wilson[1] == 1.0 and median == 1.2
+            and sign == (1.0, 90.0)
+            and verdict({"a": [1] * 5}, rules=(share,)) == "confirmed"
+            and verdict({"a": [1, 1, 1, 1]}, rules=(share,)) == "confirmed"
+            and verdict({"a": [1, 1, 1]}, rules=(share,)) == "open"
+            and verdict({"a": [1.0, 1.1, 1.2, 1.3, 1.9]}, rules=(ratio,))
+            == "confirmed")  # fmt: skip
 
 
 def holds_fails_undecided():
@@ -50,7 +61,19 @@ def every_some_otherwise():
             and verdict({"a": low, "b": mid}) == "refuted"  # undecided never hides a failure
             and verdict({"a": high, "b": low}) == "partly"
             and verdict({"a": high, "b": mid}) == "open"
-            and verdict({"a": mid}) == "open")  # fmt: skip
+            and verdict({"a": mid}) == "open"
+            and primary_decides())  # fmt: skip
+
+
+def primary_decides():
+    main = Rule("C9", "t", "x", ">=", "limit", where={"cell": "a"}, primary=True)
+    side = Rule("C9", "t", "x", ">=", "limit", where={"cell": "b"})
+    pooled = Rule("C9", "t", "x", ">=", "limit", cells=("cell",), primary=True, pooled=True)
+    high, low = [0.9, 0.91, 0.92], [0.3, 0.31, 0.32]
+    return (verdict({"a": high, "b": low}, rules=(main, side)) == "confirmed"
+            and verdict({"a": low, "b": high}, rules=(main, side)) == "refuted"
+            # pooled: per seed (0.9 + 0.3) / 2 = 0.6 >= 0.5, one cell that holds
+            and verdict({"a": high, "b": low}, rules=(pooled,)) == "confirmed")  # fmt: skip
 
 
 def counts_and_the_deciding_cell():
@@ -58,7 +81,12 @@ def counts_and_the_deciding_cell():
     rows = [{"seed": s, "cell": c, "x": v} for c, vals in (("a", near), ("b", far))
             for s, v in enumerate(vals)]  # fmt: skip
     (v,) = grade([RULE], {"t": rows}, Cfg())
-    return v.counts == (0, 2, 0) and v.value == pytest.approx(0.11)
+    main = Rule("C9", "t", "x", ">=", "limit", where={"cell": "a"}, primary=True)
+    side = Rule("C9", "t", "x", ">=", "limit", where={"cell": "b"})
+    (w,) = grade([main, side], {"t": rows}, Cfg())
+    return (v.counts == (0, 2, 0) and v.value == pytest.approx(0.11)
+            and w.counts == (0, 1, 0) and w.secondary == (0, 1, 0)
+            and w.value == pytest.approx(0.41))  # fmt: skip
 
 
 def controls_and_premises():
@@ -96,20 +124,25 @@ def quick_runs_compare_with_the_full_run():
 
 
 LINES = {
-    "each cell's statistic is averaged over the seeds, with a 95 % Student-t interval clipped "
-    "to the statistic's range": averaged_with_a_clipped_interval,
+    "each cell's statistic gets a 95 % interval over the seeds, of the kind its rule declares: "
+    "a mean's Student-t interval, a 0/1 outcome's Wilson interval of its share of seeds "
+    "(tested against one half, which all of four or more seeds show), a ratio's or "
+    "heavy-tailed gap's sign-test "
+    "interval of its median; each clipped to the statistic's range": intervals_by_kind,
     "a cell **holds** when its whole interval passes the threshold, **fails** when its whole "
     "interval fails, and is **undecided** otherwise": holds_fails_undecided,
     "one seed of a stochastic experiment decides nothing; a deterministic experiment's single "
     "value is graded as it is": one_seed_decides_nothing,
-    "every cell holds: **confirmed**; some hold and some fail: **partly**; none holds and "
-    "some fail: **refuted**; otherwise: **open**": every_some_otherwise,
+    "each claim's primary test, declared with its rules before the run (some rules' cells, or "
+    "one cell pooled over a rule's cells in each seed), decides it: every cell holds: "
+    "**confirmed**; some hold and some fail: **partly**; none holds and some fail: "
+    "**refuted**; otherwise: **open**; its other cells are secondary: graded and counted, "
+    "never deciding": every_some_otherwise,
     "a control that does not hold leaves the claim **open**; a premise that fails **refutes** "
     "it": controls_and_premises,
-    "the verdict shows how many cells hold, fail and are undecided, and its deciding cell: "
-    "for **refuted** or **partly**, the failing cell farthest past its threshold": (
-        counts_and_the_deciding_cell
-    ),
+    "the verdict shows how many of its primary cells hold, fail and are undecided (and the "
+    "secondary ones'), and its deciding cell: for **refuted** or **partly**, the primary "
+    "cell farthest past its threshold": (counts_and_the_deciding_cell),
     'each seed graded alone is shown as evidence ("seeds alone"), never voted on': (
         seeds_alone_are_evidence
     ),

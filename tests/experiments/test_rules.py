@@ -167,6 +167,32 @@ def test_bad_declarations_are_named():
         grade([Rule("C9", "probe", "loss", ">=", 0.5)], {"probe": rows({64: [1.0]})}, Cfg())
     with pytest.raises(KeyError, match="no table"):
         grade([ACC], {"other": []}, Cfg())
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Rule("C9", "probe", "acc", ">=", 0.5, kind="mode")
+
+
+def test_each_kind_of_statistic_is_graded_on_its_own_interval():
+    ok = Rule("C9", "runs", "ok", ">", 0.5, cells=("width",), bounds=UNIT, kind="share")
+    ratio = Rule("C9", "runs", "ratio", "<=", 2.0, cells=("width",), bounds=COUNT,
+                 kind="median")  # fmt: skip
+
+    def verdict(rule, values):
+        table = {"runs": [{"seed": s, "width": 64, rule.stat: v} for s, v in enumerate(values)]}
+        return grade([rule], table, Cfg())[0]
+
+    # a 0/1 outcome: 5 of 5 holds, 0 of 5 fails, 4 of 5 is undecided (Wilson)
+    assert [verdict(ok, v).verdict for v in ([1] * 5, [0] * 5, [1, 1, 0, 1, 1])] == [
+        "confirmed", "refuted", "open"]  # fmt: skip
+    # a heavy-tailed ratio: the t-interval of the mean straddles 2 and decides nothing;
+    # the median's sign-test interval fails it: every seed is above 2
+    tail = [2.4, 2.5, 2.6, 149.0, 74.0]
+    assert verdict(Rule(**{**ratio.__dict__, "kind": "mean"}), tail).verdict == "open"
+    v = verdict(ratio, tail)
+    assert v.verdict == "refuted" and v.value == 2.6 and v.interval == (2.4, 149.0)
+    assert "median, sign-test interval" in v.threshold
+    cells = cell_table([ratio], {"runs": [{"seed": s, "width": 64, "ratio": x}
+                                          for s, x in enumerate(tail)]}, Cfg())  # fmt: skip
+    assert cells[0]["statistic"] == "median"
 
 
 def test_an_experiment_checks_its_rules_against_claims_and_config():
@@ -228,3 +254,51 @@ def test_the_deciding_number_of_partly_is_a_failing_cell():
     (verdict,) = grade([ACC], {"probe": rows({8: [0.3, 0.7, 0.5], 64: [0.95, 0.96, 0.955]})},
                        Cfg())  # fmt: skip
     assert verdict.verdict == "open" and verdict.value == pytest.approx(0.5)
+
+
+def test_the_primary_test_decides_and_secondary_cells_are_only_counted():
+    main = Rule("C9", "probe", "acc", ">=", "acc_min", cells=("width",), bounds=UNIT,
+                primary=True)  # fmt: skip
+    side = Rule("C9", "probe", "dead", "<=", "dead_max", cells=("width",), bounds=COUNT)
+    table = {"probe": [{"seed": s, "width": 64, "acc": a, "dead": d}
+                       for s, (a, d) in enumerate([(0.95, 5), (0.96, 6), (0.97, 5)])]}  # fmt: skip
+    (v,) = grade([main, side], table, Cfg())
+    # the secondary cell fails, the primary one holds: confirmed, and both are counted
+    assert v.verdict == "confirmed" and v.counts == (1, 0, 0) and v.secondary == (0, 1, 0)
+    assert v.primary.startswith("primary: probe.acc") and "secondary cells: 1 fail" in v.evidence
+    assert v.value == pytest.approx(0.96)  # the deciding number is the primary cell's
+    # the same rules with no primary declared: every cell decides
+    (every,) = grade([Rule(**{**main.__dict__, "primary": False}), side], table, Cfg())
+    assert every.verdict == "partly" and every.primary.startswith("every cell")
+    # a failing primary test refutes, whatever the secondary cells say
+    good = {"probe": [dict(r, acc=0.5, dead=0) for r in table["probe"]]}
+    assert grade([main, side], good, Cfg())[0].verdict == "refuted"
+
+
+def test_a_pooled_rule_is_one_cell_of_each_seeds_mean_over_its_cells():
+    pooled = Rule("C9", "probe", "acc", ">=", "acc_min", cells=("width",), bounds=UNIT,
+                  pooled=True)  # fmt: skip
+    # per seed: width 64 fails alone and width 2000 holds alone; their mean holds
+    table = {"probe": rows({64: [0.86, 0.87, 0.88], 2000: [0.98, 0.99, 0.985]})}
+    per_cell = grade([ACC], table, Cfg())[0]
+    (v,) = grade([pooled], table, Cfg())
+    assert per_cell.verdict == "partly" and v.verdict == "confirmed" and v.counts == (1, 0, 0)
+    assert v.value == pytest.approx((0.86 + 0.98 + 0.87 + 0.99 + 0.88 + 0.985) / 6)
+    (cell,) = cell_table([pooled], table, Cfg())
+    assert cell["cell"] == "probe.acc pooled over width" and cell["seeds"] == 3
+    assert "pooled over width" in pooled.describe(Cfg())
+    with pytest.raises(ValueError, match="name them"):
+        Rule("C9", "probe", "acc", ">=", 0.5, pooled=True)
+    with pytest.raises(ValueError, match="cannot be pooled"):
+        Rule("C9", "probe", "ok", ">", 0.5, cells=("width",), kind="share", pooled=True)
+    with pytest.raises(ValueError, match="not both"):
+        Rule("C9", "probe", "acc", ">", 0.5, gate=True, primary=True)
+
+
+def test_every_experiment_declares_a_primary_test_for_each_claim():
+    from implicit_em.experiments.registry import EXPERIMENTS
+
+    for exp in EXPERIMENTS.values():
+        for claim in {r.claim for r in exp.rules}:
+            mine = [r for r in exp.rules if r.claim == claim]
+            assert any(r.primary for r in mine), f"{exp.name}: {claim} has no primary test"

@@ -89,3 +89,41 @@ def test_over_seeds():
     assert out["z"]["acc_lo"] < out["x"]["acc_lo"] and out["y"]["acc_hi"] < out["x"]["acc_lo"]
     one = over_seeds(rows[:1], ("m",), {"acc": UNIT})[0]
     assert one["acc_lo"] is None and one["acc"] == 0.90
+
+
+def test_share_interval_is_wilson_and_never_zero_width():
+    from implicit_em.experiments.verdicts import interval_of
+
+    # Wilson's score interval, against its closed form at 4 of 5 (z = 1.96)
+    z, n, p = 1.959963984540054, 5, 0.8
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    share, (lo, hi) = interval_of([1, 1, 0, 1, 1], kind="share")
+    assert share == pytest.approx(0.8)
+    assert (lo, hi) == pytest.approx((centre - half, centre + half))
+    # 5 of 5 passes 0.5 and 0 of 5 fails it; 5 of 5 is never an interval of width zero
+    assert interval_of([1] * 5, kind="share")[1][0] > 0.5
+    assert interval_of([0] * 5, kind="share")[1][1] < 0.5
+    assert interval_of([1, 1, 1], kind="share")[1][0] < 0.5  # three seeds cannot show it
+    assert interval_of([1], kind="share") == (1.0, None)
+    with pytest.raises(ValueError, match="0 or 1"):
+        interval_of([0.5, 1.0], kind="share")
+
+
+def test_median_interval_is_the_sign_tests():
+    from scipy.stats import binom
+
+    from implicit_em.experiments.verdicts import interval_of
+
+    # heavy tails do not widen it: C14's per-seed ratios
+    assert interval_of([1.6, 1.6, 2.1, 149.0, 74.0], kind="median") == (2.1, (1.6, 149.0))
+    assert interval_of([3.0, 1.0, 2.0, 4.0], kind="median") == (2.5, None)  # too few seeds
+    # at 20 values the order statistics 6 and 15 cover the median with at least 95 %,
+    # and 7 and 14 do not
+    xs = [float(i) for i in range(20)]
+    assert interval_of(xs, kind="median")[1] == (5.0, 14.0)
+    assert 1 - 2 * binom.cdf(5, 20, 0.5) >= 0.95 > 1 - 2 * binom.cdf(6, 20, 0.5)
+    assert interval_of([-3.0, -2.0, -1.0, 0.0, 5.0], bounds=COUNT, kind="median") == (
+        -1.0, (0.0, 5.0))  # clipped to the range  # fmt: skip
+    with pytest.raises(ValueError, match="kind must be one of"):
+        interval_of([1.0], kind="mode")

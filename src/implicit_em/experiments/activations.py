@@ -226,23 +226,27 @@ def temperature_summary(temp_rows: list[dict]) -> dict:
 _UNIT: dict[str, Any] = {"bounds": UNIT}
 RULES = (
     # C5: the two-Gaussian posterior mean is tanh(m z / sigma^2), to float64 precision
-    Rule("C5", "c5", "max_error", "<", "confirm_threshold", bounds=COUNT,
+    Rule("C5", "c5", "max_error", "<", "confirm_threshold", bounds=COUNT, primary=True,
          says="max |numeric posterior mean - tanh(m z/sigma^2)|"),
-    Rule("C5", "c5", "max_error", "<", "partly_threshold", bounds=COUNT,
+    Rule("C5", "c5", "max_error", "<", "partly_threshold", bounds=COUNT, primary=True,
          says="max |numeric posterior mean - tanh(m z/sigma^2)|"),
     # C6: every Laplace activation is soft-sign-like; controls: softsign is, tanh is not
-    Rule("C6", "tails", "soft_like", ">=", 1, where={"role": "control softsign"},
+    Rule("C6", "tails", "soft_like", ">", 0.5, kind="share", where={"role": "control softsign"},
          gate=True, says="approaches its limit like 1/|z|", **_UNIT),
-    Rule("C6", "tails", "soft_like", "<=", 0, where={"role": "control tanh"},
+    Rule("C6", "tails", "soft_like", "<", 0.5, kind="share", where={"role": "control tanh"},
          gate=True, says="approaches its limit like 1/|z|", **_UNIT),
-    Rule("C6", "tails", "soft_like", ">=", 1, where={"role": "laplace"},
+    Rule("C6", "tails", "soft_like", ">", 0.5, kind="share", where={"role": "laplace"},
+         primary=True,
          cells=("activation",), says="approaches its limit like 1/|z|", **_UNIT),
     # C7: every Student-t/Cauchy activation is slow-saturating (odd, monotone, to +-1)
-    Rule("C7", "student", "slow_saturating", ">=", 1, cells=("activation",),
+    Rule("C7", "student", "slow_saturating", ">", 0.5, kind="share", cells=("activation",),
+         primary=True,
          says="odd, monotone, tends to +-1", **_UNIT),
     # C8: the soft-ReLU family tends to ReLU as T -> 0, like T
-    Rule("C8", "c8", "decreasing", ">=", 1, says="sup distance falls with T", **_UNIT),
+    Rule("C8", "c8", "decreasing", ">", 0.5, kind="share", primary=True,
+         says="sup distance falls with T", **_UNIT),
     Rule("C8", "c8", "distance_at_smallest_t", "<", "relu_distance_max", bounds=COUNT,
+         primary=True,
          says="sup |z sigmoid(z/T) - relu(z)| at the smallest T"),
     Rule("C8", "c8", "slope_off_one", "<", "slope_tol", bounds=COUNT,
          says="|log-log slope of that distance in T - 1|"),
@@ -250,9 +254,10 @@ RULES = (
     # near 0; controls: closed form = numeric, tanh does not saturate exactly
     Rule("C23", "huber", "closed_vs_numeric", "<=", "consistency_max", gate=True,
          cells=("activation",), bounds=COUNT, says="closed form vs numeric derivation"),
-    Rule("C23", "huber", "saturating", "<=", 0, where={"role": "control"}, gate=True,
+    Rule("C23", "huber", "saturating", "<", 0.5, kind="share", where={"role": "control"}, gate=True,
          says="exactly flat beyond the threshold", **_UNIT),
-    Rule("C23", "huber", "saturating", ">=", 1, where={"role": "huber"},
+    Rule("C23", "huber", "saturating", ">", 0.5, kind="share", where={"role": "huber"},
+         primary=True,
          cells=("activation",), says="exactly flat beyond the threshold", **_UNIT),
     Rule("C23", "huber", "linear_deviation", "<=", "linear_tol", where={"role": "huber"},
          cells=("activation",), bounds=COUNT, says="off the tangent at 0, on half the "

@@ -181,7 +181,8 @@ def claim_table(rows: list[dict]) -> list[dict]:
             for v, f in dict.fromkeys((r["variant"], r["family"]) for r in rows)]  # fmt: skip
 
 
-_HOLDS: dict[str, Any] = {"table": "claims", "stat": "holds_up", "op": ">=", "threshold": 1,
+_HOLDS: dict[str, Any] = {"table": "claims", "stat": "holds_up", "op": ">", "threshold": 0.5,
+                          "kind": "share",
                           "says": "no collapse mode, and unit 0 back from both pressures",
                           "bounds": UNIT, "cells": ("variant",)}  # fmt: skip
 RULES = (
@@ -189,12 +190,13 @@ RULES = (
     # unit winning (the premise: the LSE loss alone shows it; a growing weight scale is
     # the LSE loss's unbounded optimum, not this collapse, and is reported apart), and
     # every volume control holds up
-    Rule("C11", "claims", "collapses", ">=", 1, where={"variant": "lse"}, bounds=UNIT,
+    Rule("C11", "claims", "collapses", ">", 0.5, kind="share", where={"variant": "lse"},
+         bounds=UNIT,
          necessary=True, says="one unit wins: from a fresh start, or a unit made to win "
          "keeps winning"),
-    Rule("C11", where={"family": "volume"}, **_HOLDS),
+    Rule("C11", where={"family": "volume"}, primary=True, **_HOLDS),
     # C12: every InfoMax objective alone holds up
-    Rule("C12", where={"family": "infomax"}, **_HOLDS),
+    Rule("C12", where={"family": "infomax"}, primary=True, **_HOLDS),
 )  # fmt: skip
 
 

@@ -294,23 +294,27 @@ RULES = (
     Rule(stat="max_inactive_end", op="<=", threshold=0, says="inactive share, end of "
          "training (largest run)", **_SHARE, **_SOFT),
     # forced-off ReLU units cannot recover: analytic zero, exactly zero derivative, stay off
-    Rule(stat="analytic_zero", op=">=", threshold=1, says="zero derivative is analytic",
-         **_SHARE, **_RELU),
+    Rule(stat="analytic_zero", op=">", threshold=0.5, kind="share",
+         says="zero derivative is analytic", **_SHARE, **_RELU),
     Rule(stat="min_shifted_zero_f64", op=">=", threshold=1, says="forced-off units with "
          "exactly zero derivative in float64", **_SHARE, **_RELU),
-    Rule(stat="max_recovered", op="<=", threshold="stuck_max", says="forced-off units "
+    Rule(stat="max_recovered", op="<=", threshold="stuck_max", primary=True,
+         says="forced-off units "
          "active after retraining (largest run)", **_SHARE, **_RELU),
     # soft units keep gradient and recover
-    Rule(stat="mean_recovered", op=">=", threshold="recover_min", says="forced-off units "
+    Rule(stat="mean_recovered", op=">=", threshold="recover_min", primary=True,
+         says="forced-off units "
          "active after retraining (mean over runs)", **_SHARE, **_SOFT),
-    Rule(stat="analytic_zero", op="<=", threshold=0, says="zero derivative is analytic",
-         **_SHARE, **_SOFT),
+    Rule(stat="analytic_zero", op="<", threshold=0.5, kind="share",
+         says="zero derivative is analytic", **_SHARE, **_SOFT),
     # C28's recovery half: forced-off units of the competitive activations (SoLU, grouped
     # SoLU) recover, as sparsity from competition allows; ReLU's (hard gating) stay off
     Rule("C28", "c9", "mean_recovered", ">=", "recover_min", where={"competitive": 1.0},
+         primary=True,
          cells=("activation",), bounds=UNIT, says="forced-off units active after retraining "
          "(mean over runs)"),
     Rule("C28", "c9", "max_recovered", "<=", "stuck_max", where={"kind": "relu"}, bounds=UNIT,
+         primary=True,
          says="forced-off units active after retraining (largest run)"),
 )  # fmt: skip
 

@@ -175,9 +175,10 @@ def c17_counts(rows: list[dict]) -> dict:
 _COUNT: dict[str, Any] = {"claim": "C17", "table": "c17", "op": "<=", "threshold": 0,
                           "bounds": COUNT}  # fmt: skip
 RULES = (
-    Rule("C17", "c17", "controls_ok", ">=", 1, bounds=UNIT, gate=True,
+    Rule("C17", "c17", "controls_ok", ">", 0.5, kind="share", bounds=UNIT, gate=True,
          says="the hidden-softmax control shows EM and the lookalike does not"),
-    Rule(stat="em_without_lse", says="ops showing EM behaviour without an LSE", **_COUNT),
+    Rule(stat="em_without_lse", primary=True,
+         says="ops showing EM behaviour without an LSE", **_COUNT),
     Rule(stat="lse_without_em", says="ops holding an LSE without EM behaviour", **_COUNT),
 )  # fmt: skip
 

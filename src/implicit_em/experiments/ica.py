@@ -108,9 +108,11 @@ RULES = (
     # second-order objectives do not (on whitened data they are rotation-invariant, so
     # this is what "the proxy misses" means here; were they to separate, the data would
     # test nothing beyond second order)
-    Rule(stat="hsic_over_fastica", op="<=", says="pairwise HSIC's Amari distance over "
+    Rule(stat="hsic_over_fastica", op="<=", kind="median", primary=True,
+         says="pairwise HSIC's Amari distance over "
          "FastICA's", **_RATIO),
-    Rule(stat="second_order_over_fastica", op=">", gate=True, says="best second-order "
+    Rule(stat="second_order_over_fastica", op=">", kind="median", gate=True,
+         says="best second-order "
          "objective's Amari distance over FastICA's", **_RATIO),
 )  # fmt: skip
 

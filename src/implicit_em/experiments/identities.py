@@ -216,7 +216,7 @@ def _least(rows, regime, dtype="float64") -> float:
 # detected (a check that cannot fail decides nothing)
 RULES = tuple(
     Rule(claim, "identities", stat, op, limit, where={"claim": claim}, bounds=COUNT,
-         gate=stat == "control_error", says=says)
+         gate=stat == "control_error", primary=stat != "control_error", says=says)
     for claim in ("C1", "C2", "C3", "C4")
     for stat, op, limit, says in (
         ("control_error", ">", "control_min", "float64 error of the control that must fail"),

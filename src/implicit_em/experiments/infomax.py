@@ -435,10 +435,12 @@ RULES = (
     # probe at most informative_margin points below PCA's at equal width (the note claims
     # informative features, not better ones than PCA, whose subspace is Gaussian
     # InfoMax's own optimum)
-    Rule(stat="no_dead", op=">=", threshold=1, bounds=UNIT, says="no dead unit", **_C13),
-    Rule(stat="non_redundant", op=">=", threshold=1, bounds=UNIT, says="mean |corr| <= "
+    Rule(stat="no_dead", op=">", threshold=0.5, kind="share", bounds=UNIT,
+         says="no dead unit", **_C13),
+    Rule(stat="non_redundant", op=">", threshold=0.5, kind="share", bounds=UNIT, primary=True,
+         says="mean |corr| <= "
          "redundancy_max and spacing TC <= PCA's", **_C13),
-    Rule(stat="shortfall", op="<=", threshold="informative_margin",
+    Rule(stat="shortfall", op="<=", threshold="informative_margin", primary=True,
          says="probe accuracy: PCA's minus InfoMax's, points", **_C13),
     # C14 on learned features, as the note means it: the Gaussian proxy is good enough
     # (the layer trained on it leaves at most proxy_slack more dependent unit pairs, by
@@ -446,18 +448,21 @@ RULES = (
     # pairs the correlation test does not see). A control: on pairs of known dependence
     # HSIC detects every dependent one and not the independent one (the test has power)
     Rule("C14", "c14_learned", "proxy_excess", "<=", "proxy_slack", cells=("dataset",),
+         primary=True,
          bounds=(-1.0, 1.0), says="share of unit pairs dependent by HSIC: proxy-trained "
          "minus HSIC-trained layer"),
     Rule("C14", "c14_learned", "missed_share", ">", 0, cells=("dataset",), bounds=UNIT,
          says="proxy-trained unit pairs HSIC finds dependent and correlation does not"),
-    Rule("C14", "c14_detection", "hsic_has_power", ">=", 1, bounds=UNIT, gate=True,
+    Rule("C14", "c14_detection", "hsic_has_power", ">", 0.5, kind="share", bounds=UNIT, gate=True,
          says="HSIC detects every dependent synthetic pair and not the independent one"),
     # C27: where 2^K is reachable (K <= D), InfoMax's K partitions give nearly every
     # pattern the test images allow, min(2^K, n), and at least nearly as many as PCA,
     # random projections and a ReLU (sparse autoencoder) layer
     Rule("C27", "c27", "pattern_share", ">=", "expressive_share", cells=("dataset",),
+         primary=True,
          bounds=UNIT, says="distinct sign patterns of z over min(2^K, n)"),
-    Rule("C27", "c27", "over_others", ">=", "best_share", cells=("dataset",), bounds=COUNT,
+    Rule("C27", "c27", "over_others", ">=", "best_share", kind="median", cells=("dataset",),
+         bounds=COUNT,
          says="sign patterns over the most of PCA, random and ReLU layers"),
 )  # fmt: skip
 

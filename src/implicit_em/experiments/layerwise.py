@@ -241,7 +241,7 @@ RULES = (
     # C16: greedy implicit-EM layers are specialised -- less redundant than the same layer
     # trained end to end -- at every dataset and depth; and fine-tuning may undo it
     # (decided as: fine-tuning raises their redundancy)
-    Rule("C16", "c16", "corr_below_end_to_end", ">", 0, cells=("dataset", "layer"),
+    Rule("C16", "c16", "corr_below_end_to_end", ">", 0, cells=("dataset", "layer"), primary=True,
          bounds=(-1.0, 1.0), says="mean |corr| between units: end to end minus greedy"),
     Rule("C16", "c16", "finetune_corr_rise", ">", 0, cells=("dataset", "layer"),
          bounds=(-1.0, 1.0), says="mean |corr| between units: fine-tuned minus greedy"),
@@ -249,9 +249,11 @@ RULES = (
     # dataset's gain (twice the first layer's seed-to-seed SD), and its units stay as
     # independent (mean |corr| at most independence_slack above the first's). A control:
     # it beats a random second layer of the same width (else it learned nothing)
-    Rule(stat="over_layer_1", op=">=", threshold="gain_mnist", where={"dataset": "mnist"},
+    Rule(stat="over_layer_1", op=">=", threshold="gain_mnist", primary=True,
+         where={"dataset": "mnist"},
          says="probe accuracy: layer 2 minus layer 1", **_C20),
-    Rule(stat="over_layer_1", op=">=", threshold="gain_digits", where={"dataset": "digits"},
+    Rule(stat="over_layer_1", op=">=", threshold="gain_digits", primary=True,
+         where={"dataset": "digits"},
          says="probe accuracy: layer 2 minus layer 1", **_C20),
     Rule(stat="corr_rise", op="<=", threshold="independence_slack",
          says="mean |corr| between units: layer 2 minus layer 1", **_C20),

@@ -128,7 +128,8 @@ _R2: dict[str, Any] = {"table": "variants", "stat": "r2_grad_on_r", "op": ">=",
 # through b, and r must explain dL/dz; both hold -> confirmed, one -> partly. Open
 # unless the LSE control shows both (a measurement blind to the mechanism decides nothing).
 RULES = (Rule("C18", **_SENS, **_CONTROL), Rule("C18", **_R2, **_CONTROL),
-        Rule("C18", **_SENS, **_ON), Rule("C18", **_R2, **_ON))  # fmt: skip
+        Rule("C18", **_SENS, **_ON, primary=True),
+         Rule("C18", **_R2, **_ON, primary=True))  # fmt: skip
 
 
 EXPERIMENT = Experiment.declared_in(

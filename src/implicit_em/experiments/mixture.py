@@ -241,16 +241,18 @@ RULES = (
     # preconditioned gradient fit retraces EM at every epoch. Plain (Adam) gradient ascent
     # and the iterations it needs are measured (``solvers``) but decide nothing: the note
     # claims neither the speed nor that an unpreconditioned optimiser follows EM's path.
-    Rule(stat="identity_error", op="<", threshold="identity_max", necessary=True,
+    Rule(stat="identity_error", op="<", threshold="identity_max", necessary=True, primary=True,
          says="EM mean step vs preconditioned gradient step, max abs error", **_C4),
-    Rule(stat="preconditioned_gap", op="<=", threshold="retrace_max",
+    Rule(stat="preconditioned_gap", op="<=", primary=True, threshold="retrace_max",
          says="preconditioned fit vs EM, max relative held-out gap over epochs", **_C4),
     # C24: soft EM revises decisions where hard EM cannot: from each bad start, soft EM
     # ends with every true cluster covered by a component (a mean within 1 of its
     # centre); a control: hard EM leaves a cluster uncovered (else the start tests nothing)
-    Rule("C24", "c24", "hard_stuck", ">=", 1, cells=("scenario",), bounds=UNIT, gate=True,
+    Rule("C24", "c24", "hard_stuck", ">", 0.5, kind="share", cells=("scenario",),
+         bounds=UNIT, gate=True,
          says="hard EM stuck (1) from this start"),
-    Rule("C24", "c24", "soft_stuck", "<=", 0, cells=("scenario",), bounds=UNIT,
+    Rule("C24", "c24", "soft_stuck", "<", 0.5, primary=True, kind="share", cells=("scenario",),
+         bounds=UNIT,
          says="soft EM stuck (1) from this start"),
 )  # fmt: skip
 

@@ -105,9 +105,11 @@ def one_fit(name: str, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: t
 # distances'; (b) the gated output z*softmax(z) works, and (c) grouped softmax and LWTA
 # work: accuracy at most ``works`` below ReLU's. Each part on every dataset.
 RULES = (
-    Rule("C21", "below_raw", "r2_norm_below_ref", ">=", "lost", where={"output": RESPONSIBILITIES},
+    Rule("C21", "below_raw", "r2_norm_below_ref", ">=", "lost", kind="median", primary=True,
+         where={"output": RESPONSIBILITIES},
          cells=("dataset",), says="R² of ||x||: raw distances minus responsibilities"),
     *(Rule("C21", "below_relu", "accuracy_below_ref", "<=", "works", where={"output": c},
+           primary=True,
            cells=("dataset",), bounds=(-1.0, 1.0), says="test accuracy: ReLU minus this output")
       for c in COMPETITIVE),
 )  # fmt: skip

@@ -46,8 +46,10 @@ class Verdict:
         interval: 95 % interval of ``value`` across seeds (``None`` for one seed).
         seeds_agree, seeds_total: how many seeds gave this verdict, of how many.
         per_seed: each seed's own verdict, in seed order.
-        counts: its graded cells that hold, fail and are undecided (``None``: a verdict
-            not made from cells).
+        counts: the cells of its primary test that hold, fail and are undecided (``None``:
+            a verdict not made from cells).
+        secondary: the same counts for its secondary cells (graded, never deciding).
+        primary: its primary test in words (the rules whose cells decide it).
         indicative: measured at quick sizes, where an interval of this claim is wider
             than the last full run's distance from the threshold (or the full run did not
             grade the cell); shown as "indicative (quick sizes)".
@@ -64,6 +66,8 @@ class Verdict:
     per_seed: tuple[str, ...] = ()
     indicative: bool = False
     counts: tuple[int, int, int] | None = None
+    secondary: tuple[int, int, int] | None = None
+    primary: str = ""
 
     def __post_init__(self):
         if self.claim not in CLAIMS:
@@ -83,8 +87,9 @@ class Verdict:
         if d.get("interval") is not None:
             d["interval"] = tuple(_number(v) for v in d["interval"])
         d["per_seed"] = tuple(d.get("per_seed", ()))
-        if d.get("counts") is not None:
-            d["counts"] = tuple(int(n) for n in d["counts"])
+        for key in ("counts", "secondary"):
+            if d.get(key) is not None:
+                d[key] = tuple(int(n) for n in d[key])
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 

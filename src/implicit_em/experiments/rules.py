@@ -6,17 +6,24 @@ table, which rows (``where``), which columns make a cell (``cells``), the statis
 column), and its test (``op`` against a threshold that is a ``Config`` field, so it lives
 in one place). :func:`grade` does the rest, the same way for every claim:
 
-1. **Cells over seeds.** Each cell's statistic is averaged over its seeds, with a 95 %
-   Student-t interval clipped to the statistic's range (``bounds``: accuracies and
-   fractions stay in [0, 1], counts >= 0).
+1. **Cells over seeds.** Each cell's statistic gets a 95 % interval over its seeds, of
+   the kind its rule declares (:data:`~.verdicts.KINDS`): a mean's Student-t interval;
+   for a 0/1 outcome, the share of seeds where it is true with a Wilson interval; for a
+   ratio or a heavy-tailed gap, the median with the sign test's interval. Intervals are
+   clipped to the statistic's range (``bounds``: accuracies and fractions stay in
+   [0, 1], counts >= 0).
 2. **Cells graded on their interval.** The whole interval passes the test -> the cell
    *holds*; the whole interval fails -> it *fails*; otherwise it is *undecided* at that
    many seeds. One seed of a stochastic experiment decides nothing (undecided);
    deterministic experiments grade their single value.
-3. **The claim from its cells** (every rule of the claim pooled): all hold -> confirmed;
+3. **The claim from its primary test.** Each claim declares its primary test before the
+   run: the cells of its ``primary`` rules (a ``pooled`` rule is one cell, its statistic
+   averaged over the rule's cells in each seed). They decide: all hold -> confirmed;
    some hold and some fail -> partly; none holds and some fail -> refuted (an undecided
    cell never hides a failing one); otherwise (every cell undecided, or some holding and
-   the rest undecided) -> open. A ``gate`` rule is a control that must hold for the
+   the rest undecided) -> open. The claim's other cells are secondary: graded, counted
+   and shown, never deciding (a claim that declares no primary rule is decided by all its
+   cells). A ``gate`` rule is a control that must hold for the
    measurement to mean anything (a working instrument, never a result that argues
    against the claim: that is a graded cell): unless every gate cell holds, the claim is
    open. A ``necessary`` rule is the claim's premise: a failing cell refutes the claim,
@@ -37,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .results import Verdict
-from .verdicts import COUNT, REAL, UNIT, interval95
+from .verdicts import COUNT, KINDS, REAL, UNIT, interval_of
 
 __all__ = ["COUNT", "REAL", "UNIT", "Cell", "Rule", "cell_table", "contrast", "describe_cell",
            "grade", "grade_cell", "grade_claim", "grade_goals", "indicative", "margins", "stack",
@@ -45,10 +52,14 @@ __all__ = ["COUNT", "REAL", "UNIT", "Cell", "Rule", "cell_table", "contrast", "d
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 RULE_TEXT = (
-    "every cell's 95 % interval over seeds (clipped to the statistic's range) is graded: "
-    "wholly passing holds, wholly failing fails, else undecided; all cells hold -> "
+    "every cell's 95 % interval over seeds (a mean's Student-t, a 0/1 outcome's Wilson "
+    "interval of its share of seeds, a ratio's sign-test interval of its median; clipped to "
+    "the statistic's range) is graded: "
+    "wholly passing holds, wholly failing fails, else undecided; the claim's primary test "
+    "decides: all its cells hold -> "
     "confirmed, some hold and some fail -> partly, none holds and some fail -> refuted, "
-    "else open; a control that does not hold -> open, a premise that fails -> refuted"
+    "else open; secondary cells are shown, never deciding; "
+    "a control that does not hold -> open, a premise that fails -> refuted"
 )
 
 
@@ -69,6 +80,14 @@ class Rule:
         says: what the statistic means, in words, for the report.
         gate: a control that must hold (every cell) for the claim to be decided at all.
         necessary: the claim's premise: any failing cell refutes the claim.
+        kind: the statistic's kind, which picks its interval (:data:`~.verdicts.KINDS`):
+            ``"mean"``; ``"share"`` for a 0/1 outcome per seed (test the share against
+            0.5: ``> 0.5`` is "true in most seeds", which 5 of 5 shows at 95 %);
+            ``"median"`` for ratios and heavy-tailed gaps.
+        primary: part of the claim's primary test, declared before the run: its cells
+            decide the verdict, the other rules' cells are secondary.
+        pooled: one cell: the statistic averaged over the rule's ``cells`` within each
+            seed (a pooled test across datasets or widths), then graded over seeds.
     """
 
     claim: str
@@ -82,8 +101,20 @@ class Rule:
     says: str = ""
     gate: bool = False
     necessary: bool = False
+    kind: str = "mean"
+    primary: bool = False
+    pooled: bool = False
 
     def __post_init__(self):
+        if self.primary and self.gate:
+            raise ValueError("a Rule is a control (gate) or part of the primary test, not both")
+        if self.pooled and not self.cells:
+            raise ValueError("a pooled Rule averages over its cells: name them (cells=...)")
+        if self.pooled and self.kind == "share":
+            raise ValueError("a 'share' statistic (0/1 per seed) cannot be pooled: its "
+                             "average is no longer 0 or 1; declare cells instead")  # fmt: skip
+        if self.kind not in KINDS:
+            raise ValueError(f"Rule kind must be one of {list(KINDS)}, got {self.kind!r}")
         if self.op not in OPS:
             raise ValueError(f"Rule op must be one of {list(OPS)}, got {self.op!r}")
         if "seed" in self.cells:
@@ -113,8 +144,13 @@ class Rule:
         per = f" per {', '.join(self.cells)}" if self.cells else ""
         scope = f" ({where}{per})" if where else (f" ({per.strip()})" if per else "")
         says = f" [{self.says}]" if self.says else ""
-        gate = "control: " if self.gate else "necessary: " if self.necessary else ""
-        return f"{gate}{self.table}.{self.stat}{says}{scope} {self.op} {limit}"
+        if self.pooled:
+            per = f" pooled over {', '.join(self.cells)}"
+            scope = f" ({where}{per})" if where else f" ({per.strip()})"
+        role = ("control: " if self.gate else "necessary: " if self.necessary
+                else "primary: " if self.primary else "")  # fmt: skip
+        kind = "" if self.kind == "mean" else f" ({KINDS[self.kind]})"
+        return f"{role}{self.table}.{self.stat}{says}{scope}{kind} {self.op} {limit}"
 
 
 @dataclass(frozen=True)
@@ -130,20 +166,26 @@ class Cell:
     outcome: str  # "holds" | "fails" | "undecided"
 
     def row(self, limit: float) -> dict:
-        """The cell as a table row: its name, what it measures, seeds, mean, interval,
-        the test and the outcome."""
+        """The cell as a table row: its name, what it measures, seeds, the statistic and
+        its value (``mean``: the centre of its kind, see :data:`~.verdicts.KINDS`),
+        interval, the test and the outcome."""
         lo, hi = self.interval or (None, None)
         return {"cell": self.label(), "says": self.rule.says, "seeds": self.n,
-                "mean": self.mean, "lo": lo, "hi": hi, "test": f"{self.rule.op} {limit:g}",
-                "limit": limit, "outcome": self.outcome}  # fmt: skip
+                "statistic": self.rule.kind, "mean": self.mean, "lo": lo, "hi": hi,
+                "test": f"{self.rule.op} {limit:g}", "limit": limit,
+                "outcome": self.outcome}  # fmt: skip
 
     def label(self) -> str:
         """``"variant=infomax(z): table.stat"``-style name of the cell."""
-        named = [*self.rule.where.items(),
-                 *((c, v) for c, v in zip(self.rule.cells, self.key, strict=True)
-                   if c not in self.rule.where)]  # fmt: skip
+        named = list(self.rule.where.items())
+        if self.rule.pooled:  # one cell over all of them: its key is empty
+            pooled = f" pooled over {', '.join(self.rule.cells)}"
+        else:
+            pooled = ""
+            named += [(c, v) for c, v in zip(self.rule.cells, self.key, strict=True)
+                      if c not in self.rule.where]  # fmt: skip
         key = ", ".join(f"{c}={v}" for c, v in named)
-        return f"{key + ': ' if key else ''}{self.rule.table}.{self.rule.stat}"
+        return f"{key + ': ' if key else ''}{self.rule.table}.{self.rule.stat}{pooled}"
 
 
 def stack(
@@ -200,6 +242,13 @@ def _cells(rule: Rule, rows: list[dict]) -> dict[tuple, list[float]]:
     if missing:
         raise KeyError(f"rule for {rule.claim}: table {rule.table!r} has no column(s) {missing}")
     groups: dict[tuple, list[float]] = {}
+    if rule.pooled:  # one cell: each seed's mean over the rule's cells
+        per_seed: dict[Any, list[float]] = {}
+        for row in chosen:
+            v = row.get(rule.stat)
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                per_seed.setdefault(row.get("seed"), []).append(float(v))
+        return {(): [sum(vs) / len(vs) for vs in per_seed.values()]} if per_seed else {}
     for row in chosen:
         if rule.stat in row:
             groups.setdefault(tuple(row[c] for c in rule.cells), []).append(row[rule.stat])
@@ -210,7 +259,7 @@ def grade_cell(rule: Rule, key: tuple, values: list, limit: float, stochastic: b
     """One cell: aggregate ``values`` (one per seed) and grade the interval against ``limit``."""
     finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     test = OPS[rule.op]
-    mean, ci = interval95(finite, rule.bounds)
+    mean, ci = interval_of(finite, rule.bounds, rule.kind)
     if mean is None:
         outcome = "undecided"
     elif ci is None and not stochastic:
@@ -267,8 +316,15 @@ def grade_claim(
         return "refuted", cells
     if "undecided" in premise:
         return "open", cells
-    tested = [c.outcome for c in cells if not c.rule.gate]
+    tested = [c.outcome for c in _primary(cells)]
     return (verdict_of(tested) if tested else "open"), cells
+
+
+def _primary(cells: list[Cell]) -> list[Cell]:
+    """The cells of the claim's primary test: its ``primary`` rules' cells, or every
+    tested (non-control) cell where the claim declares none."""
+    tested = [c for c in cells if not c.rule.gate]
+    return [c for c in tested if c.rule.primary] or tested
 
 
 def _deciding(verdict: str, cells: list[Cell], cfg: Any = None) -> Cell | None:
@@ -278,7 +334,7 @@ def _deciding(verdict: str, cells: list[Cell], cfg: Any = None) -> Cell | None:
     for c in cells:
         if (c.rule.gate or c.rule.necessary) and c.outcome != "holds":
             return c
-    tested = [c for c in cells if not c.rule.gate]
+    tested = _primary(cells)
     failing = [c for c in tested if c.outcome == "fails"]
     if verdict in ("refuted", "partly") and failing:
         return max(failing, key=lambda c: _shortfall(c, cfg))
@@ -325,13 +381,15 @@ def grade(
             for s in seeds
         ] if len(seeds) > 1 else []  # fmt: skip
         top = _deciding(verdict, cells, cfg)
-        counts = {o: sum(c.outcome == o for c in cells if not c.rule.gate)
-                  for o in ("holds", "fails", "undecided")}  # fmt: skip
-        tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+        primary = _primary(cells)
+        secondary = [c for c in cells if not c.rule.gate and c not in primary]
+        counts, second = _counts(primary), _counts(secondary)
         seeds_line = (f" Per seed (each graded alone, not voted on): {per_seed.count(verdict)} of "
                       f"{len(per_seed)} seeds {verdict}." if per_seed else "")  # fmt: skip
-        evidence = (f"cells: {tally}. " if cells else "no cells measured. ") + "; ".join(
-            describe_cell(c, c.rule.limit(cfg)) for c in cells) + "." + seeds_line  # fmt: skip
+        evidence = ((f"primary test: {_tally(counts)}; secondary cells: {_tally(second)}. "
+                     if cells else "no cells measured. ")
+                    + "; ".join(describe_cell(c, c.rule.limit(cfg)) for c in cells) + "."
+                    + seeds_line)  # fmt: skip
         verdicts.append(Verdict(
             claim=claim,
             verdict=verdict,
@@ -342,9 +400,23 @@ def grade(
             seeds_agree=per_seed.count(verdict) if per_seed else None,
             seeds_total=len(per_seed) or None,
             per_seed=tuple(per_seed),
-            counts=(counts["holds"], counts["fails"], counts["undecided"]),
+            counts=counts,
+            secondary=second,
+            primary="; ".join(dict.fromkeys(r.describe(cfg) for r in mine if r.primary))
+            or "every cell (no primary test declared)",
         ))  # fmt: skip
     return verdicts
+
+
+def _counts(cells: list[Cell]) -> tuple[int, int, int]:
+    """How many of ``cells`` hold, fail and are undecided."""
+    holds, fails = (sum(c.outcome == o for c in cells) for o in ("holds", "fails"))
+    return holds, fails, len(cells) - holds - fails
+
+
+def _tally(counts: tuple[int, int, int]) -> str:
+    return ", ".join(f"{n} {o}" for o, n in zip(("hold", "fail", "undecided"), counts,
+                                                  strict=True) if n) or "none"  # fmt: skip
 
 
 GOAL_OUTCOMES = {"holds": "met", "fails": "missed", "undecided": "not resolved"}

@@ -265,17 +265,22 @@ RULES = (
     Rule("C10", "redundancy", "elementwise_duplicates", ">", 0, bounds=UNIT, gate=True,
          says="element-wise units in a duplicate pair, over every cell"),
     Rule("C10", stat="cos_below_elementwise", op=">", threshold=0, bounds=(-1.0, 1.0),
+         primary=True, pooled=True,
          says="mean |cos| between normals: element-wise minus competitive", **_CELL),
     Rule("C10", stat="duplicates_below_elementwise", op=">", threshold=0, bounds=(-1.0, 1.0),
          says="units in a duplicate pair: element-wise minus competitive", **_CELL),
     # C15: competitive activations keep expressiveness: the regions of their *outputs*
     # (which units respond above the layer's mean) reach regions_kept x ReLU's
-    Rule("C15", stat="patterns_over_relu", op=">=", threshold="regions_kept", bounds=COUNT,
+    Rule("C15", stat="patterns_over_relu", op=">=", threshold="regions_kept", kind="median",
+         primary=True, pooled=True,
+         bounds=COUNT,
          says="competitive autoencoders' output regions over ReLU's", **_CELL),
     # C19: InfoMax gives the maximum regions: within best_share of the most of any layer
     # (the bound 1 + K + K(K-1)/2 is reported, not required: no method reaches it at
     # K >= 16; 2^K, where reachable, is C27's)
-    Rule("C19", stat="infomax_over_best", op=">=", threshold="best_share", bounds=UNIT,
+    Rule("C19", stat="infomax_over_best", op=">=", threshold="best_share", kind="median",
+         primary=True, pooled=True,
+         bounds=UNIT,
          says="the InfoMax layer's regions over the most of any layer in the cell", **_CELL),
 )  # fmt: skip
 

@@ -119,12 +119,17 @@ def claim_verdicts(results: dict[str, Result]) -> dict[str, tuple[str, list[tupl
 
 
 def cell_counts(parts: list[tuple[str, Verdict]]) -> str:
-    """``"3 / 1 / 2"``: the graded cells that hold / fail / are undecided, summed over
-    the verdict's parts (``""`` where no part was made from cells)."""
+    """``"3 / 1 / 2; secondary 0 / 4 / 1"``: the primary test's cells that hold / fail /
+    are undecided, then the secondary cells', summed over the verdict's parts (``""``
+    where no part was made from cells)."""
     counts = [v.counts for _, v in parts if v.counts is not None]
     if not counts:
         return ""
-    return " / ".join(str(sum(c[i] for c in counts)) for i in range(3))
+    second = [v.secondary for _, v in parts if v.secondary is not None]
+    text = " / ".join(str(sum(c[i] for c in counts)) for i in range(3))
+    if any(sum(c) for c in second):
+        text += "; secondary " + " / ".join(str(sum(c[i] for c in second)) for i in range(3))
+    return text
 
 
 def _indicative(parts) -> bool:
@@ -195,7 +200,7 @@ def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
         seeds = "<br>".join(_seeds(v) for _, v in parts)
         tally = cell_counts(parts)
         if tally:
-            badge += f'<div class="words">cells hold / fail / undecided: {tally}</div>'
+            badge += f'<div class="words">primary test hold / fail / undecided: {tally}</div>'
         rows.append(
             f"<tr><td>{cid}</td><td>{text}</td><td>{badge}</td>"
             f'<td class="num">{values}</td><td class="num">{seeds}</td><td>{links}</td></tr>'

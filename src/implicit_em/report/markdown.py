@@ -20,7 +20,7 @@ from ..experiments.results import DamagedFileError, Verdict, read_results, read_
 from .html import cell_counts, claim_verdicts, fmt
 
 HEADER = (
-    "| ID | claim | the sources' words | verdict | cells hold / fail / undecided "
+    "| ID | claim | the sources' words | verdict | primary test: cells hold / fail / undecided "
     "| deciding number [95 % interval] | seeds alone |"
 )
 
