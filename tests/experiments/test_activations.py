@@ -43,9 +43,16 @@ def test_c7_and_c8_rules_give_each_outcome():
                   "redescending": False}  # fmt: skip
     redescending = {"activation": "b", "odd": True, "monotone": "no", "limit_pos": 1e-3,
                     "redescending": True}  # fmt: skip
-    assert _graded("C7", student=student_table([saturating])) == "confirmed"
-    assert _graded("C7", student=student_table([redescending])) == "refuted"
-    assert _graded("C7", student=student_table([saturating, redescending])) == "partly"
+    power = {"flat_at": None, "tail_slope": -1.0}  # a 1/|z| approach: slow
+    tails = {"a": power, "b": power}
+    assert _graded("C7", student=student_table([saturating], tails)) == "confirmed"
+    assert _graded("C7", student=student_table([redescending], tails)) == "refuted"
+    assert _graded("C7", student=student_table([saturating, redescending], tails)) == "partly"
+    # saturating, but fast: exactly at its limit from z = 30 on (as tanh), or exponentially
+    for fast in ({"flat_at": 30.0, "tail_slope": None}, {"flat_at": None, "tail_slope": -9.0}):
+        (row,) = student_table([saturating], {"a": fast})
+        assert row["saturating"] == 1.0 and row["slow"] == 0.0
+        assert _graded("C7", student=[row]) == "refuted"
 
     def c8(distances):
         rows = [{"temperature": t, "sup_distance_to_relu": d}
@@ -104,3 +111,14 @@ def test_c6_rule_gives_each_outcome_and_tails_are_measured():
     assert verdict(flat, power) == "partly"
     assert verdict(steep) == "refuted"
     assert verdict(power, controls=({**tanh, "activation": "control: softsign"}, tanh)) == "open"
+
+
+def test_c7_slow_tells_a_power_law_tail_from_tanh():
+    import torch
+
+    from implicit_em.activations.derived import energy_model
+    from implicit_em.experiments.activations import SLOW_SLOPE, _fn, tail_approach
+
+    cauchy = tail_approach(_fn(energy_model("cauchy", m=1.0, sigma=1.0)))
+    assert cauchy["flat_at"] is None and cauchy["tail_slope"] >= SLOW_SLOPE
+    assert tail_approach(torch.tanh)["flat_at"] == 30.0  # exactly 1 in float64 from z = 30

@@ -21,7 +21,7 @@ def _collapse_rows(**modes_of):
                     "winner_take_all": p == "none" and "wta" in fresh,
                     "scale_blowup": p == "none" and "blowup" in fresh,
                     "starved_units": 2.0 if p == "none" and "starved" in fresh else 0.0,
-                    "dead_units": 0.0,
+                    "dead_units": 1.0 if p == "none" and "dead" in fresh else 0.0,
                     "unit0_back": None if p == "none" else back,
                 }
             )
@@ -78,22 +78,34 @@ def test_c11_and_c12_rules_give_each_outcome():
     assert _graded(_collapse_rows(**collapsing)) == {"C11": "confirmed", "C12": "confirmed"}
     # a unit made to win keeps winning under LSE alone: also the notes' collapse
     assert _graded(_collapse_rows(lse=((), False)))["C11"] == "confirmed"
-    # LSE alone only grows its scale (its unbounded optimum), one unit never wins: refuted
-    assert _graded(_collapse_rows(lse=(("blowup",), True)))["C11"] == "refuted"
-    # the primary test is every volume control holding up: none does (one mode each):
-    # refuted, though LSE alone collapses; one does not: partly
+    # LSE alone only grows its weights (the notes' "by growing weights unboundedly"), or
+    # only starves some units: one unit dominates all the same, the premise holds
+    assert _graded(_collapse_rows(lse=(("blowup",), True)))["C11"] == "confirmed"
+    assert _graded(_collapse_rows(lse=(("starved",), True)))["C11"] == "confirmed"
+    # LSE alone shows no collapse mode and a unit made to win comes back: refuted
+    assert _graded(_collapse_rows())["C11"] == "refuted"
+    # the primary test is every volume control preventing collapse from a fresh start:
+    # none does (one mode each): refuted, though LSE alone collapses; one does not: partly
     volume = ("lse+logdet(WW^T)", "lse+variance_hinge", "lse+balance_entropy")
     stuck = dict.fromkeys(volume, (("blowup",), True))
     assert _graded(_collapse_rows(**collapsing, **stuck))["C11"] == "refuted"
     one = {volume[0]: (("blowup",), True)}
     assert _graded(_collapse_rows(**collapsing, **one))["C11"] == "partly"
-    # LSE alone only starves some units: the premise fails, refuted
-    assert _graded(_collapse_rows(lse=(("starved",), True)))["C11"] == "refuted"
-    assert _graded(_collapse_rows())["C11"] == "refuted"
+    # a volume control that prevents collapse but does not repair a pushed unit: the
+    # repair is secondary
+    assert _graded(_collapse_rows(**collapsing, **{volume[0]: ((), False)}))["C11"] == "confirmed"
     infomax = ("infomax_gaussian", "infomax_correlation", "infomax_log_variance")
-    # one InfoMax objective fails a pressure test: partly; all fail: refuted
-    assert _graded(_collapse_rows(infomax_gaussian=((), False)))["C12"] == "partly"
-    assert _graded(_collapse_rows(**dict.fromkeys(infomax, ((), False))))["C12"] == "refuted"
+    # one InfoMax objective collapses from a fresh start: partly; all do: refuted
+    assert _graded(_collapse_rows(infomax_gaussian=(("wta",), True)))["C12"] == "partly"
+    assert _graded(_collapse_rows(**dict.fromkeys(infomax, (("dead",), True))))["C12"] == "refuted"
+    # prevention and repair graded apart: an objective that prevents but cannot repair
+    from implicit_em.experiments import collapse as exp
+    from implicit_em.experiments.rules import grade, stack
+
+    rows = _collapse_rows(**dict.fromkeys(infomax, ((), False)))
+    tables = stack([{"claims": exp.claim_table(rows)}] * 5, [0, 1, 2, 3, 4])
+    (c12,) = [v for v in grade(exp.RULES, tables, exp.Config()) if v.claim == "C12"]
+    assert c12.verdict == "confirmed" and c12.counts == (3, 0, 0) and c12.secondary == (0, 3, 0)
     # the regularised variant does not count for C12 either way
     assert (
         _graded(_collapse_rows(**{"decorrelation+variance_hinge": (("wta",), False)}))["C12"]

@@ -15,7 +15,26 @@ def _feature_rows(ds="digits", k=8, infomax=(0.9, 0.05, 0.1), pca=(0.9, 0.2)):
             dict(base, method=name, probe_accuracy=infomax[0], mean_abs_corr=infomax[1],
                  pair_spacing_tc=infomax[2])
         )  # fmt: skip
-    return rows
+    # the held-out training images measure the same (the selection's own measures)
+    return [dict(r, **{f"val_{c}": r[c] for c in ("dead_units", "probe_accuracy",
+                                                  "mean_abs_corr", "pair_spacing_tc")})
+            for r in rows]  # fmt: skip
+
+
+def test_c13_chooses_its_variant_on_held_out_training_images_not_the_test_set():
+    from implicit_em.experiments.infomax import c13_cells
+
+    rows = _feature_rows()
+    at = {r["method"]: r for r in rows}
+    at["gaussian_infomax"]["probe_accuracy"] = 0.99  # the best on the test set only
+    at["gaussian_infomax+offdiag"]["val_probe_accuracy"] = 0.95  # the best held out
+    (cell,) = c13_cells(rows, {"digits": 64}, 0.1)
+    assert cell["variant"] == "gaussian_infomax+offdiag"
+    assert cell["advantage"] == pytest.approx(0.0)  # graded on its test measures
+    # held-out redundancy outranks accuracy, as on the test set before
+    at["gaussian_infomax lam=2"]["val_mean_abs_corr"] = 0.5
+    at["gaussian_infomax+offdiag"]["val_mean_abs_corr"] = 0.5
+    assert c13_cells(rows, {"digits": 64}, 0.1)[0]["variant"] == "gaussian_infomax"
 
 
 def _graded(tables):
@@ -116,11 +135,12 @@ def test_infomax_experiment_small_run_and_verdict_rules(tmp_path):
 
 
 def test_c27_rule_gives_each_outcome():
-    from implicit_em.experiments.infomax import c27_cells
+    from implicit_em.experiments.infomax import c27_cells, ideal_patterns
 
     def verdict(infomax, others, n=300, k=16):
         rows = [{"dataset": "digits", "K": k, "method": m, "sign_patterns": p,
-                 "pattern_share": p / min(2**k, n), "binary_probe_accuracy": 0.8}
+                 "pattern_share": p / ideal_patterns(k, n), "val_sign_patterns": p,
+                 "binary_probe_accuracy": 0.8}
                 for m, p in (("gaussian_infomax", infomax), ("PCA", others),
                              ("random projection", others))]  # fmt: skip
         return _graded({"c27": c27_cells(rows)})
@@ -129,3 +149,22 @@ def test_c27_rule_gives_each_outcome():
     assert verdict(300, 300) == "confirmed"  # a tie is as many
     assert verdict(200, 150) == "refuted"  # the most, but far from min(2^K, n)
     assert verdict(100, 290) == "refuted"
+
+
+def test_ideal_patterns_is_the_birthday_expectation():
+    import numpy as np
+
+    from implicit_em.experiments.infomax import c27_cells, ideal_patterns
+
+    # against simulation: 4 fair bits on 20 images, 2000 draws (SE of the mean ~0.03)
+    rng = np.random.default_rng(0)
+    draws = [len(np.unique(rng.integers(0, 16, 20))) for _ in range(2000)]
+    assert abs(np.mean(draws) - ideal_patterns(4, 20)) < 4 * np.std(draws) / np.sqrt(2000)
+    assert ideal_patterns(16, 10_000) < 0.93 * min(2**16, 10_000)  # below min(2^K, n)
+    # C27 picks its variant by the held-out patterns, never the test ones
+    rows = [{"dataset": "d", "K": 4, "method": m, "sign_patterns": p, "val_sign_patterns": v,
+             "pattern_share": p / ideal_patterns(4, 20), "binary_probe_accuracy": 0.5}
+            for m, p, v in (("gaussian_infomax", 16, 9), ("gaussian_infomax lam=2", 9, 12),
+                            ("PCA", 10, 10))]  # fmt: skip
+    (cell,) = c27_cells(rows)
+    assert cell["variant"] == "gaussian_infomax lam=2" and cell["over_others"] == 0.9

@@ -67,12 +67,13 @@ def test_c24_rule_gives_each_outcome():
         return _graded({"c24": c24_table(out)}, "C24")
 
     assert verdict(1, 0, 0, 1) == "confirmed"
-    assert verdict(2, 0, 2, 1) == "refuted"  # soft revives, but leaves clusters uncovered
-    assert verdict(2, 0, 2, 0) == "refuted"  # soft stuck the same way
+    # the primary test is the revision itself: soft EM revives the switched-off
+    # component and hard EM does not, even where both leave clusters uncovered (secondary)
+    assert verdict(2, 0, 2, 1) == "confirmed"
+    assert verdict(2, 0, 2, 0) == "partly"  # soft EM does not revise either
+    assert verdict(1, 1, 0, 1) == "partly"  # hard EM revises too
+    assert verdict(2, 1, 2, 0) == "refuted"  # the other way round
     assert verdict(0, 1, 0, 1) == "open"  # hard never stuck: the starts test nothing
-    one_far = [{"scenario": "one_far", "hard_stuck": 1.0, "soft_stuck": 0.0},
-               {"scenario": "two_on_one", "hard_stuck": 1.0, "soft_stuck": 1.0}]  # fmt: skip
-    assert _graded({"c24": one_far}, "C24") == "partly"
 
 
 def test_hard_em_never_moves_an_empty_component_and_soft_em_does():

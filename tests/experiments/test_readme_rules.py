@@ -68,7 +68,7 @@ def every_some_otherwise():
 def primary_decides():
     main = Rule("C9", "t", "x", ">=", "limit", where={"cell": "a"}, primary=True)
     side = Rule("C9", "t", "x", ">=", "limit", where={"cell": "b"})
-    pooled = Rule("C9", "t", "x", ">=", "limit", cells=("cell",), primary=True, pooled=True)
+    pooled = Rule("C9", "t", "x", ">=", "limit", pool=("cell",), primary=True)
     high, low = [0.9, 0.91, 0.92], [0.3, 0.31, 0.32]
     return (verdict({"a": high, "b": low}, rules=(main, side)) == "confirmed"
             and verdict({"a": low, "b": high}, rules=(main, side)) == "refuted"
@@ -134,7 +134,7 @@ LINES = {
     "one seed of a stochastic experiment decides nothing; a deterministic experiment's single "
     "value is graded as it is": one_seed_decides_nothing,
     "each claim's primary test, declared with its rules before the run (some rules' cells, or "
-    "one cell pooled over a rule's cells in each seed), decides it: every cell holds: "
+    "a statistic averaged over some columns in each seed), decides it: every cell holds: "
     "**confirmed**; some hold and some fail: **partly**; none holds and some fail: "
     "**refuted**; otherwise: **open**; its other cells are secondary: graded and counted, "
     "never deciding": every_some_otherwise,

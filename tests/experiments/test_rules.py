@@ -276,8 +276,7 @@ def test_the_primary_test_decides_and_secondary_cells_are_only_counted():
 
 
 def test_a_pooled_rule_is_one_cell_of_each_seeds_mean_over_its_cells():
-    pooled = Rule("C9", "probe", "acc", ">=", "acc_min", cells=("width",), bounds=UNIT,
-                  pooled=True)  # fmt: skip
+    pooled = Rule("C9", "probe", "acc", ">=", "acc_min", pool=("width",), bounds=UNIT)
     # per seed: width 64 fails alone and width 2000 holds alone; their mean holds
     table = {"probe": rows({64: [0.86, 0.87, 0.88], 2000: [0.98, 0.99, 0.985]})}
     per_cell = grade([ACC], table, Cfg())[0]
@@ -287,10 +286,21 @@ def test_a_pooled_rule_is_one_cell_of_each_seeds_mean_over_its_cells():
     (cell,) = cell_table([pooled], table, Cfg())
     assert cell["cell"] == "probe.acc pooled over width" and cell["seeds"] == 3
     assert "pooled over width" in pooled.describe(Cfg())
-    with pytest.raises(ValueError, match="name them"):
-        Rule("C9", "probe", "acc", ">=", 0.5, pooled=True)
+    with pytest.raises(ValueError, match="not 'seed'"):
+        Rule("C9", "probe", "acc", ">=", 0.5, cells=("width",), pool=("width",))
     with pytest.raises(ValueError, match="cannot be pooled"):
-        Rule("C9", "probe", "ok", ">", 0.5, cells=("width",), kind="share", pooled=True)
+        Rule("C9", "probe", "ok", ">", 0.5, pool=("width",), kind="share")
+    # pooled over one column, a cell per value of another
+    two = {"probe": [dict(r, data=d) for d in ("a", "b") for r in table["probe"]]}
+    for r in two["probe"]:
+        if r["data"] == "b":
+            r["acc"] -= 0.1  # b: 0.76-0.89 per seed, its pooled mean below 0.9
+    per_data = Rule("C9", "probe", "acc", ">=", "acc_min", cells=("data",), pool=("width",),
+                    bounds=UNIT)  # fmt: skip
+    cells = cell_table([per_data], two, Cfg())
+    assert [(c["cell"], c["outcome"]) for c in cells] == [
+        ("data=a: probe.acc pooled over width", "holds"),
+        ("data=b: probe.acc pooled over width", "fails")]  # fmt: skip
     with pytest.raises(ValueError, match="not both"):
         Rule("C9", "probe", "acc", ">", 0.5, gate=True, primary=True)
 

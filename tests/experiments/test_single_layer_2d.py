@@ -58,11 +58,13 @@ def _graded(rows):
 def test_c10_c15_c19_rules_give_each_outcome():
     cells = [("a", 4), ("b", 4)]
     base = {("ae", "relu"): (0.6, 0.5, 10), ("ae", "softmax"): (0.2, 0.0, 10),
+            ("ae", "solu"): (0.2, 0.0, 10),
             ("iem", "none"): (0, 0, 8), ("iem", "infomax"): (0, 0, 10)}  # fmt: skip
     confirmed = dict.fromkeys(("C10", "C15", "C19"), "confirmed")
     assert _graded(_fit_rows(cells, base)) == confirmed
     # competition aligns and duplicates more, loses regions; InfoMax far from the most
     flipped = {("ae", "relu"): (0.6, 0.1, 10), ("ae", "softmax"): (0.9, 0.5, 4),
+               ("ae", "solu"): (0.9, 0.5, 4),
                ("iem", "none"): (0, 0, 11), ("iem", "infomax"): (0, 0, 5)}  # fmt: skip
     assert _graded(_fit_rows(cells, flipped)) == dict.fromkeys(confirmed, "refuted")
     # the primary tests are pooled over the cells: one cell each way is their mean in
@@ -73,6 +75,10 @@ def test_c10_c15_c19_rules_give_each_outcome():
     # less aligned, but duplicated more: a secondary cell fails, the primary test holds
     less_aligned_only = {**base, ("ae", "softmax"): (0.2, 0.5, 10)}
     assert _graded(_fit_rows(cells, less_aligned_only))["C10"] == "confirmed"
+    # C15 grades each candidate on its own, plain softmax never: SoLU keeps ReLU's
+    # regions, grouped softmax loses most of them
+    c15 = {**base, ("ae", "softmax"): (0.2, 0.0, 1), ("ae", "grouped_softmax_g2"): (0.2, 0, 3)}
+    assert _graded(_fit_rows(cells, c15))["C15"] == "partly"
     no_duplicates = {**base, ("ae", "relu"): (0.6, 0.0, 10)}  # the control fails: open
     assert _graded(_fit_rows(cells, no_duplicates))["C10"] == "open"
 

@@ -111,9 +111,12 @@ def run(cfg: Config, out_dir: Path) -> dict:
              for n, ps in MODELS if n == "laplace"]  # fmt: skip
     tails += [{"activation": "control: softsign", **tail_approach(torch.nn.functional.softsign)},
               {"activation": "control: tanh", **tail_approach(torch.tanh)}]  # fmt: skip
+    student = {_label(n, ps): tail_approach(_fn(energy_model(n, **ps)))
+               for n, ps in MODELS if n in ("student_t", "cauchy")}  # fmt: skip
     temp_rows = temperature_rows(cfg.temperatures, z)
     tables = {"c5": [{"max_error": c5}], "tails": tails_table(tails),
-              "student": student_table(_row(rows, "student_t(") + _row(rows, "cauchy(")),
+              "student": student_table(_row(rows, "student_t(") + _row(rows, "cauchy("),
+                                       student),
               "c8": [temperature_summary(temp_rows)], "properties": rows,
               "temperature": temp_rows, "huber": huber_table(huber, control)}  # fmt: skip
     return {"tables": tables}
@@ -203,13 +206,25 @@ def tails_table(tails: list[dict]) -> list[dict]:
              "soft_like": float(soft(t))} for t in tails]  # fmt: skip
 
 
-def student_table(rows: list[dict]) -> list[dict]:
-    """C7's cells: each Student-t/Cauchy activation with ``slow_saturating`` (1/0): odd,
-    monotone and tending to +-1."""
-    return [{"activation": r["activation"], "redescending": r["redescending"],
-             "slow_saturating": float(r["odd"] and r["monotone"] != "no"
-                                      and math.isclose(abs(r["limit_pos"]), 1.0, abs_tol=1e-3))}
-            for r in rows]  # fmt: skip
+SLOW_SLOPE = -3.0  # C7: a "slow" approach is a power law no steeper than 1/|z|^3
+
+
+def student_table(rows: list[dict], tails: dict[str, dict]) -> list[dict]:
+    """C7's cells: each Student-t/Cauchy activation, ``odd``, ``saturating`` (monotone,
+    tending to +-1), ``slow`` (its :func:`tail_approach` never reaches its limit at
+    ``TAIL_Z`` and falls as a power of ``1/|z|`` no steeper than ``SLOW_SLOPE``, where
+    tanh's gap is exactly 0 by ``z = 30``), and ``slow_saturating``: all three (1/0)."""
+    out = []
+    for r in rows:
+        t = tails[r["activation"]]
+        saturating = r["monotone"] != "no" and math.isclose(abs(r["limit_pos"]), 1.0,
+                                                             abs_tol=1e-3)  # fmt: skip
+        slow = t["flat_at"] is None and t["tail_slope"] >= SLOW_SLOPE
+        out.append({"activation": r["activation"], "redescending": r["redescending"],
+                    "tail_slope": t["tail_slope"], "odd": float(r["odd"]),
+                    "saturating": float(saturating), "slow": float(slow),
+                    "slow_saturating": float(r["odd"] and saturating and slow)})  # fmt: skip
+    return out
 
 
 def temperature_summary(temp_rows: list[dict]) -> dict:
@@ -238,10 +253,14 @@ RULES = (
     Rule("C6", "tails", "soft_like", ">", 0.5, kind="share", where={"role": "laplace"},
          primary=True,
          cells=("activation",), says="approaches its limit like 1/|z|", **_UNIT),
-    # C7: every Student-t/Cauchy activation is slow-saturating (odd, monotone, to +-1)
+    # C7: every Student-t/Cauchy activation is slow-saturating: odd, monotone to +-1, and
+    # slow (a power-law approach to its limit, where tanh's is exponential); each part
+    # is also shown on its own (secondary)
     Rule("C7", "student", "slow_saturating", ">", 0.5, kind="share", cells=("activation",),
-         primary=True,
-         says="odd, monotone, tends to +-1", **_UNIT),
+         primary=True, says="odd, monotone to +-1, and a power-law approach", **_UNIT),
+    *(Rule("C7", "student", part, ">", 0.5, kind="share", cells=("activation",), says=says,
+           **_UNIT) for part, says in (("odd", "odd"), ("saturating", "monotone, to +-1"),
+                                       ("slow", "approaches its limit as a power law"))),
     # C8: the soft-ReLU family tends to ReLU as T -> 0, like T
     Rule("C8", "c8", "decreasing", ">", 0.5, kind="share", primary=True,
          says="sup distance falls with T", **_UNIT),

@@ -161,42 +161,62 @@ def _by(rows):
     return {(r["variant"], r["pressure"]): r for r in rows}
 
 
-def holds_up(rows: list[dict], variant: str) -> bool:
-    """No collapse mode from a fresh start, and unit 0 back after both pressures."""
+def prevents(rows: list[dict], variant: str) -> bool:
+    """No collapse mode (:func:`modes`) from a fresh start."""
+    return not modes(_by(rows)[(variant, "none")])
+
+
+def repairs(rows: list[dict], variant: str) -> bool:
+    """Unit 0 back after both pressures (made dominant, made null)."""
     by = _by(rows)
-    return not modes(by[(variant, "none")]) and all(
-        by[(variant, p)]["unit0_back"] for p in PRESSURES if p != "none"
-    )
+    return all(by[(variant, p)]["unit0_back"] for p in PRESSURES if p != "none")
+
+
+def holds_up(rows: list[dict], variant: str) -> bool:
+    """:func:`prevents` and :func:`repairs`."""
+    return prevents(rows, variant) and repairs(rows, variant)
 
 
 def claim_table(rows: list[dict]) -> list[dict]:
     """Per variant (one seed), 1 or 0: whether it collapses as the notes describe it --
-    one unit wins: winner-take-all from a fresh start, or a unit made to win every input
-    keeps winning -- and whether it :func:`holds_up`."""
+    one unit dominates, by winning (winner-take-all from a fresh start, or a unit made to
+    win every input keeps winning) or "by growing weights unboundedly" (scale blow-up,
+    starving the other units) -- whether it ``prevents`` every collapse mode from a
+    fresh start, whether it ``repairs`` a unit pushed into either mode, and both
+    (``holds_up``)."""
     by = _by(rows)
-    return [{"variant": v, "family": f,
-             "collapses": float(by[(v, "none")]["winner_take_all"]
-                                or not by[(v, "dominant")]["unit0_back"]),
-             "holds_up": float(holds_up(rows, v))}
-            for v, f in dict.fromkeys((r["variant"], r["family"]) for r in rows)]  # fmt: skip
+    out = []
+    for v, f in dict.fromkeys((r["variant"], r["family"]) for r in rows):
+        fresh = by[(v, "none")]
+        collapses = (fresh["winner_take_all"] or fresh["scale_blowup"]
+                     or fresh["starved_units"] > 0 or not by[(v, "dominant")]["unit0_back"])
+        out.append({"variant": v, "family": f, "collapses": float(collapses),
+                    "prevents": float(prevents(rows, v)), "repairs": float(repairs(rows, v)),
+                    "holds_up": float(holds_up(rows, v))})  # fmt: skip
+    return out
 
 
-_HOLDS: dict[str, Any] = {"table": "claims", "stat": "holds_up", "op": ">", "threshold": 0.5,
-                          "kind": "share",
-                          "says": "no collapse mode, and unit 0 back from both pressures",
-                          "bounds": UNIT, "cells": ("variant",)}  # fmt: skip
+def _graded(stat: str, says: str, **kw) -> dict[str, Any]:
+    return {"table": "claims", "stat": stat, "op": ">", "threshold": 0.5, "kind": "share",
+            "says": says, "bounds": UNIT, "cells": ("variant",), **kw}  # fmt: skip
+
+
+_PREVENTS = _graded("prevents", "no collapse mode from a fresh start", primary=True)
+_REPAIRS = _graded("repairs", "unit 0 back from both pressures (dominant, null)")
 RULES = (
     # C11 in the notes' words: softmax competition without volume control collapses, one
-    # unit winning (the premise: the LSE loss alone shows it; a growing weight scale is
-    # the LSE loss's unbounded optimum, not this collapse, and is reported apart), and
-    # every volume control holds up
+    # unit dominating -- by winning, or by growing weights unboundedly and starving the
+    # others (the premise: the LSE loss alone shows one of them) -- and every volume
+    # control prevents it (primary); repair after a push is graded apart (secondary)
     Rule("C11", "claims", "collapses", ">", 0.5, kind="share", where={"variant": "lse"},
-         bounds=UNIT,
-         necessary=True, says="one unit wins: from a fresh start, or a unit made to win "
-         "keeps winning"),
-    Rule("C11", where={"family": "volume"}, primary=True, **_HOLDS),
-    # C12: every InfoMax objective alone holds up
-    Rule("C12", where={"family": "infomax"}, primary=True, **_HOLDS),
+         bounds=UNIT, necessary=True, says="one unit dominates: wins from a fresh start, "
+         "keeps winning once made to, or grows its weights unboundedly"),
+    Rule("C11", where={"family": "volume"}, **_PREVENTS),
+    Rule("C11", where={"family": "volume"}, **_REPAIRS),
+    # C12: every InfoMax objective alone prevents both collapse modes (primary); and
+    # repairs them (secondary: the notes claim prevention)
+    Rule("C12", where={"family": "infomax"}, **_PREVENTS),
+    Rule("C12", where={"family": "infomax"}, **_REPAIRS),
 )  # fmt: skip
 
 

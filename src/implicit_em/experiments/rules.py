@@ -17,13 +17,13 @@ in one place). :func:`grade` does the rest, the same way for every claim:
    many seeds. One seed of a stochastic experiment decides nothing (undecided);
    deterministic experiments grade their single value.
 3. **The claim from its primary test.** Each claim declares its primary test before the
-   run: the cells of its ``primary`` rules (a ``pooled`` rule is one cell, its statistic
-   averaged over the rule's cells in each seed). They decide: all hold -> confirmed;
-   some hold and some fail -> partly; none holds and some fail -> refuted (an undecided
-   cell never hides a failing one); otherwise (every cell undecided, or some holding and
-   the rest undecided) -> open. The claim's other cells are secondary: graded, counted
-   and shown, never deciding (a claim that declares no primary rule is decided by all its
-   cells). A ``gate`` rule is a control that must hold for the
+   run: the cells of its ``primary`` rules (a rule with ``pool`` columns averages its
+   statistic over them in each seed: one cell per value of its other ``cells``). They
+   decide: all hold -> confirmed; some hold and some fail -> partly; none holds and some
+   fail -> refuted (an undecided cell never hides a failing one); otherwise (every cell
+   undecided, or some holding and the rest undecided) -> open. The claim's other cells
+   are secondary: graded, counted and shown, never deciding (a claim that declares no
+   primary rule is decided by all its cells). A ``gate`` rule is a control that must hold for the
    measurement to mean anything (a working instrument, never a result that argues
    against the claim: that is a graded cell): unless every gate cell holds, the claim is
    open. A ``necessary`` rule is the claim's premise: a failing cell refutes the claim,
@@ -86,8 +86,9 @@ class Rule:
             ``"median"`` for ratios and heavy-tailed gaps.
         primary: part of the claim's primary test, declared before the run: its cells
             decide the verdict, the other rules' cells are secondary.
-        pooled: one cell: the statistic averaged over the rule's ``cells`` within each
-            seed (a pooled test across datasets or widths), then graded over seeds.
+        pool: columns the statistic is averaged over within each seed (a test pooled
+            across datasets or widths), then graded over seeds: one cell per value of
+            ``cells``.
     """
 
     claim: str
@@ -103,14 +104,15 @@ class Rule:
     necessary: bool = False
     kind: str = "mean"
     primary: bool = False
-    pooled: bool = False
+    pool: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.primary and self.gate:
             raise ValueError("a Rule is a control (gate) or part of the primary test, not both")
-        if self.pooled and not self.cells:
-            raise ValueError("a pooled Rule averages over its cells: name them (cells=...)")
-        if self.pooled and self.kind == "share":
+        if "seed" in self.pool or set(self.pool) & set(self.cells):
+            raise ValueError("Rule pool names columns averaged within a seed: not 'seed', "
+                             "nor a column of cells")  # fmt: skip
+        if self.pool and self.kind == "share":
             raise ValueError("a 'share' statistic (0/1 per seed) cannot be pooled: its "
                              "average is no longer 0 or 1; declare cells instead")  # fmt: skip
         if self.kind not in KINDS:
@@ -144,9 +146,9 @@ class Rule:
         per = f" per {', '.join(self.cells)}" if self.cells else ""
         scope = f" ({where}{per})" if where else (f" ({per.strip()})" if per else "")
         says = f" [{self.says}]" if self.says else ""
-        if self.pooled:
-            per = f" pooled over {', '.join(self.cells)}"
-            scope = f" ({where}{per})" if where else f" ({per.strip()})"
+        if self.pool:
+            scope = scope[:-1] + "; " if scope else " ("
+            scope += f"pooled over {', '.join(self.pool)})"
         role = ("control: " if self.gate else "necessary: " if self.necessary
                 else "primary: " if self.primary else "")  # fmt: skip
         kind = "" if self.kind == "mean" else f" ({KINDS[self.kind]})"
@@ -177,14 +179,11 @@ class Cell:
 
     def label(self) -> str:
         """``"variant=infomax(z): table.stat"``-style name of the cell."""
-        named = list(self.rule.where.items())
-        if self.rule.pooled:  # one cell over all of them: its key is empty
-            pooled = f" pooled over {', '.join(self.rule.cells)}"
-        else:
-            pooled = ""
-            named += [(c, v) for c, v in zip(self.rule.cells, self.key, strict=True)
-                      if c not in self.rule.where]  # fmt: skip
+        named = [*self.rule.where.items(),
+                 *((c, v) for c, v in zip(self.rule.cells, self.key, strict=True)
+                   if c not in self.rule.where)]  # fmt: skip
         key = ", ".join(f"{c}={v}" for c, v in named)
+        pooled = f" pooled over {', '.join(self.rule.pool)}" if self.rule.pool else ""
         return f"{key + ': ' if key else ''}{self.rule.table}.{self.rule.stat}{pooled}"
 
 
@@ -238,17 +237,20 @@ def _cells(rule: Rule, rows: list[dict]) -> dict[tuple, list[float]]:
     """The rule's rows (``where``) grouped by its cell columns: the statistic's values (a
     row without the statistic was not measured there and is left out)."""
     chosen = [r for r in rows if all(r.get(k) == v for k, v in rule.where.items())]
-    missing = [c for c in (rule.stat, *rule.cells) if chosen and not any(c in r for r in chosen)]
+    missing = [c for c in (rule.stat, *rule.cells, *rule.pool)
+               if chosen and not any(c in r for r in chosen)]  # fmt: skip
     if missing:
         raise KeyError(f"rule for {rule.claim}: table {rule.table!r} has no column(s) {missing}")
     groups: dict[tuple, list[float]] = {}
-    if rule.pooled:  # one cell: each seed's mean over the rule's cells
-        per_seed: dict[Any, list[float]] = {}
+    if rule.pool:  # each seed's mean over the pooled columns, per cell
+        pooled: dict[tuple, dict[Any, list[float]]] = {}
         for row in chosen:
             v = row.get(rule.stat)
             if isinstance(v, (int, float)) and math.isfinite(v):
-                per_seed.setdefault(row.get("seed"), []).append(float(v))
-        return {(): [sum(vs) / len(vs) for vs in per_seed.values()]} if per_seed else {}
+                key = tuple(row[c] for c in rule.cells)
+                pooled.setdefault(key, {}).setdefault(row.get("seed"), []).append(float(v))
+        return {k: [sum(vs) / len(vs) for vs in by_seed.values()]
+                for k, by_seed in pooled.items()}  # fmt: skip
     for row in chosen:
         if rule.stat in row:
             groups.setdefault(tuple(row[c] for c in rule.cells), []).append(row[rule.stat])
