@@ -259,6 +259,43 @@ _CLAIMS = [
         "trained networks exhibit massive redundancy, with many units learning overlapping "
         "or identical features.",
     ),
+    Claim(
+        "C31",
+        "Output competition does not propagate backward through ReLU: the internal layers "
+        "inherit no such pressure.",
+        ("001",),
+        "But this competition does not propagate backward through ReLU. The internal layers "
+        "inherit no such pressure.",
+    ),
+    Claim(
+        "C32",
+        "Softmax is limited to K regions (with interpolation); ReLU's combinatorial patterns "
+        "go beyond K, up to 2^K.",
+        ("001",),
+        "Softmax forces soft selection. ... Limited to K regions with interpolation.",
+    ),
+    Claim(
+        "C33",
+        "Greedy local objectives may not align with the global task: a layer can specialise "
+        "on structure irrelevant to the output.",
+        ("001",),
+        "Local objectives may not align with global task. A layer might specialize "
+        "beautifully for structure irrelevant to the output.",
+    ),
+    Claim(
+        "C34",
+        "Activations are fully determined by the assumed distance / noise model in the "
+        "objective, independent of architectural idiosyncrasies.",
+        ("000",),
+        "fully determined by the assumed distance / noise model in the objective, "
+        "independent of architectural idiosyncrasies.",
+    ),
+    Claim(
+        "C35",
+        "-sum_j H(z_j) + lambda TC(z) is equivalent to maximising the joint entropy H(z).",
+        ("004",),
+        "L = -Σⱼ H(zⱼ) + λ TC(z) ... Equivalently: maximize joint entropy H(z₁, ..., zₖ).",
+    ),
 ]
 
 REGISTRY: dict[str, Claim] = {c.id: c for c in _CLAIMS}

@@ -47,7 +47,7 @@ def test_hyperplane_stats_find_the_same_cut_twice():
     assert hyperplane_stats(w, torch.tensor([0.5, 1.0, 0.0]))["duplicate_units"] == 0
 
 
-def _graded(rows):
+def _graded_all(rows):
     from implicit_em.experiments import single_layer_2d as exp
     from implicit_em.experiments.rules import grade, stack
 
@@ -61,6 +61,10 @@ def test_c10_c15_c19_rules_give_each_outcome():
             ("ae", "solu"): (0.2, 0.0, 10),
             ("iem", "none"): (0, 0, 8), ("iem", "infomax"): (0, 0, 10)}  # fmt: skip
     confirmed = dict.fromkeys(("C10", "C15", "C19"), "confirmed")
+
+    def _graded(rows):  # C32 has its own test
+        return {c: v for c, v in _graded_all(rows).items() if c != "C32"}
+
     assert _graded(_fit_rows(cells, base)) == confirmed
     # competition aligns and duplicates more, loses regions; InfoMax far from the most
     flipped = {("ae", "relu"): (0.6, 0.1, 10), ("ae", "softmax"): (0.9, 0.5, 4),
@@ -92,3 +96,18 @@ def test_output_regions_follow_the_activation():
     z = torch.tensor([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 1.5, 2.5]])
     assert count_activation_patterns(z) == 1  # every pre-activation positive: one region
     assert count_activation_patterns(above_mean(torch.softmax(z, 1))) == 2  # which unit leads
+
+
+def test_c32_rule_gives_each_outcome():
+    cells = [("a", 4), ("b", 8)]
+
+    def c32(softmax, relu):
+        """Output regions of the softmax and ReLU autoencoders, as multiples of K."""
+        rows = [r for ds, k in cells for r in _fit_rows(
+            [(ds, k)], {("ae", "relu"): (0.5, 0.1, relu * k), ("ae", "softmax"): (0.2, 0.0,
+                        softmax * k), ("iem", "infomax"): (0, 0, 10)})]  # fmt: skip
+        return _graded_all(rows)["C32"]
+
+    assert c32(softmax=1.0, relu=2.5) == "confirmed"  # K regions; ReLU beyond them
+    assert c32(softmax=2.0, relu=2.5) == "partly"  # softmax's output cuts more than K
+    assert c32(softmax=2.0, relu=1.0) == "refuted"

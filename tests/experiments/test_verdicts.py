@@ -68,7 +68,7 @@ def test_result_round_trips_through_json_and_damage_is_named(tmp_path):
 
 
 def test_claims_registry_mirrors_the_claims_list():
-    assert list(CLAIMS) == [f"C{i}" for i in range(1, 31)]
+    assert list(CLAIMS) == [f"C{i}" for i in range(1, 36)]
     assert "y_j - r_j" in CLAIMS["C2"]  # the corrected distance-form gradient
     for c in REGISTRY.values():
         assert c.words and c.sources and all(s in SOURCES for s in c.sources)

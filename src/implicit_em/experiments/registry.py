@@ -17,6 +17,7 @@ from .encoder import EXPERIMENT as _encoder
 from .ica import EXPERIMENT as _ica
 from .identities import EXPERIMENT as _identities
 from .infomax import EXPERIMENT as _infomax
+from .joint_entropy import EXPERIMENT as _joint_entropy
 from .layerwise import EXPERIMENT as _layerwise
 from .local_learners import EXPERIMENT as _local_learners
 from .mechanism import EXPERIMENT as _mechanism
@@ -36,6 +37,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _competition,
         _collapse,
         _infomax,
+        _joint_entropy,
         _ica,
         _mechanism,
         _single_layer_2d,

@@ -1,4 +1,4 @@
-"""Experiment ``single_layer_2d``: the hyperplanes one layer learns on 2-D data (C10, C15, C19).
+"""Experiment ``single_layer_2d``: one layer's hyperplanes on 2-D data (C10, C15, C19, C32).
 
 The source notes' own proposed test: single-layer experiments on 2-D data, where the
 learned hyperplanes ``w_j . x + b_j = 0`` can be seen. On clusters, rings, the uniform
@@ -70,6 +70,9 @@ class Config:
     # C19: "maximum" = at least this share of the most regions of any layer in the cell
     # (the ratio's seed-to-seed SD in runs/full-20261203b was about 0.1)
     best_share: float = bounded(0.9, gt=0.0, max=1.0)
+    # C32: "limited to K regions" = a softmax output's regions at most this many times K
+    # (the notes' own number; not calibrated on any run)
+    softmax_regions_max: float = bounded(1.0, min=1.0)
 
 
 QUICK = {"widths": (4, 16), "epochs": 15, "grid": 96}
@@ -268,14 +271,30 @@ def c15_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def c32_rows(rows: list[dict]) -> list[dict]:
+    """Per dataset/width cell (one seed), C32: the output regions (:func:`above_mean`
+    patterns on the grid) of the softmax and the ReLU autoencoders, over ``K``; and the
+    bound ``1 + K + K (K - 1) / 2`` over ``K`` (the most any ``K`` lines cut the plane)."""
+    out = []
+    for cell in _cells(rows):
+        k = cell[1]
+        out.append({"dataset": cell[0], "K": k,
+                    "softmax_regions_over_k": _mean(rows, cell, ("softmax",), "patterns_grid") / k,
+                    "relu_regions_over_k": _mean(rows, cell, ("relu",), "patterns_grid") / k,
+                    "bound_over_k": max_regions(k) / k})  # fmt: skip
+    return out
+
+
 def claim_tables(rows: list[dict]) -> dict:
-    """The tables the rules read (one seed): :func:`claim_cells`, :func:`c15_rows`, and
-    the element-wise autoencoders' duplicate share over every cell (C10's control)."""
+    """The tables the rules read (one seed): :func:`claim_cells`, :func:`c15_rows`,
+    :func:`c32_rows`, and the element-wise autoencoders' duplicate share over every cell
+    (C10's control)."""
     cells = claim_cells(rows)
     duplicates = float(np.mean([c["elementwise_duplicates"] for c in cells]))
     return {
         "cells": cells,
         "c15": c15_rows(rows),
+        "c32": c32_rows(rows),
         "redundancy": [{"elementwise_duplicates": duplicates}],
     }
 
@@ -305,6 +324,15 @@ RULES = (
     Rule("C19", "cells", "infomax_over_best", ">=", "best_share", kind="median",
          primary=True, pool=("dataset", "K"), bounds=UNIT,
          says="the InfoMax layer's regions over the most of any layer in the cell"),
+    # C32: a softmax output is limited to K regions (with interpolation), where ReLU's
+    # combinatorial patterns go beyond K: both, pooled over the datasets and widths
+    # (in the plane K lines cut at most 1 + K + K(K-1)/2 regions, not 2^K; where 2^K is
+    # reachable, K <= D, C27 counts it)
+    Rule("C32", "c32", "softmax_regions_over_k", "<=", "softmax_regions_max", kind="median",
+         primary=True, pool=("dataset", "K"), bounds=COUNT,
+         says="the softmax autoencoder's output regions over K"),
+    Rule("C32", "c32", "relu_regions_over_k", ">", 1, kind="median", primary=True,
+         pool=("dataset", "K"), bounds=COUNT, says="the ReLU autoencoder's output regions over K"),
 )  # fmt: skip
 
 
@@ -353,6 +381,8 @@ WHY = {
     "which units respond above the layer's mean, not on the pre-activations' signs.",
     "C19": "no layer reaches the combinatorial bound at K >= 16, so 'maximum regions' is "
     "tested against the most any layer of the same width cuts.",
+    "C32": "a softmax's argmax has at most K regions by construction, so the regions are "
+    "counted on its whole output (which units respond above the layer's mean), as ReLU's.",
 }
 
 
