@@ -246,9 +246,10 @@ RULES = (
     Rule("C16", "c16", "finetune_corr_rise", ">", 0, cells=("dataset", "layer"),
          bounds=(-1.0, 1.0), says="mean |corr| between units: fine-tuned minus greedy"),
     # C20: InfoMax composes: the trained second layer's probe beats the first's by the
-    # dataset's gain (twice the first layer's seed-to-seed SD), and its units stay as
-    # independent (mean |corr| at most independence_slack above the first's). A control:
-    # it beats a random second layer of the same width (else it learned nothing)
+    # dataset's gain (twice the first layer's seed-to-seed SD), and beats a random second
+    # layer of the same width (else it learned nothing: a failure that argues against the
+    # claim, so a graded primary cell, not a control). Secondary: its units stay as
+    # independent (mean |corr| at most independence_slack above the first's)
     Rule(stat="over_layer_1", op=">=", threshold="gain_mnist", primary=True,
          where={"dataset": "mnist"},
          says="probe accuracy: layer 2 minus layer 1", **_C20),
@@ -257,7 +258,7 @@ RULES = (
          says="probe accuracy: layer 2 minus layer 1", **_C20),
     Rule(stat="corr_rise", op="<=", threshold="independence_slack",
          says="mean |corr| between units: layer 2 minus layer 1", **_C20),
-    Rule(stat="over_random_layer_2", op=">", threshold=0, gate=True,
+    Rule(stat="over_random_layer_2", op=">", threshold=0, primary=True,
          says="probe accuracy: layer 2 minus a random layer 2", **_C20),
 )  # fmt: skip
 
