@@ -41,13 +41,21 @@ def test_c4_rule_gives_each_outcome(identity, retrace, expected):
     row = {"identity_error": identity, "preconditioned_gap": retrace, "gradient_gap": 0.5,
            "iterations_over_em": None}  # plain gradient ascent decides nothing  # fmt: skip
     assert _graded({"c4": [row]}, "C4") == expected
+    # plain gradient ascent is graded, as a secondary cell: it fails here, and counts
+    from implicit_em.experiments import mixture as exp
+    from implicit_em.experiments.rules import grade, stack
+
+    (v,) = grade([r for r in exp.RULES if r.claim == "C4"], stack([{"c4": [row]}] * 5,
+                 list(range(5))), exp.Config())  # fmt: skip
+    assert v.secondary == (0, 1, 0) and "gradient_gap" in v.evidence
 
 
 def test_c4_is_open_while_the_retrace_is_undecided():
     from implicit_em.experiments import mixture as exp
     from implicit_em.experiments.rules import grade, stack
 
-    rows = [{"identity_error": 1e-15, "preconditioned_gap": g} for g in (1e-12, 1e-6, 1e-12)]
+    rows = [{"identity_error": 1e-15, "preconditioned_gap": g, "gradient_gap": 0.02}
+            for g in (1e-12, 1e-6, 1e-12)]  # fmt: skip
     tables = stack([{"c4": [r]} for r in rows], [0, 1, 2])
     assert (
         grade([r for r in exp.RULES if r.claim == "C4"], tables, exp.Config())[0].verdict == "open"
