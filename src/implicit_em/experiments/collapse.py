@@ -188,8 +188,12 @@ def claim_table(rows: list[dict]) -> list[dict]:
     out = []
     for v, f in dict.fromkeys((r["variant"], r["family"]) for r in rows):
         fresh = by[(v, "none")]
-        collapses = (fresh["winner_take_all"] or fresh["scale_blowup"]
-                     or fresh["starved_units"] > 0 or not by[(v, "dominant")]["unit0_back"])
+        collapses = (
+            fresh["winner_take_all"]
+            or fresh["scale_blowup"]
+            or fresh["starved_units"] > 0
+            or not by[(v, "dominant")]["unit0_back"]
+        )
         out.append({"variant": v, "family": f, "collapses": float(collapses),
                     "prevents": float(prevents(rows, v)), "repairs": float(repairs(rows, v)),
                     "holds_up": float(holds_up(rows, v))})  # fmt: skip
