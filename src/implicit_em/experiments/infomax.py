@@ -228,7 +228,9 @@ def _redundancy(z: np.ndarray) -> tuple[int, float, np.ndarray]:
     return dead, float(off.mean()), live
 
 
-def validation_measures(ztr: np.ndarray, ds: Dataset, cfg: Config, rng) -> dict:
+def validation_measures(
+    ztr: np.ndarray, ds: Dataset, cfg: Config, rng: np.random.Generator
+) -> dict:
     """What C13 and C27 choose a variant by, on held-out training images (the last
     ``VALIDATION`` share of the training rows; never the test set): ``val_dead_units``,
     ``val_mean_abs_corr``, ``val_pair_spacing_tc``, ``val_probe_accuracy`` (a probe fitted
