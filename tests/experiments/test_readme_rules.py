@@ -119,8 +119,11 @@ def quick_runs_compare_with_the_full_run():
     narrow = {"claim": "C9", "cell": "a", "lo": 0.8, "hi": 1.0}
     wide = {"claim": "C9", "cell": "a", "lo": 0.3, "hi": 1.0}
     unknown = {"claim": "C7", "cell": "b", "lo": 0.8, "hi": 0.9}
+    few = {"claim": "C8", "cell": "c", "lo": None, "hi": None, "seeds": 2}  # a median of 2
+    one = {"claim": "C6", "cell": "d", "lo": None, "hi": None, "seeds": 1}  # deterministic
     return (indicative([narrow], full) == set() and indicative([wide], full) == {"C9"}
-            and indicative([unknown], full) == {"C7"})  # fmt: skip
+            and indicative([unknown], full) == {"C7"} and indicative([few], full) == {"C8"}
+            and indicative([one], full) == set())  # fmt: skip
 
 
 LINES = {
@@ -150,7 +153,7 @@ LINES = {
     "their verdict, disagreeing parts give **partly**": several_experiments,
     "a quick run marks a claim **indicative** when one of its intervals is wider than that "
     "cell's distance from its threshold in the last full run (or the full run lacks the "
-    "cell)": quick_runs_compare_with_the_full_run,
+    "cell, or its seeds are too few for an interval)": quick_runs_compare_with_the_full_run,
 }
 
 

@@ -472,10 +472,13 @@ def margins(cells: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
 def indicative(cells: Sequence[Mapping[str, Any]], full: Mapping[str, Mapping[str, float]]) -> set:
     """The claims a quick run cannot decide as the full run does: one of their cells has a
     95 % interval wider than that cell's margin in the full run (:func:`margins`), or one
-    the full run did not grade. Cells without an interval (deterministic) never count."""
+    the full run did not grade, or one whose several seeds give no interval (a median
+    needs 5). Cells of one seed (deterministic) never count."""
     out = set()
     for c in cells:
         if c.get("lo") is None or c.get("hi") is None:
+            if (c.get("seeds") or 0) > 1:  # too few seeds for this statistic's interval
+                out.add(c["claim"])
             continue
         margin = full.get(c["claim"], {}).get(c["cell"])
         if margin is None or c["hi"] - c["lo"] > margin:
