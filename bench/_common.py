@@ -76,3 +76,21 @@ def report(name: str, rows: list[dict], meta: dict) -> Path:
     path.write_text(json.dumps(payload, indent=2))
     print(f"wrote {path}")
     return path
+
+
+def mnist_tensors(quick: bool, stand_in: int) -> tuple:
+    """``(x, y, x_test, y_test, real)``: MNIST's 60k / 10k as tensors (``real``), or, at
+    ``quick`` sizes or without the MNIST files, ``stand_in`` random rows of 784 pixels
+    with the last sixth held out."""
+    from implicit_em.data import find_mnist, load_dataset
+
+    found = find_mnist()
+    if quick or found is None or not found[1]:
+        g = torch.Generator().manual_seed(0)
+        x = torch.rand(stand_in, 784, generator=g)
+        y = torch.randint(0, 10, (stand_in,), generator=g)
+        cut = stand_in - stand_in // 6
+        return x[:cut], y[:cut], x[cut:], y[cut:], False
+    ds = load_dataset("mnist", download=False)
+    return (torch.as_tensor(ds.X_train), torch.as_tensor(ds.y_train),
+            torch.as_tensor(ds.X_test), torch.as_tensor(ds.y_test), True)  # fmt: skip

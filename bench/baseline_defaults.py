@@ -23,10 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import report
+from _common import mnist_tensors, report
 from implicit_em.baselines import KrotovHopfield, SoftHebb, TriangleKMeans
 from implicit_em.diagnostics import linear_probe
 
@@ -75,15 +73,9 @@ def defaults(cls) -> dict:
 
 def data(quick: bool):
     """``(x_fit, y_fit, x_val, y_val, source)``: 50k / 10k of MNIST's training images."""
-    from implicit_em.data import find_mnist, load_dataset
-
-    found = find_mnist()
-    if quick or found is None or not found[1]:
-        g = torch.Generator().manual_seed(0)
-        x, y = torch.rand(600, 784, generator=g), torch.randint(0, 10, (600,), generator=g)
-        return x[:500], y[:500], x[500:], y[500:], "random stand-in"
-    ds = load_dataset("mnist", download=False)
-    x, y = torch.as_tensor(ds.X_train), torch.as_tensor(ds.y_train)
+    x, y, xv, yv, real = mnist_tensors(quick, stand_in=600)
+    if not real:
+        return x, y, xv, yv, "random stand-in"
     return x[:50000], y[:50000], x[50000:], y[50000:], "MNIST 60k train: 50k fit / 10k val"
 
 

@@ -31,10 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import report
+from _common import mnist_tensors, report
 from implicit_em.baselines import KrotovHopfield
 from implicit_em.diagnostics import linear_probe, power_readout, tuned_probe
 
@@ -44,16 +42,8 @@ PAPER = {"p": 3.0, "k": 7, "delta": 0.4, "lr": 0.02, "epochs": 200, "batch_size"
 
 def data(quick: bool):
     """``(x, y, x_test, y_test, source)``: MNIST's 60k / 10k, or a random stand-in."""
-    from implicit_em.data import find_mnist, load_dataset
-
-    found = find_mnist()
-    if quick or found is None or not found[1]:
-        g = torch.Generator().manual_seed(0)
-        x, y = torch.rand(1200, 784, generator=g), torch.randint(0, 10, (1200,), generator=g)
-        return x[:1000], y[:1000], x[1000:], y[1000:], "random stand-in"
-    ds = load_dataset("mnist", download=False)
-    return (torch.as_tensor(ds.X_train), torch.as_tensor(ds.y_train),
-            torch.as_tensor(ds.X_test), torch.as_tensor(ds.y_test), "MNIST 60k / 10k")  # fmt: skip
+    x, y, xt, yt, real = mnist_tensors(quick, stand_in=1200)
+    return x, y, xt, yt, "MNIST 60k / 10k" if real else "random stand-in"
 
 
 def readouts(kh: KrotovHopfield, x, y, xt, yt, seed: int, readout_epochs: int) -> list[dict]:
