@@ -87,6 +87,8 @@ def test_c23_rule_gives_each_outcome():
     assert verdict([row(lin=0.5, beyond=0.1)]) == "refuted"
     assert verdict([row(consistent=1e-3)]) == "open"
     assert verdict([row()], control=row("tanh")) == "open"  # the control passed: no test
+    # the control saturates no more than tanh but is linear on the window: no test either
+    assert verdict([row()], control=row("tanh", lin=0.01, beyond=0.07, inside=0.07)) == "open"
 
 
 def test_c6_rule_gives_each_outcome_and_tails_are_measured():

@@ -33,7 +33,9 @@ def test_collapse_experiment_small_run_and_pressure_tests(tmp_path):
 
     cfg = exp.Config(epochs=2, monitor_every=5)
     res = exp.run(cfg, tmp_path)
-    rows = exp._by(res["tables"]["variants"])
+    assert {r["optimizer"] for r in res["tables"]["variants"]} == {"adam", "sgd"}
+    assert {r["optimizer"] for r in res["tables"]["claims"]} == {"adam", "sgd"}
+    rows = exp._by([r for r in res["tables"]["variants"] if r["optimizer"] == "adam"])
     assert {v for v, _ in rows} == set(exp.VARIANTS)
     assert {p for _, p in rows} == set(exp.PRESSURES)
     assert rows[("lse", "none")]["weight_norm_growth"] > 1.0  # the unbounded LSE loss
@@ -64,11 +66,19 @@ def test_apply_pressure_collapses_unit_0():
         apply_pressure(layer, x, "squeeze")
 
 
-def _graded(rows):
+def _claims(rows, sgd=None):
+    """Both optimisers' claim tables: SGD's from ``sgd`` rows (default: Adam's)."""
+    from implicit_em.experiments import collapse as exp
+
+    return [dict(c, optimizer=o) for o, r in (("adam", rows), ("sgd", sgd or rows))
+            for c in exp.claim_table(r)]  # fmt: skip
+
+
+def _graded(rows, sgd=None):
     from implicit_em.experiments import collapse as exp
     from implicit_em.experiments.rules import grade, stack
 
-    tables = stack([{"claims": exp.claim_table(rows)}] * 5, [0, 1, 2, 3, 4])
+    tables = stack([{"claims": _claims(rows, sgd)}] * 5, [0, 1, 2, 3, 4])
     return {v.claim: v.verdict for v in grade(exp.RULES, tables, exp.Config())}
 
 
@@ -103,9 +113,14 @@ def test_c11_and_c12_rules_give_each_outcome():
     from implicit_em.experiments.rules import grade, stack
 
     rows = _collapse_rows(**dict.fromkeys(infomax, ((), False)))
-    tables = stack([{"claims": exp.claim_table(rows)}] * 5, [0, 1, 2, 3, 4])
+    tables = stack([{"claims": _claims(rows)}] * 5, [0, 1, 2, 3, 4])
     (c12,) = [v for v in grade(exp.RULES, tables, exp.Config()) if v.claim == "C12"]
-    assert c12.verdict == "confirmed" and c12.counts == (3, 0, 0) and c12.secondary == (0, 3, 0)
+    assert c12.verdict == "confirmed" and c12.counts == (6, 0, 0) and c12.secondary == (0, 6, 0)
+    # every cell is one optimiser's: InfoMax prevents collapse under Adam, not under SGD
+    blown = _collapse_rows(**dict.fromkeys(infomax, (("blowup",), True)))
+    assert _graded(_collapse_rows(), sgd=blown)["C12"] == "partly"
+    # LSE alone collapses under Adam only: the premise fails under SGD, so C11 cannot hold
+    assert _graded(_collapse_rows(**collapsing), sgd=_collapse_rows())["C11"] == "refuted"
     # the regularised variant does not count for C12 either way
     assert (
         _graded(_collapse_rows(**{"decorrelation+variance_hinge": (("wta",), False)}))["C12"]

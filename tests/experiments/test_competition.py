@@ -1,4 +1,4 @@
-"""The competition experiment (C25, C26, C28, C29, C30): measurements and rules."""
+"""The competition experiment (C25, C26, C28, C29, C30, C31): measurements and rules."""
 
 import pytest
 import torch
@@ -19,6 +19,55 @@ def test_competition_small_run(tmp_path):
         assert 0 <= fits[name]["accuracy"] <= 1 and fits[name]["step_ms"] > 0
     assert {r["activation"] for r in res["tables"]["c26"]} == set(exp.SOFT)
     assert res["tables"]["over_training"] and "l1.coupling" in res["tables"]["over_training"][0]
+    assert fits["relu"]["zero_sum_logits"] < 1e-10  # softmax - onehot sums to 0
+    assert fits["grouped_softmax"]["zero_sum_z1"] < 1e-10  # softmax groups: shift-invariant
+    assert fits["relu"]["coupling_scaled_init"] == 0.0 and 0 < fits["solu"]["selectivity"] <= 1
+
+
+def test_zero_sum_ratio_against_per_input_formulas():
+    from implicit_em.experiments.competition import mlp, zero_sum_ratio
+
+    torch.manual_seed(0)
+    model = mlp(5, 7, 3, "relu").double()
+    x, y = torch.randn(40, 5, dtype=torch.float64), torch.randint(0, 3, (40,))
+    got = zero_sum_ratio(model, x, y)
+    z1 = model[0](x)
+    z2 = model[2](torch.relu(z1))
+    g3 = torch.softmax(model[4](torch.relu(z2)), 1) - torch.nn.functional.one_hot(y, 3)
+    g2 = (g3 @ model[4].weight) * (z2 > 0)  # back through the output layer and ReLU
+    g1 = (g2 @ model[2].weight) * (z1 > 0)
+
+    def ratio(g):
+        return float(g.detach().sum(1).square().sum() / g.detach().square().sum())
+
+    assert got["zero_sum_logits"] < 1e-25
+    assert got["zero_sum_z2"] == pytest.approx(ratio(g2), rel=1e-12)
+    assert got["zero_sum_z1"] == pytest.approx(ratio(g1), rel=1e-12)
+    g = torch.randn(100000, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert ratio(g) == pytest.approx(1.0, abs=0.02)  # independent units: 1
+
+
+def test_selectivity_and_scaled_coupling():
+    from implicit_em.experiments.competition import layer_stats, mlp, scaled_coupling, selectivity
+
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    h = torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    # unit 0 fires on class 0 only (1); unit 1 is constant (left out)
+    assert selectivity(h, y) == pytest.approx(1.0)
+    h = torch.tensor([[2.0], [2.0], [1.0], [1.0], [0.0], [0.0]])  # (2 - 0.5) / (2 + 0.5)
+    assert selectivity(h, y) == pytest.approx(0.6)
+    torch.manual_seed(0)
+    model = mlp(5, 8, 3, "solu")
+    probe = torch.randn(16, 5)
+    assert scaled_coupling(model, model, probe) == pytest.approx(
+        layer_stats(model, probe, probe, 0.9)["coupling"], rel=1e-5)  # fmt: skip
+    bigger = mlp(5, 8, 3, "solu")
+    bigger.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        bigger[0].weight.mul_(3.0)
+        bigger[0].bias.mul_(3.0)
+    assert scaled_coupling(model, bigger, probe) == pytest.approx(
+        layer_stats(bigger, probe, probe, 0.9)["coupling"], rel=1e-5)  # fmt: skip
 
 
 def test_jacobian_coupling_and_duplicates_against_references():
@@ -54,9 +103,13 @@ def _rows(**changes):
     """One seed's fit rows on both datasets: competition drops in (same accuracy), is
     cheaper than attention, keeps its coupling; softmin loses; ReLU is redundant."""
     base = {"accuracy": 0.95, "step_ms": 1.0, "coupling": 0.3, "coupling_init": 0.3,
-            "usage_entropy": 0.9, "usage_entropy_init": 0.9, "duplicates": 0.05,
-            "inactive_with_gradient": 0.9}  # fmt: skip
-    per = {"relu": {"coupling": 0.0, "duplicates": 0.3, "inactive_with_gradient": 0.0},
+            "coupling_scaled_init": 0.3, "usage_entropy": 0.9, "usage_entropy_init": 0.9,
+            "duplicates": 0.05, "inactive_with_gradient": 0.9, "selectivity": 0.6,
+            "selectivity_init": 0.4, "zero_sum_z1": 1.2, "zero_sum_z2": 1.2,
+            "zero_sum_logits": 0.0}  # fmt: skip
+    per = {"relu": {"coupling": 0.0, "duplicates": 0.3, "inactive_with_gradient": 0.0,
+                    "selectivity": 0.5},
+           "solu": {"zero_sum_z2": 0.2},
            "tanh": {"coupling": 0.0}, "softmin": {"accuracy": 0.8},
            "prototype_attention": {"step_ms": 3.0}}  # fmt: skip
     rows = []
@@ -80,14 +133,23 @@ def _graded(rows):
     return {v.claim: v.verdict for v in grade(exp.RULES, tables, exp.Config())}
 
 
+CLAIMS = ("C25", "C26", "C28", "C29", "C30", "C31")
+
+
 def test_competition_rules_give_each_outcome():
-    assert _graded(_rows()) == dict.fromkeys(("C25", "C26", "C28", "C29", "C30"), "confirmed")
+    assert _graded(_rows()) == dict.fromkeys(CLAIMS, "confirmed")
     worse = {c: {"accuracy": 0.5, "step_ms": 5.0, "coupling": 0.0, "coupling_init": 0.3,
-                 "usage_entropy": 0.1, "inactive_with_gradient": 0.0}
+                 "usage_entropy": 0.1, "inactive_with_gradient": 0.0, "selectivity": 0.3}
              for c in ("solu", "grouped_softmax", "lwta")}  # fmt: skip
-    out = _graded(_rows(**worse, relu={"inactive_with_gradient": 0.5, "duplicates": 0.0},
-                        softmin={"accuracy": 0.99}, untrained=0.2))  # fmt: skip
-    assert out == dict.fromkeys(("C25", "C26", "C28", "C29", "C30"), "refuted")
+    relu = {"inactive_with_gradient": 0.5, "duplicates": 0.0, "zero_sum_z2": 0.1,
+            "zero_sum_z1": 0.1}  # fmt: skip
+    out = _graded(_rows(**worse, relu=relu, softmin={"accuracy": 0.99}, untrained=0.2))
+    assert out == dict.fromkeys(CLAIMS, "refuted")
+    # C26: the coupling grew only as much as |z| did: the control decides against it
+    grown = {c: {"coupling": 0.6, "coupling_scaled_init": 1.5} for c in ("solu", "grouped_softmax")}
+    assert _graded(_rows(**grown))["C26"] == "refuted"  # kept against the start, not scale
+    # C31: the measure misses the output's own competition: undecidable
+    assert _graded(_rows(relu={"zero_sum_logits": 0.9}))["C31"] == "open"
     mixed = _graded(_rows(lwta={"coupling": 0.0}, softmin={"accuracy": 0.95}))
     assert mixed["C25"] == "confirmed"  # LWTA (no coupling) is secondary: not a candidate
     assert _graded(_rows(grouped_softmax={"accuracy": 0.5}))["C25"] == "partly"

@@ -270,7 +270,8 @@ RULES = (
     Rule("C8", "c8", "slope_off_one", "<", "slope_tol", bounds=COUNT,
          says="|log-log slope of that distance in T - 1|"),
     # C23: every Huber activation saturates exactly beyond m + delta sigma and is linear
-    # near 0; controls: closed form = numeric, tanh does not saturate exactly
+    # near 0; controls: closed form = numeric, tanh does not saturate exactly and is not
+    # linear on the window
     Rule("C23", "huber", "closed_vs_numeric", "<=", "consistency_max", gate=True,
          cells=("activation",), bounds=COUNT, says="closed form vs numeric derivation"),
     Rule("C23", "huber", "saturating", "<", 0.5, kind="share", where={"role": "control"}, gate=True,
@@ -280,6 +281,11 @@ RULES = (
          cells=("activation",), says="exactly flat beyond the threshold", **_UNIT),
     Rule("C23", "huber", "linear_deviation", "<=", "linear_tol", where={"role": "huber"},
          cells=("activation",), bounds=COUNT, says="off the tangent at 0, on half the "
+         "threshold (relative)"),
+    # the window tells linear from not: tanh (the control, threshold 2) is off its
+    # tangent by more than the tolerance on the same half-threshold window
+    Rule("C23", "huber", "linear_deviation", ">", "linear_tol", where={"role": "control"},
+         gate=True, bounds=COUNT, says="tanh (control): off the tangent at 0, on half the "
          "threshold (relative)"),
 )  # fmt: skip
 

@@ -1,5 +1,5 @@
 """Experiment ``competition``: competitive activations inside a network trained end to end
-(C25, C26, C28, C29, C30).
+(C25, C26, C28, C29, C30, C31).
 
 A two-hidden-layer MLP of width ``K`` is trained on cross-entropy (digits, and MNIST when
 its files are present) with each hidden activation: element-wise (ReLU, tanh), soft
@@ -11,8 +11,12 @@ the Jacobian coupling ``||offdiag J|| / ||J||`` of the activation and the normal
 entropy of ``softmax(z)``, at initialisation and over training; the share of duplicate
 units (a partner with ``|corr| > dup_corr`` on the test images); at ReLU's sparsity
 (inactive = below the quantile that leaves ReLU's share of active entries) the share of
-inactive entries whose local derivative is not zero; and an untrained ReLU network's
-duplicate units.
+inactive entries whose local derivative is not zero; an untrained ReLU network's
+duplicate units; the coupling of the initial network with its first layer scaled to the
+trained pre-activations' size (C26's control: softmax coupling changes with ``|z|`` alone);
+the class selectivity of the first layer's units (C26's specialisation); and how much of
+the output's zero-sum competition each hidden layer's gradient inherits (C31,
+:func:`zero_sum_ratio`).
 """
 
 from __future__ import annotations
@@ -63,6 +67,10 @@ class Config:
     tolerance_mnist: float = bounded(0.006, min=0.0)
     tolerance_digits: float = bounded(0.02, min=0.0)
     kept_share: float = bounded(0.5, gt=0.0, max=1.0)  # C26: share of the competition kept
+    # C31: a layer inherits no zero-sum pressure while its gradient's sum keeps at least
+    # this share of independent units' (1: independent, 0: the output's exact competition;
+    # the measure's own scale, not calibrated on any run)
+    independent_share: float = bounded(0.5, gt=0.0, max=1.0)
     gradient_share_min: float = bounded(0.5, gt=0.0, max=1.0)  # C28: inactive entries with gradient
     massive_share: float = bounded(0.1, gt=0.0, max=1.0)  # C30: "many units" duplicated
 
@@ -136,6 +144,43 @@ def duplicate_share(h: torch.Tensor, threshold: float) -> float:
     return float((corr > threshold).any(1).double().mean())
 
 
+def zero_sum_ratio(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """How much each layer's gradient competes, as the output's does (C31).
+
+    For per-input gradients ``g`` of the cross-entropy with respect to a layer's
+    pre-activations ``(n, K)``: ``sum_n (sum_j g_nj)^2 / sum_n sum_j g_nj^2``. The logits'
+    ``g = softmax - onehot`` sums to 0 (exact competition: 0); independent zero-mean
+    entries give 1; co-signed ones more. Keys ``zero_sum_z1``, ``zero_sum_z2`` (the hidden
+    layers) and ``zero_sum_logits``.
+    """
+    z1 = model[0](x)
+    z2 = model[2](model[1](z1))
+    logits = model[4](model[3](z2))
+    grads = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), [z1, z2, logits])
+    out = {}
+    for name, g in zip(("z1", "z2", "logits"), grads, strict=True):
+        g = g.double()
+        out[f"zero_sum_{name}"] = float(
+            g.sum(1).square().sum() / g.square().sum().clamp_min(1e-300)
+        )
+    return out
+
+
+def selectivity(h: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean class selectivity of a layer's units ``h`` ``(n, K)`` (C26's specialisation):
+    per unit, with its activations shifted to a minimum of 0 and ``mu_c`` its mean on class
+    ``c``, ``(max_c mu_c - mean of the others) / (max_c mu_c + mean of the others)``; 0 for
+    a unit blind to the class, 1 for one that fires on one class only. Units constant on
+    ``h`` are left out."""
+    a = (h - h.min(0).values).double()
+    onehot = F.one_hot(y, int(y.max()) + 1).double()
+    mu = (onehot.T @ a) / onehot.sum(0).clamp_min(1)[:, None]  # (C, K)
+    top = mu.max(0).values
+    rest = (mu.sum(0) - top) / (len(mu) - 1)
+    live = top + rest > 1e-12
+    return float(((top - rest)[live] / (top + rest)[live]).mean()) if live.any() else 0.0
+
+
 def matched_gradient_share(model: nn.Sequential, probe: torch.Tensor, active: float) -> float:
     """Of the first layer's entries below the quantile that leaves an ``active`` share
     above it (ReLU's sparsity), the share whose local derivative ``d h_j / d z_j`` is not 0."""
@@ -173,6 +218,7 @@ def one_fit(name: str, data: tuple, cfg: Config, seed: int) -> tuple[dict, list,
     model = mlp(x.shape[1], cfg.width, int(y.max()) + 1, name)
     probe = xt[: cfg.probe_size]
     start = layer_stats(model, xt, probe, cfg.dup_corr)
+    initial = copy.deepcopy(model)
     monitor = Monitor({"l1": lambda m: layer_stats(m, xt, probe, cfg.dup_corr)},
                       every=cfg.monitor_every)  # fmt: skip
     train(model, lambda m, b: F.cross_entropy(m(b[0]), b[1]), (x, y), epochs=cfg.epochs,
@@ -182,11 +228,28 @@ def one_fit(name: str, data: tuple, cfg: Config, seed: int) -> tuple[dict, list,
     with torch.no_grad():
         h = model[1](model[0](probe))  # the entries matched_gradient_share looks at
         acc = float((model(xt).argmax(1) == yt).double().mean())
+        features = {"selectivity": selectivity(model[1](model[0](xt)), yt),
+                    "selectivity_init": selectivity(initial[1](initial[0](xt)), yt)}  # fmt: skip
     row = {"activation": name, "accuracy": acc, "step_ms": step_ms(model, x, y, cfg),
            **{f"{k}_init": v for k, v in start.items()},
-           **layer_stats(model, xt, probe, cfg.dup_corr),
+           **layer_stats(model, xt, probe, cfg.dup_corr), **features,
+           "coupling_scaled_init": scaled_coupling(initial, model, probe),
+           **zero_sum_ratio(model, xt, yt),
+           **{f"{k}_init": v for k, v in zero_sum_ratio(initial, xt, yt).items()},
            "active_share": float((h > 0).double().mean())}  # fmt: skip
     return row, [dict(r, activation=name) for r in monitor.history], model
+
+
+def scaled_coupling(initial: nn.Sequential, trained: nn.Sequential, probe: torch.Tensor) -> float:
+    """The Jacobian coupling of the *initial* network's first activation, with its first
+    layer scaled so that its pre-activations on ``probe`` have the trained ones' RMS: what
+    the change of ``|z|`` alone does to the coupling (C26's control)."""
+    with torch.no_grad():
+        scale = trained[0](probe).square().mean().sqrt() / initial[0](probe).square().mean().sqrt()
+        z = initial[0](probe) * scale
+    jac = jacobians(initial[1], z).detach()
+    eye = torch.eye(jac.shape[-1], dtype=torch.bool)
+    return float((jac[:, ~eye].square().sum() / jac.square().sum().clamp_min(1e-30)).sqrt())
 
 
 def run(cfg: Config, out_dir: Path) -> dict:
@@ -220,9 +283,12 @@ def claim_tables(rows: list[dict]) -> dict:
     trained = [r for r in rows if "accuracy" in r]
     kept = [{"dataset": r["dataset"], "activation": r["activation"],
              "coupling_kept": r["coupling"] / max(r["coupling_init"], 1e-12),
-             "entropy_kept": r["usage_entropy"] / max(r["usage_entropy_init"], 1e-12)}
+             "coupling_vs_scaled": r["coupling"] / max(r["coupling_scaled_init"], 1e-12),
+             "entropy_kept": r["usage_entropy"] / max(r["usage_entropy_init"], 1e-12),
+             "selectivity_gain": r["selectivity"] - r["selectivity_init"]}
             for r in trained if r["activation"] in SOFT]  # fmt: skip
-    return {"vs_relu": contrast(rows, "activation", "relu", ["accuracy", "duplicates"], per),
+    return {"vs_relu": contrast(rows, "activation", "relu",
+                                ["accuracy", "duplicates", "selectivity"], per),
             "vs_tanh": contrast(trained, "activation", "tanh", ["accuracy"], per),
             "vs_attention": contrast(trained, "activation", "prototype_attention",
                                      ["step_ms"], per), "c26": kept}  # fmt: skip
@@ -231,6 +297,9 @@ def claim_tables(rows: list[dict]) -> dict:
 def _on(activation: str, **where: Any) -> dict[str, Any]:
     """A rule's rows: one activation, a cell per dataset (unless ``where`` fixes it)."""
     return {"where": {"activation": activation, **where}, "cells": () if where else ("dataset",)}
+
+
+_ZERO_SUM = "gradient's sum, relative to independent units' (0: zero-sum competition)"
 
 
 def _rules() -> tuple[Rule, ...]:
@@ -250,13 +319,25 @@ def _rules() -> tuple[Rule, ...]:
                   Rule("C25", "fits", "coupling", ">", 0, bounds=UNIT, says="Jacobian "
                        "coupling ||offdiag J|| / ||J|| after training", **_on(c))]  # fmt: skip
     for c in SOFT:
-        # C26: training keeps the soft competition; C28: its inactive entries, at ReLU's
-        # sparsity, still have a local derivative (they can learn)
+        # C26: training keeps the soft competition: the trained coupling against what the
+        # growth of |z| alone gives the initial network (primary; the control for softmax
+        # coupling changing with scale whatever the training), against the initial
+        # coupling, usage entropy kept; and its units specialise: class selectivity gained
+        # over training, and above the competition-free ReLU network's (the negative
+        # control); C28: its inactive entries, at ReLU's sparsity, still have a local
+        # derivative (they can learn)
         rules += [Rule("C26", "c26", stat, ">=", "kept_share", bounds=COUNT, says=says,
-                       kind="median", primary=stat == "coupling_kept", **_on(c))
+                       kind="median", primary=stat == "coupling_vs_scaled", **_on(c))
                   for stat, says in (
+                  ("coupling_vs_scaled", "Jacobian coupling: trained over the initial "
+                   "network's at the trained |z|"),
                   ("coupling_kept", "Jacobian coupling: trained over initial"),
                   ("entropy_kept", "usage entropy: trained over initial"))]  # fmt: skip
+        rules += [Rule("C26", "c26", "selectivity_gain", ">", 0, bounds=(-1.0, 1.0),
+                       says="class selectivity of the units: trained minus initial", **_on(c)),
+                  Rule("C26", "vs_relu", "selectivity_below_ref", "<", 0, bounds=(-1.0, 1.0),
+                       says="class selectivity: ReLU minus this activation (ReLU: no "
+                       "competition, the negative control)", **_on(c))]  # fmt: skip
         rules.append(Rule("C28", "fits", "inactive_with_gradient", ">=", "gradient_share_min",
                           primary=True,
                           bounds=UNIT, says="inactive entries (ReLU's sparsity) with a "
@@ -277,6 +358,22 @@ def _rules() -> tuple[Rule, ...]:
         *(Rule("C30", "vs_relu", "duplicates_below_ref", ">", 0, bounds=(-1.0, 1.0),
                says=f"share of duplicated units: trained ReLU minus {other}", **_on(other))
           for other in ("relu (untrained)", "solu")),
+        # C31: the output's competition does not reach the ReLU network's hidden layers:
+        # their gradients sum like independent units' (primary: the layer behind the
+        # output); a tanh network likewise; a SoLU layer competes on its own (contrast);
+        # the measure sees the output's exact competition (control)
+        Rule("C31", "fits", "zero_sum_z2", ">=", "independent_share", primary=True,
+             bounds=COUNT, says=_ZERO_SUM + " (second hidden layer)",
+             **_on("relu")),
+        Rule("C31", "fits", "zero_sum_z1", ">=", "independent_share", bounds=COUNT,
+             says=_ZERO_SUM + " (first hidden layer)", **_on("relu")),
+        Rule("C31", "fits", "zero_sum_z2", ">=", "independent_share", bounds=COUNT,
+             says=_ZERO_SUM + " (second hidden layer)", **_on("tanh")),
+        Rule("C31", "fits", "zero_sum_z2", "<", "independent_share", bounds=COUNT,
+             says=_ZERO_SUM + " (second hidden layer, SoLU: competes)", **_on("solu")),
+        Rule("C31", "fits", "zero_sum_logits", "<", "independent_share", gate=True,
+             bounds=COUNT, says=_ZERO_SUM + " (the logits: exact competition)",
+             **_on("relu")),
     )  # fmt: skip
 
 
@@ -286,8 +383,10 @@ RULES = _rules()
 WHY = {
     "C25": "a drop-in keeps the accuracy, costs less than attention over K prototypes, and "
     "couples its units as attention does.",
-    "C26": "the global objective overrides competition if coupling or usage entropy fall "
-    "below half their initial values.",
+    "C26": "the global objective overrides competition if the trained coupling falls below "
+    "half of what the growth of |z| alone gives the initial network (softmax coupling "
+    "changes with scale whatever the training); specialisation is class selectivity, with "
+    "the competition-free ReLU network as the negative control.",
     "C28": "matched sparsity separates the two: the same share of inactive entries, and "
     "whether they can still learn; recovery after a forced shift is the experiment "
     "dead_units'.",
@@ -295,6 +394,9 @@ WHY = {
     "the EM-preserving activation, and than with ReLU.",
     "C30": "massive redundancy is many duplicated units, more than before training and more "
     "than with competition.",
+    "C31": "the output's competition is a zero-sum gradient (softmax minus one-hot sums to "
+    "0); a hidden layer inherits that pressure only if its own gradient sums to much less "
+    "than independent units' would.",
 }
 
 
