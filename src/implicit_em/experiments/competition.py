@@ -62,9 +62,10 @@ class Config:
     probe_size: int = 64  # inputs for the Jacobians
     timing_steps: int = 30
     dup_corr: float = bounded(0.9, gt=0.0, lt=1.0)  # duplicate: a partner above this |corr|
-    # C25: accuracy lost that still counts as a drop-in, per dataset (twice the seed SD of
-    # a small network's accuracy measured in runs/full-20261203b's supervised experiment)
-    tolerance_mnist: float = bounded(0.006, min=0.0)
+    # C25: accuracy lost that still counts as a drop-in, per dataset: twice this ReLU
+    # network's seed-to-seed SD on the calibration seeds 100-104 (runs/calibration-amd:
+    # MNIST 0.0018, digits 0.0100; python -m implicit_em.experiments.calibration)
+    tolerance_mnist: float = bounded(0.0036, min=0.0)
     tolerance_digits: float = bounded(0.02, min=0.0)
     kept_share: float = bounded(0.5, gt=0.0, max=1.0)  # C26: share of the competition kept
     # C31: a layer inherits no zero-sum pressure while its gradient's sum keeps at least

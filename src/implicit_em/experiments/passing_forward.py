@@ -61,7 +61,11 @@ class Config:
     n_pcs: int = 5
     ridge: float = 1.0
     lost: float = bounded(0.1, gt=0.0)  # C21: R² of ||x|| lost by the responsibilities
-    works: float = bounded(0.01, min=0.0)  # C21: accuracy within this of ReLU's
+    # C21: "works" = test accuracy at most this below ReLU's, per dataset: twice the ReLU
+    # network's seed-to-seed SD on the calibration seeds 100-104 (runs/calibration-amd:
+    # MNIST 0.0021, digits 0.0157; python -m implicit_em.experiments.calibration)
+    works_mnist: float = bounded(0.0041, min=0.0)
+    works_digits: float = bounded(0.031, min=0.0)
 
 
 QUICK = {"mnist_train": 2000, "epochs": 5}
@@ -103,15 +107,15 @@ def one_fit(name: str, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: t
 
 # (a) the responsibilities lose magnitude: their R² of ||x|| is >= lost below the raw
 # distances'; (b) the gated output z*softmax(z) works, and (c) grouped softmax and LWTA
-# work: accuracy at most ``works`` below ReLU's. Each part on every dataset.
+# work: accuracy at most the dataset's ``works_*`` below ReLU's. Each part on every dataset.
 RULES = (
     Rule("C21", "below_raw", "r2_norm_below_ref", ">=", "lost", kind="median", primary=True,
          where={"output": RESPONSIBILITIES},
          cells=("dataset",), says="R² of ||x||: raw distances minus responsibilities"),
-    *(Rule("C21", "below_relu", "accuracy_below_ref", "<=", "works", where={"output": c},
-           primary=True,
-           cells=("dataset",), bounds=(-1.0, 1.0), says="test accuracy: ReLU minus this output")
-      for c in COMPETITIVE),
+    *(Rule("C21", "below_relu", "accuracy_below_ref", "<=", f"works_{d}", primary=True,
+           where={"output": c, "dataset": d}, bounds=(-1.0, 1.0),
+           says="test accuracy: ReLU minus this output")
+      for c in COMPETITIVE for d in ("mnist", "digits")),
 )  # fmt: skip
 
 

@@ -20,8 +20,10 @@ from .infomax import EXPERIMENT as _infomax
 from .joint_entropy import EXPERIMENT as _joint_entropy
 from .layerwise import EXPERIMENT as _layerwise
 from .local_learners import EXPERIMENT as _local_learners
+from .local_objectives import EXPERIMENT as _local_objectives
 from .mechanism import EXPERIMENT as _mechanism
 from .mixture import EXPERIMENT as _mixture
+from .noise_models import EXPERIMENT as _noise_models
 from .passing_forward import EXPERIMENT as _passing_forward
 from .single_layer_2d import EXPERIMENT as _single_layer_2d
 from .supervised import EXPERIMENT as _supervised
@@ -32,6 +34,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _identities,
         _mixture,
         _activations,
+        _noise_models,
         _dead_units,
         _em_structure,
         _competition,
@@ -44,6 +47,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         _encoder,
         _local_learners,
         _layerwise,
+        _local_objectives,
         _passing_forward,
         _supervised,
         _benchmark_small,
