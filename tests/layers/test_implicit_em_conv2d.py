@@ -210,3 +210,21 @@ def test_whiten_gives_identity_covariance_and_exact_distances():
         ImplicitEMConv2d(2, 4, 3, whiten=True).eval()(torch.randn(2, 2, 7, 7))
     with pytest.raises(ValueError, match="apply to Euclidean"):
         ImplicitEMConv2d(2, 4, 3, whiten=True, distance="linear")
+
+
+def test_weight_and_bias_follow_conv2d_conventions():
+    """``weight`` ``(K, C, k, k)`` and ``bias`` as nn.Conv2d's: a linear-distance layer
+    with them loaded into an nn.Conv2d gives the same map (d = w * patch + b)."""
+    conv, _ = _pair("linear")
+    assert conv.weight.shape == (5, 2, 3, 3) and conv.bias is not None and conv.bias.shape == (5,)
+    x = torch.randn(2, 2, 6, 6, dtype=torch.float64)
+    ref = torch.nn.Conv2d(2, 5, 3).double()
+    with torch.no_grad():
+        ref.weight.copy_(conv.weight)
+        ref.bias.copy_(conv.bias)
+    torch.testing.assert_close(conv.distances(x), ref(x))
+    with torch.no_grad():  # a view: an in-place change reaches the prototypes
+        conv.weight[0].zero_()
+    assert float(conv.layer.weight.detach()[0].abs().max()) == 0.0
+    euclid, _ = _pair("euclidean")
+    assert euclid.bias is None and euclid.weight.shape == (5, 2, 3, 3)

@@ -19,7 +19,7 @@ import json
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ class Calibration:
     factor: float
     says: str
     scale: float = 1.0
-    cells: Sequence[str] = field(default=())  # several cells: the largest SD decides
+    cells: tuple[str, ...] = ()  # several cells: the largest SD decides
 
     def sd(self, rows: list[dict]) -> float:
         """The largest seed-to-seed SD over this threshold's cells (``rows``: every

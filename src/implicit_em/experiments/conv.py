@@ -190,7 +190,7 @@ def diagnose(block: Block, x: torch.Tensor, seed: int, images: int = 2000) -> di
 def filters(block: Block) -> torch.Tensor:
     """The first block's filters ``(K, C, k, k)`` (k-means: centroids, whitened space)."""
     if isinstance(block, ImplicitEMConv2d):
-        return block._filters().detach()
+        return block.weight.detach()
     if isinstance(block, SoftHebbConv2d):
         return block.weight
     k = block.kernel_size

@@ -146,6 +146,19 @@ class ImplicitEMConv2d(nn.Module):
         """The number of prototypes ``K``."""
         return self.layer.out_features
 
+    @property
+    def weight(self) -> torch.Tensor:
+        """The prototypes as filters ``(K, C, k, k)``, as :class:`torch.nn.Conv2d`'s
+        ``weight``: a view of the parameter ``layer.weight`` ``(K, C k k)``, so in-place
+        changes reach it (with ``weight_norm``, a view of the normalised rows)."""
+        return self._filters()
+
+    @property
+    def bias(self) -> torch.Tensor | None:
+        """``(K,)``, as :class:`torch.nn.Conv2d`'s ``bias``, for ``distance="linear"``;
+        ``None`` for Euclidean prototypes, which have none."""
+        return self.layer.bias
+
     def _filters(self) -> torch.Tensor:
         return self.layer.weight.view(self.out_channels, self.in_channels, self.kernel_size,
                                       self.kernel_size)  # fmt: skip
