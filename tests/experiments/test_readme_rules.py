@@ -126,6 +126,32 @@ def quick_runs_compare_with_the_full_run():
             and indicative([one], full) == set())  # fmt: skip
 
 
+def calibrated_on_ungraded_seeds():
+    """Each calibrated threshold is a field of its experiment's config whose comment names
+    the calibration seeds and run; calibration and graded seeds are apart."""
+    import inspect
+
+    from implicit_em.experiments.calibration import CALIBRATION_SEEDS, CALIBRATIONS, GRADED_SEEDS
+    from implicit_em.experiments.registry import EXPERIMENTS
+
+    assert tuple(range(100, 105)) == CALIBRATION_SEEDS and not set(CALIBRATION_SEEDS) & set(
+        GRADED_SEEDS
+    )
+    for c in CALIBRATIONS:
+        lines = inspect.getsource(EXPERIMENTS[c.experiment].config).splitlines()
+        (at,) = [i for i, line in enumerate(lines) if line.strip().startswith(f"{c.field}:")]
+        while lines[at - 1].strip() and not lines[at - 1].strip().startswith("#"):  # its group
+            at -= 1
+        comment = []
+        for line in reversed(lines[:at]):
+            if not line.strip().startswith("#"):
+                break
+            comment.insert(0, line)
+        text = " ".join(comment)
+        assert "100-104" in text and "runs/calibration" in text, (c.experiment, c.field)
+    return True
+
+
 LINES = {
     "each cell's statistic gets a 95 % interval over the seeds, of the kind its rule declares: "
     "a mean's Student-t interval, a 0/1 outcome's Wilson interval of its share of seeds "
@@ -151,6 +177,10 @@ LINES = {
     ),
     "a claim measured by several experiments: open parts are set aside, agreeing parts give "
     "their verdict, disagreeing parts give **partly**": several_experiments,
+    'a threshold in units of seed-to-seed noise ("keeps the accuracy": at most twice the '
+    "reference's SD below it) is calibrated on seeds 100–104, which are never graded "
+    "(`python -m implicit_em.experiments.calibration RUN`), and its config comment names the "
+    "run": calibrated_on_ungraded_seeds,
     "a quick run marks a claim **indicative** when one of its intervals is wider than that "
     "cell's distance from its threshold in the last full run (or the full run lacks the "
     "cell, or its seeds are too few for an interval)": quick_runs_compare_with_the_full_run,

@@ -66,7 +66,9 @@ class Config:
     alpha: float = bounded(0.01, gt=0.0, lt=1.0)
     redundancy_max: float = bounded(0.1, gt=0.0, max=1.0)  # C13: mean |corr| at most this
     # C13: "informative" = probe accuracy at most this many points below PCA's at equal
-    # width (about 3 seed-to-seed SDs of that difference in runs/full-20261203b: 0.3-0.4)
+    # width (set by hand, not calibrated: the validation-chosen variant's shortfall is
+    # heavy-tailed -- on seeds 100-104 one MNIST cell reads 0.05, -0.07, 17.6, 0.03,
+    # -0.02 -- so no SD of it measures noise)
     informative_margin: float = bounded(1.0, min=0.0)
     pair_tests: int = 8  # C14: unit pairs of learned features tested per layer
     pair_rows: int = 500  # C14: test images those pairs are tested on

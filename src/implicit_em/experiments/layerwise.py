@@ -76,12 +76,14 @@ class Config:
     finetune_lr: float = 1e-3
     layer_weight: float = bounded(0.1, gt=0.0)
     # C20: the probe gain (accuracy) that counts, per dataset: twice the seed-to-seed SD of
-    # the first layer's probe in runs/full-20261203b (MNIST 0.0026, digits 0.012)
-    gain_mnist: float = bounded(0.005, min=0.0)
-    gain_digits: float = bounded(0.024, min=0.0)
-    # C20: "further independent": layer 2's mean |corr| at most this above layer 1's
-    # (several seed-to-seed SDs of layer 1's: 0.001-0.005 in runs/full-20261203b)
-    independence_slack: float = bounded(0.02, min=0.0)
+    # the first layer's probe on the calibration seeds 100-104 (runs/calibration-amd:
+    # MNIST 0.0019, digits 0.0124)
+    gain_mnist: float = bounded(0.0037, min=0.0)
+    gain_digits: float = bounded(0.025, min=0.0)
+    # C20: "further independent": layer 2's mean |corr| at most this above layer 1's: four
+    # seed-to-seed SDs of layer 1's on the calibration seeds 100-104 (runs/calibration-amd:
+    # digits 0.0146, the wider dataset)
+    independence_slack: float = bounded(0.058, min=0.0)
     finetune_gap: float = bounded(0.005, min=0.0)  # goal: fine-tuned at most this below e2e
 
 

@@ -68,7 +68,7 @@ class Config:
     grid: int = 160  # points per axis for the regions on a grid
     regions_kept: float = bounded(0.9, gt=0.0, max=1.0)  # C15: share of ReLU's output regions
     # C19: "maximum" = at least this share of the most regions of any layer in the cell
-    # (the ratio's seed-to-seed SD in runs/full-20261203b was about 0.1)
+    # (the claim's word read as "within 10 %", set by hand, not calibrated on any run)
     best_share: float = bounded(0.9, gt=0.0, max=1.0)
     # C32: "limited to K regions" = a softmax output's regions at most this many times K
     # (the notes' own number; not calibrated on any run)

@@ -73,10 +73,10 @@ class Config:
     lam: float = bounded(1e-3, gt=0.0)  # the author's λ_reg
     dead_variance: float = bounded(0.01, min=0.0)
     # C22: accuracy lost that still counts as kept, per dataset: twice the seed-to-seed SD
-    # of CE alone's accuracy in runs/full-20261203b (MNIST 0.0029, digits 0.0104; one
-    # digits test image is 0.0028)
-    tolerance_mnist: float = bounded(0.006, min=0.0)
-    tolerance_digits: float = bounded(0.02, min=0.0)
+    # of CE alone's accuracy on the calibration seeds 100-104 (runs/calibration-amd: MNIST
+    # 0.0038, digits 0.0094; one digits test image is 0.0028)
+    tolerance_mnist: float = bounded(0.0076, min=0.0)
+    tolerance_digits: float = bounded(0.019, min=0.0)
 
 
 QUICK = {"mnist_train": 2000, "epochs": 10}
