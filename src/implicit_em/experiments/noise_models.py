@@ -22,6 +22,7 @@ changes).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +114,9 @@ def network(architecture: str) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Linear(d, 1))
 
 
-def fitted(architecture: str, z: torch.Tensor, s: torch.Tensor, cfg: Config, seed: int):
+def fitted(
+    architecture: str, z: torch.Tensor, s: torch.Tensor, cfg: Config, seed: int
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """``f(z)`` (float64 out): the network of ``architecture`` trained by squared error on
     ``(z, s)`` (in float32)."""
     scale, shift = ARCHITECTURES[architecture][3]
