@@ -38,7 +38,22 @@ def test_console_script_lists_experiments():
     cmd = [str(exe), "list"] if exe.exists() else [sys.executable, "-m", "implicit_em", "list"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "identities" in proc.stdout and "C1:" in proc.stdout
+    assert "identities" in proc.stdout and "C1 (identities):" in proc.stdout
+
+
+def test_list_rows_say_what_all_runs_and_the_data_and_align(capsys):
+    from implicit_em.cli import list_rows, main
+    from implicit_em.experiments import list_experiments
+
+    rows = {r["name"]: r for r in list_rows()}
+    assert set(rows) == {e.name for e in list_experiments()}
+    assert rows["benchmark"]["in all"] == "when named" and rows["identities"]["in all"] == "yes"
+    assert rows["competition"]["data"] == "MNIST, digits" and rows["collapse"]["data"] == "digits"
+    assert rows["joint_entropy"]["data"] == "synthetic" and "C31" in rows["competition"]["claims"]
+    assert main(["list"]) == 0
+    table = capsys.readouterr().out.split("\n\n")[0].splitlines()
+    starts = {line.index(rows[line.split()[0]]["claims"]) for line in table[1:]}
+    assert len(table) == len(rows) + 1 and len(starts) == 1  # one column for every name
 
 
 def test_cli_out_that_is_a_file_or_unwritable_is_one_line_and_exit_2(tmp_path, capsys):
@@ -105,3 +120,31 @@ def test_ctrl_c_in_iem_run_says_what_was_kept_and_how_to_go_on(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert f"Finished experiments are kept in {out}" in err and "Traceback" not in err
     assert "to go on, run: iem run identities --quick --out" in err
+
+
+def test_help_imports_no_torch_and_sources_match_the_loader():
+    from implicit_em.cli import SOURCES
+    from implicit_em.data.mnist import SOURCES as LOADER_SOURCES
+
+    assert SOURCES == LOADER_SOURCES
+    code = ("import sys\nfrom implicit_em.cli import main\ntry:\n    main(['--help'])\n"
+            "except SystemExit:\n    pass\nprint('torch' in sys.modules)")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_package_loads_its_names_on_first_use():
+    import pytest
+
+    import implicit_em as iem
+
+    for name in iem.__all__:
+        assert getattr(iem, name) is not None
+    assert set(iem.__all__) <= {"__version__", *iem._SUBMODULES, *iem._FROM_LSE}
+    for name in iem._SUBMODULES:  # every subpackage, as before when imports loaded them all
+        assert getattr(iem, name).__name__ == f"implicit_em.{name}"
+    assert iem.lse_loss is iem.lse.lse_loss and "layers" in dir(iem)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        iem.nope  # noqa: B018

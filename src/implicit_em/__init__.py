@@ -6,21 +6,35 @@ tensors by :mod:`implicit_em.identities`), activations in
 measurements in :mod:`implicit_em.diagnostics`, the training loop in
 :mod:`implicit_em.training`, datasets in :mod:`implicit_em.data`, and the experiment
 suite in :mod:`implicit_em.experiments`.
+
+The submodules and the names below load on first use (PEP 562), so ``iem --help`` and
+``iem list`` do not pay for importing torch before they need it.
 """
 
-from . import activations, data, diagnostics, identities, layers, lse, training
-from .lse import (
-    DistanceCrossEntropy,
-    LSELoss,
-    distance_cross_entropy,
-    lse_loss,
-    lse_objective,
-    responsibilities,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
+    from . import activations, data, diagnostics, identities, layers, lse, training
+    from .lse import (
+        DistanceCrossEntropy,
+        LSELoss,
+        distance_cross_entropy,
+        lse_loss,
+        lse_objective,
+        responsibilities,
+    )
 
 __version__ = "0.1.0"
 
-__all__ = [
+_SUBMODULES = ("activations", "baselines", "data", "diagnostics", "experiments", "identities",
+               "layers", "lse", "mixture", "objectives", "report", "training")  # fmt: skip
+_FROM_LSE = ("DistanceCrossEntropy", "LSELoss", "distance_cross_entropy", "lse_loss",
+             "lse_objective", "responsibilities")  # fmt: skip
+
+__all__ = [  # the public names (each loads on first use)
     "DistanceCrossEntropy",
     "LSELoss",
     "__version__",
@@ -36,3 +50,15 @@ __all__ = [
     "responsibilities",
     "training",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _FROM_LSE:
+        return getattr(importlib.import_module(".lse", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

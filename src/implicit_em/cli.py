@@ -35,8 +35,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .data.mnist import SOURCES
-from .experiments.runner import RunError
+# data.mnist.SOURCES, spelled out so that ``iem --help`` imports no torch (a test keeps
+# them equal)
+SOURCES = ("local", "mirror", "wheel")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,14 +155,39 @@ def _report_parser(sub) -> None:
     )
 
 
-def _cmd_list() -> int:
-    from .claims import CLAIMS
+def list_rows() -> list[dict[str, str]]:
+    """One row per experiment for ``iem list``: name, claims, whether ``all`` runs it,
+    the datasets it reads (MNIST when ``IEM_DATA`` has it) and its title."""
     from .experiments import list_experiments
 
+    rows = []
     for e in list_experiments():
-        print(f"{e.name:<14} {', '.join(e.claims):<16} {e.title}")
+        text = f"{e.describe_data(e.config())} {e.title}"
+        found = [name for key, name in (("MNIST", "MNIST"), ("digits", "digits"),
+                                        ("CIFAR", "CIFAR-10")) if key in text]  # fmt: skip
+        rows.append({"name": e.name, "claims": ", ".join(e.claims) or "-",
+                     "in all": "yes" if e.in_all else "when named",
+                     "data": ", ".join(found) or "synthetic", "title": e.title})  # fmt: skip
+    return rows
+
+
+def _cmd_list() -> int:
+    from .claims import CLAIMS
+    from .experiments import get_experiments
+
+    rows = list_rows()
+    cols = ("name", "claims", "in all", "data")
+    width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(width[c]) for c in cols) + "  title")
+    for r in rows:
+        print("  ".join(r[c].ljust(width[c]) for c in cols) + "  " + r["title"])
+    print("\n'iem run all' runs every experiment marked 'yes'; the others run when named. "
+          "MNIST (and CIFAR-10) are read where IEM_DATA or --data-dir points to them ("
+          "'iem data mnist' fetches MNIST); without them an experiment runs on its other "
+          "data.\n")  # fmt: skip
+    for e in get_experiments(["all"]):
         for c in e.claims:
-            print(f"{'':<14}   {c}: {CLAIMS[c]}")
+            print(f"{c:>4} ({e.name}): {CLAIMS[c]}")
     return 0
 
 
@@ -248,8 +274,10 @@ def _cmd_data(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``iem`` command line (``iem --help``); returns the exit status."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --help and bad arguments end here, before torch
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for the records
+    from .experiments.runner import RunError
+
     try:
         if args.command == "list":
             return _cmd_list()
