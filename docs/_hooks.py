@@ -1,9 +1,13 @@
-"""MkDocs hooks: the build fails when a public name has no docstring, and the Benchmarks
-page is generated from ``bench/results/*.json`` at build time (never typed by hand)."""
+"""MkDocs hooks: the build fails when a public name has no docstring, the Benchmarks
+page is generated from ``bench/results/*.json`` at build time (never typed by hand), and
+the maths is rendered to MathML at build time (no script, no network: the pages read
+offline)."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +64,32 @@ def benchmark_tables(results: Path = RESULTS) -> str:
     if not parts:
         return "*No benchmark results yet: run `make bench`.*\n"
     return "\n".join(parts)
+
+
+ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
+
+
+def mathml(page_html: str) -> str:
+    """``page_html`` with each ``pymdownx.arithmatex`` formula (``\\(...\\)`` inline,
+    ``\\[...\\]`` display) replaced by its MathML (``latex2mathml``), which browsers draw
+    natively; a formula it cannot convert fails the build, naming it."""
+    from latex2mathml.converter import convert
+
+    def one(m: re.Match) -> str:
+        tex = html.unescape(m.group(2)).strip()
+        if tex[:2] in ("\\(", "\\[") and tex[-2:] in ("\\)", "\\]"):
+            tex = tex[2:-2]
+        display = "block" if m.group(1) == "div" else "inline"
+        try:
+            return convert(tex, display=display)
+        except Exception as err:  # latex2mathml raises several kinds
+            raise ValueError(f"cannot render the formula {tex!r} as MathML: {err}") from err
+
+    return ARITHMATEX.sub(one, page_html)
+
+
+def on_page_content(page_html: str, page, config, files) -> str:
+    return mathml(page_html)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

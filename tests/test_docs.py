@@ -115,3 +115,19 @@ def test_the_docs_build_refuses_public_names_without_docstrings(tmp_path):
     missing = _hooks().undocumented("toy_pkg", (str(tmp_path),))
     assert sorted(missing) == ["toy_pkg.mod.Thing", "toy_pkg.mod.Thing.method", "toy_pkg.mod.bare"]
     assert _hooks().undocumented() == []  # the package itself
+
+
+def test_maths_is_rendered_to_mathml_at_build_time():
+    """No script and no network: inline and display formulas become MathML; one that
+    cannot be converted fails the build with its text."""
+    hooks = _hooks()
+    page = ('<p>A <span class="arithmatex">\\(r_j = e^{-d_j}\\)</span> and</p>'
+            '<div class="arithmatex">\\[ L(d) = \\log\\sum_j e^{-d_j} \\]</div>')  # fmt: skip
+    out = hooks.mathml(page)
+    assert "arithmatex" not in out and "\\(" not in out
+    assert out.count("<math") == 2 and 'display="block"' in out and 'display="inline"' in out
+    assert "<msub><mi>r</mi><mi>j</mi></msub>" in out.replace("<mrow>", "").replace("</mrow>", "")
+    with pytest.raises(ValueError, match="cannot render the formula"):
+        hooks.mathml('<span class="arithmatex">\\(x^\\)</span>')
+    mkdocs = (ROOT / "mkdocs.yml").read_text()
+    assert "mathjax" not in mkdocs.lower() and "http" not in mkdocs.split("extra_javascript")[-1]
