@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 MARKER = "<!-- benchmark tables -->"
+HEADLINE = "<!-- benchmark headline -->"
 
 
 def _cell(value: object) -> str:
@@ -66,6 +67,49 @@ def benchmark_tables(results: Path = RESULTS) -> str:
     return "\n".join(parts)
 
 
+def _measured(row: dict) -> tuple[str, str] | None:
+    """``(measured, goal)`` in words for a row with a goal, or ``None``."""
+    if row.get("goal") is None:
+        return None
+    if row.get("speedup") is not None:
+        return f"{row['speedup']:.3g}× faster", f"≥ {row['goal']:g}× faster"
+    if row.get("ratio") is not None:
+        return f"{row['ratio']:.3g}× the baseline's", f"≤ {row['goal']:g}×"
+    return None
+
+
+def _machine(meta: dict) -> str:
+    env = meta.get("env", {})
+    cpu = env.get("cpu") or meta.get("cpu")
+    threads = env.get("threads", meta.get("threads"))
+    flags = env.get("cpu_flags")
+    where = (f"{cpu} ({flags or 'no AVX2'})" if cpu
+             else f"{env.get('machine', 'unknown')} (CPU model not recorded)")  # fmt: skip
+    return f"{where}, {threads} threads" if threads else where
+
+
+def headline_table(results: Path = RESULTS) -> str:
+    """Every row with a goal, from every committed result: benchmark, case, what was
+    measured, the goal, met, and the machine that measured it."""
+    lines = ["| benchmark | case | measured | goal | met | machine |", "|---|---|---|---|---|---|"]
+    for path in sorted(results.glob("*.json")):
+        if path.stem.endswith(("-quick", ".busy")):
+            continue
+        data = json.loads(path.read_text())
+        meta = data.get("meta", {})
+        for row in map(_with_met, data.get("rows", [])):
+            words = _measured(row)
+            if words is None:
+                continue
+            met = row.get("met")
+            lines.append(f"| `{path.stem}` | {_cell(row.get('case', ''))} | {words[0]} | "
+                         f"{words[1]} | {'—' if met is None else ('yes' if met else '**no**')} "
+                         f"| {_machine(meta)} |")  # fmt: skip
+    if len(lines) == 2:
+        return "*No benchmark with a goal has results yet: run `make bench`.*\n"
+    return "\n".join(lines) + "\n"
+
+
 ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
 
 
@@ -93,9 +137,11 @@ def on_page_content(page_html: str, page, config, files) -> str:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    """Fill the Benchmarks page's marker with the tables."""
+    """Fill the Benchmarks page's markers: the headline table and the raw tables."""
     if MARKER in markdown:
-        return markdown.replace(MARKER, benchmark_tables())
+        markdown = markdown.replace(MARKER, benchmark_tables())
+    if HEADLINE in markdown:
+        markdown = markdown.replace(HEADLINE, headline_table())
     return markdown
 
 

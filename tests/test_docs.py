@@ -131,3 +131,23 @@ def test_maths_is_rendered_to_mathml_at_build_time():
         hooks.mathml('<span class="arithmatex">\\(x^\\)</span>')
     mkdocs = (ROOT / "mkdocs.yml").read_text()
     assert "mathjax" not in mkdocs.lower() and "http" not in mkdocs.split("extra_javascript")[-1]
+
+
+def test_the_benchmarks_page_opens_with_every_goal_and_its_machine(tmp_path):
+    hooks = _hooks()
+    assert "No benchmark with a goal" in hooks.headline_table(tmp_path)
+    meta = {"env": {"threads": 2, "cpu": "AMD EPYC", "cpu_flags": "avx2"}}
+    rows = [{"case": "a", "speedup": 13.08, "goal": 10}, {"case": "b", "ratio": 1.34, "goal": 1},
+            {"case": "no goal", "ratio": 0.5}]  # fmt: skip
+    (tmp_path / "x.json").write_text(json.dumps({"meta": meta, "rows": rows}))
+    (tmp_path / "x-quick.json").write_text(json.dumps({"meta": meta, "rows": rows}))
+    table = hooks.headline_table(tmp_path).splitlines()
+    assert len(table) == 4  # header, rule, the two rows with a goal (quick runs left out)
+    assert "13.1× faster | ≥ 10× faster | yes | AMD EPYC (avx2), 2 threads" in table[2]
+    assert "1.34× the baseline's | ≤ 1× | **no**" in table[3]
+    old = {"env": {"threads": 2, "machine": "x86_64"}}  # taken before the CPU was recorded
+    (tmp_path / "x.json").write_text(json.dumps({"meta": old, "rows": rows[:1]}))
+    assert "x86_64 (CPU model not recorded)" in hooks.headline_table(tmp_path)
+    page = hooks.on_page_markdown(f"{hooks.HEADLINE}\n\n{hooks.MARKER}", None, None, None)
+    # the page's markers take the committed results (bench/results)
+    assert "| benchmark | case | measured |" in page and "## `bench/mixture.py`" in page
