@@ -12,8 +12,15 @@ from implicit_em.cli import main
 def test_cli_end_to_end_identities(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", "identities", "--quick", "--out", str(out), "--set", "trials=3"]) == 0
-    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"report: {out / 'report.html'}" in printed
     res = json.loads((out / "identities" / "results.json").read_text())
+    # the terminal says each verdict, as the report does
+    lines = printed.split("verdicts:\n")[1].split("\nreport:")[0].splitlines()
+    shown = {line.split()[0]: line for line in lines}
+    assert set(shown) == {"C1", "C2", "C3", "C4"}
+    for v in res["verdicts"]:
+        assert v["verdict"] in shown[v["claim"]] and "(identities)" in shown[v["claim"]]
     assert res["config"]["trials"] == 3
     verdicts = {v["claim"]: v for v in res["verdicts"]}
     assert set(verdicts) == {"C1", "C2", "C3", "C4"}

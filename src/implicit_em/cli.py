@@ -225,6 +225,11 @@ def _cmd_run(args) -> int:
         )
         return 143 if isinstance(err, Terminated) else 130
     report = build_report(out)
+    from .report.html import verdict_lines
+
+    lines = verdict_lines(out)
+    if lines:
+        print("verdicts:\n" + "\n".join(lines))
     print(f"report: {report}")
     failed = [n for n, s in status.items() if s.startswith("failed")]
     if failed:

@@ -7,6 +7,7 @@ experiment (summary, verdicts, figures, tables, config), then the environment.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import sys
 from collections.abc import Callable
@@ -162,6 +163,23 @@ def last_full_run(run_dir: Path) -> tuple[str, dict] | None:
     return best[0].name, claim_verdicts(results)
 
 
+def verdict_lines(run_dir: str | Path) -> list[str]:
+    """One line per claim the run measured, for the terminal: ``C1  confirmed
+    (identities)``, marked ``indicative`` where a quick run cannot decide it."""
+    run_dir = Path(run_dir)
+    meta = read_run_meta(run_dir / "run.json")
+    results = {}
+    for name in meta["experiments"]:
+        path = run_dir / name / "results.json"
+        with contextlib.suppress(DamagedFileError, OSError):
+            results[name] = read_results(path)
+    lines = []
+    for cid, (verdict, parts) in claim_verdicts(results).items():
+        shown = f"indicative (quick: {verdict})" if _indicative(parts) else verdict
+        lines.append(f"{cid:>4}  {shown:<28} ({', '.join(n for n, _ in parts)})")
+    return lines
+
+
 def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
     rows = []
     for cid, claim in REGISTRY.items():
@@ -170,11 +188,7 @@ def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
             f"&mdash; {html.escape(claim.source_label())}</div>"
         )
         text = f"{html.escape(claim.text)}{words}"
-        if cid not in verdicts:
-            rows.append(
-                f"<tr><td>{cid}</td><td>{text}</td><td>{_badge(None)}</td>"
-                "<td></td><td></td><td></td></tr>"
-            )
+        if cid not in verdicts:  # named below the table, not a row each
             continue
         verdict, parts = verdicts[cid]
         badge = _badge(verdict)
@@ -209,7 +223,14 @@ def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
         "<tr><th>ID</th><th>claim, and the source's own words</th><th>verdict</th>"
         "<th>deciding number [95 % interval]</th><th>seeds alone</th><th>evidence</th></tr>"
     )
-    return f'<div class="tw"><table>{head}{"".join(rows)}</table></div>'
+    missing = [cid for cid in REGISTRY if cid not in verdicts]
+    note = (
+        f'<p class="words">Not measured by this run\'s experiments: {", ".join(missing)} '
+        "(<code>iem run all</code> measures every claim).</p>"
+        if missing
+        else ""
+    )
+    return f'<div class="tw"><table>{head}{"".join(rows)}</table></div>{note}'
 
 
 def _doubts(verdicts: dict) -> str:
