@@ -12,7 +12,7 @@ from implicit_em.experiments import (
     run_experiments,
 )
 from implicit_em.report import build_report
-from implicit_em.report.html import fmt
+from implicit_em.report.html import _table, fmt
 
 
 def test_report_shows_the_run_s_claims_names_the_rest_and_formats_numbers(tmp_path):
@@ -22,6 +22,7 @@ def test_report_shows_the_run_s_claims_names_the_rest_and_formats_numbers(tmp_pa
     note = html.split("Not measured by this run's experiments: ")[1].split(" (")[0]
     assert note.split(", ") == [c for c in CLAIMS if c != "C1"]  # the rest, in one line
     assert fmt(1.1102e-16) == "1.11e-16" and fmt(0.98312) == "0.9831" and fmt(3) == "3"
+    assert fmt(float("nan")) == "—" and "nan" not in html.lower().replace("nano", "")
     with pytest.raises(FileNotFoundError, match="not a run directory"):
         build_report(tmp_path / "toy")
 
@@ -71,3 +72,9 @@ def test_declared_goals_are_graded_and_shown_in_their_own_table(tmp_path):
     assert row["goal"] == "value stays under 100" and row["outcome"] == "met"
     html = build_report(tmp_path).read_text()
     assert "<h2>Goals</h2>" in html and "value stays under 100" in html
+
+
+def test_a_nan_cell_reads_as_a_dash_with_a_footnote():
+    table = _table([{"unit": "a", "corr": float("nan")}, {"unit": "b", "corr": 0.5}])
+    assert '<td class="num">—</td>' in table and "not computable there" in table
+    assert "not computable" not in _table([{"unit": "b", "corr": 0.5}])

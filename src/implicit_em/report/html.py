@@ -42,12 +42,15 @@ font-style:italic}.ci{color:#5d6679;font-size:12px}ul.doubts li{margin:4px 0}
 
 
 def fmt(value: object) -> str:
-    """Compact number formatting for tables (``1.1e-16``, ``0.9831``, ``12345``)."""
+    """Compact number formatting for tables (``1.1e-16``, ``0.9831``, ``12345``; NaN as
+    ``—``)."""
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        if value != value:  # NaN: a quantity the run could not compute there
+            return "—"
         if value == 0:
             return "0"
         if abs(value) < 1e-3 or abs(value) >= 1e5:
@@ -81,7 +84,10 @@ def _table(rows: list[dict], max_rows: int | None = None) -> str:
         return f"<td{cls}>{_e(v)}</td>"
 
     body = "".join("<tr>" + "".join(cell(r.get(c)) for c in cols) + "</tr>" for r in rows)
-    table = f'<div class="tw"><table><tr>{head}</tr>{body}</table></div>'
+    nan = any(isinstance(v, float) and v != v for r in rows for v in r.values())
+    foot = ('<p class="words">— : not computable there (e.g. a correlation of a constant '
+            "unit, or a quantity the method does not have).</p>" if nan else "")  # fmt: skip
+    table = f'<div class="tw"><table><tr>{head}</tr>{body}</table></div>{foot}'
     if max_rows is not None and len(rows) > max_rows:
         return f"<details><summary>{len(rows)} rows (click to show)</summary>{table}</details>"
     return table
