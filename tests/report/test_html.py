@@ -78,3 +78,18 @@ def test_a_nan_cell_reads_as_a_dash_with_a_footnote():
     table = _table([{"unit": "a", "corr": float("nan")}, {"unit": "b", "corr": 0.5}])
     assert '<td class="num">—</td>' in table and "not computable there" in table
     assert "not computable" not in _table([{"unit": "b", "corr": 0.5}])
+
+
+def test_a_quick_section_says_the_sizes_it_ran_at(tmp_path):
+    from implicit_em.experiments.registry import EXPERIMENTS
+    from implicit_em.experiments.results import read_results
+    from implicit_em.report.html import _sizes
+
+    run_experiments([EXPERIMENTS["identities"]], tmp_path, quick=True, log=lambda *_: None)
+    assert "quick sizes" in build_report(tmp_path).read_text()
+    exp = EXPERIMENTS["benchmark_small"]
+    config = {**dataclasses.asdict(exp.config()), **exp.quick}
+    quick = dataclasses.replace(read_results(tmp_path / "identities" / "results.json"),
+                                quick=True, config=config)  # fmt: skip
+    assert "widths = 16" in _sizes("benchmark_small", quick)
+    assert _sizes("benchmark_small", dataclasses.replace(quick, quick=False)) == "full sizes"

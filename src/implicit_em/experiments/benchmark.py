@@ -481,8 +481,8 @@ EXPERIMENT = Experiment.declared_in(
 SMALL = dataclasses.replace(
     EXPERIMENT,
     name="benchmark_small",
-    title="The standard MNIST benchmark, small: width 64, without the author's encoder "
-    "(the full one: iem run benchmark)",
+    title="The standard MNIST benchmark, small: one width (64 at full size), without the "
+    "author's encoder (the full one: iem run benchmark)",
     config=SmallConfig,
     in_all=True,
 )

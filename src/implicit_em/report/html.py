@@ -304,13 +304,27 @@ def _overview(meta: dict, results: dict[str, Result]) -> str:
     )
 
 
+def _sizes(name: str, r: Result) -> str:
+    """``full sizes``, or ``quick sizes`` with the values the quick run shrank (the
+    experiment's ``QUICK`` keys, as this run's config has them), so a title's full-size
+    numbers are never read as the run's."""
+    if not r.quick:
+        return "full sizes"
+    from ..experiments.registry import EXPERIMENTS
+
+    exp = EXPERIMENTS.get(name)
+    keys = [k for k in (exp.quick if exp else {}) if k in r.config]
+    shrunk = ", ".join(f"{k} = {fmt(r.config[k])}" for k in keys)
+    return "quick sizes" + (f" ({html.escape(shrunk)})" if shrunk else "")
+
+
 def _section(name: str, r: Result, exp_dir: Path) -> str:
     parts = [f'<h2 id="exp-{html.escape(name)}">{html.escape(r.title or name)}</h2>']
     seeds = ", ".join(str(s) for s in r.seeds) if r.seeds else str(r.seed)
     parts.append(
         f'<p class="sub"><code>{html.escape(name)}</code> · '
         f"claims {', '.join(r.claims) or 'none (measurements and goals)'} · "
-        f"seed(s) {seeds} · {'quick' if r.quick else 'full'} sizes · {r.wall_s:.1f} s</p>"
+        f"seed(s) {seeds} · {_sizes(name, r)} · {r.wall_s:.1f} s</p>"
     )
     if r.summary:
         parts.append(f"<p>{html.escape(r.summary)}</p>")
