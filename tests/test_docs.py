@@ -151,3 +151,13 @@ def test_the_benchmarks_page_opens_with_every_goal_and_its_machine(tmp_path):
     page = hooks.on_page_markdown(f"{hooks.HEADLINE}\n\n{hooks.MARKER}", None, None, None)
     # the page's markers take the committed results (bench/results)
     assert "| benchmark | case | measured |" in page and "## `bench/mixture.py`" in page
+
+
+def test_the_layers_page_opens_with_the_main_class_and_lists_every_public_name():
+    import implicit_em.layers as layers
+
+    text = (ROOT / "docs" / "api" / "layers.md").read_text()
+    shown = [line.split(".")[-1] for line in text.splitlines() if line.startswith(":::")]
+    shown += [line.strip()[2:] for line in text.splitlines() if line.startswith("        - ")]
+    assert shown[0] == "ImplicitEMLayer" and shown[1] == "ImplicitEMConv2d"
+    assert sorted(n for n in shown if n != "layers") == sorted(layers.__all__)

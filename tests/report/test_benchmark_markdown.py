@@ -26,6 +26,8 @@ def benchmark_run(tmp_path, monkeypatch):
 
 def test_the_table_and_goals_come_from_the_run(benchmark_run, tmp_path):
     text = benchmark_markdown(benchmark_run)
+    # the run's --set values are part of its sizes
+    assert "Run `run/benchmark` (quick sizes, with " in text and "widths = " in text
     assert "stand-in images; pixels in [0, 1]; every learner at its class defaults" in text
     assert "read-outs: fixed probe, tuned probe, power top layer (2 epochs); 2 seeds" in text
     for readout in B.READOUTS:  # one table per read-out

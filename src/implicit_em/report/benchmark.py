@@ -75,8 +75,11 @@ def _markdown(run_dir: str | Path, name: str, res) -> str:
     learners = list(dict.fromkeys(r["learner"] for r in summary))
     at = {(tuple(r[k] for k in keys), r["learner"]): r for r in summary}
     minutes = sum(r.get("cell_s") or 0 for r in res.tables["fits"]) / 60
+    sizes = "quick sizes" if res.quick else "full sizes"
+    if res.overrides:  # --set values: the run is not the experiment's default size
+        sizes += ", with " + ", ".join(f"{k} = {v}" for k, v in res.overrides.items())
     lines = [
-        f"Run `{Path(run_dir).name}/{name}` ({'quick' if res.quick else 'full'} sizes), "
+        f"Run `{Path(run_dir).name}/{name}` ({sizes}), "
         f"finished {res.finished}: {res.data}; {len(res.seeds)} seeds; "
         f"{minutes:.0f} min of computing (every learner, cell and seed, one after "
         "another; `--jobs` runs seeds at once). Test accuracy, %, mean ± half the 95 % "
