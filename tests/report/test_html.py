@@ -93,3 +93,47 @@ def test_a_quick_section_says_the_sizes_it_ran_at(tmp_path):
                                 quick=True, config=config)  # fmt: skip
     assert "widths = 16" in _sizes("benchmark_small", quick)
     assert _sizes("benchmark_small", dataclasses.replace(quick, quick=False)) == "full sizes"
+
+
+def _chromium():
+    import shutil
+
+    return (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Chromium (CI installs it)")
+def test_in_a_browser_the_first_screen_holds_the_summary_and_nothing_overflows(tmp_path):
+    """Headless Chromium at 1400 x 900: the verdict summary and the claims table's start
+    are on the first screen, and the page is no wider than the window (wide tables scroll
+    inside their own box)."""
+    import subprocess
+
+    from implicit_em.experiments.registry import EXPERIMENTS
+
+    run_experiments([EXPERIMENTS["identities"], TOY], tmp_path, quick=True,
+                    log=lambda *_: None)  # fmt: skip
+    page = build_report(tmp_path)
+    probe = (
+        "<script>window.addEventListener('load', () => {"
+        "const s = document.getElementById('summary').getBoundingClientRect();"
+        "const t = document.querySelector('table').getBoundingClientRect();"
+        "const o = document.createElement('pre'); o.id = 'measured';"
+        "o.textContent = JSON.stringify({summary: s.bottom, table: t.top,"
+        " page: document.documentElement.scrollWidth, window: window.innerWidth});"
+        "document.body.appendChild(o);});</script>"
+    )
+    measured_page = tmp_path / "measured.html"
+    measured_page.write_text(page.read_text().replace("</body>", probe + "</body>"))
+    proc = subprocess.run(
+        [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--dump-dom",
+         "--window-size=1400,900", measured_page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads(proc.stdout.split('<pre id="measured">')[1].split("</pre>")[0])
+    assert 0 < found["summary"] < 900 and found["table"] < 900, found  # on the first screen
+    assert found["page"] <= found["window"], found  # no horizontal overflow

@@ -296,7 +296,7 @@ _GOAL: dict[str, Any] = {"table": "layer_goals", "cells": ("dataset", "kind"),
 GOALS = (
     Rule("greedy depth 2 beats depth 1", stat="depth_2_gain", op=">", threshold=0,
          says="probe accuracy: greedy layer 2 minus layer 1", **_GOAL),
-    Rule("fine-tuned within finetune_gap of end to end", stat="finetuned_below_end_to_end",
+    Rule("fine-tuned within half a point of end to end", stat="finetuned_below_end_to_end",
          op="<=", threshold="finetune_gap", says="network accuracy: end to end minus "
          "greedy + fine-tune", **_GOAL),
 )  # fmt: skip

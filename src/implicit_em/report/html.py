@@ -38,6 +38,8 @@ margin-top:4px}details{margin:6px 0}summary{cursor:pointer;color:#2d5bd7}
 code{background:#eef0f5;padding:0 4px;border-radius:3px}a{color:#2d5bd7}
 .tw{overflow-x:auto;max-width:100%}.words{color:#5d6679;font-size:12.5px;margin-top:3px;
 font-style:italic}.ci{color:#5d6679;font-size:12px}ul.doubts li{margin:4px 0}
+.summary{font-size:16px;background:#fff;border:1px solid #e3e6ee;padding:10px 14px;
+border-radius:6px}td{overflow-wrap:break-word}
 """
 
 
@@ -259,6 +261,23 @@ def _doubts(verdicts: dict) -> str:
     return f'<ul class="doubts">{"".join(lines)}</ul>'
 
 
+def summary_line(verdicts: dict, goals: list[dict]) -> str:
+    """The first screen's one line: how many claims got each verdict (indicative ones
+    apart) and how many goals were met (HTML)."""
+    counts: dict[str, int] = {}
+    for verdict, parts in verdicts.values():
+        key = "indicative" if _indicative(parts) else verdict
+        counts[key] = counts.get(key, 0) + 1
+    order = ("confirmed", "partly", "refuted", "open", "indicative")
+    said = ", ".join(f"{_badge(k) if k != 'indicative' else 'indicative'} {counts[k]}"
+                     for k in order if counts.get(k))  # fmt: skip
+    line = f"<b>{len(verdicts)} claims measured</b>: {said or 'none'}"
+    if goals:
+        met = sum(1 for g in goals if g.get("outcome") == "met")
+        line += f" · <b>goals</b>: {met} of {len(goals)} met"
+    return line
+
+
 def goal_rows(results: dict[str, Result]) -> list[dict]:
     """Every experiment's ``goals`` table as one list: experiment, goal, where, what was
     measured (mean [95 % interval], or against a target) and the outcome."""
@@ -300,7 +319,12 @@ def _overview(meta: dict, results: dict[str, Result]) -> str:
     return (
         f'<p class="sub"><b>{sizes}</b> · {html.escape(seeds)} · total wall time '
         f"{wall / 60:.1f} min · {html.escape(machine)}</p>"
-        + (f"<p>Data actually used:</p><ul>{data}</ul>" if data else "")
+        + (
+            f"<details><summary>Data actually used, per experiment</summary><ul>{data}</ul>"
+            "</details>"
+            if data
+            else ""
+        )
     )
 
 
@@ -318,6 +342,16 @@ def _sizes(name: str, r: Result) -> str:
     return "quick sizes" + (f" ({html.escape(shrunk)})" if shrunk else "")
 
 
+def _folded(text: str, keep: int = 160) -> str:
+    """``text`` escaped; past ``keep`` characters, its start with the rest folded away."""
+    if len(text) <= keep:
+        return html.escape(text)
+    cut = text.rfind(" ", 0, keep)
+    cut = cut if cut > 0 else keep
+    return (f"{html.escape(text[:cut])} <details><summary>more</summary>"
+            f"{html.escape(text[cut:])}</details>")  # fmt: skip
+
+
 def _section(name: str, r: Result, exp_dir: Path) -> str:
     parts = [f'<h2 id="exp-{html.escape(name)}">{html.escape(r.title or name)}</h2>']
     seeds = ", ".join(str(s) for s in r.seeds) if r.seeds else str(r.seed)
@@ -333,7 +367,7 @@ def _section(name: str, r: Result, exp_dir: Path) -> str:
         rows = [
             f"<tr><td>{html.escape(v.claim)}</td><td>{_badge(v.verdict)}</td>"
             f'<td class="num">{_value(v)}</td><td class="num">{_seeds(v)}</td>'
-            f"<td>{html.escape(v.threshold)}</td><td>{html.escape(v.evidence)}</td></tr>"
+            f"<td>{_folded(v.threshold)}</td><td>{_folded(v.evidence)}</td></tr>"
             for v in r.verdicts
         ]
         parts.append(
@@ -346,11 +380,12 @@ def _section(name: str, r: Result, exp_dir: Path) -> str:
             parts.append(
                 f"<figure>{_img(path)}<figcaption>{html.escape(fig.caption)}</figcaption></figure>"
             )
-    for tname, table in r.tables.items():
-        parts.append(f"<h3>Table: {html.escape(tname)}</h3>{_table(table, max_rows=30)}")
+    for tname, table in r.tables.items():  # the measurements, folded: figures stay open
+        parts.append(f"<details><summary>Table: {html.escape(tname)} ({len(table)} rows)"
+                     f"</summary>{_table(table)}</details>")  # fmt: skip
     if r.metrics:
         parts.append(f"<h3>Metrics</h3><details><summary>show</summary>{_kv(r.metrics)}</details>")
-    parts.append(f"<h3>Config</h3>{_kv(r.config)}")
+    parts.append(f"<details><summary>Config</summary>{_kv(r.config)}</details>")
     return "\n".join(parts)
 
 
@@ -399,17 +434,22 @@ def build_report(run_dir: str | Path, log: Callable[[str], None] | None = None) 
         f'<p class="sub">run <code>{html.escape(run_dir.name)}</code> · started '
         f"{html.escape(str(meta.get('started', '?')))} · finished "
         f"{html.escape(str(meta.get('finished', 'not finished')))}</p>",
+        f'<p class="summary" id="summary">{summary_line(verdicts, goals := goal_rows(results))}'
+        "</p>",
         _overview(meta, results),
         fail_html,
-        "<h2>Claims</h2><p>One verdict per claim, computed from measurements in this run. "
-        f"Rules: {html.escape(RULE_TEXT)}; {html.escape(PARTS_RULE)}. Each experiment's "
-        "declared rules, and its graded cells, are in its section.</p>",
+        "<h2>Claims</h2><p>One verdict per claim, computed from measurements in this run; "
+        "each experiment's rules and graded cells are in its section.</p>"
+        "<details><summary>How a verdict is decided</summary>"
+        f"<p>{html.escape(RULE_TEXT)}; {html.escape(PARTS_RULE)}.</p></details>",
         _claims_table(verdicts, last_full_run(run_dir) if meta.get("quick") else None),
-        "<h2>Where the sources are wrong or unproven</h2>",
-        _doubts(verdicts),
-        "<h2>Goals</h2><p>The issues' goals, graded like the claims (met, missed, or not "
-        "resolved at this many seeds); each experiment's section has the details.</p>",
-        _table(goals) if (goals := goal_rows(results)) else "<p>No goals in this run.</p>",
+        "<h2>Goals</h2><p>The goals set for the library and its benchmark, graded like the "
+        "claims (met, missed, or not resolved at this many seeds); each experiment's section "
+        "has the details.</p>",
+        _table(goals) if goals else "<p>No goals in this run.</p>",
+        "<h2>Where the sources are wrong or unproven</h2>"
+        f"<details><summary>The evidence against each refuted or partly claim</summary>"
+        f"{_doubts(verdicts)}</details>",
         *(_section(name, r, run_dir / name) for name, r in results.items()),
         f'<h2 id="environment">Environment</h2>{_kv(env)}',
     ]
