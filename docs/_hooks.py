@@ -6,6 +6,7 @@ offline)."""
 from __future__ import annotations
 
 import html
+import inspect
 import json
 import re
 from pathlib import Path
@@ -136,8 +137,44 @@ def on_page_content(page_html: str, page, config, files) -> str:
     return mathml(page_html)
 
 
+API_PAGES = ("lse", "identities", "activations", "layers", "objectives", "diagnostics",
+             "mixture", "training", "data", "baselines", "experiments", "report")  # fmt: skip
+DOTTED = re.compile(r"(?<!\[)`(implicit_em(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`")
+
+
+def api_target(name: str) -> str | None:
+    """The API-reference anchor that documents ``name``, or ``None``: a package with its
+    own page (``implicit_em.layers``), or a public name of one (in its ``__all__``)."""
+    import importlib
+
+    parts = name.split(".")
+    if len(parts) < 2 or parts[1] not in API_PAGES or len(parts) > 3:
+        return None
+    if len(parts) == 2:
+        return name
+    module = importlib.import_module(".".join(parts[:2]))
+    obj = getattr(module, parts[2], None)
+    if parts[2] in getattr(module, "__all__", ()) and not inspect.ismodule(obj):
+        return name
+    return None
+
+
+def link_dotted_names(markdown: str) -> str:
+    """Each backticked ``implicit_em.x[.Name]`` that the API reference documents becomes
+    a link to it (mkdocs-autorefs); any other stays plain code."""
+
+    def one(m: re.Match) -> str:
+        target = api_target(m.group(1))
+        return f"[`{m.group(1)}`][{target}]" if target else m.group(0)
+
+    return DOTTED.sub(one, markdown)
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    """Fill the Benchmarks page's markers: the headline table and the raw tables."""
+    """Fill the Benchmarks page's markers (the headline table and the raw tables), and
+    link the narrative pages' dotted names to the API reference."""
+    if page is not None and not page.file.src_uri.startswith("api/"):
+        markdown = link_dotted_names(markdown)
     if MARKER in markdown:
         markdown = markdown.replace(MARKER, benchmark_tables())
     if HEADLINE in markdown:

@@ -161,3 +161,17 @@ def test_the_layers_page_opens_with_the_main_class_and_lists_every_public_name()
     shown += [line.strip()[2:] for line in text.splitlines() if line.startswith("        - ")]
     assert shown[0] == "ImplicitEMLayer" and shown[1] == "ImplicitEMConv2d"
     assert sorted(n for n in shown if n != "layers") == sorted(layers.__all__)
+
+
+def test_dotted_names_in_narrative_pages_link_to_the_api_reference():
+    hooks = _hooks()
+    text = ("Use `implicit_em.layers.ImplicitEMLayer`, see `implicit_em.layers`; "
+            "`implicit_em.experiments.rules.grade` and `implicit_em._sklearn` stay code, as "
+            "does an already linked [`implicit_em.lse`][implicit_em.lse].")  # fmt: skip
+    out = hooks.link_dotted_names(text)
+    assert "[`implicit_em.layers.ImplicitEMLayer`][implicit_em.layers.ImplicitEMLayer]" in out
+    assert "[`implicit_em.layers`][implicit_em.layers]" in out
+    assert "`implicit_em.experiments.rules.grade` and `implicit_em._sklearn` stay" in out
+    assert out.count("[`implicit_em.lse`]") == 1
+    assert hooks.api_target("implicit_em.diagnostics.power_readout") is not None
+    assert hooks.api_target("implicit_em.layers.implicit_em_layer") is None  # a module

@@ -7,7 +7,7 @@ import torch
 
 from implicit_em import diagnostics as D
 from implicit_em.data import load_dataset
-from implicit_em.diagnostics.power_readout import power_loss
+from implicit_em.diagnostics.power_top_layer import power_loss
 
 
 def test_power_loss_is_the_papers_sum():

@@ -6,7 +6,7 @@ from .dependence import knn_entropy, total_correlation
 from .depth import stack_diagnostics
 from .em_structure import EMRow, EMStructureMap, em_structure
 from .monitor import Monitor
-from .power_readout import power_readout
+from .power_top_layer import power_readout
 from .probe import linear_probe, tuned_probe
 from .readout import linear_readout
 from .redundancy import (
