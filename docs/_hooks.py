@@ -37,21 +37,26 @@ def _with_met(row: dict) -> dict:
     return row
 
 
-def benchmark_tables(results: Path = RESULTS) -> str:
-    """One Markdown table per ``results/NAME.json`` (quick runs left out), with its
-    environment; a note when there is none yet."""
-    parts = []
+def committed_results(results: Path = RESULTS):
+    """``(name, meta, rows)`` of each committed ``results/NAME.json``, by name (quick runs
+    and results taken on a busy machine left out), ``met`` filled in (:func:`_with_met`)."""
     for path in sorted(results.glob("*.json")):
         if path.stem.endswith(("-quick", ".busy")):
             continue
         data = json.loads(path.read_text())
-        rows, meta = data.get("rows", []), data.get("meta", {})
+        yield path.stem, data.get("meta", {}), [_with_met(r) for r in data.get("rows", [])]
+
+
+def benchmark_tables(results: Path = RESULTS) -> str:
+    """One Markdown table per ``results/NAME.json`` (quick runs left out), with its
+    environment; a note when there is none yet."""
+    parts = []
+    for stem, meta, rows in committed_results(results):
         if not rows:
             continue
-        rows = [_with_met(r) for r in rows]
         cols = list(dict.fromkeys(k for r in rows for k in r))
         env = ", ".join(f"{k} {v}" for k, v in meta.get("env", {}).items())
-        parts.append(f"## `bench/{path.stem}.py`\n\nMeasured on: {env or 'unknown'}.")
+        parts.append(f"## `bench/{stem}.py`\n\nMeasured on: {env or 'unknown'}.")
         state = meta.get("machine_state")
         parts.append(
             "Machine state not recorded (taken before it was).\n" if state is None else
@@ -81,9 +86,7 @@ def _measured(row: dict) -> tuple[str, str] | None:
 
 def _machine(meta: dict) -> str:
     env = meta.get("env", {})
-    cpu = env.get("cpu") or meta.get("cpu")
-    threads = env.get("threads", meta.get("threads"))
-    flags = env.get("cpu_flags")
+    cpu, threads, flags = env.get("cpu"), env.get("threads"), env.get("cpu_flags")
     where = (f"{cpu} ({flags or 'no AVX2'})" if cpu
              else f"{env.get('machine', 'unknown')} (CPU model not recorded)")  # fmt: skip
     return f"{where}, {threads} threads" if threads else where
@@ -93,17 +96,13 @@ def headline_table(results: Path = RESULTS) -> str:
     """Every row with a goal, from every committed result: benchmark, case, what was
     measured, the goal, met, and the machine that measured it."""
     lines = ["| benchmark | case | measured | goal | met | machine |", "|---|---|---|---|---|---|"]
-    for path in sorted(results.glob("*.json")):
-        if path.stem.endswith(("-quick", ".busy")):
-            continue
-        data = json.loads(path.read_text())
-        meta = data.get("meta", {})
-        for row in map(_with_met, data.get("rows", [])):
+    for stem, meta, rows in committed_results(results):
+        for row in rows:
             words = _measured(row)
             if words is None:
                 continue
             met = row.get("met")
-            lines.append(f"| `{path.stem}` | {_cell(row.get('case', ''))} | {words[0]} | "
+            lines.append(f"| `{stem}` | {_cell(row.get('case', ''))} | {words[0]} | "
                          f"{words[1]} | {'—' if met is None else ('yes' if met else '**no**')} "
                          f"| {_machine(meta)} |")  # fmt: skip
     if len(lines) == 2:
@@ -137,8 +136,7 @@ def on_page_content(page_html: str, page, config, files) -> str:
     return mathml(page_html)
 
 
-API_PAGES = ("lse", "identities", "activations", "layers", "objectives", "diagnostics",
-             "mixture", "training", "data", "baselines", "experiments", "report")  # fmt: skip
+API_PAGES = tuple(p.stem for p in (ROOT / "docs" / "api").glob("*.md"))  # one per package
 DOTTED = re.compile(r"(?<!\[)`(implicit_em(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`")
 
 

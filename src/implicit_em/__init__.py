@@ -7,8 +7,8 @@ measurements in :mod:`implicit_em.diagnostics`, the training loop in
 :mod:`implicit_em.training`, datasets in :mod:`implicit_em.data`, and the experiment
 suite in :mod:`implicit_em.experiments`.
 
-The submodules and the names below load on first use (PEP 562), so ``iem --help`` and
-``iem list`` do not pay for importing torch before they need it.
+The submodules and the names below load on first use (PEP 562), so ``iem --help`` does
+not pay for importing torch.
 """
 
 from __future__ import annotations

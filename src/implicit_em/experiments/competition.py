@@ -122,16 +122,21 @@ def jacobians(act: nn.Module, z: torch.Tensor) -> torch.Tensor:
         return torch.func.vmap(torch.func.jacrev(lambda v: act(v[None])[0]))(z.detach())
 
 
+def coupling(act: nn.Module, z: torch.Tensor) -> float:
+    """The Jacobian coupling ``||offdiag J|| / ||J||`` of activation ``act`` at the rows of
+    ``z`` (0 for an element-wise activation)."""
+    jac = jacobians(act, z).detach()
+    eye = torch.eye(jac.shape[-1], dtype=torch.bool)
+    return float((jac[:, ~eye].square().sum() / jac.square().sum().clamp_min(1e-30)).sqrt())
+
+
 def layer_stats(model: nn.Sequential, x: torch.Tensor, probe: torch.Tensor, dup: float) -> dict:
     """The first hidden layer's coupling and usage entropy on ``probe``, and its duplicate
     units on ``x``."""
     with torch.no_grad():
         z, zp = model[0](x), model[0](probe)
         h = model[1](z)
-    jac = jacobians(model[1], zp).detach()
-    eye = torch.eye(jac.shape[-1], dtype=torch.bool)
-    coupling = float((jac[:, ~eye].square().sum() / jac.square().sum().clamp_min(1e-30)).sqrt())
-    return {"coupling": coupling, "duplicates": duplicate_share(h, dup),
+    return {"coupling": coupling(model[1], zp), "duplicates": duplicate_share(h, dup),
             "usage_entropy": responsibility_stats(-z)["usage_entropy_normalized"]}  # fmt: skip
 
 
@@ -248,9 +253,7 @@ def scaled_coupling(initial: nn.Sequential, trained: nn.Sequential, probe: torch
     with torch.no_grad():
         scale = trained[0](probe).square().mean().sqrt() / initial[0](probe).square().mean().sqrt()
         z = initial[0](probe) * scale
-    jac = jacobians(initial[1], z).detach()
-    eye = torch.eye(jac.shape[-1], dtype=torch.bool)
-    return float((jac[:, ~eye].square().sum() / jac.square().sum().clamp_min(1e-30)).sqrt())
+    return coupling(initial[1], z)
 
 
 def run(cfg: Config, out_dir: Path) -> dict:

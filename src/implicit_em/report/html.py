@@ -7,7 +7,6 @@ experiment (summary, verdicts, figures, tables, config), then the environment.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import sys
 from collections.abc import Callable
@@ -73,7 +72,7 @@ def _badge(verdict: str | None) -> str:
     return f'<span class="v {html.escape(verdict)}">{html.escape(verdict)}</span>'
 
 
-def _table(rows: list[dict], max_rows: int | None = None) -> str:
+def _table(rows: list[dict]) -> str:
     if not rows:
         return "<p><em>(empty)</em></p>"
     cols: list[str] = []
@@ -89,10 +88,7 @@ def _table(rows: list[dict], max_rows: int | None = None) -> str:
     nan = any(isinstance(v, float) and v != v for r in rows for v in r.values())
     foot = ('<p class="words">— : not computable there (e.g. a correlation of a constant '
             "unit, or a quantity the method does not have).</p>" if nan else "")  # fmt: skip
-    table = f'<div class="tw"><table><tr>{head}</tr>{body}</table></div>{foot}'
-    if max_rows is not None and len(rows) > max_rows:
-        return f"<details><summary>{len(rows)} rows (click to show)</summary>{table}</details>"
-    return table
+    return f'<div class="tw"><table><tr>{head}</tr>{body}</table></div>{foot}'
 
 
 def _kv(mapping: dict) -> str:
@@ -174,13 +170,7 @@ def last_full_run(run_dir: Path) -> tuple[str, dict] | None:
 def verdict_lines(run_dir: str | Path) -> list[str]:
     """One line per claim the run measured, for the terminal: ``C1  confirmed
     (identities)``, marked ``indicative`` where a quick run cannot decide it."""
-    run_dir = Path(run_dir)
-    meta = read_run_meta(run_dir / "run.json")
-    results = {}
-    for name in meta["experiments"]:
-        path = run_dir / name / "results.json"
-        with contextlib.suppress(DamagedFileError, OSError):
-            results[name] = read_results(path)
+    _, results, _ = load_run(run_dir, log=lambda _: None)
     lines = []
     for cid, (verdict, parts) in claim_verdicts(results).items():
         shown = f"indicative (quick: {verdict})" if _indicative(parts) else verdict
@@ -393,19 +383,12 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def build_report(run_dir: str | Path, log: Callable[[str], None] | None = None) -> Path:
-    """Write ``run_dir/report.html`` from ``run.json`` and each ``*/results.json``.
-
-    Layout: what ran (sizes, seeds, data, machine, wall time); the claims table with one
-    verdict per claim (combined across experiments by
-    :func:`implicit_em.experiments.verdicts.combine_parts`); where the sources are wrong
-    or unproven; one section per experiment; the environment. A damaged
-    ``results.json`` is skipped with a note in the report (and on ``log``, default
-    standard error); a damaged ``run.json`` raises :class:`DamagedFileError`.
-    """
+def load_run(
+    run_dir: str | Path, log: Callable[[str], None]
+) -> tuple[dict, dict[str, Result], dict[str, str]]:
+    """``(run.json's meta, {experiment: Result}, {experiment: why skipped})`` of a run
+    directory; a damaged ``results.json`` is skipped and said on ``log``."""
     run_dir = Path(run_dir)
-    if log is None:
-        log = _stderr
     if not (run_dir / "run.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no run.json)")
     meta = read_run_meta(run_dir / "run.json")
@@ -418,6 +401,21 @@ def build_report(run_dir: str | Path, log: Callable[[str], None] | None = None) 
             except DamagedFileError as err:
                 damaged[name] = str(err)
                 log(f"iem: skipped {name}: {err}")
+    return meta, results, damaged
+
+
+def build_report(run_dir: str | Path, log: Callable[[str], None] | None = None) -> Path:
+    """Write ``run_dir/report.html`` from ``run.json`` and each ``*/results.json``.
+
+    Layout: what ran (sizes, seeds, data, machine, wall time); the claims table with one
+    verdict per claim (combined across experiments by
+    :func:`implicit_em.experiments.verdicts.combine_parts`); where the sources are wrong
+    or unproven; one section per experiment; the environment. A damaged
+    ``results.json`` is skipped with a note in the report (and on ``log``, default
+    standard error); a damaged ``run.json`` raises :class:`DamagedFileError`.
+    """
+    run_dir = Path(run_dir)
+    meta, results, damaged = load_run(run_dir, log or _stderr)
     failures = {str(n): str(m) for n, m in meta.get("failures", {}).items()}
     fail_html = "".join(
         f'<p class="fail"><b>{html.escape(n)}</b> failed: {html.escape(m)}</p>'
