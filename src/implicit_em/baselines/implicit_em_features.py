@@ -16,6 +16,7 @@ import torch
 
 from .._checks import check_count, check_number
 from ..layers import ImplicitEMLayer
+from ..training.loop import make_optimizer
 from .base import FeatureLearner
 
 
@@ -41,7 +42,7 @@ class ImplicitEMFeatures(FeatureLearner):
         torch.manual_seed(self.seed)
         g = torch.Generator().manual_seed(self.seed)
         layer = self.module_ = ImplicitEMLayer(x.shape[1], self.n_components, **self.layer)
-        opt = torch.optim.Adam(layer.parameters(), lr=self.lr)
+        opt = make_optimizer("adam", list(layer.parameters()), self.lr)
         self.train_s_, steps = 0.0, 0
         for epoch in range(self.epochs):
             t0 = time.perf_counter()
