@@ -34,3 +34,19 @@ def test_power_readout_learns_digits_and_ignores_the_feature_scale():
     assert D.power_readout(x, shuffled, xt, ds.y_test, **kw)["test_accuracy"] < 0.25
     with pytest.raises(ValueError, match="all zero"):
         D.power_readout(torch.zeros(10, 3), torch.arange(10) % 2, x[:2, :3], ds.y_test[:2])
+
+
+@pytest.mark.parametrize("m", [6.0, 3.0, 2.5])
+def test_power_gradient_is_autograds_in_float64(m):
+    from implicit_em.diagnostics.power_top_layer import power_gradient
+
+    g = torch.Generator().manual_seed(0)
+    f = torch.rand(30, 12, dtype=torch.float64, generator=g) ** 4.5
+    labels = torch.randint(0, 4, (30,), generator=g)
+    s = torch.randn(4, 12, dtype=torch.float64, generator=g).requires_grad_()
+    beta = 0.7  # outputs well inside tanh's bend, where 1 - c^2 matters
+    power_loss(torch.tanh(beta * f @ s.T), labels, m).backward()
+    targets = 2 * torch.nn.functional.one_hot(labels, 4).double() - 1
+    got = power_gradient(f, targets, s.detach(), beta, m)
+    assert float(s.grad.abs().max()) > 1e-3  # a gradient worth comparing
+    torch.testing.assert_close(got, s.grad, rtol=1e-12, atol=1e-14)

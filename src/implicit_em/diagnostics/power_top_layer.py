@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .._checks import check_count, check_number
+from ..training.loop import make_optimizer
 from .readout import _checked_split
 
 HALVINGS = (1 / 3, 1 / 2, 2 / 3, 5 / 6)
@@ -30,6 +31,22 @@ def power_loss(c: torch.Tensor, labels: torch.Tensor, m: float) -> torch.Tensor:
     ``t = 2 onehot(labels) - 1``."""
     t = 2 * nn.functional.one_hot(labels, c.shape[1]).to(c.dtype) - 1
     return (c - t).abs().pow(m).sum(1).mean()
+
+
+def power_gradient(
+    f: torch.Tensor, targets: torch.Tensor, s: torch.Tensor, beta: float, m: float
+) -> torch.Tensor:
+    """The gradient in ``S`` of :func:`power_loss` for ``c = tanh(beta f S^T)``, by hand:
+    ``f`` ``(b, K)`` hidden activations, ``targets`` ``(b, C)`` in ``{-1, +1}``, ``S``
+    ``(C, K)`` -> ``(C, K)``,
+
+        ``dL/dS = (beta / b) [m |c - t|^{m-1} sign(c - t) (1 - c^2)]^T f``
+
+    (no autograd graph: the read-out's 180k small steps cost half as much)."""
+    c = torch.tanh(beta * (f @ s.T))
+    e = c - targets
+    dz = (m * beta / len(f)) * e.abs().pow(m - 1) * e.sign() * (1 - c * c)
+    return dz.T @ f
 
 
 def power_readout(
@@ -94,16 +111,17 @@ def power_readout(
     with torch.random.fork_rng(devices=[]):  # seeded, and the caller's RNG left as it was
         torch.manual_seed(seed)
         top = nn.Linear(ftr.shape[1], n_classes, bias=False)
-    opt = torch.optim.Adam(top.parameters(), lr=lr)
+    weight = top.weight
+    opt = make_optimizer("adam", [weight], lr)
+    targets = 2 * nn.functional.one_hot(ytr, n_classes).to(ftr.dtype) - 1
     halve_at = {int(epochs * r) for r in HALVINGS} - {0}
     for epoch in range(epochs):
         if epoch in halve_at:
             for group in opt.param_groups:
                 group["lr"] *= 0.5
         for idx in torch.randperm(len(ftr), generator=g).split(batch_size):
-            loss = power_loss(torch.tanh(beta * top(ftr[idx])), ytr[idx], m)
-            opt.zero_grad()
-            loss.backward()
+            with torch.no_grad():
+                weight.grad = power_gradient(ftr[idx], targets[idx], weight, beta, m)
             opt.step()
     with torch.no_grad():
         acc = [float(torch.cat([top(b).argmax(1) for b in f.split(8192)]).eq(y).float().mean())
