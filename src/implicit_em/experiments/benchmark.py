@@ -79,9 +79,11 @@ PUBLISHED = [
      "their_setup": "784 -> 64 ReLU, LSE + variance + TC, linear probe",
      "source": "the theory's author, encoder study"},
     {"learner": "SoftHebb", "K": 2000, "published": None,
-     "their_setup": "one soft winner-take-all layer (Moraitis et al. 2022); the paper's "
-                    "MNIST figure was not checked here: no number is quoted",
-     "source": "Moraitis et al., Neuromorph. Comput. Eng. 2022"},
+     "their_setup": "the authors' MNIST preset 2SoftMlpMNIST (2000 units, one epoch, batch "
+                    "32: this class's defaults) reports no accuracy in their code "
+                    "(NeuromorphicComputing/SoftHebb), and the paper's MNIST figure could "
+                    "not be read: no number is quoted",
+     "source": "Moraitis et al., Neuromorph. Comput. Eng. 2022; Journé et al., ICLR 2023"},
     {"learner": "triangle k-means", "K": 2000, "published": None,
      "their_setup": "no MNIST figure published (Coates & Ng report CIFAR-10 and NORB)",
      "source": "Coates, Lee & Ng, AISTATS 2011"},
