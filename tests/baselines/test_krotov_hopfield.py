@@ -29,8 +29,13 @@ def test_krotov_update_is_the_notebook_rule(p, k):
     # 40 samples over 8 units: units win (and lose) for several samples at once, so the
     # scattered sums add up repeated rows
     w, x = RNG.standard_normal((8, 9)), RNG.random((40, 9))
+    want = _krotov_reference(w, x, p, k, 0.4)
     got = krotov_update(torch.tensor(w), torch.tensor(x), p, k, 0.4).numpy()
-    np.testing.assert_allclose(got, _krotov_reference(w, x, p, k, 0.4), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    buffer = torch.full(w.shape, float("nan"), dtype=torch.float64)  # stale contents
+    into = krotov_update(torch.tensor(w), torch.tensor(x), p, k, 0.4, buffer=buffer)
+    assert into is buffer
+    np.testing.assert_allclose(into.numpy(), want, rtol=1e-10, atol=1e-12)
 
 
 def test_krotov_weights_reach_the_unit_p_sphere():

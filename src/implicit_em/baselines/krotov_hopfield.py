@@ -40,35 +40,49 @@ from .base import FeatureLearner, batches
 PAPER_WIDTH = 1000
 
 
-def p_current(w: torch.Tensor, x: torch.Tensor, p: float) -> torch.Tensor:
+def p_current(
+    w: torch.Tensor, x: torch.Tensor, p: float, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """``<w_k, x_n>_p = sum_i sign(w_ki) |w_ki|^{p-1} x_ni``: ``(K, D), (n, D) -> (n, K)``.
     The paper's ``p = 3`` and the notebook's ``p = 2`` take one pass over ``W`` or none
-    (``w |w|`` and ``w`` are the same numbers as ``sign(w) |w|^{p-1}``)."""
+    (``w |w|`` and ``w`` are the same numbers as ``sign(w) |w|^{p-1}``); ``out``, a
+    ``(K, D)`` buffer, holds the weighted ``W`` instead of a new tensor."""
     if p == 2:
         v = w
     elif p == 3:
-        v = w * w.abs()
+        v = w * w.abs() if out is None else torch.abs(w, out=out).mul_(w)
     else:
         v = torch.sign(w) * w.abs() ** (p - 1)
     return x @ v.T
 
 
-def krotov_update(w: torch.Tensor, x: torch.Tensor, p: float, k: int, delta: float) -> torch.Tensor:
+def krotov_update(
+    w: torch.Tensor,
+    x: torch.Tensor,
+    p: float,
+    k: int,
+    delta: float,
+    *,
+    buffer: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``ΔW / max|ΔW|`` for one mini-batch ``x`` ``(n, D)`` (``W``: ``(K, D)``).
 
     ``g`` has two non-zeros a row (``1`` at the strongest unit, ``-delta`` at the
     ``k``-th), so ``g^T x`` and ``sum_n g_n <w, x_n>_p`` are scattered row sums
-    (``index_add_``), not a dense ``(K, n) @ (n, D)`` product: half the step's cost at
-    2000 units, the same sums in another order."""
-    cur = p_current(w, x, p)  # (n, K)
+    (``index_add_``), not a dense ``(K, n) @ (n, D)`` product: the same sums in another
+    order. ``buffer``, a ``(K, D)`` tensor, receives ``ΔW`` (and is returned): a step then
+    allocates nothing the size of ``W``, whose fresh pages cost as much as the product."""
+    cur = p_current(w, x, p, out=buffer)  # (n, K)
     top = cur.topk(k, dim=1).indices  # (n, k)
     first, kth = top[:, 0], top[:, k - 1]
     rows = torch.arange(len(x))
-    dw = torch.zeros_like(w).index_add_(0, first, x).index_add_(0, kth, x, alpha=-delta)
+    dw = torch.zeros_like(w) if buffer is None else buffer.zero_()
+    dw.index_add_(0, first, x).index_add_(0, kth, x, alpha=-delta)
     s = w.new_zeros(len(w)).index_add_(0, first, cur[rows, first])
     s.index_add_(0, kth, cur[rows, kth], alpha=-delta)
     dw.addcmul_(s[:, None], w, value=-1)
-    return dw.div_(dw.abs().max().clamp_min(1e-30))
+    lo, hi = torch.aminmax(dw)  # max |dW| without an |dW| tensor
+    return dw.div_(torch.maximum(-lo, hi).clamp_min(1e-30))
 
 
 class KrotovHopfield(FeatureLearner):
@@ -111,10 +125,12 @@ class KrotovHopfield(FeatureLearner):
     def _fit(self, x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         g = torch.Generator().manual_seed(self.seed)
         w = torch.randn(self.n_components, x.shape[1], generator=g)
+        buffer = torch.empty_like(w)
         for epoch in track(range(self.epochs), "krotov-hopfield"):
             lr = self.lr * (1 - epoch / self.epochs)
             for idx in batches(len(x), self.batch_size, g):
-                w += lr * krotov_update(w, x[idx], self.p, self.k, self.delta)
+                step = krotov_update(w, x[idx], self.p, self.k, self.delta, buffer=buffer)
+                w.add_(step, alpha=lr)
         self.weight_ = w
 
     def _transform(self, x: torch.Tensor) -> torch.Tensor:
