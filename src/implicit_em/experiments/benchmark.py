@@ -346,14 +346,15 @@ def reproduction(summary: list[dict], results: Path | None = None) -> list[dict]
             )
     found = committed_table("krotov_reproduction.json", results)
     for r in (found or {"rows": []})["rows"]:
-        if r["setting"] == "paper's protocol" and r["readout"].startswith("power"):
+        if r["readout"].startswith("power"):
+            kw = ", ".join(f"{k} {v:g}" for k, v in r["kwargs"].items())
             out.append(
                 {
                     **PUBLISHED[0],
                     "measured": r["test_accuracy"],
                     "measured_95": None,
-                    "our_setup": f"the paper's protocol (p 3, k 7, {r['kwargs']['epochs']} "
-                    "epochs) and its top layer, one seed: bench/krotov_reproduction.py",
+                    "our_setup": f"{r['setting']} ({kw}) and the paper's top layer, one "
+                    "seed: bench/krotov_reproduction.py",
                 }
             )
     if found is None:
