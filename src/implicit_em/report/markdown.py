@@ -11,6 +11,8 @@ come from.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 
 from .. import __version__
@@ -83,6 +85,23 @@ def findings_markdown(run_dir: str | Path) -> str:
 START, END = "<!-- findings:start -->", "<!-- findings:end -->"
 
 
+def readme_block(findings: str) -> str:
+    """The README's short form of :func:`findings_markdown`'s text: its stamp, the count
+    of each verdict, and one row per claim with its ID, statement and verdict (the full
+    table, with the sources' words, cells and numbers, is the findings page)."""
+    stamp = [line for line in findings.splitlines() if line.startswith("Run `")]
+    rows = [
+        [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        for line in findings.splitlines()
+        if re.match(r"\| C\d+ \|", line)
+    ]
+    counts = Counter(r[3].strip("*") for r in rows)
+    said = ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda vn: -vn[1]))
+    table = ["| ID | claim | verdict |", "|---|---|---|"]
+    table += [f"| {r[0]} | {r[1]} | {r[3]} |" for r in rows]
+    return "\n".join([*stamp, "", f"{len(rows)} claims: {said}.", "", *table])
+
+
 def write_findings(
     run_dir: str | Path, out: str | Path | None = None, readme: str | Path | None = None
 ) -> Path:
@@ -95,9 +114,7 @@ def write_findings(
         current = readme.read_text()
         if START not in current or END not in current:
             raise ValueError(f"{readme} has no {START} ... {END} block to fill")
-        stamp = [line for line in text.splitlines() if line.startswith("Run `")]
-        table = [line for line in text.splitlines() if line.startswith("|")]
-        body = "\n".join([*stamp, "", *table])
+        body = readme_block(text)
         head, rest = current.split(START, 1)
         atomic_write_text(readme, f"{head}{START}\n{body}\n{END}{rest.split(END, 1)[1]}")
     path = Path(out) if out is not None else Path(run_dir) / "findings.md"

@@ -1,5 +1,5 @@
-"""The README's description of how verdicts are decided, line by line, against the
-grader's behaviour on constructed cases: the description stays true."""
+"""The docs' description of how verdicts are decided (docs/verdicts.md), line by line,
+against the grader's behaviour on constructed cases: the description stays true."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 from implicit_em.experiments.rules import UNIT, Rule, grade
 from implicit_em.experiments.verdicts import combine_parts, interval95, interval_of
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+PAGE = (Path(__file__).resolve().parents[2] / "docs" / "verdicts.md").read_text()
 
 
 @dataclass
@@ -188,12 +188,12 @@ LINES = {
 
 
 @pytest.mark.parametrize("line", list(LINES))
-def test_each_readme_line_is_what_the_grader_does(line):
-    assert f"- {line};" in README or f"- {line}." in README, "the README line changed"
+def test_each_line_is_what_the_grader_does(line):
+    assert f"- {line};" in PAGE or f"- {line}." in PAGE, "the line in docs/verdicts.md changed"
     assert LINES[line]()
 
 
-def test_the_readme_describes_nothing_else():
-    block = README.split("decides every claim the same way:\n")[1].split("\n\n")[0]
+def test_the_page_describes_nothing_else():
+    block = PAGE.split("decides every claim the same way:\n")[1].split("\n\n")[0]
     bullets = [b[2:].rstrip(";.") for b in block.splitlines() if b.startswith("- ")]
     assert bullets == list(LINES)
