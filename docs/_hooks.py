@@ -1,5 +1,6 @@
 """MkDocs hooks: the build fails when a public name has no docstring, the Benchmarks
-page is generated from ``bench/results/*.json`` at build time (never typed by hand), and
+page and the Krotov-Hopfield reproduction table are generated from
+``bench/results/*.json`` at build time (never typed by hand), and
 the maths is rendered to MathML at build time (no script, no network: the pages read
 offline)."""
 
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 MARKER = "<!-- benchmark tables -->"
 HEADLINE = "<!-- benchmark headline -->"
+REPRODUCTION = "<!-- krotov reproduction -->"
 
 
 def _cell(value: object) -> str:
@@ -110,6 +112,46 @@ def headline_table(results: Path = RESULTS) -> str:
     return "\n".join(lines) + "\n"
 
 
+def reproduction_table(results: Path = RESULTS) -> str:
+    """``results/krotov_reproduction.json`` as one row per bottom-layer setting: its
+    settings, fit time, and the test accuracy under each read-out, then how far the best
+    power top layer is from the published figure."""
+    path = results / "krotov_reproduction.json"
+    if not path.is_file():
+        return "*No reproduction committed yet: run `python bench/krotov_reproduction.py`.*\n"
+    data = json.loads(path.read_text())
+    meta, rows = data.get("meta", {}), data.get("rows", [])
+    def column(readout: str) -> str:  # the tuned probe's label names its chosen C
+        return "tuned probe" if "held-out" in readout else readout
+
+    readouts = list(dict.fromkeys(column(r["readout"]) for r in rows))
+    lines = ["| bottom layer (2000 units) | settings | fit | " + " | ".join(readouts) + " |",
+             "|---|---|---|" + "---|" * len(readouts)]  # fmt: skip
+    for setting in dict.fromkeys(r["setting"] for r in rows):
+        mine = {column(r["readout"]): r for r in rows if r["setting"] == setting}
+        first = next(iter(mine.values()))
+        kw = ", ".join(f"{k} {v:g}" for k, v in first["kwargs"].items())
+        cells = []
+        for name in readouts:
+            r = mine.get(name)
+            chosen = re.search(r"C = ([\d.e+-]+)", r["readout"]) if r else None
+            cells.append("—" if r is None else f"{100 * r['test_accuracy']:.2f} %"
+                         + (f" (C {chosen.group(1)})" if name == "tuned probe" and chosen
+                            else ""))  # fmt: skip
+        lines.append(f"| {setting} | {kw} | {first['fit_s'] / 60:.0f} min | "
+                     + " | ".join(cells) + " |")
+    power = [r for r in rows if r["readout"].startswith("power")]
+    if power and meta.get("published"):
+        best = max(power, key=lambda r: r["test_accuracy"])
+        gap = 100 * (meta["published"] - best["test_accuracy"])
+        lines += ["", f"Published: {100 * meta['published']:.2f} %. The best power top "
+                  f"layer here ({best['setting']}) is {gap:.2f} points "
+                  f"{'short of it' if gap > 0 else 'above it'}; one seed "
+                  f"({meta.get('seed', 0)}), {meta.get('readout_epochs', '?')} top-layer "
+                  f"epochs, measured on {_machine(meta)}."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 ARITHMATEX = re.compile(r'<(span|div) class="arithmatex">(.*?)</\1>', re.S)
 
 
@@ -177,6 +219,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         markdown = markdown.replace(MARKER, benchmark_tables())
     if HEADLINE in markdown:
         markdown = markdown.replace(HEADLINE, headline_table())
+    if REPRODUCTION in markdown:
+        markdown = markdown.replace(REPRODUCTION, reproduction_table())
     return markdown
 
 

@@ -189,3 +189,25 @@ def test_dotted_names_in_narrative_pages_link_to_the_api_reference():
     assert out.count("[`implicit_em.lse`]") == 1
     assert hooks.api_target("implicit_em.diagnostics.power_readout") is not None
     assert hooks.api_target("implicit_em.layers.implicit_em_layer") is None  # a module
+
+
+def test_the_krotov_reproduction_table_is_generated_from_the_result(tmp_path):
+    hooks = _hooks()
+    assert "No reproduction committed yet" in hooks.reproduction_table(tmp_path)
+    kw = {"p": 3.0, "k": 7, "lr": 0.02, "epochs": 200}
+    rows = [
+        {"setting": "short", "readout": "power top layer (the paper's)", "test_accuracy": 0.981,
+         "fit_s": 600.0, "kwargs": kw},
+        {"setting": "short", "readout": "linear probe, C = 0.1 (held-out)",
+         "test_accuracy": 0.9745, "fit_s": 600.0, "kwargs": kw},
+        {"setting": "long", "readout": "power top layer (the paper's)", "test_accuracy": 0.984,
+         "fit_s": 3000.0, "kwargs": {**kw, "epochs": 1000}},
+    ]  # fmt: skip
+    meta = {"published": 0.9854, "seed": 0, "readout_epochs": 300, "env": {"cpu": "AMD EPYC"}}
+    (tmp_path / "krotov_reproduction.json").write_text(json.dumps({"meta": meta, "rows": rows}))
+    table = hooks.reproduction_table(tmp_path).splitlines()
+    assert table[0].endswith("| power top layer (the paper's) | tuned probe |")
+    short = "| short | p 3, k 7, lr 0.02, epochs 200 | 10 min | 98.10 % | 97.45 % (C 0.1) |"
+    assert table[2] == short
+    assert table[3] == "| long | p 3, k 7, lr 0.02, epochs 1000 | 50 min | 98.40 % | — |"
+    assert "(long) is 0.14 points short of it" in table[-1] and "AMD EPYC" in table[-1]
