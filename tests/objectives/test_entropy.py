@@ -34,3 +34,31 @@ def test_gaussian_entropy_of_a_constant_unit_is_finite_warned_and_has_a_zero_gra
     assert torch.isfinite(h).all()
     h.sum().backward()
     assert torch.isfinite(z.grad).all() and float(z.grad[:, 2].abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("mode", ["sharpen", "balance"])
+def test_responsibility_entropy_is_the_formula_where_exp_would_underflow(mode, dtype):
+    """Responsibilities far below ``tiny`` (T = 0.1 on spread distances) count as the
+    floor: the value is the float64 formula's, and the gradient too except on them."""
+    g = torch.Generator().manual_seed(0)
+    z = (torch.rand(64, 50, generator=g, dtype=torch.float64) * 3e3).requires_grad_()
+    z64 = z.detach().clone().requires_grad_()
+    log_r = torch.log_softmax(-z64, 1)
+    r = log_r.exp()
+    want = (-(r * log_r).sum(1).mean() if mode == "sharpen"
+            else (r.mean(0) * torch.log(r.mean(0).clamp_min(1e-30))).sum())  # fmt: skip
+    want.backward()
+    zd = z.detach().to(dtype).requires_grad_()
+    got = O.responsibility_entropy(zd, mode)
+    got.backward()
+    tiny = torch.finfo(dtype).tiny
+    assert bool((log_r < math.log(tiny)).float().mean() > 0.5)  # most would underflow
+    single = dtype == torch.float32
+    rel = 1e-5 if single else 1e-12
+    assert float(got.detach()) == pytest.approx(float(want.detach()), rel=rel, abs=1e-6)
+    kept = log_r.detach() > math.log(tiny) + 2  # gradients where r is not floored
+    torch.testing.assert_close(
+        zd.grad.double()[kept], z64.grad[kept], rtol=1e-4 if single else 1e-10, atol=1e-7
+    )
+    assert bool(torch.isfinite(zd.grad).all())

@@ -378,7 +378,8 @@ class ImplicitEMLayer(nn.Module):
         self._watch(d)
         terms = {}
         if self.lse_weight:
-            terms["lse"] = self.lse_weight * lse_loss(d / self.temperature)
+            # flushed: with T small most exp(-d / T) underflow, 10x slower (lse.py)
+            terms["lse"] = self.lse_weight * lse_loss(d / self.temperature, flush_tiny=True)
         for name, w in self.volume.items():
             try:
                 terms[name] = w * VOLUME_CONTROLS[name][0](d, self)

@@ -32,10 +32,14 @@ def responsibility_entropy(z: torch.Tensor, mode: str = "sharpen", dim: int = -1
     if z.shape[dim] == 0:
         raise ValueError(f"z has no alternatives along dim={dim} (shape {tuple(z.shape)})")
     log_r = torch.log_softmax(-z, dim)
+    # r from log r floored at log(tiny) + 1: exp never returns subnormals or underflows
+    # (10x slower on CPUs), and a responsibility below e * tiny (3e-38 in float32) counts
+    # as that floor, which moves no sum of them that is near 1
+    r = log_r.clamp_min(math.log(torch.finfo(log_r.dtype).tiny) + 1.0).exp()
     if mode == "sharpen":
-        return -(log_r.exp() * log_r).sum(dim).mean()
+        return -(r * log_r).sum(dim).mean()
     if mode == "balance":
-        usage = log_r.exp().movedim(dim, -1).reshape(-1, z.shape[dim]).mean(0)
+        usage = r.movedim(dim, -1).reshape(-1, z.shape[dim]).mean(0)
         return (usage * torch.log(usage.clamp_min(1e-30))).sum()
     raise ValueError(f"mode must be 'sharpen' or 'balance', got {mode!r}")
 
