@@ -1,6 +1,7 @@
 """Layer distances against NumPy formulas; gradcheck."""
 
 import numpy as np
+import pytest
 import torch
 
 from implicit_em.layers import (
@@ -41,3 +42,31 @@ def test_distances_gradcheck():
     assert torch.autograd.gradcheck(mahalanobis_distances, (x, mu, lp))
     b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(linear_distances, (x, mu, b))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_float64_fallback_expands_and_keeps_differences_for_what_it_cannot_vouch_for(
+    weighted, monkeypatch
+):
+    """``_direct``: rows a float32 expansion lost (near-constant patches scaled up by a
+    patch norm) are redone by a float64 expansion, equal to direct differences; rows
+    1e12 out, which float64 loses too, still go to differences."""
+    import implicit_em.layers.distances as D
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 25, generator=g, dtype=torch.float64) * 80
+    mu = torch.randn(7, 25, generator=g, dtype=torch.float64)
+    p = torch.rand(7, 25, generator=g, dtype=torch.float64) + 0.5 if weighted else None
+    want = ((x[:, None] - mu[None]) ** 2 * (p[None] if weighted else 1)).sum(-1)
+
+    def differences(*args):
+        raise AssertionError("the float64 expansion could vouch for every row")
+
+    monkeypatch.setattr(D, "_differences", differences)
+    torch.testing.assert_close(D._direct(x, mu, p), want, rtol=1e-12, atol=1e-9)
+    monkeypatch.undo()
+    far = torch.tensor([[1e12 + 9e-4]], dtype=torch.float64)
+    means = torch.tensor([[-1e12], [1e12], [1e12 + 1e-3]], dtype=torch.float64)
+    got = D._direct(far, means)
+    assert int(got.argmin()) == 2
+    torch.testing.assert_close(got, (far - means.T) ** 2, rtol=1e-9, atol=1e-12)

@@ -25,9 +25,11 @@ each row on its own; ordinary data are cleared by one min over the prototypes). 
 it fails, the expansion is redone around the prototypes' centre ``c = mean_j mu_j``
 (:func:`centred`), which leaves every distance and its gradient unchanged in exact
 arithmetic and makes the terms the size of the distances themselves; rows that still
-fail (prototypes far apart, as two clusters at ``-1e4`` and ``+1e4``, or patches beside
-zero padding) are recomputed by direct differences in float64 (:func:`exactly`, no
-cancellation at all, in any input dtype). A convolution uses the same function per
+fail (prototypes far apart, as two clusters at ``-1e4`` and ``+1e4``, patches beside
+zero padding, or near-constant patches that a patch norm scales up) are recomputed in
+float64 (:func:`exactly`, in any input dtype): by the expansion, whose rounding is 2^-29
+of float32's, and by direct differences (no cancellation at all) where even that may
+have lost the nearest prototype. A convolution uses the same function per
 location (:class:`~implicit_em.layers.ImplicitEMConv2d`: the location's patch, unfolded).
 """
 
@@ -133,15 +135,34 @@ def lost_digits(sq: torch.Tensor, xx: torch.Tensor, mm: torch.Tensor, width: int
 
 
 def _direct(x: torch.Tensor, means: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
-    """``sum_i p_ji (x_ni - mu_ji)^2`` by differences in float64 (no cancellation), rows
-    in chunks of at most 2^24 elements ``(n, K, D)``; ``p = None`` means 1."""
+    """``sum_i p_ji (x_ni - mu_ji)^2`` in float64 (``p = None`` means 1): the expansion
+    around the prototypes' centre, whose rounding is 2^-29 of float32's, and by
+    differences (no cancellation, rows in chunks of at most 2^24 elements ``(n, K, D)``)
+    in the rows where even that may have lost the nearest prototype (:func:`lost_digits`)."""
     x, means = x.double(), means.double()
-    w = p.double()[None] if p is not None else None
+    w = p.double() if p is not None else None
+    xc, mc = centred(x, means)
+    if w is None:
+        xx, mm = (xc * xc).sum(1, keepdim=True), (mc * mc).sum(1)[None]
+        sq = xx - 2 * xc @ mc.T + mm
+    else:
+        xx, mm = (xc * xc) @ w.T, (w * mc * mc).sum(1)[None]
+        sq = xx - 2 * xc @ (w * mc).T + mm
+    lost = lost_digits(sq, xx, mm, x.shape[1])
+    if not bool(lost.any()):
+        return sq
+    at = lost.nonzero().squeeze(1)
+    return sq.index_put((at,), _differences(x[at], means, w))
+
+
+def _differences(x: torch.Tensor, means: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    """``sum_i w_ji (x_ni - mu_ji)^2`` by differences, in chunks of at most 2^24
+    elements ``(n, K, D)``."""
     step = max(1, 2**24 // max(1, means.numel()))
     parts = []
     for rows in x.split(step):
         diff = (rows[:, None, :] - means[None]).square()
-        parts.append((diff * w if w is not None else diff).sum(-1))
+        parts.append((diff * w[None] if w is not None else diff).sum(-1))
     return torch.cat(parts) if parts else x.new_zeros(0, len(means))
 
 
@@ -155,7 +176,7 @@ def exactly(
     alternatives on dim 1: ``(n, K)`` rows or ``(n, K, H, W)`` locations); where a row or
     location may have lost its nearest alternative (:func:`lost_digits`), the expansion
     again around the prototypes' centre (``centre``), and those that still fail by
-    ``direct(at)`` ``(m, K)``, direct float64 differences at their flat indices ``at``
+    ``direct(at)`` ``(m, K)``, float64 distances (:func:`_direct`) at their flat indices ``at``
     (over the dims other than 1), so each answer is its own, in any dtype. Ordinary data
     pay one check (a min over the alternatives)."""
     sq, xx, mm, width = expansion(False)
