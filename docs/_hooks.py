@@ -146,7 +146,8 @@ def reproduction_table(results: Path = RESULTS) -> str:
         gap = 100 * (meta["published"] - best["test_accuracy"])
         lines += ["", f"Published: {100 * meta['published']:.2f} %. The best power top "
                   f"layer here ({best['setting']}) is {gap:.2f} points "
-                  f"{'short of it' if gap > 0 else 'above it'}; one seed "
+                  f"{'short of it' if gap > 0 else 'above it'} and fits its own training "
+                  f"images to {100 * best.get('train_accuracy', float('nan')):.2f} %; one seed "
                   f"({meta.get('seed', 0)}), {meta.get('readout_epochs', '?')} top-layer "
                   f"epochs, measured on {_machine(meta)}."]  # fmt: skip
     return "\n".join(lines) + "\n"
