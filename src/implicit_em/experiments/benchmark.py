@@ -34,8 +34,10 @@ author's published 93.43 % at width 64; and reach SoftHebb's accuracy in no more
 time than SoftHebb.
 
 ``benchmark_small`` is the same comparison at width 64 on two seeds, the version that
-``iem run all`` includes; ``iem run benchmark`` runs the full one (about three hours on
-2 cores).
+``iem run all`` includes; ``iem run benchmark`` runs the full one. One seed took 49
+minutes of one core on an AMD EPYC (seed 0: 5 at width 64, 44 at width 2000, where
+Krotov-Hopfield's 200 epochs and the encoder's 100 take 12 minutes each), so
+``--jobs 5``, every seed at once, needs about two hours on 2 cores.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class Config:
     mnist_train: int = 60000  # all of the standard training images
     learners: tuple[str, ...] = LEARNERS
     iem_epochs: int = 5  # as in bench/iem_search.py
-    # the power top layer's epochs, as in bench/krotov_reproduction.py (134 s at K = 2000)
+    # the power top layer's epochs, as in bench/krotov_reproduction.py
     power_epochs: int = 300
     curve_train: int = 10000  # training images behind the curve's quick probe
     target_2000: float = bounded(0.985, gt=0.0, max=1.0)  # goal: Krotov-Hopfield's published
