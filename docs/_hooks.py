@@ -91,7 +91,7 @@ def _machine(meta: dict) -> str:
     cpu, threads, flags = env.get("cpu"), env.get("threads"), env.get("cpu_flags")
     where = (f"{cpu} ({flags or 'no AVX2'})" if cpu
              else f"{env.get('machine', 'unknown')} (CPU model not recorded)")  # fmt: skip
-    return f"{where}, {threads} threads" if threads else where
+    return f"{where}, {threads} thread{'' if threads == 1 else 's'}" if threads else where
 
 
 def headline_table(results: Path = RESULTS) -> str:
