@@ -13,8 +13,7 @@ import torch.nn.functional as F
 
 from implicit_em.layers import ImplicitEMConv2d, ImplicitEMLayer
 from implicit_em.layers.distances import (
-    _euclidean_expansion,
-    _mahalanobis_expansion,
+    _expansion,
     euclidean_distances,
     lost_digits,
     mahalanobis_distances,
@@ -67,7 +66,7 @@ def test_prototypes_far_from_each_other_are_recomputed_exactly():
     g = torch.Generator().manual_seed(0)
     mu = torch.cat([-1e4 + torch.rand(5, 9, generator=g), 1e4 + torch.rand(5, 9, generator=g)])
     x = torch.cat([-1e4 + torch.rand(40, 9, generator=g), 1e4 + torch.rand(40, 9, generator=g)])
-    assert bool(lost_digits(*_euclidean_expansion(x, mu, centre=False)).any())
+    assert bool(lost_digits(*_expansion(x, mu, None, centre=False)).any())
     exact = 0.5 * torch.cdist(x.double(), mu.double()) ** 2
     d = euclidean_distances(x, mu)
     assert d.dtype == torch.float32
@@ -80,13 +79,13 @@ def test_data_in_the_unit_cube_keeps_float32():
     """The float64 path costs a second expansion: ordinary data never take it."""
     g = torch.Generator().manual_seed(0)
     x, mu = torch.rand(256, 784, generator=g), torch.rand(500, 784, generator=g)
-    assert not bool(lost_digits(*_euclidean_expansion(x, mu, centre=False)).any())
+    assert not bool(lost_digits(*_expansion(x, mu, None, centre=False)).any())
 
 
 def test_the_rounding_bound_can_say_either():
     x, mu = torch.tensor([[0.5]]), torch.tensor([[0.0], [1.0]])
-    assert not bool(lost_digits(*_euclidean_expansion(x, mu, centre=False)).any())
-    shifted = _euclidean_expansion(x + 1e4, mu + 1e4, centre=True)  # centred: fine
+    assert not bool(lost_digits(*_expansion(x, mu, None, centre=False)).any())
+    shifted = _expansion(x + 1e4, mu + 1e4, None, centre=True)  # centred: fine
     assert not bool(lost_digits(*shifted).any())
     xx, mm = (x + 1e4) ** 2, ((mu + 1e4) ** 2).T  # the uncentred terms
     sq = xx - 2 * (x + 1e4) @ (mu + 1e4).T + mm
@@ -99,17 +98,17 @@ def test_centring_leaves_values_and_gradients_unchanged():
     mu = (1e4 + torch.rand(4, 3, generator=g, dtype=torch.float64)).requires_grad_()
     lp = (0.3 * torch.randn(4, 3, generator=g, dtype=torch.float64)).requires_grad_()
     exact = 0.5 * ((x[:, None] - mu[None]) ** 2).sum(-1)
-    centred_sq = _euclidean_expansion(x, mu, centre=True)[0]
+    centred_sq = _expansion(x, mu, None, centre=True)[0]
     torch.testing.assert_close(0.5 * centred_sq, exact, rtol=1e-12, atol=1e-9)
     # the check keeps each row within 1e-3 of its nearest distance (float64 at 1e4: the
     # uncentred expansion stays well inside that)
     torch.testing.assert_close(euclidean_distances(x, mu), exact, rtol=1e-5, atol=1e-5)
     # (finite differences of the uncentred 3e8-sized terms would keep no digit: the
     # gradients are checked on the centred forms, which the distances equal)
-    assert torch.autograd.gradcheck(lambda a, b: _euclidean_expansion(a, b, centre=True)[0],
+    assert torch.autograd.gradcheck(lambda a, b: _expansion(a, b, None, centre=True)[0],
                                     (x, mu))  # fmt: skip
     assert torch.autograd.gradcheck(
-        lambda a, b, c: _mahalanobis_expansion(a, b, c, centre=True)[0], (x, mu, lp)
+        lambda a, b, c: _expansion(a, b, c.exp(), centre=True)[0], (x, mu, lp)
     )
 
 

@@ -141,14 +141,8 @@ def _direct(x: torch.Tensor, means: torch.Tensor, p: torch.Tensor | None = None)
     in the rows where even that may have lost the nearest prototype (:func:`lost_digits`)."""
     x, means = x.double(), means.double()
     w = p.double() if p is not None else None
-    xc, mc = centred(x, means)
-    if w is None:
-        xx, mm = (xc * xc).sum(1, keepdim=True), (mc * mc).sum(1)[None]
-        sq = xx - 2 * xc @ mc.T + mm
-    else:
-        xx, mm = (xc * xc) @ w.T, (w * mc * mc).sum(1)[None]
-        sq = xx - 2 * xc @ (w * mc).T + mm
-    lost = lost_digits(sq, xx, mm, x.shape[1])
+    sq, xx, mm, width = _expansion(x, means, w, centre=True)
+    lost = lost_digits(sq, xx, mm, width)
     if not bool(lost.any()):
         return sq
     at = lost.nonzero().squeeze(1)
@@ -193,19 +187,17 @@ def exactly(
     return rows.view(shape).movedim(-1, 1)
 
 
-def _euclidean_expansion(x: torch.Tensor, means: torch.Tensor, *, centre: bool) -> tuple:
-    if centre:
-        x, means = centred(x, means)
-    xx, mm = (x * x).sum(1, keepdim=True), (means * means).sum(1)[None]
-    return xx - 2 * x @ means.T + mm, xx, mm, x.shape[1]
-
-
-def _mahalanobis_expansion(
-    x: torch.Tensor, means: torch.Tensor, log_p: torch.Tensor, *, centre: bool
+def _expansion(
+    x: torch.Tensor, means: torch.Tensor, p: torch.Tensor | None, *, centre: bool
 ) -> tuple:
+    """``(sq, xx, mm, width)`` of ``sq = sum_i p_ji (x_ni - mu_ji)^2`` expanded as
+    ``xx - 2 x (p mu)^T + mm`` (``p = None`` means 1), around the prototypes' centre with
+    ``centre``."""
     if centre:
         x, means = centred(x, means)
-    p = log_p.exp()
+    if p is None:
+        xx, mm = (x * x).sum(1, keepdim=True), (means * means).sum(1)[None]
+        return xx - 2 * x @ means.T + mm, xx, mm, x.shape[1]
     xx, mm = (x * x) @ p.T, (p * means * means).sum(1)[None]
     return xx - 2 * x @ (p * means).T + mm, xx, mm, x.shape[1]
 
@@ -221,7 +213,7 @@ def euclidean_distances(x: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
         tensor([[12.5000]])
     """
     check_x(x, means)
-    sq = exactly(lambda c: _euclidean_expansion(x, means, centre=c),
+    sq = exactly(lambda c: _expansion(x, means, None, centre=c),
                  lambda at: _direct(x[at], means))  # fmt: skip
     return _finite(0.5 * sq.clamp_min(0), x)
 
@@ -241,6 +233,6 @@ def mahalanobis_distances(
     if log_precision.shape != means.shape:
         raise ValueError(f"log_precision must have the means' shape {tuple(means.shape)}, "
                          f"got {tuple(log_precision.shape)}")  # fmt: skip
-    quad = exactly(lambda c: _mahalanobis_expansion(x, means, log_precision, centre=c),
+    quad = exactly(lambda c: _expansion(x, means, log_precision.exp(), centre=c),
                    lambda at: _direct(x[at], means, log_precision.exp()))  # fmt: skip
     return _finite(0.5 * quad.clamp_min(0) - 0.5 * log_precision.sum(1), x)
