@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch.utils import benchmark
 
+from implicit_em._machine import cpu_info
+
 RESULTS = Path(__file__).parent / "results"
 LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
@@ -36,31 +38,6 @@ def machine_state(load_at_start: float | None = None) -> dict:
     return {"load_start": start, "load_end": now, "cores": cores,
             "torch_threads": torch.get_num_threads(), "blas": "; ".join(pools),
             "busy": bool(loads) and max(loads) > cores}  # fmt: skip
-
-
-def cpu_info(cpuinfo: str | None = None) -> dict:
-    """The CPU's model name and the vector extensions that change these timings
-    (``avx2``, ``avx512f``, ``amx_tile``), from ``/proc/cpuinfo`` (Linux); the
-    platform's processor string elsewhere.
-
-    Examples:
-        >>> cpu_info("model name\t: AMD EPYC\nflags\t\t: fpu avx2 sse\n")
-        {'cpu': 'AMD EPYC', 'cpu_flags': 'avx2'}
-    """
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return {"cpu": platform.processor() or platform.machine(), "cpu_flags": ""}
-    fields: dict[str, str] = {}
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    return {
-        "cpu": fields.get("model name") or platform.processor() or platform.machine(),
-        "cpu_flags": " ".join(f for f in ("avx2", "avx512f", "amx_tile") if f in flags),
-    }
 
 
 def median_seconds(fn, min_run_time: float = 1.0) -> float:

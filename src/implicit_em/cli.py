@@ -17,6 +17,8 @@
     iem report RUN_DIR --margins               a finished full run's margins: RUN_DIR/margins.json
     iem report RUN_DIR --margins-out FILE      ... into FILE (the packaged margins, which quick
                                                runs compare with: a complete `iem run all`)
+    iem report RUN_DIR --times-out FILE        merge the run's wall times into FILE (the
+                                               packaged times.json that `iem list` shows)
                [--readme README.md]            ... also filled into the README
 
 Exit code 0 on success; 2 with a one-line reason on bad arguments or a refused run (its
@@ -149,6 +151,12 @@ def _report_parser(sub) -> None:
         "which only a complete full run (iem run all) may replace",
     )
     rep.add_argument(
+        "--times-out",
+        metavar="FILE",
+        help="merge the wall times of the experiments this run computed from scratch into "
+        "FILE (iem list shows the packaged src/implicit_em/experiments/times.json)",
+    )
+    rep.add_argument(
         "--readme",
         metavar="FILE",
         help="with --markdown: also fill FILE's findings:start/end block (e.g. README.md)",
@@ -157,9 +165,13 @@ def _report_parser(sub) -> None:
 
 def list_rows() -> list[dict[str, str]]:
     """One row per experiment for ``iem list``: name, claims, whether ``all`` runs it,
-    the datasets it reads (MNIST when ``IEM_DATA`` has it) and its title."""
+    the datasets it reads (MNIST when ``IEM_DATA`` has it), its measured wall time at quick
+    and full sizes (:mod:`implicit_em.experiments.times`; "-" where none is recorded) and
+    its title."""
     from .experiments import list_experiments
+    from .experiments.times import duration, recorded_times
 
+    times = recorded_times()
     rows = []
     for e in list_experiments():
         text = f"{e.describe_data(e.config())} {e.title}"
@@ -167,16 +179,19 @@ def list_rows() -> list[dict[str, str]]:
                                         ("CIFAR", "CIFAR-10")) if key in text]  # fmt: skip
         rows.append({"name": e.name, "claims": ", ".join(e.claims) or "-",
                      "in all": "yes" if e.in_all else "when named",
-                     "data": ", ".join(found) or "synthetic", "title": e.title})  # fmt: skip
+                     "data": ", ".join(found) or "synthetic", "title": e.title,
+                     **{mode: duration(times[mode][e.name]["seconds"])
+                        if e.name in times[mode] else "-" for mode in times}})  # fmt: skip
     return rows
 
 
 def _cmd_list() -> int:
     from .claims import CLAIMS
     from .experiments import get_experiments
+    from .experiments.times import machines, recorded_times
 
     rows = list_rows()
-    cols = ("name", "claims", "in all", "data")
+    cols = ("name", "claims", "in all", "data", "quick", "full")
     width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
     print("  ".join(c.ljust(width[c]) for c in cols) + "  title")
     for r in rows:
@@ -184,7 +199,11 @@ def _cmd_list() -> int:
     print("\n'iem run all' runs every experiment marked 'yes'; the others run when named. "
           "MNIST (and CIFAR-10) are read where IEM_DATA or --data-dir points to them ("
           "'iem data mnist' fetches MNIST); without them an experiment runs on its other "
-          "data.\n")  # fmt: skip
+          "data.")  # fmt: skip
+    if measured := machines(recorded_times()):
+        print("Times: wall clock of a recorded run on " + "; ".join(measured) + ". '-': not "
+              "measured yet. Seeds run in parallel, up to --jobs at a time.")  # fmt: skip
+    print()
     for e in get_experiments(["all"]):
         for c in e.claims:
             print(f"{c:>4} ({e.name}): {CLAIMS[c]}")
@@ -300,6 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .experiments.runner import record_margins
 
             print(f"margins written to {record_margins(args.run_dir, args.margins_out)}")
+            return 0
+        if args.times_out:
+            from .experiments.times import record_times
+
+            out, written = record_times(args.run_dir, args.times_out)
+            print(f"times of {', '.join(written)} written to {out}")
             return 0
         if args.benchmark:
             from .report.benchmark import fill_benchmark

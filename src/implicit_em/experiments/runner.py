@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from .._io import jsonable, read_json, write_csv, write_json
+from .._machine import cpu_info
 from .base import Experiment
 from .config import Override, build_config, check_overrides, override_keys, parse_overrides
 from .results import (
@@ -83,6 +84,7 @@ def environment() -> dict:
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "threads": f"{SEED_THREADS} per seed",
         "cpu_count": os.cpu_count(),
+        **cpu_info(),
         "iem_data": os.environ.get("IEM_DATA"),
     }
 
@@ -637,6 +639,7 @@ def _run_locked(experiments, plan, run_dir, quick, force, argv, log, n_seeds, jo
     for i, exp in enumerate(experiments, 1):
         log(f"[{i}/{len(experiments)}] {exp.name}: {exp.title}")
         start = time.perf_counter()
+        resumed = (run_dir / f".{exp.name}.partial").is_dir()  # or leftovers: no time taken
         try:
             status[exp.name] = run_one(
                 exp,
@@ -658,6 +661,11 @@ def _run_locked(experiments, plan, run_dir, quick, force, argv, log, n_seeds, jo
         took = time.perf_counter() - start
         log(f"    {status[exp.name]} ({took:.1f} s)")
         meta.setdefault("wall_s", {})[exp.name] = round(took, 3)
+        if status[exp.name] == "done":  # what computing it took (experiments/times.py)
+            meta.setdefault("timings", {})[exp.name] = {
+                "seconds": round(took, 3), "cpu": meta["env"].get("cpu"),
+                "cores": os.cpu_count(), "jobs": jobs, "seeds": n_seeds,
+                "date": _now()[:10], "resumed": resumed}  # fmt: skip
         if status[exp.name] in ("done", "skipped") and exp.name not in meta["experiments"]:
             meta["experiments"].append(exp.name)
         meta.setdefault("failures", {}).pop(exp.name, None)
