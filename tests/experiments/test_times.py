@@ -58,7 +58,8 @@ def test_a_run_from_before_timings_is_read_from_its_wall_times(tmp_path):
 def test_list_shows_the_recorded_times_and_their_machine(tmp_path, monkeypatch, capsys):
     packaged = tmp_path / "times.json"
     timing = {"cpu": "AMD EPYC", "cores": 2, "jobs": 5, "seeds": 5, "date": "2026-12-08"}
-    packaged.write_text(json.dumps({"quick": {}, "full": {"benchmark": {"seconds": 7560, **timing}}}))
+    full = {"benchmark": {"seconds": 7560, **timing}}
+    packaged.write_text(json.dumps({"quick": {}, "full": full}))
     monkeypatch.setattr(times, "TIMES", packaged)
     rows = {r["name"]: r for r in list_rows()}
     assert rows["benchmark"]["full"] == "2.1 h" and rows["benchmark"]["quick"] == "-"

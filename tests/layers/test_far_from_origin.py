@@ -7,6 +7,8 @@ and never asks for one exact argmin: the chosen prototype's true distance must b
 row's true minimum to a relative 1e-6 (ties anywhere are allowed).
 """
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -181,3 +183,44 @@ def test_repeated_inputs_give_distinct_means_in_every_dtype(dtype, value, width,
     w = layer.weight.detach().float()
     gaps = torch.cdist(w, w).fill_diagonal_(1.0)
     assert bool((gaps > 0).all())
+
+
+@pytest.mark.parametrize("k", [1, 2, 7])
+def test_lost_digits_flags_as_the_sorted_reference(k):
+    """The nearest and second nearest by min and masked min, against topk: the same flag
+    at every location of a (n, K, H, W) layout, ties included (the prototypes' sizes are
+    equal, so a tie's nearest is any of them)."""
+    g = torch.Generator().manual_seed(k)
+    sq = torch.randint(0, 4, (3, k, 5, 6), generator=g).double() * 1e-4  # many ties
+    xx = torch.rand(3, 1, 5, 6, generator=g, dtype=torch.float64) * 2e8
+    mm = torch.full((1, k, 1, 1), 1e7, dtype=torch.float64)
+    near = sq.topk(min(2, k), dim=1, largest=False).values
+    low = near[:, :1].clamp_min(0)
+    scale = torch.maximum(low, near[:, -1:] - near[:, :1])
+    eps = torch.finfo(torch.float64).eps * math.sqrt(10)
+    reference = (eps * (xx + 1e7) > 1e-3 * scale).squeeze(1)
+    flags = lost_digits(sq, xx, mm, 10)
+    assert flags.shape == (3, 5, 6) and torch.equal(flags, reference)
+    assert bool(flags.any()) and not bool(flags.all())  # both outcomes occur
+
+
+@pytest.mark.parametrize("padding", [0, 2])
+def test_blank_patches_keep_float32_under_patch_norm(padding):
+    """Images mostly of one value (MNIST's background after a batch norm): the expansion
+    of the normalised patches, from pixels less their median, is exact where a patch is
+    blank, so no location of a blank image is sent to float64; the distances agree with
+    float64 differences of the normalised patches."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((4, 2, 12, 12), -3.0)  # far from 0: its square cancels on blank patches
+    x[:2, :, 4:8, 3:9] = 2.5 + torch.rand(2, 2, 4, 6, generator=g)  # two images with a stroke
+    conv = ImplicitEMConv2d(2, 5, 3, padding=padding, output="distances")
+    conv.objective(x)
+    w = conv.layer.weight.detach()
+    lost = lost_digits(*conv._expansion(x, conv._filters().detach(), centre=False))
+    inner = slice(padding, lost.shape[-1] - padding)  # locations without padding
+    assert not bool(lost[2:, inner, inner].any())  # the blank images
+    rows = conv.patches(x).double()
+    exact = 0.5 * ((rows[:, None] - w.double()[None]) ** 2).sum(-1)
+    d = conv.distances(x).permute(0, 2, 3, 1).reshape(-1, 5).double()
+    assert _nearest_is_right(d, exact) == 1.0
+    torch.testing.assert_close(d, exact, rtol=1e-5, atol=1e-3)  # distances ~ C k k = 18

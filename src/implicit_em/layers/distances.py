@@ -125,11 +125,12 @@ def lost_digits(sq: torch.Tensor, xx: torch.Tensor, mm: torch.Tensor, width: int
         loose = eps * (xx.amax(1, keepdim=True) + mm.amax(1, keepdim=True))
         if not bool((loose > 1e-3 * low).any()):
             return torch.zeros_like(low, dtype=torch.bool).squeeze(1)
-        two = min(2, sq.shape[1])
-        near, at = sq.topk(two, dim=1, largest=False)
-        low = near.narrow(1, 0, 1).clamp_min(0)
-        scale = torch.maximum(low, near.narrow(1, two - 1, 1) - near.narrow(1, 0, 1))
-        first = at.narrow(1, 0, 1)
+        # the nearest and the second nearest: a min, then a min with the nearest masked
+        # (a quarter of topk's time along a strided dim 1, as the conv's (n, K, H, W))
+        near, first = sq.min(1, keepdim=True)
+        second = sq.scatter(1, first, math.inf).amin(1, keepdim=True) if sq.shape[1] > 1 else near
+        low = near.clamp_min(0)
+        scale = torch.maximum(low, second - near)
         size = xx.expand_as(sq).gather(1, first) + mm.expand_as(sq).gather(1, first)
         return (eps * size > 1e-3 * scale).squeeze(1)
 

@@ -24,6 +24,7 @@ from .._checks import MIN_TEMPERATURE, check_count, check_positive, check_temper
 from .._distributed import broadcast_
 from ..activations import ACTIVATIONS, make_activation
 from ..lse import lse_loss
+from ..objectives.lse_balance import lse_and_balance
 from .distances import check_x, euclidean_distances, linear_distances, mahalanobis_distances
 from .input_norm import ScaleNorm, make_input_norm, top_variance
 from .placement import distinct_rows, jittered
@@ -377,10 +378,17 @@ class ImplicitEMLayer(nn.Module):
                 )
         self._watch(d)
         terms = {}
-        if self.lse_weight:
+        shared = {}
+        if self.lse_weight and "balance" in self.volume:  # the defaults: one softmax for both
+            lse, shared["balance"] = lse_and_balance(d / self.temperature)
+            terms["lse"] = self.lse_weight * lse
+        elif self.lse_weight:
             # flushed: with T small most exp(-d / T) underflow, 10x slower (lse.py)
             terms["lse"] = self.lse_weight * lse_loss(d / self.temperature, flush_tiny=True)
         for name, w in self.volume.items():
+            if name in shared:
+                terms[name] = w * shared[name]
+                continue
             try:
                 terms[name] = w * VOLUME_CONTROLS[name][0](d, self)
             except ValueError as err:  # said of the distances ("z"): say it of the input
