@@ -16,7 +16,8 @@ def test_cli_end_to_end_identities(tmp_path, capsys):
     assert f"report: {out / 'report.html'}" in printed
     res = json.loads((out / "identities" / "results.json").read_text())
     # the terminal says each verdict, as the report does
-    lines = printed.split("verdicts:\n")[1].split("\nreport:")[0].splitlines()
+    lines = printed.split("verdicts:\n")[1].split("\nreport:")[0].split("\ngoals:")[0]
+    lines = lines.splitlines()
     shown = {line.split()[0]: line for line in lines}
     assert set(shown) == {"C1", "C2", "C3", "C4"}
     for v in res["verdicts"]:

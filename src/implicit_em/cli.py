@@ -244,11 +244,12 @@ def _cmd_run(args) -> int:
         )
         return 143 if isinstance(err, Terminated) else 130
     report = build_report(out)
-    from .report.html import verdict_lines
+    from .report.html import goal_lines, verdict_lines
 
-    lines = verdict_lines(out)
-    if lines:
+    if lines := verdict_lines(out):
         print("verdicts:\n" + "\n".join(lines))
+    if goals := goal_lines(out):
+        print("goals:\n" + "\n".join(goals))
     print(f"report: {report}")
     failed = [n for n, s in status.items() if s.startswith("failed")]
     if failed:

@@ -72,6 +72,10 @@ def test_declared_goals_are_graded_and_shown_in_their_own_table(tmp_path):
     assert row["goal"] == "value stays under 100" and row["outcome"] == "met"
     html = build_report(tmp_path).read_text()
     assert "<h2>Goals</h2>" in html and "value stays under 100" in html
+    from implicit_em.report.html import goal_lines
+
+    (line,) = goal_lines(tmp_path)  # the terminal's line (iem run prints them)
+    assert line.split()[0] == "met" and "value stays under 100: " in line and "< 100" in line
 
 
 def test_a_nan_cell_reads_as_a_dash_with_a_footnote():

@@ -178,6 +178,14 @@ def verdict_lines(run_dir: str | Path) -> list[str]:
     return lines
 
 
+def goal_lines(run_dir: str | Path) -> list[str]:
+    """One line per goal the run graded, for the terminal: its outcome, the goal, where
+    and what was measured (:func:`goal_rows`)."""
+    _, results, _ = load_run(run_dir, log=lambda _: None)
+    return [f"  {g['outcome']:<24} {g['goal']}: {g['where']} ({g['measured']})"
+            for g in goal_rows(results)]  # fmt: skip
+
+
 def _claims_table(verdicts: dict, full: tuple[str, dict] | None = None) -> str:
     rows = []
     for cid, claim in REGISTRY.items():
