@@ -70,3 +70,27 @@ def test_the_float64_fallback_expands_and_keeps_differences_for_what_it_cannot_v
     got = D._direct(far, means)
     assert int(got.argmin()) == 2
     torch.testing.assert_close(got, (far - means.T) ** 2, rtol=1e-9, atol=1e-12)
+
+
+def test_the_fused_expansion_against_autograd_of_the_formula():
+    """``_SquaredDistances`` (one addmm, a backward of one GEMM plus a rank-one term per
+    operand) against autograd through ``||x||^2 - 2 x mu^T + ||mu||^2`` in float64: values,
+    both gradients under an arbitrary upstream gradient, and only the gradients asked for."""
+    from implicit_em.layers.distances import _SquaredDistances
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(9, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    mu = torch.randn(4, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    up = torch.randn(9, 4, generator=g, dtype=torch.float64)
+    sq, xx, mm = _SquaredDistances.apply(x, mu)
+    ref = (x * x).sum(1, keepdim=True) - 2 * x @ mu.T + (mu * mu).sum(1)[None]
+    torch.testing.assert_close(sq, ref, rtol=1e-12, atol=1e-12)
+    assert not xx.requires_grad and not mm.requires_grad and mm.shape == (1, 4)
+    fused = torch.autograd.grad(sq, (x, mu), up)
+    want = torch.autograd.grad(ref, (x, mu), up)
+    for a, b in zip(fused, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda a, b: _SquaredDistances.apply(a, b)[0], (x, mu))
+    frozen = x.detach()  # inputs without grad: only the prototypes' gradient is computed
+    (grad,) = torch.autograd.grad(_SquaredDistances.apply(frozen, mu)[0], (mu,), up)
+    torch.testing.assert_close(grad, want[1], rtol=1e-12, atol=1e-12)

@@ -188,17 +188,42 @@ def exactly(
     return rows.view(shape).movedim(-1, 1)
 
 
+class _SquaredDistances(torch.autograd.Function):
+    """``||x_n - mu_j||^2 = xx_n - 2 x_n . mu_j + mm_j`` as one ``addmm`` with the norms
+    folded into its input; the backward is one GEMM plus a rank-one term per operand,
+    ``d/d mu = -2 g^T x + 2 (sum_n g_nj) mu`` (and the same for ``x``). Also returns
+    ``xx (n, 1)`` and ``mm (1, K)``, not differentiated, for the rounding bound."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, means: torch.Tensor) -> tuple:
+        xx = torch.linalg.vector_norm(x, dim=1, keepdim=True).square_()
+        mm = torch.linalg.vector_norm(means, dim=1).square_()[None]
+        sq = torch.addmm(xx + mm, x, means.T, alpha=-2)
+        ctx.save_for_backward(x, means)
+        ctx.mark_non_differentiable(xx, mm)
+        return sq, xx, mm
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor, *_) -> tuple:
+        x, means = ctx.saved_tensors
+        gx = gm = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.addmm(x * (2 * g.sum(1, keepdim=True)), g, means, alpha=-2)
+        if ctx.needs_input_grad[1]:
+            gm = torch.addmm(means * (2 * g.sum(0)[:, None]), g.T, x, alpha=-2)
+        return gx, gm
+
+
 def _expansion(
     x: torch.Tensor, means: torch.Tensor, p: torch.Tensor | None, *, centre: bool
 ) -> tuple:
     """``(sq, xx, mm, width)`` of ``sq = sum_i p_ji (x_ni - mu_ji)^2`` expanded as
-    ``xx - 2 x (p mu)^T + mm`` (``p = None`` means 1), around the prototypes' centre with
-    ``centre``."""
+    ``xx - 2 x (p mu)^T + mm`` (``p = None`` means 1: :class:`_SquaredDistances`), around
+    the prototypes' centre with ``centre``."""
     if centre:
         x, means = centred(x, means)
     if p is None:
-        xx, mm = (x * x).sum(1, keepdim=True), (means * means).sum(1)[None]
-        return xx - 2 * x @ means.T + mm, xx, mm, x.shape[1]
+        return (*_SquaredDistances.apply(x, means), x.shape[1])
     xx, mm = (x * x) @ p.T, (p * means * means).sum(1)[None]
     return xx - 2 * x @ (p * means).T + mm, xx, mm, x.shape[1]
 
