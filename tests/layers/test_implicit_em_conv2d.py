@@ -228,3 +228,29 @@ def test_weight_and_bias_follow_conv2d_conventions():
     assert float(conv.layer.weight.detach()[0].abs().max()) == 0.0
     euclid, _ = _pair("euclidean")
     assert euclid.bias is None and euclid.weight.shape == (5, 2, 3, 3)
+
+
+def test_the_fused_patch_squares_against_autograd_of_the_formula():
+    """``a pw + b sw + c + ww`` by two passes and a hand backward, against autograd
+    through the formula in float64 (values, every gradient, a subset of them)."""
+    from implicit_em.layers.implicit_em_conv2d import _PatchSquares
+
+    g = torch.Generator().manual_seed(0)
+
+    def draw(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+
+    args = (draw(2, 3, 4, 5), draw(2, 1, 4, 5), draw(2, 1, 4, 5), draw(2, 1, 4, 5), draw(3),
+            draw(3))  # fmt: skip
+    pw, a, b, c, sw, ww = args
+    ref = a * pw + b * sw[None, :, None, None] + c + ww[None, :, None, None]
+    out = _PatchSquares.apply(*args)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    up = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64)
+    for got, want in zip(torch.autograd.grad(out, args, up), torch.autograd.grad(ref, args, up),
+                         strict=True):  # fmt: skip
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(_PatchSquares.apply, args)
+    (only,) = torch.autograd.grad(_PatchSquares.apply(pw, *(t.detach() for t in args[1:])),
+                                  (pw,), up)  # fmt: skip
+    torch.testing.assert_close(only, up * a.detach(), rtol=1e-12, atol=1e-12)
