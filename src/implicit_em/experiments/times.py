@@ -95,7 +95,9 @@ def machines(times: dict[str, dict[str, dict]]) -> list[str]:
     seen = []
     for mode in MODES:
         for t in times[mode].values():
-            words = (f"{t.get('cpu', 'not recorded')}, {t.get('cores')} cores, "
+            cpu = t.get("cpu") or "not recorded"
+            cpu = "CPU not recorded" if cpu == "not recorded" else cpu
+            words = (f"{cpu}, {t.get('cores')} cores, "
                      f"{t.get('jobs')} workers, {t.get('seeds')} seeds ({mode})")  # fmt: skip
             if words not in seen:
                 seen.append(words)
