@@ -49,6 +49,18 @@ def test_console_script_lists_experiments():
     assert "identities" in proc.stdout and "C1 (identities):" in proc.stdout
 
 
+def test_list_into_a_closed_pipe_is_quiet():
+    """``iem list | head -1``: the reader stops early; no traceback, no error line."""
+    exe = Path(sys.executable).parent / "iem"
+    cmd = [str(exe), "list"] if exe.exists() else [sys.executable, "-m", "implicit_em", "list"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and first.startswith(b"name") and err == "", err
+
+
 def test_list_rows_say_what_all_runs_and_the_data_and_align(capsys):
     from implicit_em.cli import list_rows, main
     from implicit_em.experiments import list_experiments

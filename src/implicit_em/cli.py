@@ -353,6 +353,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, RunError) as err:
         print(f"iem: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped reading (iem list | head): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit writes nowhere
+        return 0
     except OSError as err:  # --out is a file, unwritable, missing run directory, disk full
         where = f": {err.filename}" if err.filename else ""
         print(f"iem: error: {err.strerror or err}{where}", file=sys.stderr)
