@@ -174,11 +174,12 @@ def log_partition(
     return torch.log(torch.exp(shifted).sum(dim)) + m.squeeze(dim)
 
 
-def above_subnormal(log_values: torch.Tensor) -> torch.Tensor:
-    """``log_values`` floored at ``log(tiny) + 1`` of their dtype, so that ``exp`` of them
-    never returns a subnormal number or underflows (about 10x slower on CPUs); a value
-    below ``e * tiny`` (3e-38 in float32) then counts as that floor."""
-    return log_values.clamp_min(math.log(torch.finfo(log_values.dtype).tiny) + 1.0)
+def above_subnormal(log_values: torch.Tensor, headroom: float = 0.0) -> torch.Tensor:
+    """``log_values`` floored at ``log(tiny) + 1 + headroom`` of their dtype, so that
+    ``exp`` of them never returns a subnormal number or underflows (about 10x slower on
+    CPUs); a value below ``e * tiny`` (3e-38 in float32) then counts as that floor.
+    ``headroom = log K`` keeps ``exp / Z`` normal too, for a sum ``Z <= K``."""
+    return log_values.clamp_min(math.log(torch.finfo(log_values.dtype).tiny) + 1.0 + headroom)
 
 
 def lse_loss(

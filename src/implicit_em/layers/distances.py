@@ -259,6 +259,7 @@ def mahalanobis_distances(
     if log_precision.shape != means.shape:
         raise ValueError(f"log_precision must have the means' shape {tuple(means.shape)}, "
                          f"got {tuple(log_precision.shape)}")  # fmt: skip
-    quad = exactly(lambda c: _expansion(x, means, log_precision.exp(), centre=c),
-                   lambda at: _direct(x[at], means, log_precision.exp()))  # fmt: skip
+    p = log_precision.exp()
+    quad = exactly(lambda c: _expansion(x, means, p, centre=c),
+                   lambda at: _direct(x[at], means, p))  # fmt: skip
     return _finite(0.5 * quad.clamp_min(0) - 0.5 * log_precision.sum(1), x)

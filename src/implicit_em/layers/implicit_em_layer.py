@@ -378,16 +378,16 @@ class ImplicitEMLayer(nn.Module):
                 )
         self._watch(d)
         terms = {}
-        shared = {}
+        balance = None
         if self.lse_weight and "balance" in self.volume:  # the defaults: one softmax for both
-            lse, shared["balance"] = lse_and_balance(d / self.temperature)
+            lse, balance = lse_and_balance(d / self.temperature)
             terms["lse"] = self.lse_weight * lse
         elif self.lse_weight:
             # flushed: with T small most exp(-d / T) underflow, 10x slower (lse.py)
             terms["lse"] = self.lse_weight * lse_loss(d / self.temperature, flush_tiny=True)
         for name, w in self.volume.items():
-            if name in shared:
-                terms[name] = w * shared[name]
+            if name == "balance" and balance is not None:
+                terms[name] = w * balance
                 continue
             try:
                 terms[name] = w * VOLUME_CONTROLS[name][0](d, self)

@@ -19,17 +19,16 @@ import math
 
 import torch
 
-from ..lse import prepare_distances
+from ..lse import above_subnormal, prepare_distances
 
 
 class _LseBalance(torch.autograd.Function):
     @staticmethod
     def forward(ctx, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _, _, top = prepare_distances(s, 1, None, name="d / T")  # top = max_j(-s): checked
-        # exponents floored so that r >= e tiny: exp never returns a subnormal (10x slower
-        # on CPUs); a term below e K tiny of a sum >= 1 counts as that floor
-        tiny = torch.finfo(s.dtype).tiny
-        e = (-s - top).clamp_min_(math.log(tiny) + math.log(s.shape[1]) + 1.0).exp_()
+        # exponents floored so that r = e / z >= e tiny (z <= K): neither exp nor the
+        # division returns a subnormal; a term below e K tiny of a sum >= 1 counts as that
+        e = above_subnormal(-s - top, math.log(s.shape[1])).exp_()
         z = e.sum(1, keepdim=True)  # >= 1
         r = e.div_(z)
         usage = r.mean(0)
