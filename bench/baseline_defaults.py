@@ -40,17 +40,12 @@ GRID: dict[str, dict[str, dict]] = {
         "no whitening": {"whiten": "none"},
         "standardised pixels": {"whiten": "standardize"},
     },
-    "SoftHebb": {
+    "SoftHebb": {  # t_out and the output shape what a read-out sees, not what is learned
         "default": {},
-        "t_out 1": {"t_out": 1.0},
-        "t_out 5 (authors' read-out)": {"t_out": 5.0},
-        "20 epochs, batch 64, t_out 5 (old)": {
-            "epochs": 20,
-            "batch_size": 64,
-            "t_out": 5.0,
-            "_max_k": 256,
-        },  # 12 min at 2000: skipped
-        "currents": {"output": "current"},
+        "t_out 0.5 (read-out; the old default)": {"t_out": 0.5, "_readout": True},
+        "t_out 1 (read-out)": {"t_out": 1.0, "_readout": True},
+        "20 epochs, batch 64 (old)": {"epochs": 20, "batch_size": 64, "_max_k": 256},
+        "currents (read-out)": {"output": "current", "_readout": True},
     },
     "Krotov-Hopfield": {  # the power is the paper's top layer's: a read-out, not searched
         "default": {},

@@ -7,7 +7,7 @@ from .depth import stack_diagnostics
 from .em_structure import EMRow, EMStructureMap, em_structure
 from .monitor import Monitor
 from .power_top_layer import power_readout
-from .probe import linear_probe, tuned_probe
+from .probe import PROBE_CS, PROBE_POWERS, linear_probe, signed_power, tuned_probe
 from .readout import linear_readout
 from .redundancy import (
     activation_redundancy,
@@ -33,6 +33,8 @@ from .units import (
 )
 
 __all__ = [
+    "PROBE_CS",
+    "PROBE_POWERS",
     "STANDARD_ACTIVATIONS",
     "EMRow",
     "EMStructureMap",
@@ -58,6 +60,7 @@ __all__ = [
     "power_readout",
     "properties",
     "responsibility_stats",
+    "signed_power",
     "stack_diagnostics",
     "total_correlation",
     "tuned_probe",

@@ -120,6 +120,21 @@ def _fit(model, x: np.ndarray, y: np.ndarray) -> bool:
 
 
 PROBE_CS = (0.01, 0.1, 1.0, 10.0)  # the regularisations tuned_probe chooses from
+# the feature powers tuned_probe chooses from: sign(f) |f|^power before standardising
+# (power normalisation); 0.1 turns the near one-hot softmax(5 u) of SoftHebb's authors into
+# softmax(0.5 u), 1 leaves the features as they are
+PROBE_POWERS = (1.0, 0.5, 0.2, 0.1)
+
+
+def signed_power(x: np.ndarray, power: float) -> np.ndarray:
+    """``sign(x) |x|^power``, element-wise (power normalisation; ``power = 1`` returns
+    ``x`` itself): ``(N, d) -> (N, d)``.
+
+    Examples:
+        >>> signed_power(np.array([[-4.0, 0.0, 9.0]]), 0.5)
+        array([[-2.,  0.,  3.]])
+    """
+    return x if power == 1.0 else np.sign(x) * np.abs(x) ** power
 
 
 def tuned_probe(
@@ -129,35 +144,43 @@ def tuned_probe(
     test_labels: TensorLike,
     *,
     Cs: tuple[float, ...] = PROBE_CS,
+    powers: tuple[float, ...] = PROBE_POWERS,
     held_out: int = 10000,
     seed: int = 0,
     max_iter: int = 1000,
     fixed: dict | None = None,
 ) -> dict:
-    """:func:`linear_probe` with its inverse regularisation ``C`` chosen on held-out
-    training rows; the test rows never choose.
+    """:func:`linear_probe` on power-normalised features ``sign(f) |f|^power``, with the
+    power and the inverse regularisation ``C`` chosen on held-out training rows; the
+    test rows never choose.
 
     The last ``held_out`` training rows (a sixth when there are fewer than ``6 held_out``)
-    score each ``C`` in ``Cs``, fitted in ascending order on the other rows, each fit
-    starting from the previous one's weights. The best ``C`` (the smallest among equal
-    scores) is refitted on every training row and scored on the test rows.
+    choose, by coordinate search: first the power (each in ``powers`` fitted at ``C = 1``
+    on the other rows; the largest among equal scores), then ``C`` at that power (each in
+    ``Cs``, fitted in ascending order, each fit starting from the previous one's weights;
+    the smallest among equal scores). The chosen pair is refitted on every training row
+    and scored on the test rows. The power is a read-out choice that any learner's
+    features get alike: it lets a linear probe read near one-hot codes (a softmax at a low
+    temperature) as well as their softer versions, and ``1`` is always a candidate.
 
     Args:
         train_features: the training features ``(N, d)``; the last ``held_out`` rows
-            choose ``C``.
+            choose the power and ``C``.
         train_labels: their integer labels ``(N,)``.
-        test_features: the test features ``(n, d)``, scored once, at the chosen ``C``.
+        test_features: the test features ``(n, d)``, scored once, at the chosen pair.
         test_labels: their labels.
         Cs: the candidate ``C`` (inverse L2 strength, scikit-learn's).
+        powers: the candidate feature powers, each in ``(0, 1]``.
         held_out: how many of the last training rows score the candidates.
         seed: the solver's ``random_state``.
         max_iter: L-BFGS iterations per fit.
         fixed: the :func:`linear_probe` result already measured at ``C = 1`` with this
-            ``seed`` and ``max_iter``; reused when ``C = 1`` is chosen (no refit).
+            ``seed`` and ``max_iter``; reused when power 1 and ``C = 1`` are chosen.
 
     Returns:
-        :func:`linear_probe`'s keys, plus ``C`` (the chosen) and ``val_accuracy``
-        (``{C: held-out accuracy}``).
+        :func:`linear_probe`'s keys, plus ``C`` and ``power`` (the chosen),
+        ``val_accuracy`` (``{C: held-out accuracy}`` at the chosen power) and
+        ``power_val_accuracy`` (``{power: held-out accuracy}`` at ``C = 1``).
 
     Examples:
         >>> g = torch.Generator().manual_seed(0)
@@ -173,6 +196,8 @@ def tuned_probe(
     held_out = check_count(held_out, "held_out")
     if not Cs or any(not c > 0 for c in Cs):
         raise ValueError(f"Cs must be one or more positive numbers, got {Cs!r}")
+    if not powers or any(not 0 < p <= 1 for p in powers):
+        raise ValueError(f"powers must be one or more numbers in (0, 1], got {powers!r}")
     xtr, ytr, xte, yte = _checked(train_features, train_labels, test_features, test_labels)
     n = len(xtr)
     n_val = held_out if n >= 6 * held_out else n // 6
@@ -180,17 +205,32 @@ def tuned_probe(
         raise ValueError(f"train_features has {n} rows: tuned_probe holds out the last "
                          f"{max(n_val, 1)} to choose C and needs two classes among the rest; "
                          "pass more rows")  # fmt: skip
-    scaler = StandardScaler().fit(xtr[: n - n_val])
-    fit_x, val_x = scaler.transform(xtr[: n - n_val]), scaler.transform(xtr[n - n_val :])
+    fit_y, val_y = ytr[: n - n_val], ytr[n - n_val :]
+
+    def split(power: float) -> tuple[np.ndarray, np.ndarray]:
+        x = signed_power(xtr, power)
+        scaler = StandardScaler().fit(x[: n - n_val])
+        return scaler.transform(x[: n - n_val]), scaler.transform(x[n - n_val :])
+
+    by_power = {}
+    for power in sorted(powers, reverse=True):
+        model = LogisticRegression(C=1.0, max_iter=max_iter, random_state=seed)
+        fit_x, val_x = split(power)
+        _fit(model, fit_x, fit_y)
+        by_power[power] = float(model.score(val_x, val_y))
+    best_power = max(by_power, key=lambda p: (by_power[p], p))
+    fit_x, val_x = split(best_power)
     model = LogisticRegression(max_iter=max_iter, random_state=seed, warm_start=True)
     scores = {}
     for c in sorted(Cs):
         model.set_params(C=c)
-        _fit(model, fit_x, ytr[: n - n_val])
-        scores[c] = float(model.score(val_x, ytr[n - n_val :]))
+        _fit(model, fit_x, fit_y)
+        scores[c] = float(model.score(val_x, val_y))
     best = max(scores, key=lambda c: (scores[c], -c))
-    if best == 1.0 and fixed is not None:
+    if best == 1.0 and best_power == 1.0 and fixed is not None:
         out = dict(fixed)
-    else:
-        out = _probe(xtr, ytr, xte, yte, seed, best, max_iter)  # checked above
-    return {**out, "C": best, "val_accuracy": scores}
+    else:  # checked above; the power keeps every value finite
+        out = _probe(signed_power(xtr, best_power), ytr, signed_power(xte, best_power), yte,
+                     seed, best, max_iter)  # fmt: skip
+    return {**out, "C": best, "val_accuracy": scores, "power": best_power,
+            "power_val_accuracy": by_power}  # fmt: skip

@@ -10,8 +10,10 @@ applied alike to every learner and never a learner setting:
 
 * ``fixed probe``: :func:`~implicit_em.diagnostics.linear_probe` at ``C = 1`` (the
   benchmark's read-out before read-outs were named, kept for continuity);
-* ``tuned probe``: the same probe, ``C`` chosen per learner, width and seed on the last
-  10k training images (:func:`~implicit_em.diagnostics.tuned_probe`);
+* ``tuned probe``: the same probe on power-normalised features ``sign(f) |f|^power``,
+  the power and ``C`` chosen per learner, width and seed on the last 10k training images
+  (:func:`~implicit_em.diagnostics.tuned_probe`: power 1 leaves the features as they are,
+  0.1 reads a near one-hot code such as SoftHebb's ``softmax(5 u)``);
 * ``power top layer``: Krotov & Hopfield's supervised top layer
   (:func:`~implicit_em.diagnostics.power_readout`) on each learner's currents (their own,
   ``KrotovHopfield.currents``, on their scale; the others'
@@ -61,7 +63,7 @@ from ..baselines import (
     TriangleKMeans,
 )
 from ..baselines.base import FeatureLearner
-from ..diagnostics import linear_probe, power_readout, tuned_probe
+from ..diagnostics import PROBE_CS, PROBE_POWERS, linear_probe, power_readout, tuned_probe
 from ..progress import track
 from .base import Experiment, describe_image_data, image_tensors
 from .config import bounded
@@ -165,6 +167,8 @@ def cell_settings(learner: FeatureLearner, cfg: Config) -> dict:
     """What a saved cell was measured with: the learner's :func:`settings` and the
     read-outs' (a change to either re-measures the cell)."""
     return {**settings(learner), "readouts": {"names": list(READOUTS),
+                                              "tuned_Cs": list(PROBE_CS),
+                                              "tuned_powers": list(PROBE_POWERS),
                                               "power_epochs": cfg.power_epochs}}  # fmt: skip
 
 
@@ -183,6 +187,7 @@ def score(learner: FeatureLearner, data: tuple, cfg: Config) -> dict:
             "probe_train_accuracy": fixed["train_accuracy"],
             "probe_converged": fixed["converged"],
             "tuned_probe_accuracy": tuned["test_accuracy"], "tuned_C": tuned["C"],
+            "tuned_power": tuned["power"],
             "power_accuracy": power["test_accuracy"],
             "power_train_accuracy": power["train_accuracy"]}  # fmt: skip
 
