@@ -117,7 +117,8 @@ def _report_parser(sub) -> None:
         "--benchmark",
         nargs="+",
         metavar="FILE",
-        help="fill each FILE's benchmark:start/end block from RUN_DIR/benchmark "
+        help="fill each FILE's benchmark:start/end block from RUN_DIR/benchmark, or its "
+        "benchmark-headline:start/end block with the goals counted "
         "(e.g. README.md docs/local_learners.md)",
     )
     rep.add_argument(

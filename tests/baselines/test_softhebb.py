@@ -33,3 +33,16 @@ def test_softhebb_seeks_unit_norm_and_learns_priors():
     prior = torch.exp(12 * sh.bias_)
     assert torch.allclose(prior, usage, atol=0.1)  # e^{t b} tracks each unit's usage
     assert SoftHebb(6, output="current").fit(x).transform(x[:2]).shape == (2, 6)
+
+
+def test_defaults_are_the_authors_preset_output_included():
+    """``2SoftMlpMNIST``: t_invert 12, lr 0.045, power_lr 0.2, radius 35, one epoch at batch
+    32, and its block's activation ``softmax_5``: the features are ``softmax(5 u)``."""
+    sh = SoftHebb(4)
+    preset = {"t_invert": 12.0, "lr": 0.045, "power_lr": 0.2, "radius": 35.0, "epochs": 1,
+              "batch_size": 32, "output": "softmax", "t_out": 5.0}  # fmt: skip
+    assert {k: getattr(sh, k) for k in preset} == preset
+    x = torch.rand(64, 9, generator=torch.Generator().manual_seed(0))
+    sh.fit(x)
+    u = x @ sh.weight_.T
+    torch.testing.assert_close(sh.transform(x), torch.softmax(5.0 * u, 1))

@@ -6,7 +6,8 @@ Fills each file's ``<!-- NAME:start -->`` ... ``<!-- NAME:end -->`` block with a
 naming the run and its computing time, the accuracy table (mean ± half the 95 % interval
 over the seeds, per learner and column: width, or dataset and depth) and each goal with
 its outcome, so that the numbers the README and the docs quote are generated from one
-run, never by hand.
+run, never by hand. A file with a ``<!-- NAME-headline:start -->`` block instead (the
+README) gets the same stamp and tables with the goals counted, one row per goal.
 """
 
 from __future__ import annotations
@@ -32,15 +33,18 @@ def _cell(text) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def benchmark_markdown(run_dir: str | Path, name: str = "benchmark") -> str:
-    """The stamp, the accuracy table and the goals of ``run_dir/name`` as Markdown; a
-    ``ValueError`` naming the file when its results lack what the table needs."""
+def benchmark_markdown(
+    run_dir: str | Path, name: str = "benchmark", headline: bool = False
+) -> str:
+    """The stamp, the accuracy table and the goals of ``run_dir/name`` as Markdown (with
+    ``headline``, each goal's outcomes counted instead of listed); a ``ValueError``
+    naming the file when its results lack what the table needs."""
     path = Path(run_dir) / name / "results.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run `iem run {name} --out {run_dir}`")
     res = read_results(path)
     try:
-        return _markdown(run_dir, name, res)
+        return _markdown(run_dir, name, res, headline)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ValueError(
             f"{path} is not a complete {name} run ({type(err).__name__}: {err}); re-run it "
@@ -68,7 +72,22 @@ def _percent(row: dict, stat: str) -> str:
     return f"{100 * row[stat]:.2f}"
 
 
-def _markdown(run_dir: str | Path, name: str, res) -> str:
+OUTCOMES = ("met", "missed", "not resolved")  # a goal's outcomes, as the headline counts
+
+
+def goal_counts(goals: list[dict]) -> list[dict]:
+    """Per goal (in order), how many of its rows were ``met``, ``missed`` or ``not
+    resolved`` (any other outcome, such as "not measured", counts as ``other``)."""
+    counts: dict[str, dict] = {}
+    for g in goals:
+        row = counts.setdefault(g["goal"], {"goal": g["goal"], **dict.fromkeys(OUTCOMES, 0),
+                                            "other": 0})  # fmt: skip
+        kind = next((o for o in OUTCOMES if str(g["outcome"]).startswith(o)), "other")
+        row[kind] += 1
+    return list(counts.values())
+
+
+def _markdown(run_dir: str | Path, name: str, res, headline: bool = False) -> str:
     summary = res.tables["summary_over_seeds"]
     keys, label = COLUMNS[name]
     widths = sorted({tuple(r[k] for k in keys) for r in summary})
@@ -102,6 +121,14 @@ def _markdown(run_dir: str | Path, name: str, res) -> str:
                 value = None if r is None else r.get(stat)
                 cells.append("—" if r is None or value is None else _percent(r, stat))
             lines.append(f"| {_cell(learner)} | " + " | ".join(cells) + " |")
+    if headline:
+        counts = goal_counts(goal_rows({name: res}))
+        other = any(c["other"] for c in counts)
+        heads = [*OUTCOMES, *(("other",) if other else ())]
+        lines += ["", "| goal | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
+        for c in counts:
+            lines.append(f"| {_cell(c['goal'])} | " + " | ".join(str(c[h]) for h in heads) + " |")
+        return "\n".join(lines) + "\n"
     lines += [
         "",
         "| goal | where | measured (mean [95 % interval]) | outcome |",
@@ -122,19 +149,23 @@ def fill_benchmark(
     text or has no start marker followed by an end marker."""
     text = benchmark_markdown(run_dir, name)
     start, end = markers(block or name)
+    short_start, short_end = markers(f"{block or name}-headline")
     filled = {}
     for f in map(Path, files):
         try:
             current = f.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise ValueError(f"{f} is not UTF-8 text: give a Markdown page") from None
-        head, found, rest = current.partition(start)
-        if not found or end not in rest:
+        a, b, body = start, end, text
+        if short_start in current:  # the README's: the tables and the goals counted
+            a, b, body = short_start, short_end, benchmark_markdown(run_dir, name, True)
+        head, found, rest = current.partition(a)
+        if not found or b not in rest:
             raise ValueError(
-                f"{f} has no {start} ... {end} block to fill (the start marker, then the end "
-                "marker, each on its own)"
+                f"{f} has no {start} ... {end} block (or {short_start} ... {short_end}) to "
+                "fill (the start marker, then the end marker, each on its own)"
             )
-        filled[f] = f"{head}{start}\n{text}{end}{rest.split(end, 1)[1]}"
+        filled[f] = f"{head}{a}\n{body}{b}{rest.split(b, 1)[1]}"
     for f, new in filled.items():
         atomic_write_text(f, new)
     return text
