@@ -71,7 +71,8 @@ def readouts(kh: KrotovHopfield, x, y, xt, yt, seed: int, readout_epochs: int) -
     out.append({"readout": "linear probe, C = 1", **fixed, "readout_s": time.perf_counter() - t0})
     t0 = time.perf_counter()
     tuned = tuned_probe(f, y, ft, yt, seed=seed, fixed=fixed)
-    out.append({"readout": f"linear probe, C = {tuned['C']:g} (held-out)", **tuned,
+    out.append({"readout": f"linear probe, power {tuned['power']:g}, C = {tuned['C']:g} "
+                "(held-out)", **tuned,
                 "readout_s": time.perf_counter() - t0})  # fmt: skip
     return out
 

@@ -134,10 +134,10 @@ def reproduction_table(results: Path = RESULTS) -> str:
         cells = []
         for name in readouts:
             r = mine.get(name)
-            chosen = re.search(r"C = ([\d.e+-]+)", r["readout"]) if r else None
+            chosen = re.findall(r"(?:power|C)[ =]+[\d.e+-]+", r["readout"]) if r else []
+            said = ", ".join(c.replace(" =", "") for c in chosen)
             cells.append("—" if r is None else f"{100 * r['test_accuracy']:.2f} %"
-                         + (f" (C {chosen.group(1)})" if name == "tuned probe" and chosen
-                            else ""))  # fmt: skip
+                         + (f" ({said})" if name == "tuned probe" and said else ""))
         lines.append(f"| {setting} | {kw} | {first['fit_s'] / 60:.0f} min | "
                      + " | ".join(cells) + " |")
     power = [r for r in rows if r["readout"].startswith("power")]

@@ -60,8 +60,9 @@ def test_tuned_probe_chooses_on_held_out_rows_only():
 
 def test_tuned_probe_chooses_a_feature_power_on_held_out_rows():
     """Near one-hot features (a sharp softmax of random projections) read poorly as they
-    are; the probe's power, chosen on held-out rows (recomputed with scikit-learn at C = 1),
-    softens them, and its test score is linear_probe's on the powered features."""
+    are; the probe's power, chosen on held-out rows (recomputed with scikit-learn, C = 1
+    the only candidate), softens them, and its test score is linear_probe's on the powered
+    features. With every C a candidate, C is chosen first on the features as they are."""
     import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -74,7 +75,7 @@ def test_tuned_probe_chooses_a_feature_power_on_held_out_rows():
         return torch.softmax(torch.as_tensor(2.0 * ((x - mu) / sd) @ proj), 1).numpy()
 
     x, y, xt = sharp(ds.X_train), ds.y_train, sharp(ds.X_test)
-    out = D.tuned_probe(x, y, xt, ds.y_test, held_out=200)
+    out = D.tuned_probe(x, y, xt, ds.y_test, held_out=200, Cs=(1.0,))
     fit, val = slice(0, len(x) - 200), slice(len(x) - 200, None)
     for power, got in out["power_val_accuracy"].items():
         z = D.signed_power(x, power)
@@ -89,5 +90,8 @@ def test_tuned_probe_chooses_a_feature_power_on_held_out_rows():
                            D.signed_power(xt, out["power"]), ds.y_test, C=out["C"])  # fmt: skip
     assert out["test_accuracy"] == again["test_accuracy"]
     assert np.array_equal(D.signed_power(x, 1.0), x)
+    every = D.tuned_probe(x, y, xt, ds.y_test, held_out=200)
+    assert every["power"] < 1.0 and sorted(every["val_accuracy"]) == sorted(D.PROBE_CS)
+    assert every["power_val_accuracy"][1.0] < every["power_val_accuracy"][every["power"]]
     with pytest.raises(ValueError, match=r"powers must be .* in \(0, 1\]"):
         D.tuned_probe(x, y, x, y, powers=(2.0,))

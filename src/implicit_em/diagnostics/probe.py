@@ -155,13 +155,14 @@ def tuned_probe(
     test rows never choose.
 
     The last ``held_out`` training rows (a sixth when there are fewer than ``6 held_out``)
-    choose, by coordinate search: first the power (each in ``powers`` fitted at ``C = 1``
-    on the other rows; the largest among equal scores), then ``C`` at that power (each in
-    ``Cs``, fitted in ascending order, each fit starting from the previous one's weights;
-    the smallest among equal scores). The chosen pair is refitted on every training row
-    and scored on the test rows. The power is a read-out choice that any learner's
-    features get alike: it lets a linear probe read near one-hot codes (a softmax at a low
-    temperature) as well as their softer versions, and ``1`` is always a candidate.
+    choose, fitted on the other rows: first ``C`` on the features as they are (power 1;
+    each in ``Cs``, fitted in ascending order, each fit starting from the previous one's
+    weights; the smallest among equal scores); then each other power at that ``C``. A
+    power below 1 is chosen only where it scores above power 1 (the largest among equal
+    scores), and ``C`` is then chosen again at it. The chosen pair is refitted on every
+    training row and scored on the test rows. The power is a read-out choice that any
+    learner's features get alike: it lets a linear probe read near one-hot codes (a
+    softmax at a low temperature) as well as their softer versions.
 
     Args:
         train_features: the training features ``(N, d)``; the last ``held_out`` rows
@@ -170,7 +171,7 @@ def tuned_probe(
         test_features: the test features ``(n, d)``, scored once, at the chosen pair.
         test_labels: their labels.
         Cs: the candidate ``C`` (inverse L2 strength, scikit-learn's).
-        powers: the candidate feature powers, each in ``(0, 1]``.
+        powers: the candidate feature powers, each in ``(0, 1]`` (1 is always tried).
         held_out: how many of the last training rows score the candidates.
         seed: the solver's ``random_state``.
         max_iter: L-BFGS iterations per fit.
@@ -180,7 +181,8 @@ def tuned_probe(
     Returns:
         :func:`linear_probe`'s keys, plus ``C`` and ``power`` (the chosen),
         ``val_accuracy`` (``{C: held-out accuracy}`` at the chosen power) and
-        ``power_val_accuracy`` (``{power: held-out accuracy}`` at ``C = 1``).
+        ``power_val_accuracy`` (``{power: held-out accuracy}`` at the ``C`` chosen for
+        power 1).
 
     Examples:
         >>> g = torch.Generator().manual_seed(0)
@@ -212,21 +214,27 @@ def tuned_probe(
         scaler = StandardScaler().fit(x[: n - n_val])
         return scaler.transform(x[: n - n_val]), scaler.transform(x[n - n_val :])
 
-    by_power = {}
-    for power in sorted(powers, reverse=True):
-        model = LogisticRegression(C=1.0, max_iter=max_iter, random_state=seed)
+    def choose_c(fit_x, val_x) -> dict[float, float]:  # {C: held-out accuracy}
+        model = LogisticRegression(max_iter=max_iter, random_state=seed, warm_start=True)
+        scores = {}
+        for c in sorted(Cs):
+            model.set_params(C=c)
+            _fit(model, fit_x, fit_y)
+            scores[c] = float(model.score(val_x, val_y))
+        return scores
+
+    scores = choose_c(*split(1.0))
+    best = max(scores, key=lambda c: (scores[c], -c))
+    by_power = {1.0: scores[best]}
+    for power in sorted(set(powers) - {1.0}, reverse=True):
+        model = LogisticRegression(C=best, max_iter=max_iter, random_state=seed)
         fit_x, val_x = split(power)
         _fit(model, fit_x, fit_y)
         by_power[power] = float(model.score(val_x, val_y))
     best_power = max(by_power, key=lambda p: (by_power[p], p))
-    fit_x, val_x = split(best_power)
-    model = LogisticRegression(max_iter=max_iter, random_state=seed, warm_start=True)
-    scores = {}
-    for c in sorted(Cs):
-        model.set_params(C=c)
-        _fit(model, fit_x, fit_y)
-        scores[c] = float(model.score(val_x, val_y))
-    best = max(scores, key=lambda c: (scores[c], -c))
+    if best_power != 1.0:
+        scores = choose_c(*split(best_power))
+        best = max(scores, key=lambda c: (scores[c], -c))
     if best == 1.0 and best_power == 1.0 and fixed is not None:
         out = dict(fixed)
     else:  # checked above; the power keeps every value finite

@@ -208,5 +208,5 @@ EXPERIMENT = Experiment.declared_in(
     fixed_tables=("published",),
     in_all=False,  # `iem run all` has the standard benchmark (benchmark_small) instead
     summary="Each local or unsupervised learner, the implicit-EM layer and end-to-end backprop "
-    "at the same widths, scored by one linear probe on the same split and seeds.",
+    "at the same widths, scored by one tuned probe on the same split and seeds.",
 )
