@@ -98,9 +98,13 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--widths", type=int, nargs="+", default=[64, 2000])
     p.add_argument("--learners", nargs="+", default=list(GRID), choices=list(GRID))
-    p.add_argument("--probe", choices=["fixed", "tuned"], default="fixed",
-                   help="the read-out that scores every row: the fixed probe (C = 1) or the "
-                   "tuned probe (feature power and C chosen on the fitting rows' last 10k)")
+    p.add_argument(
+        "--probe",
+        choices=["fixed", "tuned"],
+        default="fixed",
+        help="the read-out that scores every row: the fixed probe (C = 1) or the "
+        "tuned probe (feature power and C chosen on the fitting rows' last 10k)",
+    )
     args = p.parse_args(argv)
     x, y, xv, yv, source = data(args.quick)
     widths = [8] if args.quick else args.widths
@@ -129,8 +133,15 @@ def main(argv=None) -> list[dict]:
                              "readout": bool(setting.get("_readout"))})  # fmt: skip
     name = "baseline_defaults" + ("-quick" if args.quick else "")
     kept = _kept_rows(name, {(r["learner"], r["K"]) for r in rows}, source)
-    report(name, kept + rows, {"data": source, "probe": "each row's: linear_probe "
-                               "(standardised, C=1) or tuned_probe (power and C chosen)"})
+    report(
+        name,
+        kept + rows,
+        {
+            "data": source,
+            "probe": "each row's: linear_probe "
+            "(standardised, C=1) or tuned_probe (power and C chosen)",
+        },
+    )
     return rows
 
 

@@ -51,7 +51,7 @@ def test_the_table_and_goals_come_from_the_run(benchmark_run, tmp_path):
     short = readme.read_text().split(start, 1)[1].split(end, 1)[0]
     assert short.strip().split("\n| goal")[0] == text.strip().split("\n| goal")[0]
     assert "| goal | met | missed | not resolved |" in short
-    rows = [r for r in goal_rows_of(text)]
+    rows = goal_rows_of(text)
     for goal in {r[0] for r in rows}:
         counted = [line for line in short.splitlines() if line.startswith(f"| {goal} |")]
         assert len(counted) == 1

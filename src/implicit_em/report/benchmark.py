@@ -33,9 +33,7 @@ def _cell(text) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def benchmark_markdown(
-    run_dir: str | Path, name: str = "benchmark", headline: bool = False
-) -> str:
+def benchmark_markdown(run_dir: str | Path, name: str = "benchmark", headline: bool = False) -> str:
     """The stamp, the accuracy table and the goals of ``run_dir/name`` as Markdown (with
     ``headline``, each goal's outcomes counted instead of listed); a ``ValueError``
     naming the file when its results lack what the table needs."""
