@@ -319,6 +319,7 @@ CALLABLES = {
         (N, K),
         "train_features",
     ),
+    "diagnostics.signed_power": (lambda x: D.signed_power(x, 0.5), (N, K), "x"),
     "diagnostics.power_readout": (
         lambda x: D.power_readout(
             x, torch.arange(len(x)) % 2, x, torch.arange(len(x)) % 2, epochs=1

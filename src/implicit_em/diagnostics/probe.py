@@ -126,14 +126,22 @@ PROBE_CS = (0.01, 0.1, 1.0, 10.0)  # the regularisations tuned_probe chooses fro
 PROBE_POWERS = (1.0, 0.5, 0.2, 0.1)
 
 
-def signed_power(x: np.ndarray, power: float) -> np.ndarray:
-    """``sign(x) |x|^power``, element-wise (power normalisation; ``power = 1`` returns
-    ``x`` itself): ``(N, d) -> (N, d)``.
+def signed_power(x: TensorLike, power: float) -> np.ndarray:
+    """``sign(x) |x|^power``, element-wise (power normalisation; ``power = 1`` returns the
+    values as they are), as a NumPy array of ``x``'s shape (float64 for integer or bool
+    input). ``power`` is in ``(0, 1]``; ``x`` must be finite.
 
     Examples:
         >>> signed_power(np.array([[-4.0, 0.0, 9.0]]), 0.5)
         array([[-2.,  0.,  3.]])
     """
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or not 0 < power <= 1:
+        raise ValueError(f"power must be a number in (0, 1], got {power!r}")
+    x = _numpy(x, "x")
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"x must hold real numbers, got dtype {x.dtype}")
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
     return x if power == 1.0 else np.sign(x) * np.abs(x) ** power
 
 
