@@ -137,12 +137,12 @@ def signed_power(x: TensorLike, power: float) -> np.ndarray:
     """
     if isinstance(power, bool) or not isinstance(power, (int, float)) or not 0 < power <= 1:
         raise ValueError(f"power must be a number in (0, 1], got {power!r}")
-    x = _numpy(x, "x")
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"x must hold real numbers, got dtype {x.dtype}")
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
-    return x if power == 1.0 else np.sign(x) * np.abs(x) ** power
+    a: np.ndarray = _numpy(x, "x")
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"x must hold real numbers, got dtype {a.dtype}")
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    return a if power == 1.0 else np.sign(a) * np.abs(a) ** power
 
 
 def tuned_probe(
