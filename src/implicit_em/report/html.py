@@ -368,17 +368,21 @@ def _section(name: str, r: Result, exp_dir: Path) -> str:
             f"<td>{_folded(v.threshold)}</td><td>{_folded(v.evidence)}</td></tr>"
             for v in r.verdicts
         ]
+        tally = ", ".join(f"{v.claim} {html.escape(v.verdict)}" for v in r.verdicts)
         parts.append(
+            f"<details><summary>{tally}: values, rules and evidence</summary>"
             '<div class="tw"><table><tr><th>claim</th><th>verdict</th><th>value</th>'
             f"<th>seeds</th><th>rule</th><th>evidence</th></tr>{''.join(rows)}</table></div>"
+            "</details>"
         )
-    for fig in r.figures:
+    for fig in r.figures:  # folded under their captions: the report reads in one pass
         path = exp_dir / fig.file
         if path.is_file():
-            parts.append(
-                f"<figure>{_img(path)}<figcaption>{html.escape(fig.caption)}</figcaption></figure>"
-            )
-    for tname, table in r.tables.items():  # the measurements, folded: figures stay open
+            caption = html.escape(fig.caption)
+            parts.append(f"<details><summary>Figure: {caption}</summary>"
+                         f"<figure>{_img(path)}<figcaption>{caption}</figcaption></figure>"
+                         "</details>")  # fmt: skip
+    for tname, table in r.tables.items():  # the measurements, folded
         parts.append(f"<details><summary>Table: {html.escape(tname)} ({len(table)} rows)"
                      f"</summary>{_table(table)}</details>")  # fmt: skip
     if r.metrics:
