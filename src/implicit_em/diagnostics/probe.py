@@ -233,15 +233,16 @@ def tuned_probe(
 
     scores = choose_c(*split(1.0))
     best = max(scores, key=lambda c: (scores[c], -c))
-    by_power = {1.0: scores[best]}
-    for power in sorted(set(powers) - {1.0}, reverse=True):
+    by_power, best_power, kept = {1.0: scores[best]}, 1.0, None
+    for power in sorted(set(powers) - {1.0}, reverse=True):  # ties: the larger power
         model = LogisticRegression(C=best, max_iter=max_iter, random_state=seed)
-        fit_x, val_x = split(power)
-        _fit(model, fit_x, fit_y)
-        by_power[power] = float(model.score(val_x, val_y))
-    best_power = max(by_power, key=lambda p: (by_power[p], p))
-    if best_power != 1.0:
-        scores = choose_c(*split(best_power))
+        powered = split(power)
+        _fit(model, powered[0], fit_y)
+        by_power[power] = float(model.score(powered[1], val_y))
+        if by_power[power] > by_power[best_power]:
+            best_power, kept = power, powered  # its split, reused for choosing C
+    if kept is not None:
+        scores = choose_c(*kept)
         best = max(scores, key=lambda c: (scores[c], -c))
     if best == 1.0 and best_power == 1.0 and fixed is not None:
         out = dict(fixed)

@@ -16,8 +16,8 @@ chosen per learner on held-out training images (the benchmark's tuned probe):
   (``bench/iem_search.py``), trained by the README's plain loop for ``iem_epochs``.
   The baselines run at their class defaults, which are their authors' settings (see
   each class and ``bench/baseline_defaults.py``); only SoftHebb's initial radius is set
-  per dataset
-  (its MNIST preset's 35 stalls on the 64-pixel digits, see ``Config.softhebb_radius``).
+  per dataset (its MNIST preset's 35 stalls on the 64-pixel digits, see
+  ``Config.softhebb_radius``).
 
 The full-strength comparison on the standard split (60k / 10k, widths 64 and 2000, five
 seeds) is the experiment ``benchmark`` (:mod:`implicit_em.experiments.benchmark`).

@@ -368,7 +368,7 @@ def _section(name: str, r: Result, exp_dir: Path) -> str:
             f"<td>{_folded(v.threshold)}</td><td>{_folded(v.evidence)}</td></tr>"
             for v in r.verdicts
         ]
-        tally = ", ".join(f"{v.claim} {html.escape(v.verdict)}" for v in r.verdicts)
+        tally = ", ".join(html.escape(f"{v.claim} {v.verdict}") for v in r.verdicts)
         parts.append(
             f"<details><summary>{tally}: values, rules and evidence</summary>"
             '<div class="tw"><table><tr><th>claim</th><th>verdict</th><th>value</th>'
